@@ -1,0 +1,33 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is here for the curious.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+
+.PHONY: install run test test-fast bench soak lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: install  ## the service with embedded PostgreSQL and Kafka-protocol broker
+	$(BIN)/simpul run
+
+test: install  ## the whole suite: unit, integration (real PostgreSQL), end to end (real broker)
+	$(BIN)/python -m pytest
+
+test-fast: install  ## unit tests only
+	$(BIN)/python -m pytest -m unit
+
+bench: install  ## speed as ratios against raw baselines measured in the same run
+	$(BIN)/simpul bench
+
+soak: install  ## long fault-injection run
+	$(BIN)/python -m pytest -m slow --soak
+
+clean:
+	rm -rf $(VENV) .simpul .pytest_cache

@@ -1,0 +1,820 @@
+"""The case aggregate: one report of violence, handled along the SOP's six stages.
+
+Public methods are the commands. Each checks the rules that apply in the case's
+current state and then calls a private ``@event`` method, whose body only
+mutates state. Replay re-runs the private bodies, never the checks, so the
+rules may change without making recorded history unreadable.
+
+The write model holds only what decisions need: stage, consent, emergency flag,
+case worker, referral statuses. Everything else recorded in the events (who the
+victim is, what happened, findings) is for projections and the case file.
+Step numbers (L1.5, L4.1, ...) refer to shared/domain.md.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.actors import current_time
+from domain.events import ActedEvent
+from domain.errors import CaseClosed, InvalidValue, ReferralNotFound, RuleViolated
+from domain.routing import route
+from domain.vocabulary import (
+    AGENCIES_FOR_SERVICE,
+    SETTLED_REFERRAL_STATUSES,
+    UNILATERAL_REASONS,
+    Agency,
+    AmpkCategory,
+    AssessmentDomain,
+    AssessmentKind,
+    CaseType,
+    Channel,
+    ConsentGiver,
+    ContactMode,
+    DeliveryOutcome,
+    FormOfViolence,
+    HandoverTarget,
+    Jurisdiction,
+    ReferralStatus,
+    RiskLevel,
+    ServiceType,
+    Stage,
+    TerminationKind,
+    TerminationReason,
+)
+
+HANDOVER_AGENCY = {
+    HandoverTarget.PATBM: Agency.PATBM,
+    HandoverTarget.SOCIAL: Agency.SOCIAL,
+    HandoverTarget.PROVINCE: Agency.PROVINCE,
+}
+
+STAGES_AFTER_PLANNING = frozenset({Stage.INTERVENTION, Stage.MONITORING})
+
+
+@dataclass(frozen=True)
+class ReferralState:
+    agency: str
+    service_type: str
+    status: str
+    emergency: bool
+
+    @property
+    def is_settled(self) -> bool:
+        return self.status in SETTLED_REFERRAL_STATUSES
+
+
+def _enum_value(enum: type, field_name: str, value: Any) -> str:
+    try:
+        return str(enum(value).value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise InvalidValue(field_name, f"must be one of: {allowed}") from None
+
+
+def _enum_values(enum: type, field_name: str, values: Any) -> list[str]:
+    if not isinstance(values, (list, tuple)):
+        raise InvalidValue(field_name, "must be a list")
+    result = [_enum_value(enum, field_name, value) for value in values]
+    if len(set(result)) != len(result):
+        raise InvalidValue(field_name, "must not repeat a value")
+    return result
+
+
+def _required_text(field_name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue(field_name, "is required and must not be blank")
+    return value
+
+
+def _text_items(field_name: str, values: Any, *, at_least: int = 1) -> list[str]:
+    if not isinstance(values, (list, tuple)) or len(values) < at_least:
+        raise InvalidValue(field_name, f"must list at least {at_least} item(s)")
+    return [_required_text(field_name, value) for value in values]
+
+
+class Case(Aggregate):
+    """A case of violence against a woman or child, from report to termination."""
+
+    class Event(ActedEvent):
+        pass
+
+    # ---- 1. Identification ---------------------------------------------------
+
+    @classmethod
+    def receive_report(
+        cls,
+        *,
+        case_id: UUID,
+        district: str,
+        register_number: str,
+        channel: str,
+        arrived_at: datetime,
+        chronology: str,
+        victim: dict[str, Any],
+        reporter: dict[str, Any] | None = None,
+        reported_person: dict[str, Any] | None = None,
+        incident: dict[str, Any] | None = None,
+        needs: str = "",
+        psychological_first_aid_needed: bool = False,
+        documents: list[str] | None = None,
+    ) -> "Case":
+        """L1.1-L1.2: a report arrives through any channel and is recorded."""
+        if arrived_at.tzinfo is None:
+            raise InvalidValue("arrived_at", "must include a timezone")
+        if arrived_at > current_time():
+            raise InvalidValue("arrived_at", "must not be in the future")
+        if not isinstance(victim, dict):
+            raise InvalidValue("victim", "must be an object")
+        return cls(
+            id=case_id,
+            district=_required_text("district", district),
+            register_number=_required_text("register_number", register_number),
+            channel=_enum_value(Channel, "channel", channel),
+            arrived_at=arrived_at,
+            chronology=_required_text("chronology", chronology),
+            victim=dict(victim),
+            reporter=dict(reporter or {}),
+            reported_person=dict(reported_person or {}),
+            incident=dict(incident or {}),
+            needs=needs,
+            psychological_first_aid_needed=bool(psychological_first_aid_needed),
+            documents=list(documents or []),
+        )
+
+    @event("ReportReceived")
+    def __init__(
+        self,
+        id: UUID,  # noqa: A002 - the library takes the aggregate id by this name
+        district: str,
+        register_number: str,
+        channel: str,
+        arrived_at: datetime,
+        chronology: str,
+        victim: dict[str, Any],
+        reporter: dict[str, Any],
+        reported_person: dict[str, Any],
+        incident: dict[str, Any],
+        needs: str,
+        psychological_first_aid_needed: bool,
+        documents: list[str],
+    ) -> None:
+        self.district = district
+        self.register_number = register_number
+        self.stage = Stage.IDENTIFICATION.value
+        self.closure: str | None = None
+        self.classified = False
+        self.emergency = False
+        self.handover_to: str | None = None
+        self.case_worker_id: str | None = None
+        self.consent: str | None = None
+        self.assessments_in_cycle = 0
+        self.case_report_concluded = False
+        self.plan_agreed = False
+        self.monitoring_visits_in_cycle = 0
+        self.referrals: dict[str, ReferralState] = {}
+        self.handed_over_to_agency: str | None = None
+
+    def give_psychological_first_aid(self, *, notes: str) -> None:
+        """L1.3: initial psychological support, if needed."""
+        self._require_open()
+        self._psychological_first_aid_given(notes=_required_text("notes", notes))
+
+    @event("PsychologicalFirstAidGiven")
+    def _psychological_first_aid_given(self, notes: str) -> None:
+        pass
+
+    def classify(
+        self,
+        *,
+        case_type: str,
+        risk_level: str,
+        jurisdiction: str,
+        emergency: bool,
+        forms_of_violence: list[str] | None = None,
+        ampk_categories: list[str] | None = None,
+        rationale: str = "",
+    ) -> None:
+        """L1.5: classify case type, risk and jurisdiction, which routes the case (a-f)."""
+        self._require_open()
+        case_type_value = CaseType(_enum_value(CaseType, "case_type", case_type))
+        risk_value = RiskLevel(_enum_value(RiskLevel, "risk_level", risk_level))
+        jurisdiction_value = Jurisdiction(_enum_value(Jurisdiction, "jurisdiction", jurisdiction))
+        decision = route(case_type_value, risk_value, jurisdiction_value, bool(emergency))
+        self._risk_classified(
+            case_type=case_type_value.value,
+            risk_level=risk_value.value,
+            jurisdiction=jurisdiction_value.value,
+            emergency=bool(emergency),
+            forms_of_violence=_enum_values(
+                FormOfViolence, "forms_of_violence", forms_of_violence or []
+            ),
+            ampk_categories=_enum_values(AmpkCategory, "ampk_categories", ampk_categories or []),
+            routing=list(decision.rules),
+            handover_to=decision.handover_to.value if decision.handover_to else None,
+            rationale=rationale,
+        )
+
+    @event("RiskClassified")
+    def _risk_classified(
+        self,
+        case_type: str,
+        risk_level: str,
+        jurisdiction: str,
+        emergency: bool,
+        forms_of_violence: list[str],
+        ampk_categories: list[str],
+        routing: list[str],
+        handover_to: str | None,
+        rationale: str,
+    ) -> None:
+        self.classified = True
+        self.emergency = emergency
+        self.handover_to = handover_to
+
+    def hand_over(self, *, target: str, receiving_unit: str = "", notes: str = "") -> None:
+        """Routing b, c, d, f: the case leaves district handling, as classification routed it."""
+        self._require_open()
+        self._require_classified()
+        target_value = _enum_value(HandoverTarget, "target", target)
+        if self.handover_to != target_value:
+            raise RuleViolated(
+                "handover_not_routed",
+                "the case's classification does not route it to this target "
+                "(routing rules b, c, d, f at L1.5); reclassify first",
+                step="L1.5",
+            )
+        self._handed_over(target=target_value, receiving_unit=receiving_unit, notes=notes)
+
+    @event("HandedOver")
+    def _handed_over(self, target: str, receiving_unit: str, notes: str) -> None:
+        agency = HANDOVER_AGENCY.get(HandoverTarget(target))
+        self.handed_over_to_agency = agency.value if agency else None
+        self._close(f"handed_over:{target}")
+
+    def record_emergency_response(self, *, actions: list[str], notes: str = "") -> None:
+        """L1.6: outreach and emergency services, for cases classified as emergencies (rule e)."""
+        self._require_open()
+        self._require_classified()
+        if not self.emergency:
+            raise RuleViolated(
+                "not_an_emergency",
+                "emergency services are recorded only for cases classified as emergencies "
+                "(routing rule e)",
+                step="L1.6",
+            )
+        self._emergency_response_recorded(actions=_text_items("actions", actions), notes=notes)
+
+    @event("EmergencyResponseRecorded")
+    def _emergency_response_recorded(self, actions: list[str], notes: str) -> None:
+        pass
+
+    def assign_case_worker(self, *, case_worker_id: str, assignment_letter_ref: str = "") -> None:
+        """L1.7: a case worker is assigned, by assignment letter."""
+        self._require_open()
+        self._require_classified()
+        if case_worker_id == self.case_worker_id:
+            raise RuleViolated(
+                "case_worker_already_assigned",
+                "this case worker is already assigned to the case",
+                step="L1.7",
+            )
+        self._case_worker_assigned(
+            case_worker_id=_required_text("case_worker_id", case_worker_id),
+            assignment_letter_ref=assignment_letter_ref,
+        )
+
+    @event("CaseWorkerAssigned")
+    def _case_worker_assigned(self, case_worker_id: str, assignment_letter_ref: str) -> None:
+        self.case_worker_id = case_worker_id
+
+    def record_contact(self, *, mode: str, notes: str = "") -> None:
+        """L1.8: first visit or contact with the beneficiary and family."""
+        self._require_open()
+        if self.case_worker_id is None:
+            raise RuleViolated(
+                "case_worker_required",
+                "a case worker must be assigned before contact with the beneficiary",
+                step="L1.7",
+            )
+        self._beneficiary_contacted(mode=_enum_value(ContactMode, "mode", mode), notes=notes)
+
+    @event("BeneficiaryContacted")
+    def _beneficiary_contacted(self, mode: str, notes: str) -> None:
+        pass
+
+    def record_consent(
+        self, *, given: bool, given_by: str, document_ref: str = "", notes: str = ""
+    ) -> None:
+        """L1.9-10: written informed consent; a refusal ends the case."""
+        self._require_open()
+        if self.consent is not None:
+            raise RuleViolated(
+                "consent_already_recorded",
+                "consent has already been recorded for this case; a later refusal of "
+                "accompaniment is a unilateral termination (L6.4)",
+                step="L1.9",
+            )
+        given_by_value = _enum_value(ConsentGiver, "given_by", given_by)
+        if given and not document_ref.strip():
+            raise InvalidValue("document_ref", "a given consent needs the signed form's reference")
+        self._consent_recorded(
+            given=bool(given), given_by=given_by_value, document_ref=document_ref, notes=notes
+        )
+        if not given:
+            self._terminated(
+                kind=TerminationKind.UNILATERAL.value,
+                reason=TerminationReason.CONSENT_REFUSED.value,
+                beneficiary_feedback={},
+                termination_form_ref="",
+                notes="informed consent refused (L1.10)",
+            )
+
+    @event("ConsentRecorded")
+    def _consent_recorded(self, given: bool, given_by: str, document_ref: str, notes: str) -> None:
+        self.consent = "given" if given else "refused"
+        if given and self.stage == Stage.IDENTIFICATION.value:
+            self.stage = Stage.ASSESSMENT.value
+
+    # ---- 2. Assessment -------------------------------------------------------
+
+    def record_assessment(
+        self,
+        *,
+        kind: str,
+        domain: str,
+        assessing_agency: str,
+        findings: str,
+        recommended_services: list[str] | None = None,
+    ) -> None:
+        """L2.1-L2.3: home visit, further and specialist assessment, by the agency that did it."""
+        self._require_open()
+        self._require_consent("assessment")
+        self._assessment_recorded(
+            kind=_enum_value(AssessmentKind, "kind", kind),
+            domain=_enum_value(AssessmentDomain, "domain", domain),
+            assessing_agency=_enum_value(Agency, "assessing_agency", assessing_agency),
+            findings=_required_text("findings", findings),
+            recommended_services=_enum_values(
+                ServiceType, "recommended_services", recommended_services or []
+            ),
+        )
+
+    @event("AssessmentRecorded")
+    def _assessment_recorded(
+        self,
+        kind: str,
+        domain: str,
+        assessing_agency: str,
+        findings: str,
+        recommended_services: list[str],
+    ) -> None:
+        if self.stage == Stage.ASSESSMENT.value:
+            self.assessments_in_cycle += 1
+
+    def conclude_case_report(self, *, summary: str, needs: list[str]) -> None:
+        """L2.7: conclude the assessment into the case report."""
+        self._require_open()
+        self._require_stage(Stage.ASSESSMENT, "case_report", "L2.7")
+        if self.assessments_in_cycle == 0:
+            raise RuleViolated(
+                "assessment_required",
+                "at least one assessment must be recorded before the case report is concluded",
+                step="L2.7",
+            )
+        self._case_report_concluded(
+            summary=_required_text("summary", summary),
+            needs=_enum_values(ServiceType, "needs", needs),
+        )
+
+    @event("CaseReportConcluded")
+    def _case_report_concluded(self, summary: str, needs: list[str]) -> None:
+        self.case_report_concluded = True
+        self.stage = Stage.PLANNING.value
+
+    # ---- 3. Intervention planning -------------------------------------------
+
+    def hold_case_conference(
+        self, *, held_on: str, participating_agencies: list[str], decisions: list[str]
+    ) -> None:
+        """L3.3 / L5.3: a multi-agency case conference and its decisions."""
+        self._require_open()
+        self._require_consent("case_conference")
+        agencies = _enum_values(Agency, "participating_agencies", participating_agencies)
+        if not agencies:
+            raise InvalidValue("participating_agencies", "must list at least 1 item(s)")
+        self._case_conference_held(
+            held_on=_required_text("held_on", held_on),
+            participating_agencies=agencies,
+            decisions=_text_items("decisions", decisions),
+        )
+
+    @event("CaseConferenceHeld")
+    def _case_conference_held(
+        self, held_on: str, participating_agencies: list[str], decisions: list[str]
+    ) -> None:
+        pass
+
+    def hold_family_meeting(
+        self, *, held_on: str, participants: list[str], agreements: list[str]
+    ) -> None:
+        """L3.4 / L5.4: a meeting with the beneficiary's family."""
+        self._require_open()
+        self._require_consent("family_meeting")
+        self._family_meeting_held(
+            held_on=_required_text("held_on", held_on),
+            participants=_text_items("participants", participants),
+            agreements=_text_items("agreements", agreements),
+        )
+
+    @event("FamilyMeetingHeld")
+    def _family_meeting_held(
+        self, held_on: str, participants: list[str], agreements: list[str]
+    ) -> None:
+        pass
+
+    def agree_intervention_plan(
+        self,
+        *,
+        goals: list[str],
+        services: list[dict[str, str]],
+        agreed_with: list[str],
+        plan_document_ref: str = "",
+    ) -> None:
+        """L3.1-L3.5: goals and services, each mapped to an agency, agreed with the beneficiary."""
+        self._require_open()
+        self._require_stage(Stage.PLANNING, "intervention_plan", "L3.5")
+        if not isinstance(services, (list, tuple)) or not services:
+            raise InvalidValue("services", "must list at least 1 item(s)")
+        if not agreed_with:
+            raise InvalidValue("agreed_with", "must name who agreed to the plan (L3.5)")
+        planned = []
+        for index, service in enumerate(services):
+            service_type = _enum_value(
+                ServiceType, f"services[{index}].service_type", service.get("service_type")
+            )
+            agency = _enum_value(Agency, f"services[{index}].agency", service.get("agency"))
+            _require_agency_provides(agency, service_type)
+            planned.append({"service_type": service_type, "agency": agency})
+        self._intervention_plan_agreed(
+            goals=_text_items("goals", goals),
+            services=planned,
+            agreed_with=_enum_values(ConsentGiver, "agreed_with", agreed_with),
+            plan_document_ref=plan_document_ref,
+        )
+
+    @event("InterventionPlanAgreed")
+    def _intervention_plan_agreed(
+        self,
+        goals: list[str],
+        services: list[dict[str, str]],
+        agreed_with: list[str],
+        plan_document_ref: str,
+    ) -> None:
+        self.plan_agreed = True
+        self.stage = Stage.INTERVENTION.value
+
+    # ---- 4. Intervention -----------------------------------------------------
+
+    def refer(
+        self,
+        *,
+        referral_id: str,
+        service_type: str,
+        agency: str,
+        due_at: datetime,
+        emergency: bool = False,
+        notes: str = "",
+        referral_record_ref: str = "",
+    ) -> None:
+        """L4.1: refer the beneficiary to an agency for a service (with a referral record)."""
+        self._require_open()
+        service_value = _enum_value(ServiceType, "service_type", service_type)
+        agency_value = _enum_value(Agency, "agency", agency)
+        _require_agency_provides(agency_value, service_value)
+        if emergency and not self.emergency:
+            raise RuleViolated(
+                "not_an_emergency",
+                "an emergency referral needs a case classified as an emergency (routing rule e)",
+                step="L1.6",
+            )
+        if not emergency:
+            self._require_consent("referral")
+        if referral_id in self.referrals:
+            raise RuleViolated("referral_id_taken", "a referral with this id already exists")
+        for existing in self.referrals.values():
+            if (
+                existing.agency == agency_value
+                and existing.service_type == service_value
+                and not existing.is_settled
+            ):
+                raise RuleViolated(
+                    "referral_already_open",
+                    "this agency already has an open referral for this service on the case",
+                    step="L4.1",
+                )
+        if due_at.tzinfo is None:
+            raise InvalidValue("due_at", "must include a timezone")
+        self._referred(
+            referral_id=referral_id,
+            service_type=service_value,
+            agency=agency_value,
+            due_at=due_at,
+            emergency=bool(emergency),
+            notes=notes,
+            referral_record_ref=referral_record_ref,
+        )
+
+    @event("Referred")
+    def _referred(
+        self,
+        referral_id: str,
+        service_type: str,
+        agency: str,
+        due_at: datetime,
+        emergency: bool,
+        notes: str,
+        referral_record_ref: str,
+    ) -> None:
+        self.referrals[referral_id] = ReferralState(
+            agency=agency,
+            service_type=service_type,
+            status=ReferralStatus.PENDING.value,
+            emergency=emergency,
+        )
+
+    def accept_referral(self, *, referral_id: str, notes: str = "") -> None:
+        """The receiving agency accepts the referral."""
+        self._require_open()
+        referral = self._referral(referral_id)
+        if referral.status != ReferralStatus.PENDING.value:
+            raise RuleViolated(
+                "referral_not_pending", "only a pending referral can be accepted", step="L4.1"
+            )
+        self._referral_accepted(referral_id=referral_id, notes=notes)
+
+    @event("ReferralAccepted")
+    def _referral_accepted(self, referral_id: str, notes: str) -> None:
+        self._set_referral_status(referral_id, ReferralStatus.ACCEPTED)
+
+    def decline_referral(self, *, referral_id: str, reason: str) -> None:
+        """The receiving agency declines the referral, saying why."""
+        self._require_open()
+        referral = self._referral(referral_id)
+        if referral.status not in (ReferralStatus.PENDING.value, ReferralStatus.ACCEPTED.value):
+            raise RuleViolated(
+                "referral_not_open",
+                "only a pending or accepted referral can be declined",
+                step="L4.1",
+            )
+        self._referral_declined(referral_id=referral_id, reason=_required_text("reason", reason))
+
+    @event("ReferralDeclined")
+    def _referral_declined(self, referral_id: str, reason: str) -> None:
+        self._set_referral_status(referral_id, ReferralStatus.DECLINED)
+
+    def record_service_delivery(
+        self, *, referral_id: str, outcome: str, delivered_on: str, summary: str
+    ) -> None:
+        """L4.2-4.3: the agency reports what it delivered."""
+        self._require_open()
+        referral = self._referral(referral_id)
+        if referral.status not in (
+            ReferralStatus.ACCEPTED.value,
+            ReferralStatus.IN_PROGRESS.value,
+        ):
+            raise RuleViolated(
+                "referral_not_accepted",
+                "a service can be reported only on an accepted referral",
+                step="L4.2",
+            )
+        self._service_delivered(
+            referral_id=referral_id,
+            outcome=_enum_value(DeliveryOutcome, "outcome", outcome),
+            delivered_on=_required_text("delivered_on", delivered_on),
+            summary=_required_text("summary", summary),
+        )
+
+    @event("ServiceDelivered")
+    def _service_delivered(
+        self, referral_id: str, outcome: str, delivered_on: str, summary: str
+    ) -> None:
+        status = {
+            DeliveryOutcome.COMPLETED.value: ReferralStatus.COMPLETED,
+            DeliveryOutcome.PARTIALLY_DELIVERED.value: ReferralStatus.IN_PROGRESS,
+            DeliveryOutcome.NOT_DELIVERED.value: ReferralStatus.NOT_DELIVERED,
+        }[outcome]
+        self._set_referral_status(referral_id, status)
+
+    def cancel_referral(self, *, referral_id: str, reason: str) -> None:
+        """The coordinating office withdraws a referral that is no longer needed."""
+        self._require_open()
+        if self._referral(referral_id).is_settled:
+            raise RuleViolated(
+                "referral_settled", "the referral is already settled and cannot be cancelled"
+            )
+        self._referral_cancelled(referral_id=referral_id, reason=_required_text("reason", reason))
+
+    @event("ReferralCancelled")
+    def _referral_cancelled(self, referral_id: str, reason: str) -> None:
+        self._set_referral_status(referral_id, ReferralStatus.CANCELLED)
+
+    def record_accompaniment(self, *, activity: str, notes: str = "") -> None:
+        """L4.4-4.6: the case worker accompanies the beneficiary and reports it."""
+        self._require_open()
+        self._require_consent("accompaniment")
+        self._accompaniment_recorded(activity=_required_text("activity", activity), notes=notes)
+
+    @event("AccompanimentRecorded")
+    def _accompaniment_recorded(self, activity: str, notes: str) -> None:
+        pass
+
+    # ---- 5. Monitoring and evaluation ----------------------------------------
+
+    def record_monitoring_visit(
+        self, *, mode: str, findings: str, services_on_track: bool, recovered: bool
+    ) -> None:
+        """L5.2: check services and results with the beneficiary."""
+        self._require_open()
+        if self.stage not in STAGES_AFTER_PLANNING:
+            raise RuleViolated(
+                "plan_required",
+                "monitoring starts once an intervention plan is agreed",
+                step="L5.2",
+            )
+        self._monitoring_visit_recorded(
+            mode=_enum_value(ContactMode, "mode", mode),
+            findings=_required_text("findings", findings),
+            services_on_track=bool(services_on_track),
+            recovered=bool(recovered),
+        )
+
+    @event("MonitoringVisitRecorded")
+    def _monitoring_visit_recorded(
+        self, mode: str, findings: str, services_on_track: bool, recovered: bool
+    ) -> None:
+        self.stage = Stage.MONITORING.value
+        self.monitoring_visits_in_cycle += 1
+
+    def start_reassessment(self, *, reason: str) -> None:
+        """L5.5: the beneficiary still needs services, so the case loops back to assessment."""
+        self._require_open()
+        if self.stage not in STAGES_AFTER_PLANNING:
+            raise RuleViolated(
+                "plan_required",
+                "re-assessment follows intervention and monitoring",
+                step="L5.5",
+            )
+        self._reassessment_started(reason=_required_text("reason", reason))
+
+    @event("ReassessmentStarted")
+    def _reassessment_started(self, reason: str) -> None:
+        self.stage = Stage.ASSESSMENT.value
+        self.assessments_in_cycle = 0
+        self.case_report_concluded = False
+        self.plan_agreed = False
+        self.monitoring_visits_in_cycle = 0
+
+    # ---- 6. Termination ------------------------------------------------------
+
+    def terminate(
+        self,
+        *,
+        kind: str,
+        reason: str,
+        beneficiary_feedback: dict[str, Any] | None = None,
+        termination_form_ref: str = "",
+        notes: str = "",
+    ) -> None:
+        """L6.1-L6.5: agreed termination after recovery, or unilateral (L6.4); status closed."""
+        self._require_open()
+        kind_value = _enum_value(TerminationKind, "kind", kind)
+        reason_value = _enum_value(TerminationReason, "reason", reason)
+        if kind_value == TerminationKind.AGREED.value:
+            if reason_value != TerminationReason.RECOVERED.value:
+                raise InvalidValue("reason", "an agreed termination's reason must be 'recovered'")
+            if self.monitoring_visits_in_cycle == 0:
+                raise RuleViolated(
+                    "monitoring_required",
+                    "an agreed termination follows a monitoring visit that found the "
+                    "beneficiary recovered",
+                    step="L5.5",
+                )
+            unsettled = [r for r in self.referrals.values() if not r.is_settled]
+            if unsettled:
+                raise RuleViolated(
+                    "referrals_unsettled",
+                    f"{len(unsettled)} referral(s) are not settled; every referral must be "
+                    "completed, declined, not delivered or cancelled before agreed termination",
+                    step="L5.5",
+                )
+            if not termination_form_ref.strip():
+                raise InvalidValue(
+                    "termination_form_ref", "an agreed termination needs the signed form (L6.2)"
+                )
+        elif reason_value not in UNILATERAL_REASONS:
+            allowed = ", ".join(sorted(r.value for r in UNILATERAL_REASONS))
+            raise InvalidValue("reason", f"a unilateral termination's reason must be one of: {allowed}")
+        self._terminated(
+            kind=kind_value,
+            reason=reason_value,
+            beneficiary_feedback=dict(beneficiary_feedback or {}),
+            termination_form_ref=termination_form_ref,
+            notes=notes,
+        )
+
+    @event("Terminated")
+    def _terminated(
+        self,
+        kind: str,
+        reason: str,
+        beneficiary_feedback: dict[str, Any],
+        termination_form_ref: str,
+        notes: str,
+    ) -> None:
+        # Open referrals end with the case; agencies are told by the case's closing.
+        for referral_id, referral in list(self.referrals.items()):
+            if not referral.is_settled:
+                self.referrals[referral_id] = replace(
+                    referral, status=ReferralStatus.CANCELLED.value
+                )
+        self._close(f"terminated:{reason}")
+
+    # ---- Queries the service layer needs -------------------------------------
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closure is not None
+
+    @property
+    def referred_agencies(self) -> frozenset[str]:
+        """Agencies this case was referred or handed over to: they may see it."""
+        agencies = {referral.agency for referral in self.referrals.values()}
+        if self.handed_over_to_agency:
+            agencies.add(self.handed_over_to_agency)
+        return frozenset(agencies)
+
+    def open_referral_agencies(self) -> frozenset[str]:
+        return frozenset(r.agency for r in self.referrals.values() if not r.is_settled)
+
+    def referral(self, referral_id: str) -> ReferralState:
+        return self._referral(referral_id)
+
+    # ---- Rules shared by commands ---------------------------------------------
+
+    def _close(self, closure: str) -> None:
+        self.closure = closure
+        self.stage = Stage.CLOSED.value
+
+    def _set_referral_status(self, referral_id: str, status: ReferralStatus) -> None:
+        self.referrals[referral_id] = replace(self.referrals[referral_id], status=status.value)
+
+    def _referral(self, referral_id: str) -> ReferralState:
+        try:
+            return self.referrals[referral_id]
+        except KeyError:
+            raise ReferralNotFound(referral_id) from None
+
+    def _require_open(self) -> None:
+        if self.is_closed:
+            raise CaseClosed()
+
+    def _require_classified(self) -> None:
+        if not self.classified:
+            raise RuleViolated(
+                "classification_required",
+                "the case must be classified (case type, risk, jurisdiction) first",
+                step="L1.5",
+            )
+
+    def _require_consent(self, what: str) -> None:
+        if self.consent != "given":
+            raise RuleViolated(
+                "consent_required",
+                f"{what} needs the beneficiary's written informed consent first",
+                step="L1.9",
+            )
+
+    def _require_stage(self, stage: Stage, what: str, step: str) -> None:
+        if self.stage != stage.value:
+            raise RuleViolated(
+                "wrong_stage",
+                f"{what.replace('_', ' ')} belongs to the {stage.value} stage; "
+                f"the case is in the {self.stage} stage",
+                step=step,
+            )
+
+
+def _require_agency_provides(agency: str, service_type: str) -> None:
+    allowed = AGENCIES_FOR_SERVICE[ServiceType(service_type)]
+    if Agency(agency) not in allowed:
+        names = ", ".join(sorted(a.value for a in allowed))
+        raise RuleViolated(
+            "agency_cannot_provide_service",
+            f"service {service_type} is provided by: {names} (L3.2)",
+            step="L3.2",
+        )
+

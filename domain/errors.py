@@ -1,0 +1,47 @@
+"""Errors the domain raises when a command breaks a rule.
+
+Messages name the field or rule and never echo the offending value: values
+may be personal data, and error messages travel to logs and HTTP clients.
+"""
+
+
+class DomainError(Exception):
+    """A command was refused; nothing was recorded."""
+
+
+class InvalidValue(DomainError):
+    """A field's value is not one the SOP vocabulary allows."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class RuleViolated(DomainError):
+    """A command is not allowed in the case's current state.
+
+    ``rule`` is a stable, machine-readable code (e.g. ``consent_required``);
+    ``step`` points at the SOP step the rule comes from, where there is one.
+    """
+
+    def __init__(self, rule: str, message: str, *, step: str | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.step = step
+
+
+class CaseClosed(RuleViolated):
+    def __init__(self) -> None:
+        super().__init__(
+            "case_closed",
+            "the case is closed and accepts no further commands",
+            step="L6.5",
+        )
+
+
+class ReferralNotFound(DomainError):
+    def __init__(self, referral_id: str) -> None:
+        super().__init__(f"referral {referral_id} does not exist on this case")
+        self.referral_id = referral_id

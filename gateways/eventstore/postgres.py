@@ -1,0 +1,225 @@
+"""The PostgreSQL event store: the library's recorder, plus the hash chain and command log.
+
+Writes keep the library's guarantee (an EXCLUSIVE table lock makes commit order
+equal notification order, so tailing readers never skip an event) and add, in
+the same transaction:
+
+- the idempotency record of the command that produced the events, whose
+  primary key makes a concurrent retry of the same request fail as a whole;
+- one hash row per event and the new chain head (see ``chain.py``).
+"""
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from gateways.eventstore.chain import GENESIS, chain_hash, event_hash
+from services.cases import CommandRecord
+
+
+class ChainedPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.hashes_table_name = f"{events_table_name}_hashes"
+        self.chain_head_table_name = f"{events_table_name}_chain_head"
+        self.commands_table_name = f"{events_table_name}_commands"
+        for name in (
+            self.hashes_table_name,
+            self.chain_head_table_name,
+            self.commands_table_name,
+        ):
+            self.check_identifier_length(name)
+        schema = Identifier(self.datastore.schema)
+        hashes = Identifier(self.hashes_table_name)
+        head = Identifier(self.chain_head_table_name)
+        commands = Identifier(self.commands_table_name)
+        events = Identifier(self.events_table_name)
+        self.sql_create_statements.extend(
+            [
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {schema}.{hashes} ("
+                    "notification_id bigint PRIMARY KEY, "
+                    "originator_id uuid NOT NULL, "
+                    "originator_version bigint NOT NULL, "
+                    "event_hash bytea NOT NULL, "
+                    "chain_hash bytea NOT NULL, "
+                    "UNIQUE (originator_id, originator_version))"
+                ).format(schema=schema, hashes=hashes),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {schema}.{head} ("
+                    "singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), "
+                    "notification_id bigint NOT NULL, "
+                    "chain_hash bytea NOT NULL, "
+                    "event_count bigint NOT NULL)"
+                ).format(schema=schema, head=head),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {schema}.{commands} ("
+                    "key_hash text PRIMARY KEY, "
+                    "request_hash text NOT NULL, "
+                    "case_id uuid NOT NULL, "
+                    "version bigint NOT NULL, "
+                    "register_number text NOT NULL, "
+                    "recorded text[] NOT NULL, "
+                    "recorded_at timestamptz NOT NULL DEFAULT now())"
+                ).format(schema=schema, commands=commands),
+            ]
+        )
+        self.insert_returning_statement = SQL(
+            "INSERT INTO {schema}.{events} AS t "
+            "(originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state "
+            "FROM unnest(%s::{schema}.{stored_event_type}[]) "
+            "RETURNING notification_id, originator_id, originator_version"
+        ).format(
+            schema=schema,
+            events=events,
+            stored_event_type=Identifier(self.stored_event_type_name),
+        )
+        self.select_previous_hashes_statement = SQL(
+            "SELECT originator_id, event_hash FROM {schema}.{hashes} "
+            "WHERE (originator_id, originator_version) IN "
+            "(SELECT * FROM unnest(%s::uuid[], %s::bigint[]))"
+        ).format(schema=schema, hashes=hashes)
+        self.select_head_statement = SQL(
+            "SELECT notification_id, chain_hash, event_count FROM {schema}.{head}"
+        ).format(schema=schema, head=head)
+        self.insert_hashes_statement = SQL(
+            "INSERT INTO {schema}.{hashes} "
+            "(notification_id, originator_id, originator_version, event_hash, chain_hash) "
+            "SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::bigint[], %s::bytea[], %s::bytea[])"
+        ).format(schema=schema, hashes=hashes)
+        self.upsert_head_statement = SQL(
+            "INSERT INTO {schema}.{head} (singleton, notification_id, chain_hash, event_count) "
+            "VALUES (true, %s, %s, %s) ON CONFLICT (singleton) DO UPDATE SET "
+            "notification_id = EXCLUDED.notification_id, chain_hash = EXCLUDED.chain_hash, "
+            "event_count = EXCLUDED.event_count"
+        ).format(schema=schema, head=head)
+        self.insert_command_statement = SQL(
+            "INSERT INTO {schema}.{commands} "
+            "(key_hash, request_hash, case_id, version, register_number, recorded) "
+            "VALUES (%s, %s, %s, %s, %s, %s)"
+        ).format(schema=schema, commands=commands)
+        self.select_command_statement = SQL(
+            "SELECT key_hash, request_hash, case_id, version, register_number, recorded "
+            "FROM {schema}.{commands} WHERE key_hash = %s"
+        ).format(schema=schema, commands=commands)
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        command: CommandRecord | None = None,
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._lock_table(curs)
+            if command is not None:
+                curs.execute(
+                    self.insert_command_statement,
+                    (
+                        command.key_hash,
+                        command.request_hash,
+                        command.case_id,
+                        command.version,
+                        command.register_number,
+                        list(command.recorded),
+                    ),
+                )
+            self._notify_channel(curs)
+            inserted = self._insert_returning(curs, stored_events)
+            self._chain(curs, stored_events, inserted)
+        return [notification_id for notification_id, _, _ in inserted]
+
+    def _insert_returning(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]
+    ) -> list[tuple[int, UUID, int]]:
+        rows = [
+            self.construct_pg_stored_event(
+                event.originator_id, event.originator_version, event.topic, event.state
+            )
+            for event in stored_events
+        ]
+        curs.execute(self.insert_returning_statement, (rows,), prepare=True)
+        inserted = [
+            (row["notification_id"], row["originator_id"], row["originator_version"])
+            for row in curs.fetchall()
+        ]
+        return sorted(inserted)
+
+    def _chain(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        inserted: list[tuple[int, UUID, int]],
+    ) -> None:
+        by_position = {(e.originator_id, e.originator_version): e for e in stored_events}
+        first_versions: dict[UUID, int] = {}
+        for _, originator_id, version in inserted:
+            first_versions[originator_id] = min(version, first_versions.get(originator_id, version))
+        wanted = [(oid, version - 1) for oid, version in first_versions.items() if version > 1]
+        previous: dict[UUID, bytes] = {}
+        if wanted:
+            curs.execute(
+                self.select_previous_hashes_statement,
+                ([oid for oid, _ in wanted], [version for _, version in wanted]),
+                prepare=True,
+            )
+            previous = {row["originator_id"]: bytes(row["event_hash"]) for row in curs.fetchall()}
+        curs.execute(self.select_head_statement, prepare=True)
+        head = curs.fetchone()
+        last_chain = bytes(head["chain_hash"]) if head else GENESIS
+        count = head["event_count"] if head else 0
+
+        columns: tuple[list[Any], ...] = ([], [], [], [], [])
+        for notification_id, originator_id, version in inserted:
+            stored = by_position[(originator_id, version)]
+            this_hash = event_hash(
+                previous.get(originator_id, GENESIS),
+                originator_id,
+                version,
+                stored.topic,
+                stored.state,
+            )
+            previous[originator_id] = this_hash
+            last_chain = chain_hash(last_chain, notification_id, this_hash)
+            for column, value in zip(
+                columns,
+                (notification_id, originator_id, version, this_hash, last_chain),
+                strict=True,
+            ):
+                column.append(value)
+        curs.execute(self.insert_hashes_statement, columns, prepare=True)
+        curs.execute(
+            self.upsert_head_statement,
+            (inserted[-1][0], last_chain, count + len(inserted)),
+            prepare=True,
+        )
+
+    def find_command(self, key_hash: str) -> CommandRecord | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_command_statement, (key_hash,), prepare=True)
+            row = curs.fetchone()
+        if row is None:
+            return None
+        return CommandRecord(
+            key_hash=row["key_hash"],
+            request_hash=row["request_hash"],
+            case_id=row["case_id"],
+            version=row["version"],
+            register_number=row["register_number"],
+            recorded=tuple(row["recorded"]),
+        )

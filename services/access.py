@@ -1,0 +1,104 @@
+"""Who may read a case and who may issue which command.
+
+A case is visible to its coordinating office (the UPTD PPA of its district),
+its assigned case worker, the agencies it was referred or handed over to, and
+auditors. Anyone else is told the case does not exist. Visible is not
+enough to act: each command names the people who may issue it.
+"""
+
+from enum import Enum
+
+from domain.actors import Actor
+from domain.case import Case
+from domain.vocabulary import Agency, Role
+
+CASE_OFFICE_ROLES = frozenset({Role.INTAKE_OFFICER, Role.CASE_WORKER, Role.COORDINATOR})
+OFFICE_LEADS = frozenset({Role.INTAKE_OFFICER, Role.COORDINATOR})
+# Agencies that serve several districts see their referrals wherever they come from.
+CROSS_DISTRICT_AGENCIES = frozenset({Agency.PROVINCE})
+
+
+class AccessDenied(Exception):
+    """The actor may see the case but not issue this command."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+
+
+class Who(Enum):
+    """The groups of people a command is open to."""
+
+    CASE_TEAM = "the case's coordinating office or its assigned case worker"
+    OFFICE_LEADS = "an intake officer or coordinator of the case's coordinating office"
+    CASE_TEAM_OR_ASSESSING_AGENCY = (
+        "the case team, or an officer of an agency with a referral on the case"
+    )
+    RECEIVING_AGENCY = "an officer of the agency the referral was made to, or a coordinator"
+    CASE_WORKER_OR_COORDINATOR = "the assigned case worker or a coordinator"
+
+
+def is_case_office(actor: Actor, case: Case) -> bool:
+    return (
+        actor.agency == Agency.UPTD_PPA
+        and actor.district == case.district
+        and actor.role in CASE_OFFICE_ROLES
+    )
+
+
+def is_assigned_case_worker(actor: Actor, case: Case) -> bool:
+    return case.case_worker_id is not None and actor.user_id == case.case_worker_id
+
+
+def _agency_serves_district(actor: Actor, case: Case) -> bool:
+    return actor.district == case.district or actor.agency in CROSS_DISTRICT_AGENCIES
+
+
+def is_referred_agency(actor: Actor, case: Case) -> bool:
+    return (
+        actor.role == Role.AGENCY_OFFICER
+        and actor.agency.value in case.referred_agencies
+        and _agency_serves_district(actor, case)
+    )
+
+
+def may_read(actor: Actor, case: Case) -> bool:
+    return (
+        actor.role == Role.AUDITOR
+        or is_case_office(actor, case)
+        or is_assigned_case_worker(actor, case)
+        or is_referred_agency(actor, case)
+    )
+
+
+def may_report(actor: Actor) -> bool:
+    """L1.1/L1.4: any receiving agency may record a report; auditors and data officers may not."""
+    return actor.role not in (Role.AUDITOR, Role.DATA_OFFICER)
+
+
+def require_may_act(
+    actor: Actor, case: Case, who: Who, *, referral_agency: str | None = None
+) -> None:
+    if actor.role == Role.AUDITOR:
+        raise AccessDenied("auditors_read_only", "auditors read case histories but cannot act")
+    team = is_case_office(actor, case) or is_assigned_case_worker(actor, case)
+    allowed = {
+        Who.CASE_TEAM: team,
+        Who.OFFICE_LEADS: is_case_office(actor, case) and actor.role in OFFICE_LEADS,
+        Who.CASE_TEAM_OR_ASSESSING_AGENCY: team
+        or (
+            is_referred_agency(actor, case)
+            and actor.agency.value in case.open_referral_agencies()
+        ),
+        Who.RECEIVING_AGENCY: (
+            actor.role == Role.AGENCY_OFFICER
+            and actor.agency.value == referral_agency
+            and _agency_serves_district(actor, case)
+        )
+        or (is_case_office(actor, case) and actor.role == Role.COORDINATOR),
+        Who.CASE_WORKER_OR_COORDINATOR: is_assigned_case_worker(actor, case)
+        or (is_case_office(actor, case) and actor.role == Role.COORDINATOR),
+    }[who]
+    if not allowed:
+        raise AccessDenied("not_permitted", f"only {who.value} may do this")

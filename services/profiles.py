@@ -1,0 +1,56 @@
+"""District profiles: the time standards and register code of each district."""
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from domain.time_standards import ProfileError, TimeStandardProfile, parse_profile
+
+
+class UnknownDistrict(LookupError):
+    def __init__(self, district: str) -> None:
+        super().__init__(f"no profile is configured for district '{district}'")
+        self.district = district
+
+
+class ProfileBook:
+    """All district profiles a deployment knows, by district code."""
+
+    def __init__(self, profiles: list[TimeStandardProfile]) -> None:
+        self._profiles = {profile.district: profile for profile in profiles}
+
+    def __contains__(self, district: str) -> bool:
+        return district in self._profiles
+
+    def districts(self) -> list[str]:
+        return sorted(self._profiles)
+
+    def profile(self, district: str) -> TimeStandardProfile:
+        try:
+            return self._profiles[district]
+        except KeyError:
+            raise UnknownDistrict(district) from None
+
+
+def _load_file(path: Path) -> TimeStandardProfile:
+    try:
+        with path.open("rb") as file:
+            return parse_profile(tomllib.load(file))
+    except (tomllib.TOMLDecodeError, ProfileError) as error:
+        raise ProfileError(f"{path.name}: {error}") from None
+
+
+def load_profiles(extra_directory: Path | None = None) -> ProfileBook:
+    """The bundled profiles, overridden or extended by TOML files in ``extra_directory``."""
+    profiles = {}
+    bundled = resources.files("services") / "profiles"
+    for entry in bundled.iterdir():
+        if entry.name.endswith(".toml"):
+            with resources.as_file(entry) as path:
+                profile = _load_file(path)
+                profiles[profile.district] = profile
+    if extra_directory is not None:
+        for path in sorted(extra_directory.glob("*.toml")):
+            profile = _load_file(path)
+            profiles[profile.district] = profile
+    return ProfileBook(list(profiles.values()))

@@ -1,0 +1,73 @@
+"""The one settings object: every knob Simpul has, typed, read from SIMPUL_* variables."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PostgresDsn, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SIMPUL_",
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+    )
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Field(
+        default=Path(".simpul"),
+        description="Where embedded services keep their data and the development token secret.",
+    )
+
+    database_url: PostgresDsn | None = Field(
+        default=None,
+        description="PostgreSQL for the event store. Unset: an embedded PostgreSQL in data_dir.",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_connect_timeout: float = Field(default=5.0, gt=0)
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="Comma-separated Kafka brokers. Unset: an embedded Kafka-protocol broker.",
+    )
+    kafka_topic_prefix: str = "simpul"
+
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for bearer tokens. Required in production; in development "
+        "a random one is kept in data_dir.",
+    )
+    token_issuer: str = "simpul"
+    token_ttl_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+    profiles_dir: Path | None = Field(
+        default=None,
+        description="Extra district profiles (TOML); bundled ones are always loaded.",
+    )
+    default_district: str = "luwu-utara"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    aggregate_cache_size: int = Field(default=1000, ge=0)
+
+    @model_validator(mode="after")
+    def _production_needs_real_services(self) -> "Settings":
+        if self.environment == "production":
+            missing = [
+                name
+                for name, value in (
+                    ("SIMPUL_DATABASE_URL", self.database_url),
+                    ("SIMPUL_KAFKA_BOOTSTRAP_SERVERS", self.kafka_bootstrap_servers),
+                    ("SIMPUL_TOKEN_SECRET", self.token_secret),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(f"production needs {', '.join(missing)}")
+            secret = self.token_secret.get_secret_value() if self.token_secret else ""
+            if len(secret) < 32:
+                raise ValueError("SIMPUL_TOKEN_SECRET must be at least 32 characters")
+        return self
