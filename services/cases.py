@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
@@ -87,6 +87,15 @@ class CommandRecord:
 
 class CommandLog(Protocol):
     def find_command(self, key_hash: str) -> CommandRecord | None: ...
+
+
+def referral_id_for(case_id: UUID, referred_at_version: int) -> str:
+    """Referral ids derive from the case and the version of their Referred event.
+
+    A retried referral command therefore names the same referral, and a client
+    learns the id from the command's result (case id and version) alone.
+    """
+    return str(uuid5(case_id, f"referral/{referred_at_version}"))
 
 
 def utc_now() -> datetime:
@@ -226,12 +235,17 @@ class Cases(Application[UUID]):
     def refer(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
         """L4.1: the referral's due time comes from the district's time standard."""
 
-        def with_due_time(case: Case, now: datetime, arguments: dict[str, Any]) -> None:
+        def with_id_and_due_time(case: Case, now: datetime, arguments: dict[str, Any]) -> None:
             limit = self.profiles.profile(case.district).step("L4.1").limit
-            case.refer(due_at=now + limit, **arguments)
+            case.refer(
+                referral_id=referral_id_for(case.id, case.version + 1),
+                due_at=now + limit,
+                **arguments,
+            )
 
-        kw.setdefault("referral_id", str(uuid4()))
-        return self._execute(actor, case_id, "refer", Who.CASE_TEAM, kw, decide=with_due_time)
+        return self._execute(
+            actor, case_id, "refer", Who.CASE_TEAM, kw, decide=with_id_and_due_time
+        )
 
     def accept_referral(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
         return self._execute(actor, case_id, "accept_referral", Who.RECEIVING_AGENCY, kw)

@@ -1,0 +1,68 @@
+"""What routes declare they need: the calling actor, the case service, command headers."""
+
+import re
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from domain.actors import Actor
+from gateways.tokens import InvalidToken, TokenService
+from services.cases import Cases
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `simpul token`")
+_ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
+
+
+def get_cases(request: Request) -> Cases:
+    cases: Cases = request.app.state.cases
+    return cases
+
+
+def get_tokens(request: Request) -> TokenService:
+    tokens: TokenService = request.app.state.tokens
+    return tokens
+
+
+def current_actor(
+    tokens: Annotated[TokenService, Depends(get_tokens)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise HTTPException(401, "a bearer token is required", headers=challenge)
+    try:
+        return tokens.verify(credentials.credentials)
+    except InvalidToken as error:
+        raise HTTPException(401, str(error), headers=challenge) from None
+
+
+def expected_version(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="The case version (ETag) the command is based on; a stale one gets 409",
+        ),
+    ] = None,
+) -> int | None:
+    if if_match is None:
+        return None
+    match = _ETAG.match(if_match.strip())
+    if not match:
+        raise HTTPException(422, 'If-Match must be a case version, e.g. "3"')
+    return int(match.group(1))
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=200,
+        description="Any unique string per intended command; a retry with it never records twice",
+    ),
+]
+CasesDep = Annotated[Cases, Depends(get_cases)]
+ActorDep = Annotated[Actor, Depends(current_actor)]
+ExpectedVersion = Annotated[int | None, Depends(expected_version)]

@@ -1,0 +1,44 @@
+"""The HTTP API: one FastAPI app per process, built around services made once."""
+
+from fastapi import APIRouter, FastAPI
+
+from gateways.api import problems
+from gateways.api.routes import case_steps, service
+from gateways.api.routes import cases as case_routes
+from gateways.tokens import TokenService
+from services.cases import Cases
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+Simpul coordinates the handling of violence against women and children across
+agencies: the women & child protection office (UPTD PPA) records reports and
+coordinates; police, health, social affairs, schools and village groups receive
+referrals. Every command records an immutable event; every read is scoped to the
+caller. Errors are RFC 9457 problem documents that name the field or SOP rule.
+
+Commands accept `Idempotency-Key` (a retry never records twice) and `If-Match`
+(the case version the command is based on; a stale one gets 409).
+"""
+
+
+def create_app(*, cases: Cases, tokens: TokenService) -> FastAPI:
+    app = FastAPI(
+        title="Simpul",
+        version="1.0.0",
+        summary="Event-sourced multi-agency coordination for protecting women and children",
+        description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.cases = cases
+    app.state.tokens = tokens
+    problems.install(app)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(case_routes.router)
+    api.include_router(case_steps.build_router())
+    api.include_router(service.meta)
+    app.include_router(api)
+    app.include_router(service.health)
+    return app

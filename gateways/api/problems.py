@@ -1,0 +1,167 @@
+"""Errors as RFC 9457 problem details: a 4xx naming the field or rule, never a 500 for bad input.
+
+No message here echoes a submitted value: request bodies carry personal data,
+and error responses end up in client logs.
+"""
+
+import logging
+from typing import Any
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import InvalidValue, ReferralNotFound, RuleViolated
+from services.access import AccessDenied
+from services.cases import CaseNotFound, IdempotencyKeyReused, VersionConflict
+
+log = logging.getLogger("simpul.api")
+MEDIA_TYPE = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where the problem is, e.g. body.victim.nik or header.If-Match")
+    message: str
+    type: str = Field(description="A machine-readable kind, e.g. missing, string_too_long")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(description="A URN naming the kind of problem")
+    title: str
+    status: int
+    detail: str
+    rule: str | None = Field(default=None, description="The domain rule refused, if any")
+    step: str | None = Field(default=None, description="The SOP step the rule comes from")
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    rule: str | None = None,
+    step: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=f"urn:simpul:problem:{code}",
+        title=title,
+        status=status,
+        detail=detail,
+        rule=rule,
+        step=step,
+        errors=errors or [],
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _validation_problem(_: Request, error: RequestValidationError) -> JSONResponse:
+    errors = [
+        FieldError(field=_location(e["loc"]), message=e["msg"], type=e["type"])
+        for e in error.errors()
+    ]
+    fields = ", ".join(sorted({e.field for e in errors}))
+    return problem_response(
+        422, "invalid-request", "Invalid request", f"invalid fields: {fields}", errors=errors
+    )
+
+
+def _invalid_value(_: Request, error: InvalidValue) -> JSONResponse:
+    return problem_response(
+        422,
+        "invalid-value",
+        "Invalid value",
+        str(error),
+        errors=[FieldError(field=f"body.{error.field}", message=error.message, type="value_error")],
+    )
+
+
+def _rule_violated(_: Request, error: RuleViolated) -> JSONResponse:
+    return problem_response(
+        409, "rule-violated", "Not allowed now", error.message, rule=error.rule, step=error.step
+    )
+
+
+def _not_found(_: Request, error: CaseNotFound | ReferralNotFound) -> JSONResponse:
+    return problem_response(404, "not-found", "Not found", str(error))
+
+
+def _access_denied(_: Request, error: AccessDenied) -> JSONResponse:
+    return problem_response(403, "forbidden", "Forbidden", error.message, rule=error.rule)
+
+
+def _version_conflict(_: Request, error: VersionConflict) -> JSONResponse:
+    return problem_response(
+        409,
+        "version-conflict",
+        "The case has changed",
+        f"{error}; reload the case and decide again",
+        headers={"ETag": f'"{error.actual}"'} if error.actual else None,
+    )
+
+
+def _idempotency_reused(_: Request, error: IdempotencyKeyReused) -> JSONResponse:
+    return problem_response(422, "idempotency-key-reused", "Idempotency key reused", str(error))
+
+
+def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
+    log.warning("event store unavailable: %s", type(error).__name__)
+    return problem_response(
+        503,
+        "unavailable",
+        "Temporarily unavailable",
+        "the case store cannot be reached; nothing was recorded, retry shortly",
+        headers={"Retry-After": "2"},
+    )
+
+
+def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    return problem_response(
+        error.status_code,
+        "http-" + str(error.status_code),
+        str(error.detail),
+        str(error.detail),
+        headers=getattr(error, "headers", None),
+    )
+
+
+def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    # Only the type: the message may quote data the request carried.
+    log.error("unexpected error: %s", type(error).__name__)
+    return problem_response(500, "internal", "Internal error", "an unexpected error occurred")
+
+
+def install(app: FastAPI) -> None:
+    handlers: dict[Any, Any] = {
+        RequestValidationError: _validation_problem,
+        InvalidValue: _invalid_value,
+        RuleViolated: _rule_violated,
+        CaseNotFound: _not_found,
+        ReferralNotFound: _not_found,
+        AccessDenied: _access_denied,
+        VersionConflict: _version_conflict,
+        IdempotencyKeyReused: _idempotency_reused,
+        OperationalError: _store_unavailable,
+        InterfaceError: _store_unavailable,
+        StarletteHTTPException: _http_error,
+        Exception: _unexpected,
+    }
+    for exception_class, handler in handlers.items():
+        app.add_exception_handler(exception_class, handler)

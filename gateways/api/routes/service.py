@@ -1,0 +1,103 @@
+"""Liveness, readiness, the caller's identity and the district profiles."""
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from gateways.api.deps import ActorDep, CasesDep
+from gateways.api.problems import Problem
+from services.profiles import UnknownDistrict
+
+health = APIRouter(tags=["service"])
+meta = APIRouter(
+    tags=["service"],
+    responses={401: {"model": Problem, "description": "No valid bearer token"}},
+)
+
+
+@health.get("/healthz", summary="The process is alive")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@health.get(
+    "/readyz",
+    summary="The service can reach its event store",
+    responses={503: {"model": Problem, "description": "The event store is unreachable"}},
+)
+def readyz(request: Request) -> JSONResponse:
+    cases = request.app.state.cases
+    try:
+        cases.recorder.max_notification_id()
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        return JSONResponse(
+            {"status": "unavailable", "reason": type(error).__name__}, status_code=503
+        )
+    return JSONResponse({"status": "ready"})
+
+
+class Me(BaseModel):
+    user_id: str
+    role: str
+    agency: str
+    district: str
+
+
+@meta.get("/me", response_model=Me, summary="Who the bearer token says you are")
+def me(actor: ActorDep) -> Me:
+    return Me(**actor.as_record())
+
+
+class StepStandardOut(BaseModel):
+    code: str
+    stage: str
+    title_id: str
+    title_en: str
+    limit_minutes: int
+    starts: str = Field(description="The milestone that starts the clock")
+    ends: str = Field(description="The milestone that stops it")
+    when: str | None = Field(description="The condition under which the step applies")
+    per_referral: bool
+
+
+class ProfileOut(BaseModel):
+    district: str
+    name: str
+    timezone: str
+    register_code: str
+    source: str
+    steps: list[StepStandardOut]
+
+
+@meta.get(
+    "/profiles/{district}",
+    response_model=ProfileOut,
+    summary="A district's time standards (Mutu Baku - Waktu)",
+    responses={404: {"model": Problem, "description": "No profile for this district"}},
+)
+def district_profile(district: str, cases: CasesDep, _: ActorDep) -> ProfileOut:
+    try:
+        profile = cases.profiles.profile(district)
+    except UnknownDistrict as error:
+        raise HTTPException(404, str(error)) from None
+    return ProfileOut(
+        district=profile.district,
+        name=profile.name,
+        timezone=str(profile.timezone),
+        register_code=profile.register_code,
+        source=profile.source,
+        steps=[
+            StepStandardOut(
+                code=step.code,
+                stage=step.stage,
+                title_id=step.title_id,
+                title_en=step.title_en,
+                limit_minutes=int(step.limit.total_seconds() // 60),
+                starts=step.starts,
+                ends=step.ends,
+                when=step.when,
+                per_referral=step.per_referral,
+            )
+            for step in profile.steps
+        ],
+    )
