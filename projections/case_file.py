@@ -1,0 +1,769 @@
+"""The case file: everything recorded about one case, folded from its events.
+
+The file is a pure function of the case's history, with no I/O and no clock,
+so the same events always give the same file. Authorised readers get the
+whole history folded. An auditor's as-of view folds a prefix of it. The models
+are also the API's response models, so their descriptions become the OpenAPI
+documentation.
+
+Stage, status and referral statuses follow the transitions in the Case
+aggregate's event bodies (domain/case.py), not its command rules. History is
+folded as it was recorded, even if the rules have changed since.
+Vocabulary fields use the domain's enums so OpenAPI lists the allowed values.
+A rename in domain/vocabulary.py therefore needs an upcaster, as the style
+guide already requires for replay.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+from functools import singledispatchmethod
+from itertools import takewhile
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from domain.case import Case
+from domain.vocabulary import (
+    SETTLED_REFERRAL_STATUSES,
+    Agency,
+    AmpkCategory,
+    AssessmentDomain,
+    AssessmentKind,
+    CaseType,
+    Channel,
+    ConsentGiver,
+    ContactMode,
+    DeliveryOutcome,
+    FormOfViolence,
+    HandoverTarget,
+    Jurisdiction,
+    MeetingKind,
+    ReferralStatus,
+    RiskLevel,
+    Role,
+    ServiceType,
+    Stage,
+    TerminationKind,
+    TerminationReason,
+)
+
+RoutingRule = Literal["a", "b", "c", "d", "e", "f"]
+
+# The aggregate maps a delivery outcome to the referral's next status in its
+# ServiceDelivered body; the case file must reach the same status.
+REFERRAL_STATUS_AFTER_DELIVERY = {
+    DeliveryOutcome.COMPLETED: ReferralStatus.COMPLETED,
+    DeliveryOutcome.PARTIALLY_DELIVERED: ReferralStatus.IN_PROGRESS,
+    DeliveryOutcome.NOT_DELIVERED: ReferralStatus.NOT_DELIVERED,
+}
+
+EVENT_METADATA = frozenset(
+    {"originator_id", "originator_version", "timestamp", "actor", "originator_topic"}
+)
+
+
+class UnknownCaseEvent(TypeError):
+    """The case file has no handler for an event type, so folding stops instead of dropping it."""
+
+
+# ---- Building blocks -------------------------------------------------------------------------
+
+
+class ActorRef(BaseModel):
+    """Who acted: the user, their role and agency, as stamped on the event."""
+
+    user_id: str = Field(description="The acting user's id.")
+    role: Role = Field(description="The role the user acted in.")
+    agency: Agency = Field(description="The agency the user acted for.")
+    district: str = Field(description="The district the user works in.")
+
+
+class RecordedStep(BaseModel):
+    """Something recorded on the case, with when and by whom."""
+
+    at: datetime = Field(description="When it was recorded (the event's timestamp).")
+    by: ActorRef = Field(description="Who recorded it.")
+
+
+# ---- 1. Identification -----------------------------------------------------------------------
+
+
+class Report(BaseModel):
+    """L1.1-L1.2: the report of violence as it arrived and was recorded."""
+
+    channel: Channel = Field(description="The complaint channel it arrived through (L1.1).")
+    arrived_at: datetime = Field(description="When the report arrived.")
+    recorded_at: datetime = Field(description="When it was recorded (L1.2).")
+    recorded_by: ActorRef = Field(
+        description="Who recorded it; their agency is the receiving agency (L1.2, L1.4)."
+    )
+    chronology: str = Field(description="What happened, as told (kronologi).")
+    victim: dict[str, Any] = Field(description="What is known about the victim.")
+    reporter: dict[str, Any] = Field(description="What is known about the reporter.")
+    reported_person: dict[str, Any] = Field(
+        description="What is known about the reported person (terlapor)."
+    )
+    incident: dict[str, Any] = Field(description="Place, date and circumstances of the incident.")
+    needs: str = Field(description="Needs and expectations stated at intake.")
+    psychological_first_aid_needed: bool = Field(
+        description="Whether initial psychological support was judged necessary (L1.3)."
+    )
+    documents: list[str] = Field(description="Documents brought with the report.")
+
+
+class PsychologicalFirstAid(RecordedStep):
+    """L1.3: initial psychological support given."""
+
+    notes: str = Field(description="What support was given.")
+
+
+class Classification(RecordedStep):
+    """L1.5: case type, risk and jurisdiction, and the routing rules they gave."""
+
+    case_type: CaseType = Field(description="KTP, KTA, ABH, AMPK or other.")
+    risk_level: RiskLevel = Field(description="Low, medium or high.")
+    jurisdiction: Jurisdiction = Field(description="Whose authority the case falls under.")
+    emergency: bool = Field(description="Whether emergency outreach is needed (rule e).")
+    forms_of_violence: list[FormOfViolence] = Field(description="Forms of violence or harm.")
+    ampk_categories: list[AmpkCategory] = Field(
+        description="Categories of children needing special protection."
+    )
+    routing_rules: list[RoutingRule] = Field(description="The L1.5 routing rules that apply.")
+    handover_to: HandoverTarget | None = Field(
+        description="Where routing sends the case away from district handling, if anywhere."
+    )
+    rationale: str = Field(description="Why the case was classified so.")
+
+
+class Handover(RecordedStep):
+    """Routing b, c, d, f: the case left district handling."""
+
+    target: HandoverTarget = Field(description="Where the case was handed over to.")
+    receiving_unit: str = Field(description="The unit that received it.")
+    notes: str = Field(description="Notes on the handover.")
+
+
+class EmergencyResponse(RecordedStep):
+    """L1.6: outreach and emergency services for an emergency case."""
+
+    actions: list[str] = Field(description="What was done.")
+    notes: str = Field(description="Notes on the response.")
+
+
+class CaseWorker(BaseModel):
+    """L1.7: the case worker currently assigned."""
+
+    user_id: str = Field(description="The case worker's user id.")
+    assignment_letter_ref: str = Field(description="Reference of the assignment letter.")
+    assigned_at: datetime = Field(description="When the case worker was assigned.")
+    assigned_by: ActorRef = Field(description="Who assigned the case worker.")
+
+
+class Contact(RecordedStep):
+    """L1.8: a visit or contact with the beneficiary and family."""
+
+    mode: ContactMode = Field(description="How the contact was made.")
+    notes: str = Field(description="Notes on the contact.")
+
+
+class Consent(RecordedStep):
+    """L1.9-10: written informed consent, given or refused."""
+
+    given: bool = Field(description="Whether consent was given; a refusal closes the case.")
+    given_by: ConsentGiver = Field(description="Who gave or refused consent.")
+    document_ref: str = Field(description="Reference of the signed consent form.")
+    notes: str = Field(description="Notes on the consent.")
+
+
+# ---- 2. Assessment ---------------------------------------------------------------------------
+
+
+class Assessment(RecordedStep):
+    """L2.1-L2.3: an assessment of one of the beneficiary's conditions."""
+
+    kind: AssessmentKind = Field(description="Initial home visit, further or specialist.")
+    domain: AssessmentDomain = Field(description="The condition assessed.")
+    assessing_agency: Agency = Field(description="The agency that assessed.")
+    findings: str = Field(description="What the assessment found.")
+    recommended_services: list[ServiceType] = Field(description="Services it recommends.")
+
+
+class CaseReport(RecordedStep):
+    """L2.7: the assessment concluded into the case report."""
+
+    summary: str = Field(description="The case report's conclusion.")
+    needs: list[ServiceType] = Field(description="The services the beneficiary needs.")
+
+
+# ---- 3. Intervention planning ----------------------------------------------------------------
+
+
+class CaseConference(RecordedStep):
+    """L3.3 / L5.3: a multi-agency case conference."""
+
+    kind: Literal[MeetingKind.CASE_CONFERENCE] = Field(
+        default=MeetingKind.CASE_CONFERENCE, description="Always case_conference."
+    )
+    held_on: str = Field(description="The date the conference was held.")
+    participating_agencies: list[Agency] = Field(description="The agencies that took part.")
+    decisions: list[str] = Field(description="What the conference decided.")
+
+
+class FamilyMeeting(RecordedStep):
+    """L3.4 / L5.4: a meeting with the beneficiary's family."""
+
+    kind: Literal[MeetingKind.FAMILY_MEETING] = Field(
+        default=MeetingKind.FAMILY_MEETING, description="Always family_meeting."
+    )
+    held_on: str = Field(description="The date the meeting was held.")
+    participants: list[str] = Field(description="Who took part.")
+    agreements: list[str] = Field(description="What was agreed.")
+
+
+Meeting = Annotated[CaseConference | FamilyMeeting, Field(discriminator="kind")]
+
+
+class PlannedService(BaseModel):
+    """A service the plan maps to the agency that provides it (L3.2)."""
+
+    service_type: ServiceType = Field(description="The service.")
+    agency: Agency = Field(description="The agency that provides it.")
+
+
+class InterventionPlan(RecordedStep):
+    """L3.1-L3.5: goals and services, agreed with the beneficiary and family."""
+
+    goals: list[str] = Field(description="The goals of the intervention.")
+    services: list[PlannedService] = Field(description="The planned services and their agencies.")
+    agreed_with: list[ConsentGiver] = Field(description="Who agreed to the plan (L3.5).")
+    plan_document_ref: str = Field(description="Reference of the intervention plan document.")
+
+
+# ---- 4. Intervention -------------------------------------------------------------------------
+
+
+class ServiceDelivery(RecordedStep):
+    """L4.2-4.3: what the agency reported it delivered."""
+
+    outcome: DeliveryOutcome = Field(description="Completed, partially or not delivered.")
+    delivered_on: str = Field(description="The date the service was delivered.")
+    summary: str = Field(description="What was delivered.")
+
+
+class ReferralDecline(RecordedStep):
+    """The receiving agency declined the referral."""
+
+    reason: str = Field(description="Why the agency declined.")
+
+
+class ReferralCancellation(RecordedStep):
+    """The referral was withdrawn, or ended unsettled when the case was terminated."""
+
+    cause: Literal["withdrawn", "case_terminated"] = Field(
+        description="withdrawn by the coordinating office, or ended by the case's termination."
+    )
+    reason: str = Field(
+        description="The office's reason when withdrawn; the termination reason otherwise."
+    )
+
+
+class Referral(BaseModel):
+    """L4.1: a referral of the beneficiary to an agency for one service."""
+
+    referral_id: str = Field(description="The referral's id, unique within the case.")
+    service_type: ServiceType = Field(description="The service referred for.")
+    agency: Agency = Field(description="The agency referred to.")
+    status: ReferralStatus = Field(description="Where the referral stands now.")
+    emergency: bool = Field(description="Whether it is an emergency referral (rule e).")
+    due_at: datetime = Field(description="When the service is due, by the time standard.")
+    referred_at: datetime = Field(description="When the referral was made.")
+    referred_by: ActorRef = Field(description="Who made the referral.")
+    notes: str = Field(description="Notes for the receiving agency.")
+    referral_record_ref: str = Field(description="Reference of the referral record.")
+    accepted_at: datetime | None = Field(
+        default=None, description="When the agency accepted, if it did."
+    )
+    accepted_by: ActorRef | None = Field(default=None, description="Who accepted, if anyone.")
+    acceptance_notes: str = Field(default="", description="Notes given on acceptance.")
+    declined: ReferralDecline | None = Field(
+        default=None, description="The agency's decline, if it declined."
+    )
+    deliveries: list[ServiceDelivery] = Field(
+        default_factory=list, description="Service deliveries the agency reported, in order."
+    )
+    cancelled: ReferralCancellation | None = Field(
+        default=None, description="The cancellation, if the referral was cancelled."
+    )
+
+
+class Accompaniment(RecordedStep):
+    """L4.4-4.6: the case worker accompanied the beneficiary."""
+
+    activity: str = Field(description="What the accompaniment was.")
+    notes: str = Field(description="Notes on it.")
+
+
+# ---- 5. Monitoring ---------------------------------------------------------------------------
+
+
+class MonitoringVisit(RecordedStep):
+    """L5.2: a check on services and results with the beneficiary."""
+
+    mode: ContactMode = Field(description="How the visit or contact was made.")
+    findings: str = Field(description="What the visit found.")
+    services_on_track: bool = Field(description="Whether services are being delivered as planned.")
+    recovered: bool = Field(description="Whether the beneficiary has recovered.")
+
+
+class Reassessment(RecordedStep):
+    """L5.5: the beneficiary still needed services, so the case went back to assessment."""
+
+    reason: str = Field(description="Why re-assessment was needed.")
+
+
+# ---- 6. Termination --------------------------------------------------------------------------
+
+
+class Termination(RecordedStep):
+    """L6.1-L6.5: how the case ended."""
+
+    kind: TerminationKind = Field(description="Agreed (L6.1-6.3) or unilateral (L6.4).")
+    reason: TerminationReason = Field(description="Why the case was terminated.")
+    beneficiary_feedback: dict[str, Any] = Field(
+        description="The beneficiary's feedback on the service (L6.3)."
+    )
+    termination_form_ref: str = Field(description="Reference of the signed termination form.")
+    notes: str = Field(description="Notes on the termination.")
+
+
+class Closure(BaseModel):
+    """How and when the case was closed."""
+
+    kind: Literal["terminated", "handed_over"] = Field(
+        description="Terminated on the case, or handed over to another authority."
+    )
+    reason: TerminationReason | None = Field(
+        default=None, description="The termination reason, when terminated."
+    )
+    target: HandoverTarget | None = Field(
+        default=None, description="Where the case went, when handed over."
+    )
+    at: datetime = Field(description="When the case was closed.")
+
+
+# ---- The case file ---------------------------------------------------------------------------
+
+
+class CaseFile(BaseModel):
+    """The current state of one case, folded from its recorded events (oldest first)."""
+
+    case_id: UUID = Field(description="The case's id.")
+    register_number: str = Field(description="The number in the district's case register.")
+    district: str = Field(description="The district whose office coordinates the case.")
+    version: int = Field(description="Version of the last event folded into this file.")
+    created_at: datetime = Field(description="When the report was recorded.")
+    updated_at: datetime = Field(description="When the last event folded was recorded.")
+    stage: Stage = Field(description="The SOP stage the case is in.")
+    status: Literal["open", "closed"] = Field(description="Whether the case is still open.")
+    closure: Closure | None = Field(default=None, description="How the case closed, if it has.")
+    report: Report = Field(description="The report that opened the case.")
+    psychological_first_aid: list[PsychologicalFirstAid] = Field(
+        default_factory=list, description="Initial psychological support given (L1.3)."
+    )
+    classification: Classification | None = Field(
+        default=None, description="The latest classification (L1.5), if classified."
+    )
+    classification_history: list[Classification] = Field(
+        default_factory=list, description="Every classification, oldest first."
+    )
+    emergency_responses: list[EmergencyResponse] = Field(
+        default_factory=list, description="Emergency outreach and services (L1.6)."
+    )
+    case_worker: CaseWorker | None = Field(
+        default=None, description="The case worker assigned last (L1.7), if any."
+    )
+    contacts: list[Contact] = Field(
+        default_factory=list, description="Visits and contacts with the beneficiary (L1.8)."
+    )
+    consent: Consent | None = Field(
+        default=None, description="Informed consent (L1.9-10), once recorded."
+    )
+    assessments: list[Assessment] = Field(
+        default_factory=list, description="Every assessment, oldest first (L2.1-L2.3)."
+    )
+    case_report: CaseReport | None = Field(
+        default=None, description="The latest case report (L2.7), if concluded."
+    )
+    meetings: list[Meeting] = Field(
+        default_factory=list, description="Case conferences and family meetings, oldest first."
+    )
+    intervention_plan: InterventionPlan | None = Field(
+        default=None, description="The latest agreed intervention plan (L3.5), if any."
+    )
+    referrals: list[Referral] = Field(
+        default_factory=list, description="Referrals in the order they were made (L4.1)."
+    )
+    accompaniment: list[Accompaniment] = Field(
+        default_factory=list, description="Accompaniment by the case worker (L4.4-4.6)."
+    )
+    monitoring_visits: list[MonitoringVisit] = Field(
+        default_factory=list, description="Monitoring visits, oldest first (L5.2)."
+    )
+    reassessments: list[Reassessment] = Field(
+        default_factory=list, description="Returns to assessment from monitoring (L5.5)."
+    )
+    handover: Handover | None = Field(
+        default=None, description="The handover to another authority, if handed over."
+    )
+    termination: Termination | None = Field(
+        default=None, description="The termination (L6), if terminated."
+    )
+
+    @classmethod
+    def from_events(cls, events: Iterable[Case.Event]) -> "CaseFile":
+        """Fold a whole case history, oldest first, which starts with its report."""
+        history = list(events)
+        if not history:
+            raise ValueError("a case file needs at least the case's ReportReceived event")
+        report = history[0]
+        if not isinstance(report, Case.ReportReceived) or report.originator_version != 1:
+            raise ValueError("a case's history must start with ReportReceived at version 1")
+        fold = _CaseFileFold(report)
+        for previous, event in zip(history, history[1:]):
+            _require_next_event_of_same_case(previous, event)
+            fold.apply(event)
+            fold.file.version = event.originator_version
+            fold.file.updated_at = event.timestamp
+        return fold.file
+
+
+def case_file_as_of(
+    events: Iterable[Case.Event], *, version: int | None = None, as_of: datetime | None = None
+) -> CaseFile:
+    """The case file as it stood at a version and/or a moment: the fold of that prefix."""
+    if as_of is not None and as_of.tzinfo is None:
+        raise ValueError("as_of must include a timezone")
+
+    def recorded_by_then(event: Case.Event) -> bool:
+        return (version is None or event.originator_version <= version) and (
+            as_of is None or event.timestamp <= as_of
+        )
+
+    # A prefix, not a filter: an event stamped earlier than the one before it
+    # (a clock set back) must not be folded without the events it followed.
+    prefix = list(takewhile(recorded_by_then, events))
+    if not prefix:
+        raise ValueError("the case has no events at or before the requested version and time")
+    return CaseFile.from_events(prefix)
+
+
+def _require_next_event_of_same_case(previous: Case.Event, event: Case.Event) -> None:
+    if getattr(event, "originator_id", None) != previous.originator_id:
+        raise ValueError("the events belong to more than one case")
+    if getattr(event, "originator_version", None) != previous.originator_version + 1:
+        raise ValueError(
+            f"event versions must be consecutive: version {previous.originator_version} "
+            f"is followed by {getattr(event, 'originator_version', None)}"
+        )
+
+
+def _stamp(event: Any) -> dict[str, Any]:
+    return {"at": event.timestamp, "by": event.actor}
+
+
+class _CaseFileFold:
+    """Applies a case's events after its report, one handler per event type.
+
+    Handlers take ``Any`` because the event classes are made at runtime by the
+    aggregate's ``@event`` decorators and carry no static field types.
+    """
+
+    def __init__(self, report: Any) -> None:
+        self.file = CaseFile(
+            case_id=report.originator_id,
+            register_number=report.register_number,
+            district=report.district,
+            version=report.originator_version,
+            created_at=report.timestamp,
+            updated_at=report.timestamp,
+            stage=Stage.IDENTIFICATION,
+            status="open",
+            report=Report(
+                channel=report.channel,
+                arrived_at=report.arrived_at,
+                recorded_at=report.timestamp,
+                recorded_by=report.actor,
+                chronology=report.chronology,
+                victim=report.victim,
+                reporter=report.reporter,
+                reported_person=report.reported_person,
+                incident=report.incident,
+                needs=report.needs,
+                psychological_first_aid_needed=report.psychological_first_aid_needed,
+                documents=report.documents,
+            ),
+        )
+        self.referrals_by_id: dict[str, Referral] = {}
+
+    @singledispatchmethod
+    def apply(self, event: object) -> None:
+        raise UnknownCaseEvent(
+            f"the case file has no handler for {type(event).__qualname__}; "
+            "add one so the event is not silently dropped"
+        )
+
+    @apply.register(Case.ReportReceived)
+    def _report_received_again(self, event: Any) -> None:
+        raise ValueError("a case has one ReportReceived event, its first")
+
+    @apply.register(Case.PsychologicalFirstAidGiven)
+    def _psychological_first_aid_given(self, event: Any) -> None:
+        self.file.psychological_first_aid.append(
+            PsychologicalFirstAid(notes=event.notes, **_stamp(event))
+        )
+
+    @apply.register(Case.RiskClassified)
+    def _risk_classified(self, event: Any) -> None:
+        classification = Classification(
+            case_type=event.case_type,
+            risk_level=event.risk_level,
+            jurisdiction=event.jurisdiction,
+            emergency=event.emergency,
+            forms_of_violence=event.forms_of_violence,
+            ampk_categories=event.ampk_categories,
+            routing_rules=event.routing,
+            handover_to=event.handover_to,
+            rationale=event.rationale,
+            **_stamp(event),
+        )
+        self.file.classification = classification
+        self.file.classification_history.append(classification)
+
+    @apply.register(Case.HandedOver)
+    def _handed_over(self, event: Any) -> None:
+        self.file.handover = Handover(
+            target=event.target,
+            receiving_unit=event.receiving_unit,
+            notes=event.notes,
+            **_stamp(event),
+        )
+        self._close(Closure(kind="handed_over", target=event.target, at=event.timestamp))
+
+    @apply.register(Case.EmergencyResponseRecorded)
+    def _emergency_response_recorded(self, event: Any) -> None:
+        self.file.emergency_responses.append(
+            EmergencyResponse(actions=event.actions, notes=event.notes, **_stamp(event))
+        )
+
+    @apply.register(Case.CaseWorkerAssigned)
+    def _case_worker_assigned(self, event: Any) -> None:
+        self.file.case_worker = CaseWorker(
+            user_id=event.case_worker_id,
+            assignment_letter_ref=event.assignment_letter_ref,
+            assigned_at=event.timestamp,
+            assigned_by=event.actor,
+        )
+
+    @apply.register(Case.BeneficiaryContacted)
+    def _beneficiary_contacted(self, event: Any) -> None:
+        self.file.contacts.append(Contact(mode=event.mode, notes=event.notes, **_stamp(event)))
+
+    @apply.register(Case.ConsentRecorded)
+    def _consent_recorded(self, event: Any) -> None:
+        self.file.consent = Consent(
+            given=event.given,
+            given_by=event.given_by,
+            document_ref=event.document_ref,
+            notes=event.notes,
+            **_stamp(event),
+        )
+        if event.given and self.file.stage == Stage.IDENTIFICATION:
+            self.file.stage = Stage.ASSESSMENT
+
+    @apply.register(Case.AssessmentRecorded)
+    def _assessment_recorded(self, event: Any) -> None:
+        self.file.assessments.append(
+            Assessment(
+                kind=event.kind,
+                domain=event.domain,
+                assessing_agency=event.assessing_agency,
+                findings=event.findings,
+                recommended_services=event.recommended_services,
+                **_stamp(event),
+            )
+        )
+
+    @apply.register(Case.CaseReportConcluded)
+    def _case_report_concluded(self, event: Any) -> None:
+        self.file.case_report = CaseReport(
+            summary=event.summary, needs=event.needs, **_stamp(event)
+        )
+        self.file.stage = Stage.PLANNING
+
+    @apply.register(Case.CaseConferenceHeld)
+    def _case_conference_held(self, event: Any) -> None:
+        self.file.meetings.append(
+            CaseConference(
+                held_on=event.held_on,
+                participating_agencies=event.participating_agencies,
+                decisions=event.decisions,
+                **_stamp(event),
+            )
+        )
+
+    @apply.register(Case.FamilyMeetingHeld)
+    def _family_meeting_held(self, event: Any) -> None:
+        self.file.meetings.append(
+            FamilyMeeting(
+                held_on=event.held_on,
+                participants=event.participants,
+                agreements=event.agreements,
+                **_stamp(event),
+            )
+        )
+
+    @apply.register(Case.InterventionPlanAgreed)
+    def _intervention_plan_agreed(self, event: Any) -> None:
+        self.file.intervention_plan = InterventionPlan(
+            goals=event.goals,
+            services=event.services,
+            agreed_with=event.agreed_with,
+            plan_document_ref=event.plan_document_ref,
+            **_stamp(event),
+        )
+        self.file.stage = Stage.INTERVENTION
+
+    @apply.register(Case.Referred)
+    def _referred(self, event: Any) -> None:
+        referral = Referral(
+            referral_id=event.referral_id,
+            service_type=event.service_type,
+            agency=event.agency,
+            status=ReferralStatus.PENDING,
+            emergency=event.emergency,
+            due_at=event.due_at,
+            referred_at=event.timestamp,
+            referred_by=event.actor,
+            notes=event.notes,
+            referral_record_ref=event.referral_record_ref,
+        )
+        self.file.referrals.append(referral)
+        self.referrals_by_id[referral.referral_id] = referral
+
+    @apply.register(Case.ReferralAccepted)
+    def _referral_accepted(self, event: Any) -> None:
+        referral = self._referral(event.referral_id)
+        referral.status = ReferralStatus.ACCEPTED
+        referral.accepted_at = event.timestamp
+        referral.accepted_by = ActorRef.model_validate(event.actor)
+        referral.acceptance_notes = event.notes
+
+    @apply.register(Case.ReferralDeclined)
+    def _referral_declined(self, event: Any) -> None:
+        referral = self._referral(event.referral_id)
+        referral.status = ReferralStatus.DECLINED
+        referral.declined = ReferralDecline(reason=event.reason, **_stamp(event))
+
+    @apply.register(Case.ServiceDelivered)
+    def _service_delivered(self, event: Any) -> None:
+        referral = self._referral(event.referral_id)
+        delivery = ServiceDelivery(
+            outcome=event.outcome,
+            delivered_on=event.delivered_on,
+            summary=event.summary,
+            **_stamp(event),
+        )
+        referral.deliveries.append(delivery)
+        referral.status = REFERRAL_STATUS_AFTER_DELIVERY[delivery.outcome]
+
+    @apply.register(Case.ReferralCancelled)
+    def _referral_cancelled(self, event: Any) -> None:
+        referral = self._referral(event.referral_id)
+        referral.status = ReferralStatus.CANCELLED
+        referral.cancelled = ReferralCancellation(
+            cause="withdrawn", reason=event.reason, **_stamp(event)
+        )
+
+    @apply.register(Case.AccompanimentRecorded)
+    def _accompaniment_recorded(self, event: Any) -> None:
+        self.file.accompaniment.append(
+            Accompaniment(activity=event.activity, notes=event.notes, **_stamp(event))
+        )
+
+    @apply.register(Case.MonitoringVisitRecorded)
+    def _monitoring_visit_recorded(self, event: Any) -> None:
+        self.file.monitoring_visits.append(
+            MonitoringVisit(
+                mode=event.mode,
+                findings=event.findings,
+                services_on_track=event.services_on_track,
+                recovered=event.recovered,
+                **_stamp(event),
+            )
+        )
+        self.file.stage = Stage.MONITORING
+
+    @apply.register(Case.ReassessmentStarted)
+    def _reassessment_started(self, event: Any) -> None:
+        self.file.reassessments.append(Reassessment(reason=event.reason, **_stamp(event)))
+        self.file.stage = Stage.ASSESSMENT
+
+    @apply.register(Case.Terminated)
+    def _terminated(self, event: Any) -> None:
+        self.file.termination = Termination(
+            kind=event.kind,
+            reason=event.reason,
+            beneficiary_feedback=event.beneficiary_feedback,
+            termination_form_ref=event.termination_form_ref,
+            notes=event.notes,
+            **_stamp(event),
+        )
+        for referral in self.file.referrals:
+            if referral.status not in SETTLED_REFERRAL_STATUSES:
+                referral.status = ReferralStatus.CANCELLED
+                referral.cancelled = ReferralCancellation(
+                    cause="case_terminated", reason=event.reason, **_stamp(event)
+                )
+        self._close(Closure(kind="terminated", reason=event.reason, at=event.timestamp))
+
+    def _close(self, closure: Closure) -> None:
+        self.file.closure = closure
+        self.file.status = "closed"
+        self.file.stage = Stage.CLOSED
+
+    def _referral(self, referral_id: str) -> Referral:
+        try:
+            return self.referrals_by_id[referral_id]
+        except KeyError:
+            raise ValueError("an event refers to a referral the case never made") from None
+
+
+# ---- The history, event by event -------------------------------------------------------------
+
+
+class HistoryEntry(BaseModel):
+    """One recorded event of a case, for the case's timeline."""
+
+    version: int = Field(description="The event's version within the case.")
+    type: str = Field(description="The event type, e.g. RiskClassified.")
+    recorded_at: datetime = Field(description="When the event was recorded.")
+    actor: ActorRef = Field(description="Who caused the event.")
+    data: dict[str, Any] = Field(
+        description="The event's own fields, JSON-safe: datetimes as ISO 8601, UUIDs as strings."
+    )
+
+
+_JSON_OBJECT = TypeAdapter(dict[str, Any])
+
+
+def history_entry(event: Case.Event) -> HistoryEntry:
+    """One event as a timeline entry, with its data separated from the stamp every event carries."""
+    data = {name: value for name, value in vars(event).items() if name not in EVENT_METADATA}
+    return HistoryEntry(
+        version=event.originator_version,
+        type=type(event).__name__,
+        recorded_at=event.timestamp,
+        actor=ActorRef.model_validate(event.actor),
+        data=_JSON_OBJECT.dump_python(data, mode="json"),
+    )
