@@ -12,6 +12,9 @@ from domain.time_standards import (
     parse_duration,
     parse_profile,
 )
+from services.profiles import load_profiles
+
+LUWU_UTARA = load_profiles().profile("luwu-utara")
 
 
 def minutes(n: float) -> timedelta:
@@ -122,3 +125,23 @@ def test_every_known_milestone_and_condition_is_accepted():
     profile = parse_profile(profile_data(steps=steps))
 
     assert {step.ends for step in profile.steps} == KNOWN_MILESTONES
+
+
+def test_luwu_utara_limits_follow_perbup_58_2023():
+    limits = {step.code: step.limit for step in LUWU_UTARA.steps}
+
+    assert limits == {
+        "L1.2": minutes(15),
+        "L1.3": minutes(60),
+        "L1.5": minutes(60),
+        "L1.6": days(1),
+        "L1.7": minutes(120),
+        "L1.8": days(1),
+        "L1.9": days(1),
+        "L2.1": minutes(120),
+        "L2.7": minutes(60),
+        "L3.5": days(3) + minutes(60),
+        "L4.1": days(7),
+        "L5.2": days(8) + minutes(30),
+        "L6.5": days(4) + timedelta(hours=4),
+    }
