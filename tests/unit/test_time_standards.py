@@ -37,6 +37,7 @@ T0 = datetime(2024, 3, 4, 9, 0, tzinfo=ZoneInfo("Asia/Makassar"))
 COORDINATOR = Actor("coordinator-1", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara")
 PROFILES = load_profiles()
 LUWU_UTARA = PROFILES.profile("luwu-utara")
+KOTA_BATU = PROFILES.profile("kota-batu")
 RECORDING_DELAY = timedelta(minutes=5)
 
 
@@ -595,6 +596,15 @@ def test_steps_whose_clock_has_not_started_are_not_listed():
     assert Scenario().codes(minutes(30)) == ["L1.2", "L1.5"]
 
 
+def test_schedule_times_are_in_the_district_time_zone():
+    scenario = Scenario()
+
+    status = scenario.step("L1.2", now_after=minutes(30), profile=KOTA_BATU)
+
+    assert status.due_at.tzinfo == ZoneInfo("Asia/Jakarta")
+    assert status.due_at == T0 + minutes(60)
+
+
 def test_schedule_needs_an_aware_clock():
     milestones = case_milestones(Scenario().events)
 
@@ -620,6 +630,15 @@ def test_milestones_accept_events_in_any_order():
 # ---- Profiles: numbers are configuration, not code ---------------------------------------
 
 
+def test_both_bundled_profiles_load_with_distinct_register_codes():
+    assert PROFILES.districts() == ["kota-batu", "luwu-utara"]
+    assert LUWU_UTARA.register_code != KOTA_BATU.register_code
+    assert LUWU_UTARA.timezone == ZoneInfo("Asia/Makassar")
+    assert KOTA_BATU.timezone == ZoneInfo("Asia/Jakarta")
+    for profile in (LUWU_UTARA, KOTA_BATU):
+        assert profile.step("L4.1").per_referral  # the case service reads it when referring
+
+
 def test_luwu_utara_limits_follow_perbup_58_2023():
     limits = {step.code: step.limit for step in LUWU_UTARA.steps}
 
@@ -638,6 +657,18 @@ def test_luwu_utara_limits_follow_perbup_58_2023():
         "L5.2": days(8) + minutes(30),
         "L6.5": days(4) + timedelta(hours=4),
     }
+
+
+def test_a_districts_own_numbers_change_the_schedule_for_the_same_case():
+    # Given a report recorded 30 minutes after it arrived and classified 80 minutes after that
+    scenario = Scenario(recorded_after=minutes(30)).classify(minutes(110))
+
+    luwu = {s.code: s.state for s in scenario.schedule(days(1), LUWU_UTARA)}
+    batu = {s.code: s.state for s in scenario.schedule(days(1), KOTA_BATU)}
+
+    # Then Luwu Utara (L1.2 15 min, L1.5 60 min) finds both late; Kota Batu (60, 90) does not
+    assert (luwu["L1.2"], luwu["L1.5"]) == (StepState.LATE, StepState.LATE)
+    assert (batu["L1.2"], batu["L1.5"]) == (StepState.MET, StepState.MET)
 
 
 def test_a_profile_directory_overrides_a_bundled_district(tmp_path: Path):
