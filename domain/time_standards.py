@@ -3,16 +3,62 @@
 Each district sets its own numbers (shared/domain.md, "Other SOPs' time
 standards"), so the standards are data: a profile per district, parsed here
 from a plain mapping (the service layer reads it from a TOML file).
+
+A step's clock starts at one milestone of the case and stops at another.
+``case_milestones`` reads the milestones off a case's events and
+``step_schedule`` turns a profile and the milestones into the steps that are
+due, met, late or overdue at a given moment. Both are pure: the caller passes
+the events and the clock.
 """
 
 import re
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-_DURATION = re.compile(r"^(\d+)([mhd])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+from domain.case import Case
+from domain.vocabulary import DeliveryOutcome
+
+# Milestones of the case as a whole, each the time of one recorded event
+# (see CaseMilestones for which event).
+CASE_MILESTONES = frozenset(
+    {
+        "report_arrived",
+        "report_recorded",
+        "psychological_first_aid_given",
+        "classified",
+        "emergency_classified",
+        "routed_to_district",
+        "emergency_response_recorded",
+        "case_worker_assigned",
+        "beneficiary_contacted",
+        "consent_recorded",
+        "terminated",
+    }
+)
+# Milestones of the current assessment cycle (AssessmentCycle): a re-assessment
+# (L5.5) starts them afresh.
+CYCLE_MILESTONES = frozenset(
+    {
+        "assessment_started",
+        "first_assessment_recorded",
+        "latest_assessment_recorded",
+        "case_report_concluded",
+        "intervention_plan_agreed",
+        "monitoring_visit_recorded",
+        "recovery_found",
+    }
+)
+# Milestones of one referral (ReferralMilestones); only per-referral steps use them.
+REFERRAL_MILESTONES = frozenset({"referred", "referral_answered", "referral_settled"})
+KNOWN_MILESTONES = CASE_MILESTONES | CYCLE_MILESTONES | REFERRAL_MILESTONES
+# Facts that decide whether a step applies to a case (a step's ``when``).
+KNOWN_CONDITIONS = frozenset({"psychological_first_aid_needed", "emergency", "district_handling"})
+
+_DURATION = re.compile(r"(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?")
 
 
 class ProfileError(ValueError):
@@ -20,10 +66,20 @@ class ProfileError(ValueError):
 
 
 def parse_duration(text: str) -> timedelta:
-    match = _DURATION.match(text.strip()) if isinstance(text, str) else None
-    if not match:
-        raise ProfileError(f"duration {text!r} must look like 15m, 2h or 7d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    """``15m``, ``2h``, ``7d`` or a sum in that order, ``3d 1h``.
+
+    Sums exist because one recorded milestone often closes several SOP rows
+    (L3.1-L3.5 end in one agreed plan), and ``3d 1h`` shows the rows it adds
+    up where ``4380m`` hides them.
+    """
+    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
+    if not match or not any(match.groups()):
+        raise ProfileError(f"duration {text!r} must look like 15m, 2h, 7d or 3d 1h")
+    days, hours, minutes = (int(part or 0) for part in match.groups())
+    duration = timedelta(days=days, hours=hours, minutes=minutes)
+    if duration <= timedelta(0):
+        raise ProfileError(f"duration {text!r} must be longer than zero")
+    return duration
 
 
 @dataclass(frozen=True)
@@ -55,40 +111,440 @@ class TimeStandardProfile:
         raise KeyError(code)
 
 
-def parse_profile(data: dict[str, Any]) -> TimeStandardProfile:
-    def required(mapping: dict[str, Any], key: str, where: str) -> Any:
-        if key not in mapping:
-            raise ProfileError(f"{where}: '{key}' is missing")
-        return mapping[key]
+def _required(mapping: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in mapping:
+        raise ProfileError(f"{where}: '{key}' is missing")
+    return mapping[key]
 
-    try:
-        timezone = ZoneInfo(required(data, "timezone", "profile"))
-    except ZoneInfoNotFoundError:
-        raise ProfileError("profile: 'timezone' is not a known IANA time zone") from None
-    steps = []
-    for index, raw in enumerate(required(data, "steps", "profile")):
-        where = f"steps[{index}]"
-        steps.append(
-            StepStandard(
-                code=required(raw, "code", where),
-                stage=required(raw, "stage", where),
-                title_id=required(raw, "title_id", where),
-                title_en=required(raw, "title_en", where),
-                limit=parse_duration(required(raw, "limit", where)),
-                starts=required(raw, "starts", where),
-                ends=required(raw, "ends", where),
-                when=raw.get("when"),
-                per_referral=bool(raw.get("per_referral", False)),
-            )
+
+def _text(mapping: Mapping[str, Any], key: str, where: str) -> str:
+    value = _required(mapping, key, where)
+    if not isinstance(value, str) or not value.strip():
+        raise ProfileError(f"{where}: '{key}' must be non-empty text")
+    return value
+
+
+def _milestone(raw: Mapping[str, Any], key: str, where: str, per_referral: bool) -> str:
+    name = _text(raw, key, where)
+    if name not in KNOWN_MILESTONES:
+        known = ", ".join(sorted(KNOWN_MILESTONES))
+        raise ProfileError(f"{where}: '{key}' names unknown milestone {name!r}; known: {known}")
+    if name in REFERRAL_MILESTONES and not per_referral:
+        raise ProfileError(
+            f"{where}: '{key}' is the referral milestone {name!r}; "
+            "only a step with per_referral = true can use it"
         )
-    codes = [step.code for step in steps]
-    if len(set(codes)) != len(codes):
-        raise ProfileError("profile: step codes must be unique")
+    return name
+
+
+def _step(raw: Any, index: int) -> StepStandard:
+    where = f"steps[{index}]"
+    if not isinstance(raw, Mapping):
+        raise ProfileError(f"{where}: must be a table")
+    code = _text(raw, "code", where)
+    where = f"{where} ({code})"
+    per_referral = raw.get("per_referral", False)
+    if not isinstance(per_referral, bool):
+        raise ProfileError(f"{where}: 'per_referral' must be true or false")
+    raw_limit = _required(raw, "limit", where)
+    try:
+        limit = parse_duration(raw_limit)
+    except ProfileError as error:
+        raise ProfileError(f"{where}: 'limit': {error}") from None
+    starts = _milestone(raw, "starts", where, per_referral)
+    ends = _milestone(raw, "ends", where, per_referral)
+    if starts == ends:
+        raise ProfileError(f"{where}: 'starts' and 'ends' must be different milestones")
+    if per_referral and not {starts, ends} & REFERRAL_MILESTONES:
+        raise ProfileError(
+            f"{where}: 'per_referral' needs 'starts' or 'ends' to be a referral milestone "
+            f"({', '.join(sorted(REFERRAL_MILESTONES))})"
+        )
+    when = raw.get("when")
+    if when is not None and (not isinstance(when, str) or when not in KNOWN_CONDITIONS):
+        known = ", ".join(sorted(KNOWN_CONDITIONS))
+        raise ProfileError(f"{where}: 'when' names unknown condition {when!r}; known: {known}")
+    return StepStandard(
+        code=code,
+        stage=_text(raw, "stage", where),
+        title_id=_text(raw, "title_id", where),
+        title_en=_text(raw, "title_en", where),
+        limit=limit,
+        starts=starts,
+        ends=ends,
+        when=when,
+        per_referral=per_referral,
+    )
+
+
+def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
+    timezone_name = _text(data, "timezone", "profile")
+    try:
+        timezone = ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ProfileError("profile: 'timezone' is not a known IANA time zone") from None
+    raw_steps = _required(data, "steps", "profile")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise ProfileError("profile: 'steps' must list at least one step")
+    steps = [_step(raw, index) for index, raw in enumerate(raw_steps)]
+    first_index: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        if step.code in first_index:
+            raise ProfileError(
+                f"steps[{index}]: 'code' {step.code!r} repeats steps[{first_index[step.code]}]"
+            )
+        first_index[step.code] = index
     return TimeStandardProfile(
-        district=required(data, "district", "profile"),
-        name=required(data, "name", "profile"),
+        district=_text(data, "district", "profile"),
+        name=_text(data, "name", "profile"),
         timezone=timezone,
-        register_code=required(data, "register_code", "profile"),
+        register_code=_text(data, "register_code", "profile"),
         source=data.get("source", ""),
         steps=tuple(steps),
     )
+
+
+# ---- Milestones: when things happened, read off a case's events -------------------------
+
+
+@dataclass(frozen=True)
+class AssessmentCycle:
+    """One pass through assessment, planning and monitoring (stages 2, 3 and 5).
+
+    The first cycle starts when consent is given; each re-assessment (L5.5,
+    "still needs services") starts another, and the steps of those stages
+    then run against the new cycle. Earlier cycles stay as they were, so the
+    history of what was met in them is kept.
+    """
+
+    number: int
+    assessment_started: datetime
+    # Assessments recorded after the case report (during intervention, say)
+    # belong to no assessment step, so these two stop at the case report.
+    first_assessment_recorded: datetime | None = None
+    latest_assessment_recorded: datetime | None = None
+    case_report_concluded: datetime | None = None
+    intervention_plan_agreed: datetime | None = None
+    monitoring_visit_recorded: datetime | None = None
+    recovery_found: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReferralMilestones:
+    referral_id: str
+    agency: str
+    service_type: str
+    referred: datetime
+    # The due time the service computed when it referred, recorded on the event.
+    due_at: datetime | None
+    # Accepted or declined, whichever came first.
+    referral_answered: datetime | None = None
+    # Completed, not delivered, declined or cancelled. A case closed over an
+    # open referral does not settle it: the schedule shows such a referral as
+    # closed, so an auditor can tell a delivered service from an abandoned one.
+    referral_settled: datetime | None = None
+
+    def at(self, milestone: str) -> datetime | None:
+        if milestone not in REFERRAL_MILESTONES:
+            raise KeyError(milestone)
+        value: datetime | None = getattr(self, milestone)
+        return value
+
+
+@dataclass(frozen=True)
+class CaseMilestones:
+    """When each milestone of one case happened (None: not yet), and which steps apply.
+
+    First occurrences count unless a field says otherwise: reassigning a case
+    worker does not restart the clock of the first visit (L1.8).
+    """
+
+    report_arrived: datetime  # ReportReceived.arrived_at
+    report_recorded: datetime  # ReportReceived's timestamp
+    psychological_first_aid_needed: bool
+    psychological_first_aid_given: datetime | None = None
+    classified: datetime | None = None  # the first RiskClassified (L1.5)
+    # The classification from which the case has been an emergency without a
+    # break: a case reclassified as an emergency owes emergency services (L1.6)
+    # from then, not from its first classification.
+    emergency_classified: datetime | None = None
+    # Likewise the classification from which routing has kept the case with the
+    # district (rule a), which starts the assignment of a case worker (L1.7).
+    routed_to_district: datetime | None = None
+    emergency_response_recorded: datetime | None = None
+    case_worker_assigned: datetime | None = None
+    beneficiary_contacted: datetime | None = None
+    consent_recorded: datetime | None = None  # given or refused
+    terminated: datetime | None = None  # Terminated or HandedOver
+    emergency: bool = False  # as the latest classification says
+    district_handling: bool = False  # classified, and routed to no handover
+    cycles: tuple[AssessmentCycle, ...] = ()  # oldest first; the last is current
+    referrals: tuple[ReferralMilestones, ...] = ()  # in the order referred
+
+    @property
+    def current_cycle(self) -> AssessmentCycle | None:
+        return self.cycles[-1] if self.cycles else None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.terminated is not None
+
+    def at(self, milestone: str) -> datetime | None:
+        """The time of a case or current-cycle milestone; referral milestones need a referral."""
+        if milestone in CYCLE_MILESTONES:
+            cycle = self.current_cycle
+            return getattr(cycle, milestone) if cycle is not None else None
+        if milestone in CASE_MILESTONES:
+            value: datetime | None = getattr(self, milestone)
+            return value
+        raise KeyError(milestone)
+
+    def holds(self, condition: str) -> bool:
+        if condition not in KNOWN_CONDITIONS:
+            raise KeyError(condition)
+        return bool(getattr(self, condition))
+
+
+_SETTLING_OUTCOMES = frozenset(
+    {DeliveryOutcome.COMPLETED.value, DeliveryOutcome.NOT_DELIVERED.value}
+)
+# The @event decorator creates Case's event classes at run time, where a type
+# checker cannot see them; matching through this alias keeps isinstance checks.
+_CaseEvents: Any = Case
+
+
+def case_milestones(events: Sequence[object]) -> CaseMilestones:
+    """Fold one case's events into its milestones; objects that are not case events are ignored."""
+    case_events = sorted(
+        (event for event in events if isinstance(event, Case.Event)),
+        key=lambda event: event.originator_version,
+    )
+    if len({event.originator_id for event in case_events}) > 1:
+        raise ValueError("the events belong to more than one case")
+    if not case_events or not isinstance(case_events[0], _CaseEvents.ReportReceived):
+        raise ValueError("a case's events begin with its ReportReceived")
+    report: Any = case_events[0]
+    times: dict[str, datetime] = {}
+    flags = {
+        "psychological_first_aid_needed": bool(report.psychological_first_aid_needed),
+        "emergency": False,
+        "district_handling": False,
+    }
+    cycles: list[AssessmentCycle] = []
+    referrals: dict[str, ReferralMilestones] = {}
+
+    def first(milestone: str, at: datetime) -> None:
+        times.setdefault(milestone, at)
+
+    def update_cycle(**changes: Any) -> None:
+        cycles[-1] = replace(cycles[-1], **changes)
+
+    def update_referral(referral_id: str, milestone: str, at: datetime) -> None:
+        referral = referrals.get(referral_id)
+        if referral is not None and getattr(referral, milestone) is None:
+            changes: dict[str, Any] = {milestone: at}
+            referrals[referral_id] = replace(referral, **changes)
+
+    for event in case_events[1:]:
+        at = event.timestamp
+        cycle = cycles[-1] if cycles else None
+        match event:
+            case _CaseEvents.PsychologicalFirstAidGiven():
+                first("psychological_first_aid_given", at)
+            case _CaseEvents.RiskClassified():
+                first("classified", at)
+                _follow_run(times, "emergency_classified", bool(event.emergency), at)
+                _follow_run(times, "routed_to_district", event.handover_to is None, at)
+                flags["emergency"] = bool(event.emergency)
+                flags["district_handling"] = event.handover_to is None
+            case _CaseEvents.EmergencyResponseRecorded():
+                first("emergency_response_recorded", at)
+            case _CaseEvents.CaseWorkerAssigned():
+                first("case_worker_assigned", at)
+            case _CaseEvents.BeneficiaryContacted():
+                first("beneficiary_contacted", at)
+            case _CaseEvents.ConsentRecorded():
+                first("consent_recorded", at)
+                if event.given:
+                    cycles.append(AssessmentCycle(number=len(cycles) + 1, assessment_started=at))
+            case _CaseEvents.ReassessmentStarted():
+                cycles.append(AssessmentCycle(number=len(cycles) + 1, assessment_started=at))
+            case _CaseEvents.AssessmentRecorded() if cycle and cycle.case_report_concluded is None:
+                update_cycle(
+                    first_assessment_recorded=cycle.first_assessment_recorded or at,
+                    latest_assessment_recorded=at,
+                )
+            case _CaseEvents.CaseReportConcluded() if cycle and cycle.case_report_concluded is None:
+                update_cycle(case_report_concluded=at)
+            case _CaseEvents.InterventionPlanAgreed() if (
+                cycle and cycle.intervention_plan_agreed is None
+            ):
+                update_cycle(intervention_plan_agreed=at)
+            case _CaseEvents.MonitoringVisitRecorded() if cycle and cycle.intervention_plan_agreed:
+                # A visit that finds the beneficiary not recovered withdraws an
+                # earlier finding, and one that confirms it keeps the first time:
+                # termination (L6.5) is owed from when recovery was first found
+                # and has not been contradicted since.
+                update_cycle(
+                    monitoring_visit_recorded=cycle.monitoring_visit_recorded or at,
+                    recovery_found=(cycle.recovery_found or at) if event.recovered else None,
+                )
+            case _CaseEvents.Referred():
+                referrals[event.referral_id] = ReferralMilestones(
+                    referral_id=event.referral_id,
+                    agency=event.agency,
+                    service_type=event.service_type,
+                    referred=at,
+                    due_at=getattr(event, "due_at", None),
+                )
+            case _CaseEvents.ReferralAccepted():
+                update_referral(event.referral_id, "referral_answered", at)
+            case _CaseEvents.ReferralDeclined():
+                update_referral(event.referral_id, "referral_answered", at)
+                update_referral(event.referral_id, "referral_settled", at)
+            case _CaseEvents.ServiceDelivered() if event.outcome in _SETTLING_OUTCOMES:
+                update_referral(event.referral_id, "referral_settled", at)
+            case _CaseEvents.ReferralCancelled():
+                update_referral(event.referral_id, "referral_settled", at)
+            case _CaseEvents.Terminated() | _CaseEvents.HandedOver():
+                first("terminated", at)
+
+    return CaseMilestones(
+        report_arrived=report.arrived_at,
+        report_recorded=report.timestamp,
+        psychological_first_aid_needed=flags["psychological_first_aid_needed"],
+        emergency=flags["emergency"],
+        district_handling=flags["district_handling"],
+        cycles=tuple(cycles),
+        referrals=tuple(referrals.values()),
+        **times,
+    )
+
+
+def _follow_run(times: dict[str, datetime], milestone: str, holds: bool, at: datetime) -> None:
+    """Keep ``milestone`` at the first of the latest unbroken run of classifications that hold."""
+    if not holds:
+        times.pop(milestone, None)
+    else:
+        times.setdefault(milestone, at)
+
+
+# ---- Schedule: which steps are due, when, and which are overdue --------------------------
+
+
+class StepState(StrEnum):
+    MET = "met"  # done by its due time
+    LATE = "late"  # done after its due time
+    DUE = "due"  # not done, due time not passed
+    OVERDUE = "overdue"  # not done, due time passed, case open
+    # Not done when the case closed. A closed case owes nothing more, so the
+    # step is no longer overdue; it is not "met" either, so an auditor still
+    # sees it was never done.
+    CLOSED = "closed"
+
+
+OPEN_STATES = frozenset({StepState.DUE, StepState.OVERDUE})
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    code: str
+    stage: str
+    title_id: str
+    title_en: str
+    # The time the step was given: the profile's limit, except for a referral
+    # whose recorded due time says otherwise (see step_schedule).
+    limit: timedelta
+    started_at: datetime
+    due_at: datetime
+    done_at: datetime | None
+    state: StepState
+    referral_id: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+def step_schedule(
+    profile: TimeStandardProfile, milestones: CaseMilestones, now: datetime
+) -> list[StepStatus]:
+    """Every applicable step whose clock has started, sorted by due time, then code.
+
+    A step applies when its ``when`` condition holds now (a step met under a
+    condition that a reclassification withdrew drops out; its events remain).
+    Steps of stages 2, 3 and 5 run against the current assessment cycle only.
+    Per-referral steps get one status per referral. Durations are elapsed
+    time, not working hours: the SOPs count "1 hari" from the moment the
+    step starts. Times are given in the district's time zone.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    statuses: list[StepStatus] = []
+    for step in profile.steps:
+        if step.when is not None and not milestones.holds(step.when):
+            continue
+        referrals: Iterable[ReferralMilestones | None] = (
+            milestones.referrals if step.per_referral else (None,)
+        )
+        for referral in referrals:
+            status = _status(step, milestones, referral, now, profile.timezone)
+            if status is not None:
+                statuses.append(status)
+    return sorted(statuses, key=lambda s: (s.due_at, _code_order(s.code), s.referral_id or ""))
+
+
+def _status(
+    step: StepStandard,
+    milestones: CaseMilestones,
+    referral: ReferralMilestones | None,
+    now: datetime,
+    timezone: ZoneInfo,
+) -> StepStatus | None:
+    def time_of(milestone: str) -> datetime | None:
+        if referral is not None and milestone in REFERRAL_MILESTONES:
+            return referral.at(milestone)
+        return milestones.at(milestone)
+
+    started_at = time_of(step.starts)
+    if started_at is None:
+        return None
+    due_at = started_at + step.limit
+    # The service computed the referral's due time from this same step when it
+    # referred, and told the receiving agency; that recorded promise is the
+    # one to hold the agency to, even if the profile changes afterwards.
+    if referral is not None and step.ends == "referral_settled" and referral.due_at is not None:
+        due_at = referral.due_at
+    done_at = time_of(step.ends)
+    if done_at is not None:
+        state = StepState.MET if done_at <= due_at else StepState.LATE
+    elif milestones.is_closed:
+        state = StepState.CLOSED
+    else:
+        state = StepState.DUE if now <= due_at else StepState.OVERDUE
+    return StepStatus(
+        code=step.code,
+        stage=step.stage,
+        title_id=step.title_id,
+        title_en=step.title_en,
+        limit=due_at - started_at,
+        started_at=started_at.astimezone(timezone),
+        due_at=due_at.astimezone(timezone),
+        done_at=done_at.astimezone(timezone) if done_at is not None else None,
+        state=state,
+        referral_id=referral.referral_id if referral is not None else None,
+    )
+
+
+def _code_order(code: str) -> tuple[Any, ...]:
+    """Sort L1.9 before L1.10: compare the numbers in a code as numbers."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", code))
+
+
+def overdue(statuses: Iterable[StepStatus]) -> list[StepStatus]:
+    return [status for status in statuses if status.state == StepState.OVERDUE]
+
+
+def open_steps(statuses: Iterable[StepStatus]) -> list[StepStatus]:
+    """Steps still owed: due or overdue."""
+    return [status for status in statuses if status.is_open]

@@ -1,0 +1,825 @@
+"""Time standards: which SOP steps are due, met, late, overdue or closed (shared/domain.md).
+
+Every case here is driven through the real Case aggregate on a fixed clock;
+T0 is when the report arrived (L1.1), in Luwu Utara's time zone.
+"""
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from domain.actors import Actor, acting_as
+from domain.case import Case
+from domain.time_standards import (
+    KNOWN_CONDITIONS,
+    KNOWN_MILESTONES,
+    REFERRAL_MILESTONES,
+    ProfileError,
+    StepState,
+    StepStatus,
+    TimeStandardProfile,
+    case_milestones,
+    open_steps,
+    overdue,
+    parse_duration,
+    parse_profile,
+    step_schedule,
+)
+from domain.vocabulary import Agency, Role
+from services.profiles import load_profiles
+
+T0 = datetime(2024, 3, 4, 9, 0, tzinfo=ZoneInfo("Asia/Makassar"))
+COORDINATOR = Actor("coordinator-1", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara")
+PROFILES = load_profiles()
+LUWU_UTARA = PROFILES.profile("luwu-utara")
+KOTA_BATU = PROFILES.profile("kota-batu")
+RECORDING_DELAY = timedelta(minutes=5)
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+def days(n: float) -> timedelta:
+    return timedelta(days=n)
+
+
+class Scenario:
+    """One case, its events kept as recorded; each command runs at an explicit time after T0."""
+
+    def __init__(self, *, recorded_after: timedelta = RECORDING_DELAY, **report: Any) -> None:
+        with acting_as(COORDINATOR, T0 + recorded_after):
+            self.case = Case.receive_report(
+                case_id=uuid4(),
+                district="luwu-utara",
+                register_number="LUTRA/2024/0001",
+                channel="phone",
+                arrived_at=T0,
+                chronology="a neighbour heard a child crying for help",
+                victim={"name": "A"},
+                **report,
+            )
+        self.events: list[object] = list(self.case.collect_events())
+
+    def do(self, after: timedelta, command: str, **arguments: Any) -> "Scenario":
+        with acting_as(COORDINATOR, T0 + after):
+            getattr(self.case, command)(**arguments)
+        self.events.extend(self.case.collect_events())
+        return self
+
+    def schedule(
+        self, now_after: timedelta, profile: TimeStandardProfile = LUWU_UTARA
+    ) -> list[StepStatus]:
+        return step_schedule(profile, case_milestones(self.events), T0 + now_after)
+
+    def step(
+        self,
+        code: str,
+        now_after: timedelta,
+        profile: TimeStandardProfile = LUWU_UTARA,
+        referral_id: str | None = None,
+    ) -> StepStatus:
+        matches = [
+            status
+            for status in self.schedule(now_after, profile)
+            if status.code == code and status.referral_id == referral_id
+        ]
+        assert len(matches) == 1, f"{code} is listed {len(matches)} times"
+        return matches[0]
+
+    def codes(self, now_after: timedelta) -> list[str]:
+        return [status.code for status in self.schedule(now_after)]
+
+    # Steps that recur across scenarios, each at the time given.
+
+    def classify(
+        self,
+        after: timedelta,
+        *,
+        emergency: bool = False,
+        risk_level: str = "high",
+        jurisdiction: str = "district",
+    ) -> "Scenario":
+        return self.do(
+            after,
+            "classify",
+            case_type="KTA",
+            risk_level=risk_level,
+            jurisdiction=jurisdiction,
+            emergency=emergency,
+        )
+
+    def through_consent(self, after: timedelta) -> "Scenario":
+        """Classified for district handling, case worker, contact and consent, a minute apart."""
+        self.classify(after)
+        self.do(after + minutes(1), "assign_case_worker", case_worker_id="cw-1")
+        self.do(after + minutes(2), "record_contact", mode="home_visit")
+        return self.do(
+            after + minutes(3),
+            "record_consent",
+            given=True,
+            given_by="parent",
+            document_ref="IC-1",
+        )
+
+    def assess(self, after: timedelta) -> "Scenario":
+        return self.do(
+            after,
+            "record_assessment",
+            kind="initial_home_visit",
+            domain="social_spiritual",
+            assessing_agency="uptd_ppa",
+            findings="the child is afraid to go home",
+        )
+
+    def conclude(self, after: timedelta) -> "Scenario":
+        return self.do(
+            after,
+            "conclude_case_report",
+            summary="needs counselling",
+            needs=["psychological_counselling"],
+        )
+
+    def agree_plan(self, after: timedelta) -> "Scenario":
+        return self.do(
+            after,
+            "agree_intervention_plan",
+            goals=["psychological recovery"],
+            services=[{"service_type": "psychological_counselling", "agency": "province"}],
+            agreed_with=["parent"],
+        )
+
+    def refer(self, after: timedelta, referral_id: str, due_after: timedelta) -> "Scenario":
+        return self.do(
+            after,
+            "refer",
+            referral_id=referral_id,
+            service_type="medical_examination",
+            agency="health",
+            due_at=T0 + due_after,
+        )
+
+    def visit(self, after: timedelta, *, recovered: bool) -> "Scenario":
+        return self.do(
+            after,
+            "record_monitoring_visit",
+            mode="home_visit",
+            findings="attends school again" if recovered else "still afraid",
+            services_on_track=True,
+            recovered=recovered,
+        )
+
+
+def planned_case() -> Scenario:
+    """Consent on day 0, assessed, concluded and planned by day 2."""
+    scenario = Scenario().through_consent(minutes(30))
+    scenario.assess(minutes(120)).conclude(minutes(150))
+    return scenario.agree_plan(days(2))
+
+
+# ---- 1. Identification -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("recorded_after", "state"),
+    [(minutes(10), StepState.MET), (minutes(15), StepState.MET), (minutes(20), StepState.LATE)],
+)
+def test_l1_2_report_must_be_recorded_within_15_minutes_of_arrival(recorded_after, state):
+    scenario = Scenario(recorded_after=recorded_after)
+
+    status = scenario.step("L1.2", now_after=minutes(30))
+
+    assert status.started_at == T0
+    assert status.due_at == T0 + minutes(15)
+    assert status.done_at == T0 + recorded_after
+    assert status.state == state
+
+
+def test_l1_5_classification_is_due_60_minutes_after_recording_then_overdue():
+    scenario = Scenario(recorded_after=minutes(5))
+    recorded = minutes(5)
+
+    due = scenario.step("L1.5", now_after=recorded + minutes(59))
+    late = scenario.step("L1.5", now_after=recorded + minutes(61))
+
+    assert due.due_at == T0 + recorded + minutes(60)
+    assert due.state == StepState.DUE and due.done_at is None
+    assert late.state == StepState.OVERDUE
+    assert [status.code for status in overdue(scenario.schedule(recorded + minutes(61)))] == [
+        "L1.5"
+    ]
+
+
+def test_l1_5_classification_on_time_is_met():
+    scenario = Scenario().classify(minutes(40))
+
+    assert scenario.step("L1.5", now_after=days(1)).state == StepState.MET
+
+
+def test_l1_3_psychological_first_aid_is_listed_only_when_the_report_says_it_is_needed():
+    needed = Scenario(psychological_first_aid_needed=True)
+    not_needed = Scenario()
+
+    assert needed.step("L1.3", now_after=minutes(30)).due_at == T0 + minutes(65)
+    assert "L1.3" not in not_needed.codes(minutes(30))
+
+
+def test_l1_6_emergency_services_are_listed_only_for_emergency_classifications():
+    emergency = Scenario().classify(minutes(20), emergency=True)
+    ordinary = Scenario().classify(minutes(20))
+
+    status = emergency.step("L1.6", now_after=minutes(30))
+
+    assert status.started_at == T0 + minutes(20)
+    assert status.due_at == T0 + minutes(20) + days(1)
+    assert status.state == StepState.DUE
+    assert "L1.6" not in ordinary.codes(minutes(30))
+
+
+def test_l1_6_clock_starts_when_a_reclassification_makes_the_case_an_emergency():
+    scenario = Scenario().classify(minutes(20)).classify(days(3), emergency=True)
+
+    status = scenario.step("L1.6", now_after=days(3) + minutes(10))
+
+    assert status.started_at == T0 + days(3)
+    assert status.state == StepState.DUE
+
+
+def test_l1_6_clock_restarts_when_the_case_becomes_an_emergency_again():
+    # Given an emergency, reclassified as none, then as an emergency again
+    scenario = Scenario().classify(minutes(20), emergency=True)
+    scenario.classify(days(1))
+    assert "L1.6" not in scenario.codes(days(2))
+    scenario.classify(days(3), emergency=True)
+
+    # Then emergency services are owed from the latest emergency classification
+    status = scenario.step("L1.6", now_after=days(3) + minutes(10))
+    assert status.started_at == T0 + days(3)
+
+
+def test_l1_6_met_when_the_emergency_response_is_recorded_in_time():
+    scenario = Scenario().classify(minutes(20), emergency=True)
+    scenario.do(minutes(20) + timedelta(hours=5), "record_emergency_response", actions=["shelter"])
+
+    assert scenario.step("L1.6", now_after=days(2)).state == StepState.MET
+
+
+def test_l1_7_to_l1_9_are_listed_for_district_handling_with_their_own_clocks():
+    scenario = Scenario().classify(minutes(20))
+    scenario.do(minutes(90), "assign_case_worker", case_worker_id="cw-1")
+    scenario.do(days(1), "record_contact", mode="home_visit")
+
+    assert scenario.step("L1.7", days(1)).state == StepState.MET
+    assert scenario.step("L1.8", days(1)).state == StepState.MET
+    consent = scenario.step("L1.9", days(1))
+    assert consent.started_at == T0 + days(1)
+    assert consent.due_at == T0 + days(2)
+    assert consent.state == StepState.DUE
+
+
+def test_l1_7_to_l1_9_are_not_listed_after_a_routing_b_classification():
+    # Given a low-risk child case the village can manage: routing b, to PATBM
+    scenario = Scenario().classify(minutes(20), risk_level="low", jurisdiction="village")
+
+    # Then no case worker is owed by the district, before or after the handover
+    assert not {"L1.7", "L1.8", "L1.9"} & set(scenario.codes(days(1)))
+    scenario.do(minutes(40), "hand_over", target="patbm")
+    assert not {"L1.7", "L1.8", "L1.9"} & set(scenario.codes(days(1)))
+
+
+def test_l1_7_clock_starts_when_a_reclassification_keeps_the_case_with_the_district():
+    scenario = Scenario().classify(minutes(20), risk_level="low", jurisdiction="village")
+    scenario.classify(days(2))
+
+    status = scenario.step("L1.7", now_after=days(2) + minutes(30))
+
+    assert status.started_at == T0 + days(2)
+    assert status.state == StepState.DUE
+
+
+# ---- 2-3. Assessment and planning --------------------------------------------------------
+
+
+def test_l2_1_home_visit_is_due_120_minutes_after_consent():
+    scenario = Scenario().through_consent(minutes(30))
+    consent = minutes(33)
+
+    status = scenario.step("L2.1", now_after=consent + minutes(121))
+
+    assert status.started_at == T0 + consent
+    assert status.due_at == T0 + consent + minutes(120)
+    assert status.state == StepState.OVERDUE
+
+
+def test_l2_7_case_report_is_due_60_minutes_after_the_latest_assessment():
+    # Given an initial assessment and, two days later, a further one (L2.2)
+    scenario = Scenario().through_consent(minutes(30)).assess(minutes(60))
+    scenario.assess(days(2))
+
+    status = scenario.step("L2.7", now_after=days(2) + minutes(30))
+
+    # Then the 60 minutes run from the further assessment, not the first
+    assert status.started_at == T0 + days(2)
+    assert status.state == StepState.DUE
+
+
+def test_l3_5_plan_is_due_3_days_1_hour_after_the_case_report():
+    scenario = Scenario().through_consent(minutes(30)).assess(minutes(60)).conclude(minutes(90))
+
+    status = scenario.step("L3.5", now_after=days(1))
+
+    assert status.due_at == T0 + minutes(90) + days(3) + timedelta(hours=1)
+    assert status.state == StepState.DUE
+
+
+# ---- 4. Intervention: one L4.1 clock per referral ----------------------------------------
+
+
+def test_l4_1_is_due_at_the_referrals_recorded_due_time_and_met_by_a_completed_delivery():
+    scenario = planned_case().refer(days(2), "r1", due_after=days(5))
+    scenario.do(days(3), "accept_referral", referral_id="r1")
+    scenario.do(
+        days(4),
+        "record_service_delivery",
+        referral_id="r1",
+        outcome="completed",
+        delivered_on="2024-03-08",
+        summary="examined",
+    )
+
+    status = scenario.step("L4.1", now_after=days(6), referral_id="r1")
+
+    assert status.started_at == T0 + days(2)
+    assert status.due_at == T0 + days(5)
+    assert status.limit == days(3)
+    assert status.done_at == T0 + days(4)
+    assert status.state == StepState.MET
+
+
+def test_l4_1_partial_delivery_leaves_the_referral_open_and_it_goes_overdue():
+    scenario = planned_case().refer(days(2), "r1", due_after=days(9))
+    scenario.do(days(3), "accept_referral", referral_id="r1")
+    scenario.do(
+        days(4),
+        "record_service_delivery",
+        referral_id="r1",
+        outcome="partially_delivered",
+        delivered_on="2024-03-08",
+        summary="first session",
+    )
+
+    assert scenario.step("L4.1", days(8), referral_id="r1").state == StepState.DUE
+    assert scenario.step("L4.1", days(10), referral_id="r1").state == StepState.OVERDUE
+
+
+@pytest.mark.parametrize(
+    ("command", "arguments"),
+    [
+        ("decline_referral", {"reason": "no psychologist available"}),
+        ("cancel_referral", {"reason": "no longer needed"}),
+    ],
+)
+def test_l4_1_referral_is_settled_by_a_decline_or_a_cancellation(command, arguments):
+    scenario = planned_case().refer(days(2), "r1", due_after=days(9))
+    scenario.do(days(3), command, referral_id="r1", **arguments)
+
+    status = scenario.step("L4.1", now_after=days(20), referral_id="r1")
+
+    assert status.done_at == T0 + days(3)
+    assert status.state == StepState.MET
+
+
+def test_l4_1_each_referral_has_its_own_status():
+    scenario = planned_case().refer(days(2), "r1", due_after=days(9))
+    scenario.do(
+        days(2) + minutes(5),
+        "refer",
+        referral_id="r2",
+        service_type="legal_process",
+        agency="police",
+        due_at=T0 + days(4),
+    )
+    scenario.do(days(3), "decline_referral", referral_id="r2", reason="outside jurisdiction")
+
+    l4_1 = [s for s in scenario.schedule(days(10)) if s.code == "L4.1"]
+
+    assert [(s.referral_id, s.state) for s in l4_1] == [
+        ("r2", StepState.MET),
+        ("r1", StepState.OVERDUE),
+    ]
+
+
+def test_l4_1_falls_back_to_the_profile_limit_for_a_referral_recorded_without_a_due_time():
+    scenario = planned_case().refer(days(2), "r1", due_after=days(5))
+    recorded = case_milestones(scenario.events)
+    milestones = replace(recorded, referrals=(replace(recorded.referrals[0], due_at=None),))
+
+    [status] = [s for s in step_schedule(LUWU_UTARA, milestones, T0 + days(3)) if s.code == "L4.1"]
+
+    assert status.due_at == T0 + days(2) + days(7)
+    assert status.limit == days(7)
+
+
+def test_a_referral_answer_step_runs_when_a_district_profile_sets_one():
+    profile = parse_profile(
+        profile_data(
+            steps=[
+                step_data(
+                    code="R1",
+                    limit="1d",
+                    starts="referred",
+                    ends="referral_answered",
+                    per_referral=True,
+                )
+            ]
+        )
+    )
+    scenario = planned_case().refer(days(2), "r1", due_after=days(9))
+    scenario.do(days(2) + timedelta(hours=20), "accept_referral", referral_id="r1")
+
+    [status] = scenario.schedule(days(4), profile)
+
+    assert status.referral_id == "r1"
+    assert status.done_at == T0 + days(2) + timedelta(hours=20)
+    assert status.state == StepState.MET
+
+
+# ---- 5. Monitoring and the re-assessment loop --------------------------------------------
+
+
+def test_l5_2_monitoring_visit_is_due_8_days_30_minutes_after_the_plan():
+    scenario = planned_case()
+
+    status = scenario.step("L5.2", now_after=days(3))
+
+    assert status.due_at == T0 + days(2) + days(8) + minutes(30)
+    assert status.state == StepState.DUE
+
+
+def test_reassessment_restarts_the_assessment_cycle_steps_l2_1_to_l5_2():
+    # Given a first cycle met through its monitoring visit
+    scenario = planned_case().visit(days(5), recovered=False)
+    first_cycle = {s.code: s.state for s in scenario.schedule(days(6))}
+    assert first_cycle["L2.1"] == first_cycle["L2.7"] == first_cycle["L3.5"] == StepState.MET
+    assert first_cycle["L5.2"] == StepState.MET
+
+    # When the beneficiary still needs services (L5.5) and re-assessment starts
+    scenario.do(days(6), "start_reassessment", reason="needs legal aid")
+
+    # Then L2.1 runs again from the re-assessment, and the later steps wait for it
+    schedule = scenario.schedule(days(6) + timedelta(hours=3))
+    cycle_steps = {s.code: s for s in schedule if s.stage != "identification"}
+    assert set(cycle_steps) == {"L2.1"}
+    assert cycle_steps["L2.1"].started_at == T0 + days(6)
+    assert cycle_steps["L2.1"].state == StepState.OVERDUE
+    # And the first cycle's milestones stay in the history
+    milestones = case_milestones(scenario.events)
+    assert [cycle.number for cycle in milestones.cycles] == [1, 2]
+    assert milestones.cycles[0].monitoring_visit_recorded == T0 + days(5)
+    assert milestones.current_cycle.assessment_started == T0 + days(6)
+
+
+def test_reassessment_cycle_steps_are_met_against_the_new_cycle():
+    scenario = planned_case().visit(days(5), recovered=False)
+    scenario.do(days(6), "start_reassessment", reason="needs legal aid")
+    scenario.assess(days(6) + minutes(60)).conclude(days(6) + minutes(100))
+
+    states = {s.code: s.state for s in scenario.schedule(days(7))}
+
+    assert states["L2.1"] == states["L2.7"] == StepState.MET
+    assert states["L3.5"] == StepState.DUE
+    assert "L5.2" not in states
+
+
+def test_an_assessment_after_the_case_report_does_not_move_the_cycle_clocks():
+    scenario = planned_case().assess(days(3))
+
+    cycle = case_milestones(scenario.events).current_cycle
+
+    assert cycle.latest_assessment_recorded == T0 + minutes(120)
+
+
+# ---- 6. Termination and closed cases -----------------------------------------------------
+
+
+def test_l6_5_termination_is_due_4_days_4_hours_after_recovery_is_found():
+    scenario = planned_case().visit(days(5), recovered=True).visit(days(6), recovered=True)
+
+    status = scenario.step("L6.5", now_after=days(7))
+
+    assert status.started_at == T0 + days(5)
+    assert status.due_at == T0 + days(9) + timedelta(hours=4)
+
+
+def test_l6_5_is_withdrawn_when_a_later_visit_finds_the_beneficiary_not_recovered():
+    scenario = planned_case().visit(days(5), recovered=True).visit(days(6), recovered=False)
+
+    assert "L6.5" not in scenario.codes(days(20))
+
+
+def test_l6_5_met_by_an_agreed_termination():
+    scenario = planned_case().visit(days(5), recovered=True)
+    scenario.do(
+        days(7),
+        "terminate",
+        kind="agreed",
+        reason="recovered",
+        termination_form_ref="TF-1",
+    )
+
+    assert scenario.step("L6.5", days(30)).state == StepState.MET
+
+
+def test_a_closed_case_shows_undone_steps_as_closed_not_overdue():
+    # Given a case whose case report (L2.7) and referral (L4.1) were still open
+    scenario = Scenario().through_consent(minutes(30)).assess(minutes(60))
+    scenario.refer(minutes(70), "r1", due_after=days(7))
+    # When the case is terminated unilaterally (L6.4), long after both were due
+    scenario.do(days(10), "terminate", kind="unilateral", reason="whereabouts_unknown")
+
+    schedule = scenario.schedule(days(30))
+    states = {(s.code, s.referral_id): s for s in schedule}
+
+    # Then they are closed, never done, and nothing is overdue
+    for key in [("L2.7", None), ("L4.1", "r1")]:
+        assert states[key].state == StepState.CLOSED
+        assert states[key].done_at is None
+    assert states[("L2.1", None)].state == StepState.MET
+    assert overdue(schedule) == [] and open_steps(schedule) == []
+
+
+def test_refused_consent_meets_l1_9_and_closes_the_case():
+    scenario = Scenario().classify(minutes(20))
+    scenario.do(minutes(40), "assign_case_worker", case_worker_id="cw-1")
+    scenario.do(minutes(50), "record_contact", mode="home_visit")
+    scenario.do(minutes(60), "record_consent", given=False, given_by="parent")
+
+    schedule = scenario.schedule(days(10))
+
+    assert {s.code: s.state for s in schedule}["L1.9"] == StepState.MET
+    assert not any(s.stage == "assessment" for s in schedule)
+    assert open_steps(schedule) == []
+
+
+# ---- The schedule as a whole -------------------------------------------------------------
+
+
+def test_schedule_is_sorted_by_due_time_then_code():
+    scenario = Scenario(psychological_first_aid_needed=True, recorded_after=minutes(5))
+
+    schedule = scenario.schedule(minutes(30))
+
+    # L1.3 and L1.5 are both due 60 minutes after recording
+    assert [(s.code, s.due_at - T0) for s in schedule] == [
+        ("L1.2", minutes(15)),
+        ("L1.3", minutes(65)),
+        ("L1.5", minutes(65)),
+    ]
+
+
+def test_codes_with_the_same_due_time_sort_by_their_numbers():
+    steps = [
+        step_data(code="L1.10", starts="report_recorded", ends="consent_recorded"),
+        step_data(code="L1.9", starts="report_recorded", ends="beneficiary_contacted"),
+    ]
+    profile = parse_profile(profile_data(steps=steps))
+
+    assert [s.code for s in Scenario().schedule(minutes(10), profile)] == ["L1.9", "L1.10"]
+
+
+def test_steps_whose_clock_has_not_started_are_not_listed():
+    assert Scenario().codes(minutes(30)) == ["L1.2", "L1.5"]
+
+
+def test_schedule_times_are_in_the_district_time_zone():
+    scenario = Scenario()
+
+    status = scenario.step("L1.2", now_after=minutes(30), profile=KOTA_BATU)
+
+    assert status.due_at.tzinfo == ZoneInfo("Asia/Jakarta")
+    assert status.due_at == T0 + minutes(60)
+
+
+def test_schedule_needs_an_aware_clock():
+    milestones = case_milestones(Scenario().events)
+
+    with pytest.raises(ValueError, match="timezone-aware"):
+        step_schedule(LUWU_UTARA, milestones, datetime(2024, 3, 4, 9, 0))
+
+
+def test_milestones_need_one_case_beginning_with_its_report():
+    first, second = Scenario(), Scenario().classify(minutes(20))
+
+    with pytest.raises(ValueError, match="ReportReceived"):
+        case_milestones(second.events[1:])
+    with pytest.raises(ValueError, match="more than one case"):
+        case_milestones(first.events + second.events)
+
+
+def test_milestones_accept_events_in_any_order():
+    scenario = Scenario().classify(minutes(20))
+
+    assert case_milestones(list(reversed(scenario.events))) == case_milestones(scenario.events)
+
+
+# ---- Profiles: numbers are configuration, not code ---------------------------------------
+
+
+def test_both_bundled_profiles_load_with_distinct_register_codes():
+    assert PROFILES.districts() == ["kota-batu", "luwu-utara"]
+    assert LUWU_UTARA.register_code != KOTA_BATU.register_code
+    assert LUWU_UTARA.timezone == ZoneInfo("Asia/Makassar")
+    assert KOTA_BATU.timezone == ZoneInfo("Asia/Jakarta")
+    for profile in (LUWU_UTARA, KOTA_BATU):
+        assert profile.step("L4.1").per_referral  # the case service reads it when referring
+
+
+def test_luwu_utara_limits_follow_perbup_58_2023():
+    limits = {step.code: step.limit for step in LUWU_UTARA.steps}
+
+    assert limits == {
+        "L1.2": minutes(15),
+        "L1.3": minutes(60),
+        "L1.5": minutes(60),
+        "L1.6": days(1),
+        "L1.7": minutes(120),
+        "L1.8": days(1),
+        "L1.9": days(1),
+        "L2.1": minutes(120),
+        "L2.7": minutes(60),
+        "L3.5": days(3) + minutes(60),
+        "L4.1": days(7),
+        "L5.2": days(8) + minutes(30),
+        "L6.5": days(4) + timedelta(hours=4),
+    }
+
+
+def test_a_districts_own_numbers_change_the_schedule_for_the_same_case():
+    # Given a report recorded 30 minutes after it arrived and classified 80 minutes after that
+    scenario = Scenario(recorded_after=minutes(30)).classify(minutes(110))
+
+    luwu = {s.code: s.state for s in scenario.schedule(days(1), LUWU_UTARA)}
+    batu = {s.code: s.state for s in scenario.schedule(days(1), KOTA_BATU)}
+
+    # Then Luwu Utara (L1.2 15 min, L1.5 60 min) finds both late; Kota Batu (60, 90) does not
+    assert (luwu["L1.2"], luwu["L1.5"]) == (StepState.LATE, StepState.LATE)
+    assert (batu["L1.2"], batu["L1.5"]) == (StepState.MET, StepState.MET)
+
+
+def test_a_profile_directory_overrides_a_bundled_district(tmp_path: Path):
+    bundled = (Path(__file__).parents[2] / "services/profiles/luwu-utara.toml").read_text()
+    (tmp_path / "luwu-utara.toml").write_text(bundled.replace('limit = "15m"', 'limit = "45m"'))
+    scenario = Scenario(recorded_after=minutes(30))
+
+    profile = load_profiles(tmp_path).profile("luwu-utara")
+
+    assert scenario.step("L1.2", minutes(40), profile).state == StepState.MET
+
+
+# ---- Parsing profiles --------------------------------------------------------------------
+
+
+def step_data(**overrides: Any) -> dict[str, Any]:
+    step = {
+        "code": "L1.2",
+        "stage": "identification",
+        "title_id": "Laporan diterima dan dicatat",
+        "title_en": "Report received and recorded",
+        "limit": "15m",
+        "starts": "report_arrived",
+        "ends": "report_recorded",
+    }
+    step.update(overrides)
+    return step
+
+
+def profile_data(**overrides: Any) -> dict[str, Any]:
+    profile: dict[str, Any] = {
+        "district": "contoh",
+        "name": "Kabupaten Contoh",
+        "timezone": "Asia/Jayapura",
+        "register_code": "CTH",
+        "steps": [step_data()],
+    }
+    profile.update(overrides)
+    return profile
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("15m", minutes(15)),
+        ("2h", timedelta(hours=2)),
+        ("7d", days(7)),
+        ("3d 1h", days(3) + timedelta(hours=1)),
+        ("8d30m", days(8) + minutes(30)),
+    ],
+)
+def test_durations_are_minutes_hours_days_or_their_sum(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "15", "15 min", "1h 3d", "0m", "-5m", "1w", 15])
+def test_bad_durations_are_rejected(text):
+    with pytest.raises(ProfileError, match="duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (step_data(starts="clasified"), r"steps\[0\] \(L1.2\): 'starts' names unknown milestone"),
+        (step_data(ends="case_closed"), r"steps\[0\] \(L1.2\): 'ends' names unknown milestone"),
+        (step_data(when="urgent"), r"steps\[0\] \(L1.2\): 'when' names unknown condition"),
+        (step_data(limit="15 minutes"), r"steps\[0\] \(L1.2\): 'limit': duration"),
+        (step_data(limit="0m"), r"steps\[0\] \(L1.2\): 'limit': duration .* longer than zero"),
+        (step_data(ends="referral_settled"), r"'ends' is the referral milestone"),
+        (step_data(per_referral="yes"), r"'per_referral' must be true or false"),
+        (step_data(per_referral=True), r"'per_referral' needs 'starts' or 'ends'"),
+        (step_data(ends="report_arrived"), r"'starts' and 'ends' must be different"),
+        ({k: v for k, v in step_data().items() if k != "limit"}, r"'limit' is missing"),
+        (step_data(code=""), r"steps\[0\]: 'code' must be non-empty text"),
+    ],
+)
+def test_profile_steps_with_bad_fields_are_rejected_naming_the_field(step, message):
+    with pytest.raises(ProfileError, match=message):
+        parse_profile(profile_data(steps=[step]))
+
+
+def test_profile_with_duplicate_step_codes_is_rejected():
+    steps = [step_data(), step_data(limit="30m")]
+
+    with pytest.raises(ProfileError, match=r"steps\[1\]: 'code' 'L1.2' repeats steps\[0\]"):
+        parse_profile(profile_data(steps=steps))
+
+
+@pytest.mark.parametrize("timezone", ["Asia/Makasar", "WITA", ""])
+def test_profile_with_an_unknown_time_zone_is_rejected(timezone):
+    with pytest.raises(ProfileError, match="'timezone'"):
+        parse_profile(profile_data(timezone=timezone))
+
+
+def test_profile_without_steps_is_rejected():
+    with pytest.raises(ProfileError, match="'steps'"):
+        parse_profile(profile_data(steps=[]))
+
+
+def test_every_known_milestone_and_condition_is_accepted():
+    steps = [
+        step_data(
+            code=f"S{index}",
+            starts="referred" if milestone != "referred" else "report_recorded",
+            ends=milestone,
+            per_referral=True,
+            when=sorted(KNOWN_CONDITIONS)[index % len(KNOWN_CONDITIONS)],
+        )
+        for index, milestone in enumerate(sorted(KNOWN_MILESTONES))
+    ]
+
+    profile = parse_profile(profile_data(steps=steps))
+
+    assert {step.ends for step in profile.steps} == KNOWN_MILESTONES
+
+
+def test_every_known_milestone_is_read_off_a_full_case():
+    # Given a case that passes every milestone once
+    scenario = Scenario(psychological_first_aid_needed=True)
+    scenario.do(minutes(10), "give_psychological_first_aid", notes="calmed")
+    scenario.classify(minutes(20), emergency=True)
+    scenario.do(minutes(25), "record_emergency_response", actions=["safe house"])
+    scenario.do(minutes(30), "assign_case_worker", case_worker_id="cw-1")
+    scenario.do(minutes(40), "record_contact", mode="home_visit")
+    scenario.do(minutes(50), "record_consent", given=True, given_by="parent", document_ref="IC")
+    scenario.assess(minutes(60)).conclude(minutes(70)).agree_plan(days(1))
+    scenario.refer(days(1), "r1", due_after=days(8))
+    scenario.do(days(2), "accept_referral", referral_id="r1")
+    scenario.do(
+        days(3),
+        "record_service_delivery",
+        referral_id="r1",
+        outcome="completed",
+        delivered_on="2024-03-07",
+        summary="done",
+    )
+    scenario.visit(days(4), recovered=True)
+    scenario.do(days(5), "terminate", kind="agreed", reason="recovered", termination_form_ref="T")
+
+    milestones = case_milestones(scenario.events)
+    referral = milestones.referrals[0]
+
+    # Then each milestone has a time
+    missing = [
+        name
+        for name in KNOWN_MILESTONES
+        if (referral.at(name) if name in REFERRAL_MILESTONES else milestones.at(name)) is None
+    ]
+    assert missing == []
+    assert all(milestones.holds(condition) for condition in KNOWN_CONDITIONS)
+    assert milestones.is_closed
+    schedule = step_schedule(LUWU_UTARA, milestones, T0 + days(9))
+    assert [s.code for s in schedule if s.state != StepState.MET] == []
