@@ -24,10 +24,11 @@ def test_a_case_goes_from_report_to_agreed_termination(client: TestClient, auth:
 def test_rerunning_the_lifecycle_with_the_same_idempotency_keys_records_nothing_more(
     client: TestClient, auth: Headers
 ):
-    first = walk_full_lifecycle(client, auth, "same-keys")
+    arrived_at = "2026-03-02T08:00:00+08:00"
+    first = walk_full_lifecycle(client, auth, "same-keys", arrived_at=arrived_at)
     history = client.get(f"/api/v1/cases/{first.case_id}/events", headers=auth("coordinator")).json()
 
-    second = walk_full_lifecycle(client, auth, "same-keys")
+    second = walk_full_lifecycle(client, auth, "same-keys", arrived_at=arrived_at)
 
     assert second.case_id == first.case_id
     assert [r["version"] for r in second.results] == [r["version"] for r in first.results]

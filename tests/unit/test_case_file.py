@@ -1031,7 +1031,6 @@ def test_case_file_folds_events_read_back_from_the_case_store() -> None:
     referred = cases.refer(
         CASE_WORKER,
         case_id,
-        referral_id="medical",
         service_type="medical_examination",
         agency="health",
     )
