@@ -175,6 +175,8 @@ class Case(Aggregate):
         self.case_report_concluded = False
         self.plan_agreed = False
         self.monitoring_visits_in_cycle = 0
+        self.recovered_at_last_visit = False
+        self.recovered_at_last_visit = False
         self.referrals: dict[str, ReferralState] = {}
         self.handed_over_to_agency: str | None = None
 
@@ -253,6 +255,7 @@ class Case(Aggregate):
     def _handed_over(self, target: str, receiving_unit: str, notes: str) -> None:
         agency = HANDOVER_AGENCY.get(HandoverTarget(target))
         self.handed_over_to_agency = agency.value if agency else None
+        self._end_open_referrals()
         self._close(f"handed_over:{target}")
 
     def record_emergency_response(self, *, actions: list[str], notes: str = "") -> None:
@@ -311,6 +314,7 @@ class Case(Aggregate):
     ) -> None:
         """L1.9-10: written informed consent; a refusal ends the case."""
         self._require_open()
+        self._require_classified()
         if self.consent is not None:
             raise RuleViolated(
                 "consent_already_recorded",
@@ -658,6 +662,7 @@ class Case(Aggregate):
     ) -> None:
         self.stage = Stage.MONITORING.value
         self.monitoring_visits_in_cycle += 1
+        self.recovered_at_last_visit = recovered
 
     def start_reassessment(self, *, reason: str) -> None:
         """L5.5: the beneficiary still needs services, so the case loops back to assessment."""
@@ -677,6 +682,7 @@ class Case(Aggregate):
         self.case_report_concluded = False
         self.plan_agreed = False
         self.monitoring_visits_in_cycle = 0
+        self.recovered_at_last_visit = False
 
     # ---- 6. Termination ------------------------------------------------------
 
@@ -696,9 +702,9 @@ class Case(Aggregate):
         if kind_value == TerminationKind.AGREED.value:
             if reason_value != TerminationReason.RECOVERED.value:
                 raise InvalidValue("reason", "an agreed termination's reason must be 'recovered'")
-            if self.monitoring_visits_in_cycle == 0:
+            if not self.recovered_at_last_visit:
                 raise RuleViolated(
-                    "monitoring_required",
+                    "recovery_not_found",
                     "an agreed termination follows a monitoring visit that found the "
                     "beneficiary recovered",
                     step="L5.5",
@@ -735,12 +741,7 @@ class Case(Aggregate):
         termination_form_ref: str,
         notes: str,
     ) -> None:
-        # Open referrals end with the case; agencies are told by the case's closing.
-        for referral_id, referral in list(self.referrals.items()):
-            if not referral.is_settled:
-                self.referrals[referral_id] = replace(
-                    referral, status=ReferralStatus.CANCELLED.value
-                )
+        self._end_open_referrals()
         self._close(f"terminated:{reason}")
 
     # ---- Queries the service layer needs -------------------------------------
@@ -764,6 +765,14 @@ class Case(Aggregate):
         return self._referral(referral_id)
 
     # ---- Rules shared by commands ---------------------------------------------
+
+    def _end_open_referrals(self) -> None:
+        # Open referrals end with the case; agencies learn it from the closing event.
+        for referral_id, referral in list(self.referrals.items()):
+            if not referral.is_settled:
+                self.referrals[referral_id] = replace(
+                    referral, status=ReferralStatus.CANCELLED.value
+                )
 
     def _close(self, closure: str) -> None:
         self.closure = closure

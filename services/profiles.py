@@ -32,12 +32,20 @@ class ProfileBook:
             raise UnknownDistrict(district) from None
 
 
+# The case service computes a referral's due time from this step.
+REQUIRED_STEPS = ("L4.1",)
+
+
 def _load_file(path: Path) -> TimeStandardProfile:
     try:
         with path.open("rb") as file:
-            return parse_profile(tomllib.load(file))
+            profile = parse_profile(tomllib.load(file))
     except (tomllib.TOMLDecodeError, ProfileError) as error:
         raise ProfileError(f"{path.name}: {error}") from None
+    missing = [code for code in REQUIRED_STEPS if code not in {s.code for s in profile.steps}]
+    if missing:
+        raise ProfileError(f"{path.name}: steps {', '.join(missing)} are required")
+    return profile
 
 
 def load_profiles(extra_directory: Path | None = None) -> ProfileBook:

@@ -173,6 +173,11 @@ def test_an_unknown_referral_is_404(client: TestClient, auth: Headers):
 def test_a_command_on_a_closed_case_is_refused_with_case_closed(client: TestClient, auth: Headers):
     case_id = _report(client, auth)
     client.post(
+        f"/api/v1/cases/{case_id}/classification",
+        json={"case_type": "KTA", "risk_level": "high", "jurisdiction": "district", "emergency": False},
+        headers=auth("intake_officer"),
+    )
+    client.post(
         f"/api/v1/cases/{case_id}/consent",
         json={"given": False, "given_by": "victim"},
         headers=auth("case_worker"),
