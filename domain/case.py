@@ -175,6 +175,7 @@ class Case(Aggregate):
         self.case_report_concluded = False
         self.plan_agreed = False
         self.monitoring_visits_in_cycle = 0
+        self.last_visit_found_recovery = False
         self.referrals: dict[str, ReferralState] = {}
         self.handed_over_to_agency: str | None = None
 
@@ -658,6 +659,7 @@ class Case(Aggregate):
     ) -> None:
         self.stage = Stage.MONITORING.value
         self.monitoring_visits_in_cycle += 1
+        self.last_visit_found_recovery = recovered
 
     def start_reassessment(self, *, reason: str) -> None:
         """L5.5: the beneficiary still needs services, so the case loops back to assessment."""
@@ -677,6 +679,7 @@ class Case(Aggregate):
         self.case_report_concluded = False
         self.plan_agreed = False
         self.monitoring_visits_in_cycle = 0
+        self.last_visit_found_recovery = False
 
     # ---- 6. Termination ------------------------------------------------------
 
@@ -696,7 +699,7 @@ class Case(Aggregate):
         if kind_value == TerminationKind.AGREED.value:
             if reason_value != TerminationReason.RECOVERED.value:
                 raise InvalidValue("reason", "an agreed termination's reason must be 'recovered'")
-            if self.monitoring_visits_in_cycle == 0:
+            if not self.last_visit_found_recovery:
                 raise RuleViolated(
                     "monitoring_required",
                     "an agreed termination follows a monitoring visit that found the "
