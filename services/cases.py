@@ -228,9 +228,10 @@ class Cases(Application[UUID]):
 
         def with_due_time(case: Case, now: datetime, arguments: dict[str, Any]) -> None:
             limit = self.profiles.profile(case.district).step("L4.1").limit
+            # Named here, after the request's fingerprint, so a retry without an id replays.
+            arguments.setdefault("referral_id", str(uuid4()))
             case.refer(due_at=now + limit, **arguments)
 
-        kw.setdefault("referral_id", str(uuid4()))
         return self._execute(actor, case_id, "refer", Who.CASE_TEAM, kw, decide=with_due_time)
 
     def accept_referral(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
