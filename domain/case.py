@@ -454,6 +454,8 @@ class Case(Aggregate):
             raise InvalidValue("agreed_with", "must name who agreed to the plan (L3.5)")
         planned = []
         for index, service in enumerate(services):
+            if not isinstance(service, dict):
+                raise InvalidValue(f"services[{index}]", "must be an object")
             service_type = _enum_value(
                 ServiceType, f"services[{index}].service_type", service.get("service_type")
             )
