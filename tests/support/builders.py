@@ -10,19 +10,22 @@
 - The standard journey along the SOP, and drivers that walk a case along it
   to a stage: ``a_case_at`` for the aggregate, ``advance_reported_case`` for
   the ``Cases`` service.
+- The steps that take a pending referral to any status: ``referral_history``,
+  applied with ``move_referral_to`` (aggregate) or ``take_service_steps`` (service).
 
 Everything here is fictional; no builder holds real personal data.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
 from domain.actors import Actor, acting_as
 from domain.case import Case
-from domain.vocabulary import Agency, Role, Stage
+from domain.vocabulary import Agency, ReferralStatus, Role, Stage
 from services.cases import Cases, CommandResult
 from services.profiles import ProfileBook, load_profiles
 
@@ -449,3 +452,65 @@ def advance_reported_case(
     if case.stage != to_stage.value:
         raise StageNotReached(to_stage)
     return case
+
+
+# ---- Referral histories --------------------------------------------------------
+
+
+def referral_history(
+    status: str,
+    *,
+    referral_id: str = REFERRAL_ID,
+    receiving_officer: Actor = HEALTH_OFFICER,
+) -> tuple[JourneyStep, ...]:
+    """The steps that take a pending referral to ``status`` (L4.1-L4.3).
+
+    The receiving agency's officer accepts, delivers or declines; the
+    coordinator cancels.
+    """
+    accept = JourneyStep(
+        "accept_referral",
+        partial(a_referral_acceptance, referral_id=referral_id),
+        receiving_officer,
+    )
+
+    def deliver(outcome: str) -> JourneyStep:
+        arguments = partial(a_service_delivery, referral_id=referral_id, outcome=outcome)
+        return JourneyStep("record_service_delivery", arguments, receiving_officer)
+
+    decline = JourneyStep(
+        "decline_referral", partial(a_referral_decline, referral_id=referral_id), receiving_officer
+    )
+    cancel = JourneyStep(
+        "cancel_referral", partial(a_referral_cancellation, referral_id=referral_id), COORDINATOR
+    )
+    return {
+        ReferralStatus.PENDING: (),
+        ReferralStatus.ACCEPTED: (accept,),
+        ReferralStatus.IN_PROGRESS: (accept, deliver("partially_delivered")),
+        ReferralStatus.COMPLETED: (accept, deliver("completed")),
+        ReferralStatus.NOT_DELIVERED: (accept, deliver("not_delivered")),
+        ReferralStatus.DECLINED: (decline,),
+        ReferralStatus.CANCELLED: (cancel,),
+    }[ReferralStatus(status)]
+
+
+def take_steps(case: Case, steps: Iterable[JourneyStep], *, at: datetime = FIXED_TIME) -> Case:
+    """Apply steps to the aggregate, each as its actor."""
+    for step in steps:
+        with acting_as(step.actor, at):
+            getattr(case, step.command)(**step.arguments())
+    return case
+
+
+def take_service_steps(cases: Cases, case_id: UUID, steps: Iterable[JourneyStep]) -> None:
+    """Issue steps through the service, each as its actor."""
+    for step in steps:
+        getattr(cases, step.command)(step.actor, case_id, **step.arguments())
+
+
+def move_referral_to(
+    case: Case, status: str, *, referral_id: str = REFERRAL_ID, at: datetime = FIXED_TIME
+) -> Case:
+    """Take a pending referral of the aggregate, made to the health office, to ``status``."""
+    return take_steps(case, referral_history(status, referral_id=referral_id), at=at)

@@ -51,6 +51,7 @@ from tests.support.builders import (
     an_assessment,
     an_emergency_classification,
     an_intervention_plan,
+    move_referral_to,
 )
 
 # A value that is personal data if an error message ever echoes it.
@@ -75,39 +76,12 @@ def acting(actor: Actor = CASE_WORKER) -> AbstractContextManager[None]:
     return acting_as(actor, FIXED_TIME)
 
 
-# How a referral to the health office reaches each status: (actor, command, arguments).
-REFERRAL_HISTORIES: dict[str, list[tuple[Actor, str, dict[str, Any]]]] = {
-    ReferralStatus.PENDING: [],
-    ReferralStatus.ACCEPTED: [(HEALTH_OFFICER, "accept_referral", a_referral_acceptance())],
-    ReferralStatus.IN_PROGRESS: [
-        (HEALTH_OFFICER, "accept_referral", a_referral_acceptance()),
-        (
-            HEALTH_OFFICER,
-            "record_service_delivery",
-            a_service_delivery(outcome="partially_delivered"),
-        ),
-    ],
-    ReferralStatus.COMPLETED: [
-        (HEALTH_OFFICER, "accept_referral", a_referral_acceptance()),
-        (HEALTH_OFFICER, "record_service_delivery", a_service_delivery(outcome="completed")),
-    ],
-    ReferralStatus.NOT_DELIVERED: [
-        (HEALTH_OFFICER, "accept_referral", a_referral_acceptance()),
-        (HEALTH_OFFICER, "record_service_delivery", a_service_delivery(outcome="not_delivered")),
-    ],
-    ReferralStatus.DECLINED: [(HEALTH_OFFICER, "decline_referral", a_referral_decline())],
-    ReferralStatus.CANCELLED: [(COORDINATOR, "cancel_referral", a_referral_cancellation())],
-}
-
-
 def referred_case(*, status: str = ReferralStatus.PENDING) -> Case:
     """A case in intervention with one referral, REFERRAL_ID to the health office, in ``status``."""
     case = a_case_at(Stage.INTERVENTION)
     with acting():
         case.refer(**a_direct_referral())
-    for actor, command, arguments in REFERRAL_HISTORIES[status]:
-        with acting(actor):
-            getattr(case, command)(**arguments)
+    move_referral_to(case, status)
     assert case.referral(REFERRAL_ID).status == status
     return case
 
@@ -689,6 +663,15 @@ def test_intervention_plan_needs_at_least_one_service():
         case.agree_intervention_plan(**an_intervention_plan(services=[]))
 
     assert caught.value.field == "services"
+
+
+def test_each_planned_service_must_name_a_service_and_an_agency():
+    case = a_case_at(Stage.PLANNING)
+
+    with acting(), refused(case, InvalidValue) as caught:
+        case.agree_intervention_plan(**an_intervention_plan(services=["medical_examination"]))
+
+    assert caught.value.field == "services[0]"
 
 
 def test_intervention_plan_must_say_who_agreed_to_it():
