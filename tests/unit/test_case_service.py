@@ -41,7 +41,9 @@ from tests.support.builders import (
     an_agreed_termination,
     an_assessment,
     an_intervention_plan,
+    referral_history,
     report_a_case,
+    take_service_steps,
 )
 
 POLICE_REFERRAL_ID = "referral-police-1"
@@ -167,6 +169,41 @@ def test_a_case_runs_from_report_to_agreed_termination(cases, clock):
     last = cases.case_events(AUDITOR, case_id)[-1]
     assert last.actor == CASE_WORKER.as_record()
     assert last.timestamp == clock()
+
+
+def test_agreed_termination_is_refused_while_an_agency_has_not_settled_its_referral(
+    cases, case_in_intervention
+):
+    """L5.5: terminate only when every referred service is delivered or otherwise settled."""
+    # Given the health office delivered, but the police have not answered
+    take_service_steps(cases, case_in_intervention, referral_history(ReferralStatus.COMPLETED))
+    cases.record_monitoring_visit(CASE_WORKER, case_in_intervention, **a_monitoring_visit())
+
+    # When the case worker terminates by agreement
+    with pytest.raises(RuleViolated) as caught:
+        cases.terminate(CASE_WORKER, case_in_intervention, **an_agreed_termination())
+
+    # Then the case stays open
+    assert caught.value.rule == "referrals_unsettled"
+    assert not cases.visible_case(COORDINATOR, case_in_intervention).is_closed
+
+
+def test_agreed_termination_closes_the_case_once_every_agency_has_settled_its_referral(
+    cases, case_in_intervention
+):
+    # Given the health office delivered and the police declined
+    take_service_steps(cases, case_in_intervention, referral_history(ReferralStatus.COMPLETED))
+    police_declines = referral_history(
+        ReferralStatus.DECLINED, referral_id=POLICE_REFERRAL_ID, receiving_officer=POLICE_OFFICER
+    )
+    take_service_steps(cases, case_in_intervention, police_declines)
+    cases.record_monitoring_visit(CASE_WORKER, case_in_intervention, **a_monitoring_visit())
+
+    # When the case worker terminates by agreement
+    cases.terminate(CASE_WORKER, case_in_intervention, **an_agreed_termination())
+
+    # Then the case is closed
+    assert cases.visible_case(COORDINATOR, case_in_intervention).stage == Stage.CLOSED
 
 
 def test_a_refused_command_records_nothing(cases):
