@@ -740,12 +740,6 @@ class Case(Aggregate):
         termination_form_ref: str,
         notes: str,
     ) -> None:
-        # Open referrals end with the case; agencies are told by the case's closing.
-        for referral_id, referral in list(self.referrals.items()):
-            if not referral.is_settled:
-                self.referrals[referral_id] = replace(
-                    referral, status=ReferralStatus.CANCELLED.value
-                )
         self._close(f"terminated:{reason}")
 
     # ---- Queries the service layer needs -------------------------------------
@@ -771,6 +765,13 @@ class Case(Aggregate):
     # ---- Rules shared by commands ---------------------------------------------
 
     def _close(self, closure: str) -> None:
+        # Open referrals end with the case, however it closes (terminated or handed
+        # over); agencies are told by the case's closing.
+        for referral_id, referral in list(self.referrals.items()):
+            if not referral.is_settled:
+                self.referrals[referral_id] = replace(
+                    referral, status=ReferralStatus.CANCELLED.value
+                )
         self.closure = closure
         self.stage = Stage.CLOSED.value
 
