@@ -459,6 +459,23 @@ def test_handover_to_the_routed_target_closes_the_case(classification, target, r
         assert receiving_agency in case.referred_agencies
 
 
+def test_handover_ends_the_open_referrals():
+    """Rule e then rule c: an emergency referral made before an ABH case leaves the district."""
+    case = a_new_case()
+    with acting(INTAKE_OFFICER):
+        case.classify(**an_emergency_classification())
+    with acting():
+        case.refer(**a_direct_referral(service_type="emergency_support", emergency=True))
+    with acting(INTAKE_OFFICER):
+        case.classify(**an_emergency_classification(case_type="ABH"))
+
+    with acting(COORDINATOR):
+        case.hand_over(**a_handover(target="social"))
+
+    assert case.referral(REFERRAL_ID).status == ReferralStatus.CANCELLED
+    assert case.open_referral_agencies() == frozenset()
+
+
 @pytest.mark.parametrize("target", ["patbm", "social", "province", "information_only"])
 def test_handover_of_a_case_the_district_handles_is_refused(target):
     """L1.5 rule a: a medium or high risk district case stays with the UPTD PPA."""

@@ -490,6 +490,12 @@ class CaseUnderRandomCommands(RuleBasedStateMachine):
             assert self.case.version == self.closed_at_version
 
     @invariant()
+    def a_closed_case_leaves_no_referral_open(self) -> None:
+        """Agencies stop serving a closed case, whichever way it closed."""
+        if self.case.is_closed:
+            assert self.case.open_referral_agencies() == frozenset()
+
+    @invariant()
     def a_referral_without_consent_is_an_emergency_referral(self) -> None:
         if self.case.consent != "given":
             assert all(referral.emergency for referral in self.case.referrals.values())
