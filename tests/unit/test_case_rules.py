@@ -175,6 +175,7 @@ def test_the_same_agency_may_hold_open_referrals_for_different_services():
 
 
 def test_a_referral_id_is_used_only_once():
+    """L4.1: each referral record has its own id."""
     case = referred_case(status=ReferralStatus.COMPLETED)
 
     with acting(), refused(case, RuleViolated, rule="referral_id_taken"):
@@ -182,6 +183,7 @@ def test_a_referral_id_is_used_only_once():
 
 
 def test_a_referral_due_time_must_include_a_timezone():
+    """L4.1: the 7-day limit is measured on an unambiguous clock."""
     case = a_case_at(Stage.INTERVENTION)
 
     with acting(), refused(case, InvalidValue) as caught:
@@ -234,6 +236,7 @@ def public_commands() -> set[str]:
 
 
 def test_the_command_catalogue_names_every_public_command_of_the_case():
+    """Guards the closed-case and vocabulary tests against a command added later."""
     assert set(COMMAND_ARGUMENTS) == public_commands()
 
 
@@ -291,6 +294,7 @@ def test_agreed_termination_is_refused_while_a_referral_is_unsettled(status):
     ],
 )
 def test_agreed_termination_accepts_every_kind_of_settled_referral(status):
+    """L5.5: completed, declined, cancelled or not delivered all count as settled."""
     case = referred_case(status=status)
     with acting():
         case.record_monitoring_visit(**a_monitoring_visit())
@@ -546,6 +550,7 @@ def test_contact_needs_an_assigned_case_worker():
 
 
 def test_contact_is_recorded_once_a_case_worker_is_assigned():
+    """L1.7 -> L1.8."""
     case = a_new_case()
     with acting(INTAKE_OFFICER):
         case.classify(**a_classification())
@@ -560,6 +565,7 @@ def test_contact_is_recorded_once_a_case_worker_is_assigned():
 
 
 def test_the_same_case_worker_is_not_assigned_twice():
+    """L1.7: a repeated assignment letter records nothing new."""
     case = a_case_at(Stage.ASSESSMENT)
 
     with acting(COORDINATOR), refused(case, RuleViolated, rule="case_worker_already_assigned"):
@@ -567,6 +573,7 @@ def test_the_same_case_worker_is_not_assigned_twice():
 
 
 def test_another_case_worker_may_take_over_the_case():
+    """L1.7: a new assignment letter replaces the case worker."""
     case = a_case_at(Stage.ASSESSMENT)
 
     with acting(COORDINATOR):
@@ -613,6 +620,7 @@ def test_case_report_needs_an_assessment_in_the_current_cycle():
 
 
 def test_case_report_moves_the_case_to_planning():
+    """L2.7 -> L3.1."""
     case = a_case_at(Stage.ASSESSMENT)
     with acting():
         case.record_assessment(**an_assessment())
@@ -674,6 +682,7 @@ def test_each_planned_service_must_go_to_an_agency_that_provides_it():
 
 
 def test_intervention_plan_needs_at_least_one_service():
+    """L3.2: the plan maps needed services to agencies."""
     case = a_case_at(Stage.PLANNING)
 
     with acting(), refused(case, InvalidValue) as caught:
@@ -683,6 +692,7 @@ def test_intervention_plan_needs_at_least_one_service():
 
 
 def test_each_planned_service_must_name_a_service_and_an_agency():
+    """L3.2: each planned service names its agency."""
     case = a_case_at(Stage.PLANNING)
 
     with acting(), refused(case, InvalidValue) as caught:
@@ -702,6 +712,7 @@ def test_intervention_plan_must_say_who_agreed_to_it():
 
 
 def test_agreed_intervention_plan_moves_the_case_to_intervention():
+    """L3.5 -> L4.1."""
     case = a_case_at(Stage.PLANNING)
 
     with acting():
@@ -715,6 +726,7 @@ def test_agreed_intervention_plan_moves_the_case_to_intervention():
 
 
 def test_a_pending_referral_is_accepted():
+    """L4.1: the receiving agency takes the referral on."""
     case = referred_case()
 
     with acting(HEALTH_OFFICER):
@@ -734,6 +746,7 @@ def test_a_pending_referral_is_accepted():
     ],
 )
 def test_only_a_pending_referral_is_accepted(status):
+    """L4.1: a referral is answered once."""
     case = referred_case(status=status)
 
     with acting(HEALTH_OFFICER), refused(case, RuleViolated, rule="referral_not_pending"):
@@ -742,6 +755,7 @@ def test_only_a_pending_referral_is_accepted(status):
 
 @pytest.mark.parametrize("status", [ReferralStatus.PENDING, ReferralStatus.ACCEPTED])
 def test_a_pending_or_accepted_referral_is_declined_with_a_reason(status):
+    """L4.1: an agency may decline before it starts delivering."""
     case = referred_case(status=status)
 
     with acting(HEALTH_OFFICER):
@@ -761,6 +775,7 @@ def test_a_pending_or_accepted_referral_is_declined_with_a_reason(status):
     ],
 )
 def test_a_referral_under_way_or_settled_is_not_declined(status):
+    """L4.2: once delivery is reported, the outcome is reported instead."""
     case = referred_case(status=status)
 
     with acting(HEALTH_OFFICER), refused(case, RuleViolated, rule="referral_not_open"):
@@ -768,6 +783,7 @@ def test_a_referral_under_way_or_settled_is_not_declined(status):
 
 
 def test_declining_a_referral_needs_a_reason():
+    """L4.1: the coordinating office must know why, to refer elsewhere."""
     case = referred_case()
 
     with acting(HEALTH_OFFICER), refused(case, InvalidValue) as caught:
@@ -832,6 +848,7 @@ def test_service_delivery_is_reported_only_on_an_accepted_or_in_progress_referra
     "status", [ReferralStatus.PENDING, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS]
 )
 def test_an_unsettled_referral_is_cancelled(status):
+    """L5.5: a service no longer needed is withdrawn by the coordinating office."""
     case = referred_case(status=status)
 
     with acting(COORDINATOR):
@@ -844,6 +861,7 @@ def test_an_unsettled_referral_is_cancelled(status):
     "status", [ReferralStatus.COMPLETED, ReferralStatus.DECLINED, ReferralStatus.CANCELLED]
 )
 def test_a_settled_referral_is_not_cancelled(status):
+    """L4.3: a documented outcome stays as documented."""
     case = referred_case(status=status)
 
     with acting(COORDINATOR), refused(case, RuleViolated, rule="referral_settled"):
@@ -855,6 +873,7 @@ def test_a_settled_referral_is_not_cancelled(status):
     ["accept_referral", "decline_referral", "record_service_delivery", "cancel_referral"],
 )
 def test_a_referral_command_on_an_unknown_referral_is_refused(command):
+    """L4.1-L4.3 act on a referral the case has."""
     case = referred_case()
 
     with acting(COORDINATOR), refused(case, ReferralNotFound) as caught:
@@ -878,6 +897,7 @@ def test_monitoring_visit_needs_an_agreed_plan(stage):
 
 
 def test_monitoring_visit_moves_the_case_to_monitoring():
+    """L5.2, whatever the visit found."""
     case = a_case_at(Stage.INTERVENTION)
 
     with acting():
@@ -1038,6 +1058,7 @@ def test_an_invalid_vocabulary_value_names_the_field_and_does_not_echo_the_value
 
 
 def test_an_invalid_report_channel_names_the_field_and_does_not_echo_the_value():
+    """L1.1: any complaint channel of the SOP, and only those."""
     with pytest.raises(InvalidValue) as caught:
         a_new_case(channel=PERSONAL_VALUE)
 
@@ -1057,6 +1078,7 @@ def test_a_report_must_not_arrive_after_it_is_recorded():
 
 
 def test_every_event_carries_the_actor_record_and_the_acting_time():
+    """Accountability (L Pasal 3): who did what, and when, on every event."""
     clock = FakeClock()
     case = a_new_case(at=clock(), actor=INTAKE_OFFICER)
     classified_at = clock.advance()
@@ -1083,6 +1105,7 @@ def test_every_event_carries_the_actor_record_and_the_acting_time():
 
 
 def test_no_event_is_created_outside_acting_as():
+    """Accountability (L Pasal 3): no anonymous event."""
     case = a_new_case()
 
     with refused(case, NoActorError):
