@@ -174,9 +174,7 @@ class Case(Aggregate):
         self.assessments_in_cycle = 0
         self.case_report_concluded = False
         self.plan_agreed = False
-        self.monitoring_visits_in_cycle = 0
-        self.recovered_at_last_visit = False
-        self.recovered_at_last_visit = False
+        self.last_visit_found_recovery = False
         self.referrals: dict[str, ReferralState] = {}
         self.handed_over_to_agency: str | None = None
 
@@ -255,7 +253,6 @@ class Case(Aggregate):
     def _handed_over(self, target: str, receiving_unit: str, notes: str) -> None:
         agency = HANDOVER_AGENCY.get(HandoverTarget(target))
         self.handed_over_to_agency = agency.value if agency else None
-        self._end_open_referrals()
         self._close(f"handed_over:{target}")
 
     def record_emergency_response(self, *, actions: list[str], notes: str = "") -> None:
@@ -279,6 +276,7 @@ class Case(Aggregate):
         """L1.7: a case worker is assigned, by assignment letter."""
         self._require_open()
         self._require_classified()
+        case_worker_id = _required_text("case_worker_id", case_worker_id)
         if case_worker_id == self.case_worker_id:
             raise RuleViolated(
                 "case_worker_already_assigned",
@@ -286,8 +284,7 @@ class Case(Aggregate):
                 step="L1.7",
             )
         self._case_worker_assigned(
-            case_worker_id=_required_text("case_worker_id", case_worker_id),
-            assignment_letter_ref=assignment_letter_ref,
+            case_worker_id=case_worker_id, assignment_letter_ref=assignment_letter_ref
         )
 
     @event("CaseWorkerAssigned")
@@ -457,6 +454,8 @@ class Case(Aggregate):
             raise InvalidValue("agreed_with", "must name who agreed to the plan (L3.5)")
         planned = []
         for index, service in enumerate(services):
+            if not isinstance(service, dict):
+                raise InvalidValue(f"services[{index}]", "must be an object")
             service_type = _enum_value(
                 ServiceType, f"services[{index}].service_type", service.get("service_type")
             )
@@ -661,8 +660,7 @@ class Case(Aggregate):
         self, mode: str, findings: str, services_on_track: bool, recovered: bool
     ) -> None:
         self.stage = Stage.MONITORING.value
-        self.monitoring_visits_in_cycle += 1
-        self.recovered_at_last_visit = recovered
+        self.last_visit_found_recovery = recovered
 
     def start_reassessment(self, *, reason: str) -> None:
         """L5.5: the beneficiary still needs services, so the case loops back to assessment."""
@@ -681,8 +679,7 @@ class Case(Aggregate):
         self.assessments_in_cycle = 0
         self.case_report_concluded = False
         self.plan_agreed = False
-        self.monitoring_visits_in_cycle = 0
-        self.recovered_at_last_visit = False
+        self.last_visit_found_recovery = False
 
     # ---- 6. Termination ------------------------------------------------------
 
@@ -702,7 +699,7 @@ class Case(Aggregate):
         if kind_value == TerminationKind.AGREED.value:
             if reason_value != TerminationReason.RECOVERED.value:
                 raise InvalidValue("reason", "an agreed termination's reason must be 'recovered'")
-            if not self.recovered_at_last_visit:
+            if not self.last_visit_found_recovery:
                 raise RuleViolated(
                     "recovery_not_found",
                     "an agreed termination follows a monitoring visit that found the "
@@ -741,7 +738,6 @@ class Case(Aggregate):
         termination_form_ref: str,
         notes: str,
     ) -> None:
-        self._end_open_referrals()
         self._close(f"terminated:{reason}")
 
     # ---- Queries the service layer needs -------------------------------------
@@ -766,15 +762,14 @@ class Case(Aggregate):
 
     # ---- Rules shared by commands ---------------------------------------------
 
-    def _end_open_referrals(self) -> None:
-        # Open referrals end with the case; agencies learn it from the closing event.
+    def _close(self, closure: str) -> None:
+        # Open referrals end with the case, however it closes (terminated or handed
+        # over); agencies are told by the case's closing.
         for referral_id, referral in list(self.referrals.items()):
             if not referral.is_settled:
                 self.referrals[referral_id] = replace(
                     referral, status=ReferralStatus.CANCELLED.value
                 )
-
-    def _close(self, closure: str) -> None:
         self.closure = closure
         self.stage = Stage.CLOSED.value
 

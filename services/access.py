@@ -77,11 +77,21 @@ def may_report(actor: Actor) -> bool:
     return actor.role not in (Role.AUDITOR, Role.DATA_OFFICER)
 
 
+def _refuse_auditors(actor: Actor) -> None:
+    if actor.role == Role.AUDITOR:
+        raise AccessDenied("auditors_read_only", "auditors read case histories but cannot act")
+
+
+def require_may_report(actor: Actor) -> None:
+    _refuse_auditors(actor)
+    if not may_report(actor):
+        raise AccessDenied("not_permitted", "data officers cannot record reports")
+
+
 def require_may_act(
     actor: Actor, case: Case, who: Who, *, referral_agency: str | None = None
 ) -> None:
-    if actor.role == Role.AUDITOR:
-        raise AccessDenied("auditors_read_only", "auditors read case histories but cannot act")
+    _refuse_auditors(actor)
     team = is_case_office(actor, case) or is_assigned_case_worker(actor, case)
     allowed = {
         Who.CASE_TEAM: team,

@@ -20,7 +20,7 @@ from domain.actors import Actor, acting_as
 from domain.case import Case
 from domain.errors import InvalidValue
 from domain.register import CaseRegister
-from services.access import AccessDenied, Who, may_read, may_report, require_may_act
+from services.access import Who, may_read, require_may_act, require_may_report
 from services.profiles import ProfileBook, UnknownDistrict, load_profiles
 
 MAX_CONFLICT_RETRIES = 5
@@ -154,8 +154,7 @@ class Cases(Application[UUID]):
         self, actor: Actor, *, idempotency_key: str | None = None, **report: Any
     ) -> CommandResult:
         """L1.1-L1.2: record a report; the case is coordinated by the reporter's district."""
-        if not may_report(actor):
-            raise AccessDenied("not_permitted", "auditors and data officers cannot record reports")
+        require_may_report(actor)
         try:
             profile = self.profiles.profile(actor.district)
         except UnknownDistrict:
@@ -237,11 +236,10 @@ class Cases(Application[UUID]):
 
         def with_id_and_due_time(case: Case, now: datetime, arguments: dict[str, Any]) -> None:
             limit = self.profiles.profile(case.district).step("L4.1").limit
-            case.refer(
-                referral_id=referral_id_for(case.id, case.version + 1),
-                due_at=now + limit,
-                **arguments,
-            )
+            # Named after the fingerprint is taken, so a retry replays; callers inside
+            # Simpul may name the referral themselves.
+            arguments.setdefault("referral_id", referral_id_for(case.id, case.version + 1))
+            case.refer(due_at=now + limit, **arguments)
 
         return self._execute(
             actor, case_id, "refer", Who.CASE_TEAM, kw, decide=with_id_and_due_time

@@ -1,30 +1,531 @@
-"""Builders for tests that drive a real Case: one district's actors, a fixed clock, a report."""
+"""Builders shared by the domain, service and API tests.
 
-from collections.abc import Iterator
+- Standard actors of Luwu Utara: the UPTD PPA's intake officer, coordinator and
+  case worker, officers of the police, health, social and education offices,
+  an auditor, and a coordinator of another district.
+- A fake clock that only moves when a test moves it.
+- Valid arguments for every case command (``a_report``, ``a_classification``,
+  ...), each taking keyword overrides, and ``COMMAND_ARGUMENTS`` naming them
+  by command.
+- The standard journey along the SOP, and drivers that walk a case along it
+  to a stage: ``a_case_at`` for the aggregate, ``advance_reported_case`` for
+  the ``Cases`` service.
+- The steps that take a pending referral to any status: ``referral_history``,
+  applied with ``move_referral_to`` (aggregate) or ``take_service_steps`` (service).
+
+Everything here is fictional; no builder holds real personal data.
+"""
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from domain.actors import Actor, acting_as
 from domain.case import Case
-from domain.vocabulary import Agency, Role
+from domain.vocabulary import Agency, ReferralStatus, Role, Stage
+from services.cases import Cases, CommandResult
+from services.profiles import ProfileBook, load_profiles
 
 DISTRICT = "luwu-utara"
-WITA = timezone(timedelta(hours=8), "WITA")
-# A Monday morning in Luwu Utara; every test time is an offset from it, so runs repeat exactly.
-START = datetime(2025, 3, 3, 8, 0, tzinfo=WITA)
+REGISTER_CODE = "LUTRA"
+OTHER_DISTRICT = "kota-batu"
+OTHER_REGISTER_CODE = "BATU"
 
-INTAKE_OFFICER = Actor("intake-01", Role.INTAKE_OFFICER, Agency.UPTD_PPA, DISTRICT)
-COORDINATOR = Actor("coordinator-01", Role.COORDINATOR, Agency.UPTD_PPA, DISTRICT)
-CASE_WORKER = Actor("peksos-01", Role.CASE_WORKER, Agency.UPTD_PPA, DISTRICT)
-HEALTH_OFFICER = Actor("rsud-01", Role.AGENCY_OFFICER, Agency.HEALTH, DISTRICT)
-POLICE_OFFICER = Actor("polres-ppa-01", Role.AGENCY_OFFICER, Agency.POLICE, DISTRICT)
-EDUCATION_OFFICER = Actor("disdik-01", Role.AGENCY_OFFICER, Agency.EDUCATION, DISTRICT)
-SOCIAL_OFFICER = Actor("dinsos-01", Role.AGENCY_OFFICER, Agency.SOCIAL, DISTRICT)
-LEGAL_AID_OFFICER = Actor("lbh-01", Role.AGENCY_OFFICER, Agency.LEGAL_AID, DISTRICT)
-PROVINCE_OFFICER = Actor("uptd-prov-01", Role.AGENCY_OFFICER, Agency.PROVINCE, "sulawesi-selatan")
-AUDITOR = Actor("inspektorat-01", Role.AUDITOR, Agency.UPTD_PPA, DISTRICT)
+# 09:00 on a Monday in Luwu Utara (WITA, UTC+8).
+FIXED_TIME = datetime(2024, 3, 4, 1, 0, tzinfo=UTC)
+REPORT_ARRIVED_AT = FIXED_TIME - timedelta(minutes=20)
+REFERRAL_ID = "referral-1"
+
+
+# ---- Actors --------------------------------------------------------------------
+
+
+def an_actor(
+    role: Role,
+    *,
+    agency: Agency = Agency.UPTD_PPA,
+    district: str = DISTRICT,
+    user_id: str | None = None,
+) -> Actor:
+    """Any actor; the user id defaults to a fresh one so actors never collide by accident."""
+    return Actor(
+        user_id=user_id or f"{agency.value}-{role.value}-{uuid4().hex[:8]}",
+        role=role,
+        agency=agency,
+        district=district,
+    )
+
+
+INTAKE_OFFICER = an_actor(Role.INTAKE_OFFICER, user_id="intake-officer-1")
+COORDINATOR = an_actor(Role.COORDINATOR, user_id="coordinator-1")
+CASE_WORKER = an_actor(Role.CASE_WORKER, user_id="case-worker-1")
+SECOND_CASE_WORKER = an_actor(Role.CASE_WORKER, user_id="case-worker-2")
+POLICE_OFFICER = an_actor(Role.AGENCY_OFFICER, agency=Agency.POLICE, user_id="police-officer-1")
+HEALTH_OFFICER = an_actor(Role.AGENCY_OFFICER, agency=Agency.HEALTH, user_id="health-officer-1")
+SOCIAL_OFFICER = an_actor(Role.AGENCY_OFFICER, agency=Agency.SOCIAL, user_id="social-officer-1")
+EDUCATION_OFFICER = an_actor(
+    Role.AGENCY_OFFICER, agency=Agency.EDUCATION, user_id="education-officer-1"
+)
+AUDITOR = an_actor(Role.AUDITOR, user_id="auditor-1")
+OTHER_DISTRICT_COORDINATOR = an_actor(
+    Role.COORDINATOR, district=OTHER_DISTRICT, user_id="coordinator-kota-batu-1"
+)
+
+
+# ---- Time ----------------------------------------------------------------------
+
+
+class FakeClock:
+    """A clock that stands still until the test moves it: ``clock()`` reads it."""
+
+    def __init__(self, start: datetime = FIXED_TIME) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, by: timedelta = timedelta(minutes=10)) -> datetime:
+        self.now += by
+        return self.now
+
+
+# ---- District profiles ---------------------------------------------------------
+
+
+def two_district_profiles() -> ProfileBook:
+    """The bundled Luwu Utara profile plus Kota Batu with the same time standards."""
+    luwu_utara = load_profiles().profile(DISTRICT)
+    kota_batu = replace(
+        luwu_utara, district=OTHER_DISTRICT, name="Kota Batu", register_code=OTHER_REGISTER_CODE
+    )
+    return ProfileBook([luwu_utara, kota_batu])
+
+
+# ---- Valid command arguments ---------------------------------------------------
+
+
+def a_report(**overrides: Any) -> dict[str, Any]:
+    """Keyword arguments for ``Cases.report_case`` (L1.1-L1.2).
+
+    ``Case.receive_report`` also needs ``case_id``, ``district`` and ``register_number``;
+    ``a_new_case`` adds them. The report arrived 20 minutes before ``FIXED_TIME``.
+    """
+    return {
+        "channel": "hotline",
+        "arrived_at": REPORT_ARRIVED_AT,
+        "chronology": "Tetangga mendengar anak menangis dan melihat memar di lengannya.",
+        "victim": {"name": "Anak Contoh", "sex": "female", "age": 12, "village": "Desa Contoh"},
+        "reporter": {"name": "Pelapor Contoh", "relationship": "neighbour"},
+        "reported_person": {"relationship": "step_parent"},
+        "incident": {"place": "household", "date": "2024-03-02"},
+        "needs": "pemeriksaan kesehatan dan pendampingan",
+        "psychological_first_aid_needed": True,
+        "documents": ["family_card"],
+        **overrides,
+    }
+
+
+def a_psychological_first_aid(**overrides: Any) -> dict[str, Any]:
+    return {"notes": "Korban ditenangkan dan didengarkan.", **overrides}
+
+
+def a_classification(**overrides: Any) -> dict[str, Any]:
+    """L1.5, routed by rule a: a high-risk KTA case the district handles, not an emergency."""
+    return {
+        "case_type": "KTA",
+        "risk_level": "high",
+        "jurisdiction": "district",
+        "emergency": False,
+        "forms_of_violence": ["physical", "psychological"],
+        "ampk_categories": ["physical_or_psychological_violence"],
+        "rationale": "Kekerasan fisik berulang oleh orang tua tiri.",
+        **overrides,
+    }
+
+
+def an_emergency_classification(**overrides: Any) -> dict[str, Any]:
+    """L1.5, routed by rules a and e."""
+    return a_classification(**{"emergency": True, **overrides})
+
+
+def a_handover(**overrides: Any) -> dict[str, Any]:
+    return {"target": "patbm", "receiving_unit": "PATBM Desa Contoh", "notes": "", **overrides}
+
+
+def an_emergency_response(**overrides: Any) -> dict[str, Any]:
+    return {"actions": ["Korban dijemput dan dibawa ke rumah aman."], "notes": "", **overrides}
+
+
+def a_case_worker_assignment(**overrides: Any) -> dict[str, Any]:
+    return {
+        "case_worker_id": CASE_WORKER.user_id,
+        "assignment_letter_ref": "ST/UPTD-PPA/2024/017",
+        **overrides,
+    }
+
+
+def a_contact(**overrides: Any) -> dict[str, Any]:
+    return {"mode": "home_visit", "notes": "Bertemu korban dan ibunya.", **overrides}
+
+
+def a_consent(**overrides: Any) -> dict[str, Any]:
+    """L1.9-10: written consent given by the parent."""
+    return {
+        "given": True,
+        "given_by": "parent",
+        "document_ref": "IC/2024/017",
+        "notes": "",
+        **overrides,
+    }
+
+
+def a_consent_refusal(**overrides: Any) -> dict[str, Any]:
+    return a_consent(
+        **{"given": False, "document_ref": "", "notes": "Keluarga menolak.", **overrides}
+    )
+
+
+def an_assessment(**overrides: Any) -> dict[str, Any]:
+    return {
+        "kind": "initial_home_visit",
+        "domain": "psychological",
+        "assessing_agency": "uptd_ppa",
+        "findings": "Korban takut pulang ke rumah.",
+        "recommended_services": ["psychological_counselling", "medical_examination"],
+        **overrides,
+    }
+
+
+def a_case_report(**overrides: Any) -> dict[str, Any]:
+    return {
+        "summary": "Korban membutuhkan pemeriksaan medis, proses hukum dan konseling.",
+        "needs": ["medical_examination", "legal_process", "psychological_counselling"],
+        **overrides,
+    }
+
+
+def a_case_conference(**overrides: Any) -> dict[str, Any]:
+    return {
+        "held_on": "2024-03-06",
+        "participating_agencies": ["uptd_ppa", "police", "health"],
+        "decisions": ["Visum et repertum di RSUD.", "Laporan polisi dibuat."],
+        **overrides,
+    }
+
+
+def a_family_meeting(**overrides: Any) -> dict[str, Any]:
+    return {
+        "held_on": "2024-03-07",
+        "participants": ["ibu korban", "nenek korban"],
+        "agreements": ["Korban tinggal sementara bersama nenek."],
+        **overrides,
+    }
+
+
+def an_intervention_plan(**overrides: Any) -> dict[str, Any]:
+    """L3.1-L3.5: every planned service goes to an agency that provides it."""
+    return {
+        "goals": ["Korban pulih secara fisik dan psikis.", "Pelaku diproses hukum."],
+        "services": [
+            {"service_type": "medical_examination", "agency": "health"},
+            {"service_type": "legal_process", "agency": "police"},
+            {"service_type": "psychological_counselling", "agency": "province"},
+        ],
+        "agreed_with": ["victim", "parent"],
+        "plan_document_ref": "RI/2024/017",
+        **overrides,
+    }
+
+
+def a_referral(**overrides: Any) -> dict[str, Any]:
+    """L4.1, as ``Cases.refer`` takes it: a medical examination at the health office.
+
+    ``Case.refer`` also needs ``referral_id`` and ``due_at``; the service adds
+    both (the due time from the district profile) unless they are given.
+    """
+    return {
+        "service_type": "medical_examination",
+        "agency": "health",
+        "emergency": False,
+        "notes": "Visum et repertum.",
+        "referral_record_ref": "BA-RUJUKAN/2024/017",
+        **overrides,
+    }
+
+
+def a_direct_referral(**overrides: Any) -> dict[str, Any]:
+    """L4.1, as ``Case.refer`` takes it: ``a_referral`` with ``REFERRAL_ID``, due in 7 days."""
+    return a_referral(
+        **{"referral_id": REFERRAL_ID, "due_at": FIXED_TIME + timedelta(days=7), **overrides}
+    )
+
+
+def a_referral_acceptance(**overrides: Any) -> dict[str, Any]:
+    return {"referral_id": REFERRAL_ID, "notes": "", **overrides}
+
+
+def a_referral_decline(**overrides: Any) -> dict[str, Any]:
+    return {"referral_id": REFERRAL_ID, "reason": "Layanan tidak tersedia bulan ini.", **overrides}
+
+
+def a_service_delivery(**overrides: Any) -> dict[str, Any]:
+    return {
+        "referral_id": REFERRAL_ID,
+        "outcome": "completed",
+        "delivered_on": "2024-03-08",
+        "summary": "Pemeriksaan selesai, hasil diserahkan ke penyidik.",
+        **overrides,
+    }
+
+
+def a_referral_cancellation(**overrides: Any) -> dict[str, Any]:
+    return {"referral_id": REFERRAL_ID, "reason": "Layanan tidak lagi dibutuhkan.", **overrides}
+
+
+def an_accompaniment(**overrides: Any) -> dict[str, Any]:
+    return {"activity": "Mendampingi korban ke Unit PPA Polres.", "notes": "", **overrides}
+
+
+def a_monitoring_visit(**overrides: Any) -> dict[str, Any]:
+    """L5.2: a visit that finds services on track and the beneficiary recovered."""
+    return {
+        "mode": "home_visit",
+        "findings": "Korban kembali bersekolah dan tidur dengan nyenyak.",
+        "services_on_track": True,
+        "recovered": True,
+        **overrides,
+    }
+
+
+def a_reassessment(**overrides: Any) -> dict[str, Any]:
+    return {"reason": "Korban masih membutuhkan konseling lanjutan.", **overrides}
+
+
+def an_agreed_termination(**overrides: Any) -> dict[str, Any]:
+    """L6.1-L6.3: recovered, with the signed termination form and the beneficiary's feedback."""
+    return {
+        "kind": "agreed",
+        "reason": "recovered",
+        "beneficiary_feedback": {"satisfied": True, "comment": "Terima kasih."},
+        "termination_form_ref": "TERM/2024/017",
+        "notes": "",
+        **overrides,
+    }
+
+
+def a_unilateral_termination(**overrides: Any) -> dict[str, Any]:
+    """L6.4: the beneficiary's whereabouts are unknown."""
+    return {"kind": "unilateral", "reason": "whereabouts_unknown", "notes": "", **overrides}
+
+
+# Valid arguments for every public command of the Case aggregate, by command name.
+COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
+    "give_psychological_first_aid": a_psychological_first_aid,
+    "classify": a_classification,
+    "hand_over": a_handover,
+    "record_emergency_response": an_emergency_response,
+    "assign_case_worker": a_case_worker_assignment,
+    "record_contact": a_contact,
+    "record_consent": a_consent,
+    "record_assessment": an_assessment,
+    "conclude_case_report": a_case_report,
+    "hold_case_conference": a_case_conference,
+    "hold_family_meeting": a_family_meeting,
+    "agree_intervention_plan": an_intervention_plan,
+    "refer": a_direct_referral,
+    "accept_referral": a_referral_acceptance,
+    "decline_referral": a_referral_decline,
+    "record_service_delivery": a_service_delivery,
+    "cancel_referral": a_referral_cancellation,
+    "record_accompaniment": an_accompaniment,
+    "record_monitoring_visit": a_monitoring_visit,
+    "start_reassessment": a_reassessment,
+    "terminate": an_agreed_termination,
+}
+
+
+# ---- The standard journey along the SOP ---------------------------------------
+
+
+@dataclass(frozen=True)
+class JourneyStep:
+    command: str
+    arguments: Callable[..., dict[str, Any]]
+    actor: Actor
+
+
+# A case handled by the district from classification to agreed termination.
+# Each comment names the stage the step leaves the case in.
+STANDARD_JOURNEY: tuple[JourneyStep, ...] = (
+    JourneyStep("classify", a_classification, INTAKE_OFFICER),  # identification
+    JourneyStep("assign_case_worker", a_case_worker_assignment, COORDINATOR),  # identification
+    JourneyStep("record_contact", a_contact, CASE_WORKER),  # identification
+    JourneyStep("record_consent", a_consent, CASE_WORKER),  # assessment
+    JourneyStep("record_assessment", an_assessment, CASE_WORKER),  # assessment
+    JourneyStep("conclude_case_report", a_case_report, CASE_WORKER),  # planning
+    JourneyStep("agree_intervention_plan", an_intervention_plan, CASE_WORKER),  # intervention
+    JourneyStep("record_monitoring_visit", a_monitoring_visit, CASE_WORKER),  # monitoring
+    JourneyStep("terminate", an_agreed_termination, CASE_WORKER),  # closed
+)
+
+
+class StageNotReached(AssertionError):
+    def __init__(self, stage: Stage) -> None:
+        super().__init__(f"the standard journey never reached the {stage.value} stage")
+
+
+def a_new_case(
+    *, at: datetime = FIXED_TIME, actor: Actor = INTAKE_OFFICER, **report_overrides: Any
+) -> Case:
+    """A case aggregate as ``Case.receive_report`` creates it, numbered LUTRA/2024/00001."""
+    arguments = {
+        "case_id": uuid4(),
+        "district": DISTRICT,
+        "register_number": f"{REGISTER_CODE}/2024/00001",
+        **a_report(),
+        **report_overrides,
+    }
+    with acting_as(actor, at):
+        return Case.receive_report(**arguments)
+
+
+def advance_case(
+    case: Case,
+    to_stage: Stage,
+    *,
+    at: datetime = FIXED_TIME,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Case:
+    """Walk the aggregate along ``STANDARD_JOURNEY`` until it first stands in ``to_stage``.
+
+    ``overrides`` changes a step's arguments by command name, e.g.
+    ``{"classify": {"emergency": True}}``. In the identification stage the
+    case is returned as it is (reported, not yet classified).
+    """
+    overrides = overrides or {}
+    for step in STANDARD_JOURNEY:
+        if case.stage == to_stage.value:
+            return case
+        with acting_as(step.actor, at):
+            getattr(case, step.command)(**step.arguments(**overrides.get(step.command, {})))
+    if case.stage != to_stage.value:
+        raise StageNotReached(to_stage)
+    return case
+
+
+def a_case_at(
+    stage: Stage,
+    *,
+    at: datetime = FIXED_TIME,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Case:
+    """A new case aggregate walked along the standard journey to ``stage``."""
+    return advance_case(a_new_case(at=at), stage, at=at, overrides=overrides)
+
+
+def report_a_case(
+    cases: Cases, *, actor: Actor = INTAKE_OFFICER, **report_overrides: Any
+) -> CommandResult:
+    """Record a report through the service, as the intake officer by default."""
+    return cases.report_case(actor, **a_report(**report_overrides))
+
+
+def advance_reported_case(
+    cases: Cases,
+    case_id: UUID,
+    to_stage: Stage,
+    *,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Case:
+    """Walk a reported case along ``STANDARD_JOURNEY`` through the service, each step
+    issued by the actor the SOP gives it, until it first stands in ``to_stage``."""
+    overrides = overrides or {}
+    for step in STANDARD_JOURNEY:
+        if cases.visible_case(COORDINATOR, case_id).stage == to_stage.value:
+            break
+        command = getattr(cases, step.command)
+        command(step.actor, case_id, **step.arguments(**overrides.get(step.command, {})))
+    case = cases.visible_case(COORDINATOR, case_id)
+    if case.stage != to_stage.value:
+        raise StageNotReached(to_stage)
+    return case
+
+
+# ---- Referral histories --------------------------------------------------------
+
+
+def referral_history(
+    status: str,
+    *,
+    referral_id: str = REFERRAL_ID,
+    receiving_officer: Actor = HEALTH_OFFICER,
+) -> tuple[JourneyStep, ...]:
+    """The steps that take a pending referral to ``status`` (L4.1-L4.3).
+
+    The receiving agency's officer accepts, delivers or declines; the
+    coordinator cancels.
+    """
+    accept = JourneyStep(
+        "accept_referral",
+        partial(a_referral_acceptance, referral_id=referral_id),
+        receiving_officer,
+    )
+
+    def deliver(outcome: str) -> JourneyStep:
+        arguments = partial(a_service_delivery, referral_id=referral_id, outcome=outcome)
+        return JourneyStep("record_service_delivery", arguments, receiving_officer)
+
+    decline = JourneyStep(
+        "decline_referral", partial(a_referral_decline, referral_id=referral_id), receiving_officer
+    )
+    cancel = JourneyStep(
+        "cancel_referral", partial(a_referral_cancellation, referral_id=referral_id), COORDINATOR
+    )
+    return {
+        ReferralStatus.PENDING: (),
+        ReferralStatus.ACCEPTED: (accept,),
+        ReferralStatus.IN_PROGRESS: (accept, deliver("partially_delivered")),
+        ReferralStatus.COMPLETED: (accept, deliver("completed")),
+        ReferralStatus.NOT_DELIVERED: (accept, deliver("not_delivered")),
+        ReferralStatus.DECLINED: (decline,),
+        ReferralStatus.CANCELLED: (cancel,),
+    }[ReferralStatus(status)]
+
+
+def take_steps(case: Case, steps: Iterable[JourneyStep], *, at: datetime = FIXED_TIME) -> Case:
+    """Apply steps to the aggregate, each as its actor."""
+    for step in steps:
+        with acting_as(step.actor, at):
+            getattr(case, step.command)(**step.arguments())
+    return case
+
+
+def take_service_steps(cases: Cases, case_id: UUID, steps: Iterable[JourneyStep]) -> None:
+    """Issue steps through the service, each as its actor."""
+    for step in steps:
+        getattr(cases, step.command)(step.actor, case_id, **step.arguments())
+
+
+def move_referral_to(
+    case: Case, status: str, *, referral_id: str = REFERRAL_ID, at: datetime = FIXED_TIME
+) -> Case:
+    """Take a pending referral of the aggregate, made to the health office, to ``status``."""
+    return take_steps(case, referral_history(status, referral_id=referral_id), at=at)
+
+
+# ---- The case-file tests' timeline -----------------------------------------------
+
+WITA = timezone(timedelta(hours=8), "WITA")
+# A Monday morning in Luwu Utara; every case-file test time is an offset from it.
+START = datetime(2025, 3, 3, 8, 0, tzinfo=WITA)
+LEGAL_AID_OFFICER = an_actor(Role.AGENCY_OFFICER, agency=Agency.LEGAL_AID, user_id="legal-aid-officer-1")
+PROVINCE_OFFICER = an_actor(
+    Role.AGENCY_OFFICER, agency=Agency.PROVINCE, district="sulawesi-selatan", user_id="province-officer-1"
+)
 
 
 def after(*, days: int = 0, hours: int = 0, minutes: int = 0) -> datetime:

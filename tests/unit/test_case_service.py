@@ -1,0 +1,545 @@
+"""The Cases service on the in-memory event store: the SOP end to end, who may read
+and act, stale writes, idempotent retries and the time standard of referrals."""
+
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain.errors import RuleViolated
+from domain.vocabulary import Agency, ReferralStatus, Role, Stage
+from gateways.eventstore.environment import memory_env
+from services.access import AccessDenied
+from services.cases import CaseNotFound, Cases, IdempotencyKeyReused, VersionConflict
+from tests.support.builders import (
+    AUDITOR,
+    CASE_WORKER,
+    COMMAND_ARGUMENTS,
+    COORDINATOR,
+    DISTRICT,
+    EDUCATION_OFFICER,
+    FIXED_TIME,
+    HEALTH_OFFICER,
+    INTAKE_OFFICER,
+    OTHER_DISTRICT_COORDINATOR,
+    POLICE_OFFICER,
+    REFERRAL_ID,
+    FakeClock,
+    a_case_conference,
+    a_case_report,
+    a_case_worker_assignment,
+    a_classification,
+    a_consent,
+    a_contact,
+    a_monitoring_visit,
+    a_psychological_first_aid,
+    a_referral,
+    a_service_delivery,
+    advance_reported_case,
+    an_accompaniment,
+    an_actor,
+    an_agreed_termination,
+    an_assessment,
+    an_intervention_plan,
+    referral_history,
+    report_a_case,
+    take_service_steps,
+)
+
+POLICE_REFERRAL_ID = "referral-police-1"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def cases(clock: FakeClock) -> Cases:
+    return Cases(env=memory_env(), clock=clock)
+
+
+@pytest.fixture
+def case_in_intervention(cases: Cases) -> UUID:
+    """A reported case walked to intervention, referred to health (REFERRAL_ID) and police."""
+    case_id = report_a_case(cases).case_id
+    advance_reported_case(cases, case_id, Stage.INTERVENTION)
+    cases.refer(CASE_WORKER, case_id, **a_referral(referral_id=REFERRAL_ID))
+    cases.refer(
+        CASE_WORKER,
+        case_id,
+        **a_referral(referral_id=POLICE_REFERRAL_ID, service_type="legal_process", agency="police"),
+    )
+    return case_id
+
+
+def recorded_event_names(cases: Cases, case_id: UUID) -> list[str]:
+    return [type(event).__name__ for event in cases.case_events(COORDINATOR, case_id)]
+
+
+# ---- The SOP end to end ---------------------------------------------------------
+
+
+def test_a_case_runs_from_report_to_agreed_termination(cases, clock):
+    # L1.1-L1.2: the intake officer records a hotline report
+    reported = report_a_case(cases, idempotency_key="hotline-call-0417")
+    case_id = reported.case_id
+    clock.advance(timedelta(minutes=30))
+    cases.give_psychological_first_aid(CASE_WORKER, case_id, **a_psychological_first_aid())
+    # L1.5, L1.7: classified by rule a, a case worker assigned by letter
+    cases.classify(INTAKE_OFFICER, case_id, **a_classification())
+    cases.assign_case_worker(COORDINATOR, case_id, **a_case_worker_assignment())
+    clock.advance(timedelta(hours=3))
+    # L1.8-L1.10: first visit and written consent
+    cases.record_contact(CASE_WORKER, case_id, **a_contact())
+    cases.record_consent(CASE_WORKER, case_id, **a_consent())
+    clock.advance(timedelta(hours=2))
+    # L2.1-L2.7: home visit, a further assessment by the health office, case report
+    cases.record_assessment(CASE_WORKER, case_id, **an_assessment())
+    cases.conclude_case_report(CASE_WORKER, case_id, **a_case_report())
+    clock.advance(timedelta(days=1))
+    # L3.3-L3.5: case conference, plan agreed with victim and parent
+    cases.hold_case_conference(COORDINATOR, case_id, **a_case_conference())
+    cases.agree_intervention_plan(CASE_WORKER, case_id, **an_intervention_plan())
+    # L4.1: referrals to the health office and the police
+    cases.refer(CASE_WORKER, case_id, **a_referral(referral_id="referral-health"))
+    cases.refer(
+        CASE_WORKER,
+        case_id,
+        **a_referral(referral_id="referral-police", service_type="legal_process", agency="police"),
+    )
+    clock.advance(timedelta(hours=4))
+    # L4.2-L4.3: each agency accepts and reports what it delivered
+    cases.accept_referral(HEALTH_OFFICER, case_id, referral_id="referral-health")
+    cases.record_assessment(
+        HEALTH_OFFICER,
+        case_id,
+        **an_assessment(kind="further", domain="physical", assessing_agency="health"),
+    )
+    cases.record_service_delivery(
+        HEALTH_OFFICER, case_id, **a_service_delivery(referral_id="referral-health")
+    )
+    cases.accept_referral(POLICE_OFFICER, case_id, referral_id="referral-police")
+    cases.record_service_delivery(
+        POLICE_OFFICER,
+        case_id,
+        **a_service_delivery(referral_id="referral-police", outcome="partially_delivered"),
+    )
+    clock.advance(timedelta(days=20))
+    cases.record_service_delivery(
+        POLICE_OFFICER, case_id, **a_service_delivery(referral_id="referral-police")
+    )
+    # L4.4, L5.2: accompaniment and a monitoring visit that finds recovery
+    cases.record_accompaniment(CASE_WORKER, case_id, **an_accompaniment())
+    clock.advance(timedelta(days=30))
+    cases.record_monitoring_visit(CASE_WORKER, case_id, **a_monitoring_visit())
+
+    # L6.1-L6.5: agreed termination by the assigned case worker
+    result = cases.terminate(CASE_WORKER, case_id, **an_agreed_termination())
+
+    case = cases.visible_case(COORDINATOR, case_id)
+    assert case.stage == Stage.CLOSED
+    assert case.closure == "terminated:recovered"
+    assert result.recorded == ("Terminated",)
+    assert result.register_number == reported.register_number == "LUTRA/2024/00001"
+    assert recorded_event_names(cases, case_id) == [
+        "ReportReceived",
+        "PsychologicalFirstAidGiven",
+        "RiskClassified",
+        "CaseWorkerAssigned",
+        "BeneficiaryContacted",
+        "ConsentRecorded",
+        "AssessmentRecorded",
+        "CaseReportConcluded",
+        "CaseConferenceHeld",
+        "InterventionPlanAgreed",
+        "Referred",
+        "Referred",
+        "ReferralAccepted",
+        "AssessmentRecorded",
+        "ServiceDelivered",
+        "ReferralAccepted",
+        "ServiceDelivered",
+        "ServiceDelivered",
+        "AccompanimentRecorded",
+        "MonitoringVisitRecorded",
+        "Terminated",
+    ]
+    assert result.version == 21
+    last = cases.case_events(AUDITOR, case_id)[-1]
+    assert last.actor == CASE_WORKER.as_record()
+    assert last.timestamp == clock()
+
+
+def test_agreed_termination_is_refused_while_an_agency_has_not_settled_its_referral(
+    cases, case_in_intervention
+):
+    """L5.5: terminate only when every referred service is delivered or otherwise settled."""
+    # Given the health office delivered, but the police have not answered
+    take_service_steps(cases, case_in_intervention, referral_history(ReferralStatus.COMPLETED))
+    cases.record_monitoring_visit(CASE_WORKER, case_in_intervention, **a_monitoring_visit())
+
+    # When the case worker terminates by agreement
+    with pytest.raises(RuleViolated) as caught:
+        cases.terminate(CASE_WORKER, case_in_intervention, **an_agreed_termination())
+
+    # Then the case stays open
+    assert caught.value.rule == "referrals_unsettled"
+    assert not cases.visible_case(COORDINATOR, case_in_intervention).is_closed
+
+
+def test_agreed_termination_closes_the_case_once_every_agency_has_settled_its_referral(
+    cases, case_in_intervention
+):
+    # Given the health office delivered and the police declined
+    take_service_steps(cases, case_in_intervention, referral_history(ReferralStatus.COMPLETED))
+    police_declines = referral_history(
+        ReferralStatus.DECLINED, referral_id=POLICE_REFERRAL_ID, receiving_officer=POLICE_OFFICER
+    )
+    take_service_steps(cases, case_in_intervention, police_declines)
+    cases.record_monitoring_visit(CASE_WORKER, case_in_intervention, **a_monitoring_visit())
+
+    # When the case worker terminates by agreement
+    cases.terminate(CASE_WORKER, case_in_intervention, **an_agreed_termination())
+
+    # Then the case is closed
+    assert cases.visible_case(COORDINATOR, case_in_intervention).stage == Stage.CLOSED
+
+
+def test_a_refused_command_records_nothing(cases):
+    case_id = report_a_case(cases).case_id
+
+    with pytest.raises(RuleViolated) as caught:
+        cases.record_contact(CASE_WORKER, case_id, **a_contact())
+
+    assert caught.value.rule == "case_worker_required"
+    assert recorded_event_names(cases, case_id) == ["ReportReceived"]
+
+
+def test_an_unknown_case_is_not_found(cases):
+    with pytest.raises(CaseNotFound):
+        cases.classify(COORDINATOR, uuid4(), **a_classification())
+
+
+# ---- Who may read and act ---------------------------------------------------------
+
+
+def test_the_coordinating_office_reads_and_acts_on_its_districts_case(cases):
+    case_id = report_a_case(cases).case_id
+
+    result = cases.classify(COORDINATOR, case_id, **a_classification())
+
+    assert result.version == 2
+    assert cases.visible_case(INTAKE_OFFICER, case_id).classified
+
+
+def test_an_agency_the_case_was_not_referred_to_is_told_it_does_not_exist(
+    cases, case_in_intervention
+):
+    """Confidentiality (L Pasal 4): each agency sees only what was referred to it."""
+    with pytest.raises(CaseNotFound):
+        cases.visible_case(EDUCATION_OFFICER, case_in_intervention)
+    with pytest.raises(CaseNotFound):
+        cases.case_events(EDUCATION_OFFICER, case_in_intervention)
+    with pytest.raises(CaseNotFound):
+        cases.accept_referral(EDUCATION_OFFICER, case_in_intervention, referral_id=REFERRAL_ID)
+
+
+def test_an_agency_is_told_the_case_does_not_exist_until_it_is_referred(cases):
+    case_id = report_a_case(cases).case_id
+    advance_reported_case(cases, case_id, Stage.INTERVENTION)
+    with pytest.raises(CaseNotFound):
+        cases.visible_case(HEALTH_OFFICER, case_id)
+
+    cases.refer(CASE_WORKER, case_id, **a_referral())
+
+    assert cases.visible_case(HEALTH_OFFICER, case_id).id == case_id
+
+
+def test_a_referred_agency_reads_the_case(cases, case_in_intervention):
+    case = cases.visible_case(POLICE_OFFICER, case_in_intervention)
+
+    assert case.referral(POLICE_REFERRAL_ID).agency == Agency.POLICE
+
+
+def test_a_referred_agency_acts_on_its_own_referral(cases, case_in_intervention):
+    cases.accept_referral(POLICE_OFFICER, case_in_intervention, referral_id=POLICE_REFERRAL_ID)
+
+    case = cases.visible_case(POLICE_OFFICER, case_in_intervention)
+    assert case.referral(POLICE_REFERRAL_ID).status == ReferralStatus.ACCEPTED
+
+
+def test_a_referred_agency_cannot_act_on_another_agencys_referral(cases, case_in_intervention):
+    with pytest.raises(AccessDenied) as caught:
+        cases.accept_referral(POLICE_OFFICER, case_in_intervention, referral_id=REFERRAL_ID)
+
+    assert caught.value.rule == "not_permitted"
+    case = cases.visible_case(COORDINATOR, case_in_intervention)
+    assert case.referral(REFERRAL_ID).status == ReferralStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    ("command", "arguments"),
+    [
+        ("classify", a_classification()),
+        ("record_accompaniment", an_accompaniment()),
+        ("cancel_referral", {"referral_id": POLICE_REFERRAL_ID, "reason": "Tidak perlu."}),
+        ("terminate", an_agreed_termination()),
+    ],
+)
+def test_a_referred_agency_cannot_issue_the_case_teams_commands(
+    cases, case_in_intervention, command, arguments
+):
+    with pytest.raises(AccessDenied) as caught:
+        getattr(cases, command)(POLICE_OFFICER, case_in_intervention, **arguments)
+
+    assert caught.value.rule == "not_permitted"
+
+
+def test_a_referred_agency_records_its_assessment_while_its_referral_is_open(
+    cases, case_in_intervention
+):
+    """L2.2: further assessment with the police (legal status)."""
+    result = cases.record_assessment(
+        POLICE_OFFICER,
+        case_in_intervention,
+        **an_assessment(kind="further", domain="legal", assessing_agency="police"),
+    )
+
+    assert result.recorded == ("AssessmentRecorded",)
+
+
+def test_the_provincial_unit_reads_a_case_referred_to_it_from_any_district(
+    cases, case_in_intervention
+):
+    provincial_officer = an_actor(
+        Role.AGENCY_OFFICER, agency=Agency.PROVINCE, district="sulawesi-selatan"
+    )
+    cases.refer(
+        CASE_WORKER,
+        case_in_intervention,
+        **a_referral(
+            referral_id="referral-province",
+            service_type="psychological_counselling",
+            agency="province",
+        ),
+    )
+
+    cases.accept_referral(provincial_officer, case_in_intervention, referral_id="referral-province")
+
+    assert cases.visible_case(provincial_officer, case_in_intervention).id == case_in_intervention
+
+
+def test_an_auditor_reads_the_case_and_its_history(cases, case_in_intervention):
+    case = cases.visible_case(AUDITOR, case_in_intervention)
+    events = cases.case_events(AUDITOR, case_in_intervention)
+
+    assert case.stage == Stage.INTERVENTION
+    assert len(events) == case.version
+
+
+# Service-level arguments: the service chooses a referral's due time itself.
+SERVICE_COMMAND_ARGUMENTS = {**COMMAND_ARGUMENTS, "refer": a_referral}
+
+
+@pytest.mark.parametrize("command", sorted(SERVICE_COMMAND_ARGUMENTS))
+def test_an_auditor_cannot_issue_any_case_command(cases, case_in_intervention, command):
+    """Accountability: auditors trace the timeline, they never change it."""
+    version = cases.visible_case(AUDITOR, case_in_intervention).version
+
+    with pytest.raises(AccessDenied) as caught:
+        getattr(cases, command)(
+            AUDITOR, case_in_intervention, **SERVICE_COMMAND_ARGUMENTS[command]()
+        )
+
+    assert caught.value.rule == "auditors_read_only"
+    assert cases.visible_case(AUDITOR, case_in_intervention).version == version
+
+
+def test_an_auditor_cannot_record_a_report(cases):
+    with pytest.raises(AccessDenied) as caught:
+        report_a_case(cases, actor=AUDITOR)
+
+    assert caught.value.rule == "auditors_read_only"
+
+
+def test_a_data_officer_cannot_record_a_report(cases):
+    data_officer = an_actor(Role.DATA_OFFICER)
+
+    with pytest.raises(AccessDenied) as caught:
+        report_a_case(cases, actor=data_officer)
+
+    assert caught.value.rule == "not_permitted"
+
+
+def test_a_uptd_ppa_officer_of_another_district_is_told_the_case_does_not_exist(cases):
+    case_id = report_a_case(cases).case_id
+
+    with pytest.raises(CaseNotFound):
+        cases.visible_case(OTHER_DISTRICT_COORDINATOR, case_id)
+    with pytest.raises(CaseNotFound):
+        cases.classify(OTHER_DISTRICT_COORDINATOR, case_id, **a_classification())
+
+
+def test_an_agency_officer_of_another_district_is_told_the_case_does_not_exist(
+    cases, case_in_intervention
+):
+    police_elsewhere = an_actor(Role.AGENCY_OFFICER, agency=Agency.POLICE, district="kota-batu")
+
+    with pytest.raises(CaseNotFound):
+        cases.visible_case(police_elsewhere, case_in_intervention)
+
+
+def test_only_the_assigned_case_worker_or_a_coordinator_terminates(cases):
+    """L6: the case worker plans termination with the family; the coordinator may close."""
+    case_id = report_a_case(cases).case_id
+    advance_reported_case(cases, case_id, Stage.MONITORING)
+
+    with pytest.raises(AccessDenied) as caught:
+        cases.terminate(INTAKE_OFFICER, case_id, **an_agreed_termination())
+
+    assert caught.value.rule == "not_permitted"
+
+
+# ---- Stale writes ------------------------------------------------------------------
+
+
+def test_a_command_based_on_a_stale_version_is_refused(cases):
+    # Given a case a colleague classified after we read it at version 1
+    case_id = report_a_case(cases).case_id
+    cases.classify(INTAKE_OFFICER, case_id, **a_classification())
+
+    # When we assign a case worker based on version 1
+    with pytest.raises(VersionConflict) as caught:
+        cases.assign_case_worker(
+            COORDINATOR, case_id, expected_version=1, **a_case_worker_assignment()
+        )
+
+    # Then the write is refused and nothing is recorded
+    assert (caught.value.expected, caught.value.actual) == (1, 2)
+    assert recorded_event_names(cases, case_id) == ["ReportReceived", "RiskClassified"]
+
+
+def test_a_command_based_on_the_current_version_is_recorded(cases):
+    case_id = report_a_case(cases).case_id
+
+    result = cases.classify(INTAKE_OFFICER, case_id, expected_version=1, **a_classification())
+
+    assert result.version == 2
+
+
+# ---- Idempotent retries ------------------------------------------------------------
+
+
+def test_a_retried_command_returns_the_first_result_and_records_nothing(cases, clock):
+    case_id = report_a_case(cases).case_id
+    first = cases.classify(INTAKE_OFFICER, case_id, idempotency_key="k-1", **a_classification())
+    clock.advance()
+
+    retried = cases.classify(INTAKE_OFFICER, case_id, idempotency_key="k-1", **a_classification())
+
+    assert retried.replayed is True
+    assert first.replayed is False
+    assert (retried.case_id, retried.version, retried.recorded) == (
+        first.case_id,
+        first.version,
+        first.recorded,
+    )
+    assert recorded_event_names(cases, case_id) == ["ReportReceived", "RiskClassified"]
+
+
+def test_a_retried_referral_without_a_referral_id_returns_the_first_result(cases):
+    """The service names a new referral itself; a retry must not count as a new request."""
+    case_id = report_a_case(cases).case_id
+    advance_reported_case(cases, case_id, Stage.INTERVENTION)
+    first = cases.refer(CASE_WORKER, case_id, idempotency_key="refer-1", **a_referral())
+
+    retried = cases.refer(CASE_WORKER, case_id, idempotency_key="refer-1", **a_referral())
+
+    assert retried.replayed is True
+    assert retried.version == first.version
+    assert len(cases.visible_case(COORDINATOR, case_id).referrals) == 1
+
+
+def test_a_retried_report_returns_the_first_case(cases):
+    first = report_a_case(cases, idempotency_key="walk-in-0912")
+
+    retried = report_a_case(cases, idempotency_key="walk-in-0912")
+
+    assert retried.replayed is True
+    assert retried.case_id == first.case_id
+    assert cases.visible_case(COORDINATOR, first.case_id).version == 1
+
+
+def test_the_same_key_for_a_different_request_is_refused(cases):
+    case_id = report_a_case(cases).case_id
+    cases.classify(INTAKE_OFFICER, case_id, idempotency_key="k-1", **a_classification())
+
+    with pytest.raises(IdempotencyKeyReused):
+        cases.classify(
+            INTAKE_OFFICER, case_id, idempotency_key="k-1", **a_classification(risk_level="medium")
+        )
+
+    assert recorded_event_names(cases, case_id) == ["ReportReceived", "RiskClassified"]
+
+
+def test_the_same_key_for_a_different_report_is_refused(cases):
+    report_a_case(cases, idempotency_key="walk-in-0912")
+
+    with pytest.raises(IdempotencyKeyReused):
+        report_a_case(cases, idempotency_key="walk-in-0912", channel="phone")
+
+
+def test_the_same_key_for_a_command_on_another_case_is_refused(cases):
+    first_case = report_a_case(cases).case_id
+    second_case = report_a_case(cases).case_id
+    cases.classify(INTAKE_OFFICER, first_case, idempotency_key="k-1", **a_classification())
+
+    with pytest.raises(IdempotencyKeyReused):
+        cases.classify(INTAKE_OFFICER, second_case, idempotency_key="k-1", **a_classification())
+
+
+def test_idempotency_keys_belong_to_the_user_who_chose_them(cases):
+    case_id = report_a_case(cases).case_id
+    cases.classify(INTAKE_OFFICER, case_id, idempotency_key="k-1", **a_classification())
+
+    result = cases.assign_case_worker(
+        COORDINATOR, case_id, idempotency_key="k-1", **a_case_worker_assignment()
+    )
+
+    assert result.replayed is False
+    assert result.recorded == ("CaseWorkerAssigned",)
+
+
+def test_a_refused_command_does_not_use_up_its_key(cases):
+    case_id = report_a_case(cases).case_id
+    with pytest.raises(RuleViolated):
+        cases.assign_case_worker(
+            COORDINATOR, case_id, idempotency_key="k-1", **a_case_worker_assignment()
+        )
+    cases.classify(INTAKE_OFFICER, case_id, **a_classification())
+
+    result = cases.assign_case_worker(
+        COORDINATOR, case_id, idempotency_key="k-1", **a_case_worker_assignment()
+    )
+
+    assert result.replayed is False
+    assert result.recorded == ("CaseWorkerAssigned",)
+
+
+# ---- Time standard of referrals (L4.1) ----------------------------------------------
+
+
+def test_a_referral_is_due_after_the_districts_l4_1_time_standard(cases, clock):
+    case_id = report_a_case(cases).case_id
+    advance_reported_case(cases, case_id, Stage.INTERVENTION)
+    referred_at = clock.advance(timedelta(hours=5))
+
+    cases.refer(CASE_WORKER, case_id, **a_referral())
+
+    referred = cases.case_events(COORDINATOR, case_id)[-1]
+    limit = cases.profiles.profile(DISTRICT).step("L4.1").limit
+    assert limit == timedelta(days=7)  # Luwu Utara's "Mutu Baku - Waktu"
+    assert referred.due_at == referred_at + limit
+    assert referred.timestamp == referred_at
+    assert referred_at == FIXED_TIME + timedelta(hours=5)
