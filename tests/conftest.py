@@ -1,4 +1,4 @@
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -48,3 +48,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.iter_markers(name=layer)
         ):
             item.add_marker(getattr(pytest.mark, layer))
+
+
+_FAULT_REPORTS: list[str] = []
+
+
+@pytest.fixture
+def fault_report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Fault tests say what they did and what they checked; the lines are printed at the end."""
+
+    def say(line: str) -> None:
+        _FAULT_REPORTS.append(f"{request.node.name}: {line}")
+
+    return say
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FAULT_REPORTS:
+        terminalreporter.section("fault injection: what was done and checked")
+        for line in _FAULT_REPORTS:
+            terminalreporter.write_line(line)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak", action="store_true", help="long fault-injection runs (make soak)"
+    )
