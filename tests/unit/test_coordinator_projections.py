@@ -214,6 +214,7 @@ def test_a_closed_case_owes_no_step():
 
     rows = step_rows(LUWU_UTARA, history.events)
 
-    # The report needed psychological first aid (L1.3), never given: closed, not met.
+    # First aid (L1.3) was needed and never given, the home visit (L2.1) never made:
+    # closed, not met, so an auditor still sees them.
     assert "open" not in {r.state for r in rows}
-    assert [r.code for r in rows if r.state == "closed"] == ["L1.3"]
+    assert [r.code for r in rows if r.state == "closed"] == ["L1.3", "L2.1"]
