@@ -367,7 +367,8 @@ class CoordinatorStore:
             ("case_worker_id", filters.case_worker),
         ):
             if value is not None:
-                conditions.append(SQL("c.{0} = %({0})s").format(Identifier(column)))
+                # The column names are this method's own constants, never input.
+                conditions.append(SQL(f"c.{column} = %({column})s"))  # noqa: S608
                 params[column] = value
         if filters.agency is not None:
             conditions.append(SQL("%(agency)s = ANY(c.open_referral_agencies)"))
@@ -406,7 +407,7 @@ class CoordinatorStore:
                 self._sql(
                     "SELECT c.case_worker_id, count(*) AS open_cases, "
                     "count(*) FILTER (WHERE o.overdue > 0) AS cases_with_overdue_steps, "
-                    "coalesce(sum(o.overdue), 0) AS overdue_steps "
+                    "coalesce(sum(o.overdue), 0)::bigint AS overdue_steps "
                     "FROM {schema}.open_cases c "
                     "CROSS JOIN LATERAL (SELECT count(*) AS overdue FROM {schema}.case_steps s "
                     "    WHERE s.case_id = c.case_id AND s.state = 'open' "
