@@ -234,7 +234,15 @@ class BatchingProjectionRunner:
             if channel:
                 listener.execute(SQL("LISTEN {0}").format(Identifier(channel)))
             while not stop.is_set():
-                self.catch_up()
+                try:
+                    self.catch_up()
+                except Exception as error:  # noqa: BLE001 - keep following; the batch rolled back
+                    # Only the type: a message may quote event data.
+                    log.error("%s: batch failed (%s); retrying", self.projection.name,
+                              type(error).__name__)
+                    self._position = None
+                    stop.wait(self.poll_interval)
+                    continue
                 self._wait_for_news(listener, stop)
 
     def _wait_for_news(self, listener: Any, stop: threading.Event) -> None:

@@ -27,9 +27,12 @@ from projections.time_standards_dashboard import StepRow
 DEFAULT_SCHEMA = "coordinator"
 Connect = Callable[[], AbstractContextManager[Connection[Any]]]
 
-# One key for every creation of these tables, so that the API and the
-# projector starting together do not race on CREATE ... IF NOT EXISTS.
+# Creating, dropping or swapping the tables holds this advisory lock exclusively;
+# every batch holds it shared, first thing. So the API and the projector starting
+# together do not race on CREATE ... IF NOT EXISTS, and DDL never deadlocks with
+# a batch by taking table locks in a different order.
 _DDL_LOCK = 0x53494D50554C  # "SIMPUL"
+_TABLES = ("tracking", "open_cases", "referrals", "case_steps")
 
 _DDL = [
     "CREATE SCHEMA IF NOT EXISTS {schema}",
@@ -187,11 +190,21 @@ class CoordinatorStore:
     # ---- Tables -------------------------------------------------------------------------------
 
     def create_tables(self) -> None:
-        with self.connect() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-            for statement in _DDL:
-                conn.execute(self._sql(statement))
+        if not self._tables_exist():
+            with self.connect() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+                for statement in _DDL:
+                    conn.execute(self._sql(statement))
         self._tables_ready = True
+
+    def _tables_exist(self) -> bool:
+        with self.connect() as conn:
+            row = conn.execute(
+                "SELECT count(to_regclass(format('%%I.%%I', %s::text, name))) AS n "
+                "FROM unnest(%s::text[]) AS name",
+                (self.schema, list(_TABLES)),
+            ).fetchone()
+        return int(_value(row, "n")) == len(_TABLES) if row else False
 
     def ensure_tables(self) -> None:
         if not self._tables_ready:
@@ -245,6 +258,7 @@ class CoordinatorStore:
         """Replace the touched cases' rows and move tracking from ``after`` to ``to``, atomically."""
         self.ensure_tables()
         with self.connect() as conn, conn.transaction(), conn.cursor() as curs:
+            curs.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_DDL_LOCK,))
             self._move_tracking(curs, application_name, after, to)
             if not changes:
                 return
