@@ -15,7 +15,7 @@ the same rows. Status transitions follow the aggregate's event bodies
 
 import inspect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -101,24 +101,22 @@ class _OpenCaseFold:
     """Applies a case's events after its report, one handler per event type.
 
     Events without a handler still move the row's version and update time:
-    every event is activity on the case.
+    every event is activity on the case. The fold works on plain dicts and
+    builds the frozen rows once at the end, since a rebuild refolds every case.
     """
 
     def __init__(self, report: Any) -> None:
-        self.case = OpenCase(
-            case_id=report.originator_id,
-            register_number=report.register_number,
-            district=report.district,
-            stage=Stage.IDENTIFICATION.value,
-            status="open",
-            reported_at=report.timestamp,
-            updated_at=report.timestamp,
-            version=report.originator_version,
-        )
-        self.referrals: dict[str, ReferralLine] = {}
-
-    def update(self, **changes: Any) -> None:
-        self.case = replace(self.case, **changes)
+        self.case: dict[str, Any] = {
+            "case_id": report.originator_id,
+            "register_number": report.register_number,
+            "district": report.district,
+            "stage": Stage.IDENTIFICATION.value,
+            "status": "open",
+            "reported_at": report.timestamp,
+            "updated_at": report.timestamp,
+            "version": report.originator_version,
+        }
+        self.referrals: dict[str, dict[str, Any]] = {}
 
     @singledispatchmethod
     def apply(self, event: Any) -> None:
@@ -130,7 +128,7 @@ class _OpenCaseFold:
 
     @apply.register(Case.RiskClassified)
     def _risk_classified(self, event: Any) -> None:
-        self.update(
+        self.case.update(
             case_type=event.case_type,
             risk_level=event.risk_level,
             jurisdiction=event.jurisdiction,
@@ -139,42 +137,42 @@ class _OpenCaseFold:
 
     @apply.register(Case.CaseWorkerAssigned)
     def _case_worker_assigned(self, event: Any) -> None:
-        self.update(case_worker_id=event.case_worker_id)
+        self.case["case_worker_id"] = event.case_worker_id
 
     @apply.register(Case.ConsentRecorded)
     def _consent_recorded(self, event: Any) -> None:
-        if event.given and self.case.stage == Stage.IDENTIFICATION.value:
-            self.update(stage=Stage.ASSESSMENT.value)
+        if event.given and self.case["stage"] == Stage.IDENTIFICATION.value:
+            self.case["stage"] = Stage.ASSESSMENT.value
 
     @apply.register(Case.CaseReportConcluded)
     def _case_report_concluded(self, event: Any) -> None:
-        self.update(stage=Stage.PLANNING.value)
+        self.case["stage"] = Stage.PLANNING.value
 
     @apply.register(Case.InterventionPlanAgreed)
     def _intervention_plan_agreed(self, event: Any) -> None:
-        self.update(stage=Stage.INTERVENTION.value)
+        self.case["stage"] = Stage.INTERVENTION.value
 
     @apply.register(Case.MonitoringVisitRecorded)
     def _monitoring_visit_recorded(self, event: Any) -> None:
-        self.update(stage=Stage.MONITORING.value)
+        self.case["stage"] = Stage.MONITORING.value
 
     @apply.register(Case.ReassessmentStarted)
     def _reassessment_started(self, event: Any) -> None:
-        self.update(stage=Stage.ASSESSMENT.value)
+        self.case["stage"] = Stage.ASSESSMENT.value
 
     @apply.register(Case.Referred)
     def _referred(self, event: Any) -> None:
-        self.referrals[event.referral_id] = ReferralLine(
-            case_id=self.case.case_id,
-            referral_id=event.referral_id,
-            district=self.case.district,
-            agency=event.agency,
-            service_type=event.service_type,
-            status=ReferralStatus.PENDING.value,
-            emergency=bool(event.emergency),
-            referred_at=event.timestamp,
-            due_at=getattr(event, "due_at", None),
-        )
+        self.referrals[event.referral_id] = {
+            "case_id": self.case["case_id"],
+            "referral_id": event.referral_id,
+            "district": self.case["district"],
+            "agency": event.agency,
+            "service_type": event.service_type,
+            "status": ReferralStatus.PENDING.value,
+            "emergency": bool(event.emergency),
+            "referred_at": event.timestamp,
+            "due_at": getattr(event, "due_at", None),
+        }
 
     @apply.register(Case.ReferralAccepted)
     def _referral_accepted(self, event: Any) -> None:
@@ -204,29 +202,32 @@ class _OpenCaseFold:
         referral = self.referrals.get(event.referral_id)
         if referral is None:
             raise ValueError("an event refers to a referral the case never made")
-        at = event.timestamp
-        self.referrals[event.referral_id] = replace(
-            referral,
-            status=status,
-            answered_at=(referral.answered_at or at) if answered else referral.answered_at,
-            settled_at=(referral.settled_at or at) if status in _SETTLED else referral.settled_at,
-        )
+        referral["status"] = status
+        if answered:
+            referral.setdefault("answered_at", event.timestamp)
+        if status in _SETTLED:
+            referral.setdefault("settled_at", event.timestamp)
 
     def _close(self, closure: str, at: datetime) -> None:
         # The aggregate ends open referrals with the case (Case._end_open_referrals).
-        for referral_id, referral in list(self.referrals.items()):
-            if referral.is_open:
-                self.referrals[referral_id] = replace(
-                    referral, status=ReferralStatus.CANCELLED.value, settled_at=at
-                )
-        self.update(stage=Stage.CLOSED.value, status="closed", closure=closure, closed_at=at)
+        for referral in self.referrals.values():
+            if referral["status"] not in _SETTLED:
+                referral["status"] = ReferralStatus.CANCELLED.value
+                referral["settled_at"] = at
+        self.case.update(
+            stage=Stage.CLOSED.value, status="closed", closure=closure, closed_at=at
+        )
 
     def rows(self) -> CaseRows:
-        agencies = sorted({r.agency for r in self.referrals.values() if r.is_open})
+        referrals = tuple(ReferralLine(**referral) for referral in self.referrals.values())
+        agencies = sorted({r.agency for r in referrals if r.is_open})
         return CaseRows(
-            case=replace(self.case, open_referral_agencies=tuple(agencies)),
-            referrals=tuple(self.referrals.values()),
+            case=OpenCase(**self.case, open_referral_agencies=tuple(agencies)),
+            referrals=referrals,
         )
+
+
+_dispatch = vars(_OpenCaseFold)["apply"].dispatcher.dispatch
 
 
 def open_case_rows(history: Iterable[Any]) -> CaseRows:
@@ -242,7 +243,9 @@ def open_case_rows(history: Iterable[Any]) -> CaseRows:
                 f"event versions must be consecutive: version {previous.originator_version} "
                 f"is followed by {event.originator_version}"
             )
-        fold.apply(event)
+        # The dispatcher itself: singledispatchmethod builds a new bound wrapper on
+        # every attribute access, which a rebuild would pay once per event.
+        _dispatch(type(event))(fold, event)
         previous = event
-    fold.update(version=previous.originator_version, updated_at=previous.timestamp)
+    fold.case.update(version=previous.originator_version, updated_at=previous.timestamp)
     return fold.rows()

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         default=500, ge=1, le=10_000, description="Most events applied in one transaction."
     )
     projection_rebuild_batch_size: int = Field(
-        default=2000, ge=1, le=50_000, description="Most events per transaction in a rebuild."
+        default=10_000, ge=1, le=50_000, description="Most events per transaction in a rebuild."
     )
     projection_poll_seconds: float = Field(
         default=1.0, gt=0, le=60, description="Longest wait for new events without a NOTIFY."

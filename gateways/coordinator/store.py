@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
 from psycopg import Connection
-from psycopg.sql import SQL, Composable, Identifier, Literal
+from psycopg.sql import SQL, Composable, Identifier
 
 from gateways.projection_runner import PositionMoved
 from projections.open_cases import CaseRows
@@ -94,55 +95,28 @@ _DDL = [
         ON {schema}.case_steps (district, state, due_at)""",
 ]
 
+# Column orders for COPY; each getter reads a row's values in that order.
 _CASE_COLUMNS = (
-    ("case_id", "uuid"),
-    ("register_number", "text"),
-    ("district", "text"),
-    ("stage", "text"),
-    ("status", "text"),
-    ("case_type", "text"),
-    ("risk_level", "text"),
-    ("jurisdiction", "text"),
-    ("emergency", "boolean"),
-    ("case_worker_id", "text"),
-    ("closure", "text"),
-    ("reported_at", "timestamptz"),
-    ("updated_at", "timestamptz"),
-    ("closed_at", "timestamptz"),
-    ("version", "bigint"),
+    "case_id", "register_number", "district", "stage", "status", "case_type", "risk_level",
+    "jurisdiction", "emergency", "case_worker_id", "closure", "reported_at", "updated_at",
+    "closed_at", "version", "open_referral_agencies",
 )
 _REFERRAL_COLUMNS = (
-    ("case_id", "uuid"),
-    ("referral_id", "text"),
-    ("district", "text"),
-    ("agency", "text"),
-    ("service_type", "text"),
-    ("status", "text"),
-    ("emergency", "boolean"),
-    ("referred_at", "timestamptz"),
-    ("due_at", "timestamptz"),
-    ("answered_at", "timestamptz"),
-    ("settled_at", "timestamptz"),
+    "case_id", "referral_id", "district", "agency", "service_type", "status", "emergency",
+    "referred_at", "due_at", "answered_at", "settled_at",
 )
 _STEP_COLUMNS = (
-    ("case_id", "uuid"),
-    ("step_key", "text"),
-    ("district", "text"),
-    ("code", "text"),
-    ("stage", "text"),
-    ("title_en", "text"),
-    ("title_id", "text"),
-    ("agency", "text"),
-    ("referral_id", "text"),
-    ("limit_minutes", "integer"),
-    ("started_at", "timestamptz"),
-    ("due_at", "timestamptz"),
-    ("done_at", "timestamptz"),
-    ("state", "text"),
+    "case_id", "key", "district", "code", "stage", "title_en", "title_id", "agency",
+    "referral_id", "limit_minutes", "started_at", "due_at", "done_at", "state",
 )
-# Sorted lists of agencies travel as one comma-joined text per row, since
-# unnest() cannot take an array of arrays of different lengths.
-_AGENCY_SEPARATOR = ","
+_case_scalars = attrgetter(*_CASE_COLUMNS[:-1])
+_referral_values = attrgetter(*_REFERRAL_COLUMNS)
+_step_values = attrgetter(*_STEP_COLUMNS)
+_STEP_COLUMNS = tuple("step_key" if name == "key" else name for name in _STEP_COLUMNS)
+
+
+def _case_values(case: Any) -> tuple[Any, ...]:
+    return (*_case_scalars(case), list(case.open_referral_agencies))  # a list dumps as an array
 
 # The state an open step has at a given moment; the query's clock decides, not the projector.
 _STATE_NOW = SQL(
@@ -255,7 +229,11 @@ class CoordinatorStore:
     def write(
         self, changes: Sequence[CaseChange], application_name: str, *, after: int, to: int
     ) -> None:
-        """Replace the touched cases' rows and move tracking from ``after`` to ``to``, atomically."""
+        """Replace the touched cases' rows and move tracking from ``after`` to ``to``, atomically.
+
+        Rows are replaced by delete and COPY, the fastest way into PostgreSQL
+        from Python; a case's old and new rows never both survive the commit.
+        """
         self.ensure_tables()
         with self.connect() as conn, conn.transaction(), conn.cursor() as curs:
             curs.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_DDL_LOCK,))
@@ -263,25 +241,24 @@ class CoordinatorStore:
             if not changes:
                 return
             case_ids = [change.rows.case.case_id for change in changes]
-            curs.execute(
-                self._sql("DELETE FROM {schema}.referrals WHERE case_id = ANY(%s)"), (case_ids,)
-            )
-            curs.execute(
-                self._sql("DELETE FROM {schema}.case_steps WHERE case_id = ANY(%s)"), (case_ids,)
-            )
-            self._upsert_cases(curs, [change.rows.case for change in changes])
-            referrals = [r for change in changes for r in change.rows.referrals]
-            if referrals:
-                self._insert(curs, "referrals", _REFERRAL_COLUMNS, [
-                    tuple(getattr(r, name) for name, _ in _REFERRAL_COLUMNS) for r in referrals
-                ])
-            steps = [step for change in changes for step in change.steps]
-            if steps:
-                self._insert(curs, "case_steps", _STEP_COLUMNS, [
-                    tuple(step.key if name == "step_key" else getattr(step, name)
-                          for name, _ in _STEP_COLUMNS)
-                    for step in steps
-                ])
+            for table in ("open_cases", "referrals", "case_steps"):
+                curs.execute(
+                    SQL("DELETE FROM {0}.{1} WHERE case_id = ANY(%s)").format(
+                        self._schema_id, Identifier(table)
+                    ),
+                    (case_ids,),
+                )
+            self._copy(curs, "open_cases", _CASE_COLUMNS, (
+                _case_values(change.rows.case) for change in changes
+            ))
+            self._copy(curs, "referrals", _REFERRAL_COLUMNS, (
+                _referral_values(referral)
+                for change in changes
+                for referral in change.rows.referrals
+            ))
+            self._copy(curs, "case_steps", _STEP_COLUMNS, (
+                _step_values(step) for change in changes for step in change.steps
+            ))
 
     def _move_tracking(self, curs: Any, application_name: str, after: int, to: int) -> None:
         if after == 0:
@@ -305,58 +282,21 @@ class CoordinatorStore:
         if curs.rowcount != 1:
             raise PositionMoved(after)
 
-    def _upsert_cases(self, curs: Any, cases: Sequence[Any]) -> None:
-        columns = [name for name, _ in _CASE_COLUMNS] + ["open_referral_agencies"]
-        arrays = [
-            SQL("%s::{0}[]").format(SQL(sql_type)) for _, sql_type in _CASE_COLUMNS
-        ] + [SQL("%s::text[]")]
-        values = _columns(
-            [
-                tuple(getattr(case, name) for name, _ in _CASE_COLUMNS)
-                + (_AGENCY_SEPARATOR.join(case.open_referral_agencies),)
-                for case in cases
-            ],
-            len(columns),
-        )
-        selected = [Identifier(name) for name in columns[:-1]] + [
-            SQL("string_to_array(open_referral_agencies, {0})").format(Literal(_AGENCY_SEPARATOR))
-        ]
-        updates = SQL(", ").join(
-            SQL("{0} = EXCLUDED.{0}").format(Identifier(name)) for name in columns[1:]
-        )
-        curs.execute(
-            SQL(
-                "INSERT INTO {schema}.open_cases ({columns}) "
-                "SELECT {selected} FROM unnest({arrays}) AS u ({columns}) "
-                "ON CONFLICT (case_id) DO UPDATE SET {updates}"
-            ).format(
-                schema=self._schema_id,
-                columns=SQL(", ").join(Identifier(name) for name in columns),
-                selected=SQL(", ").join(selected),
-                arrays=SQL(", ").join(arrays),
-                updates=updates,
-            ),
-            values,
-        )
-
-    def _insert(
+    def _copy(
         self,
         curs: Any,
         table: str,
-        columns: Sequence[tuple[str, str]],
-        rows: Sequence[tuple[Any, ...]],
+        columns: Sequence[str],
+        rows: Iterable[tuple[Any, ...]],
     ) -> None:
-        curs.execute(
-            SQL("INSERT INTO {schema}.{table} ({columns}) SELECT * FROM unnest({arrays})").format(
-                schema=self._schema_id,
-                table=Identifier(table),
-                columns=SQL(", ").join(Identifier(name) for name, _ in columns),
-                arrays=SQL(", ").join(
-                    SQL("%s::{0}[]").format(SQL(sql_type)) for _, sql_type in columns
-                ),
-            ),
-            _columns(rows, len(columns)),
+        statement = SQL("COPY {0}.{1} ({2}) FROM STDIN").format(
+            self._schema_id,
+            Identifier(table),
+            SQL(", ").join(Identifier(name) for name in columns),
         )
+        with curs.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     # ---- Reading ------------------------------------------------------------------------------
 
@@ -549,14 +489,6 @@ class CoordinatorStore:
                 )
                 result[table] = [tuple(_values(row)) for row in curs.fetchall()]
         return result
-
-
-def _columns(rows: Iterable[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(width)]
-    for row in rows:
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    return columns
 
 
 def _value(row: Any, name: str) -> Any:
