@@ -109,6 +109,18 @@ _STEP_COLUMNS = (
     "case_id", "key", "district", "code", "stage", "title_en", "title_id", "agency",
     "referral_id", "limit_minutes", "started_at", "due_at", "done_at", "state",
 )
+_CASE_TYPES = (
+    "uuid", "text", "text", "text", "text", "text", "text", "text", "bool", "text", "text",
+    "timestamptz", "timestamptz", "timestamptz", "int8", "text[]",
+)
+_REFERRAL_TYPES = (
+    "uuid", "text", "text", "text", "text", "text", "bool", "timestamptz", "timestamptz",
+    "timestamptz", "timestamptz",
+)
+_STEP_TYPES = (
+    "uuid", "text", "text", "text", "text", "text", "text", "text", "text", "int4",
+    "timestamptz", "timestamptz", "timestamptz", "text",
+)
 _case_scalars = attrgetter(*_CASE_COLUMNS[:-1])
 _referral_values = attrgetter(*_REFERRAL_COLUMNS)
 _step_values = attrgetter(*_STEP_COLUMNS)
@@ -248,15 +260,15 @@ class CoordinatorStore:
                     ),
                     (case_ids,),
                 )
-            self._copy(curs, "open_cases", _CASE_COLUMNS, (
+            self._copy(curs, "open_cases", _CASE_COLUMNS, _CASE_TYPES, (
                 _case_values(change.rows.case) for change in changes
             ))
-            self._copy(curs, "referrals", _REFERRAL_COLUMNS, (
+            self._copy(curs, "referrals", _REFERRAL_COLUMNS, _REFERRAL_TYPES, (
                 _referral_values(referral)
                 for change in changes
                 for referral in change.rows.referrals
             ))
-            self._copy(curs, "case_steps", _STEP_COLUMNS, (
+            self._copy(curs, "case_steps", _STEP_COLUMNS, _STEP_TYPES, (
                 _step_values(step) for change in changes for step in change.steps
             ))
 
@@ -287,14 +299,17 @@ class CoordinatorStore:
         curs: Any,
         table: str,
         columns: Sequence[str],
+        types: Sequence[str],
         rows: Iterable[tuple[Any, ...]],
     ) -> None:
-        statement = SQL("COPY {0}.{1} ({2}) FROM STDIN").format(
+        # Binary COPY with the types declared up front: no per-value type lookup.
+        statement = SQL("COPY {0}.{1} ({2}) FROM STDIN (FORMAT BINARY)").format(
             self._schema_id,
             Identifier(table),
             SQL(", ").join(Identifier(name) for name in columns),
         )
         with curs.copy(statement) as copy:
+            copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
 
