@@ -35,7 +35,7 @@ class AgencyLoad(BaseModel):
 class Workload(BaseModel):
     district: str
     now: datetime = Field(description="The time the overdue counts were taken at.")
-    position: int = Field(description="The last event position the counts include.")
+    position: int = Field(description="Events up to at least this position are counted.")
     open_cases: int
     case_workers: list[CaseWorkerLoad]
     agencies: list[AgencyLoad]

@@ -37,7 +37,7 @@ VIEW_ERRORS: dict[int | str, dict[str, object]] = {
     503: {"model": Problem, "description": "The store behind the views is unreachable"},
 }
 STEP_CODE = r"^[A-Z]{1,3}\d+(\.\d+)*$"
-StepState = Literal["due", "overdue", "met", "late", "closed"]
+DashboardState = Literal["due", "overdue", "met", "late", "closed"]
 
 
 def office_reader(actor: ActorDep) -> Actor:
@@ -123,7 +123,7 @@ class CaseListItem(BaseModel):
 class CaseList(BaseModel):
     district: str
     now: datetime
-    position: int = Field(description="The last event position the list includes")
+    position: int = Field(description="Events up to at least this position are included")
     items: list[CaseListItem]
     next_cursor: str | None
 
@@ -225,7 +225,7 @@ class DashboardStep(BaseModel):
     started_at: datetime
     due_at: datetime
     done_at: datetime | None
-    state: StepState
+    state: DashboardState
 
 
 class CaseSteps(StepCounts):
@@ -246,7 +246,7 @@ class AgencySteps(StepCounts):
 class TimeStandardsDashboard(BaseModel):
     district: str
     now: datetime
-    position: int = Field(description="The last event position the dashboard includes")
+    position: int = Field(description="Events up to at least this position are included")
     agencies: list[AgencySteps] = Field(description="Step counts per agency that owes them")
     cases: list[CaseSteps] = Field(description="Cases with steps in the requested states, most urgent first")
     next_cursor: str | None
@@ -263,7 +263,7 @@ def time_standards_dashboard(
     store: Views,
     cases: CasesDep,
     state: Annotated[
-        list[StepState] | None,
+        list[DashboardState] | None,
         Query(description="Step states to list per case; default due and overdue"),
     ] = None,
     code: Annotated[str | None, Query(pattern=STEP_CODE, description="Only this step")] = None,
