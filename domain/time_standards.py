@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -536,6 +537,8 @@ def _status(
     )
 
 
+# A profile has a few dozen codes, and a projection rebuild sorts every case's steps.
+@lru_cache(maxsize=1024)
 def _code_order(code: str) -> tuple[Any, ...]:
     """Sort L1.9 before L1.10: compare the numbers in a code as numbers."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", code))

@@ -2,11 +2,15 @@
 
 import argparse
 import logging
+import os
 import signal
+import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -51,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         Runtime(api_url, database_url, kafka_servers).save(settings)
         cases = build_cases(settings, database_url)
         stack.append(cases.close)
+        stack.append(start_coordinator_projector(database_url))
         tokens = token_service(settings)
         coordinator = Actor("koordinator.demo", Role.COORDINATOR, Agency.UPTD_PPA, settings.default_district)
         print(f"\nSimpul is running at {api_url}  (API docs: {api_url}/api/v1/docs)")
@@ -102,6 +107,110 @@ def demo(args: argparse.Namespace) -> int:
     return run_demo(url, token_service(settings), settings.default_district)
 
 
+# ---- Projections: the coordinator's views follow the event store ----------------------------
+
+
+def _database_url(settings: Settings) -> str | None:
+    if settings.database_url is not None:
+        return str(settings.database_url)
+    runtime = Runtime.load(settings)
+    return runtime.database_url if runtime else None
+
+
+def start_coordinator_projector(database_url: str) -> Callable[[], None]:
+    """`simpul project --coordinator` as a child process; returns how to stop it."""
+    environment = {**os.environ, "SIMPUL_DATABASE_URL": database_url}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gateways.cli", "project", "--coordinator"], env=environment
+    )
+
+    def stop() -> None:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    return stop
+
+
+def project(args: argparse.Namespace) -> int:
+    """Keep read models up to date as events are recorded."""
+    from gateways.coordinator.running import follow
+
+    if not args.coordinator:
+        print("say which projections to run, e.g. --coordinator")
+        return 2
+    settings = _settings()
+    database_url = _database_url(settings)
+    if database_url is None:
+        print("simpul project needs SIMPUL_DATABASE_URL (or a running `simpul run`)")
+        return 2
+    cases = build_cases(settings, database_url)
+    stop = threading.Event()
+    try:
+        if settings.projection_metrics_port:
+            print(
+                "coordinator projector; lag at http://"
+                f"{settings.projection_metrics_host}:{settings.projection_metrics_port}/metrics",
+                flush=True,
+            )
+        follow(cases, settings, stop)
+    finally:
+        stop.set()
+        cases.close()
+    return 0
+
+
+def rebuild_projections(args: argparse.Namespace) -> int:
+    """Rebuild read models from every stored event, then swap them in for the live ones."""
+    from tqdm import tqdm
+
+    from gateways.coordinator.running import rebuild
+
+    if not args.coordinator:
+        print("say which projections to rebuild, e.g. --coordinator")
+        return 2
+    settings = _settings()
+    database_url = _database_url(settings)
+    if database_url is None:
+        print("simpul projections rebuild needs SIMPUL_DATABASE_URL (or a running `simpul run`)")
+        return 2
+    cases = build_cases(settings, database_url)
+    try:
+        with tqdm(desc="coordinator", unit="event", file=sys.stderr) as bar:
+            result = rebuild(
+                cases,
+                settings,
+                on_start=lambda head: setattr(bar, "total", head),
+                progress=bar.update,
+            )
+    finally:
+        cases.close()
+    print(
+        f"rebuilt coordinator: {result.events} events, {result.cases} cases "
+        f"in {result.seconds:.2f} s ({result.events_per_second:,.0f} events/s)"
+    )
+    return 0
+
+
+def _add_projection_commands(command: Callable[..., argparse.ArgumentParser], commands: Any) -> None:
+    project_parser = command("project", project, project.__doc__ or "")
+    project_parser.add_argument(
+        "--coordinator", action="store_true", help="the coordinating office's views"
+    )
+    projections_parser = commands.add_parser("projections", help="manage read models")
+    projections_commands = projections_parser.add_subparsers(dest="action", required=True)
+    rebuild_parser = projections_commands.add_parser(
+        "rebuild", help=rebuild_projections.__doc__, description=rebuild_projections.__doc__
+    )
+    rebuild_parser.set_defaults(handler=rebuild_projections)
+    rebuild_parser.add_argument(
+        "--coordinator", action="store_true", help="the coordinating office's views"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simpul", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +236,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo_parser = command("demo", demo, demo.__doc__ or "")
     demo_parser.add_argument("--url", default=None, help="defaults to the one `simpul run` started")
+
+    _add_projection_commands(command, commands)
     return parser
 
 

@@ -112,3 +112,11 @@ def require_may_act(
     }[who]
     if not allowed:
         raise AccessDenied("not_permitted", f"only {who.value} may do this")
+
+
+def may_read_coordinator_views(actor: Actor) -> bool:
+    """The open-case list, workload and time-standard dashboard of the actor's district:
+    its coordinating office (UPTD PPA) and auditors."""
+    return actor.role == Role.AUDITOR or (
+        actor.agency == Agency.UPTD_PPA and actor.role in CASE_OFFICE_ROLES
+    )

@@ -53,6 +53,24 @@ class Settings(BaseSettings):
 
     aggregate_cache_size: int = Field(default=1000, ge=0)
 
+    # The coordinator projection (`simpul project --coordinator`).
+    projection_batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="Most events applied in one transaction."
+    )
+    projection_rebuild_batch_size: int = Field(
+        default=10_000, ge=1, le=50_000, description="Most events per transaction in a rebuild."
+    )
+    projection_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="Longest wait for new events without a NOTIFY."
+    )
+    projection_history_cache_cases: int = Field(
+        default=2000, ge=0, description="Case histories the projector keeps in memory."
+    )
+    projection_metrics_host: str = "127.0.0.1"
+    projection_metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="Prometheus /metrics of the projector; 0: off."
+    )
+
     @model_validator(mode="after")
     def _production_needs_real_services(self) -> "Settings":
         if self.environment == "production":

@@ -5,6 +5,7 @@ from fastapi import APIRouter, FastAPI
 from gateways.api import problems
 from gateways.api.routes import case_steps, service
 from gateways.api.routes import cases as case_routes
+from gateways.api.routes import coordinator as coordinator_routes
 from gateways.tokens import TokenService
 from services.cases import Cases
 
@@ -39,6 +40,7 @@ def create_app(*, cases: Cases, tokens: TokenService) -> FastAPI:
     api.include_router(case_routes.router)
     api.include_router(case_steps.build_router())
     api.include_router(service.meta)
+    api.include_router(coordinator_routes.router)
     app.include_router(api)
     app.include_router(service.health)
     return app

@@ -1,0 +1,298 @@
+"""The coordinating office's views: the open-case list, workload and the time-standard dashboard.
+
+Read by the UPTD PPA of the caller's district (intake officers, case workers,
+coordinators) and by auditors, always scoped to the caller's district. The
+views follow the event store, so they are eventually consistent: a command's
+effect shows within the projector's lag, normally well under a second; every
+answer carries the event ``position`` it includes. No personal data is listed
+here; the case file is where it is read, attributably.
+"""
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+
+from domain.actors import Actor
+from domain.vocabulary import Agency, CaseType, Jurisdiction, RiskLevel, Stage
+from gateways.api.deps import ActorDep, CasesDep
+from gateways.api.problems import Problem
+from gateways.coordinator.running import coordinator_store
+from gateways.coordinator.store import CaseFilters, CoordinatorStore, StepFilters
+from projections.workload import AgencyLoad, CaseWorkerLoad, Workload
+from services.access import AccessDenied, may_read_coordinator_views
+
+router = APIRouter(tags=["coordinator"])
+
+VIEW_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem, "description": "No valid bearer token"},
+    403: {"model": Problem, "description": "Not the district's coordinating office or an auditor"},
+    422: {"model": Problem, "description": "A query parameter is invalid; the problem names it"},
+    503: {"model": Problem, "description": "The store behind the views is unreachable"},
+}
+STEP_CODE = r"^[A-Z]{1,3}\d+(\.\d+)*$"
+DashboardState = Literal["due", "overdue", "met", "late", "closed"]
+
+
+def office_reader(actor: ActorDep) -> Actor:
+    if not may_read_coordinator_views(actor):
+        raise AccessDenied(
+            "coordinator_views",
+            "only the district's coordinating office (UPTD PPA) and auditors read these views",
+        )
+    return actor
+
+
+def views(request: Request) -> CoordinatorStore:
+    store: CoordinatorStore | None = getattr(request.app.state, "coordinator_store", None)
+    if store is None:
+        try:
+            store = coordinator_store(request.app.state.cases)
+        except RuntimeError as error:
+            raise HTTPException(503, str(error)) from None
+        request.app.state.coordinator_store = store
+    return store
+
+
+OfficeReader = Annotated[Actor, Depends(office_reader)]
+Views = Annotated[CoordinatorStore, Depends(views)]
+Limit = Annotated[int, Query(ge=1, le=200, description="Most items in one page")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=200, description="The `next_cursor` of the previous page"),
+]
+
+
+def _encode_cursor(key: datetime, case_id: UUID) -> str:
+    raw = json.dumps([key.isoformat(), str(case_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key, case_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        decoded = (datetime.fromisoformat(key), UUID(case_id))
+    except (ValueError, TypeError, binascii.Error):
+        decoded = None
+    if decoded is None or decoded[0].tzinfo is None:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "cursor"),
+                    "msg": "is not a cursor this endpoint returned",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return decoded
+
+
+# ---- The open-case list ------------------------------------------------------------------
+
+
+class CaseListItem(BaseModel):
+    case_id: UUID
+    register_number: str
+    stage: Stage
+    status: Literal["open", "closed"]
+    case_type: CaseType | None
+    risk_level: RiskLevel | None
+    jurisdiction: Jurisdiction | None
+    emergency: bool
+    case_worker_id: str | None
+    open_referral_agencies: list[Agency] = Field(description="Agencies with an open referral")
+    next_step: str | None = Field(description="The open SOP step due first")
+    next_due_at: datetime | None
+    overdue_steps: list[str] = Field(description="Codes of the steps overdue at `now`")
+    reported_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    closure: str | None
+    version: int = Field(description="The case version the row reflects")
+
+
+class CaseList(BaseModel):
+    district: str
+    now: datetime
+    position: int = Field(description="Events up to at least this position are included")
+    items: list[CaseListItem]
+    next_cursor: str | None
+
+
+@router.get(
+    "/cases",
+    response_model=CaseList,
+    summary="The district's cases for triage: filter by stage, risk, type, agency, worker, overdue step",
+    responses=VIEW_ERRORS,
+)
+def list_cases(
+    actor: OfficeReader,
+    store: Views,
+    cases: CasesDep,
+    status: Literal["open", "closed", "all"] = "open",
+    stage: Stage | None = None,
+    risk_level: RiskLevel | None = None,
+    case_type: CaseType | None = None,
+    agency: Annotated[Agency | None, Query(description="Has an open referral to it")] = None,
+    case_worker: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    overdue_step: Annotated[
+        str | None,
+        Query(
+            pattern=f"^any$|{STEP_CODE}",
+            description="A step code such as L1.5, or `any`: cases with it overdue now",
+        ),
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> CaseList:
+    """Newest reports first; no personal data (read the case file for that)."""
+    after = _decode_cursor(cursor)
+    now = cases.clock()
+    filters = CaseFilters(
+        status=None if status == "all" else status,
+        stage=stage.value if stage else None,
+        risk_level=risk_level.value if risk_level else None,
+        case_type=case_type.value if case_type else None,
+        agency=agency.value if agency else None,
+        case_worker=case_worker,
+        overdue_step=overdue_step,
+    )
+    position = store.position(cases.name)
+    rows = store.list_cases(actor.district, filters, now=now, limit=limit + 1, after=after)
+    page = rows[:limit]
+    more = len(rows) > limit
+    return CaseList(
+        district=actor.district,
+        now=now,
+        position=position,
+        items=[CaseListItem.model_validate(row) for row in page],
+        next_cursor=_encode_cursor(page[-1]["reported_at"], page[-1]["case_id"]) if more else None,
+    )
+
+
+# ---- Workload ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/workload",
+    response_model=Workload,
+    summary="Open cases per case worker and open referrals per agency, with overdue counts",
+    responses=VIEW_ERRORS,
+)
+def workload(actor: OfficeReader, store: Views, cases: CasesDep) -> Workload:
+    """Counts for the caller's district, overdue as of now."""
+    now = cases.clock()
+    position = store.position(cases.name)
+    load = store.workload(actor.district, now=now)
+    case_workers = [CaseWorkerLoad.model_validate(row) for row in load["case_workers"]]
+    return Workload(
+        district=actor.district,
+        now=now,
+        position=position,
+        open_cases=sum(worker.open_cases for worker in case_workers),
+        case_workers=case_workers,
+        agencies=[AgencyLoad.model_validate(row) for row in load["agencies"]],
+    )
+
+
+# ---- The time-standard dashboard -----------------------------------------------------------
+
+
+class StepCounts(BaseModel):
+    due: int
+    overdue: int
+    met: int
+    late: int
+    closed: int
+
+
+class DashboardStep(BaseModel):
+    code: str
+    stage: str
+    title_en: str
+    agency: Agency = Field(description="Who owes the step")
+    referral_id: str | None
+    limit_minutes: int
+    started_at: datetime
+    due_at: datetime
+    done_at: datetime | None
+    state: DashboardState
+
+
+class CaseSteps(StepCounts):
+    case_id: UUID
+    register_number: str
+    stage: Stage
+    status: Literal["open", "closed"]
+    risk_level: RiskLevel | None
+    case_worker_id: str | None
+    first_due_at: datetime = Field(description="Due time of the case's first listed step")
+    steps: list[DashboardStep] = Field(description="The case's steps in the requested states")
+
+
+class AgencySteps(StepCounts):
+    agency: Agency
+
+
+class TimeStandardsDashboard(BaseModel):
+    district: str
+    now: datetime
+    position: int = Field(description="Events up to at least this position are included")
+    agencies: list[AgencySteps] = Field(description="Step counts per agency that owes them")
+    cases: list[CaseSteps] = Field(description="Cases with steps in the requested states, most urgent first")
+    next_cursor: str | None
+
+
+@router.get(
+    "/dashboard/time-standards",
+    response_model=TimeStandardsDashboard,
+    summary="Time standards: steps due and overdue, per case and per agency",
+    responses=VIEW_ERRORS,
+)
+def time_standards_dashboard(
+    actor: OfficeReader,
+    store: Views,
+    cases: CasesDep,
+    state: Annotated[
+        list[DashboardState] | None,
+        Query(description="Step states to list per case; default due and overdue"),
+    ] = None,
+    code: Annotated[str | None, Query(pattern=STEP_CODE, description="Only this step")] = None,
+    agency: Annotated[Agency | None, Query(description="Only steps this agency owes")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> TimeStandardsDashboard:
+    """The district's time standards applied at the current time."""
+    after = _decode_cursor(cursor)
+    now = cases.clock()
+    filters = StepFilters(
+        states=tuple(state) if state else ("due", "overdue"),
+        code=code,
+        agency=agency.value if agency else None,
+    )
+    position = store.position(cases.name)
+    dashboard = store.step_dashboard(
+        actor.district, filters, now=now, limit=limit + 1, after=after
+    )
+    rows = dashboard["cases"]
+    page = rows[:limit]
+    more = len(rows) > limit
+    return TimeStandardsDashboard(
+        district=actor.district,
+        now=now,
+        position=position,
+        agencies=[AgencySteps.model_validate(row) for row in dashboard["agencies"]],
+        cases=[
+            CaseSteps.model_validate({**row, "first_due_at": row["first_due"]}) for row in page
+        ],
+        next_cursor=_encode_cursor(page[-1]["first_due"], page[-1]["case_id"]) if more else None,
+    )

@@ -1,0 +1,126 @@
+"""A real `simpul project --coordinator`, SIGKILLed again and again while cases are recorded,
+ends with exactly the rows a rebuild from the store gives."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateways.coordinator.running import coordinator_runner, coordinator_store, wait_until_caught_up
+from gateways.embedded.ports import free_port
+from services.cases import Cases
+from services.settings import Settings
+from tests.support.coordinator import record_mix
+
+KILLS = 3
+
+
+class Projector:
+    def __init__(self, database_url: str, data_dir: Path) -> None:
+        self.metrics_port = free_port()
+        self.environment = {
+            **os.environ,
+            "SIMPUL_DATABASE_URL": database_url,
+            "SIMPUL_DATA_DIR": str(data_dir),
+            "SIMPUL_PROJECTION_BATCH_SIZE": "4",
+            "SIMPUL_PROJECTION_METRICS_PORT": str(self.metrics_port),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gateways.cli", "project", "--coordinator"],
+            env=self.environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def metrics(self, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                    return response.read().decode()
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+
+@pytest.fixture
+def projector(database_url: str, tmp_path: Path) -> Iterator[Projector]:
+    running = Projector(database_url, tmp_path)
+    yield running
+    running.stop()
+
+
+def wait_for_position_past(cases: Cases, position: int, timeout: float = 60) -> int:
+    store = coordinator_store(cases)
+    deadline = time.monotonic() + timeout
+    while True:
+        now_at = store.position(cases.name)
+        if now_at > position:
+            return now_at
+        assert time.monotonic() < deadline, f"the projector did not move past {position}"
+        time.sleep(0.02)
+
+
+def test_sigkilled_projector_restarts_into_the_rows_a_rebuild_gives(
+    pg_cases: Cases, projector: Projector, test_settings: Settings
+):
+    record_mix(pg_cases, 20)
+    recording_done = threading.Event()
+    failures: list[BaseException] = []
+
+    def keep_recording() -> None:
+        try:
+            while not recording_done.is_set():
+                record_mix(pg_cases, 2)
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            failures.append(error)
+
+    recorder = threading.Thread(target=keep_recording, daemon=True)
+    recorder.start()
+    position = 0
+    try:
+        for _ in range(KILLS):
+            projector.start()
+            position = wait_for_position_past(pg_cases, position)
+            projector.kill()
+    finally:
+        recording_done.set()
+        recorder.join(timeout=60)
+    assert not failures
+
+    projector.start()
+    store = coordinator_store(pg_cases)
+    wait_until_caught_up(pg_cases, store, timeout=60)
+    assert "simpul_projection_events_behind" in projector.metrics()
+    check = coordinator_store(pg_cases, "coordinator_check")
+    coordinator_runner(pg_cases, test_settings, schema=check.schema, batch_size=1000).catch_up()
+
+    assert store.position(pg_cases.name) == check.position(pg_cases.name)
+    assert store.rows() == check.rows()
+    assert store.case_count() >= 20 + KILLS * 2

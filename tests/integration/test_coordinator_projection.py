@@ -1,0 +1,235 @@
+"""The coordinator projection on a real PostgreSQL: batches applied exactly once, rebuilds converge."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from gateways.coordinator.projector import CaseHistories, CoordinatorProjection
+from gateways.coordinator.running import coordinator_runner, coordinator_store, rebuild
+from gateways.coordinator.store import CaseFilters, CoordinatorStore, StepFilters
+from gateways.projection_runner import BatchingProjectionRunner, PositionMoved
+from services.cases import Cases
+from services.settings import Settings
+from tests.support.coordinator import record_case, record_mix
+
+
+@pytest.fixture
+def store(pg_cases: Cases) -> CoordinatorStore:
+    return coordinator_store(pg_cases)
+
+
+def rebuilt_rows(cases: Cases, settings: Settings, schema: str = "coordinator_check") -> dict:
+    """What a rebuild from the whole store gives, in a schema of its own."""
+    check = coordinator_store(cases, schema)
+    check.drop()
+    coordinator_runner(cases, settings, schema=schema, batch_size=1000).catch_up()
+    return check.rows()
+
+
+def test_small_batches_apply_every_event_once_and_track_the_head(
+    pg_cases: Cases, store: CoordinatorStore, test_settings: Settings
+):
+    record_mix(pg_cases, 6)
+    runner = coordinator_runner(pg_cases, test_settings, batch_size=4)
+
+    moved = runner.catch_up()
+
+    head = pg_cases.recorder.max_notification_id()
+    assert moved == head == store.position(pg_cases.name)
+    assert runner.lag.events_behind == 0
+    assert store.case_count() == 6
+    assert store.rows() == rebuilt_rows(pg_cases, test_settings)
+
+
+def test_a_projector_stopped_midway_resumes_where_its_last_commit_left_it(
+    pg_cases: Cases, store: CoordinatorStore, test_settings: Settings
+):
+    record_mix(pg_cases, 6)
+    first = coordinator_runner(pg_cases, test_settings, batch_size=5)
+    first.step()
+    first.step()
+    stopped_at = store.position(pg_cases.name)
+    assert 0 < stopped_at < pg_cases.recorder.max_notification_id()
+    del first  # gone without a goodbye, as after a crash
+    record_mix(pg_cases, 3)
+
+    coordinator_runner(pg_cases, test_settings, batch_size=5).catch_up()
+
+    assert store.position(pg_cases.name) == pg_cases.recorder.max_notification_id()
+    assert store.rows() == rebuilt_rows(pg_cases, test_settings)
+
+
+def test_reapplying_an_already_tracked_batch_changes_nothing(
+    pg_cases: Cases, store: CoordinatorStore, test_settings: Settings
+):
+    record_mix(pg_cases, 4)
+    runner = coordinator_runner(pg_cases, test_settings, batch_size=6)
+    runner.step()
+    batch_start = store.position(pg_cases.name)
+    runner.step()
+    batch_end = store.position(pg_cases.name)
+    runner.catch_up()
+    before = store.rows()
+    notifications = pg_cases.recorder.select_notifications(
+        start=batch_start, stop=batch_end, limit=100, inclusive_of_start=False
+    )
+    events = [pg_cases.mapper.to_domain_event(n) for n in notifications]
+    projection = CoordinatorProjection(store, CaseHistories(pg_cases), pg_cases.profiles)
+
+    with pytest.raises(PositionMoved):
+        projection.process_batch(events, Tracking(pg_cases.name, batch_end), after=batch_start)
+
+    assert store.rows() == before
+    assert store.position(pg_cases.name) == pg_cases.recorder.max_notification_id()
+
+
+def test_per_case_order_holds_whatever_the_batch_size_and_cache(
+    pg_cases: Cases, test_settings: Settings
+):
+    record_mix(pg_cases, 8)
+    one_by_one = coordinator_store(pg_cases, "coordinator_one")
+    one_by_one.drop()
+    coordinator_runner(pg_cases, test_settings, schema="coordinator_one", batch_size=1).catch_up()
+    # No cache at all: every touched case's history comes back from the store.
+    no_cache = coordinator_store(pg_cases, "coordinator_nocache")
+    no_cache.drop()
+    no_cache.create_tables()
+    histories = CaseHistories(pg_cases, max_cases=0)
+    projection = CoordinatorProjection(no_cache, histories, pg_cases.profiles)
+
+    BatchingProjectionRunner(pg_cases, projection, batch_size=7).catch_up()
+
+    assert histories.loads_from_store > 0
+    assert one_by_one.rows() == no_cache.rows() == rebuilt_rows(pg_cases, test_settings)
+
+
+def test_a_rebuild_converges_and_the_live_projector_reads_on_after_the_swap(
+    pg_cases: Cases, store: CoordinatorStore, test_settings: Settings
+):
+    record_mix(pg_cases, 6)
+    live = coordinator_runner(pg_cases, test_settings, batch_size=3)
+    live.catch_up()
+    incremental = store.rows()
+    progressed: list[int] = []
+
+    result = rebuild(pg_cases, test_settings, progress=progressed.append)
+
+    assert store.rows() == incremental
+    assert result.events == sum(progressed) == pg_cases.recorder.max_notification_id()
+    assert result.cases == 6
+    record_mix(pg_cases, 2)
+    live.catch_up()
+    assert store.rows() == rebuilt_rows(pg_cases, test_settings)
+
+
+# ---- Queries -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def projected(pg_cases: Cases, store: CoordinatorStore, test_settings: Settings) -> Iterator[dict]:
+    recorded = {
+        shape: record_case(pg_cases, shape, worker="cw-a")
+        for shape in ("reported", "classified", "classified_medium", "referred", "closed")
+    }
+    other = record_case(pg_cases, "referred", district="kota-batu")
+    coordinator_runner(pg_cases, test_settings).catch_up()
+    yield {"cases": recorded, "other_district": other}
+
+
+def ids(rows: list[dict]) -> set:
+    return {row["case_id"] for row in rows}
+
+
+def test_the_list_filters_by_each_triage_column(store: CoordinatorStore, projected: dict):
+    cases = projected["cases"]
+    now = datetime.now(UTC)
+
+    def listed(**filters) -> set:
+        return ids(store.list_cases("luwu-utara", CaseFilters(**filters), now=now, limit=50))
+
+    assert listed() == {cases[s].case_id for s in ("reported", "classified", "classified_medium", "referred")}
+    assert listed(status="closed") == {cases["closed"].case_id}
+    assert listed(status=None) == {c.case_id for c in cases.values()}
+    assert listed(risk_level="medium") == {cases["classified_medium"].case_id}
+    assert listed(stage="assessment") == {cases["referred"].case_id}
+    assert listed(agency="police") == {cases["referred"].case_id}
+    assert listed(case_worker="cw-a") == {cases["referred"].case_id}
+    assert listed(case_type="KTA", status=None) == {
+        cases[s].case_id for s in ("classified", "classified_medium", "referred", "closed")
+    }
+    assert projected["other_district"].case_id not in listed(status=None)
+
+
+def test_overdue_is_decided_by_the_query_clock_not_by_events(
+    store: CoordinatorStore, projected: dict
+):
+    reported = projected["cases"]["reported"].case_id
+    soon = datetime.now(UTC) + timedelta(minutes=10)
+    later = datetime.now(UTC) + timedelta(hours=3)
+
+    def row_at(now: datetime) -> dict:
+        rows = store.list_cases("luwu-utara", CaseFilters(), now=now, limit=50)
+        return next(row for row in rows if row["case_id"] == reported)
+
+    assert row_at(soon)["overdue_steps"] == []
+    assert row_at(soon)["next_step"] == "L1.5"
+    assert row_at(later)["overdue_steps"] == ["L1.5"]
+    overdue_later = store.list_cases(
+        "luwu-utara", CaseFilters(overdue_step="L1.5"), now=later, limit=50
+    )
+    assert reported in ids(overdue_later)
+    assert ids(store.list_cases("luwu-utara", CaseFilters(overdue_step="L1.5"), now=soon, limit=50)) == set()
+
+
+def test_pages_follow_the_keyset_without_repeats(store: CoordinatorStore, projected: dict):
+    now = datetime.now(UTC)
+    first = store.list_cases("luwu-utara", CaseFilters(status=None), now=now, limit=2)
+    last = first[-1]
+    second = store.list_cases(
+        "luwu-utara", CaseFilters(status=None), now=now, limit=10,
+        after=(last["reported_at"], last["case_id"]),
+    )
+
+    assert len(first) == 2 and len(second) == 3
+    assert ids(first).isdisjoint(ids(second))
+
+
+def test_workload_counts_open_cases_per_worker_and_open_referrals_per_agency(
+    store: CoordinatorStore, projected: dict
+):
+    in_eight_days = datetime.now(UTC) + timedelta(days=8)
+
+    load = store.workload("luwu-utara", now=in_eight_days)
+
+    workers = {row["case_worker_id"]: row for row in load["case_workers"]}
+    assert workers["cw-a"]["open_cases"] == 1
+    assert workers[None]["open_cases"] == 3
+    agencies = {row["agency"]: row for row in load["agencies"]}
+    assert agencies["health"]["open_referrals"] == agencies["health"]["pending"] == 1
+    assert agencies["police"]["accepted"] == 1
+    # Referrals are due 7 days after they were made (L4.1).
+    assert agencies["health"]["overdue_referrals"] == 1
+    now_load = store.workload("luwu-utara", now=datetime.now(UTC))
+    assert {row["overdue_referrals"] for row in now_load["agencies"]} == {0}
+
+
+def test_the_dashboard_lists_open_steps_by_case_and_counts_by_agency(
+    store: CoordinatorStore, projected: dict
+):
+    later = datetime.now(UTC) + timedelta(days=8)
+
+    dashboard = store.step_dashboard("luwu-utara", StepFilters(), now=later, limit=50)
+
+    by_case = {row["case_id"]: row for row in dashboard["cases"]}
+    referred = by_case[projected["cases"]["referred"].case_id]
+    assert referred["overdue"] >= 2 and referred["due"] == 0
+    assert {step["state"] for step in referred["steps"]} == {"overdue"}
+    agencies = {row["agency"]: row for row in dashboard["agencies"]}
+    assert agencies["health"]["overdue"] == 1
+    assert projected["cases"]["closed"].case_id not in by_case
+    police_only = store.step_dashboard(
+        "luwu-utara", StepFilters(agency="police"), now=later, limit=50
+    )
+    assert [row["agency"] for row in police_only["agencies"]] == ["police"]

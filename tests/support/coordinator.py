@@ -1,0 +1,82 @@
+"""Cases recorded through the real service, in the shapes the coordinator's views must tell apart."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from domain.actors import Actor
+from domain.vocabulary import Agency, Role
+from services.cases import Cases, referral_id_for
+
+
+def office(district: str = "luwu-utara") -> dict[str, Actor]:
+    return {
+        "intake": Actor(f"intake.{district}", Role.INTAKE_OFFICER, Agency.UPTD_PPA, district),
+        "coordinator": Actor(f"coord.{district}", Role.COORDINATOR, Agency.UPTD_PPA, district),
+        "health": Actor(f"rsud.{district}", Role.AGENCY_OFFICER, Agency.HEALTH, district),
+        "police": Actor(f"polres.{district}", Role.AGENCY_OFFICER, Agency.POLICE, district),
+    }
+
+
+def report_arguments(**overrides: Any) -> dict[str, Any]:
+    return {
+        "channel": "hotline",
+        "arrived_at": datetime.now(UTC) - timedelta(minutes=5),
+        "chronology": "A neighbour reports a child crying for help at night.",
+        "victim": {"name": "Anak B", "age": 9, "nik": "7322010101150001"},
+        "psychological_first_aid_needed": False,
+        **overrides,
+    }
+
+
+@dataclass
+class RecordedCase:
+    case_id: UUID
+    shape: str
+
+
+def record_case(cases: Cases, shape: str, *, district: str = "luwu-utara", worker: str = "cw-1") -> RecordedCase:
+    """One case of a given shape.
+
+    reported: only the report. classified: KTA high risk, medium for ``classified_medium``.
+    referred: classified, case worker, consent, a referral to health and one to police
+    (police accepted). closed: referred, then terminated unilaterally. handed_over: low
+    risk, village, handed to PATBM.
+    """
+    actors = office(district)
+    case_id = cases.report_case(actors["intake"], **report_arguments()).case_id
+    if shape == "reported":
+        return RecordedCase(case_id, shape)
+    if shape == "handed_over":
+        cases.classify(actors["intake"], case_id, case_type="KTA", risk_level="low",
+                       jurisdiction="village", emergency=False)
+        cases.hand_over(actors["coordinator"], case_id, target="patbm")
+        return RecordedCase(case_id, shape)
+    risk = "medium" if shape == "classified_medium" else "high"
+    cases.classify(actors["intake"], case_id, case_type="KTA", risk_level=risk,
+                   jurisdiction="district", emergency=False)
+    if shape.startswith("classified"):
+        return RecordedCase(case_id, shape)
+    case_worker = Actor(worker, Role.CASE_WORKER, Agency.UPTD_PPA, district)
+    cases.assign_case_worker(actors["coordinator"], case_id, case_worker_id=worker)
+    cases.record_contact(case_worker, case_id, mode="home_visit")
+    cases.record_consent(case_worker, case_id, given=True, given_by="parent", document_ref="IC")
+    cases.refer(case_worker, case_id, service_type="medical_examination", agency="health")
+    legal = cases.refer(case_worker, case_id, service_type="legal_process", agency="police")
+    cases.accept_referral(actors["police"], case_id,
+                          referral_id=referral_id_for(case_id, legal.version))
+    if shape == "closed":
+        cases.terminate(actors["coordinator"], case_id, kind="unilateral",
+                        reason="whereabouts_unknown")
+    return RecordedCase(case_id, shape)
+
+
+SHAPES = ("reported", "classified", "classified_medium", "referred", "closed", "handed_over")
+
+
+def record_mix(cases: Cases, count: int, *, district: str = "luwu-utara") -> list[RecordedCase]:
+    return [
+        record_case(cases, SHAPES[i % len(SHAPES)], district=district, worker=f"cw-{i % 3}")
+        for i in range(count)
+    ]
