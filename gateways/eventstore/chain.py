@@ -11,6 +11,7 @@ separately, so deleting the newest rows is detected too.
 """
 
 import hashlib
+from dataclasses import dataclass
 from uuid import UUID
 
 GENESIS = bytes(32)
@@ -38,3 +39,43 @@ def chain_hash(previous: bytes, notification_id: int, this_event_hash: bytes) ->
     digest.update(notification_id.to_bytes(8, "big", signed=True))
     digest.update(this_event_hash)
     return digest.digest()
+
+
+ROOT_PREFIX = "simpul-root:v1"
+
+
+class MalformedRoot(ValueError):
+    """A published chain root does not have the form ``simpul-root:v1:<id>:<count>:<hex>``."""
+
+
+@dataclass(frozen=True)
+class ChainRoot:
+    """Where the store-wide chain stood after one event: a value to publish outside the database.
+
+    The hashes alone stop no one who can rewrite the whole database: they can
+    recompute every hash and the head. A root printed by `simpul audit verify`
+    and kept elsewhere (the inspectorate's report, a letter to the ministry)
+    cannot be rewritten with it, and every later state of an untampered store
+    passes through it. Verifying against it proves the history up to it.
+    """
+
+    notification_id: int
+    event_count: int
+    chain_hash: bytes
+
+    def __str__(self) -> str:
+        return f"{ROOT_PREFIX}:{self.notification_id}:{self.event_count}:{self.chain_hash.hex()}"
+
+    @classmethod
+    def parse(cls, text: str) -> "ChainRoot":
+        parts = text.strip().rsplit(":", 3)
+        if len(parts) != 4 or parts[0] != ROOT_PREFIX:
+            raise MalformedRoot(f"a chain root looks like {ROOT_PREFIX}:<id>:<count>:<sha256 hex>")
+        _, notification_id, event_count, hex_hash = parts
+        try:
+            root = cls(int(notification_id), int(event_count), bytes.fromhex(hex_hash))
+        except ValueError:
+            raise MalformedRoot("a chain root's id and count are integers, its hash hex") from None
+        if len(root.chain_hash) != 32 or root.notification_id < 1 or root.event_count < 1:
+            raise MalformedRoot("a chain root names a positive id and count and a 32-byte hash")
+        return root
