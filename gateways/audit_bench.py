@@ -17,17 +17,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import TextIO
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
 import psycopg
+from psycopg.sql import SQL, Identifier
+from tqdm import tqdm
 
 from domain.actors import Actor, acting_as
 from domain.case import Case
 from domain.vocabulary import Agency, Role
-from gateways.eventstore.verify import StoreVerification, verify_store
+from gateways.audit_commands import describe
+from gateways.embedded.postgres import EmbeddedPostgres
+from gateways.eventstore.environment import postgres_env
+from gateways.eventstore.verify import StoreVerification, count_events, verify_store
 from projections.case_file import CaseFile
 from services.access_log import CaseRead
 from services.cases import Cases
+from services.settings import Settings
 
 DISTRICT = "luwu-utara"
 INTAKE = Actor("bench.intake", Role.INTAKE_OFFICER, Agency.UPTD_PPA, DISTRICT)
@@ -110,7 +120,7 @@ def generate_store(
 def measure_verification(
     database_url: str, progress: Callable[[int], None] | None = None
 ) -> StoreVerification:
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(database_url, autocommit=True) as conn:
         return verify_store(conn, progress=progress)
 
 
@@ -263,3 +273,52 @@ def measure_timeline(cases: Cases, *, events: int = 1000, runs: int = 20) -> Tim
             response.raise_for_status()
             size = len(response.content)
     return TimelineTiming(events=events, runs=runs, http=Latencies.of(timings[2:]), body_bytes=size)
+
+
+def run_benchmarks(
+    out: TextIO,
+    *,
+    events: int = 100_000,
+    reads: int = 2000,
+    timeline_events: int = 1000,
+    admin_url: str | None = None,
+) -> int:
+    """All three measurements on a scratch database; prints a report."""
+    with TemporaryDirectory(prefix="simpul-bench-") as scratch:
+        server = None
+        if admin_url is None:
+            server = EmbeddedPostgres(Path(scratch) / "postgres", durable=True).start()
+            admin_url = server.url
+        name = f"simpul_bench_{uuid4().hex[:8]}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(SQL("CREATE DATABASE {}").format(Identifier(name)))
+        database_url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        cases = Cases(env=postgres_env(database_url, settings))
+        try:
+            out.write(f"PostgreSQL: {'embedded, durable' if server else admin_url}\n\n")
+            out.write(measure_access_logging(cases, reads=reads).describe() + "\n")
+            out.write(measure_access_logging_http(cases, reads=reads).describe() + "\n\n")
+            timing = measure_timeline(cases, events=timeline_events)
+            out.write(
+                f"timeline of a case with {timing.events} events over HTTP "
+                f"({timing.runs} runs, {timing.body_bytes:,} bytes): p50 "
+                f"{timing.http.p50_ms:.1f} ms  p99 {timing.http.p99_ms:.1f} ms\n\n"
+            )
+            with tqdm(total=events, unit=" events", desc="generating", leave=False) as bar:
+                started = time.perf_counter()
+                generate_store(cases, events, progress=bar.update)
+                generated_in = time.perf_counter() - started
+            out.write(f"generated {events:,} events in {generated_in:.1f} s\n")
+            with psycopg.connect(database_url) as conn:
+                stored = count_events(conn)
+            with tqdm(total=stored, unit=" events", desc="verifying", leave=False) as bar:
+                result = measure_verification(database_url, progress=bar.update)
+            out.write(describe(result))
+        finally:
+            cases.close()
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(SQL("DROP DATABASE {} WITH (FORCE)").format(Identifier(name)))
+            if server is not None:
+                server.stop()
+    return 0 if result.intact else 1

@@ -66,7 +66,9 @@ CASE_TYPE: dict[str, Words] = {
     CaseType.KTP: ("KTP (kekerasan terhadap perempuan)", "KTP (violence against a woman)"),
     CaseType.KTA: ("KTA (kekerasan terhadap anak)", "KTA (violence against a child)"),
     CaseType.ABH: ("ABH (anak berhadapan dengan hukum)", "ABH (child in conflict with the law)"),
-    CaseType.AMPK: ("AMPK (anak memerlukan perlindungan khusus)", "AMPK (child needing special protection)"),
+    CaseType.AMPK: (
+        "AMPK (anak memerlukan perlindungan khusus)", "AMPK (child needing special protection)"
+    ),
     CaseType.OTHER: ("bukan KTP/KTA", "neither KTP/KTA nor ABH"),
 }
 
@@ -86,7 +88,9 @@ JURISDICTION: dict[str, Words] = {
 HANDOVER: dict[str, Words] = {
     HandoverTarget.PATBM: ("PATBM desa", "the village PATBM"),
     HandoverTarget.SOCIAL: ("Dinas Sosial", "the social affairs office"),
-    HandoverTarget.PROVINCE: ("UPTD PPA Provinsi / Kementerian PPPA", "the provincial unit / ministry"),
+    HandoverTarget.PROVINCE: (
+        "UPTD PPA Provinsi / Kementerian PPPA", "the provincial unit / ministry"
+    ),
     HandoverTarget.INFORMATION_ONLY: ("pemberian informasi layanan", "information about services"),
 }
 
@@ -112,7 +116,9 @@ ASSESSMENT_DOMAIN: dict[str, Words] = {
 }
 
 ASSESSMENT_KIND: dict[str, Words] = {
-    AssessmentKind.INITIAL_HOME_VISIT: ("Asesmen awal (kunjungan rumah)", "Initial home-visit assessment"),
+    AssessmentKind.INITIAL_HOME_VISIT: (
+        "Asesmen awal (kunjungan rumah)", "Initial home-visit assessment"
+    ),
     AssessmentKind.FURTHER: ("Asesmen lanjutan", "Further assessment"),
     AssessmentKind.SPECIALIST: ("Asesmen spesialis", "Specialist assessment"),
 }
@@ -125,7 +131,9 @@ SERVICE: dict[str, Words] = {
     ServiceType.HEALTH_INSURANCE: ("jaminan kesehatan", "health insurance"),
     ServiceType.SOCIAL_REHABILITATION: ("rehabilitasi sosial", "social rehabilitation"),
     ServiceType.TEMPORARY_SHELTER: ("rumah aman sementara", "temporary shelter"),
-    ServiceType.SOCIAL_SECURITY_ENROLMENT: ("pendaftaran jaminan sosial", "social-security enrolment"),
+    ServiceType.SOCIAL_SECURITY_ENROLMENT: (
+        "pendaftaran jaminan sosial", "social-security enrolment"
+    ),
     ServiceType.REPATRIATION: ("pemulangan", "repatriation"),
     ServiceType.SOCIAL_REINTEGRATION: ("reintegrasi sosial", "social reintegration"),
     ServiceType.LEGAL_PROCESS: ("proses hukum", "legal process"),
@@ -153,7 +161,9 @@ TERMINATION_REASON: dict[str, Words] = {
     TerminationReason.RECOVERED: ("hak terpenuhi dan pulih", "rights fulfilled and recovered"),
     TerminationReason.CHILD_DIED: ("anak meninggal dunia", "the child died"),
     TerminationReason.WHEREABOUTS_UNKNOWN: ("keberadaan tidak diketahui", "whereabouts unknown"),
-    TerminationReason.REFUSED_ACCOMPANIMENT: ("penerima manfaat menolak pendampingan", "the beneficiary refused accompaniment"),
+    TerminationReason.REFUSED_ACCOMPANIMENT: (
+        "penerima manfaat menolak pendampingan", "the beneficiary refused accompaniment"
+    ),
     TerminationReason.CONSENT_REFUSED: ("persetujuan ditolak", "consent refused"),
 }
 

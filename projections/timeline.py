@@ -55,7 +55,9 @@ class StepCheck(BaseModel):
         description="met or late when done; due, overdue or closed (never done, case closed) "
         "otherwise, judged at the timeline's evaluation time."
     )
-    referral_id: str | None = Field(default=None, description="The referral, for per-referral steps.")
+    referral_id: str | None = Field(
+        default=None, description="The referral, for per-referral steps."
+    )
 
 
 class TimelineEntry(BaseModel):
@@ -443,7 +445,8 @@ def _completing_entry(
     for entry, event in entries_at.get(status.done_at, []):
         if entry.type not in types:
             continue
-        if status.referral_id is not None and getattr(event, "referral_id", None) != status.referral_id:
+        referral_id = getattr(event, "referral_id", None)
+        if status.referral_id is not None and referral_id != status.referral_id:
             continue
         return entry
     return None
@@ -483,9 +486,9 @@ def case_timeline(
         entries_at.setdefault(event.timestamp, []).append((entry, event))
     statuses = step_schedule(profile, case_milestones(history), evaluated_at)
     for status in statuses:
-        entry = _completing_entry(status, profile, entries_at)
-        if entry is not None:
-            entry.time_standards.append(_check(status))
+        completing = _completing_entry(status, profile, entries_at)
+        if completing is not None:
+            completing.time_standards.append(_check(status))
     state = CaseFile.from_events(history)
     return Timeline(
         case_id=state.case_id,

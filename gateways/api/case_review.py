@@ -77,7 +77,7 @@ def _check(check: StepCheck, timezone: ZoneInfo) -> str:
 
 def _verification(verification: CaseVerification | None) -> str:
     if verification is None:
-        return "<p>Rantai hash tidak diperiksa. <span class=\"en\">Hash chain not checked.</span></p>"
+        return '<p>Rantai hash tidak diperiksa. <span class="en">Hash chain not checked.</span></p>'
     last = verification.last_event_hash.hex() if verification.last_event_hash else "-"
     if verification.problem is None:
         return (
@@ -123,7 +123,10 @@ def render_case_review(
             f"versi 1&ndash;{timeline.version}"
             + (f" ({', '.join(cut)})" if cut else " (seluruh riwayat / whole history)"),
         ),
-        ("Standar waktu dinilai pada / Time standards judged at", _time(timeline.evaluated_at, timezone)),
+        (
+            "Standar waktu dinilai pada / Time standards judged at",
+            _time(timeline.evaluated_at, timezone),
+        ),
         (
             "Diekspor oleh / Exported by",
             f"{_text(exported_by['user_id'])}, {_text(role_id)} "

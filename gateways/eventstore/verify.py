@@ -18,7 +18,7 @@ The first problem found is reported, named precisely: which kind, which case
 """
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -27,7 +27,7 @@ from uuid import UUID
 import psycopg
 from psycopg import IsolationLevel
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from gateways.eventstore.chain import GENESIS, ChainRoot, chain_hash, event_hash
 
@@ -61,7 +61,9 @@ class ChainProblem:
             )
             if part
         )
-        return f"{self.kind.value}: {where}: {self.detail}" if where else f"{self.kind}: {self.detail}"
+        return f"{self.kind.value}: {where}: {self.detail}" if where else (
+            f"{self.kind.value}: {self.detail}"
+        )
 
 
 @dataclass(frozen=True)
@@ -364,8 +366,8 @@ def _tuples(conn: psycopg.Connection[Any]) -> psycopg.Cursor[tuple[Any, ...]]:
 
 
 def _rows(
-    conn: psycopg.Connection[Any], name: str, query: SQL, batch_size: int
-) -> Iterator[tuple[Any, ...]]:
+    conn: psycopg.Connection[Any], name: str, query: Composed, batch_size: int
+) -> Generator[tuple[Any, ...], None, None]:
     with conn.cursor(name=name, binary=True, row_factory=tuple_row) as cursor:
         cursor.itersize = batch_size
         cursor.execute(query)
@@ -403,10 +405,13 @@ def verify_store(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
 ) -> StoreVerification:
-    """Walk the whole store from one snapshot; stop at the first problem."""
+    """Walk the whole store from one snapshot; stop at the first problem.
+
+    ``conn`` must be idle (not inside a transaction): the walk runs in a
+    read-only REPEATABLE READ transaction of its own, so writes may go on.
+    """
     started = time.perf_counter()
     anchor_list = list(anchors)
-    conn.autocommit = False
     conn.isolation_level = IsolationLevel.REPEATABLE_READ
     conn.read_only = True
     with conn.transaction():

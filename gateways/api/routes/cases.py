@@ -1,7 +1,7 @@
 """Cases: report one, read its file, its history and its due steps."""
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -117,7 +117,8 @@ def read_due_steps(
 ) -> DueSteps:
     """The district's time standards applied to this case at the current time."""
     events = cases.read_case_events(actor, case_id, read)
-    district: str = events[0].district  # a case's history opens with its report
+    report: Any = events[0]  # a case's history opens with its report
+    district: str = report.district
     now = cases.clock()
     statuses = step_schedule(cases.profiles.profile(district), case_milestones(events), now)
     steps = [
