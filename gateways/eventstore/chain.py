@@ -22,23 +22,40 @@ _CHAIN_DOMAIN = b"simpul/chain/v1"
 def event_hash(
     previous: bytes, originator_id: UUID, originator_version: int, topic: str, state: bytes
 ) -> bytes:
+    return event_digest(previous, originator_id.bytes, originator_version, topic, state)
+
+
+def event_digest(
+    previous: bytes, originator_id: bytes, originator_version: int, topic: str, state: bytes
+) -> bytes:
+    """``event_hash`` over the originator id's 16 bytes, for verifiers that read raw UUIDs."""
     topic_bytes = topic.encode("utf-8")
-    digest = hashlib.sha256(_EVENT_DOMAIN)
-    digest.update(previous)
-    digest.update(originator_id.bytes)
-    digest.update(originator_version.to_bytes(8, "big", signed=True))
-    digest.update(len(topic_bytes).to_bytes(4, "big"))
-    digest.update(topic_bytes)
-    digest.update(state)
-    return digest.digest()
+    return hashlib.sha256(
+        b"".join(
+            (
+                _EVENT_DOMAIN,
+                previous,
+                originator_id,
+                originator_version.to_bytes(8, "big", signed=True),
+                len(topic_bytes).to_bytes(4, "big"),
+                topic_bytes,
+                state,
+            )
+        )
+    ).digest()
 
 
 def chain_hash(previous: bytes, notification_id: int, this_event_hash: bytes) -> bytes:
-    digest = hashlib.sha256(_CHAIN_DOMAIN)
-    digest.update(previous)
-    digest.update(notification_id.to_bytes(8, "big", signed=True))
-    digest.update(this_event_hash)
-    return digest.digest()
+    return hashlib.sha256(
+        b"".join(
+            (
+                _CHAIN_DOMAIN,
+                previous,
+                notification_id.to_bytes(8, "big", signed=True),
+                this_event_hash,
+            )
+        )
+    ).digest()
 
 
 ROOT_PREFIX = "simpul-root:v1"

@@ -26,12 +26,16 @@ from uuid import UUID
 
 import psycopg
 from psycopg import IsolationLevel
+from psycopg.adapt import Buffer, Loader
+from psycopg.pq import Format
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from gateways.eventstore.chain import GENESIS, ChainRoot, chain_hash, event_hash
+from gateways.eventstore.chain import GENESIS, ChainRoot, chain_hash, event_digest, event_hash
 
 DEFAULT_BATCH_SIZE = 5000
+BEYOND_ANY_POSITION = 2**63
+_NEW_CASE = (0, GENESIS)
 
 
 class ProblemKind(StrEnum):
@@ -160,11 +164,49 @@ class _StoreWalk:
         self.tables = tables
         self.anchors = sorted(anchors, key=lambda anchor: anchor.notification_id)
         self.head = head
+        self.head_position = head[0] if head is not None else BEYOND_ANY_POSITION
         self.next_anchor = 0
-        self.cases: dict[UUID, tuple[int, bytes]] = {}
+        # Keyed by the originator id's 16 bytes: the walk reads UUIDs raw, for speed.
+        self.cases: dict[bytes, tuple[int, bytes]] = {}
         self.chain = GENESIS
         self.count = 0
         self.last_position = 0
+
+    @property
+    def next_anchor_position(self) -> int:
+        if self.next_anchor < len(self.anchors):
+            return self.anchors[self.next_anchor].notification_id
+        return BEYOND_ANY_POSITION
+
+    def visit_pair(self, event_row: tuple[Any, ...], hash_row: tuple[Any, ...]) -> None:
+        """An event and the hash row at its position: the common case, checked quickly.
+
+        Anything unusual (and every anchor) goes to ``visit``, which checks it
+        again slowly and names the problem.
+        """
+        position, originator_id, version, topic, state = event_row
+        _, hashed_id, hashed_version, stored_event_hash, stored_chain_hash = hash_row
+        previous_version, previous_hash = self.cases.get(originator_id, _NEW_CASE)
+        if (
+            position > self.head_position
+            or position >= self.next_anchor_position
+            or originator_id != hashed_id
+            or version != hashed_version
+            or version != previous_version + 1
+            or topic is None
+            or state is None
+        ):
+            self.visit(position, _event(event_row), _hash_row(hash_row))
+            return
+        computed = event_digest(previous_hash, originator_id, version, topic, state)
+        chained = chain_hash(self.chain, position, computed)
+        if computed != stored_event_hash or chained != stored_chain_hash:
+            self.visit(position, _event(event_row), _hash_row(hash_row))
+            return
+        self.cases[originator_id] = (version, computed)
+        self.chain = chained
+        self.count += 1
+        self.last_position = position
 
     def visit(self, position: int, event: _Event | None, hashed: _HashRow | None) -> None:
         self._pass_anchors_before(position)
@@ -214,7 +256,7 @@ class _StoreWalk:
                     position,
                 )
             )
-        previous_version, previous_hash = self.cases.get(event.originator_id, (0, GENESIS))
+        previous_version, previous_hash = self.cases.get(event.originator_id.bytes, _NEW_CASE)
         if event.version != previous_version + 1:
             raise Interrupted(self._out_of_sequence(event, previous_version))
         computed = _recomputed_event_hash(previous_hash, event)
@@ -231,7 +273,7 @@ class _StoreWalk:
         chained = chain_hash(self.chain, position, computed)
         if chained != hashed.chain_hash:
             raise Interrupted(self._broken_link(event, position))
-        self.cases[event.originator_id] = (event.version, computed)
+        self.cases[event.originator_id.bytes] = (event.version, computed)
         self.chain = chained
         self.count += 1
         self.last_position = position
@@ -365,36 +407,63 @@ def _tuples(conn: psycopg.Connection[Any]) -> psycopg.Cursor[tuple[Any, ...]]:
     return conn.cursor(row_factory=tuple_row)
 
 
+class _UUIDBytesLoader(Loader):
+    """Load a binary uuid as its 16 bytes: the walk hashes them and never needs a UUID."""
+
+    format = Format.BINARY
+
+    def load(self, data: Buffer) -> bytes:
+        return bytes(data)
+
+
+def _event(row: tuple[Any, ...]) -> _Event:
+    return _Event(row[0], UUID(bytes=row[1]), row[2], row[3], row[4])
+
+
+def _hash_row(row: tuple[Any, ...]) -> _HashRow:
+    return _HashRow(row[0], UUID(bytes=row[1]), row[2], bytes(row[3]), bytes(row[4]))
+
+
 def _rows(
     conn: psycopg.Connection[Any], name: str, query: Composed, batch_size: int
 ) -> Generator[tuple[Any, ...], None, None]:
     with conn.cursor(name=name, binary=True, row_factory=tuple_row) as cursor:
+        cursor.adapters.register_loader("uuid", _UUIDBytesLoader)
         cursor.itersize = batch_size
         cursor.execute(query)
         while batch := cursor.fetchmany(batch_size):
             yield from batch
 
 
-def _merged(
-    events: Iterator[tuple[Any, ...]], hashes: Iterator[tuple[Any, ...]]
-) -> Iterator[tuple[int, _Event | None, _HashRow | None]]:
+def _walk(
+    walk: _StoreWalk,
+    events: Iterator[tuple[Any, ...]],
+    hashes: Iterator[tuple[Any, ...]],
+    progress: Callable[[int], None] | None,
+    every: int,
+) -> None:
     """Both tables' rows side by side by notification id, either side absent where it has none."""
     event_row = next(events, None)
     hash_row = next(hashes, None)
+    since_report = 0
     while event_row is not None or hash_row is not None:
-        event_at = event_row[0] if event_row is not None else None
-        hash_at = hash_row[0] if hash_row is not None else None
-        position = min(at for at in (event_at, hash_at) if at is not None)
-        event = hashed = None
-        if event_row is not None and event_at == position:
-            event = _Event(event_row[0], event_row[1], event_row[2], event_row[3], event_row[4])
+        if event_row is not None and hash_row is not None and event_row[0] == hash_row[0]:
+            walk.visit_pair(event_row, hash_row)
             event_row = next(events, None)
-        if hash_row is not None and hash_at == position:
-            hashed = _HashRow(
-                hash_row[0], hash_row[1], hash_row[2], bytes(hash_row[3]), bytes(hash_row[4])
-            )
             hash_row = next(hashes, None)
-        yield position, event, hashed
+        elif hash_row is None or (event_row is not None and event_row[0] < hash_row[0]):
+            assert event_row is not None
+            walk.visit(event_row[0], _event(event_row), None)
+            event_row = next(events, None)
+        else:
+            walk.visit(hash_row[0], None, _hash_row(hash_row))
+            hash_row = next(hashes, None)
+        since_report += 1
+        if progress is not None and since_report >= every:
+            progress(since_report)
+            since_report = 0
+    if progress is not None and since_report:
+        progress(since_report)
 
 
 def verify_store(
@@ -441,22 +510,14 @@ def verify_store(
             batch_size,
         )
         problem = None
-        since_report = 0
         try:
-            for position, event, hashed in _merged(events, hashes):
-                walk.visit(position, event, hashed)
-                since_report += 1
-                if progress is not None and since_report >= batch_size:
-                    progress(since_report)
-                    since_report = 0
+            _walk(walk, events, hashes, progress, batch_size)
             walk.finish()
         except Interrupted as interrupted:
             problem = interrupted.problem
         finally:
             events.close()
             hashes.close()
-        if progress is not None and since_report:
-            progress(since_report)
     root = ChainRoot(walk.last_position, walk.count, walk.chain) if walk.count else None
     return StoreVerification(
         events=walk.count,
