@@ -8,6 +8,16 @@ store is also chained in notification order: ``chain_hash`` covers the
 previous row's ``chain_hash`` and this row's ``event_hash``. The head of that
 chain (last notification id, its chain hash, the event count) is kept
 separately, so deleting the newest rows is detected too.
+
+The head lives in the same database, so whoever can rewrite events can rewrite
+the head as well, and recompute every hash: the functions are public. A key
+held by the application (an HMAC over the head) would not change that for
+long: the API process must hold it to sign every write, and in a district
+office the same people run the application and the database. What they cannot
+rewrite is a root that has left the server. `simpul audit verify` prints the
+root (``ChainRoot``); printed in an inspection report or sent to the ministry,
+every later state of an untampered chain passes through it, so a rewrite or a
+rollback of anything before it is caught when verifying against it.
 """
 
 import hashlib
