@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -104,7 +105,64 @@ def demo(args: argparse.Namespace) -> int:
     settings = _settings()
     runtime = Runtime.load(settings)
     url = args.url or (runtime.api_url if runtime else f"http://127.0.0.1:{settings.api_port}")
-    return run_demo(url, token_service(settings), settings.default_district)
+    return run_demo(
+        url, token_service(settings), settings.default_district, _database_url(settings)
+    )
+
+
+def _database_url(settings: Settings) -> str | None:
+    """The configured PostgreSQL, else the embedded one `simpul run` started."""
+    if settings.database_url is not None:
+        return str(settings.database_url)
+    runtime = Runtime.load(settings)
+    return runtime.database_url if runtime else None
+
+
+NO_DATABASE = "No database: set SIMPUL_DATABASE_URL, or start the service with `simpul run`."
+
+
+def audit_verify(args: argparse.Namespace) -> int:
+    """Verify the whole event store's hash chain; exit 1 naming the first break if tampered."""
+    from gateways.audit_commands import verify_event_store
+    from gateways.eventstore.chain import ChainRoot, MalformedRoot
+
+    database_url = _database_url(_settings())
+    if database_url is None:
+        print(NO_DATABASE)
+        return 2
+    try:
+        anchors = [ChainRoot.parse(text) for text in args.anchor]
+        return verify_event_store(
+            database_url, sys.stdout, anchors=anchors, anchors_file=args.anchors_file
+        )
+    except MalformedRoot as error:
+        print(error)
+        return 2
+
+
+def audit_bench(args: argparse.Namespace) -> int:
+    """Measure verification rate, access-logging cost and timeline time on a scratch PostgreSQL."""
+    from gateways.audit_bench import run_benchmarks
+
+    return run_benchmarks(
+        sys.stdout,
+        events=args.events,
+        reads=args.reads,
+        timeline_events=args.timeline_events,
+        admin_url=args.admin_url,
+    )
+
+
+def replay(args: argparse.Namespace) -> int:
+    """Rebuild every projection (or those named) from the event store, with progress."""
+    from gateways.audit_commands import replay_projections
+
+    settings = _settings()
+    database_url = _database_url(settings)
+    if database_url is None:
+        print(NO_DATABASE)
+        return 2
+    return replay_projections(settings, database_url, sys.stdout, args.projection)
 
 
 # ---- Projections: the coordinator's views follow the event store ----------------------------
@@ -238,6 +296,34 @@ def _parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--url", default=None, help="defaults to the one `simpul run` started")
 
     _add_projection_commands(command, commands)
+
+    audit_parser = commands.add_parser(
+        "audit", help="check the event store and measure audit costs"
+    )
+    audit_commands = audit_parser.add_subparsers(dest="audit_command", required=True)
+    verify_parser = audit_commands.add_parser("verify", help=audit_verify.__doc__)
+    verify_parser.set_defaults(handler=audit_verify)
+    verify_parser.add_argument(
+        "--anchor", action="append", default=[], metavar="ROOT",
+        help="a root printed by an earlier verify (simpul-root:v1:...); the chain must pass it",
+    )
+    verify_parser.add_argument(
+        "--anchors-file", type=Path, default=None, metavar="PATH",
+        help="check every root kept in this file, then append today's (keep it off the server)",
+    )
+    bench_parser = audit_commands.add_parser("bench", help=audit_bench.__doc__)
+    bench_parser.set_defaults(handler=audit_bench)
+    bench_parser.add_argument("--events", type=int, default=100_000)
+    bench_parser.add_argument("--reads", type=int, default=2000)
+    bench_parser.add_argument("--timeline-events", type=int, default=1000)
+    bench_parser.add_argument(
+        "--admin-url", default=None,
+        help="a PostgreSQL where a scratch database may be created; default: a throwaway "
+        "embedded one (durable, like a deployment)",
+    )
+
+    replay_parser = command("replay", replay, replay.__doc__ or "")
+    replay_parser.add_argument("projection", nargs="*", help="default: every registered one")
     return parser
 
 

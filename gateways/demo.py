@@ -6,8 +6,11 @@ emergency), the coordinator assigns a case worker, health examines her under
 an emergency referral, consent is signed, she is assessed, a case conference
 agrees a plan, police and the school receive referrals, monitoring finds her
 recovered, and the case is terminated by agreement. Every name is invented.
+An auditor then reads the case's timeline, and the whole event store's hash
+chain is verified as `simpul audit verify` does.
 """
 
+import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,6 +19,7 @@ import httpx
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
+from gateways.audit_commands import verify_event_store
 from gateways.tokens import TokenService
 
 
@@ -52,14 +56,23 @@ class Client:
         print(f"  {step:<10} {', '.join(result['recorded']):<45} v{self.version}")
         return dict(result)
 
-    def get(self, who: str, path: str) -> Any:
-        response = self.http.get(path.format(case=self.case_id), headers={"Authorization": f"Bearer {who}"})
+    @property
+    def base_url(self) -> str:
+        return str(self.http.base_url).rstrip("/")
+
+    def get(self, who: str, path: str, *, purpose: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {who}"}
+        if purpose:
+            headers["X-Access-Purpose"] = purpose
+        response = self.http.get(path.format(case=self.case_id), headers=headers)
         if response.status_code >= 400:
             raise DemoFailed(f"GET {path}: HTTP {response.status_code} {response.text}")
         return response.json()
 
 
-def run_demo(base_url: str, tokens: TokenService, district: str) -> int:
+def run_demo(
+    base_url: str, tokens: TokenService, district: str, database_url: str | None = None
+) -> int:
     try:
         httpx.get(f"{base_url}/healthz", timeout=5).raise_for_status()
     except httpx.HTTPError:
@@ -169,15 +182,34 @@ def run_demo(base_url: str, tokens: TokenService, district: str) -> int:
         }, "L6.1-6.5")
 
         case_file = client.get(coordinator, "/cases/{case}")
-        print(f"\nCase {case_file['register_number']} is {case_file['status']} "
-              f"after {case_file['version']} events. Its history:")
-        for entry in client.get(coordinator, "/cases/{case}/events"):
+        auditor = client.token_for("inspektorat.demo", Role.AUDITOR, Agency.PROVINCE)
+        review = "simpul demo: case review"
+        timeline = client.get(auditor, "/cases/{case}/timeline", purpose=review)
+        print(f"\nCase {case_file['register_number']} is {case_file['status']} after "
+              f"{case_file['version']} events. Its timeline, as an auditor reads it:")
+        for entry in timeline["entries"]:
             actor = entry["actor"]
-            print(f"  v{entry['version']:<3} {entry['recorded_at'][:19]}  {entry['type']:<28} "
-                  f"{actor['role']} @ {actor['agency']}")
-        due = client.get(coordinator, "/cases/{case}/due-steps")
-        late = [step["code"] for step in due["steps"] if step["state"] == "late"]
-        print(f"\nTime standards: {len(due['steps'])} steps measured, late: {', '.join(late) or 'none'}")
+            checks = ", ".join(f"{c['code']} {c['state']}" for c in entry["time_standards"])
+            print(f"  v{entry['version']:<3} {entry['recorded_at'][:16].replace('T', ' ')}  "
+                  f"{entry['sop_step'] or '':<8} {actor['user_id']} "
+                  f"({actor['role']}, {actor['agency']})"
+                  f"{'  [' + checks + ']' if checks else ''}")
+            print(f"       {entry['summary_id']}")
+            print(f"       {entry['summary_en']}")
+        late = [step["code"] for step in timeline["steps"] if step["state"] == "late"]
+        print(f"\nTime standards: {len(timeline['steps'])} steps measured, "
+              f"late: {', '.join(late) or 'none'}")
+        check = client.get(auditor, "/cases/{case}/verification", purpose=review)
+        print(f"The case's hash chain: {'intact' if check['intact'] else 'BROKEN'} "
+              f"({check['events']} events, last event hash {check['last_event_hash']})")
+        readers = client.get(auditor, "/cases/{case}/access-log", purpose=review)
+        print(f"Recorded reads of the case: {len(readers['entries'])}")
+        print(f"Printable case review: {client.base_url}/cases/{client.case_id}/timeline.html")
+        if database_url is None:
+            print("\n(Set SIMPUL_DATABASE_URL to verify the whole event store here.)")
+        else:
+            print("\nThe whole event store (simpul audit verify):")
+            return verify_event_store(database_url, sys.stdout, show_progress=False)
     except DemoFailed as error:
         print(f"\nThe demo stopped: {error}")
         return 1

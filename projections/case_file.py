@@ -438,10 +438,14 @@ class CaseFile(BaseModel):
         return fold.file
 
 
-def case_file_as_of(
+class NothingRecordedThen(ValueError):
+    """The case had no events at or before the requested version and time."""
+
+
+def history_as_of(
     events: Iterable[Case.Event], *, version: int | None = None, as_of: datetime | None = None
-) -> CaseFile:
-    """The case file as it stood at a version and/or a moment: the fold of that prefix."""
+) -> list[Case.Event]:
+    """The events recorded by a version and/or a moment, oldest first."""
     if as_of is not None and as_of.tzinfo is None:
         raise ValueError("as_of must include a timezone")
 
@@ -454,8 +458,17 @@ def case_file_as_of(
     # (a clock set back) must not be folded without the events it followed.
     prefix = list(takewhile(recorded_by_then, events))
     if not prefix:
-        raise ValueError("the case has no events at or before the requested version and time")
-    return CaseFile.from_events(prefix)
+        raise NothingRecordedThen(
+            "the case has no events at or before the requested version and time"
+        )
+    return prefix
+
+
+def case_file_as_of(
+    events: Iterable[Case.Event], *, version: int | None = None, as_of: datetime | None = None
+) -> CaseFile:
+    """The case file as it stood at a version and/or a moment: the fold of that prefix."""
+    return CaseFile.from_events(history_as_of(events, version=version, as_of=as_of))
 
 
 def _require_next_event_of_same_case(previous: Case.Event, event: Case.Event) -> None:

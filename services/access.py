@@ -72,6 +72,23 @@ def may_read(actor: Actor, case: Case) -> bool:
     )
 
 
+def may_verify(actor: Actor, case: Case) -> bool:
+    """A case's hash chain is checked by auditors and by the office accountable for the case."""
+    return actor.role == Role.AUDITOR or is_case_office(actor, case)
+
+
+def may_read_access_log(actor: Actor, case: Case) -> bool:
+    """Who read a case: auditors, and the coordinator answerable for the case's office."""
+    return actor.role == Role.AUDITOR or (
+        is_case_office(actor, case) and actor.role == Role.COORDINATOR
+    )
+
+
+def may_read_actor_access_log(actor: Actor) -> bool:
+    """What one person read, across cases and districts: auditors only."""
+    return actor.role == Role.AUDITOR
+
+
 def may_report(actor: Actor) -> bool:
     """L1.1/L1.4: any receiving agency may record a report; auditors and data officers may not."""
     return actor.role not in (Role.AUDITOR, Role.DATA_OFFICER)

@@ -20,7 +20,16 @@ from domain.actors import Actor, acting_as
 from domain.case import Case
 from domain.errors import InvalidValue
 from domain.register import CaseRegister
-from services.access import Who, may_read, require_may_act, require_may_report
+from services.access import (
+    AccessDenied,
+    Who,
+    may_read,
+    may_read_access_log,
+    may_read_actor_access_log,
+    require_may_act,
+    require_may_report,
+)
+from services.access_log import AccessEntry, AccessLog, AccessRecord, CaseRead
 from services.profiles import ProfileBook, UnknownDistrict, load_profiles
 
 MAX_CONFLICT_RETRIES = 5
@@ -141,12 +150,58 @@ class Cases(Application[UUID]):
             raise CaseNotFound(case_id)
         return case
 
-    def case_events(
-        self, actor: Actor, case_id: UUID, *, upto_version: int | None = None
+    def read_case_events(
+        self, actor: Actor, case_id: UUID, read: CaseRead, *, upto_version: int | None = None
     ) -> list[Case.Event]:
-        """The case's recorded events, oldest first, up to a version if given."""
+        """The case's recorded events, oldest first; the read is recorded first, or refused."""
         self.visible_case(actor, case_id)
-        return list(self.events.get(case_id, lte=upto_version))
+        record = AccessRecord.of(actor, case_id, read, self.clock())
+        stored = self._access_log.select_events_recording_access(
+            case_id, record, lte=upto_version
+        )
+        return [self.mapper.to_domain_event(event) for event in stored]
+
+    def authorize_case_read(
+        self,
+        actor: Actor,
+        case_id: UUID,
+        read: CaseRead,
+        *,
+        permitted: Callable[[Actor, Case], bool] = may_read,
+    ) -> Case:
+        """For reads about a case other than its events: check who may, then record the read."""
+        case = self.visible_case(actor, case_id)
+        if not permitted(actor, case):
+            raise AccessDenied(
+                "not_permitted", f"this view of the case is not open to the {actor.role} role"
+            )
+        self._access_log.record_access(AccessRecord.of(actor, case_id, read, self.clock()))
+        return case
+
+    def access_log_of_case(
+        self, actor: Actor, case_id: UUID, read: CaseRead, *, after: int = 0, limit: int = 100
+    ) -> list[AccessEntry]:
+        """Who read the case, oldest first. Reading it is itself recorded."""
+        self.authorize_case_read(actor, case_id, read, permitted=may_read_access_log)
+        return self._access_log.select_access(case_id=case_id, after=after, limit=limit)
+
+    def access_log_of_user(
+        self, actor: Actor, user_id: str, read: CaseRead, *, after: int = 0, limit: int = 100
+    ) -> list[AccessEntry]:
+        """What one person read, oldest first: auditors only, and recorded too."""
+        if not may_read_actor_access_log(actor):
+            raise AccessDenied("not_permitted", "only auditors may list what a person accessed")
+        self._access_log.record_access(AccessRecord.of(actor, None, read, self.clock()))
+        return self._access_log.select_access(user_id=user_id, after=after, limit=limit)
+
+    def record_office_view_read(self, actor: Actor, read: CaseRead) -> None:
+        """A read across the district's cases (the office's lists): attributable, no case id."""
+        self._access_log.record_access(AccessRecord.of(actor, None, read, self.clock()))
+
+    @property
+    def _access_log(self) -> AccessLog:
+        log: AccessLog = self.recorder  # type: ignore[assignment]
+        return log
 
     # ---- 1. Identification -------------------------------------------------------
 

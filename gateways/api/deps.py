@@ -2,12 +2,14 @@
 
 import re
 from typing import Annotated
+from uuid import uuid4
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domain.actors import Actor
 from gateways.tokens import InvalidToken, TokenService
+from services.access_log import MAX_PURPOSE_LENGTH, MAX_REQUEST_ID_LENGTH, CaseRead
 from services.cases import Cases
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `simpul token`")
@@ -54,6 +56,39 @@ def expected_version(
     return int(match.group(1))
 
 
+async def case_read(
+    request: Request,
+    response: Response,
+    purpose: Annotated[
+        str | None,
+        Header(
+            alias="X-Access-Purpose",
+            max_length=MAX_PURPOSE_LENGTH,
+            description="Why the case is read (e.g. an inspection's letter number); recorded "
+            "with the read in the access log. A header, never a query parameter, so it stays "
+            "out of URLs and server logs.",
+        ),
+    ] = None,
+    request_id: Annotated[
+        str | None,
+        Header(
+            alias="X-Request-ID",
+            max_length=MAX_REQUEST_ID_LENGTH,
+            pattern=r"^[A-Za-z0-9._:-]+$",
+            description="The caller's id for this request, recorded with the read; "
+            "one is made up when absent. Echoed in the response.",
+        ),
+    ] = None,
+) -> CaseRead:
+    """The read about to happen, named by the route serving it: every case read route takes it."""
+    route = request.scope["route"]
+    identifier = request_id or uuid4().hex
+    response.headers["X-Request-ID"] = identifier
+    return CaseRead(
+        view=route.name, purpose=(purpose or "").strip() or None, request_id=identifier
+    )
+
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -66,3 +101,4 @@ IdempotencyKey = Annotated[
 CasesDep = Annotated[Cases, Depends(get_cases)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+CaseReadDep = Annotated[CaseRead, Depends(case_read)]

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, FastAPI
 
 from gateways.api import problems
-from gateways.api.routes import case_steps, service
+from gateways.api.routes import audit, case_steps, service
 from gateways.api.routes import cases as case_routes
 from gateways.api.routes import coordinator as coordinator_routes
 from gateways.tokens import TokenService
@@ -39,6 +39,7 @@ def create_app(*, cases: Cases, tokens: TokenService) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(case_routes.router)
     api.include_router(case_steps.build_router())
+    api.include_router(audit.router)
     api.include_router(service.meta)
     api.include_router(coordinator_routes.router)
     app.include_router(api)

@@ -15,7 +15,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import InvalidValue, ReferralNotFound, RuleViolated
+from projections.case_file import NothingRecordedThen
 from services.access import AccessDenied
+from services.access_log import AccessNotRecorded
 from services.cases import CaseNotFound, IdempotencyKeyReused, VersionConflict
 
 log = logging.getLogger("simpul.api")
@@ -103,6 +105,10 @@ def _not_found(_: Request, error: CaseNotFound | ReferralNotFound) -> JSONRespon
     return problem_response(404, "not-found", "Not found", str(error))
 
 
+def _nothing_recorded_then(_: Request, error: NothingRecordedThen) -> JSONResponse:
+    return problem_response(404, "not-found", "Not found", str(error))
+
+
 def _access_denied(_: Request, error: AccessDenied) -> JSONResponse:
     return problem_response(403, "forbidden", "Forbidden", error.message, rule=error.rule)
 
@@ -132,6 +138,19 @@ def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
     )
 
 
+def _access_not_recorded(_: Request, error: AccessNotRecorded) -> JSONResponse:
+    # The cause stays in the server's log only by type: its message may quote the query.
+    log.error("access record not written, read refused: %s", type(error.__cause__).__name__)
+    return problem_response(
+        503,
+        "access-not-recorded",
+        "Temporarily unavailable",
+        "the read could not be recorded in the access log, so no case data was returned; "
+        "retry shortly",
+        headers={"Retry-After": "2"},
+    )
+
+
 def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
     return problem_response(
         error.status_code,
@@ -155,9 +174,11 @@ def install(app: FastAPI) -> None:
         RuleViolated: _rule_violated,
         CaseNotFound: _not_found,
         ReferralNotFound: _not_found,
+        NothingRecordedThen: _nothing_recorded_then,
         AccessDenied: _access_denied,
         VersionConflict: _version_conflict,
         IdempotencyKeyReused: _idempotency_reused,
+        AccessNotRecorded: _access_not_recorded,
         OperationalError: _store_unavailable,
         InterfaceError: _store_unavailable,
         StarletteHTTPException: _http_error,

@@ -130,3 +130,11 @@ def wait_until_caught_up(
                 f"after {timeout} s"
             )
         time.sleep(interval)
+
+
+def replay(context: Any, progress: Any) -> int:
+    """`simpul replay`'s entry for the coordinator views (see gateways/replay.py)."""
+    result = rebuild(
+        context.cases, context.settings, on_start=progress.expect, progress=progress.advance
+    )
+    return result.events

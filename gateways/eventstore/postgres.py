@@ -7,6 +7,9 @@ the same transaction:
 - the idempotency record of the command that produced the events, whose
   primary key makes a concurrent retry of the same request fail as a whole;
 - one hash row per event and the new chain head (see ``chain.py``).
+
+It also keeps the access log of case reads (``access_log.py``) and checks a
+case's chain on request (``verify.py``).
 """
 
 from collections.abc import Sequence
@@ -19,7 +22,10 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from gateways.eventstore.access_log import PostgresAccessLog
 from gateways.eventstore.chain import GENESIS, chain_hash, event_hash
+from gateways.eventstore.verify import CaseVerification, ChainTables, verify_case
+from services.access_log import AccessEntry, AccessRecord
 from services.cases import CommandRecord
 
 
@@ -111,6 +117,16 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "SELECT key_hash, request_hash, case_id, version, register_number, recorded "
             "FROM {schema}.{commands} WHERE key_hash = %s"
         ).format(schema=schema, commands=commands)
+        self.chain_tables = ChainTables(
+            events=self.events_table_name,
+            hashes=self.hashes_table_name,
+            head=self.chain_head_table_name,
+            schema=self.datastore.schema,
+        )
+        access_log_table_name = f"{events_table_name.removesuffix('_events')}_access_log"
+        self.check_identifier_length(f"{access_log_table_name}_append_only")
+        self.access_log = PostgresAccessLog(datastore, access_log_table_name, events_table_name)
+        self.sql_create_statements.extend(self.access_log.create_statements)
 
     def insert_events(
         self,
@@ -223,3 +239,29 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             register_number=row["register_number"],
             recorded=tuple(row["recorded"]),
         )
+
+    # ---- The access log and chain checks (services.access_log.AccessLog) -----------------
+
+    def record_access(self, record: AccessRecord) -> None:
+        self.access_log.record_access(record)
+
+    def select_events_recording_access(
+        self, originator_id: UUID, record: AccessRecord, *, lte: int | None = None
+    ) -> Sequence[StoredEvent]:
+        return self.access_log.select_events_recording_access(originator_id, record, lte=lte)
+
+    def select_access(
+        self,
+        *,
+        case_id: UUID | None = None,
+        user_id: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[AccessEntry]:
+        return self.access_log.select_access(
+            case_id=case_id, user_id=user_id, after=after, limit=limit
+        )
+
+    def verify_case(self, case_id: UUID) -> CaseVerification:
+        with self.datastore.get_connection() as conn:
+            return verify_case(conn, case_id, self.chain_tables)

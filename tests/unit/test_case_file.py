@@ -23,6 +23,7 @@ from projections.case_file import (
     case_file_as_of,
     history_entry,
 )
+from services.access_log import CaseRead
 from services.cases import Cases
 from tests.support.builders import (
     AUDITOR,
@@ -1035,7 +1036,8 @@ def test_case_file_folds_events_read_back_from_the_case_store() -> None:
         agency="health",
     )
 
-    events = cases.case_events(AUDITOR, case_id)
+    read = CaseRead(view="test")
+    events = cases.read_case_events(AUDITOR, case_id, read)
     file = CaseFile.from_events(events)
 
     stored_case = cases.visible_case(AUDITOR, case_id)
@@ -1046,6 +1048,8 @@ def test_case_file_folds_events_read_back_from_the_case_store() -> None:
     assert file.report.victim == report_fields["victim"]
     time_standard = cases.profiles.profile(DISTRICT).step("L4.1").limit
     assert file.referrals[0].due_at == file.referrals[0].referred_at + time_standard
-    assert case_file_as_of(cases.case_events(AUDITOR, case_id, upto_version=2), version=2) == (
+    assert case_file_as_of(
+        cases.read_case_events(AUDITOR, case_id, read, upto_version=2), version=2
+    ) == (
         case_file_as_of(events, version=2)
     )

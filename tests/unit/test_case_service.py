@@ -10,6 +10,7 @@ from domain.errors import RuleViolated
 from domain.vocabulary import Agency, ReferralStatus, Role, Stage
 from gateways.eventstore.environment import memory_env
 from services.access import AccessDenied
+from services.access_log import CaseRead
 from services.cases import CaseNotFound, Cases, IdempotencyKeyReused, VersionConflict
 from tests.support.builders import (
     AUDITOR,
@@ -48,6 +49,8 @@ from tests.support.builders import (
 
 POLICE_REFERRAL_ID = "referral-police-1"
 
+TEST_READ = CaseRead(view="service_test")
+
 
 @pytest.fixture
 def clock() -> FakeClock:
@@ -74,7 +77,7 @@ def case_in_intervention(cases: Cases) -> UUID:
 
 
 def recorded_event_names(cases: Cases, case_id: UUID) -> list[str]:
-    return [type(event).__name__ for event in cases.case_events(COORDINATOR, case_id)]
+    return [type(event).__name__ for event in cases.read_case_events(COORDINATOR, case_id, TEST_READ)]
 
 
 # ---- The SOP end to end ---------------------------------------------------------
@@ -166,7 +169,7 @@ def test_a_case_runs_from_report_to_agreed_termination(cases, clock):
         "Terminated",
     ]
     assert result.version == 21
-    last = cases.case_events(AUDITOR, case_id)[-1]
+    last = cases.read_case_events(AUDITOR, case_id, TEST_READ)[-1]
     assert last.actor == CASE_WORKER.as_record()
     assert last.timestamp == clock()
 
@@ -240,7 +243,7 @@ def test_an_agency_the_case_was_not_referred_to_is_told_it_does_not_exist(
     with pytest.raises(CaseNotFound):
         cases.visible_case(EDUCATION_OFFICER, case_in_intervention)
     with pytest.raises(CaseNotFound):
-        cases.case_events(EDUCATION_OFFICER, case_in_intervention)
+        cases.read_case_events(EDUCATION_OFFICER, case_in_intervention, TEST_READ)
     with pytest.raises(CaseNotFound):
         cases.accept_referral(EDUCATION_OFFICER, case_in_intervention, referral_id=REFERRAL_ID)
 
@@ -332,7 +335,7 @@ def test_the_provincial_unit_reads_a_case_referred_to_it_from_any_district(
 
 def test_an_auditor_reads_the_case_and_its_history(cases, case_in_intervention):
     case = cases.visible_case(AUDITOR, case_in_intervention)
-    events = cases.case_events(AUDITOR, case_in_intervention)
+    events = cases.read_case_events(AUDITOR, case_in_intervention, TEST_READ)
 
     assert case.stage == Stage.INTERVENTION
     assert len(events) == case.version
@@ -537,7 +540,7 @@ def test_a_referral_is_due_after_the_districts_l4_1_time_standard(cases, clock):
 
     cases.refer(CASE_WORKER, case_id, **a_referral())
 
-    referred = cases.case_events(COORDINATOR, case_id)[-1]
+    referred = cases.read_case_events(COORDINATOR, case_id, TEST_READ)[-1]
     limit = cases.profiles.profile(DISTRICT).step("L4.1").limit
     assert limit == timedelta(days=7)  # Luwu Utara's "Mutu Baku - Waktu"
     assert referred.due_at == referred_at + limit

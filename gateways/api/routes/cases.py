@@ -1,14 +1,14 @@
 """Cases: report one, read its file, its history and its due steps."""
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from domain.time_standards import case_milestones, step_schedule
-from gateways.api.deps import ActorDep, CasesDep, IdempotencyKey
+from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, IdempotencyKey
 from gateways.api.problems import Problem
 from gateways.api.routes.case_steps import COMMAND_ERRORS, accepted
 from gateways.api.schemas import CommandAccepted, ReportIn
@@ -20,7 +20,11 @@ READ_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "No valid bearer token"},
     404: {"model": Problem, "description": "No such case visible to the caller"},
     422: {"model": Problem, "description": "A query parameter is invalid"},
-    503: {"model": Problem, "description": "The case store is unreachable"},
+    503: {
+        "model": Problem,
+        "description": "The case store is unreachable, or the read could not be recorded in "
+        "the access log; no case data was returned",
+    },
 }
 
 
@@ -57,11 +61,12 @@ def read_case(
     response: Response,
     cases: CasesDep,
     actor: ActorDep,
+    read: CaseReadDep,
     version: Annotated[int | None, Query(ge=1, description="State as of this version")] = None,
     as_of: Annotated[AwareDatetime | None, Query(description="State as of this time")] = None,
 ) -> CaseFile:
     """The case file of a case the caller may see; its ETag is the case version."""
-    events = cases.case_events(actor, case_id)
+    events = cases.read_case_events(actor, case_id, read, upto_version=version)
     case_file = case_file_as_of(events, version=version, as_of=as_of)
     response.headers["ETag"] = f'"{case_file.version}"'
     return case_file
@@ -73,9 +78,11 @@ def read_case(
     summary="The case's recorded events, oldest first",
     responses=READ_ERRORS,
 )
-def read_history(case_id: UUID, cases: CasesDep, actor: ActorDep) -> list[HistoryEntry]:
+def read_history(
+    case_id: UUID, cases: CasesDep, actor: ActorDep, read: CaseReadDep
+) -> list[HistoryEntry]:
     """Every event recorded on the case, with who recorded it and when."""
-    return [history_entry(event) for event in cases.case_events(actor, case_id)]
+    return [history_entry(event) for event in cases.read_case_events(actor, case_id, read)]
 
 
 class DueStep(BaseModel):
@@ -105,12 +112,15 @@ class DueSteps(BaseModel):
     summary="Which SOP steps are due, when, and which are overdue (time standards)",
     responses=READ_ERRORS,
 )
-def read_due_steps(case_id: UUID, cases: CasesDep, actor: ActorDep) -> DueSteps:
+def read_due_steps(
+    case_id: UUID, cases: CasesDep, actor: ActorDep, read: CaseReadDep
+) -> DueSteps:
     """The district's time standards applied to this case at the current time."""
-    case = cases.visible_case(actor, case_id)
-    events = cases.case_events(actor, case_id)
+    events = cases.read_case_events(actor, case_id, read)
+    report: Any = events[0]  # a case's history opens with its report
+    district: str = report.district
     now = cases.clock()
-    statuses = step_schedule(cases.profiles.profile(case.district), case_milestones(events), now)
+    statuses = step_schedule(cases.profiles.profile(district), case_milestones(events), now)
     steps = [
         DueStep(
             code=status.code,
@@ -128,7 +138,7 @@ def read_due_steps(case_id: UUID, cases: CasesDep, actor: ActorDep) -> DueSteps:
     ]
     return DueSteps(
         case_id=case_id,
-        district=case.district,
+        district=district,
         now=now,
         steps=steps,
         overdue=[step.code for step in steps if step.state == "overdue"],

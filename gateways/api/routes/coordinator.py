@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, CaseType, Jurisdiction, RiskLevel, Stage
-from gateways.api.deps import ActorDep, CasesDep
+from gateways.api.deps import ActorDep, CaseReadDep, CasesDep
 from gateways.api.problems import Problem
 from gateways.coordinator.running import coordinator_store
 from gateways.coordinator.store import CaseFilters, CoordinatorStore, StepFilters
@@ -40,12 +40,14 @@ STEP_CODE = r"^[A-Z]{1,3}\d+(\.\d+)*$"
 DashboardState = Literal["due", "overdue", "met", "late", "closed"]
 
 
-def office_reader(actor: ActorDep) -> Actor:
+def office_reader(actor: ActorDep, read: CaseReadDep, cases: CasesDep) -> Actor:
+    """The caller, if the office's views are theirs to read; the read is recorded first."""
     if not may_read_coordinator_views(actor):
         raise AccessDenied(
             "coordinator_views",
             "only the district's coordinating office (UPTD PPA) and auditors read these views",
         )
+    cases.record_office_view_read(actor, read)
     return actor
 
 

@@ -1,0 +1,198 @@
+"""The SOP vocabulary in words, in Bahasa Indonesia and English, for what people read.
+
+One (Indonesian, English) pair per value of every vocabulary enum that case
+summaries mention; a unit test checks that no value lacks its words.
+"""
+
+from enum import StrEnum
+
+from domain.vocabulary import (
+    Agency,
+    AssessmentDomain,
+    AssessmentKind,
+    CaseType,
+    Channel,
+    ConsentGiver,
+    ContactMode,
+    DeliveryOutcome,
+    HandoverTarget,
+    Jurisdiction,
+    RiskLevel,
+    Role,
+    ServiceType,
+    TerminationKind,
+    TerminationReason,
+)
+
+Words = tuple[str, str]
+
+AGENCY: dict[str, Words] = {
+    Agency.UPTD_PPA: ("UPTD PPA", "the UPTD PPA"),
+    Agency.POLICE: ("Kepolisian", "the police"),
+    Agency.HEALTH: ("fasilitas kesehatan", "the health facility"),
+    Agency.SOCIAL: ("Dinas Sosial", "the social affairs office"),
+    Agency.EDUCATION: ("satuan pendidikan", "the school"),
+    Agency.PATBM: ("PATBM", "the village child-protection group (PATBM)"),
+    Agency.PROVINCE: ("UPTD PPA Provinsi", "the provincial UPTD PPA"),
+    Agency.LEGAL_AID: ("LBH", "legal aid (LBH)"),
+    Agency.PROSECUTOR: ("Kejaksaan", "the prosecutor"),
+    Agency.COURT: ("Pengadilan", "the court"),
+    Agency.CIVIL_REGISTRY: ("Dukcapil", "the civil registry"),
+    Agency.RELIGIOUS_AFFAIRS: ("Kementerian Agama", "religious affairs"),
+    Agency.BAZNAS: ("Baznas", "Baznas"),
+    Agency.BPJS: ("BPJS", "BPJS"),
+}
+
+ROLE: dict[str, Words] = {
+    Role.INTAKE_OFFICER: ("petugas penerima pengaduan", "intake officer"),
+    Role.CASE_WORKER: ("pendamping kasus", "case worker"),
+    Role.AGENCY_OFFICER: ("petugas instansi", "agency officer"),
+    Role.COORDINATOR: ("koordinator", "coordinator"),
+    Role.AUDITOR: ("auditor", "auditor"),
+    Role.DATA_OFFICER: ("petugas data", "data officer"),
+}
+
+CHANNEL: dict[str, Words] = {
+    Channel.WALK_IN: ("datang langsung", "walk-in"),
+    Channel.PHONE: ("telepon", "phone"),
+    Channel.HOTLINE: ("hotline", "hotline"),
+    Channel.SMS: ("SMS", "SMS"),
+    Channel.WEB: ("situs web", "the web"),
+    Channel.REFERRAL_LETTER: ("surat rujukan", "a referral letter"),
+    Channel.OUTREACH: ("penjangkauan", "outreach"),
+}
+
+CASE_TYPE: dict[str, Words] = {
+    CaseType.KTP: ("KTP (kekerasan terhadap perempuan)", "KTP (violence against a woman)"),
+    CaseType.KTA: ("KTA (kekerasan terhadap anak)", "KTA (violence against a child)"),
+    CaseType.ABH: ("ABH (anak berhadapan dengan hukum)", "ABH (child in conflict with the law)"),
+    CaseType.AMPK: (
+        "AMPK (anak memerlukan perlindungan khusus)", "AMPK (child needing special protection)"
+    ),
+    CaseType.OTHER: ("bukan KTP/KTA", "neither KTP/KTA nor ABH"),
+}
+
+RISK: dict[str, Words] = {
+    RiskLevel.LOW: ("rendah", "low"),
+    RiskLevel.MEDIUM: ("sedang", "medium"),
+    RiskLevel.HIGH: ("tinggi", "high"),
+}
+
+JURISDICTION: dict[str, Words] = {
+    Jurisdiction.VILLAGE: ("desa", "village"),
+    Jurisdiction.DISTRICT: ("kabupaten/kota", "district"),
+    Jurisdiction.PROVINCE: ("provinsi", "provincial"),
+    Jurisdiction.NATIONAL: ("nasional", "national"),
+}
+
+HANDOVER: dict[str, Words] = {
+    HandoverTarget.PATBM: ("PATBM desa", "the village PATBM"),
+    HandoverTarget.SOCIAL: ("Dinas Sosial", "the social affairs office"),
+    HandoverTarget.PROVINCE: (
+        "UPTD PPA Provinsi / Kementerian PPPA", "the provincial unit / ministry"
+    ),
+    HandoverTarget.INFORMATION_ONLY: ("pemberian informasi layanan", "information about services"),
+}
+
+CONSENT_GIVER: dict[str, Words] = {
+    ConsentGiver.VICTIM: ("korban", "the victim"),
+    ConsentGiver.PARENT: ("orang tua", "a parent"),
+    ConsentGiver.GUARDIAN: ("wali", "the guardian"),
+    ConsentGiver.FAMILY: ("keluarga", "the family"),
+}
+
+CONTACT_MODE: dict[str, Words] = {
+    ContactMode.HOME_VISIT: ("kunjungan rumah", "home visit"),
+    ContactMode.OFFICE_VISIT: ("kunjungan ke kantor", "office visit"),
+    ContactMode.PHONE: ("telepon", "phone"),
+    ContactMode.VIDEO_CALL: ("panggilan video", "video call"),
+}
+
+ASSESSMENT_DOMAIN: dict[str, Words] = {
+    AssessmentDomain.PHYSICAL: ("fisik", "physical"),
+    AssessmentDomain.PSYCHOLOGICAL: ("psikologis", "psychological"),
+    AssessmentDomain.SOCIAL_SPIRITUAL: ("sosial dan spiritual", "social and spiritual"),
+    AssessmentDomain.LEGAL: ("hukum", "legal"),
+}
+
+ASSESSMENT_KIND: dict[str, Words] = {
+    AssessmentKind.INITIAL_HOME_VISIT: (
+        "Asesmen awal (kunjungan rumah)", "Initial home-visit assessment"
+    ),
+    AssessmentKind.FURTHER: ("Asesmen lanjutan", "Further assessment"),
+    AssessmentKind.SPECIALIST: ("Asesmen spesialis", "Specialist assessment"),
+}
+
+SERVICE: dict[str, Words] = {
+    ServiceType.MEDICAL_CARE: ("perawatan medis", "medical care"),
+    ServiceType.MEDICAL_EXAMINATION: ("pemeriksaan medis", "a medical examination"),
+    ServiceType.PSYCHOLOGICAL_COUNSELLING: ("konseling psikologis", "psychological counselling"),
+    ServiceType.SPECIALIST_ASSESSMENT: ("asesmen spesialis", "a specialist assessment"),
+    ServiceType.HEALTH_INSURANCE: ("jaminan kesehatan", "health insurance"),
+    ServiceType.SOCIAL_REHABILITATION: ("rehabilitasi sosial", "social rehabilitation"),
+    ServiceType.TEMPORARY_SHELTER: ("rumah aman sementara", "temporary shelter"),
+    ServiceType.SOCIAL_SECURITY_ENROLMENT: (
+        "pendaftaran jaminan sosial", "social-security enrolment"
+    ),
+    ServiceType.REPATRIATION: ("pemulangan", "repatriation"),
+    ServiceType.SOCIAL_REINTEGRATION: ("reintegrasi sosial", "social reintegration"),
+    ServiceType.LEGAL_PROCESS: ("proses hukum", "legal process"),
+    ServiceType.LEGAL_AID: ("bantuan hukum", "legal aid"),
+    ServiceType.RETURN_TO_SCHOOL: ("kembali bersekolah", "return to school"),
+    ServiceType.NON_FORMAL_EDUCATION: ("pendidikan nonformal", "non-formal education"),
+    ServiceType.COMMUNITY_ACCOMPANIMENT: ("pendampingan masyarakat", "community accompaniment"),
+    ServiceType.CIVIL_DOCUMENTS: ("dokumen kependudukan", "civil documents"),
+    ServiceType.RELIGIOUS_GUIDANCE: ("bimbingan rohani", "religious guidance"),
+    ServiceType.EMERGENCY_SUPPORT: ("dukungan darurat", "emergency support"),
+}
+
+DELIVERY_OUTCOME: dict[str, Words] = {
+    DeliveryOutcome.COMPLETED: ("selesai", "completed"),
+    DeliveryOutcome.PARTIALLY_DELIVERED: ("sebagian", "partially delivered"),
+    DeliveryOutcome.NOT_DELIVERED: ("tidak terlaksana", "not delivered"),
+}
+
+TERMINATION_KIND: dict[str, Words] = {
+    TerminationKind.AGREED: ("terminasi dengan kesepakatan", "agreed termination"),
+    TerminationKind.UNILATERAL: ("terminasi sepihak", "unilateral termination"),
+}
+
+TERMINATION_REASON: dict[str, Words] = {
+    TerminationReason.RECOVERED: ("hak terpenuhi dan pulih", "rights fulfilled and recovered"),
+    TerminationReason.CHILD_DIED: ("anak meninggal dunia", "the child died"),
+    TerminationReason.WHEREABOUTS_UNKNOWN: ("keberadaan tidak diketahui", "whereabouts unknown"),
+    TerminationReason.REFUSED_ACCOMPANIMENT: (
+        "penerima manfaat menolak pendampingan", "the beneficiary refused accompaniment"
+    ),
+    TerminationReason.CONSENT_REFUSED: ("persetujuan ditolak", "consent refused"),
+}
+
+# Which vocabulary each table covers, for the completeness test.
+TABLES: dict[type[StrEnum], dict[str, Words]] = {
+    Agency: AGENCY,
+    Role: ROLE,
+    Channel: CHANNEL,
+    CaseType: CASE_TYPE,
+    RiskLevel: RISK,
+    Jurisdiction: JURISDICTION,
+    HandoverTarget: HANDOVER,
+    ConsentGiver: CONSENT_GIVER,
+    ContactMode: CONTACT_MODE,
+    AssessmentDomain: ASSESSMENT_DOMAIN,
+    AssessmentKind: ASSESSMENT_KIND,
+    ServiceType: SERVICE,
+    DeliveryOutcome: DELIVERY_OUTCOME,
+    TerminationKind: TERMINATION_KIND,
+    TerminationReason: TERMINATION_REASON,
+}
+
+
+def words(table: dict[str, Words], value: str) -> Words:
+    """The words for a value; a value recorded under an older vocabulary is shown as stored."""
+    return table.get(value, (value, value))
+
+
+def listed(table: dict[str, Words], values: list[str]) -> Words:
+    indonesian = ", ".join(words(table, value)[0] for value in values)
+    english = ", ".join(words(table, value)[1] for value in values)
+    return indonesian, english

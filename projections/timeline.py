@@ -1,0 +1,504 @@
+"""The case timeline: every event of a case, in order, as an auditor reads it.
+
+Each entry says who acted (user, role, agency), when it was recorded, which
+SOP step it belongs to, what happened in one sentence in Bahasa Indonesia and
+in English, and which time standards the event completed, met or late. The
+timeline can be cut at a version or a moment; it then carries the case file
+as it stood then, and judges open steps at that moment.
+
+Summaries state facts from the SOP vocabulary (who was referred where, for
+what, with which result). They never quote free text recorded on the case
+(chronology, findings, notes), so a summary cannot carry more personal data
+than the fact that the step happened. Like the case file, the timeline is a
+pure function of the events, the district's profile and the moment given.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import singledispatchmethod
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from domain.case import Case
+from domain.time_standards import (
+    StepStatus,
+    TimeStandardProfile,
+    case_milestones,
+    step_schedule,
+)
+from domain.vocabulary import HandoverTarget, TerminationKind, TerminationReason
+from projections import labels
+from projections.case_file import (
+    ActorRef,
+    CaseFile,
+    UnknownCaseEvent,
+    history_as_of,
+)
+
+StepState = Literal["met", "late", "due", "overdue", "closed"]
+
+
+class StepCheck(BaseModel):
+    """One SOP step measured against its time standard."""
+
+    code: str = Field(description="SOP step, e.g. L1.5.")
+    stage: str = Field(description="The SOP stage the step belongs to.")
+    title_id: str = Field(description="The step's name in Bahasa Indonesia.")
+    title_en: str = Field(description="The step's name in English.")
+    started_at: datetime = Field(description="When the step's clock started.")
+    due_at: datetime = Field(description="When the time standard said it was due.")
+    done_at: datetime | None = Field(description="When it was done, if it was.")
+    state: StepState = Field(
+        description="met or late when done; due, overdue or closed (never done, case closed) "
+        "otherwise, judged at the timeline's evaluation time."
+    )
+    referral_id: str | None = Field(
+        default=None, description="The referral, for per-referral steps."
+    )
+
+
+class TimelineEntry(BaseModel):
+    """One recorded event, as an auditor reads it."""
+
+    version: int = Field(description="The event's version within the case.")
+    type: str = Field(description="The event type, e.g. Referred.")
+    sop_step: str | None = Field(description="The SOP step the event records, e.g. L4.1.")
+    recorded_at: datetime = Field(description="When the event was recorded.")
+    actor: ActorRef = Field(description="Who caused the event.")
+    summary_id: str = Field(description="What happened, in Bahasa Indonesia.")
+    summary_en: str = Field(description="What happened, in English.")
+    time_standards: list[StepCheck] = Field(
+        default_factory=list,
+        description="The steps this event completed, each met or late against its standard.",
+    )
+
+
+class Timeline(BaseModel):
+    """A case's events in order, with the case file and step schedule as they stood then."""
+
+    case_id: UUID
+    register_number: str
+    district: str
+    version: int = Field(description="The last version the timeline includes.")
+    requested_version: int | None = Field(description="The version asked for, if any.")
+    as_of: datetime | None = Field(description="The moment asked for, if any.")
+    evaluated_at: datetime = Field(
+        description="The moment open steps are judged at: as_of, else the time of the last "
+        "included event when a version was asked for, else now."
+    )
+    entries: list[TimelineEntry]
+    steps: list[StepCheck] = Field(description="Every step whose clock had started, by due time.")
+    state: CaseFile = Field(description="The case file as it stood at the timeline's end.")
+
+
+@dataclass(frozen=True)
+class Summary:
+    sop_step: str | None
+    id: str
+    en: str
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+@dataclass
+class _Narrator:
+    """Says what each event means, remembering what earlier events established."""
+
+    referrals: dict[str, tuple[str, str]] = field(default_factory=dict)
+    plan_agreed: bool = False
+
+    @singledispatchmethod
+    def summarize(self, event: object) -> Summary:
+        raise UnknownCaseEvent(
+            f"the timeline has no summary for {type(event).__qualname__}; add one"
+        )
+
+    @summarize.register(Case.ReportReceived)
+    def _report_received(self, event: Any) -> Summary:
+        channel_id, channel_en = labels.words(labels.CHANNEL, event.channel)
+        return Summary(
+            "L1.2",
+            f"Laporan diterima melalui {channel_id} dan dicatat dengan nomor register "
+            f"{event.register_number}",
+            f"Report received by {channel_en} and recorded as register number "
+            f"{event.register_number}",
+        )
+
+    @summarize.register(Case.PsychologicalFirstAidGiven)
+    def _psychological_first_aid_given(self, event: Any) -> Summary:
+        return Summary(
+            "L1.3", "Dukungan psikologis awal diberikan", "Initial psychological support given"
+        )
+
+    @summarize.register(Case.RiskClassified)
+    def _risk_classified(self, event: Any) -> Summary:
+        type_id, type_en = labels.words(labels.CASE_TYPE, event.case_type)
+        risk_id, risk_en = labels.words(labels.RISK, event.risk_level)
+        where_id, where_en = labels.words(labels.JURISDICTION, event.jurisdiction)
+        rules = ", ".join(event.routing)
+        return Summary(
+            "L1.5",
+            f"Kasus diklasifikasikan: {type_id}, risiko {risk_id}, kewenangan {where_id}"
+            f"{', darurat' if event.emergency else ''}; aturan rujukan {rules}",
+            f"Case classified: {type_en}, {risk_en} risk, {where_en} authority"
+            f"{', emergency' if event.emergency else ''}; routing rule(s) {rules}",
+        )
+
+    @summarize.register(Case.HandedOver)
+    def _handed_over(self, event: Any) -> Summary:
+        if event.target == HandoverTarget.INFORMATION_ONLY:
+            return Summary(
+                "L1.5",
+                "Kasus ditutup dengan pemberian informasi layanan (aturan f)",
+                "Case closed with information about services (rule f)",
+            )
+        target_id, target_en = labels.words(labels.HANDOVER, event.target)
+        return Summary(
+            "L1.5", f"Kasus diserahkan ke {target_id}", f"Case handed over to {target_en}"
+        )
+
+    @summarize.register(Case.EmergencyResponseRecorded)
+    def _emergency_response_recorded(self, event: Any) -> Summary:
+        count = len(event.actions)
+        return Summary(
+            "L1.6",
+            f"Penjangkauan dan layanan darurat dicatat ({count} tindakan)",
+            f"Outreach and emergency services recorded ({count} action(s))",
+        )
+
+    @summarize.register(Case.CaseWorkerAssigned)
+    def _case_worker_assigned(self, event: Any) -> Summary:
+        return Summary(
+            "L1.7",
+            f"Pendamping kasus ditugaskan: {event.case_worker_id}",
+            f"Case worker assigned: {event.case_worker_id}",
+        )
+
+    @summarize.register(Case.BeneficiaryContacted)
+    def _beneficiary_contacted(self, event: Any) -> Summary:
+        mode_id, mode_en = labels.words(labels.CONTACT_MODE, event.mode)
+        return Summary(
+            "L1.8",
+            f"Kontak dengan penerima manfaat dan keluarga ({mode_id})",
+            f"Contact with the beneficiary and family ({mode_en})",
+        )
+
+    @summarize.register(Case.ConsentRecorded)
+    def _consent_recorded(self, event: Any) -> Summary:
+        giver_id, giver_en = labels.words(labels.CONSENT_GIVER, event.given_by)
+        if event.given:
+            return Summary(
+                "L1.9-10",
+                f"Persetujuan tertulis diberikan oleh {giver_id}",
+                f"Written informed consent given by {giver_en}",
+            )
+        return Summary(
+            "L1.9-10",
+            f"Persetujuan ditolak oleh {giver_id}; penanganan tidak dapat dilanjutkan",
+            f"Consent refused by {giver_en}; handling cannot continue",
+        )
+
+    @summarize.register(Case.AssessmentRecorded)
+    def _assessment_recorded(self, event: Any) -> Summary:
+        kind_id, kind_en = labels.words(labels.ASSESSMENT_KIND, event.kind)
+        domain_id, domain_en = labels.words(labels.ASSESSMENT_DOMAIN, event.domain)
+        agency_id, agency_en = labels.words(labels.AGENCY, event.assessing_agency)
+        step = {"initial_home_visit": "L2.1", "further": "L2.2", "specialist": "L2.3"}
+        return Summary(
+            step.get(event.kind, "L2.2"),
+            f"{kind_id} kondisi {domain_id} oleh {agency_id}",
+            f"{kind_en} of the {domain_en} condition by {agency_en}",
+        )
+
+    @summarize.register(Case.CaseReportConcluded)
+    def _case_report_concluded(self, event: Any) -> Summary:
+        needs_id, needs_en = labels.listed(labels.SERVICE, event.needs)
+        return Summary(
+            "L2.7",
+            f"Laporan kasus disimpulkan; kebutuhan: {needs_id}",
+            f"Case report concluded; needs: {needs_en}",
+        )
+
+    @summarize.register(Case.CaseConferenceHeld)
+    def _case_conference_held(self, event: Any) -> Summary:
+        agencies_id, agencies_en = labels.listed(labels.AGENCY, event.participating_agencies)
+        count = len(event.decisions)
+        return Summary(
+            "L5.3" if self.plan_agreed else "L3.3",
+            f"Konferensi kasus dengan {agencies_id}; {count} keputusan",
+            f"Case conference with {agencies_en}; {count} decision(s)",
+        )
+
+    @summarize.register(Case.FamilyMeetingHeld)
+    def _family_meeting_held(self, event: Any) -> Summary:
+        count = len(event.agreements)
+        return Summary(
+            "L5.4" if self.plan_agreed else "L3.4",
+            f"Pertemuan keluarga; {count} kesepakatan",
+            f"Family meeting; {count} agreement(s)",
+        )
+
+    @summarize.register(Case.InterventionPlanAgreed)
+    def _intervention_plan_agreed(self, event: Any) -> Summary:
+        self.plan_agreed = True
+        agreed_id, agreed_en = labels.listed(labels.CONSENT_GIVER, event.agreed_with)
+        services_id = "; ".join(
+            f"{labels.words(labels.SERVICE, s['service_type'])[0]} oleh "
+            f"{labels.words(labels.AGENCY, s['agency'])[0]}"
+            for s in event.services
+        )
+        services_en = "; ".join(
+            f"{labels.words(labels.SERVICE, s['service_type'])[1]} by "
+            f"{labels.words(labels.AGENCY, s['agency'])[1]}"
+            for s in event.services
+        )
+        return Summary(
+            "L3.5",
+            f"Rencana intervensi disepakati dengan {agreed_id}: {services_id}",
+            f"Intervention plan agreed with {agreed_en}: {services_en}",
+        )
+
+    @summarize.register(Case.Referred)
+    def _referred(self, event: Any) -> Summary:
+        self.referrals[event.referral_id] = (event.agency, event.service_type)
+        agency_id, agency_en = labels.words(labels.AGENCY, event.agency)
+        service_id, service_en = labels.words(labels.SERVICE, event.service_type)
+        return Summary(
+            "L4.1",
+            f"Dirujuk ke {agency_id} untuk {service_id}{' (darurat)' if event.emergency else ''}",
+            f"Referred to {agency_en} for {service_en}{' (emergency)' if event.emergency else ''}",
+        )
+
+    def _referral_words(self, referral_id: str) -> tuple[str, str, str, str]:
+        agency, service = self.referrals.get(referral_id, ("", ""))
+        agency_id, agency_en = labels.words(labels.AGENCY, agency) if agency else (
+            "instansi rujukan", "the receiving agency"
+        )
+        service_id, service_en = labels.words(labels.SERVICE, service) if service else (
+            "layanan", "the service"
+        )
+        return agency_id, agency_en, service_id, service_en
+
+    @summarize.register(Case.ReferralAccepted)
+    def _referral_accepted(self, event: Any) -> Summary:
+        agency_id, agency_en, service_id, service_en = self._referral_words(event.referral_id)
+        return Summary(
+            "L4.1",
+            f"{_capitalised(agency_id)} menerima rujukan untuk {service_id}",
+            f"{_capitalised(agency_en)} accepted the referral for {service_en}",
+        )
+
+    @summarize.register(Case.ReferralDeclined)
+    def _referral_declined(self, event: Any) -> Summary:
+        agency_id, agency_en, service_id, service_en = self._referral_words(event.referral_id)
+        return Summary(
+            "L4.1",
+            f"{_capitalised(agency_id)} menolak rujukan untuk {service_id}",
+            f"{_capitalised(agency_en)} declined the referral for {service_en}",
+        )
+
+    @summarize.register(Case.ServiceDelivered)
+    def _service_delivered(self, event: Any) -> Summary:
+        agency_id, agency_en, service_id, service_en = self._referral_words(event.referral_id)
+        outcome_id, outcome_en = labels.words(labels.DELIVERY_OUTCOME, event.outcome)
+        return Summary(
+            "L4.2",
+            f"{_capitalised(agency_id)} melaporkan layanan {service_id}: {outcome_id}",
+            f"{_capitalised(agency_en)} reported {service_en}: {outcome_en}",
+        )
+
+    @summarize.register(Case.ReferralCancelled)
+    def _referral_cancelled(self, event: Any) -> Summary:
+        agency_id, agency_en, service_id, service_en = self._referral_words(event.referral_id)
+        return Summary(
+            "L4.1",
+            f"Rujukan ke {agency_id} untuk {service_id} dibatalkan",
+            f"Referral to {agency_en} for {service_en} withdrawn",
+        )
+
+    @summarize.register(Case.AccompanimentRecorded)
+    def _accompaniment_recorded(self, event: Any) -> Summary:
+        return Summary(
+            "L4.4",
+            "Pendampingan penerima manfaat dicatat",
+            "Accompaniment of the beneficiary recorded",
+        )
+
+    @summarize.register(Case.MonitoringVisitRecorded)
+    def _monitoring_visit_recorded(self, event: Any) -> Summary:
+        mode_id, mode_en = labels.words(labels.CONTACT_MODE, event.mode)
+        return Summary(
+            "L5.2",
+            f"Monitoring ({mode_id}): layanan "
+            f"{'sesuai rencana' if event.services_on_track else 'tidak sesuai rencana'}; "
+            f"penerima manfaat {'telah pulih' if event.recovered else 'belum pulih'}",
+            f"Monitoring ({mode_en}): services "
+            f"{'on track' if event.services_on_track else 'not on track'}; the beneficiary "
+            f"{'has recovered' if event.recovered else 'has not yet recovered'}",
+        )
+
+    @summarize.register(Case.ReassessmentStarted)
+    def _reassessment_started(self, event: Any) -> Summary:
+        self.plan_agreed = False
+        return Summary(
+            "L5.5",
+            "Asesmen ulang dimulai: penerima manfaat masih membutuhkan layanan",
+            "Re-assessment started: the beneficiary still needs services",
+        )
+
+    @summarize.register(Case.Terminated)
+    def _terminated(self, event: Any) -> Summary:
+        kind_id, kind_en = labels.words(labels.TERMINATION_KIND, event.kind)
+        reason_id, reason_en = labels.words(labels.TERMINATION_REASON, event.reason)
+        if event.reason == TerminationReason.CONSENT_REFUSED:
+            step = "L1.10"
+        elif event.kind == TerminationKind.UNILATERAL:
+            step = "L6.4"
+        else:
+            step = "L6.5"
+        return Summary(
+            step,
+            f"Kasus ditutup: {kind_id}, alasan: {reason_id}",
+            f"Case closed: {kind_en}, reason: {reason_en}",
+        )
+
+
+def case_event_types() -> frozenset[type]:
+    """Every event type the Case aggregate records.
+
+    Case.Created is the library's default creation event, never recorded:
+    ReportReceived takes its place.
+    """
+    never_recorded = {Case.Event, Case.Created}
+    return frozenset(
+        value
+        for value in vars(Case).values()
+        if isinstance(value, type) and issubclass(value, Case.Event) and value not in never_recorded
+    )
+
+
+def summarized_event_types() -> frozenset[type]:
+    registry = vars(_Narrator)["summarize"].dispatcher.registry
+    return frozenset(registry) - {object}
+
+
+def summaries(events: Iterable[Case.Event]) -> list[Summary]:
+    """One summary per event, in order; earlier events give later ones their context."""
+    narrator = _Narrator()
+    return [narrator.summarize(event) for event in events]
+
+
+# The events whose time is each milestone of domain/time_standards.py, so a
+# step's completion can be shown on the event that completed it.
+_MILESTONE_EVENTS: dict[str, tuple[str, ...]] = {
+    "report_arrived": (),
+    "report_recorded": ("ReportReceived",),
+    "psychological_first_aid_given": ("PsychologicalFirstAidGiven",),
+    "classified": ("RiskClassified",),
+    "emergency_classified": ("RiskClassified",),
+    "routed_to_district": ("RiskClassified",),
+    "emergency_response_recorded": ("EmergencyResponseRecorded",),
+    "case_worker_assigned": ("CaseWorkerAssigned",),
+    "beneficiary_contacted": ("BeneficiaryContacted",),
+    "consent_recorded": ("ConsentRecorded",),
+    "terminated": ("Terminated", "HandedOver"),
+    "assessment_started": ("ConsentRecorded", "ReassessmentStarted"),
+    "first_assessment_recorded": ("AssessmentRecorded",),
+    "latest_assessment_recorded": ("AssessmentRecorded",),
+    "case_report_concluded": ("CaseReportConcluded",),
+    "intervention_plan_agreed": ("InterventionPlanAgreed",),
+    "monitoring_visit_recorded": ("MonitoringVisitRecorded",),
+    "recovery_found": ("MonitoringVisitRecorded",),
+    "referred": ("Referred",),
+    "referral_answered": ("ReferralAccepted", "ReferralDeclined"),
+    "referral_settled": ("ServiceDelivered", "ReferralDeclined", "ReferralCancelled"),
+}
+
+
+def _check(status: StepStatus) -> StepCheck:
+    return StepCheck(
+        code=status.code,
+        stage=status.stage,
+        title_id=status.title_id,
+        title_en=status.title_en,
+        started_at=status.started_at,
+        due_at=status.due_at,
+        done_at=status.done_at,
+        state=status.state.value,
+        referral_id=status.referral_id,
+    )
+
+
+def _completing_entry(
+    status: StepStatus,
+    profile: TimeStandardProfile,
+    entries_at: dict[datetime, list[tuple[TimelineEntry, Any]]],
+) -> TimelineEntry | None:
+    if status.done_at is None:
+        return None
+    types = _MILESTONE_EVENTS.get(profile.step(status.code).ends, ())
+    for entry, event in entries_at.get(status.done_at, []):
+        if entry.type not in types:
+            continue
+        referral_id = getattr(event, "referral_id", None)
+        if status.referral_id is not None and referral_id != status.referral_id:
+            continue
+        return entry
+    return None
+
+
+def case_timeline(
+    events: Sequence[Case.Event],
+    profile: TimeStandardProfile,
+    *,
+    now: datetime,
+    version: int | None = None,
+    as_of: datetime | None = None,
+) -> Timeline:
+    """The timeline of a case's events, cut at a version and/or a moment if given."""
+    history = history_as_of(events, version=version, as_of=as_of)
+    last = history[-1]
+    if as_of is not None:
+        evaluated_at = as_of
+    elif version is not None:
+        evaluated_at = last.timestamp
+    else:
+        evaluated_at = now
+    entries = [
+        TimelineEntry(
+            version=event.originator_version,
+            type=type(event).__name__,
+            sop_step=summary.sop_step,
+            recorded_at=event.timestamp,
+            actor=ActorRef.model_validate(event.actor),
+            summary_id=summary.id,
+            summary_en=summary.en,
+        )
+        for event, summary in zip(history, summaries(history), strict=True)
+    ]
+    entries_at: dict[datetime, list[tuple[TimelineEntry, Any]]] = {}
+    for entry, event in zip(entries, history, strict=True):
+        entries_at.setdefault(event.timestamp, []).append((entry, event))
+    statuses = step_schedule(profile, case_milestones(history), evaluated_at)
+    for status in statuses:
+        completing = _completing_entry(status, profile, entries_at)
+        if completing is not None:
+            completing.time_standards.append(_check(status))
+    state = CaseFile.from_events(history)
+    return Timeline(
+        case_id=state.case_id,
+        register_number=state.register_number,
+        district=state.district,
+        version=state.version,
+        requested_version=version,
+        as_of=as_of,
+        evaluated_at=evaluated_at,
+        entries=entries,
+        steps=[_check(status) for status in statuses],
+        state=state,
+    )

@@ -1,0 +1,355 @@
+"""Auditors over HTTP: timelines and exports, chain checks, and the log of who read what."""
+
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+
+from services.cases import Cases
+from tests.api.conftest import Headers
+from tests.support.lifecycle import a_report_body, walk_full_lifecycle
+
+AUDITOR = {"agency": "province", "district": "sulawesi-selatan", "user": "inspektorat-01"}
+PURPOSE = "Pemeriksaan Inspektorat 700/12"
+
+# GET routes that read no case data, so they record no access. A new route
+# belongs here only if it reveals nothing about any case.
+READS_NO_CASE_DATA = {
+    "/api/v1/openapi.json",
+    "/api/v1/docs",
+    "/docs/oauth2-redirect",
+    "/api/v1/me",
+    "/api/v1/profiles/{district}",
+    "/healthz",
+    "/readyz",
+}
+SAMPLE_QUERY = {"user_id": "intake_officer.uptd_ppa"}
+
+
+def _case(client: TestClient, auth: Headers) -> str:
+    case_id: str = client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
+    ).json()["case_id"]
+    client.post(
+        f"/api/v1/cases/{case_id}/classification",
+        json={"case_type": "KTA", "risk_level": "high", "jurisdiction": "district",
+              "emergency": True},
+        headers=auth("intake_officer"),
+    )
+    return case_id
+
+
+def _recorded(cases: Cases, user_id: str) -> list[Any]:
+    log = cases.recorder.select_access(user_id=user_id, limit=1000)  # type: ignore[attr-defined]
+    return [entry.record for entry in log]
+
+
+def _reads_without_their_record(
+    client: TestClient, auth: Headers, cases: Cases, case_id: str
+) -> tuple[list[str], list[str]]:
+    """Every GET route that may read case data, called as an auditor: (checked, unrecorded)."""
+    routes = [
+        route
+        for route in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+        if "GET" in (route.methods or ()) and route.path not in READS_NO_CASE_DATA
+    ]
+    checked: list[str] = []
+    unrecorded: list[str] = []
+    for index, route in enumerate(routes):
+        path, name = str(route.path), str(route.name)
+        assert set(route.param_convertors) <= {"case_id"}, (
+            f"{route.path}: teach this test the path parameters of the new route"
+        )
+        endpoint = route.original_route
+        assert isinstance(endpoint, APIRoute), route.path
+        required = {
+            p.alias for p in endpoint.dependant.query_params if p.field_info.is_required()
+        }
+        assert required <= set(SAMPLE_QUERY), f"{route.path}: add a sample for {required}"
+        request_id = f"route-audit-{index}"
+        response = client.get(
+            path.replace("{case_id}", case_id),
+            params={name: SAMPLE_QUERY[name] for name in required},
+            headers=auth("auditor", **AUDITOR, **{"X-Request-ID": request_id,
+                                                   "X-Access-Purpose": PURPOSE}),
+        )
+        assert response.status_code == 200, (route.path, response.text)
+        records = [r for r in _recorded(cases, AUDITOR["user"]) if r.request_id == request_id]
+        if [(r.view, r.purpose, r.role) for r in records] != [(name, PURPOSE, "auditor")]:
+            unrecorded.append(path)
+        checked.append(name)
+    return checked, unrecorded
+
+
+def test_every_read_route_records_who_read_what_before_answering(
+    client: TestClient, auth: Headers, pg_cases: Cases
+) -> None:
+    case_id = _case(client, auth)
+
+    checked, unrecorded = _reads_without_their_record(client, auth, pg_cases, case_id)
+
+    assert unrecorded == []
+    assert {"read_case", "read_history", "read_due_steps", "read_timeline",
+            "export_timeline_json", "export_timeline_html", "read_verification",
+            "read_case_access_log", "read_actor_access_log"} <= set(checked)
+
+
+def test_a_new_read_route_that_records_nothing_is_caught(
+    client: TestClient, auth: Headers, pg_cases: Cases
+) -> None:
+    case_id = _case(client, auth)
+
+    def read_case_quietly(case_id: UUID) -> dict[str, int]:
+        return {"events": len(pg_cases.repository.get(case_id).collect_events())}
+
+    client.app.add_api_route(  # type: ignore[attr-defined]
+        "/api/v1/cases/{case_id}/quietly", read_case_quietly, methods=["GET"]
+    )
+
+    _, unrecorded = _reads_without_their_record(client, auth, pg_cases, case_id)
+
+    assert unrecorded == ["/api/v1/cases/{case_id}/quietly"]
+
+
+def test_the_timeline_is_the_recorded_history_with_summaries_and_time_standards(
+    client: TestClient, auth: Headers
+) -> None:
+    walk = walk_full_lifecycle(client, auth, "timeline-run")
+    auditor = auth("auditor", **AUDITOR)
+
+    timeline = client.get(f"/api/v1/cases/{walk.case_id}/timeline", headers=auditor).json()
+    history = client.get(f"/api/v1/cases/{walk.case_id}/events", headers=auditor).json()
+
+    fields = ("version", "type", "actor", "recorded_at")
+    assert [[e[f] for f in fields] for e in timeline["entries"]] == [
+        [h[f] for f in fields] for h in history
+    ]
+    assert [e["version"] for e in timeline["entries"]] == [r["version"] for r in walk.results]
+    referrals = [e for e in timeline["entries"] if e["type"] == "Referred"]
+    assert referrals[1]["summary_id"] == "Dirujuk ke Kepolisian untuk proses hukum"
+    assert referrals[1]["sop_step"] == "L4.1"
+    judged = [c for e in timeline["entries"] for c in e["time_standards"]]
+    assert {c["code"] for c in judged} >= {"L1.2", "L1.5", "L6.5"}
+    assert all(c["state"] in ("met", "late") and c["due_at"] for c in judged)
+    assert timeline["state"]["status"] == "closed"
+
+
+@pytest.mark.parametrize("cut", [{"version": 5}, {"as_of": "at version 8"}])
+def test_a_cut_timeline_carries_the_case_as_it_stood_then(
+    client: TestClient, auth: Headers, cut: dict[str, Any]
+) -> None:
+    walk = walk_full_lifecycle(client, auth, "cut-timeline")
+    auditor = auth("auditor", **AUDITOR)
+    if "as_of" in cut:
+        history = client.get(f"/api/v1/cases/{walk.case_id}/events", headers=auditor).json()
+        cut = {"as_of": history[7]["recorded_at"]}
+
+    timeline = client.get(f"/api/v1/cases/{walk.case_id}/timeline", params=cut, headers=auditor)
+    case_file = client.get(f"/api/v1/cases/{walk.case_id}", params=cut, headers=auditor)
+
+    assert timeline.status_code == 200
+    body = timeline.json()
+    assert body["state"] == case_file.json()
+    assert [e["version"] for e in body["entries"]] == list(range(1, body["version"] + 1))
+    assert body["state"]["status"] == "open"
+
+
+def test_a_timeline_before_the_case_existed_is_not_found(client: TestClient, auth: Headers) -> None:
+    case_id = _case(client, auth)
+
+    response = client.get(
+        f"/api/v1/cases/{case_id}/timeline", params={"as_of": "2001-01-01T00:00:00+07:00"},
+        headers=auth("auditor", **AUDITOR),
+    )
+
+    assert response.status_code == 404
+
+
+def test_the_json_export_is_a_download_with_provenance_and_the_chain_check(
+    client: TestClient, auth: Headers
+) -> None:
+    case_id = _case(client, auth)
+
+    response = client.get(
+        f"/api/v1/cases/{case_id}/timeline.json",
+        headers=auth("auditor", **AUDITOR, **{"X-Access-Purpose": PURPOSE}),
+    )
+
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith('attachment; filename="kasus-LUTRA-')
+    body = response.json()
+    assert body["exported_by"]["user_id"] == AUDITOR["user"]
+    assert body["purpose"] == PURPOSE
+    assert body["verification"]["intact"] is True
+    assert body["verification"]["events"] == 2
+    assert [e["type"] for e in body["timeline"]["entries"]] == ["ReportReceived", "RiskClassified"]
+
+
+def test_the_case_review_is_a_printable_self_contained_page(
+    client: TestClient, auth: Headers
+) -> None:
+    walk = walk_full_lifecycle(client, auth, "review-run")
+
+    response = client.get(
+        f"/api/v1/cases/{walk.case_id}/timeline.html", headers=auth("auditor", **AUDITOR)
+    )
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    page = response.text
+    assert "Referred to the police for legal process" in page
+    assert "https://" not in page and "<script" not in page
+    assert "Mawar" not in page  # the victim's name stays in the case file
+
+
+def test_the_chain_check_is_for_auditors_and_the_case_office(
+    client: TestClient, auth: Headers
+) -> None:
+    case_id = _case(client, auth)
+    client.post(
+        f"/api/v1/cases/{case_id}/referrals",
+        json={"service_type": "medical_care", "agency": "health", "emergency": True},
+        headers=auth("intake_officer"),
+    )
+
+    path = f"/api/v1/cases/{case_id}/verification"
+    by_auditor = client.get(path, headers=auth("auditor", **AUDITOR))
+    by_office = client.get(path, headers=auth("coordinator"))
+    by_health = client.get(path, headers=auth("agency_officer", agency="health"))
+
+    assert by_auditor.status_code == by_office.status_code == 200
+    assert by_auditor.json()["intact"] is True and by_auditor.json()["events"] == 3
+    assert by_health.status_code == 403
+
+
+def test_the_chain_check_names_a_tampered_event(
+    client: TestClient, auth: Headers, database_url: str
+) -> None:
+    case_id = _case(client, auth)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE cases_events SET state = state || '\\x20'::bytea "
+            "WHERE originator_id = %s AND originator_version = 2",
+            (case_id,),
+        )
+
+    check = client.get(
+        f"/api/v1/cases/{case_id}/verification", headers=auth("auditor", **AUDITOR)
+    ).json()
+
+    assert check["intact"] is False
+    assert check["problem"]["kind"] == "changed"
+    assert check["problem"]["version"] == 2
+    assert check["events"] == 1
+
+
+def test_auditors_and_the_office_coordinator_see_who_read_a_case(
+    client: TestClient, auth: Headers
+) -> None:
+    case_id = _case(client, auth)
+    client.get(f"/api/v1/cases/{case_id}", headers=auth("intake_officer", **{
+        "X-Access-Purpose": "follow-up call"}))
+
+    path = f"/api/v1/cases/{case_id}/access-log"
+    by_auditor = client.get(path, headers=auth("auditor", **AUDITOR))
+    by_coordinator = client.get(path, headers=auth("coordinator"))
+    by_intake = client.get(path, headers=auth("intake_officer"))
+
+    assert by_auditor.status_code == by_coordinator.status_code == 200
+    entries = by_auditor.json()["entries"]
+    assert [(e["user_id"], e["view"], e["purpose"]) for e in entries] == [
+        ("intake_officer.uptd_ppa", "read_case", "follow-up call"),
+        (AUDITOR["user"], "read_case_access_log", None),
+    ]
+    assert by_intake.status_code == 403
+
+
+def test_auditors_alone_see_what_one_person_read(client: TestClient, auth: Headers) -> None:
+    first, second = _case(client, auth), _case(client, auth)
+    for case_id in (first, second):
+        client.get(f"/api/v1/cases/{case_id}/timeline", headers=auth("coordinator"))
+
+    listing = client.get(
+        "/api/v1/access-log", params={"user_id": "coordinator.uptd_ppa", "limit": 1},
+        headers=auth("auditor", **AUDITOR),
+    ).json()
+    rest = client.get(
+        "/api/v1/access-log",
+        params={"user_id": "coordinator.uptd_ppa", "after": listing["next_after"]},
+        headers=auth("auditor", **AUDITOR),
+    ).json()
+    by_coordinator = client.get(
+        "/api/v1/access-log", params={"user_id": "intake_officer.uptd_ppa"},
+        headers=auth("coordinator"),
+    )
+
+    assert [(e["case_id"], e["view"]) for e in listing["entries"] + rest["entries"]] == [
+        (first, "read_timeline"), (second, "read_timeline"),
+    ]
+    assert rest["next_after"] is None
+    assert by_coordinator.status_code == 403
+
+
+def test_the_purpose_comes_from_a_header_never_from_the_url(
+    client: TestClient, auth: Headers, pg_cases: Cases
+) -> None:
+    case_id = _case(client, auth)
+
+    too_long = client.get(
+        f"/api/v1/cases/{case_id}", headers=auth("coordinator", **{"X-Access-Purpose": "x" * 201})
+    )
+    in_the_url = client.get(
+        f"/api/v1/cases/{case_id}", params={"purpose": "in the url"}, headers=auth("coordinator")
+    )
+
+    assert too_long.status_code == 422
+    assert in_the_url.status_code == 200
+    assert in_the_url.headers["X-Request-ID"]
+    assert [r.purpose for r in _recorded(pg_cases, "coordinator.uptd_ppa")] == [None]
+
+
+@pytest.mark.parametrize(
+    "path", ["", "/events", "/due-steps", "/timeline", "/timeline.json", "/timeline.html"]
+)
+def test_a_read_that_cannot_be_recorded_fails_and_returns_no_case_data(
+    client: TestClient, auth: Headers, database_url: str, path: str
+) -> None:
+    case_id = _case(client, auth)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE cases_access_log")
+
+    response = client.get(f"/api/v1/cases/{case_id}{path}", headers=auth("coordinator"))
+
+    assert response.status_code == 503
+    assert response.json()["type"] == "urn:simpul:problem:access-not-recorded"
+    for personal in ("Mawar", "Melati", "bruises", "7322011201140001"):
+        assert personal not in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("classification", {"case_type": "KTA", "risk_level": "low", "jurisdiction": "village",
+                            "emergency": False}),
+        ("case-worker", {"case_worker_id": "inspektorat-01"}),
+        ("referrals", {"service_type": "legal_process", "agency": "police"}),
+        ("termination", {"kind": "unilateral", "reason": "whereabouts_unknown"}),
+    ],
+)
+def test_an_auditor_cannot_issue_case_commands(
+    client: TestClient, auth: Headers, path: str, body: dict[str, Any]
+) -> None:
+    case_id = _case(client, auth)
+
+    response = client.post(
+        f"/api/v1/cases/{case_id}/{path}", json=body, headers=auth("auditor", **AUDITOR)
+    )
+
+    assert response.status_code == 403
+    assert response.json()["rule"] == "auditors_read_only"
+    events = client.get(f"/api/v1/cases/{case_id}/events", headers=auth("coordinator")).json()
+    assert len(events) == 2
