@@ -12,6 +12,7 @@ It also keeps the access log of case reads (``access_log.py``) and checks a
 case's chain on request (``verify.py``).
 """
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -78,36 +79,34 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 ).format(schema=schema, commands=commands),
             ]
         )
+        # Inserters serialise on a transaction-scoped advisory lock rather than the
+        # library's table lock: the same guarantee (commit order equals notification
+        # order, so tailing readers never skip) in a statement that also notifies.
+        self.serialise_statement = SQL("SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')")
+        self.insert_lock_key = _lock_key(f"{self.datastore.schema}.{self.events_table_name}")
         self.insert_returning_statement = SQL(
-            "INSERT INTO {schema}.{events} AS t "
+            "INSERT INTO {schema}.{events} "
             "(originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state "
-            "FROM unnest(%s::{schema}.{stored_event_type}[]) "
+            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
             "RETURNING notification_id, originator_id, originator_version"
-        ).format(
-            schema=schema,
-            events=events,
-            stored_event_type=Identifier(self.stored_event_type_name),
-        )
-        self.select_previous_hashes_statement = SQL(
-            "SELECT originator_id, event_hash FROM {schema}.{hashes} "
+        ).format(schema=schema, events=events)
+        self.select_chain_ends_statement = SQL(
+            "SELECT NULL::uuid AS originator_id, chain_hash AS hash, notification_id, event_count "
+            "FROM {schema}.{head} "
+            "UNION ALL "
+            "SELECT originator_id, event_hash, NULL, NULL FROM {schema}.{hashes} "
             "WHERE (originator_id, originator_version) IN "
             "(SELECT * FROM unnest(%s::uuid[], %s::bigint[]))"
-        ).format(schema=schema, hashes=hashes)
-        self.select_head_statement = SQL(
-            "SELECT notification_id, chain_hash, event_count FROM {schema}.{head}"
-        ).format(schema=schema, head=head)
-        self.insert_hashes_statement = SQL(
-            "INSERT INTO {schema}.{hashes} "
+        ).format(schema=schema, head=head, hashes=hashes)
+        self.record_hashes_statement = SQL(
+            "WITH recorded AS (INSERT INTO {schema}.{hashes} "
             "(notification_id, originator_id, originator_version, event_hash, chain_hash) "
-            "SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::bigint[], %s::bytea[], %s::bytea[])"
-        ).format(schema=schema, hashes=hashes)
-        self.upsert_head_statement = SQL(
+            "SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::bigint[], %s::bytea[], %s::bytea[])) "
             "INSERT INTO {schema}.{head} (singleton, notification_id, chain_hash, event_count) "
             "VALUES (true, %s, %s, %s) ON CONFLICT (singleton) DO UPDATE SET "
             "notification_id = EXCLUDED.notification_id, chain_hash = EXCLUDED.chain_hash, "
             "event_count = EXCLUDED.event_count"
-        ).format(schema=schema, head=head)
+        ).format(schema=schema, hashes=hashes, head=head)
         self.insert_command_statement = SQL(
             "INSERT INTO {schema}.{commands} "
             "(key_hash, request_hash, case_id, version, register_number, recorded) "
@@ -135,71 +134,82 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         command: CommandRecord | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
+        """Append events, their hashes, the new chain head and the command, atomically.
+
+        Statements are pipelined: everything up to the insert goes in one round
+        trip, the hashes (computed here from what came back) and the commit in a
+        second.
+        """
         if not stored_events:
             return []
-        with (
-            self.datastore.get_connection() as conn,
-            conn.transaction(),
-            conn.cursor() as curs,
-        ):
-            self._lock_table(curs)
-            if command is not None:
-                curs.execute(
-                    self.insert_command_statement,
-                    (
-                        command.key_hash,
-                        command.request_hash,
-                        command.case_id,
-                        command.version,
-                        command.register_number,
-                        list(command.recorded),
-                    ),
+        wanted = self._previous_positions(stored_events)
+        error: Exception | None = None
+        inserted: list[tuple[int, UUID, int]] = []
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline() as pipeline, conn.transaction():
+                with conn.cursor() as curs:
+                    curs.execute(
+                        self.serialise_statement,
+                        (self.insert_lock_key, self.channel_name),
+                        prepare=True,
+                    )
+                    if command is not None:
+                        curs.execute(
+                            self.insert_command_statement, _command_row(command), prepare=True
+                        )
+                ends_cursor = conn.cursor()
+                ends_cursor.execute(
+                    self.select_chain_ends_statement,
+                    ([oid for oid, _ in wanted], [version for _, version in wanted]),
+                    prepare=True,
                 )
-            self._notify_channel(curs)
-            inserted = self._insert_returning(curs, stored_events)
-            self._chain(curs, stored_events, inserted)
+                insert_cursor = conn.cursor()
+                insert_cursor.execute(
+                    self.insert_returning_statement, _event_columns(stored_events), prepare=True
+                )
+                try:
+                    # Sync here, so a duplicate version or idempotency key raises now,
+                    # as an IntegrityError, and nothing after it runs.
+                    pipeline.sync()
+                    inserted = sorted(
+                        (row["notification_id"], row["originator_id"], row["originator_version"])
+                        for row in insert_cursor.fetchall()
+                    )
+                    with conn.cursor() as curs:
+                        self._chain(curs, stored_events, inserted, ends_cursor.fetchall())
+                except Exception as caught:  # noqa: BLE001 - re-raised once the pipeline is closed
+                    error = caught
+            if error is not None:
+                raise error
         return [notification_id for notification_id, _, _ in inserted]
 
-    def _insert_returning(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]
-    ) -> list[tuple[int, UUID, int]]:
-        rows = [
-            self.construct_pg_stored_event(
-                event.originator_id, event.originator_version, event.topic, event.state
-            )
-            for event in stored_events
-        ]
-        curs.execute(self.insert_returning_statement, (rows,), prepare=True)
-        inserted = [
-            (row["notification_id"], row["originator_id"], row["originator_version"])
-            for row in curs.fetchall()
-        ]
-        return sorted(inserted)
+    @staticmethod
+    def _previous_positions(stored_events: Sequence[StoredEvent]) -> list[tuple[UUID, int]]:
+        """For each case in the batch, the version just before its first new event."""
+        first_versions: dict[UUID, int] = {}
+        for event in stored_events:
+            originator_id = UUID(str(event.originator_id))
+            version = event.originator_version
+            first_versions[originator_id] = min(version, first_versions.get(originator_id, version))
+        return [(oid, version - 1) for oid, version in first_versions.items() if version > 1]
 
     def _chain(
         self,
         curs: Cursor[DictRow],
         stored_events: Sequence[StoredEvent],
         inserted: list[tuple[int, UUID, int]],
+        chain_ends: list[DictRow],
     ) -> None:
-        by_position = {(e.originator_id, e.originator_version): e for e in stored_events}
-        first_versions: dict[UUID, int] = {}
-        for _, originator_id, version in inserted:
-            first_versions[originator_id] = min(version, first_versions.get(originator_id, version))
-        wanted = [(oid, version - 1) for oid, version in first_versions.items() if version > 1]
+        by_position = {
+            (UUID(str(e.originator_id)), e.originator_version): e for e in stored_events
+        }
+        last_chain, count = GENESIS, 0
         previous: dict[UUID, bytes] = {}
-        if wanted:
-            curs.execute(
-                self.select_previous_hashes_statement,
-                ([oid for oid, _ in wanted], [version for _, version in wanted]),
-                prepare=True,
-            )
-            previous = {row["originator_id"]: bytes(row["event_hash"]) for row in curs.fetchall()}
-        curs.execute(self.select_head_statement, prepare=True)
-        head = curs.fetchone()
-        last_chain = bytes(head["chain_hash"]) if head else GENESIS
-        count = head["event_count"] if head else 0
-
+        for row in chain_ends:
+            if row["originator_id"] is None:
+                last_chain, count = bytes(row["hash"]), row["event_count"]
+            else:
+                previous[row["originator_id"]] = bytes(row["hash"])
         columns: tuple[list[Any], ...] = ([], [], [], [], [])
         for notification_id, originator_id, version in inserted:
             stored = by_position[(originator_id, version)]
@@ -218,10 +228,9 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 strict=True,
             ):
                 column.append(value)
-        curs.execute(self.insert_hashes_statement, columns, prepare=True)
         curs.execute(
-            self.upsert_head_statement,
-            (inserted[-1][0], last_chain, count + len(inserted)),
+            self.record_hashes_statement,
+            (*columns, inserted[-1][0], last_chain, count + len(inserted)),
             prepare=True,
         )
 
@@ -265,3 +274,28 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     def verify_case(self, case_id: UUID) -> CaseVerification:
         with self.datastore.get_connection() as conn:
             return verify_case(conn, case_id, self.chain_tables)
+
+
+def _command_row(command: CommandRecord) -> tuple[Any, ...]:
+    return (
+        command.key_hash,
+        command.request_hash,
+        command.case_id,
+        command.version,
+        command.register_number,
+        list(command.recorded),
+    )
+
+
+def _event_columns(stored_events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
+    return (
+        [event.originator_id for event in stored_events],
+        [event.originator_version for event in stored_events],
+        [event.topic for event in stored_events],
+        [event.state for event in stored_events],
+    )
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a table name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
