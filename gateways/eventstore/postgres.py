@@ -1,7 +1,7 @@
 """The PostgreSQL event store: the library's recorder, plus the hash chain and command log.
 
-Writes keep the library's guarantee (an EXCLUSIVE table lock makes commit order
-equal notification order, so tailing readers never skip an event) and add, in
+Writes keep the library's guarantee (inserters are serialised, so commit order
+equals notification order and tailing readers never skip an event) and add, in
 the same transaction:
 
 - the idempotency record of the command that produced the events, whose
@@ -19,12 +19,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg import Cursor
-from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from gateways.eventstore.access_log import PostgresAccessLog
-from gateways.eventstore.chain import GENESIS, chain_hash, event_hash
 from gateways.eventstore.verify import CaseVerification, ChainTables, verify_case
 from services.access_log import AccessEntry, AccessRecord
 from services.cases import CommandRecord
@@ -79,34 +76,29 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 ).format(schema=schema, commands=commands),
             ]
         )
-        # Inserters serialise on a transaction-scoped advisory lock rather than the
-        # library's table lock: the same guarantee (commit order equals notification
-        # order, so tailing readers never skip) in a statement that also notifies.
-        self.serialise_statement = SQL("SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')")
+        # One server-side function appends a batch: it takes the inserters' lock,
+        # notifies listeners, records the command, inserts the events and chains
+        # them with the same SHA-256 construction as chain.py, in one round trip.
+        # The lock is a transaction-scoped advisory lock: the library's guarantee
+        # (commit order equals notification order, so tailing readers never skip)
+        # held only while the server works, never across a client's scheduling.
+        self.append_function = f"{events_table_name}_append"
+        self.check_identifier_length(self.append_function)
         self.insert_lock_key = _lock_key(f"{self.datastore.schema}.{self.events_table_name}")
-        self.insert_returning_statement = SQL(
-            "INSERT INTO {schema}.{events} "
-            "(originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
-            "RETURNING notification_id, originator_id, originator_version"
-        ).format(schema=schema, events=events)
-        self.select_chain_ends_statement = SQL(
-            "SELECT NULL::uuid AS originator_id, chain_hash AS hash, notification_id, event_count "
-            "FROM {schema}.{head} "
-            "UNION ALL "
-            "SELECT originator_id, event_hash, NULL, NULL FROM {schema}.{hashes} "
-            "WHERE (originator_id, originator_version) IN "
-            "(SELECT * FROM unnest(%s::uuid[], %s::bigint[]))"
-        ).format(schema=schema, head=head, hashes=hashes)
-        self.record_hashes_statement = SQL(
-            "WITH recorded AS (INSERT INTO {schema}.{hashes} "
-            "(notification_id, originator_id, originator_version, event_hash, chain_hash) "
-            "SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::bigint[], %s::bytea[], %s::bytea[])) "
-            "INSERT INTO {schema}.{head} (singleton, notification_id, chain_hash, event_count) "
-            "VALUES (true, %s, %s, %s) ON CONFLICT (singleton) DO UPDATE SET "
-            "notification_id = EXCLUDED.notification_id, chain_hash = EXCLUDED.chain_hash, "
-            "event_count = EXCLUDED.event_count"
-        ).format(schema=schema, hashes=hashes, head=head)
+        self.sql_create_statements.append(
+            SQL(APPEND_FUNCTION).format(
+                schema=schema,
+                function=Identifier(self.append_function),
+                events=events,
+                hashes=hashes,
+                head=head,
+                commands=commands,
+            )
+        )
+        self.append_statement = SQL(
+            "SELECT {schema}.{function}(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], "
+            "%s, %s, %s, %s, %s, %s, %s, %s) AS notification_id"
+        ).format(schema=schema, function=Identifier(self.append_function))
         self.insert_command_statement = SQL(
             "INSERT INTO {schema}.{commands} "
             "(key_hash, request_hash, case_id, version, register_number, recorded) "
@@ -127,6 +119,12 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         self.access_log = PostgresAccessLog(datastore, access_log_table_name, events_table_name)
         self.sql_create_statements.extend(self.access_log.create_statements)
 
+    def _create_table(self, curs: Any) -> None:
+        # Processes starting together (API, relay, projectors) would otherwise race on
+        # CREATE OR REPLACE FUNCTION ("tuple concurrently updated").
+        curs.execute(SQL("SELECT pg_advisory_xact_lock(%s)"), (self.insert_lock_key,))
+        super()._create_table(curs)
+
     def insert_events(
         self,
         stored_events: Sequence[StoredEvent],
@@ -134,105 +132,22 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         command: CommandRecord | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Append events, their hashes, the new chain head and the command, atomically.
-
-        Statements are pipelined: everything up to the insert goes in one round
-        trip, the hashes (computed here from what came back) and the commit in a
-        second.
-        """
+        """Append events, their hashes, the new chain head and the command, atomically."""
         if not stored_events:
             return []
-        wanted = self._previous_positions(stored_events)
-        error: Exception | None = None
-        inserted: list[tuple[int, UUID, int]] = []
-        with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline, conn.transaction():
-                with conn.cursor() as curs:
-                    curs.execute(
-                        self.serialise_statement,
-                        (self.insert_lock_key, self.channel_name),
-                        prepare=True,
-                    )
-                    if command is not None:
-                        curs.execute(
-                            self.insert_command_statement, _command_row(command), prepare=True
-                        )
-                ends_cursor = conn.cursor()
-                ends_cursor.execute(
-                    self.select_chain_ends_statement,
-                    ([oid for oid, _ in wanted], [version for _, version in wanted]),
-                    prepare=True,
-                )
-                insert_cursor = conn.cursor()
-                insert_cursor.execute(
-                    self.insert_returning_statement, _event_columns(stored_events), prepare=True
-                )
-                try:
-                    # Sync here, so a duplicate version or idempotency key raises now,
-                    # as an IntegrityError, and nothing after it runs.
-                    pipeline.sync()
-                    inserted = sorted(
-                        (row["notification_id"], row["originator_id"], row["originator_version"])
-                        for row in insert_cursor.fetchall()
-                    )
-                    with conn.cursor() as curs:
-                        self._chain(curs, stored_events, inserted, ends_cursor.fetchall())
-                except Exception as caught:  # noqa: BLE001 - re-raised once the pipeline is closed
-                    error = caught
-            if error is not None:
-                raise error
-        return [notification_id for notification_id, _, _ in inserted]
-
-    @staticmethod
-    def _previous_positions(stored_events: Sequence[StoredEvent]) -> list[tuple[UUID, int]]:
-        """For each case in the batch, the version just before its first new event."""
-        first_versions: dict[UUID, int] = {}
-        for event in stored_events:
-            originator_id = UUID(str(event.originator_id))
-            version = event.originator_version
-            first_versions[originator_id] = min(version, first_versions.get(originator_id, version))
-        return [(oid, version - 1) for oid, version in first_versions.items() if version > 1]
-
-    def _chain(
-        self,
-        curs: Cursor[DictRow],
-        stored_events: Sequence[StoredEvent],
-        inserted: list[tuple[int, UUID, int]],
-        chain_ends: list[DictRow],
-    ) -> None:
-        by_position = {
-            (UUID(str(e.originator_id)), e.originator_version): e for e in stored_events
-        }
-        last_chain, count = GENESIS, 0
-        previous: dict[UUID, bytes] = {}
-        for row in chain_ends:
-            if row["originator_id"] is None:
-                last_chain, count = bytes(row["hash"]), row["event_count"]
-            else:
-                previous[row["originator_id"]] = bytes(row["hash"])
-        columns: tuple[list[Any], ...] = ([], [], [], [], [])
-        for notification_id, originator_id, version in inserted:
-            stored = by_position[(originator_id, version)]
-            this_hash = event_hash(
-                previous.get(originator_id, GENESIS),
-                originator_id,
-                version,
-                stored.topic,
-                stored.state,
+        command_row = _command_row(command) if command is not None else (None,) * 6
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                self.append_statement,
+                (
+                    *_event_columns(stored_events),
+                    *command_row,
+                    self.insert_lock_key,
+                    self.channel_name,
+                ),
+                prepare=True,
             )
-            previous[originator_id] = this_hash
-            last_chain = chain_hash(last_chain, notification_id, this_hash)
-            for column, value in zip(
-                columns,
-                (notification_id, originator_id, version, this_hash, last_chain),
-                strict=True,
-            ):
-                column.append(value)
-        curs.execute(
-            self.record_hashes_statement,
-            (*columns, inserted[-1][0], last_chain, count + len(inserted)),
-            prepare=True,
-        )
+            return [row["notification_id"] for row in curs.fetchall()]
 
     def find_command(self, key_hash: str) -> CommandRecord | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -299,3 +214,64 @@ def _event_columns(stored_events: Sequence[StoredEvent]) -> tuple[list[Any], ...
 def _lock_key(name: str) -> int:
     """A stable signed 64-bit advisory-lock key for a table name."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+# The hash construction must stay byte-for-byte that of chain.event_hash and
+# chain.chain_hash, which the verifier recomputes in Python; a known-answer test
+# checks the two agree. A missing previous hash (only possible after tampering)
+# chains from genesis, as the Python functions do, and verification reports it.
+APPEND_FUNCTION = """
+CREATE OR REPLACE FUNCTION {schema}.{function}(
+    ids uuid[], versions bigint[], topics text[], states bytea[],
+    command_key text, command_request text, command_case uuid, command_version bigint,
+    command_register text, command_recorded text[], lock_key bigint, channel text)
+RETURNS SETOF bigint LANGUAGE plpgsql AS $body$
+DECLARE
+    genesis constant bytea := decode(repeat('00', 32), 'hex');
+    last_chain bytea;
+    event_count bigint;
+    previous bytea;
+    this_hash bytea;
+    topic_bytes bytea;
+    new_id bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(lock_key);
+    PERFORM pg_notify(channel, '');
+    IF command_key IS NOT NULL THEN
+        INSERT INTO {schema}.{commands}
+            (key_hash, request_hash, case_id, version, register_number, recorded)
+        VALUES (command_key, command_request, command_case, command_version,
+                command_register, command_recorded);
+    END IF;
+    SELECT h.chain_hash, h.event_count INTO last_chain, event_count FROM {schema}.{head} h;
+    last_chain := coalesce(last_chain, genesis);
+    event_count := coalesce(event_count, 0);
+    FOR i IN 1 .. coalesce(array_length(ids, 1), 0) LOOP
+        INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state)
+        VALUES (ids[i], versions[i], topics[i], states[i])
+        RETURNING notification_id INTO new_id;
+        previous := NULL;
+        IF versions[i] > 1 THEN
+            SELECT x.event_hash INTO previous FROM {schema}.{hashes} x
+            WHERE x.originator_id = ids[i] AND x.originator_version = versions[i] - 1;
+        END IF;
+        topic_bytes := convert_to(topics[i], 'UTF8');
+        this_hash := sha256(
+            convert_to('simpul/event/v1', 'UTF8') || coalesce(previous, genesis)
+            || uuid_send(ids[i]) || int8send(versions[i])
+            || int4send(octet_length(topic_bytes)) || topic_bytes || states[i]);
+        last_chain := sha256(
+            convert_to('simpul/chain/v1', 'UTF8') || last_chain || int8send(new_id) || this_hash);
+        INSERT INTO {schema}.{hashes}
+            (notification_id, originator_id, originator_version, event_hash, chain_hash)
+        VALUES (new_id, ids[i], versions[i], this_hash, last_chain);
+        event_count := event_count + 1;
+        RETURN NEXT new_id;
+    END LOOP;
+    INSERT INTO {schema}.{head} (singleton, notification_id, chain_hash, event_count)
+    VALUES (true, new_id, last_chain, event_count)
+    ON CONFLICT (singleton) DO UPDATE SET notification_id = EXCLUDED.notification_id,
+        chain_hash = EXCLUDED.chain_hash, event_count = EXCLUDED.event_count;
+END
+$body$
+"""
