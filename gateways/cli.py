@@ -13,6 +13,8 @@ import uvicorn
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways.api.main import create_app
+from gateways.kafka import commands as kafka_commands
+from gateways.kafka.commands import Services, start_children, stop_children
 from gateways.runtime import (
     Runtime,
     build_cases,
@@ -49,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
         port = args.port or settings.api_port
         api_url = f"http://{settings.api_host}:{port}"
         Runtime(api_url, database_url, kafka_servers).save(settings)
+        # The relay and the agency projectors run beside the API, as child processes.
+        children = start_children(Services(database_url, kafka_servers))
+        stack.append(lambda: stop_children(children))
         cases = build_cases(settings, database_url)
         stack.append(cases.close)
         tokens = token_service(settings)
@@ -127,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
 
     demo_parser = command("demo", demo, demo.__doc__ or "")
     demo_parser.add_argument("--url", default=None, help="defaults to the one `simpul run` started")
+
+    # ---- Kafka publication and agency projections: relay, project, projections, measure ----
+    kafka_commands.add_parsers(command)
     return parser
 
 

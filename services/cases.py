@@ -20,7 +20,14 @@ from domain.actors import Actor, acting_as
 from domain.case import Case
 from domain.errors import InvalidValue
 from domain.register import CaseRegister
-from services.access import AccessDenied, Who, may_read, may_report, require_may_act
+from services.access import (
+    AccessDenied,
+    Who,
+    may_read,
+    may_report,
+    require_may_act,
+    require_may_read_case_file,
+)
 from services.profiles import ProfileBook, UnknownDistrict, load_profiles
 
 MAX_CONFLICT_RETRIES = 5
@@ -145,7 +152,7 @@ class Cases(Application[UUID]):
         self, actor: Actor, case_id: UUID, *, upto_version: int | None = None
     ) -> list[Case.Event]:
         """The case's recorded events, oldest first, up to a version if given."""
-        self.visible_case(actor, case_id)
+        require_may_read_case_file(actor, self.visible_case(actor, case_id))
         return list(self.events.get(case_id, lte=upto_version))
 
     # ---- 1. Identification -------------------------------------------------------

@@ -217,6 +217,7 @@ class CaseEvent:
     type: str
     at: datetime
     data: Mapping[str, Any]
+    actor: Mapping[str, str] = field(default_factory=dict)
 
 
 EVENT_METADATA = frozenset(
@@ -234,6 +235,7 @@ def case_event(event: Case.Event) -> CaseEvent:
         type=type(event).__name__,
         at=event.timestamp,
         data=_JSON.dump_python(data, mode="json"),
+        actor=dict(event.actor),
     )
 
 
