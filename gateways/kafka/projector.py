@@ -198,8 +198,11 @@ class AgencyProjector:
                 behind += max(highwater - self.consumer.position(partition), 0)
         self.metrics.lag_messages.labels(self.agency).set(behind)
 
-    def run(self, stop: threading.Event) -> None:
+    def subscribe(self) -> None:
         self.consumer.subscribe([self.topic], listener=_SeekToStored(self))
+
+    def run(self, stop: threading.Event) -> None:
+        self.subscribe()
         try:
             while not stop.is_set():
                 try:
