@@ -47,7 +47,10 @@ class AgencyReferral(BaseModel):
         description="Whether the case is still open to this agency."
     )
     closing_reason: str | None = None
-    facts: CaseFacts = Field(description="The case facts the data-sharing matrix allows this agency.")
+    facts: CaseFacts = Field(
+        description="The case facts the data-sharing matrix allows this agency; "
+        "what it may not see is absent."
+    )
 
 
 def _store(request: Request, agency: Agency, actor: Actor) -> tuple[AgencyStore, str | None]:
@@ -70,6 +73,7 @@ def _referral(row: dict[str, Any]) -> AgencyReferral:
     response_model=list[AgencyReferral],
     summary="The agency's referrals inbox, soonest due first",
     responses=ERRORS,
+    response_model_exclude_none=True,
 )
 def list_referrals(
     agency: Agency,
@@ -92,6 +96,7 @@ def list_referrals(
     response_model=AgencyReferral,
     summary="One referral in the agency's inbox",
     responses=ERRORS,
+    response_model_exclude_none=True,
 )
 def read_referral(agency: Agency, referral_id: str, request: Request, actor: ActorDep) -> AgencyReferral:
     """A referral to the caller's agency, with what the agency may know of the case."""
