@@ -94,7 +94,8 @@ def main() -> int:
                 for record in records:
                     event = json.loads(record.value)
                     with db:  # one SQLite transaction: the id and its effect together
-                        if db.execute("SELECT 1 FROM applied WHERE id = ?", (event["id"],)).fetchone():
+                        seen = db.execute("SELECT 1 FROM applied WHERE id = ?", (event["id"],))
+                        if seen.fetchone():
                             skipped += 1
                             continue
                         db.execute("INSERT INTO applied VALUES (?)", (event["id"],))

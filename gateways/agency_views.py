@@ -203,7 +203,8 @@ class AgencyStore:
             yield conn
 
     def _sql(self, statement: str, schema: str | None = None) -> SQL:
-        return SQL(statement).format(schema=Identifier(schema or self.schema))  # type: ignore[return-value]
+        composed = SQL(statement).format(schema=Identifier(schema or self.schema))
+        return composed  # type: ignore[return-value]
 
     def create(self, conn: psycopg.Connection[Any], schema: str | None = None) -> None:
         for statement in DDL.split(";"):

@@ -216,7 +216,8 @@ def measure_propagation(settings: Settings, *, events: int = 200, rate: float = 
             returned = time.time()
             referral_id = referral_id_for(case_id, result.version)
             watcher.expect(referral_id)
-            return referral_id, returned, list(cases.events.get(case_id, gt=result.version - 1))[0].timestamp
+            stored = next(iter(cases.events.get(case_id, gt=result.version - 1)))
+            return referral_id, returned, stored.timestamp
 
         # Warm up: the first referral waits for the consumer group to form; it is not counted.
         warm_up = refer(case_ids[-1], services[0])

@@ -61,7 +61,9 @@ def _inline_refs(schema: Any, definitions: dict[str, Any]) -> Any:
         if "$ref" in schema:
             name = schema["$ref"].rsplit("/", 1)[-1]
             return _inline_refs(definitions[name], definitions)
-        return {key: _inline_refs(value, definitions) for key, value in schema.items() if key != "$defs"}
+        return {
+            key: _inline_refs(value, definitions) for key, value in schema.items() if key != "$defs"
+        }
     if isinstance(schema, list):
         return [_inline_refs(item, definitions) for item in schema]
     return schema
@@ -209,7 +211,9 @@ def incompatibilities(published: Any, current: Any, where: str = "") -> list[str
             problems.append(f"{where or '(root)'}: closed object gained {sorted(added)}")
     for keyword in ("items", "additionalProperties"):
         if isinstance(published.get(keyword), dict):
-            problems += incompatibilities(published[keyword], current.get(keyword), f"{where}/{keyword}")
+            problems += incompatibilities(
+                published[keyword], current.get(keyword), f"{where}/{keyword}"
+            )
     return problems
 
 
@@ -289,7 +293,9 @@ def asyncapi_document(
             "address": agency_topic(prefix, agency),
             "title": f"Cases referred to {agency}",
             "description": _channel_description(agency, matrix),
-            "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in agency_messages},
+            "messages": {
+                name: {"$ref": f"#/components/messages/{name}"} for name in agency_messages
+            },
         }
         operations[f"receive_{agency}"] = {
             "action": "receive",

@@ -85,7 +85,8 @@ def agency_message_type(kind: str) -> str:
 
 
 def encode(cloud_event: dict[str, Any]) -> bytes:
-    return json.dumps(cloud_event, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(cloud_event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode()
 
 
 def internal_cloud_event(event: CaseEvent, sequence: int) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
@@ -118,6 +119,7 @@ class AgencyProjector:
             fetch_max_wait_ms=50,
         )
         self._dead_letter_producer: KafkaProducer | None = None
+        self._conn: psycopg.Connection[Any] | None = None
         self.consumed = self.applied = self.duplicates = self.dead_letters = 0
 
     def seek_to_stored(self, assigned: Any) -> None:
@@ -155,8 +157,10 @@ class AgencyProjector:
                             record.partition, record.offset, error)
             messages.append(ConsumedMessage(record.topic, record.partition, record.offset,
                                             cloud_event, error))
-        with self.store.connect() as conn, conn.transaction():
-            result = self.store.apply(conn, messages)
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.store.database_url, row_factory=dict_row)
+        with self._conn.transaction():
+            result = self.store.apply(self._conn, messages)
         self.consumed += len(records)
         self.applied += result.applied
         self.duplicates += result.duplicates
@@ -211,7 +215,9 @@ class AgencyProjector:
                 try:
                     self.poll_once()
                 except psycopg.OperationalError as error:
-                    log.warning("%s: database unavailable (%s); retrying", self.agency, error)
+                    log.warning("%s: database unavailable (%s); retrying", self.agency,
+                                type(error).__name__)
+                    self._close_connection()
                     stop.wait(1.0)
                     self._rewind()
         finally:
@@ -222,7 +228,13 @@ class AgencyProjector:
         if assigned:
             self.seek_to_stored(assigned)
 
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
     def close(self) -> None:
+        self._close_connection()
         self.consumer.close()
         if self._dead_letter_producer is not None:
             self._dead_letter_producer.close()

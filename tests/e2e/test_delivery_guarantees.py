@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from gateways.agency_views import AgencyStore
 from gateways.kafka.commands import projection_differences
+from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, dead_letter_topic, encode
 from gateways.kafka.projector import AgencyProjector
 from gateways.kafka.relay import Relay, derived_agency_events, ensure_topics, producer_for
@@ -124,13 +125,13 @@ def test_sigkilled_relay_and_projector_lose_nothing_and_apply_nothing_twice(
     # No message the store implies is missing from the topic (repeats are allowed, by id).
     servers = str(kafka_settings.kafka_bootstrap_servers)
     prefix = kafka_settings.kafka_topic_prefix
+    validator = MessageValidator()
     for agency in agencies:
         expected = {e["id"] for e in derived_agency_events(pg_cases, SharingPolicy(MATRIX), prefix,
                                                            agency)}
-        on_topic = {m["event"]["id"] for m in read_topic(servers, agency_topic(prefix, agency),
-                                                        at_least=len(expected))}
-        assert on_topic == expected, agency
-    print(relay.output()[-2000:], projector.output()[-2000:])
+        messages = read_topic(servers, agency_topic(prefix, agency), at_least=len(expected))
+        assert {m["event"]["id"] for m in messages} == expected, agency
+        assert all(validator.errors(m["event"]) == [] for m in messages)
 
 
 def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(

@@ -36,7 +36,9 @@ class AgencyReferral(BaseModel):
     service_type: ServiceType
     emergency: bool = Field(description="An emergency referral (routing rule e).")
     status: ReferralStatus
-    due_at: datetime = Field(description="When the service is due, by the district's time standard.")
+    due_at: datetime = Field(
+        description="When the service is due, by the district's time standard."
+    )
     overdue: bool = Field(description="Still open after its due time.")
     referred_at: datetime
     status_changed_at: datetime
@@ -60,7 +62,9 @@ def _store(request: Request, agency: Agency, actor: Actor) -> tuple[AgencyStore,
     if actor.role != Role.AGENCY_OFFICER or actor.agency != agency:
         raise HTTPException(403, "only officers of this agency read its inbox")
     district = None if agency in CROSS_DISTRICT_AGENCIES else actor.district
-    store = AgencyStore("", agency.value, connector=request.app.state.cases.recorder.datastore.get_connection)
+    # The agency schemas live beside the event store: the API reads them through its pool.
+    pool = request.app.state.cases.recorder.datastore
+    store = AgencyStore("", agency.value, connector=pool.get_connection)
     return store, district
 
 
@@ -79,8 +83,12 @@ def list_referrals(
     agency: Agency,
     request: Request,
     actor: ActorDep,
-    status: Annotated[ReferralStatus | None, Query(description="Only referrals in this status")] = None,
-    overdue: Annotated[bool | None, Query(description="Only overdue (true) or not overdue (false)")] = None,
+    status: Annotated[
+        ReferralStatus | None, Query(description="Only referrals in this status")
+    ] = None,
+    overdue: Annotated[
+        bool | None, Query(description="Only overdue (true) or not overdue (false)")
+    ] = None,
 ) -> list[AgencyReferral]:
     """Referrals to the caller's agency in the caller's district, from the agency's projection."""
     store, district = _store(request, agency, actor)
@@ -98,7 +106,9 @@ def list_referrals(
     responses=ERRORS,
     response_model_exclude_none=True,
 )
-def read_referral(agency: Agency, referral_id: str, request: Request, actor: ActorDep) -> AgencyReferral:
+def read_referral(
+    agency: Agency, referral_id: str, request: Request, actor: ActorDep
+) -> AgencyReferral:
     """A referral to the caller's agency, with what the agency may know of the case."""
     store, district = _store(request, agency, actor)
     rows = store.referrals(district=district, referral_id=referral_id,
