@@ -224,6 +224,8 @@ def stop_children(children: list[subprocess.Popen[bytes]]) -> None:
 
 def _bound(handler):  # noqa: ANN001, ANN202
     def run_handler(args: argparse.Namespace) -> int:
+        # The client library narrates every connection at INFO; our own lines say what matters.
+        logging.getLogger("kafka").setLevel(logging.WARNING)
         return handler(args, Settings(), threading.Event())
 
     run_handler.__doc__ = handler.__doc__
