@@ -157,11 +157,16 @@ class MessageValidator:
             return ["the message is not a JSON object"]
         validator = self._validators.get(message.get("type", ""))
         if validator is None:
-            return [f"unknown message type {message.get('type')!r}"]
-        return [
-            f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
-            for error in validator.iter_errors(message)
-        ]
+            return [f"unknown message type {str(message.get('type'))[:100]!r}"]
+        return [_describe(error) for error in validator.iter_errors(message)]
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    # Never the offending value: messages carry personal data, and this ends up in logs.
+    where = "/".join(str(part) for part in error.absolute_path) or "(root)"
+    if error.validator == "required":
+        return f"{where}: {error.message}"  # names a property of the schema
+    return f"{where}: violates '{error.validator}'"
 
 
 # ---- Compatibility of a published version ------------------------------------------------------

@@ -119,3 +119,14 @@ def test_the_api_serves_the_asyncapi_document():
 
     assert response.status_code == 200
     assert response.json() == json.loads(json.dumps(asyncapi_document()))
+
+
+def test_a_schema_violation_is_described_without_quoting_the_message_data():
+    message = {"type": "id.simpul.agency.case.opened.v1",
+               "data": {"case_id": "x", "district": 7, "facts": {"victim": "Mawar, 12, Baebunta"}}}
+
+    errors = MessageValidator().errors(message)
+
+    assert errors
+    assert "Mawar" not in str(errors)
+    assert "data: 'register_number' is a required property" in errors
