@@ -21,20 +21,19 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.vocabulary import (
-    AssessmentDomain,
+    Agency,
+    AmpkCategory,
     AssessmentKind,
     CaseType,
+    Channel,
     ConsentGiver,
     DeliveryOutcome,
     FormOfViolence,
-    AmpkCategory,
     HandoverTarget,
     Jurisdiction,
     ReferralStatus,
     RiskLevel,
     ServiceType,
-    Agency,
-    Channel,
 )
 from services.sharing import (
     CASE_CLOSED,

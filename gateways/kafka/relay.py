@@ -18,7 +18,6 @@ restart produce exactly what an uninterrupted run would have.
 
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
