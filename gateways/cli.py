@@ -18,6 +18,8 @@ import uvicorn
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways.api.main import create_app
+from gateways.kafka import commands as kafka_commands
+from gateways.kafka.commands import Services, start_children, stop_children
 from gateways.runtime import (
     Runtime,
     build_cases,
@@ -54,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
         port = args.port or settings.api_port
         api_url = f"http://{settings.api_host}:{port}"
         Runtime(api_url, database_url, kafka_servers).save(settings)
+        # The relay and the agency projectors run beside the API, as child processes.
+        children = start_children(Services(database_url, kafka_servers))
+        stack.append(lambda: stop_children(children))
         cases = build_cases(settings, database_url)
         stack.append(cases.close)
         stack.append(start_coordinator_projector(database_url))
@@ -194,12 +199,14 @@ def start_coordinator_projector(database_url: str) -> Callable[[], None]:
 
 
 def project(args: argparse.Namespace) -> int:
-    """Keep read models up to date as events are recorded."""
+    """Keep read models up to date: the coordinator's views, or agencies' (one kind per process)."""
     from gateways.coordinator.running import follow
 
-    if not args.coordinator:
-        print("say which projections to run, e.g. --coordinator")
+    if args.coordinator == kafka_commands.wants_agencies(args):
+        print("say which projections to run: --coordinator, or --agency X / --all-agencies")
         return 2
+    if not args.coordinator:
+        return int(kafka_commands.run_agency_projectors(args))
     settings = _settings()
     database_url = _database_url(settings)
     if database_url is None:
@@ -222,13 +229,18 @@ def project(args: argparse.Namespace) -> int:
 
 
 def rebuild_projections(args: argparse.Namespace) -> int:
-    """Rebuild read models from every stored event, then swap them in for the live ones."""
+    """Rebuild read models from every stored event, or verify agencies' equal such a rebuild."""
     from tqdm import tqdm
 
     from gateways.coordinator.running import rebuild
 
+    if args.coordinator == kafka_commands.wants_agencies(args):
+        print("say which projections: --coordinator, or --agency X / --all-agencies")
+        return 2
     if not args.coordinator:
-        print("say which projections to rebuild, e.g. --coordinator")
+        return int(kafka_commands.agency_projections(args))
+    if args.action != "rebuild":
+        print("the coordinator's views are checked by rebuilding them: use rebuild")
         return 2
     settings = _settings()
     database_url = _database_url(settings)
@@ -253,20 +265,20 @@ def rebuild_projections(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_projection_commands(command: Callable[..., argparse.ArgumentParser], commands: Any) -> None:
+def _add_projection_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     project_parser = command("project", project, project.__doc__ or "")
     project_parser.add_argument(
         "--coordinator", action="store_true", help="the coordinating office's views"
     )
-    projections_parser = commands.add_parser("projections", help="manage read models")
-    projections_commands = projections_parser.add_subparsers(dest="action", required=True)
-    rebuild_parser = projections_commands.add_parser(
-        "rebuild", help=rebuild_projections.__doc__, description=rebuild_projections.__doc__
+    kafka_commands.add_agency_options(project_parser)
+    projections_parser = command(
+        "projections", rebuild_projections, rebuild_projections.__doc__ or ""
     )
-    rebuild_parser.set_defaults(handler=rebuild_projections)
-    rebuild_parser.add_argument(
+    projections_parser.add_argument("action", choices=["rebuild", "verify"])
+    projections_parser.add_argument(
         "--coordinator", action="store_true", help="the coordinating office's views"
     )
+    kafka_commands.add_agency_options(projections_parser)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -295,7 +307,7 @@ def _parser() -> argparse.ArgumentParser:
     demo_parser = command("demo", demo, demo.__doc__ or "")
     demo_parser.add_argument("--url", default=None, help="defaults to the one `simpul run` started")
 
-    _add_projection_commands(command, commands)
+    _add_projection_commands(command)
 
     audit_parser = commands.add_parser(
         "audit", help="check the event store and measure audit costs"
@@ -324,6 +336,9 @@ def _parser() -> argparse.ArgumentParser:
 
     replay_parser = command("replay", replay, replay.__doc__ or "")
     replay_parser.add_argument("projection", nargs="*", help="default: every registered one")
+
+    # ---- Kafka publication and agency projections: relay, project, projections, measure ----
+    kafka_commands.add_parsers(command)
     return parser
 
 

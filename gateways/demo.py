@@ -11,6 +11,7 @@ chain is verified as `simpul audit verify` does.
 """
 
 import sys
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -181,6 +182,8 @@ def run_demo(
             "beneficiary_feedback": {"satisfaction": 5, "comments": "Terima kasih."},
         }, "L6.1-6.5")
 
+        show_agency_views(client, {"police": police, "health": health, "education": school},
+                          {"police": 1, "health": 1, "education": 1})
         case_file = client.get(coordinator, "/cases/{case}")
         auditor = client.token_for("inspektorat.demo", Role.AUDITOR, Agency.PROVINCE)
         review = "simpul demo: case review"
@@ -214,3 +217,37 @@ def run_demo(
         print(f"\nThe demo stopped: {error}")
         return 1
     return 0
+
+
+AGENCY_VIEW_DEADLINE_SECONDS = 60
+
+
+def _fact_summary(facts: dict[str, Any]) -> str:
+    shown = []
+    for group, values in facts.items():
+        if not values:
+            continue
+        keys = ", ".join(sorted(values)) if isinstance(values, dict) else ""
+        shown.append(f"{group}({keys})" if keys else group)
+    return "; ".join(shown) or "nothing"
+
+
+def show_agency_views(client: Client, tokens: dict[str, str], expected: dict[str, int]) -> None:
+    """Each agency's inbox, read from its own projection, once its referrals have arrived."""
+    print("\nAgency views (each agency's own projection, fed by its own Kafka topic):")
+    deadline = time.monotonic() + AGENCY_VIEW_DEADLINE_SECONDS
+    for agency, token in tokens.items():
+        while True:
+            referrals = [r for r in client.get(token, f"/agencies/{agency}/referrals")
+                         if r["case_id"] == client.case_id]
+            settled = all(r["case_status"] != "open" for r in referrals)
+            if len(referrals) >= expected[agency] and settled:
+                break
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"{agency}: its referrals did not arrive within "
+                                 f"{AGENCY_VIEW_DEADLINE_SECONDS}s; is `simpul relay` running?")
+            time.sleep(0.2)
+        for referral in referrals:
+            print(f"  {agency:<10} {referral['service_type']:<22} {referral['status']:<10} "
+                  f"case {referral['case_status']} ({referral.get('closing_reason', '')})")
+        print(f"  {'':<10} sees: {_fact_summary(referrals[0]['facts'])}")

@@ -89,6 +89,25 @@ def may_read_actor_access_log(actor: Actor) -> bool:
     return actor.role == Role.AUDITOR
 
 
+def require_may_read_case_file(actor: Actor, case: Case) -> None:
+    """The whole file and history are for the case team and auditors, not for agencies.
+
+    A referred agency sees the case only through its own inbox, which carries
+    what the data-sharing matrix (services/sharing.toml) allows it: the same
+    rule as on its Kafka topic, kept in one place.
+    """
+    if (
+        actor.role == Role.AGENCY_OFFICER
+        and not is_case_office(actor, case)
+        and not is_assigned_case_worker(actor, case)
+    ):
+        raise AccessDenied(
+            "agency_view_only",
+            "an agency sees a case only through its referrals inbox, with what the "
+            "data-sharing matrix allows it",
+        )
+
+
 def may_report(actor: Actor) -> bool:
     """L1.1/L1.4: any receiving agency may record a report; auditors and data officers may not."""
     return actor.role not in (Role.AUDITOR, Role.DATA_OFFICER)

@@ -7,7 +7,7 @@ never lost) and an idempotency key (a retried request never appends twice).
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
@@ -27,6 +27,7 @@ from services.access import (
     may_read_access_log,
     may_read_actor_access_log,
     require_may_act,
+    require_may_read_case_file,
     require_may_report,
 )
 from services.access_log import AccessEntry, AccessLog, AccessRecord, CaseRead
@@ -154,7 +155,7 @@ class Cases(Application[UUID]):
         self, actor: Actor, case_id: UUID, read: CaseRead, *, upto_version: int | None = None
     ) -> list[Case.Event]:
         """The case's recorded events, oldest first; the read is recorded first, or refused."""
-        self.visible_case(actor, case_id)
+        require_may_read_case_file(actor, self.visible_case(actor, case_id))
         record = AccessRecord.of(actor, case_id, read, self.clock())
         stored = self._access_log.select_events_recording_access(
             case_id, record, lte=upto_version
@@ -193,6 +194,16 @@ class Cases(Application[UUID]):
             raise AccessDenied("not_permitted", "only auditors may list what a person accessed")
         self._access_log.record_access(AccessRecord.of(actor, None, read, self.clock()))
         return self._access_log.select_access(user_id=user_id, after=after, limit=limit)
+
+    def record_inbox_read(self, actor: Actor, case_ids: Iterable[UUID], read: CaseRead) -> None:
+        """An agency's inbox shows what it may know of these cases: each read is recorded.
+
+        An empty inbox is recorded too (with no case), so every look is attributable.
+        """
+        at = self.clock()
+        shown = list(dict.fromkeys(case_ids)) or [None]
+        for case_id in shown:
+            self._access_log.record_access(AccessRecord.of(actor, case_id, read, at))
 
     def record_office_view_read(self, actor: Actor, read: CaseRead) -> None:
         """A read across the district's cases (the office's lists): attributable, no case id."""

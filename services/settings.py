@@ -32,7 +32,22 @@ class Settings(BaseSettings):
         default=None,
         description="Comma-separated Kafka brokers. Unset: an embedded Kafka-protocol broker.",
     )
-    kafka_topic_prefix: str = "simpul"
+    kafka_topic_prefix: str = Field(default="simpul", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
+
+    # ---- Kafka publication and agency projections ----
+    kafka_partitions: int = Field(default=3, ge=1, le=64, description="Partitions per topic.")
+    kafka_replication_factor: int = Field(default=1, ge=1, le=5)
+    sharing_matrix: Path | None = Field(
+        default=None,
+        description="A data-sharing matrix (TOML) replacing the bundled services/sharing.toml.",
+    )
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="Prometheus /metrics of the relay; 0: off."
+    )
+    projector_metrics_port: int = Field(
+        default=9465, ge=0, le=65535, description="Prometheus /metrics of the projectors; 0: off."
+    )
 
     token_secret: SecretStr | None = Field(
         default=None,

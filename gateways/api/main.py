@@ -3,11 +3,14 @@
 from fastapi import APIRouter, FastAPI
 
 from gateways.api import problems
+from gateways.api.routes import agencies as agency_routes
 from gateways.api.routes import audit, case_steps, service
 from gateways.api.routes import cases as case_routes
 from gateways.api.routes import coordinator as coordinator_routes
+from gateways.kafka.contract import asyncapi_document
 from gateways.tokens import TokenService
 from services.cases import Cases
+from services.sharing import SharingMatrix, load_matrix
 
 API_PREFIX = "/api/v1"
 
@@ -23,7 +26,9 @@ Commands accept `Idempotency-Key` (a retry never records twice) and `If-Match`
 """
 
 
-def create_app(*, cases: Cases, tokens: TokenService) -> FastAPI:
+def create_app(
+    *, cases: Cases, tokens: TokenService, sharing: SharingMatrix | None = None
+) -> FastAPI:
     app = FastAPI(
         title="Simpul",
         version="1.0.0",
@@ -35,6 +40,8 @@ def create_app(*, cases: Cases, tokens: TokenService) -> FastAPI:
     )
     app.state.cases = cases
     app.state.tokens = tokens
+    sharing = sharing or load_matrix()
+    app.state.projected_agencies = sharing.agencies
     problems.install(app)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(case_routes.router)
@@ -42,6 +49,13 @@ def create_app(*, cases: Cases, tokens: TokenService) -> FastAPI:
     api.include_router(audit.router)
     api.include_router(service.meta)
     api.include_router(coordinator_routes.router)
+    api.include_router(agency_routes.router)
     app.include_router(api)
     app.include_router(service.health)
+    asyncapi = asyncapi_document(matrix=sharing)
+
+    @app.get("/asyncapi.json", tags=["service"], summary="The Kafka message contract (AsyncAPI 3)")
+    def published_contract() -> dict:
+        return asyncapi
+
     return app

@@ -1,0 +1,1 @@
+"""Measurements of Simpul against its own baselines (reusable by `make bench`)."""

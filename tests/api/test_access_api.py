@@ -70,7 +70,9 @@ def test_another_districts_office_is_told_the_case_does_not_exist(client: TestCl
     assert response.status_code == 404
 
 
-def test_a_referred_agency_can_read_the_case_but_not_classify_it(client: TestClient, auth: Headers):
+def test_a_referred_agency_reads_neither_the_whole_case_file_nor_may_classify_it(
+    client: TestClient, auth: Headers
+):
     case_id = _report(client, auth)
     client.post(
         f"/api/v1/cases/{case_id}/classification",
@@ -91,7 +93,8 @@ def test_a_referred_agency_can_read_the_case_but_not_classify_it(client: TestCli
         headers=health,
     )
 
-    assert read.status_code == 200
+    assert read.status_code == 403
+    assert read.json()["rule"] == "agency_view_only"
     assert classify.status_code == 403
     assert classify.json()["rule"] == "not_permitted"
 

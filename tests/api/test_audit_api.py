@@ -8,11 +8,14 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
+from gateways.kafka.commands import rebuild_projection
 from services.cases import Cases
+from services.settings import Settings
 from tests.api.conftest import Headers
 from tests.support.lifecycle import a_report_body, walk_full_lifecycle
 
 AUDITOR = {"agency": "province", "district": "sulawesi-selatan", "user": "inspektorat-01"}
+POLICE_OFFICER = {"agency": "police", "user": "polres-ppa-01"}
 PURPOSE = "Pemeriksaan Inspektorat 700/12"
 
 # GET routes that read no case data, so they record no access. A new route
@@ -23,6 +26,7 @@ READS_NO_CASE_DATA = {
     "/docs/oauth2-redirect",
     "/api/v1/me",
     "/api/v1/profiles/{district}",
+    "/asyncapi.json",
     "/healthz",
     "/readyz",
 }
@@ -42,15 +46,36 @@ def _case(client: TestClient, auth: Headers) -> str:
     return case_id
 
 
+def _referred_to_police(client: TestClient, auth: Headers, case_id: str, database_url: str) -> str:
+    """An emergency referral to the police, with the police inbox rebuilt from the store."""
+    referral_id: str = client.post(
+        f"/api/v1/cases/{case_id}/referrals",
+        json={"service_type": "legal_process", "agency": "police", "emergency": True},
+        headers=auth("intake_officer"),
+    ).json()["referral_id"]
+    rebuild_projection(
+        Settings(_env_file=None), database_url, "police", show_progress=False  # type: ignore[call-arg]
+    )
+    return referral_id
+
+
 def _recorded(cases: Cases, user_id: str) -> list[Any]:
     log = cases.recorder.select_access(user_id=user_id, limit=1000)  # type: ignore[attr-defined]
     return [entry.record for entry in log]
 
 
 def _reads_without_their_record(
-    client: TestClient, auth: Headers, cases: Cases, case_id: str
+    client: TestClient, auth: Headers, cases: Cases, case_id: str, referral_id: str = "none"
 ) -> tuple[list[str], list[str]]:
-    """Every GET route that may read case data, called as an auditor: (checked, unrecorded)."""
+    """Every GET route that may read case data, called by who may: (checked, unrecorded).
+
+    Case routes are read by an auditor; agency inbox routes by a police officer.
+    """
+    samples = {"case_id": case_id, "agency": "police", "referral_id": referral_id}
+    readers = {
+        "auditor": ("auditor", AUDITOR),
+        "agency_officer": ("agency_officer", POLICE_OFFICER),
+    }
     routes = [
         route
         for route in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
@@ -60,7 +85,7 @@ def _reads_without_their_record(
     unrecorded: list[str] = []
     for index, route in enumerate(routes):
         path, name = str(route.path), str(route.name)
-        assert set(route.param_convertors) <= {"case_id"}, (
+        assert set(route.param_convertors) <= set(samples), (
             f"{route.path}: teach this test the path parameters of the new route"
         )
         endpoint = route.original_route
@@ -69,38 +94,46 @@ def _reads_without_their_record(
             p.alias for p in endpoint.dependant.query_params if p.field_info.is_required()
         }
         assert required <= set(SAMPLE_QUERY), f"{route.path}: add a sample for {required}"
+        role, identity = readers["agency_officer" if "agency" in route.param_convertors else "auditor"]
         request_id = f"route-audit-{index}"
+        for parameter, value in samples.items():
+            path = path.replace("{" + parameter + "}", value)
         response = client.get(
-            path.replace("{case_id}", case_id),
+            path,
             params={name: SAMPLE_QUERY[name] for name in required},
-            headers=auth("auditor", **AUDITOR, **{"X-Request-ID": request_id,
-                                                   "X-Access-Purpose": PURPOSE}),
+            headers=auth(role, **identity, **{"X-Request-ID": request_id,
+                                              "X-Access-Purpose": PURPOSE}),
         )
         assert response.status_code == 200, (route.path, response.text)
-        records = [r for r in _recorded(cases, AUDITOR["user"]) if r.request_id == request_id]
-        if [(r.view, r.purpose, r.role) for r in records] != [(name, PURPOSE, "auditor")]:
-            unrecorded.append(path)
+        records = [r for r in _recorded(cases, identity["user"]) if r.request_id == request_id]
+        if [(r.view, r.purpose, r.role) for r in records] != [(name, PURPOSE, role)]:
+            unrecorded.append(str(route.path))
         checked.append(name)
     return checked, unrecorded
 
 
 def test_every_read_route_records_who_read_what_before_answering(
-    client: TestClient, auth: Headers, pg_cases: Cases
+    client: TestClient, auth: Headers, pg_cases: Cases, database_url: str
 ) -> None:
     case_id = _case(client, auth)
+    referral_id = _referred_to_police(client, auth, case_id, database_url)
 
-    checked, unrecorded = _reads_without_their_record(client, auth, pg_cases, case_id)
+    checked, unrecorded = _reads_without_their_record(
+        client, auth, pg_cases, case_id, referral_id
+    )
 
     assert unrecorded == []
     assert {"read_case", "read_history", "read_due_steps", "read_timeline",
             "export_timeline_json", "export_timeline_html", "read_verification",
-            "read_case_access_log", "read_actor_access_log"} <= set(checked)
+            "read_case_access_log", "read_actor_access_log", "list_referrals",
+            "read_referral"} <= set(checked)
 
 
 def test_a_new_read_route_that_records_nothing_is_caught(
-    client: TestClient, auth: Headers, pg_cases: Cases
+    client: TestClient, auth: Headers, pg_cases: Cases, database_url: str
 ) -> None:
     case_id = _case(client, auth)
+    referral_id = _referred_to_police(client, auth, case_id, database_url)
 
     def read_case_quietly(case_id: UUID) -> dict[str, int]:
         return {"events": len(pg_cases.repository.get(case_id).collect_events())}
@@ -109,7 +142,7 @@ def test_a_new_read_route_that_records_nothing_is_caught(
         "/api/v1/cases/{case_id}/quietly", read_case_quietly, methods=["GET"]
     )
 
-    _, unrecorded = _reads_without_their_record(client, auth, pg_cases, case_id)
+    _, unrecorded = _reads_without_their_record(client, auth, pg_cases, case_id, referral_id)
 
     assert unrecorded == ["/api/v1/cases/{case_id}/quietly"]
 

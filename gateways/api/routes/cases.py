@@ -18,6 +18,10 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 
 READ_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "No valid bearer token"},
+    403: {
+        "model": Problem,
+        "description": "Agency officers read cases through their agency's referrals inbox",
+    },
     404: {"model": Problem, "description": "No such case visible to the caller"},
     422: {"model": Problem, "description": "A query parameter is invalid"},
     503: {

@@ -1,0 +1,1 @@
+"""Kafka in and out: the relay, the agency projectors, the published message contract."""

@@ -1,0 +1,361 @@
+"""The message contract: one JSON Schema per message type and version, and the AsyncAPI 3 document.
+
+The schemas in ``gateways/kafka/schemas/`` and the document in
+``docs/asyncapi.json`` are generated from the code (the agency message models
+in ``messages.py``, the case event classes of ``domain/case.py``) and checked
+in; tests fail when they are out of date, and when a published schema version
+changed incompatibly (see ``incompatibilities``). Regenerate with::
+
+    .venv/bin/python -m gateways.kafka.contract
+"""
+
+import dataclasses
+import json
+import sys
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from pydantic import BaseModel, create_model
+
+from domain.case import Case
+from gateways.kafka.messages import (
+    AGENCY_DATA_MODELS,
+    AGENCY_DESCRIPTIONS,
+    CONTENT_TYPE,
+    agency_message_type,
+    agency_topic,
+    case_event_type,
+    cases_topic,
+)
+from services.sharing import EVENT_METADATA, MESSAGE_KINDS, SharingMatrix, load_matrix
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+REPOSITORY = Path(__file__).resolve().parents[2]
+ASYNCAPI_PATH = REPOSITORY / "docs" / "asyncapi.json"
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def case_event_classes() -> list[type[Case.Event]]:
+    return sorted(
+        (
+            value
+            for value in vars(Case).values()
+            if isinstance(value, type)
+            and issubclass(value, Case.Event)
+            # The library's generic base classes; the case records only its own named events.
+            and value.__name__ not in ("Event", "Created")
+        ),
+        key=lambda cls: cls.__name__,
+    )
+
+
+# ---- JSON Schemas ----------------------------------------------------------------------------
+
+
+def _inline_refs(schema: Any, definitions: dict[str, Any]) -> Any:
+    # AsyncAPI resolves "#/..." against its own document, so schemas carry no $defs.
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            return _inline_refs(definitions[name], definitions)
+        return {
+            key: _inline_refs(value, definitions) for key, value in schema.items() if key != "$defs"
+        }
+    if isinstance(schema, list):
+        return [_inline_refs(item, definitions) for item in schema]
+    return schema
+
+
+def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    return _inline_refs(schema, schema.get("$defs", {}))
+
+
+def _case_event_model(event_class: type[Case.Event]) -> type[BaseModel]:
+    hints = typing.get_type_hints(event_class)
+    fields: dict[str, Any] = {"actor": (dict[str, str], ...)}
+    for field in dataclasses.fields(event_class):
+        if field.name not in EVENT_METADATA:
+            fields[field.name] = (hints[field.name], ...)
+    return create_model(event_class.__name__, **fields)
+
+
+def _envelope(type_name: str, title: str, description: str, data: dict[str, Any]) -> dict:
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": f"urn:simpul:schema:{type_name}",
+        "title": title,
+        "description": description,
+        "type": "object",
+        "required": [
+            "specversion", "id", "source", "type", "subject", "time", "datacontenttype",
+            "simpulsequence", "simpulversion", "data",
+        ],
+        "properties": {
+            "specversion": {"const": "1.0"},
+            "id": {"type": "string", "minLength": 1,
+                   "description": "Deterministic: a republished message keeps its id."},
+            "source": {"type": "string", "minLength": 1},
+            "type": {"const": type_name},
+            "subject": {"type": "string", "format": "uuid", "description": "The case id."},
+            "time": {"type": "string", "format": "date-time",
+                     "description": "When the case event was recorded."},
+            "datacontenttype": {"const": "application/json"},
+            "simpulsequence": {"type": "integer", "minimum": 1,
+                               "description": "The event store's notification id."},
+            "simpulversion": {"type": "integer", "minimum": 1,
+                              "description": "The case version of the stored event."},
+            "data": data,
+        },
+    }
+
+
+def generated_schemas() -> dict[str, dict[str, Any]]:
+    """Every published message type's schema, by type name."""
+    schemas = {}
+    for event_class in case_event_classes():
+        name = case_event_type(event_class.__name__)
+        data = _model_schema(_case_event_model(event_class))
+        data["description"] = f"The stored {event_class.__name__} event, whole, with its actor."
+        doc = (event_class.__doc__ or "").strip()
+        schemas[name] = _envelope(name, event_class.__name__, doc or data["description"], data)
+    for kind in MESSAGE_KINDS:
+        name = agency_message_type(kind)
+        data = _model_schema(AGENCY_DATA_MODELS[kind])
+        schemas[name] = _envelope(name, kind, AGENCY_DESCRIPTIONS[kind], data)
+    return schemas
+
+
+def schema_path(type_name: str, directory: Path = SCHEMA_DIR) -> Path:
+    return directory / f"{type_name}.json"
+
+
+def load_schemas(directory: Path = SCHEMA_DIR) -> dict[str, dict[str, Any]]:
+    return {
+        path.name.removesuffix(".json"): json.loads(path.read_text())
+        for path in sorted(directory.glob("*.json"))
+    }
+
+
+class MessageValidator:
+    """Validates a published message against the checked-in schema of its type."""
+
+    def __init__(self, schemas: dict[str, dict[str, Any]] | None = None) -> None:
+        schemas = schemas if schemas is not None else load_schemas()
+        self._validators = {
+            name: jsonschema.Draft202012Validator(schema) for name, schema in schemas.items()
+        }
+
+    def knows(self, type_name: str) -> bool:
+        return type_name in self._validators
+
+    def errors(self, message: Any) -> list[str]:
+        if not isinstance(message, dict):
+            return ["the message is not a JSON object"]
+        validator = self._validators.get(message.get("type", ""))
+        if validator is None:
+            return [f"unknown message type {str(message.get('type'))[:100]!r}"]
+        return [_describe(error) for error in validator.iter_errors(message)]
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    # Never the offending value: messages carry personal data, and this ends up in logs.
+    where = "/".join(str(part) for part in error.absolute_path) or "(root)"
+    if error.validator == "required":
+        return f"{where}: {error.message}"  # names a property of the schema
+    return f"{where}: violates '{error.validator}'"
+
+
+# ---- Compatibility of a published version ------------------------------------------------------
+
+
+def incompatibilities(published: Any, current: Any, where: str = "") -> list[str]:
+    """How ``current`` breaks a consumer written against ``published`` (same type and version).
+
+    A consumer may rely on: every property it knows keeping its type and format,
+    every required property staying required, no value outside a known enum or
+    const, and no property appearing where ``additionalProperties`` was false.
+    Descriptions and new optional properties in open objects are fine.
+    """
+    if not isinstance(published, dict) or not isinstance(current, dict):
+        return [] if published == current else [f"{where or '(root)'}: changed"]
+    problems = []
+    for keyword in ("type", "format", "pattern", "minimum", "minLength"):
+        if published.get(keyword) != current.get(keyword):
+            problems.append(f"{where or '(root)'}: {keyword} changed")
+    if "const" in published and published["const"] != current.get("const"):
+        problems.append(f"{where or '(root)'}: const changed")
+    if "enum" in published:
+        added = set(map(str, current.get("enum", []))) - set(map(str, published["enum"]))
+        if added or "enum" not in current:
+            problems.append(f"{where or '(root)'}: enum gained {sorted(added) or 'any value'}")
+    for keyword in ("anyOf", "oneOf"):
+        if keyword in published:
+            old, new = published[keyword], current.get(keyword, [])
+            if len(old) != len(new):
+                problems.append(f"{where or '(root)'}: {keyword} changed")
+            else:
+                for index, (a, b) in enumerate(zip(old, new, strict=True)):
+                    problems += incompatibilities(a, b, f"{where}/{keyword}/{index}")
+    missing_required = set(published.get("required", [])) - set(current.get("required", []))
+    if missing_required:
+        problems.append(f"{where or '(root)'}: no longer requires {sorted(missing_required)}")
+    old_properties = published.get("properties", {})
+    new_properties = current.get("properties", {})
+    for name, schema in old_properties.items():
+        if name not in new_properties:
+            problems.append(f"{where}/{name}: removed")
+        else:
+            problems += incompatibilities(schema, new_properties[name], f"{where}/{name}")
+    if published.get("additionalProperties") is False:
+        added = set(new_properties) - set(old_properties)
+        if added:
+            problems.append(f"{where or '(root)'}: closed object gained {sorted(added)}")
+    for keyword in ("items", "additionalProperties"):
+        if isinstance(published.get(keyword), dict):
+            problems += incompatibilities(
+                published[keyword], current.get(keyword), f"{where}/{keyword}"
+            )
+    return problems
+
+
+# ---- The AsyncAPI 3 document -------------------------------------------------------------------
+
+SUBSCRIBER_GUIDE = """\
+Each agency's system subscribes to its own topic `simpul.agency.<agency>.v1` with any
+Kafka client; it needs no Simpul code. Messages are CloudEvents 1.0 in structured mode
+(`content-type: application/cloudevents+json`), keyed by case id, so one case's messages
+arrive in order within one partition. Delivery is at least once: a message may arrive
+again after a restart of Simpul's relay, with the same `id` -- keep the ids you applied
+and skip repeats. Apply `case.opened`/`case.updated` by replacing the case facts you hold,
+`referral.*` by updating the referral, and stop expecting messages for a case after
+`case.closed` or `case.handed_over` (a new referral opens it again with `case.opened`).
+
+A complete reference subscriber (kafka-python and the standard library only) is
+`examples/agency_subscriber.py` in the Simpul repository:
+
+    pip install kafka-python
+    python examples/agency_subscriber.py --bootstrap kafka:9092 --agency police
+
+It keeps the applied ids and each case's facts and referrals in a local SQLite file,
+committing Kafka offsets only after the message is stored.
+"""
+
+
+def _channel_description(agency: str, matrix: SharingMatrix) -> str:
+    row = matrix.rows[agency]
+    facts = ", ".join(f"{p.group}.{p.key or '*'}" for p in row.facts) or "none"
+    gated = ", ".join(f"{p.group}{'.' + p.key if p.key else ''}" for p in matrix.consent_gated)
+    return (
+        f"Cases referred or handed over to {agency}, and only those. Facts shared: {facts}. "
+        f"Before informed consent these are withheld unless {agency} holds an open emergency "
+        f"referral: {gated}."
+    )
+
+
+def asyncapi_document(
+    schemas: dict[str, dict[str, Any]] | None = None,
+    matrix: SharingMatrix | None = None,
+    prefix: str = "simpul",
+) -> dict[str, Any]:
+    schemas = schemas if schemas is not None else load_schemas()
+    matrix = matrix or load_matrix()
+    components_messages = {}
+    for name, schema in schemas.items():
+        components_messages[name] = {
+            "name": name,
+            "title": schema["title"],
+            "summary": schema["description"].splitlines()[0] if schema["description"] else name,
+            "contentType": CONTENT_TYPE,
+            "payload": {"$ref": f"#/components/schemas/{name}"},
+            "bindings": {"kafka": {"key": {"type": "string", "format": "uuid",
+                                           "description": "The case id."}}},
+        }
+    case_messages = sorted(name for name in schemas if ".case." in name and ".agency." not in name)
+    agency_messages = sorted(name for name in schemas if ".agency." in name)
+    channels: dict[str, Any] = {
+        "cases": {
+            "address": cases_topic(prefix),
+            "title": "Every case event, whole (internal)",
+            "description": "Every stored case event with all its data, for Simpul's own "
+            "services only. Agencies are never granted this topic.",
+            "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in case_messages},
+        }
+    }
+    operations: dict[str, Any] = {
+        "publishCaseEvents": {
+            "action": "send",
+            "channel": {"$ref": "#/channels/cases"},
+            "summary": "The relay publishes every stored case event, in store order.",
+        }
+    }
+    for agency in matrix.agencies:
+        channel = f"agency_{agency}"
+        channels[channel] = {
+            "address": agency_topic(prefix, agency),
+            "title": f"Cases referred to {agency}",
+            "description": _channel_description(agency, matrix),
+            "messages": {
+                name: {"$ref": f"#/components/messages/{name}"} for name in agency_messages
+            },
+        }
+        operations[f"receive_{agency}"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{channel}"},
+            "summary": f"{agency}'s own system keeps its view of the cases referred to it.",
+            "description": "See the reference subscriber in this document's description.",
+            "bindings": {"kafka": {"groupId": {"type": "string",
+                                               "description": "Your own consumer group."}}},
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Simpul case events",
+            "version": "1.0.0",
+            "description": SUBSCRIBER_GUIDE,
+            "license": {"name": "Apache-2.0"},
+        },
+        "defaultContentType": CONTENT_TYPE,
+        "servers": {
+            "deployment": {
+                "host": "kafka:9092",
+                "protocol": "kafka",
+                "description": "The deployment's Kafka cluster; topic ACLs grant each agency "
+                "read on its own topic only.",
+            }
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": components_messages, "schemas": schemas},
+    }
+
+
+def _dump(document: Any) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def written_files() -> Iterator[tuple[Path, str]]:
+    """Every generated contract file with the text it should have."""
+    schemas = generated_schemas()
+    for name, schema in schemas.items():
+        yield schema_path(name), _dump(schema)
+    yield ASYNCAPI_PATH, _dump(asyncapi_document(schemas))
+
+
+def write_contract() -> list[Path]:
+    changed = []
+    for path, text in written_files():
+        if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            changed.append(path)
+    return changed
+
+
+if __name__ == "__main__":
+    for changed_path in write_contract():
+        print(f"wrote {changed_path.relative_to(REPOSITORY)}")
+    sys.exit(0)

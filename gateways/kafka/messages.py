@@ -1,0 +1,297 @@
+"""The published messages: topics, CloudEvents 1.0 envelopes and the data each type carries.
+
+Every Kafka message Simpul publishes is a structured-mode CloudEvent (JSON,
+``content-type: application/cloudevents+json``) keyed by the case id, so all
+messages of one case land in one partition, in order.
+
+Ids are deterministic, derived from the stored event (``<case>:<version>`` on
+the internal topic, ``<case>:<version>:<agency>:<n>`` on an agency topic, n
+counting the messages one stored event causes for that agency), so a relay
+that republishes after a crash sends byte-identical messages and consumers
+drop the repeats by id. ``simpulsequence`` is the event store's notification
+id: a total order across cases, for diagnostics.
+"""
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.vocabulary import (
+    Agency,
+    AmpkCategory,
+    AssessmentKind,
+    CaseType,
+    Channel,
+    ConsentGiver,
+    DeliveryOutcome,
+    FormOfViolence,
+    HandoverTarget,
+    Jurisdiction,
+    ReferralStatus,
+    RiskLevel,
+    ServiceType,
+)
+from services.sharing import (
+    CASE_CLOSED,
+    CASE_HANDED_OVER,
+    CASE_OPENED,
+    CASE_UPDATED,
+    REFERRAL_RECEIVED,
+    REFERRAL_UPDATED,
+    AgencyMessage,
+    CaseEvent,
+)
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/cloudevents+json"
+CASES_SOURCE = "/simpul/cases"
+TYPE_PREFIX = "id.simpul"
+SCHEMA_VERSION = "v1"
+
+
+def cases_topic(prefix: str) -> str:
+    return f"{prefix}.cases.v1"
+
+
+def agency_topic(prefix: str, agency: str) -> str:
+    return f"{prefix}.agency.{agency}.v1"
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+def agency_source(agency: str) -> str:
+    return f"/simpul/agencies/{agency}"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def case_event_type(event_type: str) -> str:
+    """``Referred`` -> ``id.simpul.case.referred.v1``."""
+    return f"{TYPE_PREFIX}.case.{_snake(event_type)}.{SCHEMA_VERSION}"
+
+
+def agency_message_type(kind: str) -> str:
+    """``referral.received`` -> ``id.simpul.agency.referral.received.v1``."""
+    return f"{TYPE_PREFIX}.agency.{kind}.{SCHEMA_VERSION}"
+
+
+def encode(cloud_event: dict[str, Any]) -> bytes:
+    text = json.dumps(cloud_event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode()
+
+
+def internal_cloud_event(event: CaseEvent, sequence: int) -> dict[str, Any]:
+    """The full stored event, for Simpul's own consumers (``<prefix>.cases.v1``)."""
+    return {
+        "specversion": SPEC_VERSION,
+        "id": f"{event.case_id}:{event.version}",
+        "source": CASES_SOURCE,
+        "type": case_event_type(event.type),
+        "subject": event.case_id,
+        "time": event.at.isoformat(),
+        "datacontenttype": "application/json",
+        "simpulsequence": sequence,
+        "simpulversion": event.version,
+        "data": {"actor": dict(event.actor), **event.data},
+    }
+
+
+def agency_cloud_event(
+    message: AgencyMessage, event: CaseEvent, index: int, sequence: int
+) -> dict[str, Any]:
+    """One message for one agency's topic; ``index`` numbers it among its stored event's."""
+    return {
+        "specversion": SPEC_VERSION,
+        "id": f"{event.case_id}:{event.version}:{message.agency}:{index}",
+        "source": agency_source(message.agency),
+        "type": agency_message_type(message.kind),
+        "subject": event.case_id,
+        "time": event.at.isoformat(),
+        "datacontenttype": "application/json",
+        "simpulsequence": sequence,
+        "simpulversion": event.version,
+        "data": message.data,
+    }
+
+
+# ---- What agency messages carry (their JSON Schemas are generated from these) -----------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReportFacts(_Strict):
+    """L1.1-L1.2, as far as the agency's row allows."""
+
+    channel: Channel | None = None
+    arrived_at: datetime | None = None
+    chronology: str | None = Field(default=None, description="What happened, as told (kronologi).")
+    needs: str | None = None
+    documents: list[str] | None = None
+    psychological_first_aid_needed: bool | None = None
+
+
+class ClassificationFacts(_Strict):
+    """L1.5 classification."""
+
+    case_type: CaseType | None = None
+    risk_level: RiskLevel | None = None
+    jurisdiction: Jurisdiction | None = None
+    emergency: bool | None = None
+    forms_of_violence: list[FormOfViolence] | None = None
+    ampk_categories: list[AmpkCategory] | None = None
+
+
+class ConsentFacts(_Strict):
+    """L1.9-10 informed consent."""
+
+    given: bool | None = None
+    given_by: ConsentGiver | None = None
+    recorded_at: datetime | None = None
+
+
+class CaseWorkerFacts(_Strict):
+    """L1.7: whom to contact at the coordinating office."""
+
+    user_id: str | None = None
+
+
+class AssessmentFact(_Strict):
+    kind: AssessmentKind
+    assessing_agency: Agency
+    findings: str
+    recommended_services: list[ServiceType]
+    recorded_at: datetime
+
+
+class AssessmentFacts(_Strict):
+    """L2.1-L2.3 findings, by the condition assessed (only the agency's domains)."""
+
+    physical: list[AssessmentFact] | None = None
+    psychological: list[AssessmentFact] | None = None
+    social_spiritual: list[AssessmentFact] | None = None
+    legal: list[AssessmentFact] | None = None
+
+
+class CaseReportFacts(_Strict):
+    summary: str | None = None
+    needs: list[ServiceType] | None = None
+
+
+class PlannedServiceFact(_Strict):
+    service_type: ServiceType
+    agency: Agency
+
+
+class PlanFacts(_Strict):
+    goals: list[str] | None = None
+    services: list[PlannedServiceFact] | None = None
+
+
+class CaseFacts(_Strict):
+    """What the agency may know of the case: its matrix row, consent-gated."""
+
+    report: ReportFacts | None = None
+    victim: dict[str, Any] | None = Field(default=None, description="As recorded at intake.")
+    reporter: dict[str, Any] | None = None
+    reported_person: dict[str, Any] | None = None
+    incident: dict[str, Any] | None = None
+    classification: ClassificationFacts | None = None
+    consent: ConsentFacts | None = None
+    case_worker: CaseWorkerFacts | None = None
+    assessments: AssessmentFacts | None = None
+    case_report: CaseReportFacts | None = None
+    intervention_plan: PlanFacts | None = None
+
+
+class CaseRef(_Strict):
+    case_id: UUID = Field(description="The case id; also the message key and subject.")
+    district: str = Field(description="The district whose UPTD PPA coordinates the case.")
+    register_number: str = Field(description="The case's number in the district's register.")
+
+
+class CaseSnapshot(CaseRef):
+    """The case facts this agency may see, whole: replace what you held."""
+
+    facts: CaseFacts
+
+
+class ReferralReceived(CaseRef):
+    """L4.1: a referral to this agency, with its due time from the district's time standard."""
+
+    referral_id: str
+    service_type: ServiceType
+    emergency: bool
+    due_at: datetime
+    referred_at: datetime
+    notes: str
+    referral_record_ref: str
+
+
+class ReferralUpdated(CaseRef):
+    """A referral of this agency changed status (accepted, declined, delivered, cancelled)."""
+
+    referral_id: str
+    status: ReferralStatus
+    at: datetime
+    notes: str | None = None
+    reason: str | None = None
+    outcome: DeliveryOutcome | None = None
+    delivered_on: str | None = None
+    summary: str | None = None
+
+
+class FinalReferral(_Strict):
+    referral_id: str
+    status: ReferralStatus
+
+
+class CaseHandedOver(CaseRef):
+    """Routing b, c, d: the case is handed over to this agency. The last message for it."""
+
+    target: HandoverTarget
+    receiving_unit: str
+    notes: str
+    at: datetime
+    referrals: list[FinalReferral]
+
+
+class CaseClosed(CaseRef):
+    """This agency's part in the case ended; nothing more follows unless it is referred again."""
+
+    reason: str = Field(
+        description="referrals_settled, case_terminated or case_handed_over",
+        pattern="^(referrals_settled|case_terminated|case_handed_over)$",
+    )
+    at: datetime
+    referrals: list[FinalReferral] = Field(description="Final status of its referrals on the case.")
+
+
+AGENCY_DATA_MODELS: dict[str, type[BaseModel]] = {
+    CASE_OPENED: CaseSnapshot,
+    CASE_UPDATED: CaseSnapshot,
+    REFERRAL_RECEIVED: ReferralReceived,
+    REFERRAL_UPDATED: ReferralUpdated,
+    CASE_HANDED_OVER: CaseHandedOver,
+    CASE_CLOSED: CaseClosed,
+}
+
+AGENCY_DESCRIPTIONS = {
+    CASE_OPENED: "The case is now open to this agency: a snapshot of the facts it may know.",
+    CASE_UPDATED: "Facts the agency may know changed (e.g. consent released personal data): "
+    "a full new snapshot.",
+    REFERRAL_RECEIVED: "A referral to this agency (L4.1), with its due time.",
+    REFERRAL_UPDATED: "A referral of this agency changed status.",
+    CASE_HANDED_OVER: "The case was handed over to this agency (routing b, c, d); final message.",
+    CASE_CLOSED: "The agency's part in the case ended; nothing more follows for it unless the "
+    "case is referred to the agency again.",
+}

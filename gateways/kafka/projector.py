@@ -1,0 +1,274 @@
+"""An agency projector: consumes the agency's topic into the agency's PostgreSQL schema.
+
+One consumer group per agency (``<prefix>-<agency>-projector``). Each poll's
+records are applied partition by partition (keeping each partition's order),
+a partition's records in one transaction together with their message ids and
+the partition's next offset. Kafka's committed offsets are only a hint: when
+partitions are assigned, the consumer seeks to the offsets stored in
+PostgreSQL, so a crash between the database commit and the Kafka commit
+neither loses nor repeats work; a message redelivered anyway is skipped by id.
+
+A message that is not JSON, has an unknown type or fails its schema goes to
+``<topic>.dlq`` (with the reason in a header) and is recorded as a dead letter
+in the same transaction as the offset that passes it: it never blocks its
+partition.
+"""
+
+import json
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from gateways.agency_views import AgencyStore, ConsumedMessage
+from gateways.kafka.contract import MessageValidator
+from gateways.kafka.messages import agency_topic, dead_letter_topic
+
+log = logging.getLogger("simpul.projector")
+
+SESSION_TIMEOUT_MS = 6000
+HEARTBEAT_INTERVAL_MS = 1000
+
+
+def group_id(prefix: str, agency: str) -> str:
+    return f"{prefix}-{agency}-projector"
+
+
+class ProjectorMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.lag_messages = Gauge(
+            "simpul_projector_lag_messages", "Messages on the agency topic not yet applied",
+            ["agency"], registry=registry)
+        self.lag_seconds = Gauge(
+            "simpul_projector_lag_seconds",
+            "Age of the case event behind the last applied message, while behind",
+            ["agency"], registry=registry)
+        self.applied = Counter("simpul_projector_applied", "Messages applied", ["agency"],
+                               registry=registry)
+        self.duplicates = Counter("simpul_projector_duplicates",
+                                  "Redelivered messages skipped by id", ["agency"],
+                                  registry=registry)
+        self.dead_letters = Counter("simpul_projector_dead_letters",
+                                    "Messages sent to the dead-letter topic", ["agency"],
+                                    registry=registry)
+
+
+def parse(record: Any, validator: MessageValidator) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        cloud_event = json.loads(record.value)
+    except (TypeError, ValueError, UnicodeDecodeError):
+        return None, "not JSON"
+    errors = validator.errors(cloud_event)
+    if errors:
+        return None, "; ".join(errors[:3])[:500]
+    if ".agency." not in cloud_event["type"]:
+        return None, f"{cloud_event['type']} does not belong on an agency topic"
+    return cloud_event, None
+
+
+class _SeekToStored(ConsumerRebalanceListener):
+    def __init__(self, projector: "AgencyProjector") -> None:
+        self.projector = projector
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.projector.seek_to_stored(assigned)
+
+
+class AgencyProjector:
+    """Keeps one agency's read model up to date from its topic."""
+
+    def __init__(
+        self,
+        agency: str,
+        *,
+        database_url: str,
+        bootstrap_servers: str,
+        prefix: str,
+        registry: CollectorRegistry | None = None,
+        metrics: ProjectorMetrics | None = None,
+        validator: MessageValidator | None = None,
+    ) -> None:
+        self.agency = agency
+        self.topic = agency_topic(prefix, agency)
+        self.store = AgencyStore(database_url, agency)
+        self.store.ensure_schema()
+        self.validator = validator or MessageValidator()
+        self.metrics = metrics or ProjectorMetrics(registry or CollectorRegistry())
+        self.bootstrap_servers = bootstrap_servers
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id(prefix, agency),
+            client_id=f"{prefix}-{agency}-projector",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+            max_poll_records=500,
+            # The embedded broker answers a fetch only when this wait ends, even with data
+            # ready; it bounds the added latency (Apache Kafka answers as soon as data is there).
+            fetch_max_wait_ms=50,
+        )
+        self._dead_letter_producer: KafkaProducer | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        self.consumed = self.applied = self.duplicates = self.dead_letters = 0
+
+    def seek_to_stored(self, assigned: Any) -> None:
+        stored = self.store.stored_offsets(self.topic)
+        for partition in assigned:
+            if partition.partition in stored:
+                self.consumer.seek(partition, stored[partition.partition])
+            else:
+                self.consumer.seek_to_beginning(partition)
+        log.info("%s: assigned partitions %s, resuming at %s", self.agency,
+                 sorted(p.partition for p in assigned), stored)
+
+    def _dead_letter(self, record: Any, reason: str) -> None:
+        if self._dead_letter_producer is None:
+            self._dead_letter_producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap_servers, enable_idempotence=True, acks="all")
+        self._dead_letter_producer.send(
+            dead_letter_topic(self.topic),
+            key=record.key,
+            value=record.value,
+            headers=[
+                ("simpul-error", reason.encode()),
+                ("simpul-origin", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+            ],
+        ).get(timeout=30)
+
+    def apply_records(self, records: list[Any]) -> None:
+        """Apply one partition's records in one transaction, dead-lettering poison first."""
+        messages = []
+        for record in records:
+            cloud_event, error = parse(record, self.validator)
+            if error is not None:
+                self._dead_letter(record, error)
+                log.warning("%s: dead-lettered %s/%d/%d: %s", self.agency, record.topic,
+                            record.partition, record.offset, error)
+            messages.append(ConsumedMessage(record.topic, record.partition, record.offset,
+                                            cloud_event, error))
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.store.database_url, row_factory=dict_row)
+        with self._conn.transaction():
+            result = self.store.apply(self._conn, messages)
+        self.consumed += len(records)
+        self.applied += result.applied
+        self.duplicates += result.duplicates
+        self.dead_letters += result.dead_letters
+        self.metrics.applied.labels(self.agency).inc(result.applied)
+        self.metrics.duplicates.labels(self.agency).inc(result.duplicates)
+        self.metrics.dead_letters.labels(self.agency).inc(result.dead_letters)
+        newest = max((m.cloud_event["time"] for m in messages if m.cloud_event), default=None)
+        if newest is not None:
+            behind = datetime.now(UTC) - datetime.fromisoformat(newest)
+            self.metrics.lag_seconds.labels(self.agency).set(max(behind.total_seconds(), 0))
+        log.info("%s: consumed %d, applied %d, duplicates skipped %d, dead letters %d "
+                 "(totals: %d consumed, %d applied, %d duplicates, %d dead letters)",
+                 self.agency, len(records), result.applied, result.duplicates,
+                 result.dead_letters, self.consumed, self.applied, self.duplicates,
+                 self.dead_letters)
+
+    def poll_once(self, timeout_ms: int = 500) -> int:
+        batches = self.consumer.poll(timeout_ms=timeout_ms)
+        if not batches:
+            self.metrics.lag_seconds.labels(self.agency).set(0)
+            self._update_lag()
+            return 0
+        offsets = {}
+        count = 0
+        for partition, records in sorted(batches.items(), key=lambda item: item[0].partition):
+            self.apply_records(records)
+            offsets[partition] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+            count += len(records)
+        try:
+            self.consumer.commit(offsets)  # a hint for tools; PostgreSQL holds the truth
+        except Exception as error:  # noqa: BLE001 - e.g. a rebalance; the database decides
+            log.info("%s: Kafka offset commit skipped (%s)", self.agency, type(error).__name__)
+        self._update_lag()
+        return count
+
+    def _update_lag(self) -> None:
+        behind = 0
+        for partition in self.consumer.assignment():
+            highwater = self.consumer.highwater(partition)
+            if highwater is not None:
+                behind += max(highwater - self.consumer.position(partition), 0)
+        self.metrics.lag_messages.labels(self.agency).set(behind)
+
+    def subscribe(self) -> None:
+        self.consumer.subscribe([self.topic], listener=_SeekToStored(self))
+
+    def run(self, stop: threading.Event) -> None:
+        self.subscribe()
+        try:
+            while not stop.is_set():
+                try:
+                    self.poll_once()
+                except psycopg.OperationalError as error:
+                    log.warning("%s: database unavailable (%s); retrying", self.agency,
+                                type(error).__name__)
+                    self._close_connection()
+                    stop.wait(1.0)
+                    self._rewind()
+        finally:
+            self.close()
+
+    def _rewind(self) -> None:
+        assigned = self.consumer.assignment()
+        if assigned:
+            self.seek_to_stored(assigned)
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        self._close_connection()
+        self.consumer.close()
+        if self._dead_letter_producer is not None:
+            self._dead_letter_producer.close()
+
+
+def run_projectors(
+    agencies: list[str], *, database_url: str, bootstrap_servers: str, prefix: str,
+    stop: threading.Event, registry: CollectorRegistry,
+) -> None:
+    """One projector thread per agency, until ``stop`` is set or one of them fails."""
+    metrics = ProjectorMetrics(registry)
+    validator = MessageValidator()
+    failures: dict[str, BaseException] = {}
+
+    def run_one(agency: str) -> None:
+        try:
+            AgencyProjector(agency, database_url=database_url, bootstrap_servers=bootstrap_servers,
+                            prefix=prefix, metrics=metrics, validator=validator).run(stop)
+        except BaseException as error:  # noqa: BLE001 - reported, then the process stops
+            failures[agency] = error
+            log.error("%s projector stopped: %s", agency, type(error).__name__)
+            stop.set()
+
+    threads = [threading.Thread(target=run_one, args=(agency,), name=f"projector-{agency}")
+               for agency in agencies]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise RuntimeError(f"projectors failed: {sorted(failures)}")
+

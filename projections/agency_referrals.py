@@ -1,0 +1,182 @@
+"""One agency's referrals inbox, folded from the messages on its own topic.
+
+An agency never sees the case's own events: its projection is built from the
+CloudEvents the sharing policy (services/sharing.py) allows onto its topic.
+Each message updates the cases it knows (the facts it may see, open or
+closed) and its referrals (status, due time from the district's time
+standard). The fold writes through a view, so the same projection fills an
+in-memory view in tests and the agency's PostgreSQL schema in production;
+the caller applies a message and records it as applied in one transaction.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+OPEN = "open"
+CLOSED = "closed"
+HANDED_OVER = "handed_over"
+
+OPENED = "id.simpul.agency.case.opened.v1"
+UPDATED = "id.simpul.agency.case.updated.v1"
+REFERRAL_RECEIVED = "id.simpul.agency.referral.received.v1"
+REFERRAL_UPDATED = "id.simpul.agency.referral.updated.v1"
+CASE_HANDED_OVER = "id.simpul.agency.case.handed_over.v1"
+CASE_CLOSED = "id.simpul.agency.case.closed.v1"
+
+REFERRAL_DETAIL_FIELDS = ("notes", "reason", "outcome", "delivered_on", "summary")
+
+
+class UnknownMessageType(ValueError):
+    """A message type this projection cannot fold; the runner dead-letters it."""
+
+
+class ReferralsView(ABC):
+    """Where the projection writes: one agency's cases and referrals."""
+
+    @abstractmethod
+    def put_case(
+        self, case_id: str, *, district: str, register_number: str, facts: dict[str, Any],
+        status: str, at: str, sequence: int,
+    ) -> None:
+        """Insert the case, or replace its facts and status if known."""
+
+    @abstractmethod
+    def close_case(self, case_id: str, *, status: str, reason: str, at: str, sequence: int) -> None:
+        """Mark the case closed (or handed over) for this agency."""
+
+    @abstractmethod
+    def put_referral(
+        self, referral_id: str, *, case_id: str, district: str, service_type: str,
+        emergency: bool, due_at: str, referred_at: str, notes: str, referral_record_ref: str,
+    ) -> None:
+        """Insert a new referral (pending)."""
+
+    @abstractmethod
+    def set_referral_status(
+        self, referral_id: str, *, status: str, at: str, details: dict[str, Any]
+    ) -> None:
+        """Change a known referral's status, merging the details of the change."""
+
+    @abstractmethod
+    def count_message(self, case_id: str) -> None:
+        """One more message applied for the case (a repeat would show in this count)."""
+
+
+class AgencyReferralsProjection:
+    """The referrals inbox of one agency: its cases, their facts, its referrals' statuses."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Callable[[dict[str, Any], ReferralsView], None]] = {
+            OPENED: self._case_snapshot,
+            UPDATED: self._case_snapshot,
+            REFERRAL_RECEIVED: self._referral_received,
+            REFERRAL_UPDATED: self._referral_updated,
+            CASE_HANDED_OVER: self._case_handed_over,
+            CASE_CLOSED: self._case_closed,
+        }
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(self._handlers)
+
+    def process(self, message: dict[str, Any], view: ReferralsView) -> None:
+        handler = self._handlers.get(message.get("type", ""))
+        if handler is None:
+            raise UnknownMessageType(message.get("type"))
+        handler(message, view)
+        view.count_message(message["data"]["case_id"])
+
+    def _case_snapshot(self, message: dict[str, Any], view: ReferralsView) -> None:
+        data = message["data"]
+        view.put_case(
+            data["case_id"],
+            district=data["district"],
+            register_number=data["register_number"],
+            facts=data["facts"],
+            status=OPEN,
+            at=message["time"],
+            sequence=message["simpulsequence"],
+        )
+
+    def _referral_received(self, message: dict[str, Any], view: ReferralsView) -> None:
+        data = message["data"]
+        view.put_referral(
+            data["referral_id"],
+            case_id=data["case_id"],
+            district=data["district"],
+            service_type=data["service_type"],
+            emergency=data["emergency"],
+            due_at=data["due_at"],
+            referred_at=data["referred_at"],
+            notes=data["notes"],
+            referral_record_ref=data["referral_record_ref"],
+        )
+
+    def _referral_updated(self, message: dict[str, Any], view: ReferralsView) -> None:
+        data = message["data"]
+        details = {key: data[key] for key in REFERRAL_DETAIL_FIELDS if data.get(key) is not None}
+        view.set_referral_status(data["referral_id"], status=data["status"], at=data["at"],
+                                 details=details)
+
+    def _final_statuses(self, data: dict[str, Any], view: ReferralsView) -> None:
+        for referral in data["referrals"]:
+            view.set_referral_status(
+                referral["referral_id"], status=referral["status"], at=data["at"], details={}
+            )
+
+    def _case_handed_over(self, message: dict[str, Any], view: ReferralsView) -> None:
+        data = message["data"]
+        self._final_statuses(data, view)
+        view.close_case(data["case_id"], status=HANDED_OVER, reason=f"handed_over:{data['target']}",
+                        at=data["at"], sequence=message["simpulsequence"])
+
+    def _case_closed(self, message: dict[str, Any], view: ReferralsView) -> None:
+        data = message["data"]
+        self._final_statuses(data, view)
+        view.close_case(data["case_id"], status=CLOSED, reason=data["reason"], at=data["at"],
+                        sequence=message["simpulsequence"])
+
+
+# ---- An in-memory view, for tests and tools that need no database -------------------------------
+
+
+@dataclass
+class MemoryReferralsView(ReferralsView):
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    referrals: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def put_case(self, case_id: str, *, district: str, register_number: str,
+                 facts: dict[str, Any], status: str, at: str, sequence: int) -> None:
+        case = self.cases.setdefault(case_id, {"message_count": 0, "opened_at": at})
+        if case.get("status") != OPEN:
+            case["opened_at"] = at
+        case.update(district=district, register_number=register_number, facts=facts,
+                    status=status, closing_reason=None, closed_at=None, updated_at=at,
+                    last_sequence=sequence)
+
+    def close_case(self, case_id: str, *, status: str, reason: str, at: str, sequence: int) -> None:
+        self.cases[case_id].update(status=status, closing_reason=reason, closed_at=at,
+                                   updated_at=at, last_sequence=sequence)
+
+    def put_referral(self, referral_id: str, *, case_id: str, district: str, service_type: str,
+                     emergency: bool, due_at: str, referred_at: str, notes: str,
+                     referral_record_ref: str) -> None:
+        self.referrals[referral_id] = {
+            "case_id": case_id, "district": district, "service_type": service_type,
+            "emergency": emergency, "due_at": due_at, "referred_at": referred_at,
+            "notes": notes, "referral_record_ref": referral_record_ref, "status": "pending",
+            "status_changed_at": referred_at, "details": {},
+        }
+
+    def set_referral_status(self, referral_id: str, *, status: str, at: str,
+                            details: dict[str, Any]) -> None:
+        referral = self.referrals[referral_id]
+        if referral["status"] != status:
+            referral["status_changed_at"] = at
+        referral["status"] = status
+        referral["details"] = {**referral["details"], **details}
+
+    def count_message(self, case_id: str) -> None:
+        self.cases[case_id]["message_count"] += 1

@@ -1,0 +1,255 @@
+"""Nothing lost, nothing applied twice: SIGKILL mid-batch, redelivery, poison messages, rebuild."""
+
+import json
+import random
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from kafka import KafkaProducer
+from prometheus_client import CollectorRegistry
+
+from gateways.agency_views import AgencyStore
+from gateways.kafka.commands import projection_differences
+from gateways.kafka.contract import MessageValidator
+from gateways.kafka.messages import agency_topic, dead_letter_topic, encode
+from gateways.kafka.projector import AgencyProjector
+from gateways.kafka.relay import Relay, derived_agency_events, ensure_topics, producer_for
+from services.cases import Cases
+from services.settings import Settings
+from services.sharing import SharingPolicy, load_matrix
+from tests.e2e.conftest import ServiceProcess, read_topic, wait_until
+from tests.support.referred_case import consented_case, deliver, refer
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+MATRIX = load_matrix()
+
+
+def a_referred_case(cases: Cases, *, deliver_police: bool = False) -> None:
+    case_id = consented_case(cases)
+    police = refer(cases, case_id, "police", "legal_process")
+    refer(cases, case_id, "health", "medical_care")
+    if deliver_police:
+        deliver(cases, case_id, police, "police")
+
+
+def relay_position(database_url: str, prefix: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT notification_id FROM kafka_relay_position WHERE relay = %s",
+                           (prefix,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def converged(settings: Settings, cases: Cases, agencies: tuple[str, ...]) -> bool:
+    database_url = str(settings.database_url)
+    head = cases.recorder.max_notification_id() or 0
+    if relay_position(database_url, settings.kafka_topic_prefix) < head:
+        return False
+    return all(projection_differences(settings, database_url, agency) == [] for agency in agencies)
+
+
+@pytest.fixture
+def in_process(kafka_settings: Settings, pg_cases: Cases) -> Iterator[Callable[..., object]]:
+    """A relay and agency projectors in this process, stepped by the test."""
+    servers = str(kafka_settings.kafka_bootstrap_servers)
+    prefix = kafka_settings.kafka_topic_prefix
+    ensure_topics(servers, prefix, MATRIX.agencies, partitions=3, replication_factor=1)
+    producer = producer_for(servers, "test-relay")
+    relay = Relay(cases=pg_cases, database_url=str(kafka_settings.database_url), producer=producer,
+                  policy=SharingPolicy(MATRIX), prefix=prefix, batch_size=50)
+    projectors: list[AgencyProjector] = []
+
+    def projector(agency: str) -> AgencyProjector:
+        made = AgencyProjector(agency, database_url=str(kafka_settings.database_url),
+                               bootstrap_servers=servers, prefix=prefix,
+                               registry=CollectorRegistry())
+        made.subscribe()
+        projectors.append(made)
+        return made
+
+    def publish_all() -> None:
+        position = relay.position()
+        while (new := relay.publish_batch(position)) != position:
+            position = new
+
+    yield {"relay": relay, "projector": projector, "publish_all": publish_all}  # type: ignore[misc]
+    for made in projectors:
+        made.close()
+    producer.close()
+
+
+def test_sigkilled_relay_and_projector_lose_nothing_and_apply_nothing_twice(
+    pg_cases: Cases, kafka_settings: Settings, services: Callable[..., ServiceProcess],
+):
+    agencies = ("police", "health")
+    for _ in range(8):
+        a_referred_case(pg_cases)
+    relay = services("relay", "--batch-size", "7", log_name="relay")
+    projector = services("project", "--agency", "police", "--agency", "health", log_name="project")
+    stop_writing = threading.Event()
+
+    def keep_recording() -> None:
+        # Commands keep arriving while the processes are killed and restarted.
+        while not stop_writing.wait(0.05):
+            a_referred_case(pg_cases, deliver_police=True)
+
+    writer = threading.Thread(target=keep_recording)
+    writer.start()
+    rounds = random.Random(7)
+    try:
+        for _ in range(3):
+            # Kill each while it is working: after it reported a batch since its (re)start.
+            relay_batches = relay.output().count("published ")
+            projector_batches = projector.output().count("consumed ")
+            wait_until(lambda: relay.output().count("published ") > relay_batches,
+                       timeout=90, what="the relay to publish a batch")
+            wait_until(lambda: projector.output().count("consumed ") > projector_batches,
+                       timeout=90, what="the projector to apply a batch")
+            threading.Event().wait(rounds.uniform(0.0, 0.3))
+            relay.kill()
+            projector.kill()
+            relay.start()
+            projector.start()
+    finally:
+        stop_writing.set()
+        writer.join()
+
+    # Every projection converges to a rebuild from scratch (same rows, same message counts).
+    wait_until(lambda: converged(kafka_settings, pg_cases, agencies), timeout=120, interval=1,
+               what="the projections to equal a rebuild from scratch")
+    # No message the store implies is missing from the topic (repeats are allowed, by id).
+    servers = str(kafka_settings.kafka_bootstrap_servers)
+    prefix = kafka_settings.kafka_topic_prefix
+    validator = MessageValidator()
+    for agency in agencies:
+        expected = {e["id"] for e in derived_agency_events(pg_cases, SharingPolicy(MATRIX), prefix,
+                                                           agency)}
+        messages = read_topic(servers, agency_topic(prefix, agency), at_least=len(expected))
+        assert {m["event"]["id"] for m in messages} == expected, agency
+        assert all(validator.errors(m["event"]) == [] for m in messages)
+
+
+def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
+    pg_cases: Cases, kafka_settings: Settings, in_process: dict,
+):
+    for deliver_police in (False, True, False):
+        a_referred_case(pg_cases, deliver_police=deliver_police)
+    in_process["publish_all"]()
+    police = in_process["projector"]("police")
+    topic = agency_topic(kafka_settings.kafka_topic_prefix, "police")
+    servers = str(kafka_settings.kafka_bootstrap_servers)
+    expected = len(list(derived_agency_events(pg_cases, SharingPolicy(MATRIX),
+                                              kafka_settings.kafka_topic_prefix, "police")))
+    wait_until(lambda: police.poll_once() >= 0 and police.applied == expected, timeout=90,
+               what="the first delivery to be applied")
+    before = police.store.snapshot()
+
+    # When every message on the topic is delivered again
+    messages = read_topic(servers, topic, at_least=expected)
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
+    for message in messages:
+        producer.send(topic, key=message["key"], value=message["raw"])
+    producer.flush()
+    producer.close()
+    wait_until(lambda: police.poll_once() >= 0 and police.duplicates == expected, timeout=90,
+               what="the redelivered messages to be consumed")
+
+    # Then nothing changed, and it still equals a rebuild from scratch
+    assert police.applied == expected
+    assert police.store.snapshot() == before
+    assert projection_differences(kafka_settings, str(kafka_settings.database_url), "police") == []
+
+
+def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partition(
+    pg_cases: Cases, kafka_settings: Settings, in_process: dict,
+):
+    servers = str(kafka_settings.kafka_bootstrap_servers)
+    topic = agency_topic(kafka_settings.kafka_topic_prefix, "health")
+    case_key = b"00000000-0000-4000-8000-000000000001"
+    poison = [
+        b"{not json",
+        encode({"specversion": "1.0", "id": "x:1", "type": "id.simpul.agency.gossip.v1"}),
+        encode({"specversion": "1.0", "id": "x:2", "source": "/simpul/agencies/health",
+                "type": "id.simpul.agency.case.opened.v1", "subject": case_key.decode(),
+                "time": "2026-03-02T08:00:00+08:00", "datacontenttype": "application/json",
+                "simpulsequence": 1, "simpulversion": 1, "data": {"case_id": "nope"}}),
+    ]
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
+    for value in poison:
+        producer.send(topic, key=case_key, value=value, partition=0)
+    producer.flush()
+    producer.close()
+    a_referred_case(pg_cases)
+    in_process["publish_all"]()
+    health = in_process["projector"]("health")
+
+    wait_until(lambda: health.poll_once() >= 0 and health.applied == 2 and health.dead_letters == 3,
+               timeout=90, what="the poison to be dead-lettered and the referral applied")
+
+    dead = read_topic(servers, dead_letter_topic(topic), at_least=3)
+    assert sorted(m["raw"] for m in dead) == sorted(poison)
+    assert all("simpul-error" in m["headers"] for m in dead)
+    with psycopg.connect(str(kafka_settings.database_url)) as conn:
+        reasons = [row[0] for row in conn.execute("SELECT error FROM agency_health.dead_letters")]
+    assert len(reasons) == 3 and any("not JSON" in reason for reason in reasons)
+    assert len(AgencyStore(str(kafka_settings.database_url), "health").snapshot()["referrals"]) == 1
+
+
+def test_a_rebuild_from_the_command_line_shows_progress_and_converges_to_the_same_state(
+    pg_cases: Cases, kafka_settings: Settings, in_process: dict, service_env: dict[str, str],
+):
+    for deliver_police in (True, False):
+        a_referred_case(pg_cases, deliver_police=deliver_police)
+    in_process["publish_all"]()
+    police = in_process["projector"]("police")
+    wait_until(lambda: police.poll_once() >= 0 and police.applied == 7, timeout=90,
+               what="the projection")
+    before = police.store.snapshot()
+
+    rebuilt = subprocess.run([sys.executable, "-m", "gateways.cli", "projections", "rebuild",
+                              "--agency", "police"], env=service_env, capture_output=True,
+                             text=True, timeout=120, check=True)
+    verified = subprocess.run([sys.executable, "-m", "gateways.cli", "projections", "verify",
+                               "--agency", "police"], env=service_env, capture_output=True,
+                              text=True, timeout=120)
+
+    assert "rebuild police" in rebuilt.stderr and "event/s" in rebuilt.stderr  # the tqdm bar
+    assert police.store.snapshot() == before
+    assert verified.returncode == 0, verified.stdout
+    assert "equals a rebuild from scratch" in verified.stdout
+    # and the live projector carries on from where it was
+    a_referred_case(pg_cases)
+    in_process["publish_all"]()
+    wait_until(lambda: police.poll_once() >= 0 and len(police.store.snapshot()["cases"]) == 3,
+               timeout=90, what="the projector to continue after the rebuild")
+
+
+def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client(
+    pg_cases: Cases, kafka_settings: Settings, in_process: dict, tmp_path: Path,
+):
+    a_referred_case(pg_cases, deliver_police=True)
+    a_referred_case(pg_cases)
+    in_process["publish_all"]()
+    inbox = tmp_path / "police.sqlite3"
+
+    run = subprocess.run(
+        [sys.executable, str(REPOSITORY / "examples" / "agency_subscriber.py"),
+         "--bootstrap", str(kafka_settings.kafka_bootstrap_servers), "--agency", "police",
+         "--topic-prefix", kafka_settings.kafka_topic_prefix, "--db", str(inbox),
+         "--exit-when-idle", "15"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+
+    assert "applied 7, skipped 0 repeats" in run.stdout
+    with sqlite3.connect(inbox) as db:
+        statuses = sorted(row[0] for row in db.execute("SELECT status FROM referrals"))
+        open_cases = [row[0] for row in db.execute("SELECT open FROM cases")]
+        facts = [json.loads(row[0]) for row in db.execute("SELECT facts FROM cases")]
+    assert statuses == ["completed", "pending"]
+    assert sorted(open_cases) == [0, 1]
+    assert all("physical" not in fact.get("assessments", {}) for fact in facts)

@@ -1,0 +1,68 @@
+"""`simpul run` starts the API with the relay and the agency projectors, and stops them all."""
+
+import subprocess
+from pathlib import Path
+
+import httpx
+import psutil
+
+from domain.actors import Actor
+from domain.vocabulary import Agency, Role
+from gateways.embedded.ports import free_port
+from gateways.tokens import TokenService
+from tests.e2e.conftest import SIMPUL, wait_until
+from tests.support.lifecycle import a_report_body
+
+SECRET = "run-test-secret-" + "z" * 40
+
+
+def test_simpul_run_starts_the_relay_and_projectors_and_referrals_reach_the_agency_inbox(
+    service_env: dict[str, str], tmp_path: Path
+):
+    port = free_port()
+    env = {**service_env, "SIMPUL_API_PORT": str(port), "SIMPUL_TOKEN_SECRET": SECRET}
+    log = (tmp_path / "run.log").open("wb")
+    run = subprocess.Popen([str(SIMPUL), "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    tokens = TokenService(secret=SECRET)
+
+    def headers(role: Role, agency: Agency = Agency.UPTD_PPA, user: str = "u") -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens.mint(Actor(user, role, agency, 'luwu-utara'))}"}
+
+    api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=10)
+    try:
+        wait_until(lambda: _healthy(port), what="the API to answer")
+        children = " ".join(" ".join(c.cmdline()) for c in psutil.Process(run.pid).children())
+        assert "relay" in children and "project --all-agencies" in children
+
+        case_id = api.post("/cases", json=a_report_body(),
+                           headers=headers(Role.INTAKE_OFFICER)).json()["case_id"]
+        for path, body, who in (
+            ("classification", {"case_type": "KTA", "risk_level": "high",
+                                "jurisdiction": "district", "emergency": False},
+             headers(Role.COORDINATOR)),
+            ("case-worker", {"case_worker_id": "rina"}, headers(Role.COORDINATOR)),
+            ("consent", {"given": True, "given_by": "parent", "document_ref": "IC"},
+             headers(Role.CASE_WORKER, user="rina")),
+            ("referrals", {"service_type": "legal_process", "agency": "police"},
+             headers(Role.CASE_WORKER, user="rina")),
+        ):
+            assert api.post(f"/cases/{case_id}/{path}", json=body, headers=who).status_code == 200
+
+        police = headers(Role.AGENCY_OFFICER, Agency.POLICE)
+        referrals = wait_until(lambda: api.get("/agencies/police/referrals", headers=police).json(),
+                               what="the referral in the police inbox")
+        assert referrals[0]["case_id"] == case_id
+    finally:
+        processes = psutil.Process(run.pid).children(recursive=True) if run.poll() is None else []
+        run.terminate()
+        run.wait(timeout=30)
+        log.close()
+    gone, alive = psutil.wait_procs(processes, timeout=20)
+    assert alive == []
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

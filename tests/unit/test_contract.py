@@ -1,0 +1,132 @@
+"""The published message contract: schemas, the AsyncAPI document, and what is produced."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from gateways.eventstore.environment import memory_env
+from gateways.kafka.contract import (
+    MessageValidator,
+    asyncapi_document,
+    incompatibilities,
+    load_schemas,
+    written_files,
+)
+from gateways.kafka.relay import CaseMapper
+from services.cases import Cases
+from services.sharing import SharingPolicy, load_matrix
+from tests.support.referred_case import busy_case, consented_case, handed_over_case, refer
+
+FROZEN = Path(__file__).parent / "published_schemas"
+
+
+@pytest.fixture
+def cases() -> Cases:
+    return Cases(env=memory_env())
+
+
+def produced(cases: Cases) -> list:
+    mapper = CaseMapper(cases, SharingPolicy(load_matrix()), "simpul")
+    notifications = cases.recorder.select_notifications(start=0, limit=10_000,
+                                                        inclusive_of_start=False)
+    return [message for n in notifications for message in mapper.map(n)[0]]
+
+
+def test_the_checked_in_schemas_and_asyncapi_document_are_up_to_date():
+    stale = [str(path) for path, text in written_files()
+             if not path.exists() or path.read_text() != text]
+
+    assert stale == [], "run: .venv/bin/python -m gateways.kafka.contract"
+
+
+def test_every_published_schema_version_stays_compatible_with_its_frozen_copy():
+    current = load_schemas()
+    frozen = {path.name.removesuffix(".json"): json.loads(path.read_text())
+              for path in FROZEN.glob("*.json")}
+
+    assert set(frozen) == set(current), "freeze new types by copying them to published_schemas/"
+    for name, published in frozen.items():
+        assert incompatibilities(published, current[name]) == [], name
+
+
+def test_the_compatibility_check_refuses_incompatible_changes_of_a_version():
+    published = load_schemas()["id.simpul.agency.referral.received.v1"]
+
+    def changed(edit) -> list[str]:
+        schema = copy.deepcopy(published)
+        edit(schema["properties"]["data"])
+        return incompatibilities(published, schema)
+
+    assert changed(lambda d: d["required"].remove("due_at"))
+    assert changed(lambda d: d["properties"].pop("notes"))
+    assert changed(lambda d: d["properties"]["emergency"].update(type="string"))
+    assert changed(lambda d: d["properties"]["service_type"]["enum"].append("massage"))
+    assert changed(lambda d: d["properties"].update(extra={"type": "string"}))  # closed object
+    assert changed(lambda d: d["properties"]["notes"].update(description="why")) == []
+
+
+def test_every_message_produced_for_a_busy_case_validates_against_its_schema(cases: Cases):
+    busy_case(cases)
+    handed_over_case(cases)
+    validator = MessageValidator()
+
+    messages = produced(cases)
+
+    kinds = {m.cloud_event["type"] for m in messages}
+    assert {f"id.simpul.agency.{kind}.v1" for kind in (
+        "case.opened", "case.updated", "referral.received", "referral.updated",
+        "case.handed_over", "case.closed")} <= kinds
+    for message in messages:
+        assert validator.errors(message.cloud_event) == [], message.cloud_event["type"]
+
+
+def test_messages_are_deterministic_and_their_ids_unique(cases: Cases):
+    case_id = consented_case(cases)
+    refer(cases, case_id, "police", "legal_process")
+    busy_case(cases)
+
+    first, second = produced(cases), produced(cases)
+
+    assert [(m.topic, m.key, m.value) for m in first] == [(m.topic, m.key, m.value) for m in second]
+    ids = [(m.topic, m.cloud_event["id"]) for m in first]
+    assert len(ids) == len(set(ids))
+    assert all(m.key == m.cloud_event["subject"].encode() for m in first)
+
+
+def test_the_asyncapi_document_describes_each_agency_topic_and_the_reference_subscriber():
+    document = asyncapi_document()
+
+    assert document["asyncapi"] == "3.0.0"
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert {"simpul.cases.v1", "simpul.agency.police.v1", "simpul.agency.education.v1"} <= addresses
+    assert "examples/agency_subscriber.py" in document["info"]["description"]
+    assert document["operations"]["receive_police"]["action"] == "receive"
+    education = document["channels"]["agency_education"]["description"]
+    assert "assessments" not in education.split("withheld")[0]
+
+
+def test_the_api_serves_the_asyncapi_document():
+    from fastapi.testclient import TestClient
+
+    from gateways.api.main import create_app
+    from gateways.tokens import TokenService
+
+    app = create_app(cases=Cases(env=memory_env()), tokens=TokenService(secret="s" * 40))
+    with TestClient(app) as client:
+        response = client.get("/asyncapi.json")
+
+    assert response.status_code == 200
+    assert response.json() == json.loads(json.dumps(asyncapi_document()))
+
+
+def test_a_schema_violation_is_described_without_quoting_the_message_data():
+    message = {"type": "id.simpul.agency.case.opened.v1",
+               "data": {"case_id": "x", "district": 7, "facts": {"victim": "Mawar, 12, Baebunta"}}}
+
+    errors = MessageValidator().errors(message)
+
+    assert errors
+    assert "Mawar" not in str(errors)
+    assert "data: 'register_number' is a required property" in errors

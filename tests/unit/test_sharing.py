@@ -1,0 +1,369 @@
+"""The data-sharing policy: which agency hears what of a case, and when it stops hearing."""
+
+from typing import Any
+
+import pytest
+
+from domain.case import Case
+from services.sharing import (
+    CaseEvent,
+    MatrixError,
+    SharingPolicy,
+    case_event,
+    load_matrix,
+    parse_matrix,
+)
+from tests.support.builders import (
+    CASE_WORKER,
+    COORDINATOR,
+    EDUCATION_OFFICER,
+    INTAKE_OFFICER,
+    POLICE_OFFICER,
+    after,
+    record,
+    report,
+)
+
+MATRIX = load_matrix()
+
+
+class Story:
+    """A real Case driven by its commands, its events run through the sharing policy."""
+
+    def __init__(self, matrix=MATRIX) -> None:
+        self.case = report(after())
+        self.policy = SharingPolicy(matrix)
+        self.state = self.policy.new_case(str(self.case.id))
+        self.minutes = 0
+        self.messages: list[tuple[str, str, dict[str, Any]]] = []
+        self._share(self.case.collect_events())
+
+    def act(self, command: str, *, by=COORDINATOR, **arguments: Any) -> list[tuple[str, str, dict]]:
+        self.minutes += 5
+        with record(self.case, after(minutes=self.minutes), by=by) as events:
+            getattr(self.case, command)(**arguments)
+        return self._share(events)
+
+    def _share(self, events: list[Case.Event]) -> list[tuple[str, str, dict]]:
+        new = [
+            (message.agency, message.kind, message.data)
+            for event in events
+            for message in self.policy.share(self.state, case_event(event))
+        ]
+        self.messages.extend(new)
+        return new
+
+    def to(self, agency: str) -> list[tuple[str, dict]]:
+        return [(kind, data) for who, kind, data in self.messages if who == agency]
+
+    # ---- Steps of the SOP, as the tests need them ----
+
+    def classify(self, *, emergency: bool = False, risk: str = "high", jurisdiction: str = "district"):
+        return self.act(
+            "classify", by=INTAKE_OFFICER, case_type="KTA", risk_level=risk,
+            jurisdiction=jurisdiction, emergency=emergency, forms_of_violence=["physical"],
+        )
+
+    def consent(self, given: bool = True):
+        self.act("assign_case_worker", case_worker_id=CASE_WORKER.user_id)
+        return self.act(
+            "record_consent", by=CASE_WORKER, given=given, given_by="parent",
+            document_ref="IC-1" if given else "",
+        )
+
+    def refer(self, referral_id: str, agency: str, service: str, *, emergency: bool = False):
+        return self.act(
+            "refer", by=CASE_WORKER, referral_id=referral_id, service_type=service, agency=agency,
+            due_at=after(days=7), emergency=emergency,
+        )
+
+    def assess(self, domain: str, findings: str, *, by=CASE_WORKER, agency: str = "uptd_ppa"):
+        return self.act(
+            "record_assessment", by=by, kind="further", domain=domain,
+            assessing_agency=agency, findings=findings,
+        )
+
+    def deliver(self, referral_id: str, *, by, outcome: str = "completed"):
+        self.act("accept_referral", by=by, referral_id=referral_id)
+        return self.act(
+            "record_service_delivery", by=by, referral_id=referral_id, outcome=outcome,
+            delivered_on="2025-03-05", summary="done",
+        )
+
+
+def kinds(messages: list[tuple[str, dict]]) -> list[str]:
+    return [kind for kind, _ in messages]
+
+
+def a_consented_case(matrix=MATRIX) -> Story:
+    story = Story(matrix)
+    story.classify()
+    story.consent()
+    return story
+
+
+# ---- Who hears of a case ----------------------------------------------------------------------
+
+
+def test_no_agency_hears_of_a_case_before_it_is_referred_or_handed_over_to_it():
+    story = a_consented_case()
+    story.assess("physical", "bruises on both arms")
+
+    assert story.messages == []
+
+
+def test_a_referred_agency_first_gets_the_case_facts_then_its_referral():
+    story = a_consented_case()
+
+    story.refer("r-police", "police", "legal_process")
+
+    assert kinds(story.to("police")) == ["case.opened", "referral.received"]
+    opened, referral = (data for _, data in story.to("police"))
+    assert opened["case_id"] == str(story.case.id)
+    assert opened["facts"]["victim"]["name"] == "Anak A"
+    assert opened["facts"]["classification"]["case_type"] == "KTA"
+    assert referral["referral_id"] == "r-police"
+    assert referral["service_type"] == "legal_process"
+    assert story.to("health") == [] and story.to("education") == []
+
+
+def test_each_agency_gets_only_the_fields_of_its_matrix_row():
+    story = a_consented_case()
+    story.assess("physical", "bruises on both arms")
+    story.assess("legal", "the neighbour is the suspect")
+
+    story.refer("r-police", "police", "legal_process")
+    story.refer("r-health", "health", "medical_care")
+    story.refer("r-school", "education", "return_to_school")
+
+    police = story.to("police")[0][1]["facts"]
+    health = story.to("health")[0][1]["facts"]
+    school = story.to("education")[0][1]["facts"]
+    assert set(police["assessments"]) == {"legal"}
+    assert set(health["assessments"]) == {"physical"}
+    assert "assessments" not in school
+    assert "chronology" not in school.get("report", {})
+    assert "reported_person" not in school
+    assert set(school["victim"]) <= {"name", "sex", "age", "education", "school"}
+    assert "reported_person" not in health
+    assert "bruises" not in str(story.to("police")) + str(story.to("education"))
+
+
+def test_the_school_never_receives_the_medical_assessment():
+    story = a_consented_case()
+    story.refer("r-school", "education", "return_to_school")
+
+    story.assess("physical", "fractured wrist, healing")
+
+    assert "fractured" not in str(story.to("education"))
+    assert kinds(story.to("education")) == ["case.opened", "referral.received"]
+
+
+def test_a_fact_change_inside_an_agencys_row_is_sent_as_an_updated_snapshot():
+    story = a_consented_case()
+    story.refer("r-police", "police", "legal_process")
+
+    story.assess("legal", "the neighbour has a prior conviction")
+
+    kind, data = story.to("police")[-1]
+    assert kind == "case.updated"
+    assert data["facts"]["assessments"]["legal"][0]["findings"] == "the neighbour has a prior conviction"
+    assert data["facts"]["victim"]["name"] == "Anak A"
+
+
+# ---- Consent ----------------------------------------------------------------------------------
+
+
+def test_an_emergency_referral_before_consent_carries_the_victims_identity():
+    story = Story()
+    story.classify(emergency=True)
+
+    story.refer("r-health", "health", "medical_examination", emergency=True)
+
+    opened = story.to("health")[0][1]
+    assert opened["facts"]["victim"]["name"] == "Anak A"
+    assert opened["facts"]["report"]["chronology"].startswith("A teacher")
+
+
+def test_a_handover_before_consent_carries_no_personal_data():
+    story = Story()
+    story.classify(risk="high", jurisdiction="province")
+
+    story.act("hand_over", target="province", receiving_unit="UPTD PPA Provinsi")
+
+    assert kinds(story.to("province")) == ["case.opened", "case.handed_over"]
+    facts = story.to("province")[0][1]["facts"]
+    assert facts == {
+        "classification": facts["classification"],
+        "report": {"channel": "hotline", "arrived_at": facts["report"]["arrived_at"],
+                   "psychological_first_aid_needed": True},
+    }
+    assert "Anak A" not in str(story.to("province"))
+
+
+def test_consent_releases_the_withheld_personal_facts_to_an_open_agency():
+    policy = SharingPolicy(MATRIX)
+    state = policy.new_case("c-1")
+    at = after()
+    events = [
+        CaseEvent("c-1", 1, "ReportReceived", at, {
+            "district": "luwu-utara", "register_number": "R/1", "channel": "walk_in",
+            "arrived_at": at.isoformat(), "chronology": "what happened", "needs": "",
+            "documents": [], "psychological_first_aid_needed": False,
+            "victim": {"name": "Anak B", "age": 9}, "reporter": {}, "reported_person": {},
+            "incident": {},
+        }),
+        # A referral recorded before consent without the emergency flag: history the
+        # current rules refuse, which the policy must still handle safely.
+        CaseEvent("c-1", 2, "Referred", at, {
+            "referral_id": "r-1", "service_type": "legal_process", "agency": "police",
+            "due_at": at.isoformat(), "emergency": False, "notes": "", "referral_record_ref": "",
+        }),
+    ]
+    before = [m for event in events for m in policy.share(state, event)]
+
+    after_consent = policy.share(state, CaseEvent("c-1", 3, "ConsentRecorded", at, {
+        "given": True, "given_by": "parent", "document_ref": "IC", "notes": "",
+    }))
+
+    assert "Anak B" not in str([m.data for m in before])
+    assert [m.kind for m in after_consent] == ["case.updated"]
+    assert after_consent[0].data["facts"]["victim"] == {"name": "Anak B", "age": 9}
+
+
+# ---- Closing ----------------------------------------------------------------------------------
+
+
+def test_an_agency_whose_last_referral_settles_gets_a_closing_message_and_nothing_more():
+    story = a_consented_case()
+    story.refer("r-police", "police", "legal_process")
+
+    story.deliver("r-police", by=POLICE_OFFICER)
+    story.assess("legal", "the suspect was charged")
+    story.act("record_accompaniment", by=CASE_WORKER, activity="to court")
+
+    assert kinds(story.to("police")) == [
+        "case.opened", "referral.received", "referral.updated", "referral.updated", "case.closed",
+    ]
+    closed = story.to("police")[-1][1]
+    assert closed["reason"] == "referrals_settled"
+    assert closed["referrals"] == [{"referral_id": "r-police", "status": "completed"}]
+
+
+def test_an_agency_with_another_open_referral_is_not_closed_yet():
+    story = a_consented_case()
+    story.refer("r-legal", "police", "legal_process")
+    story.refer("r-aid", "police", "legal_aid")
+
+    story.deliver("r-legal", by=POLICE_OFFICER)
+
+    assert "case.closed" not in kinds(story.to("police"))
+
+
+def test_a_new_referral_after_closing_opens_the_case_to_the_agency_again():
+    story = a_consented_case()
+    story.refer("r-1", "police", "legal_process")
+    story.act("decline_referral", by=POLICE_OFFICER, referral_id="r-1", reason="not our district")
+
+    story.refer("r-2", "police", "legal_process")
+
+    assert kinds(story.to("police")) == [
+        "case.opened", "referral.received", "referral.updated", "case.closed",
+        "case.opened", "referral.received",
+    ]
+
+
+def test_termination_closes_every_open_agency_with_its_referrals_cancelled():
+    story = a_consented_case()
+    story.refer("r-police", "police", "legal_process")
+    story.refer("r-school", "education", "return_to_school")
+    story.deliver("r-school", by=EDUCATION_OFFICER)
+
+    story.act("terminate", by=COORDINATOR, kind="unilateral", reason="whereabouts_unknown")
+
+    closed = story.to("police")[-1]
+    assert closed[0] == "case.closed"
+    assert closed[1]["reason"] == "case_terminated"
+    assert closed[1]["referrals"] == [{"referral_id": "r-police", "status": "cancelled"}]
+    assert kinds(story.to("education")).count("case.closed") == 1
+
+
+def test_a_handover_closes_other_agencies_and_hands_the_case_to_the_receiver():
+    story = Story()
+    story.classify(emergency=True, risk="low", jurisdiction="village")
+    story.refer("r-health", "health", "medical_examination", emergency=True)
+
+    story.act("hand_over", target="patbm", receiving_unit="PATBM Desa Baebunta")
+
+    health_closed = story.to("health")[-1]
+    assert health_closed[0] == "case.closed"
+    assert health_closed[1]["reason"] == "case_handed_over"
+    assert health_closed[1]["referrals"] == [{"referral_id": "r-health", "status": "cancelled"}]
+    assert kinds(story.to("patbm")) == ["case.opened", "case.handed_over"]
+    assert story.to("patbm")[-1][1]["receiving_unit"] == "PATBM Desa Baebunta"
+
+
+def test_a_consent_refusal_closes_an_emergency_referral():
+    story = Story()
+    story.classify(emergency=True)
+    story.refer("r-health", "health", "medical_examination", emergency=True)
+
+    story.consent(given=False)
+
+    assert kinds(story.to("health"))[-1] == "case.closed"
+
+
+# ---- Determinism and the matrix ----------------------------------------------------------------
+
+
+def test_replaying_the_same_events_gives_the_same_messages():
+    story = a_consented_case()
+    story.refer("r-police", "police", "legal_process")
+    story.deliver("r-police", by=POLICE_OFFICER)
+    replayed = Story()
+    replayed.classify()
+    replayed.consent()
+    replayed.refer("r-police", "police", "legal_process")
+    replayed.deliver("r-police", by=POLICE_OFFICER)
+
+    def without_case_id(messages):
+        return [(a, k, {key: v for key, v in d.items() if key != "case_id"}) for a, k, d in messages]
+
+    assert without_case_id(story.messages) == without_case_id(replayed.messages)
+
+
+def test_the_policy_refuses_an_event_out_of_order():
+    policy = SharingPolicy(MATRIX)
+    state = policy.new_case("c-1")
+
+    with pytest.raises(ValueError, match="does not follow"):
+        policy.share(state, CaseEvent("c-1", 2, "ReferralAccepted", after(), {}))
+
+
+def test_the_matrix_names_an_unknown_fact_path():
+    with pytest.raises(MatrixError, match="victim_medical"):
+        parse_matrix({"consent": {"gated": []},
+                      "agencies": {"police": {"facts": ["victim_medical.*"]}}})
+
+
+def test_the_matrix_refuses_a_row_without_closing_messages():
+    with pytest.raises(MatrixError, match="case.closed"):
+        parse_matrix({"consent": {"gated": []},
+                      "agencies": {"police": {"facts": [], "messages": ["case.opened",
+                                   "referral.received", "case.handed_over"]}}})
+
+
+def test_an_agency_without_a_matrix_row_receives_nothing():
+    matrix = parse_matrix({"consent": {"gated": ["victim"]},
+                           "agencies": {"health": {"facts": ["victim.*"]}}})
+    story = a_consented_case(matrix)
+
+    story.refer("r-police", "police", "legal_process")
+    story.refer("r-health", "health", "medical_care")
+
+    assert story.to("police") == []
+    assert kinds(story.to("health")) == ["case.opened", "referral.received"]
+
+
+def test_the_default_matrix_gives_a_row_to_each_agency_with_a_projection():
+    assert set(MATRIX.agencies) == {"police", "health", "social", "education", "patbm", "province"}
