@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     )
     projection_metrics_host: str = "127.0.0.1"
     projection_metrics_port: int = Field(
-        default=9464, ge=0, le=65535, description="Prometheus /metrics of the projector; 0: off."
+        default=9466, ge=0, le=65535, description="Prometheus /metrics of the projector; 0: off."
     )
 
     @model_validator(mode="after")

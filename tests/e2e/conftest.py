@@ -106,6 +106,7 @@ def service_env(kafka_settings: Settings) -> dict[str, str]:
         "SIMPUL_DATABASE_POOL_SIZE": "4",
         "SIMPUL_RELAY_METRICS_PORT": str(free_port()),
         "SIMPUL_PROJECTOR_METRICS_PORT": str(free_port()),
+        "SIMPUL_PROJECTION_METRICS_PORT": str(free_port()),
     })
     return env
 

@@ -1,4 +1,4 @@
-"""`simpul run` starts the API with the relay and the agency projectors, and stops them all."""
+"""`simpul run` starts the API with the relay and all projectors, and stops them all."""
 
 import subprocess
 from pathlib import Path
@@ -16,7 +16,7 @@ from tests.support.lifecycle import a_report_body
 SECRET = "run-test-secret-" + "z" * 40
 
 
-def test_simpul_run_starts_the_relay_and_projectors_and_referrals_reach_the_agency_inbox(
+def test_simpul_run_starts_the_relay_and_projectors_and_a_referral_reaches_every_view(
     service_env: dict[str, str], tmp_path: Path
 ):
     port = free_port()
@@ -33,6 +33,7 @@ def test_simpul_run_starts_the_relay_and_projectors_and_referrals_reach_the_agen
         wait_until(lambda: _healthy(port), what="the API to answer")
         children = " ".join(" ".join(c.cmdline()) for c in psutil.Process(run.pid).children())
         assert "relay" in children and "project --all-agencies" in children
+        assert "project --coordinator" in children
 
         case_id = api.post("/cases", json=a_report_body(),
                            headers=headers(Role.INTAKE_OFFICER)).json()["case_id"]
@@ -52,6 +53,14 @@ def test_simpul_run_starts_the_relay_and_projectors_and_referrals_reach_the_agen
         referrals = wait_until(lambda: api.get("/agencies/police/referrals", headers=police).json(),
                                what="the referral in the police inbox")
         assert referrals[0]["case_id"] == case_id
+        office = wait_until(
+            lambda: api.get("/cases", headers=headers(Role.COORDINATOR)).json()["items"],
+            what="the case in the coordinator's open-case list",
+        )
+        assert office[0]["case_id"] == case_id
+        assert all(child.is_running() for child in psutil.Process(run.pid).children()), (
+            "every child process is still running"
+        )
     finally:
         processes = psutil.Process(run.pid).children(recursive=True) if run.poll() is None else []
         run.terminate()

@@ -57,15 +57,17 @@ def test_every_kubernetes_container_runs_a_simpul_command_with_known_settings():
             assert all("secretKeyRef" in e["valueFrom"] for e in secrets)
 
 
-def test_there_is_one_projector_deployment_per_agency_in_the_matrix():
-    projected = {
-        container["args"][2]
+def test_there_is_one_projector_deployment_per_agency_in_the_matrix_and_one_for_the_office():
+    projector_args = [
+        container["args"][1:]
         for doc in kubernetes() if doc["kind"] == "Deployment"
         for container in doc["spec"]["template"]["spec"]["containers"]
         if container["args"][0] == "project"
-    }
+    ]
 
-    assert projected == set(load_matrix().agencies)
+    agencies = {args[1] for args in projector_args if args[0] == "--agency"}
+    assert agencies == set(load_matrix().agencies)
+    assert projector_args.count(["--coordinator"]) == 1
 
 
 def test_the_image_runs_simpul():
