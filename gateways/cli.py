@@ -265,6 +265,13 @@ def rebuild_projections(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench(args: argparse.Namespace) -> int:
+    """Every speed figure as a ratio to a raw baseline measured in the same run (make bench)."""
+    from gateways.bench.run import main as run_benchmarks
+
+    return run_benchmarks(quick=args.quick, results=args.results)
+
+
 def _add_projection_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     project_parser = command("project", project, project.__doc__ or "")
     project_parser.add_argument(
@@ -308,6 +315,10 @@ def _parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--url", default=None, help="defaults to the one `simpul run` started")
 
     _add_projection_commands(command)
+
+    bench_parser = command("bench", bench, bench.__doc__ or "")
+    bench_parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
+    bench_parser.add_argument("--results", type=Path, default=Path("bench-results.json"))
 
     audit_parser = commands.add_parser(
         "audit", help="check the event store and measure audit costs"

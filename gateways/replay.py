@@ -33,6 +33,7 @@ from services.settings import Settings
 REBUILDS: dict[str, str] = {
     "case_files": "gateways.replay:rebuild_case_files",
     "coordinator": "gateways.coordinator.running:replay",
+    "agencies": "gateways.kafka.commands:replay_agencies",
 }
 
 

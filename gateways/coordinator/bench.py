@@ -43,6 +43,8 @@ EVENTS_PER_ROUND = 5
 def _lifecycle(case_number: int, start: datetime) -> Iterator[tuple[Actor, Callable[[Case], Any]]]:
     """The commands of one case from report to agreed termination: 20 events."""
     due = start + timedelta(days=7)
+    # Referral ids are unique across cases, as the case service makes them.
+    legal, medical = str(uuid4()), str(uuid4())
     yield OFFICE, lambda case: case.give_psychological_first_aid(notes="calmed")
     yield OFFICE, lambda case: case.classify(
         case_type="KTA", risk_level="high", jurisdiction="district", emergency=False,
@@ -65,18 +67,18 @@ def _lifecycle(case_number: int, start: datetime) -> Iterator[tuple[Actor, Calla
                   {"service_type": "medical_examination", "agency": "health"}],
     )
     yield WORKER, lambda case: case.refer(
-        referral_id="legal", service_type="legal_process", agency="police", due_at=due
+        referral_id=legal, service_type="legal_process", agency="police", due_at=due
     )
     yield WORKER, lambda case: case.refer(
-        referral_id="medical", service_type="medical_examination", agency="health", due_at=due
+        referral_id=medical, service_type="medical_examination", agency="health", due_at=due
     )
-    yield POLICE, lambda case: case.accept_referral(referral_id="legal")
-    yield HEALTH, lambda case: case.accept_referral(referral_id="medical")
+    yield POLICE, lambda case: case.accept_referral(referral_id=legal)
+    yield HEALTH, lambda case: case.accept_referral(referral_id=medical)
     yield HEALTH, lambda case: case.record_service_delivery(
-        referral_id="medical", outcome="completed", delivered_on="2025-03-05", summary="examined"
+        referral_id=medical, outcome="completed", delivered_on="2025-03-05", summary="examined"
     )
     yield POLICE, lambda case: case.record_service_delivery(
-        referral_id="legal", outcome="completed", delivered_on="2025-03-06", summary="filed"
+        referral_id=legal, outcome="completed", delivered_on="2025-03-06", summary="filed"
     )
     yield WORKER, lambda case: case.record_accompaniment(activity="to the police interview")
     yield WORKER, lambda case: case.record_monitoring_visit(

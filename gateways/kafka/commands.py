@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from tqdm import tqdm
@@ -146,6 +147,17 @@ def rebuild_projection(settings: Settings, database_url: str, agency: str, *, sw
             return store.rebuild(events, suffix="__rebuild" if swap else "__verify", swap=swap)
     finally:
         cases.close()
+
+
+def replay_agencies(context: Any, progress: Any) -> int:
+    """`simpul replay`'s entry for the agency projections (see gateways/replay.py)."""
+    agencies = matrix_for(context.settings).agencies
+    head = context.cases.recorder.max_notification_id() or 0
+    progress.expect(head * len(agencies))
+    for agency in agencies:
+        rebuild_projection(context.settings, context.database_url, agency, show_progress=False)
+        progress.advance(head)
+    return head * len(agencies)
 
 
 def projection_differences(settings: Settings, database_url: str, agency: str, *,
