@@ -104,9 +104,15 @@ class PostgresReferralsView(ReferralsView):
     def __init__(self, conn: psycopg.Connection[Any], schema: str) -> None:
         self.conn = conn
         self.schema = Identifier(schema)
+        self._composed: dict[str, bytes] = {}
 
     def _run(self, statement: str, params: dict[str, Any]) -> None:
-        self.conn.execute(SQL(statement).format(schema=self.schema), params)
+        # Composed once per statement: every message runs the same few statements.
+        query = self._composed.get(statement)
+        if query is None:
+            query = SQL(statement).format(schema=self.schema).as_bytes(self.conn)
+            self._composed[statement] = query
+        self.conn.execute(query, params, prepare=True)
 
     def put_case(self, case_id: str, *, district: str, register_number: str,
                  facts: dict[str, Any], status: str, at: str, sequence: int) -> None:
@@ -228,41 +234,59 @@ class AgencyStore:
         return {row["partition"]: row["next_offset"] for row in rows}
 
     def apply(self, conn: psycopg.Connection[Any], messages: Iterable[ConsumedMessage]) -> Applied:
-        """Apply messages in order, skipping ids already applied, in the caller's transaction."""
+        """Apply messages in order, skipping ids already applied, in the caller's transaction.
+
+        Which ids were applied before is asked once per batch; the writes that follow
+        need no answers, so they are pipelined instead of waiting on each one.
+        """
         self._lock(conn)
+        batch = list(messages)
+        ids = [m.cloud_event["id"] for m in batch if m.cloud_event is not None]
+        seen = {
+            row["message_id"]
+            for row in conn.execute(
+                self._sql("SELECT message_id FROM {schema}.applied_messages "
+                          "WHERE message_id = ANY(%s)"), (ids,),
+            ).fetchall()
+        } if ids else set()
         view = PostgresReferralsView(conn, self.schema)
-        applied = duplicates = dead = 0
+        applied: list[dict[str, Any]] = []
+        duplicates = dead = 0
         next_offsets: dict[tuple[str, int], int] = {}
-        for message in messages:
-            next_offsets[(message.topic, message.partition)] = message.offset + 1
-            if message.cloud_event is None:
+        with conn.pipeline():
+            for message in batch:
+                next_offsets[(message.topic, message.partition)] = message.offset + 1
+                if message.cloud_event is None:
+                    conn.execute(
+                        self._sql('INSERT INTO {schema}.dead_letters (topic, partition, "offset", '
+                                  "error) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"),
+                        (message.topic, message.partition, message.offset,
+                         message.error or "invalid"),
+                    )
+                    dead += 1
+                    continue
+                event = message.cloud_event
+                if event["id"] in seen:
+                    duplicates += 1
+                    continue
+                seen.add(event["id"])
+                self.projection.process(event, view)
+                applied.append(event)
+            if applied:
                 conn.execute(
-                    self._sql('INSERT INTO {schema}.dead_letters (topic, partition, "offset", '
-                              "error) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"),
-                    (message.topic, message.partition, message.offset, message.error or "invalid"),
+                    self._sql("INSERT INTO {schema}.applied_messages (message_id, sequence) "
+                              "SELECT * FROM unnest(%s::text[], %s::bigint[])"),
+                    ([e["id"] for e in applied], [e["simpulsequence"] for e in applied]),
                 )
-                dead += 1
-                continue
-            event = message.cloud_event
-            inserted = conn.execute(
-                self._sql("INSERT INTO {schema}.applied_messages (message_id, sequence) "
-                          "VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING message_id"),
-                (event["id"], event["simpulsequence"]),
-            ).fetchone()
-            if inserted is None:
-                duplicates += 1
-                continue
-            self.projection.process(event, view)
-            applied += 1
-        for (topic, partition), offset in next_offsets.items():
-            conn.execute(
-                self._sql("INSERT INTO {schema}.partition_offsets (topic, partition, next_offset) "
-                          "VALUES (%s, %s, %s) ON CONFLICT (topic, partition) DO UPDATE SET "
-                          "next_offset = GREATEST({schema}.partition_offsets.next_offset, "
-                          "EXCLUDED.next_offset)"),
-                (topic, partition, offset),
-            )
-        return Applied(applied, duplicates, dead)
+            for (topic, partition), offset in next_offsets.items():
+                conn.execute(
+                    self._sql("INSERT INTO {schema}.partition_offsets (topic, partition, "
+                              "next_offset) VALUES (%s, %s, %s) ON CONFLICT (topic, partition) "
+                              "DO UPDATE SET next_offset = GREATEST("
+                              "{schema}.partition_offsets.next_offset, EXCLUDED.next_offset)"),
+                    (topic, partition, offset),
+                )
+        return Applied(len(applied), duplicates, dead)
 
     # ---- Rebuild: a fresh schema from derived messages, swapped in between two batches ----
 

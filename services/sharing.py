@@ -119,15 +119,26 @@ class AgencyRow:
     agency: str
     messages: frozenset[str]
     facts: tuple[FactPath, ...]
+    # Every fact of every message is checked against the row: answers are memoised.
+    _allowed: dict[tuple[str, str], bool] = field(
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
+    )
 
     def allows(self, group: str, key: str) -> bool:
-        return any(path.covers(group, key) for path in self.facts)
+        answer = self._allowed.get((group, key))
+        if answer is None:
+            answer = any(path.covers(group, key) for path in self.facts)
+            self._allowed[(group, key)] = answer
+        return answer
 
 
 @dataclass(frozen=True)
 class SharingMatrix:
     rows: Mapping[str, AgencyRow]
     consent_gated: tuple[FactPath, ...]
+    _gated: dict[tuple[str, str], bool] = field(
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
+    )
 
     @property
     def agencies(self) -> tuple[str, ...]:
@@ -137,7 +148,11 @@ class SharingMatrix:
         return self.rows.get(agency)
 
     def is_gated(self, group: str, key: str) -> bool:
-        return any(path.covers(group, key) for path in self.consent_gated)
+        answer = self._gated.get((group, key))
+        if answer is None:
+            answer = any(path.covers(group, key) for path in self.consent_gated)
+            self._gated[(group, key)] = answer
+        return answer
 
     def visible_facts(self, agency: str, facts: Mapping[str, Any], *, personal: bool) -> dict:
         """The facts this agency may see; ``personal``: whether gated facts may be included."""
