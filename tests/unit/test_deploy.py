@@ -75,3 +75,35 @@ def test_the_image_runs_simpul():
 
     assert 'ENTRYPOINT ["simpul"]' in dockerfile
     assert "-c constraints.txt" in dockerfile
+
+
+def test_every_kubernetes_process_gets_the_settings_production_requires():
+    config = next(doc for doc in kubernetes() if doc["kind"] == "ConfigMap")["data"]
+    placeholders = {"database-url": "postgresql://simpul:secret@postgres:5432/simpul",
+                    "token-secret": "k" * 40}
+    for doc in kubernetes():
+        if doc["kind"] != "Deployment":
+            continue
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            environment = dict(config)
+            for variable in container.get("env", []):
+                if "valueFrom" in variable:
+                    key = variable["valueFrom"]["secretKeyRef"]["key"]
+                    environment[variable["name"]] = placeholders[key]
+                else:
+                    environment[variable["name"]] = variable["value"]
+            fields = {
+                name.removeprefix("SIMPUL_").lower(): value
+                for name, value in environment.items()
+                if name.startswith("SIMPUL_")
+            }
+            Settings(_env_file=None, **fields)  # raises if production settings are missing
+
+
+def test_compose_services_get_the_settings_production_requires():
+    services = compose()["services"]
+    for name in ("api", "relay", "projectors", "coordinator-projector"):
+        environment = {key: str(value) for key, value in services[name]["environment"].items()}
+        environment["SIMPUL_TOKEN_SECRET"] = "k" * 40  # given by the operator at `up`
+        fields = {key.removeprefix("SIMPUL_").lower(): value for key, value in environment.items()}
+        Settings(_env_file=None, **fields)
