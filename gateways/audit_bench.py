@@ -14,12 +14,13 @@ can call the functions directly.
 
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
@@ -192,6 +193,14 @@ def measure_access_logging(
     return AccessLogCost("service", reads, case_events, logged_times, unlogged_times)
 
 
+def _test_client() -> Any:
+    """FastAPI's in-process client, without Starlette's notice about the httpx it uses."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
+    return TestClient
+
+
 def measure_access_logging_http(
     cases: Cases, *, reads: int = 2000, case_events: int = 25, warmup: int = 50
 ) -> AccessLogCost:
@@ -201,7 +210,7 @@ def measure_access_logging_http(
     read route as it was before access logging, so the two differ by the
     access record alone (and the request-id header).
     """
-    from fastapi.testclient import TestClient
+    TestClient = _test_client()
 
     from gateways.api.deps import ActorDep
     from gateways.api.main import create_app
@@ -254,7 +263,7 @@ class TimelineTiming:
 
 
 def measure_timeline(cases: Cases, *, events: int = 1000, runs: int = 20) -> TimelineTiming:
-    from fastapi.testclient import TestClient
+    TestClient = _test_client()
 
     from gateways.api.main import create_app
     from gateways.tokens import TokenService
