@@ -155,7 +155,9 @@ class MessageValidator:
     def errors(self, message: Any) -> list[str]:
         if not isinstance(message, dict):
             return ["the message is not a JSON object"]
-        validator = self._validators.get(message.get("type", ""))
+        type_name = message.get("type")
+        # Any JSON may arrive: a list or object as "type" must not reach the dict lookup.
+        validator = self._validators.get(type_name) if isinstance(type_name, str) else None
         if validator is None:
             return [f"unknown message type {str(message.get('type'))[:100]!r}"]
         return [_describe(error) for error in validator.iter_errors(message)]
