@@ -14,6 +14,7 @@ in the same transaction as the offset that passes it: it never blocks its
 partition.
 """
 
+import dataclasses
 import json
 import logging
 import threading
@@ -27,13 +28,16 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from gateways.agency_views import AgencyStore, ConsumedMessage
+from gateways.agency_views import AgencyStore, Applied, ConsumedMessage
 from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, dead_letter_topic
 
 log = logging.getLogger("simpul.projector")
 
 SESSION_TIMEOUT_MS = 6000
+# What a message itself can cause when applied (bad values the schema lets through);
+# an OperationalError (the database away) is not among them: that batch is retried.
+UNAPPLICABLE = (psycopg.DataError, psycopg.IntegrityError, LookupError, TypeError, ValueError)
 HEARTBEAT_INTERVAL_MS = 1000
 
 
@@ -159,8 +163,13 @@ class AgencyProjector:
                                             cloud_event, error))
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.store.database_url, row_factory=dict_row)
-        with self._conn.transaction():
-            result = self.store.apply(self._conn, messages)
+        try:
+            with self._conn.transaction():
+                result = self.store.apply(self._conn, messages)
+        except UNAPPLICABLE as error:
+            log.warning("%s: a batch of %d could not be applied (%s); applying one by one",
+                        self.agency, len(messages), type(error).__name__)
+            result = self._apply_one_by_one(records, messages)
         self.consumed += len(records)
         self.applied += result.applied
         self.duplicates += result.duplicates
@@ -177,6 +186,33 @@ class AgencyProjector:
                  self.agency, len(records), result.applied, result.duplicates,
                  result.dead_letters, self.consumed, self.applied, self.duplicates,
                  self.dead_letters)
+
+    def _apply_one_by_one(self, records: list[Any], messages: list[ConsumedMessage]) -> Applied:
+        """Apply each message under a savepoint; dead-letter those that cannot be applied.
+
+        A message can pass its schema and still fail in the database (a sequence
+        beyond 64 bits, say). Were the whole batch retried, it would fail forever
+        and block its partition; here only that message is set aside.
+        """
+        assert self._conn is not None
+        applied = duplicates = dead = 0
+        with self._conn.transaction():
+            for record, message in zip(records, messages, strict=True):
+                try:
+                    with self._conn.transaction():
+                        result = self.store.apply(self._conn, [message])
+                except UNAPPLICABLE as error:
+                    # The error's class only: its text may quote the message's data.
+                    reason = f"could not be applied: {type(error).__name__}"
+                    self._dead_letter(record, reason)
+                    log.warning("%s: dead-lettered %s/%d/%d: %s", self.agency, record.topic,
+                                record.partition, record.offset, reason)
+                    result = self.store.apply(self._conn, [dataclasses.replace(
+                        message, cloud_event=None, error=reason)])
+                applied += result.applied
+                duplicates += result.duplicates
+                dead += result.dead_letters
+        return Applied(applied, duplicates, dead)
 
     def poll_once(self, timeout_ms: int = 500) -> int:
         batches = self.consumer.poll(timeout_ms=timeout_ms)
