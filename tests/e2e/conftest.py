@@ -150,10 +150,10 @@ def auth(tokens: TokenService) -> Callable[..., dict[str, str]]:
     return headers
 
 
-def _decoded(value: bytes) -> Any:
+def _decoded(value: bytes | None) -> Any:
     try:
-        return json.loads(value)
-    except ValueError:
+        return json.loads(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         return None  # a dead-letter topic keeps undecodable messages as they came
 
 

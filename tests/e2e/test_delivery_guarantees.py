@@ -165,39 +165,88 @@ def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
     assert projection_differences(kafka_settings, str(kafka_settings.database_url), "police") == []
 
 
+def poison_for(case_key: bytes, valid: dict) -> list[tuple[str, bytes | None]]:
+    """Malformed messages, each with the kind of malformation it stands for."""
+    def valid_but(**changes: object) -> bytes:
+        return encode({**valid, "id": f"{case_key.decode()}:poison:{sorted(changes)}", **changes})
+
+    return [
+        ("not JSON", b"{not json"),
+        ("not UTF-8", b"\xff\xfe\x00"),
+        ("no value (a tombstone)", None),
+        ("JSON, not an object", b"[1, 2, 3]"),
+        ("JSON, not a CloudEvent", b'{"hello": "world"}'),
+        ("a CloudEvent of an unknown type", encode({
+            "specversion": "1.0", "id": "x:1", "type": "id.simpul.agency.gossip.v1"})),
+        ("a type that is not a string", encode({
+            "specversion": "1.0", "id": "x:2", "type": ["id.simpul.agency.case.opened.v1"]})),
+        ("fails its schema", encode({
+            "specversion": "1.0", "id": "x:3", "source": "/simpul/agencies/health",
+            "type": "id.simpul.agency.case.opened.v1", "subject": case_key.decode(),
+            "time": "2026-03-02T08:00:00+08:00", "datacontenttype": "application/json",
+            "simpulsequence": 1, "simpulversion": 1, "data": {"case_id": "nope"}})),
+        ("a time that is no date", valid_but(time="yesterday")),
+        ("a sequence beyond 64 bits", valid_but(simpulsequence=2**70)),
+    ]
+
+
+@pytest.mark.fault
 def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partition(
-    pg_cases: Cases, kafka_settings: Settings, in_process: dict,
+    pg_cases: Cases, kafka_settings: Settings, in_process: dict, fault_report,
 ):
     servers = str(kafka_settings.kafka_bootstrap_servers)
-    topic = agency_topic(kafka_settings.kafka_topic_prefix, "health")
-    case_key = b"00000000-0000-4000-8000-000000000001"
-    poison = [
-        b"{not json",
-        encode({"specversion": "1.0", "id": "x:1", "type": "id.simpul.agency.gossip.v1"}),
-        encode({"specversion": "1.0", "id": "x:2", "source": "/simpul/agencies/health",
-                "type": "id.simpul.agency.case.opened.v1", "subject": case_key.decode(),
-                "time": "2026-03-02T08:00:00+08:00", "datacontenttype": "application/json",
-                "simpulsequence": 1, "simpulversion": 1, "data": {"case_id": "nope"}}),
-    ]
+    prefix = kafka_settings.kafka_topic_prefix
+    topic = agency_topic(prefix, "health")
+    policy = SharingPolicy(MATRIX)
+    a_referred_case(pg_cases)
+    template = next(derived_agency_events(pg_cases, policy, prefix, "health"))
+    # The poison goes first, keyed by a case whose valid messages then follow it in
+    # the same partition (the relay's producer partitions by the same key).
+    case_id = consented_case(pg_cases)
+    case_key = str(case_id).encode()
+    poison = poison_for(case_key, template)
     producer = KafkaProducer(bootstrap_servers=servers, acks="all")
-    for value in poison:
-        producer.send(topic, key=case_key, value=value, partition=0)
+    for _, value in poison:
+        producer.send(topic, key=case_key, value=value)
     producer.flush()
     producer.close()
-    a_referred_case(pg_cases)
+    refer(pg_cases, case_id, "health", "medical_care")
     in_process["publish_all"]()
+    expected = len(list(derived_agency_events(pg_cases, policy, prefix, "health")))
     health = in_process["projector"]("health")
 
-    wait_until(lambda: health.poll_once() >= 0 and health.applied == 2 and health.dead_letters == 3,
-               timeout=90, what="the poison to be dead-lettered and the referral applied")
+    wait_until(lambda: health.poll_once() >= 0 and health.applied == expected
+               and health.dead_letters == len(poison), timeout=90,
+               what="the poison to be dead-lettered and every valid message applied")
 
-    dead = read_topic(servers, dead_letter_topic(topic), at_least=3)
-    assert sorted(m["raw"] for m in dead) == sorted(poison)
+    on_topic = read_topic(servers, topic, at_least=expected + len(poison))
+    mine = [m for m in on_topic if m["key"] == case_key]
+    partition = mine[0]["partition"]
+    poison_values = [value for _, value in poison]
+    poison_offsets = [m["offset"] for m in mine if m["raw"] in poison_values]
+    valid_offsets = [m["offset"] for m in mine if m["raw"] not in poison_values]
+    assert all(m["partition"] == partition for m in mine)
+    assert len(poison_offsets) == len(poison) and valid_offsets
+    assert max(poison_offsets) < min(valid_offsets), "the valid messages came after the poison"
+    dead = read_topic(servers, dead_letter_topic(topic), at_least=len(poison))
+    assert sorted(m["raw"] or b"" for m in dead) == sorted(value or b"" for _, value in poison)
     assert all("simpul-error" in m["headers"] for m in dead)
     with psycopg.connect(str(kafka_settings.database_url)) as conn:
-        reasons = [row[0] for row in conn.execute("SELECT error FROM agency_health.dead_letters")]
-    assert len(reasons) == 3 and any("not JSON" in reason for reason in reasons)
-    assert len(AgencyStore(str(kafka_settings.database_url), "health").snapshot()["referrals"]) == 1
+        reasons = [row[0] for row in conn.execute(
+            "SELECT error FROM agency_health.dead_letters ORDER BY \"offset\"")]
+    assert len(reasons) == len(poison)
+    assert any("not JSON" in reason for reason in reasons)
+    stored = AgencyStore(str(kafka_settings.database_url), "health").stored_offsets(topic)
+    assert stored[partition] == max(valid_offsets) + 1, "the partition moved past all of it"
+    assert len(AgencyStore(str(kafka_settings.database_url), "health").snapshot()["referrals"]) == 2
+    assert projection_differences(kafka_settings, str(kafka_settings.database_url), "health") == []
+    fault_report(
+        f"{len(poison)} poison messages on partition {partition} of the health topic, one of "
+        f"each kind ({'; '.join(kind for kind, _ in poison)}), then {len(valid_offsets)} valid "
+        f"messages of the same case behind them: all {len(poison)} dead-lettered (topic and "
+        f"table, with reasons), all {expected} valid messages applied, the partition's stored "
+        f"offset past the last one, the projection equal to a rebuild"
+    )
 
 
 def test_a_rebuild_from_the_command_line_shows_progress_and_converges_to_the_same_state(
