@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -245,17 +246,31 @@ class AgencyProjector:
         self.consumer.subscribe([self.topic], listener=_SeekToStored(self))
 
     def run(self, stop: threading.Event) -> None:
+        """Poll and apply until ``stop``, outlasting outages of the database and the broker.
+
+        After a failure the consumer may have fetched past what was committed to
+        PostgreSQL, so it goes back to the stored offsets before polling again.
+        """
         self.subscribe()
+        rewind = False
         try:
             while not stop.is_set():
                 try:
+                    if rewind:
+                        self._rewind()
+                        rewind = False
                     self.poll_once()
                 except psycopg.OperationalError as error:
                     log.warning("%s: database unavailable (%s); retrying", self.agency,
                                 type(error).__name__)
                     self._close_connection()
+                    rewind = True
                     stop.wait(1.0)
-                    self._rewind()
+                except KafkaError as error:
+                    log.warning("%s: broker unavailable (%s); retrying", self.agency,
+                                type(error).__name__)
+                    rewind = True
+                    stop.wait(1.0)
         finally:
             self.close()
 
