@@ -282,10 +282,24 @@ class Relay:
                 log.debug("lag not measured (%s)", type(error).__name__)
 
     def run(self, stop: threading.Event, *, idle_wait: float = 1.0) -> None:
-        """Publish until ``stop`` is set, waking on the store's NOTIFY or every ``idle_wait``."""
-        channel = self.cases.recorder.channel_name  # type: ignore[attr-defined]
+        """Publish until ``stop`` is set, waking on the store's NOTIFY or every ``idle_wait``.
+
+        Outlasts outages of the broker and of PostgreSQL: after any failure it
+        reconnects and goes on from the position recorded in the database.
+        """
         threading.Thread(target=self.watch_lag, args=(stop,), name="relay-lag",
                          daemon=True).start()
+        while not stop.is_set():
+            try:
+                self._follow(stop, idle_wait)
+            except Exception as error:  # noqa: BLE001 - e.g. the database restarting
+                log.warning("relay interrupted (%s); resuming from the recorded position",
+                            type(error).__name__)
+                self.mapper.forget()
+                stop.wait(1.0)
+
+    def _follow(self, stop: threading.Event, idle_wait: float) -> None:
+        channel = self.cases.recorder.channel_name  # type: ignore[attr-defined]
         position = self.position()
         with psycopg.connect(self.database_url, autocommit=True) as listener:
             listener.execute(f'LISTEN "{channel}"')
