@@ -76,10 +76,10 @@ def applied(database_url: str, agency: str) -> int:
 
 # (what, how, whether publication stops while it lasts)
 OUTAGES: list[tuple[str, Callable[[TcpProxy], None], bool]] = [
-    ("broker gone (connections reset, new ones refused)", TcpProxy.refuse, True),
-    ("blackhole (connections open, nothing passes)", TcpProxy.blackhole, True),
-    ("every connection cut at once", TcpProxy.cut, False),
-    ("2 s delay on every chunk", lambda proxy: proxy.delay(2.0), False),
+    ("broker gone (connections reset, new ones refused) for", TcpProxy.refuse, True),
+    ("blackhole (connections open, nothing passes) for", TcpProxy.blackhole, True),
+    ("every connection cut at once, then watched for", TcpProxy.cut, False),
+    ("2 s delay on every chunk for", lambda proxy: proxy.delay(2.0), False),
 ]
 
 
@@ -134,10 +134,10 @@ def test_an_unreachable_broker_delays_publication_but_loses_nothing_and_lag_retu
             proxy.forward()
             restored = time.monotonic()
             wait_until(lambda: relay_lag() == 0, timeout=240, interval=0.5,
-                       what=f"the relay to catch up after: {name}")
+                       what=f"the relay to catch up after: {name} {seconds:.0f} s")
             relay_recovered = time.monotonic() - restored
             lines.append(
-                f"{name} for {seconds:.0f} s: {accepted_during} commands accepted meanwhile; "
+                f"{name} {seconds:.0f} s: {accepted_during} commands accepted meanwhile; "
                 f"relay lag {lag_before} -> max {max(lag_during)} events (position table), "
                 f"metric max {max((m or 0) for m in metric_during):.0f}; "
                 f"relay caught up {relay_recovered:.1f} s after the broker came back"

@@ -5,8 +5,8 @@ while they run:
 
 - ``forward()``: pass bytes both ways (the default).
 - ``cut()``: close every open connection at once; new ones are forwarded.
-- ``refuse()``: close every open connection and every new one on arrival, as a
-  stopped server would, until ``forward()``.
+- ``refuse()``: close every open connection and stop listening, so that new ones
+  are refused as by a stopped server, until ``forward()``.
 - ``blackhole()``: keep connections open and accept new ones, but pass no byte
   either way until ``forward()`` (a network partition: clients learn of it only
   by their own timeouts). What was sent meanwhile is held, not lost, and flows
@@ -90,10 +90,16 @@ class TcpProxy:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
+            self._server = None
         self._close_all()
 
     async def _set(self, mode: str, *, cut: bool) -> None:
         self.mode = mode
+        if mode == REFUSE and self._server is not None:
+            self._server.close()
+            self._server = None
+        elif mode != REFUSE and self._server is None:
+            await self._listen()
         if cut:
             self._close_all()
         if mode == FORWARD:
