@@ -35,14 +35,16 @@ class Victim:
     """A service process the test SIGKILLs and restarts; ``ready`` once it has worked since."""
 
     def __init__(self, name: str, process: ServiceProcess, weight: int,
-                 worked_since: Callable[["Victim"], bool]) -> None:
+                 worked_since: Callable[["Victim"], bool],
+                 on_restart: Callable[["Victim"], None] = lambda _victim: None) -> None:
         self.name = name
         self.process = process
         self.weight = weight
         self.worked_since = worked_since
+        self.on_restart = on_restart
         self.kills = 0
         self.log_offset = 0
-        self.mark: Any = None
+        self.mark: Any = 0
 
     def ready(self) -> bool:
         return self.worked_since(self)
@@ -52,11 +54,11 @@ class Victim:
             log.seek(self.log_offset)
             return log.read().decode(errors="replace")
 
-    def kill_and_restart(self, on_restart: Callable[["Victim"], None]) -> None:
+    def kill_and_restart(self) -> None:
         self.process.kill()
         self.kills += 1
         self.log_offset = self.process.log_path.stat().st_size
-        on_restart(self)
+        self.on_restart(self)
         self.process.start()
 
 
@@ -95,7 +97,9 @@ def test_sigkilling_relay_and_projectors_under_load_loses_nothing_and_applies_no
     pg_cases: Cases, kafka_settings: Settings, service_env: dict[str, str], test_settings: Settings,
     services: Callable[..., ServiceProcess], rounds: Callable[[int, int], int], fault_report,
 ):
-    kills_wanted = rounds(16, 150)
+    # At least this many in all, and each process at least so often: a projector is ready
+    # to be killed again only ~11 s after a kill (its group waits out the dead member).
+    kills_wanted, kills_each = rounds(16, 150), rounds(1, 25)
     database_url = str(kafka_settings.database_url)
     prefix = kafka_settings.kafka_topic_prefix
     servers = str(kafka_settings.kafka_bootstrap_servers)
@@ -118,23 +122,24 @@ def test_sigkilling_relay_and_projectors_under_load_loses_nothing_and_applies_no
         victims.append(Victim(name, process, 2, logged_since_start("consumed ")))
     victims.append(Victim("coordinator projector",
                           services("project", "--coordinator", log_name="coordinator"), 3,
-                          coordinator_moved))
-    victims[-1].mark = 0
-    remember = {"coordinator projector": remember_coordinator_position}
+                          coordinator_moved, on_restart=remember_coordinator_position))
     rng = random.Random(11)
     started = time.monotonic()
 
     with SteadyLoad(pg_cases, seed=5, pause=0.3) as load:
         wait_until(lambda: all(victim.ready() for victim in victims), timeout=120,
                    what="every process to do some work")
-        for _ in range(kills_wanted):
+        while (sum(victim.kills for victim in victims) < kills_wanted
+               or min(victim.kills for victim in victims) < kills_each):
             time.sleep(rng.uniform(0.1, 1.0))
-            ready = wait_until(lambda: [v for v in victims if v.ready()], timeout=120,
+            wanted = victims if sum(v.kills for v in victims) < kills_wanted else [
+                victim for victim in victims if victim.kills < kills_each]
+            ready = wait_until(lambda: [v for v in wanted if v.ready()], timeout=120,
                                what="a process that worked since its restart")
             # Each process at least once, then at random, the less killed so far the likelier.
             choice = [victim for victim in ready if victim.kills == 0] or ready
             victim = rng.choices(choice, [v.weight / (1 + v.kills) for v in choice])[0]
-            victim.kill_and_restart(remember.get(victim.name, lambda _victim: None))
+            victim.kill_and_restart()
             assert not load.failures, load.failures
         # Let every restarted process work a little under load before the load stops.
         wait_until(lambda: all(victim.ready() for victim in victims), timeout=120,
