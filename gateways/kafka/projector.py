@@ -8,10 +8,13 @@ partitions are assigned, the consumer seeks to the offsets stored in
 PostgreSQL, so a crash between the database commit and the Kafka commit
 neither loses nor repeats work; a message redelivered anyway is skipped by id.
 
-A message that is not JSON, has an unknown type or fails its schema goes to
-``<topic>.dlq`` (with the reason in a header) and is recorded as a dead letter
-in the same transaction as the offset that passes it: it never blocks its
-partition.
+A message that is not JSON, has an unknown type, fails its schema or cannot
+be applied (a value the database refuses) goes to ``<topic>.dlq`` (with the
+reason in a header) and is recorded as a dead letter in the same transaction
+as the offset that passes it: it never blocks its partition.
+
+Outages of the broker or of PostgreSQL are waited out: the projector retries,
+going back to the offsets stored in PostgreSQL first.
 """
 
 import dataclasses
@@ -24,8 +27,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.errors import KafkaError
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -36,10 +39,10 @@ from gateways.kafka.messages import agency_topic, dead_letter_topic
 log = logging.getLogger("simpul.projector")
 
 SESSION_TIMEOUT_MS = 6000
+HEARTBEAT_INTERVAL_MS = 1000
 # What a message itself can cause when applied (bad values the schema lets through);
 # an OperationalError (the database away) is not among them: that batch is retried.
 UNAPPLICABLE = (psycopg.DataError, psycopg.IntegrityError, LookupError, TypeError, ValueError)
-HEARTBEAT_INTERVAL_MS = 1000
 
 
 def group_id(prefix: str, agency: str) -> str:
