@@ -26,8 +26,8 @@ test-fast: install  ## unit tests only
 bench: install  ## speed as ratios against raw baselines measured in the same run
 	$(BIN)/simpul bench
 
-soak: install  ## long fault-injection run
-	$(BIN)/python -m pytest -m slow --soak
+soak: install  ## every fault-injection test at soak sizes (tens of minutes)
+	$(BIN)/python -m pytest -m fault --soak
 
 clean:
 	rm -rf $(VENV) .simpul .pytest_cache

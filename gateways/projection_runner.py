@@ -228,7 +228,22 @@ class BatchingProjectionRunner:
                 progress(moved)
 
     def run(self, stop: threading.Event) -> None:
-        """Follow the store until ``stop`` is set: catch up, then wait for NOTIFY or the poll."""
+        """Follow the store until ``stop`` is set: catch up, then wait for NOTIFY or the poll.
+
+        Outlasts a restart of PostgreSQL: when the listening connection breaks, it
+        connects again (every poll interval until it can) and reads on from the
+        tracked position.
+        """
+        while not stop.is_set():
+            try:
+                self._follow(stop)
+            except Exception as error:  # noqa: BLE001 - e.g. the database restarting
+                log.error("%s: lost the database (%s); reconnecting", self.projection.name,
+                          type(error).__name__)
+                self._position = None
+                stop.wait(self.poll_interval)
+
+    def _follow(self, stop: threading.Event) -> None:
         channel = getattr(self.recorder, "channel_name", None)
         with self.recorder.datastore.get_connection() as listener:
             if channel:

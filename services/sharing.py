@@ -26,6 +26,7 @@ The rules:
   message: the case leaves Simpul for that agency's own handling.
 """
 
+import copy
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -161,8 +162,11 @@ class SharingMatrix:
         for group, values in facts.items():
             if not isinstance(values, Mapping):
                 continue
+            # Copies: the case's facts grow in place (assessments append to a list), and a
+            # snapshot sharing those lists would change after it was sent, and compare
+            # equal to the next one, so the change would never be sent.
             kept = {
-                key: value
+                key: copy.deepcopy(value)
                 for key, value in values.items()
                 if row.allows(group, key) and (personal or not self.is_gated(group, key))
             }

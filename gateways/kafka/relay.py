@@ -256,8 +256,49 @@ class Relay:
                  self.published_messages)
         return new_position
 
+    def watch_lag(self, stop: threading.Event, *, every: float = 1.0) -> None:
+        """Keep the lag gauges true while publishing is stuck, until ``stop`` is set.
+
+        ``publish_batch`` sets them, but while the broker is away it waits in
+        ``flush`` (up to the producer's delivery timeout), and the gauges would
+        show the lag of before the outage. This reads the store's head and the
+        recorded position instead, every ``every`` seconds.
+        """
+        while not stop.wait(every):
+            try:
+                position = self.position()
+                head = self.cases.recorder.max_notification_id() or 0
+                self.metrics.lag_events.set(max(head - position, 0))
+                waiting = self.cases.recorder.select_notifications(
+                    start=position, limit=1, inclusive_of_start=False)
+                oldest = (getattr(self.cases.mapper.to_domain_event(waiting[0]), "timestamp",
+                                  None) if waiting else None)
+                if oldest is None:
+                    self.metrics.lag_seconds.set(0)
+                else:
+                    self.metrics.lag_seconds.set(
+                        max((self.clock() - oldest).total_seconds(), 0))
+            except Exception as error:  # noqa: BLE001 - the database may be away too
+                log.debug("lag not measured (%s)", type(error).__name__)
+
     def run(self, stop: threading.Event, *, idle_wait: float = 1.0) -> None:
-        """Publish until ``stop`` is set, waking on the store's NOTIFY or every ``idle_wait``."""
+        """Publish until ``stop`` is set, waking on the store's NOTIFY or every ``idle_wait``.
+
+        Outlasts outages of the broker and of PostgreSQL: after any failure it
+        reconnects and goes on from the position recorded in the database.
+        """
+        threading.Thread(target=self.watch_lag, args=(stop,), name="relay-lag",
+                         daemon=True).start()
+        while not stop.is_set():
+            try:
+                self._follow(stop, idle_wait)
+            except Exception as error:  # noqa: BLE001 - e.g. the database restarting
+                log.warning("relay interrupted (%s); resuming from the recorded position",
+                            type(error).__name__)
+                self.mapper.forget()
+                stop.wait(1.0)
+
+    def _follow(self, stop: threading.Event, idle_wait: float) -> None:
         channel = self.cases.recorder.channel_name  # type: ignore[attr-defined]
         position = self.position()
         with psycopg.connect(self.database_url, autocommit=True) as listener:

@@ -112,13 +112,17 @@ def service_env(kafka_settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def services(service_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
-    """Start `simpul relay` / `simpul project ...`; all are stopped at the end of the test."""
+def services(service_env: dict[str, str],
+             tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    """Start `simpul relay` / `simpul project ...` (``env`` adds to ``service_env``);
+    all are stopped at the end of the test."""
     started: list[ServiceProcess] = []
 
-    def start(*args: str, log_name: str | None = None) -> ServiceProcess:
+    def start(*args: str, log_name: str | None = None,
+              env: dict[str, str] | None = None) -> ServiceProcess:
         name = log_name or "-".join(args).replace("--", "")
-        process = ServiceProcess(list(args), service_env, tmp_path / f"{name}.log").start()
+        process = ServiceProcess(list(args), {**service_env, **(env or {})},
+                                 tmp_path / f"{name}.log").start()
         started.append(process)
         return process
 
@@ -150,10 +154,10 @@ def auth(tokens: TokenService) -> Callable[..., dict[str, str]]:
     return headers
 
 
-def _decoded(value: bytes) -> Any:
+def _decoded(value: bytes | None) -> Any:
     try:
-        return json.loads(value)
-    except ValueError:
+        return json.loads(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         return None  # a dead-letter topic keeps undecodable messages as they came
 
 

@@ -1,11 +1,12 @@
-"""Nothing lost, nothing applied twice: SIGKILL mid-batch, redelivery, poison messages, rebuild."""
+"""Nothing lost, nothing applied twice: redelivery, poison messages, rebuild.
+
+(SIGKILLs under load: test_fault_sigkill_under_load.py.)
+"""
 
 import json
-import random
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,14 +17,13 @@ from prometheus_client import CollectorRegistry
 
 from gateways.agency_views import AgencyStore
 from gateways.kafka.commands import projection_differences
-from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, dead_letter_topic, encode
 from gateways.kafka.projector import AgencyProjector
 from gateways.kafka.relay import Relay, derived_agency_events, ensure_topics, producer_for
 from services.cases import Cases
 from services.settings import Settings
 from services.sharing import SharingPolicy, load_matrix
-from tests.e2e.conftest import ServiceProcess, read_topic, wait_until
+from tests.e2e.conftest import read_topic, wait_until
 from tests.support.referred_case import consented_case, deliver, refer
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -36,21 +36,6 @@ def a_referred_case(cases: Cases, *, deliver_police: bool = False) -> None:
     refer(cases, case_id, "health", "medical_care")
     if deliver_police:
         deliver(cases, case_id, police, "police")
-
-
-def relay_position(database_url: str, prefix: str) -> int:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute("SELECT notification_id FROM kafka_relay_position WHERE relay = %s",
-                           (prefix,)).fetchone()
-    return int(row[0]) if row else 0
-
-
-def converged(settings: Settings, cases: Cases, agencies: tuple[str, ...]) -> bool:
-    database_url = str(settings.database_url)
-    head = cases.recorder.max_notification_id() or 0
-    if relay_position(database_url, settings.kafka_topic_prefix) < head:
-        return False
-    return all(projection_differences(settings, database_url, agency) == [] for agency in agencies)
 
 
 @pytest.fixture
@@ -81,57 +66,6 @@ def in_process(kafka_settings: Settings, pg_cases: Cases) -> Iterator[Callable[.
     for made in projectors:
         made.close()
     producer.close()
-
-
-def test_sigkilled_relay_and_projector_lose_nothing_and_apply_nothing_twice(
-    pg_cases: Cases, kafka_settings: Settings, services: Callable[..., ServiceProcess],
-):
-    agencies = ("police", "health")
-    for _ in range(8):
-        a_referred_case(pg_cases)
-    relay = services("relay", "--batch-size", "7", log_name="relay")
-    projector = services("project", "--agency", "police", "--agency", "health", log_name="project")
-    stop_writing = threading.Event()
-
-    def keep_recording() -> None:
-        # Commands keep arriving while the processes are killed and restarted.
-        while not stop_writing.wait(0.05):
-            a_referred_case(pg_cases, deliver_police=True)
-
-    writer = threading.Thread(target=keep_recording)
-    writer.start()
-    rounds = random.Random(7)
-    try:
-        for _ in range(3):
-            # Kill each while it is working: after it reported a batch since its (re)start.
-            relay_batches = relay.output().count("published ")
-            projector_batches = projector.output().count("consumed ")
-            wait_until(lambda: relay.output().count("published ") > relay_batches,
-                       timeout=90, what="the relay to publish a batch")
-            wait_until(lambda: projector.output().count("consumed ") > projector_batches,
-                       timeout=90, what="the projector to apply a batch")
-            threading.Event().wait(rounds.uniform(0.0, 0.3))
-            relay.kill()
-            projector.kill()
-            relay.start()
-            projector.start()
-    finally:
-        stop_writing.set()
-        writer.join()
-
-    # Every projection converges to a rebuild from scratch (same rows, same message counts).
-    wait_until(lambda: converged(kafka_settings, pg_cases, agencies), timeout=120, interval=1,
-               what="the projections to equal a rebuild from scratch")
-    # No message the store implies is missing from the topic (repeats are allowed, by id).
-    servers = str(kafka_settings.kafka_bootstrap_servers)
-    prefix = kafka_settings.kafka_topic_prefix
-    validator = MessageValidator()
-    for agency in agencies:
-        expected = {e["id"] for e in derived_agency_events(pg_cases, SharingPolicy(MATRIX), prefix,
-                                                           agency)}
-        messages = read_topic(servers, agency_topic(prefix, agency), at_least=len(expected))
-        assert {m["event"]["id"] for m in messages} == expected, agency
-        assert all(validator.errors(m["event"]) == [] for m in messages)
 
 
 def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
@@ -165,39 +99,88 @@ def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
     assert projection_differences(kafka_settings, str(kafka_settings.database_url), "police") == []
 
 
+def poison_for(case_key: bytes, valid: dict) -> list[tuple[str, bytes | None]]:
+    """Malformed messages, each with the kind of malformation it stands for."""
+    def valid_but(**changes: object) -> bytes:
+        return encode({**valid, "id": f"{case_key.decode()}:poison:{sorted(changes)}", **changes})
+
+    return [
+        ("not JSON", b"{not json"),
+        ("not UTF-8", b"\xff\xfe\x00"),
+        ("no value (a tombstone)", None),
+        ("JSON, not an object", b"[1, 2, 3]"),
+        ("JSON, not a CloudEvent", b'{"hello": "world"}'),
+        ("a CloudEvent of an unknown type", encode({
+            "specversion": "1.0", "id": "x:1", "type": "id.simpul.agency.gossip.v1"})),
+        ("a type that is not a string", encode({
+            "specversion": "1.0", "id": "x:2", "type": ["id.simpul.agency.case.opened.v1"]})),
+        ("fails its schema", encode({
+            "specversion": "1.0", "id": "x:3", "source": "/simpul/agencies/health",
+            "type": "id.simpul.agency.case.opened.v1", "subject": case_key.decode(),
+            "time": "2026-03-02T08:00:00+08:00", "datacontenttype": "application/json",
+            "simpulsequence": 1, "simpulversion": 1, "data": {"case_id": "nope"}})),
+        ("a time that is no date", valid_but(time="yesterday")),
+        ("a sequence beyond 64 bits", valid_but(simpulsequence=2**70)),
+    ]
+
+
+@pytest.mark.fault
 def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partition(
-    pg_cases: Cases, kafka_settings: Settings, in_process: dict,
+    pg_cases: Cases, kafka_settings: Settings, in_process: dict, fault_report,
 ):
     servers = str(kafka_settings.kafka_bootstrap_servers)
-    topic = agency_topic(kafka_settings.kafka_topic_prefix, "health")
-    case_key = b"00000000-0000-4000-8000-000000000001"
-    poison = [
-        b"{not json",
-        encode({"specversion": "1.0", "id": "x:1", "type": "id.simpul.agency.gossip.v1"}),
-        encode({"specversion": "1.0", "id": "x:2", "source": "/simpul/agencies/health",
-                "type": "id.simpul.agency.case.opened.v1", "subject": case_key.decode(),
-                "time": "2026-03-02T08:00:00+08:00", "datacontenttype": "application/json",
-                "simpulsequence": 1, "simpulversion": 1, "data": {"case_id": "nope"}}),
-    ]
+    prefix = kafka_settings.kafka_topic_prefix
+    topic = agency_topic(prefix, "health")
+    policy = SharingPolicy(MATRIX)
+    a_referred_case(pg_cases)
+    template = next(derived_agency_events(pg_cases, policy, prefix, "health"))
+    # The poison goes first, keyed by a case whose valid messages then follow it in
+    # the same partition (the relay's producer partitions by the same key).
+    case_id = consented_case(pg_cases)
+    case_key = str(case_id).encode()
+    poison = poison_for(case_key, template)
     producer = KafkaProducer(bootstrap_servers=servers, acks="all")
-    for value in poison:
-        producer.send(topic, key=case_key, value=value, partition=0)
+    for _, value in poison:
+        producer.send(topic, key=case_key, value=value)
     producer.flush()
     producer.close()
-    a_referred_case(pg_cases)
+    refer(pg_cases, case_id, "health", "medical_care")
     in_process["publish_all"]()
+    expected = len(list(derived_agency_events(pg_cases, policy, prefix, "health")))
     health = in_process["projector"]("health")
 
-    wait_until(lambda: health.poll_once() >= 0 and health.applied == 2 and health.dead_letters == 3,
-               timeout=90, what="the poison to be dead-lettered and the referral applied")
+    wait_until(lambda: health.poll_once() >= 0 and health.applied == expected
+               and health.dead_letters == len(poison), timeout=90,
+               what="the poison to be dead-lettered and every valid message applied")
 
-    dead = read_topic(servers, dead_letter_topic(topic), at_least=3)
-    assert sorted(m["raw"] for m in dead) == sorted(poison)
+    on_topic = read_topic(servers, topic, at_least=expected + len(poison))
+    mine = [m for m in on_topic if m["key"] == case_key]
+    partition = mine[0]["partition"]
+    poison_values = [value for _, value in poison]
+    poison_offsets = [m["offset"] for m in mine if m["raw"] in poison_values]
+    valid_offsets = [m["offset"] for m in mine if m["raw"] not in poison_values]
+    assert all(m["partition"] == partition for m in mine)
+    assert len(poison_offsets) == len(poison) and valid_offsets
+    assert max(poison_offsets) < min(valid_offsets), "the valid messages came after the poison"
+    dead = read_topic(servers, dead_letter_topic(topic), at_least=len(poison))
+    assert sorted(m["raw"] or b"" for m in dead) == sorted(value or b"" for _, value in poison)
     assert all("simpul-error" in m["headers"] for m in dead)
     with psycopg.connect(str(kafka_settings.database_url)) as conn:
-        reasons = [row[0] for row in conn.execute("SELECT error FROM agency_health.dead_letters")]
-    assert len(reasons) == 3 and any("not JSON" in reason for reason in reasons)
-    assert len(AgencyStore(str(kafka_settings.database_url), "health").snapshot()["referrals"]) == 1
+        reasons = [row[0] for row in conn.execute(
+            "SELECT error FROM agency_health.dead_letters ORDER BY \"offset\"")]
+    assert len(reasons) == len(poison)
+    assert any("not JSON" in reason for reason in reasons)
+    stored = AgencyStore(str(kafka_settings.database_url), "health").stored_offsets(topic)
+    assert stored[partition] == max(valid_offsets) + 1, "the partition moved past all of it"
+    assert len(AgencyStore(str(kafka_settings.database_url), "health").snapshot()["referrals"]) == 2
+    assert projection_differences(kafka_settings, str(kafka_settings.database_url), "health") == []
+    fault_report(
+        f"{len(poison)} poison messages on partition {partition} of the health topic, one of "
+        f"each kind ({'; '.join(kind for kind, _ in poison)}), then {len(valid_offsets)} valid "
+        f"messages of the same case behind them: all {len(poison)} dead-lettered (topic and "
+        f"table, with reasons), all {expected} valid messages applied, the partition's stored "
+        f"offset past the last one, the projection equal to a rebuild"
+    )
 
 
 def test_a_rebuild_from_the_command_line_shows_progress_and_converges_to_the_same_state(

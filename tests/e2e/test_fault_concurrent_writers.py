@@ -1,32 +1,47 @@
-"""50 concurrent writers on the same and on different cases, with a reader tailing the store."""
+"""50 concurrent writers on the same and on different cases, with a reader tailing the store
+and the relay publishing meanwhile: no gap, no lost update, per-case order on every topic."""
 
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 import httpx
+import pytest
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways.api.main import create_app
+from gateways.kafka.messages import agency_topic, cases_topic
 from gateways.tokens import TokenService
 from services.cases import Cases
+from services.settings import Settings
+from tests.e2e.conftest import ServiceProcess, read_topic, wait_until
+from tests.e2e.test_fault_sigkill_under_load import relay_position
+from tests.support.faults import check_topic, derived_messages
 from tests.support.lifecycle import a_report_body
 from tests.support.servers import serving
 
 WRITERS = 50
 HOT_WRITERS = 25
 COOL_CASES = 5
-COMMANDS_EACH = 3
 SECRET = "writers-test-" + "w" * 40
+REFERRED_TO = ("police", "health")
 
 
-def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(pg_cases: Cases, fault_report):
+@pytest.mark.fault
+def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(
+    pg_cases: Cases, kafka_settings: Settings, services: Callable[..., ServiceProcess],
+    rounds: Callable[[int, int], int], fault_report,
+):
+    commands_each = rounds(3, 12)
+    relay = services("relay", log_name="relay")
     tokens = TokenService(secret=SECRET)
     headers = {"Authorization": "Bearer " + tokens.mint(
         Actor("coordinator", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara"))}
     accepted: Counter[str] = Counter()
+    assessments: Counter[str] = Counter()
     conflicts = Counter()
     errors: list[str] = []
     tail: list[tuple[int, str, int]] = []
@@ -48,6 +63,10 @@ def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(pg_cases: Ca
                 "case_type": "KTA", "risk_level": "high", "jurisdiction": "district", "emergency": False})
             http.post(f"/api/v1/cases/{case_id}/consent", headers=headers, json={
                 "given": True, "given_by": "parent", "document_ref": "IC"})
+            for agency, service in zip(REFERRED_TO, ("legal_process", "medical_care"), strict=True):
+                referred = http.post(f"/api/v1/cases/{case_id}/referrals", headers=headers,
+                                     json={"service_type": service, "agency": agency})
+                assert referred.status_code == 200, referred.text
             case_ids.append(case_id)
         hot, cool = case_ids[0], case_ids[1:]
         start = threading.Barrier(WRITERS)
@@ -55,16 +74,21 @@ def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(pg_cases: Ca
         def write(case_id: str) -> None:
             with httpx.Client(base_url=url, timeout=60) as client:
                 start.wait()
-                for _ in range(COMMANDS_EACH):
+                for number in range(commands_each):
+                    # Accompaniment stays in the office; a legal assessment reaches the police.
+                    path, body = ("accompaniment", {"activity": f"note {uuid.uuid4()}"}) if (
+                        number % 2 == 0) else ("assessments", {
+                            "kind": "further", "domain": "legal", "findings": "statement taken"})
                     while True:
-                        version = client.get(f"/api/v1/cases/{case_id}", headers=headers).json()["version"]
+                        version = client.get(f"/api/v1/cases/{case_id}",
+                                             headers=headers).json()["version"]
                         response = client.post(
-                            f"/api/v1/cases/{case_id}/accompaniment",
-                            json={"activity": f"note {uuid.uuid4()}"},
+                            f"/api/v1/cases/{case_id}/{path}", json=body,
                             headers={**headers, "If-Match": f'"{version}"'},
                         )
                         if response.status_code == 200:
                             accepted[case_id] += 1
+                            assessments[case_id] += path == "assessments"
                             break
                         if response.status_code == 409:
                             conflicts[case_id] += 1
@@ -89,17 +113,41 @@ def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(pg_cases: Ca
         versions[case_id].append(version)
     ids = [notification_id for notification_id, _, _ in tail]
     head = pg_cases.recorder.max_notification_id()
-    fault_report(
-        f"{WRITERS} writers ({HOT_WRITERS} on one case), {sum(accepted.values())} commands accepted, "
-        f"{sum(conflicts.values())} lost a race and retried after 409 "
-        f"({conflicts[hot]} on the hot case); the tailing reader saw all {len(tail)} events in order "
-        f"(notification ids up to {head}: rolled-back inserts leave ids unused, never events)"
-    )
     assert errors == []
     assert ids == sorted(ids) and len(set(ids)) == len(ids), "the tail never goes back or repeats"
     assert len(tail) == len(pg_cases.recorder.select_notifications(None, 100_000)), "no gap"
+    setup = 3 + len(REFERRED_TO)
     for case_id in case_ids:
-        # Three setup events per case, then one per accepted command: none lost.
-        assert versions[case_id] == list(range(1, 4 + accepted[case_id])), case_id
-    assert accepted[hot] == HOT_WRITERS * COMMANDS_EACH
+        # The setup events per case, then one per accepted command: none lost.
+        assert versions[case_id] == list(range(1, setup + 1 + accepted[case_id])), case_id
+    assert accepted[hot] == HOT_WRITERS * commands_each
     assert conflicts[hot] > 0, "the hot case really was contended"
+
+    # The relay published meanwhile: every topic holds the store's events, per case in order.
+    prefix = kafka_settings.kafka_topic_prefix
+    wait_until(lambda: relay_position(str(kafka_settings.database_url), prefix) >= (head or 0),
+               timeout=120, interval=0.5, what="the relay to publish everything")
+    derived = derived_messages(pg_cases, prefix)
+    topic_lines = []
+    for topic in [cases_topic(prefix)] + [agency_topic(prefix, a) for a in REFERRED_TO]:
+        check = check_topic(read_topic(str(kafka_settings.kafka_bootstrap_servers), topic,
+                                       at_least=len(derived[topic]), settle_seconds=0.5),
+                            derived[topic])
+        assert check.problems == [], (topic, check.problems)
+        if topic == agency_topic(prefix, "police"):
+            updates = Counter(message["subject"] for message in derived[topic]
+                              if message["type"].endswith(".case.updated.v1"))
+            assert updates == assessments, "each legal assessment reaches the police"
+        topic_lines.append(f"{topic.split('.', 1)[1]}: {check.distinct} messages of "
+                           f"{check.cases} cases, {check.repeats} repeats")
+    assert "published " in relay.output()
+
+    fault_report(
+        f"{WRITERS} writers ({HOT_WRITERS} on one case) with If-Match, {sum(accepted.values())} "
+        f"commands accepted, {sum(conflicts.values())} lost a race and retried after 409 "
+        f"({conflicts[hot]} on the hot case); every case's versions contiguous, none lost; the "
+        f"tailing reader saw all {len(tail)} events in order (notification ids up to {head}: "
+        f"rolled-back inserts leave ids unused, never events); the relay, running throughout, "
+        f"published every stored event with per-case order kept (" + "; ".join(topic_lines) + ")",
+        commands=sum(accepted.values()),
+    )

@@ -130,3 +130,23 @@ def test_a_schema_violation_is_described_without_quoting_the_message_data():
     assert errors
     assert "Mawar" not in str(errors)
     assert "data: 'register_number' is a required property" in errors
+
+
+def test_any_json_at_all_gets_a_reason_rather_than_an_exception():
+    validator = MessageValidator()
+
+    for message in ([1, 2], "text", 7, None, {}, {"type": ["id.simpul.agency.case.opened.v1"]},
+                    {"type": {"nested": 1}}, {"type": 3}):
+        assert validator.errors(message), message
+
+
+def test_formats_are_checked_so_a_time_that_is_no_date_is_refused(cases: Cases):
+    consented_case(cases)
+    message = produced(cases)[0].cloud_event
+    validator = MessageValidator()
+
+    assert validator.errors(message) == []
+    assert validator.errors({**message, "time": "yesterday"}) == ["time: violates 'format'"]
+    assert validator.errors({**message, "time": "2026-03-02T08:00:00"}) == [
+        "time: violates 'format'"]  # no offset
+    assert validator.errors({**message, "subject": "nope"}) == ["subject: violates 'format'"]

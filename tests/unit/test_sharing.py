@@ -171,6 +171,21 @@ def test_a_fact_change_inside_an_agencys_row_is_sent_as_an_updated_snapshot():
     assert data["facts"]["victim"]["name"] == "Anak A"
 
 
+def test_every_further_assessment_in_an_agencys_row_is_sent_and_sent_messages_never_change():
+    story = a_consented_case()
+    story.refer("r-police", "police", "legal_process")
+    story.assess("legal", "first statement")
+    first = story.to("police")[-1]
+    snapshot = repr(first)
+
+    story.assess("legal", "second statement")
+    story.assess("legal", "third statement")
+
+    updates = [data for kind, data in story.to("police") if kind == "case.updated"]
+    assert [len(data["facts"]["assessments"]["legal"]) for data in updates] == [1, 2, 3]
+    assert repr(first) == snapshot, "a message already made is not changed by later events"
+
+
 # ---- Consent ----------------------------------------------------------------------------------
 
 
