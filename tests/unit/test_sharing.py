@@ -382,3 +382,19 @@ def test_an_agency_without_a_matrix_row_receives_nothing():
 
 def test_the_default_matrix_gives_a_row_to_each_agency_with_a_projection():
     assert set(MATRIX.agencies) == {"police", "health", "social", "education", "patbm", "province"}
+
+
+def test_the_bundled_matrix_names_only_fields_a_report_can_carry():
+    """Free-key groups are recorded as the API accepts them; a misspelt key would share nothing."""
+    from gateways.api.schemas import Incident, Person
+
+    fields = {
+        "victim": set(Person.model_fields),
+        "reporter": set(Person.model_fields),
+        "reported_person": set(Person.model_fields),
+        "incident": set(Incident.model_fields),
+    }
+    for row in load_matrix().rows.values():
+        for path in row.facts:
+            if path.group in fields and path.key is not None:
+                assert path.key in fields[path.group], (row.agency, path)
