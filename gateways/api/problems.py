@@ -74,11 +74,17 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _field_error(error: dict[str, Any]) -> FieldError:
+    if error["type"] == "json_invalid":
+        # FastAPI puts the character offset where a field would be; the field is the body.
+        body, *offset = error["loc"]
+        where = f" at character {offset[0]}" if offset else ""
+        return FieldError(field=body, message=f"not valid JSON{where}", type="json_invalid")
+    return FieldError(field=_location(error["loc"]), message=error["msg"], type=error["type"])
+
+
 def _validation_problem(_: Request, error: RequestValidationError) -> JSONResponse:
-    errors = [
-        FieldError(field=_location(e["loc"]), message=e["msg"], type=e["type"])
-        for e in error.errors()
-    ]
+    errors = [_field_error(e) for e in error.errors()]
     fields = ", ".join(sorted({e.field for e in errors}))
     return problem_response(
         422, "invalid-request", "Invalid request", f"invalid fields: {fields}", errors=errors

@@ -1,8 +1,11 @@
 """Bad input gets a clear 4xx naming the field or rule; nothing is recorded; no value is echoed."""
 
+from uuid import uuid4
+
 import pytest
 from fastapi.testclient import TestClient
 
+from gateways.api.routes.case_steps import STEPS
 from tests.api.conftest import Headers
 from tests.support.lifecycle import a_report_body
 
@@ -206,3 +209,35 @@ def test_invalid_json_is_a_422_not_a_500(client: TestClient, auth: Headers):
     )
 
     assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "body", "message": "not valid JSON at character 1", "type": "json_invalid"}
+    ]
+
+
+STEP_PATHS = [
+    f"referrals/{{referral_id}}/{step.path}" if step.on_referral else step.path for step in STEPS
+]
+BAD_BODIES = [
+    pytest.param(b"[]", "body", id="a JSON array"),
+    pytest.param(b'{"unexpected": 1}', "body.unexpected", id="an unknown field"),
+    pytest.param(b"{not json", "body", id="not JSON"),
+]
+
+
+@pytest.mark.parametrize("path", STEP_PATHS)
+@pytest.mark.parametrize(("body", "field"), BAD_BODIES)
+def test_every_step_refuses_a_bad_body_naming_the_field_and_records_nothing(
+    client: TestClient, auth: Headers, path: str, body: bytes, field: str
+):
+    case_id = _report(client, auth)
+    before = _version(client, auth, case_id)
+    url = f"/api/v1/cases/{case_id}/" + path.format(referral_id=uuid4())
+
+    response = client.post(
+        url, content=body, headers={**auth("coordinator"), "Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422, response.text
+    assert field in [error["field"] for error in response.json()["errors"]]
+    assert _version(client, auth, case_id) == before
+
