@@ -382,6 +382,9 @@ def case_event_types() -> frozenset[type]:
     )
 
 
+_summary_handler = vars(_Narrator)["summarize"].dispatcher.dispatch
+
+
 def summarized_event_types() -> frozenset[type]:
     registry = vars(_Narrator)["summarize"].dispatcher.registry
     return frozenset(registry) - {object}
@@ -390,7 +393,8 @@ def summarized_event_types() -> frozenset[type]:
 def summaries(events: Iterable[Case.Event]) -> list[Summary]:
     """One summary per event, in order; earlier events give later ones their context."""
     narrator = _Narrator()
-    return [narrator.summarize(event) for event in events]
+    dispatch = _summary_handler
+    return [dispatch(type(event))(narrator, event) for event in events]
 
 
 # The events whose time is each milestone of domain/time_standards.py, so a
