@@ -17,7 +17,7 @@ install: $(STAMP)
 run: install  ## the service with embedded PostgreSQL and Kafka-protocol broker
 	$(BIN)/simpul run
 
-test: install  ## the whole suite: unit, integration (real PostgreSQL), end to end (real broker)
+test: install lint  ## the whole suite: unit, integration (real PostgreSQL), end to end (real broker)
 	$(BIN)/python -m pytest
 
 test-fast: install  ## unit tests only
@@ -28,6 +28,9 @@ bench: install  ## speed as ratios against raw baselines measured in the same ru
 
 soak: install  ## every fault-injection test at soak sizes (tens of minutes)
 	$(BIN)/python -m pytest -m fault --soak
+
+lint: install  ## ruff, pinned in pyproject.toml
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) .simpul .pytest_cache

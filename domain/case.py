@@ -19,8 +19,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.actors import current_time
-from domain.events import ActedEvent
 from domain.errors import CaseClosed, InvalidValue, ReferralNotFound, RuleViolated
+from domain.events import ActedEvent
 from domain.routing import route
 from domain.vocabulary import (
     AGENCIES_FOR_SERVICE,
@@ -148,7 +148,7 @@ class Case(Aggregate):
     @event("ReportReceived")
     def __init__(
         self,
-        id: UUID,  # noqa: A002 - the library takes the aggregate id by this name
+        id: UUID,
         district: str,
         register_number: str,
         channel: str,

@@ -28,7 +28,7 @@ class CaseRegister(Aggregate):
         return cls(id=cls.register_id(district, year), district=district, year=year, code=code)
 
     @event("Opened")
-    def __init__(self, id: UUID, district: str, year: int, code: str) -> None:  # noqa: A002
+    def __init__(self, id: UUID, district: str, year: int, code: str) -> None:
         self.district = district
         self.year = year
         self.code = code

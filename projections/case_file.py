@@ -17,7 +17,7 @@ guide already requires for replay.
 from collections.abc import Iterable
 from datetime import datetime
 from functools import singledispatchmethod
-from itertools import takewhile
+from itertools import pairwise, takewhile
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -431,7 +431,7 @@ class CaseFile(BaseModel):
             raise ValueError("a case's history must start with ReportReceived at version 1")
         fold = _CaseFileFold(report)
         dispatch = _apply_handler
-        for previous, event in zip(history, history[1:]):
+        for previous, event in pairwise(history):
             _require_next_event_of_same_case(previous, event)
             # The dispatcher itself: singledispatchmethod builds a new bound wrapper on
             # every attribute access, which a fold would pay once per event.

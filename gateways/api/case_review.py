@@ -129,9 +129,11 @@ def render_case_review(
         ),
         (
             "Diekspor oleh / Exported by",
-            f"{_text(exported_by['user_id'])}, {_text(role_id)} "
-            f'<span class="en">{_text(role_en)}</span>, {_text(agency_id)} '
-            f"({_text(exported_by['district'])})",
+            (
+                f"{_text(exported_by['user_id'])}, {_text(role_id)} "
+                f'<span class="en">{_text(role_en)}</span>, {_text(agency_id)} '
+                f"({_text(exported_by['district'])})"
+            ),
         ),
         ("Waktu ekspor / Exported at", _time(exported_at, timezone)),
         ("Tujuan / Purpose", _text(purpose) if purpose else "&ndash;"),

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
+from typing import Self
 
 import httpx
 import psutil
@@ -46,7 +46,7 @@ class PeakMemory:
                 return
             time.sleep(0.05)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

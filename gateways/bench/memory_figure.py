@@ -4,8 +4,8 @@ import os
 import subprocess
 import sys
 
-from gateways.bench.http_load import PeakMemory
 from gateways.bench.harness import Figure
+from gateways.bench.http_load import PeakMemory
 
 
 def measure(database_url: str, events: int) -> Figure:

@@ -9,9 +9,9 @@ import time
 from gateways.bench.harness import Figure
 from gateways.coordinator.bench import fill as fill_lifecycles
 from gateways.coordinator.bench import raw_read_rate
+from gateways.coordinator.running import rebuild as rebuild_coordinator
 from gateways.eventstore.environment import postgres_env
 from gateways.kafka.commands import rebuild_projection
-from gateways.coordinator.running import rebuild as rebuild_coordinator
 from services.cases import Cases
 from services.settings import Settings
 from services.sharing import load_matrix

@@ -12,9 +12,9 @@ import uvicorn
 from fastapi import APIRouter
 from psycopg_pool import ConnectionPool
 
+from gateways.api.main import create_app
 from gateways.bench.workload import RAW_INSERT, RAW_TABLE
 from gateways.runtime import build_cases
-from gateways.api.main import create_app
 from gateways.tokens import TokenService
 from services.settings import Settings
 

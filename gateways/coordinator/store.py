@@ -337,7 +337,7 @@ class CoordinatorStore:
         ):
             if value is not None:
                 # The column names are this method's own constants, never input.
-                conditions.append(SQL(f"c.{column} = %({column})s"))  # noqa: S608
+                conditions.append(SQL(f"c.{column} = %({column})s"))
                 params[column] = value
         if filters.agency is not None:
             conditions.append(SQL("%(agency)s = ANY(c.open_referral_agencies)"))

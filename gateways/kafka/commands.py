@@ -244,7 +244,7 @@ def wants_agencies(args: argparse.Namespace) -> bool:
     return bool(args.agency or args.all_agencies)
 
 
-def _bound(handler):  # noqa: ANN001, ANN202
+def _bound(handler):
     def run_handler(args: argparse.Namespace) -> int:
         # The client library narrates every connection at INFO; our own lines say what matters.
         logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -258,10 +258,10 @@ run_agency_projectors = _bound(project)
 agency_projections = _bound(projections)
 
 
-def add_parsers(add) -> None:  # noqa: ANN001 - the cli's sub-parser factory
+def add_parsers(add) -> None:
     """Add this module's subcommands to `simpul`."""
 
-    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:  # noqa: ANN001
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
         return add(name, _bound(handler), help_text)
 
     relay_parser = command("relay", relay, relay.__doc__ or "")

@@ -25,12 +25,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from psycopg.rows import dict_row
 
 from gateways.agency_views import AgencyStore, Applied, ConsumedMessage
 from gateways.kafka.contract import MessageValidator

@@ -59,7 +59,7 @@ class Projector:
         while True:
             try:
                 url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                with urllib.request.urlopen(url, timeout=2) as response:
                     return response.read().decode()
             except OSError:
                 if time.monotonic() > deadline:

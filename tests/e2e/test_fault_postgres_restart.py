@@ -131,7 +131,7 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_hal
             own_postgres.start()
             restarted = time.monotonic()
             recovered_at = len(outcomes)
-            wait_until(lambda: any(status == 200 for *_, status in outcomes[recovered_at:]),
+            wait_until(lambda since=recovered_at: any(status == 200 for *_, status in outcomes[since:]),
                        timeout=60, interval=0.05, what="the API to recover by itself")
             recoveries.append(time.monotonic() - restarted)
         time.sleep(1.5)

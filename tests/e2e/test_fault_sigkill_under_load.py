@@ -134,7 +134,7 @@ def test_sigkilling_relay_and_projectors_under_load_loses_nothing_and_applies_no
             time.sleep(rng.uniform(0.1, 1.0))
             wanted = victims if sum(v.kills for v in victims) < kills_wanted else [
                 victim for victim in victims if victim.kills < kills_each]
-            ready = wait_until(lambda: [v for v in wanted if v.ready()], timeout=120,
+            ready = wait_until(lambda wanted=wanted: [v for v in wanted if v.ready()], timeout=120,
                                what="a process that worked since its restart")
             # Each process at least once, then at random, the less killed so far the likelier.
             choice = [victim for victim in ready if victim.kills == 0] or ready

@@ -66,7 +66,7 @@ def test_simpul_run_starts_the_relay_and_projectors_and_a_referral_reaches_every
         run.terminate()
         run.wait(timeout=30)
         log.close()
-    gone, alive = psutil.wait_procs(processes, timeout=20)
+    _, alive = psutil.wait_procs(processes, timeout=20)
     assert alive == []
 
 

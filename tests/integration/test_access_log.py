@@ -118,9 +118,11 @@ def test_the_access_log_cannot_be_rewritten(
     case_id = cases.report_case(INTAKE_OFFICER, **REPORT).case_id
     cases.read_case_events(COORDINATOR, case_id, CaseRead(view="read_case"))
 
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
-            conn.execute(statement)
+    with (
+        psycopg.connect(database_url, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.RaiseException, match="append-only"),
+    ):
+        conn.execute(statement)
 
     assert len(_log_rows(database_url)) == 1
 

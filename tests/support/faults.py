@@ -6,7 +6,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from uuid import UUID
 
 from gateways.kafka.relay import CaseMapper
@@ -84,7 +84,7 @@ class SteadyLoad:
         except BaseException as error:  # noqa: BLE001 - reported by the test
             self.failures.append(error)
 
-    def __enter__(self) -> "SteadyLoad":
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
