@@ -2,11 +2,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from domain.actors import Actor
+from domain.vocabulary import Agency, Role
+from gateways.api.main import create_app
 from gateways.eventstore.environment import postgres_env
+from gateways.tokens import TokenService
 from services.cases import Cases
 from services.settings import Settings
 from tests.support.infrastructure import PostgresServer, kafka_bootstrap_servers, postgres_server
+from tests.support.lifecycle import Headers
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +45,35 @@ def pg_cases(database_url: str, test_settings: Settings) -> Iterator[Cases]:
     app = Cases(env=postgres_env(database_url, test_settings))
     yield app
     app.close()
+
+
+@pytest.fixture
+def tokens() -> TokenService:
+    return TokenService(secret="test-secret-" + "x" * 40)
+
+
+@pytest.fixture
+def client(pg_cases: Cases, tokens: TokenService) -> Iterator[TestClient]:
+    with TestClient(create_app(cases=pg_cases, tokens=tokens)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth(tokens: TokenService) -> Headers:
+    """Headers for a caller: auth("intake_officer"), auth("agency_officer", agency="police")."""
+
+    def headers(
+        role: str,
+        *,
+        agency: str = "uptd_ppa",
+        user: str | None = None,
+        district: str = "luwu-utara",
+        **extra: str,
+    ) -> dict[str, str]:
+        actor = Actor(user or f"{role}.{agency}", Role(role), Agency(agency), district)
+        return {"Authorization": f"Bearer {tokens.mint(actor)}", **extra}
+
+    return headers
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -7,8 +7,7 @@ from fastapi.testclient import TestClient
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways.tokens import TokenService
-from tests.api.conftest import Headers
-from tests.support.lifecycle import a_report_body
+from tests.support.lifecycle import Headers, a_report_body
 
 
 def _report(client: TestClient, auth: Headers) -> str:

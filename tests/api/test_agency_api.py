@@ -2,8 +2,7 @@
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Headers
-from tests.support.lifecycle import a_report_body
+from tests.support.lifecycle import Headers, a_report_body
 
 
 def a_case_referred_to_the_school_after_a_medical_assessment(client: TestClient, auth: Headers) -> str:

@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 from gateways.kafka.commands import rebuild_projection
 from services.cases import Cases
 from services.settings import Settings
-from tests.api.conftest import Headers
-from tests.support.lifecycle import a_report_body, walk_full_lifecycle
+from tests.support.lifecycle import Headers, a_report_body, walk_full_lifecycle
 
 AUDITOR = {"agency": "province", "district": "sulawesi-selatan", "user": "inspektorat-01"}
 POLICE_OFFICER = {"agency": "police", "user": "polres-ppa-01"}

@@ -2,8 +2,7 @@
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Headers
-from tests.support.lifecycle import a_report_body, walk_full_lifecycle
+from tests.support.lifecycle import Headers, a_report_body, walk_full_lifecycle
 
 
 def test_a_case_goes_from_report_to_agreed_termination(client: TestClient, auth: Headers):

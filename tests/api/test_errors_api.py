@@ -6,8 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateways.api.routes.case_steps import STEPS
-from tests.api.conftest import Headers
-from tests.support.lifecycle import a_report_body
+from tests.support.lifecycle import Headers, a_report_body
 
 SECRET_NAME = "Kembang Sepatu"
 SECRET_NIK = "12345678901234X6"

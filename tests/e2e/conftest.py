@@ -12,15 +12,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from fastapi.testclient import TestClient
 from kafka import KafkaConsumer, TopicPartition
 
-from domain.actors import Actor
-from domain.vocabulary import Agency, Role
-from gateways.api.main import create_app
 from gateways.embedded.ports import free_port
-from gateways.tokens import TokenService
-from services.cases import Cases
 from services.settings import Settings
 
 SIMPUL = Path(sys.executable).parent / "simpul"
@@ -131,27 +125,6 @@ def services(service_env: dict[str, str],
         process.stop()
         # Shown by pytest only when the test failed.
         print(f"---- simpul {' '.join(process.args)} ----\n{process.output()[-6000:]}")
-
-
-@pytest.fixture
-def tokens() -> TokenService:
-    return TokenService(secret="e2e-secret-" + "x" * 40)
-
-
-@pytest.fixture
-def client(pg_cases: Cases, tokens: TokenService) -> Iterator[TestClient]:
-    with TestClient(create_app(cases=pg_cases, tokens=tokens)) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def auth(tokens: TokenService) -> Callable[..., dict[str, str]]:
-    def headers(role: str, *, agency: str = "uptd_ppa", user: str | None = None,
-                district: str = "luwu-utara", **extra: str) -> dict[str, str]:
-        actor = Actor(user or f"{role}.{agency}", Role(role), Agency(agency), district)
-        return {"Authorization": f"Bearer {tokens.mint(actor)}", **extra}
-
-    return headers
 
 
 def _decoded(value: bytes | None) -> Any:

@@ -20,7 +20,7 @@ from services.settings import Settings
 from tests.e2e.conftest import ServiceProcess, read_topic, wait_until
 from tests.e2e.test_fault_sigkill_under_load import relay_position
 from tests.support.faults import check_topic, derived_messages
-from tests.support.lifecycle import a_report_body
+from tests.support.lifecycle import open_referred_case
 from tests.support.servers import serving
 
 WRITERS = 50
@@ -56,18 +56,8 @@ def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(
             time.sleep(0.01)
 
     with serving(create_app(cases=pg_cases, tokens=tokens)) as url, httpx.Client(base_url=url, timeout=60) as http:
-        case_ids = []
-        for _ in range(1 + COOL_CASES):
-            case_id = http.post("/api/v1/cases", json=a_report_body(), headers=headers).json()["case_id"]
-            http.post(f"/api/v1/cases/{case_id}/classification", headers=headers, json={
-                "case_type": "KTA", "risk_level": "high", "jurisdiction": "district", "emergency": False})
-            http.post(f"/api/v1/cases/{case_id}/consent", headers=headers, json={
-                "given": True, "given_by": "parent", "document_ref": "IC"})
-            for agency, service in zip(REFERRED_TO, ("legal_process", "medical_care"), strict=True):
-                referred = http.post(f"/api/v1/cases/{case_id}/referrals", headers=headers,
-                                     json={"service_type": service, "agency": agency})
-                assert referred.status_code == 200, referred.text
-            case_ids.append(case_id)
+        referrals = dict(zip(REFERRED_TO, ("legal_process", "medical_care"), strict=True))
+        case_ids = [open_referred_case(http, headers, referrals) for _ in range(1 + COOL_CASES)]
         hot, cool = case_ids[0], case_ids[1:]
         start = threading.Barrier(WRITERS)
 

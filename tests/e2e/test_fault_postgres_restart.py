@@ -24,7 +24,7 @@ from services.settings import Settings
 from tests.e2e.conftest import ServiceProcess, wait_until
 from tests.e2e.test_fault_sigkill_under_load import agency_counts, relay_position
 from tests.support.faults import derived_messages
-from tests.support.lifecycle import a_report_body
+from tests.support.lifecycle import open_referred_case
 from tests.support.servers import serving
 
 WRITERS = 4
@@ -80,18 +80,8 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_hal
     processes = (relay, projector, coordinator_projector)
 
     with serving(create_app(cases=cases, tokens=tokens)) as url, httpx.Client(base_url=url, timeout=30) as http:
-        case_ids = []
-        for _ in range(WRITERS):
-            case_id = http.post("/api/v1/cases", json=a_report_body(), headers=coordinator).json()["case_id"]
-            http.post(f"/api/v1/cases/{case_id}/classification", headers=coordinator, json={
-                "case_type": "KTA", "risk_level": "high", "jurisdiction": "district", "emergency": False})
-            http.post(f"/api/v1/cases/{case_id}/consent", headers=coordinator, json={
-                "given": True, "given_by": "parent", "document_ref": "IC"})
-            for agency, service in zip(AGENCIES, ("legal_process", "medical_care"), strict=True):
-                referred = http.post(f"/api/v1/cases/{case_id}/referrals", headers=coordinator,
-                                     json={"service_type": service, "agency": agency})
-                assert referred.status_code == 200, referred.text
-            case_ids.append(case_id)
+        referrals = dict(zip(AGENCIES, ("legal_process", "medical_care"), strict=True))
+        case_ids = [open_referred_case(http, coordinator, referrals) for _ in range(WRITERS)]
 
         def command(number: int, key: str) -> tuple[str, dict[str, str]]:
             # Accompaniment stays in the office; a legal assessment reaches the police.

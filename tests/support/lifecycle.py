@@ -32,6 +32,25 @@ def a_report_body(**overrides: Any) -> dict[str, Any]:
     return report
 
 
+def open_referred_case(
+    http: Any, headers: dict[str, str], referrals: dict[str, str]
+) -> str:
+    """Report, classify and consent a case over HTTP, then refer it: ``{agency: service_type}``.
+
+    ``http`` is any client with httpx's ``post`` (an httpx.Client or a TestClient).
+    """
+    case_id = http.post("/api/v1/cases", json=a_report_body(), headers=headers).json()["case_id"]
+    http.post(f"/api/v1/cases/{case_id}/classification", headers=headers, json={
+        "case_type": "KTA", "risk_level": "high", "jurisdiction": "district", "emergency": False})
+    http.post(f"/api/v1/cases/{case_id}/consent", headers=headers, json={
+        "given": True, "given_by": "parent", "document_ref": "IC"})
+    for agency, service in referrals.items():
+        referred = http.post(f"/api/v1/cases/{case_id}/referrals", headers=headers,
+                             json={"service_type": service, "agency": agency})
+        assert referred.status_code == 200, referred.text
+    return case_id
+
+
 @dataclass
 class Walk:
     client: TestClient

@@ -122,10 +122,15 @@ class CaseListItem(BaseModel):
     version: int = Field(description="The case version the row reflects")
 
 
-class CaseList(BaseModel):
+class ViewAnswer(BaseModel):
+    """What every answer of the office's views starts with: whose, when, and how fresh."""
+
     district: str
     now: datetime
     position: int = Field(description="Events up to at least this position are included")
+
+
+class CaseList(ViewAnswer):
     items: list[CaseListItem]
     next_cursor: str | None
 
@@ -245,10 +250,7 @@ class AgencySteps(StepCounts):
     agency: Agency
 
 
-class TimeStandardsDashboard(BaseModel):
-    district: str
-    now: datetime
-    position: int = Field(description="Events up to at least this position are included")
+class TimeStandardsDashboard(ViewAnswer):
     agencies: list[AgencySteps] = Field(description="Step counts per agency that owes them")
     cases: list[CaseSteps] = Field(description="Cases with steps in the requested states, most urgent first")
     next_cursor: str | None
