@@ -1,14 +1,24 @@
 """The case aggregate: one report of violence, handled along the SOP's six stages.
 
-Public methods are the commands. Each checks the rules that apply in the case's
-current state and then calls a private ``@event`` method, whose body only
-mutates state. Replay re-runs the private bodies, never the checks, so the
-rules may change without making recorded history unreadable.
+Each event is a class declared on the aggregate, right above the method that
+causes it, with its fields typed: that class is the one place an event's
+fields are stated (the published message schemas are generated from it).
+Public methods are the commands. Each checks the rules that apply in the
+case's current state and then calls a private ``@event`` method, whose body
+only mutates state. Replay re-runs the private bodies, never the checks, so
+the rules may change without making recorded history unreadable.
 
-The write model holds only what decisions need: stage, consent, emergency flag,
-case worker, referral statuses. Everything else recorded in the events (who the
-victim is, what happened, findings) is for projections and the case file.
-Step numbers (L1.5, L4.1, ...) refer to shared/domain.md.
+Events store plain strings for vocabulary values (never enum objects), so
+stored history stays readable by any JSON consumer and survives a rename in
+domain/vocabulary.py.
+
+The write model holds only what decisions need: stage, consent, emergency
+flag, routing, case worker, referral statuses. Everything else recorded in the
+events (who the victim is, what happened, findings) is for projections.
+Two facts the projections need too are stated here once: how each event moves
+the case's stage (``stage_after``) and a referral's status
+(``referral_status_after``). Step numbers (L1.5, L4.1, ...) refer to
+shared/domain.md.
 """
 
 from dataclasses import dataclass, replace
@@ -19,11 +29,14 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.actors import current_time
+from domain.checks import one_of, required_text, text_items, value_of, values_of
 from domain.errors import CaseClosed, InvalidValue, ReferralNotFound, RuleViolated
 from domain.events import ActedEvent
 from domain.routing import route
 from domain.vocabulary import (
     AGENCIES_FOR_SERVICE,
+    HANDOVER_AGENCY,
+    REFERRAL_STATUS_AFTER_DELIVERY,
     SETTLED_REFERRAL_STATUSES,
     UNILATERAL_REASONS,
     Agency,
@@ -46,12 +59,6 @@ from domain.vocabulary import (
     TerminationReason,
 )
 
-HANDOVER_AGENCY = {
-    HandoverTarget.PATBM: Agency.PATBM,
-    HandoverTarget.SOCIAL: Agency.SOCIAL,
-    HandoverTarget.PROVINCE: Agency.PROVINCE,
-}
-
 STAGES_AFTER_PLANNING = frozenset({Stage.INTERVENTION, Stage.MONITORING})
 
 
@@ -67,42 +74,37 @@ class ReferralState:
         return self.status in SETTLED_REFERRAL_STATUSES
 
 
-def _enum_value(enum: type, field_name: str, value: Any) -> str:
-    try:
-        return str(enum(value).value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise InvalidValue(field_name, f"must be one of: {allowed}") from None
-
-
-def _enum_values(enum: type, field_name: str, values: Any) -> list[str]:
-    if not isinstance(values, (list, tuple)):
-        raise InvalidValue(field_name, "must be a list")
-    result = [_enum_value(enum, field_name, value) for value in values]
-    if len(set(result)) != len(result):
-        raise InvalidValue(field_name, "must not repeat a value")
-    return result
-
-
-def _required_text(field_name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidValue(field_name, "is required and must not be blank")
-    return value
-
-
-def _text_items(field_name: str, values: Any, *, at_least: int = 1) -> list[str]:
-    if not isinstance(values, (list, tuple)) or len(values) < at_least:
-        raise InvalidValue(field_name, f"must list at least {at_least} item(s)")
-    return [_required_text(field_name, value) for value in values]
-
-
 class Case(Aggregate):
     """A case of violence against a woman or child, from report to termination."""
 
     class Event(ActedEvent):
-        pass
+        """Every case event: who acted (user, role, agency, district) and when."""
+
+        def apply(self, aggregate: Any) -> None:
+            # Runs after the event's own body. Stage and referral status follow the
+            # two functions every projection folds with, so they are stated once.
+            moved = referral_status_after(self)
+            if moved is not None and moved[0] in aggregate.referrals:
+                aggregate._set_referral_status(*moved)
+            aggregate.stage = stage_after(aggregate.stage, self)
 
     # ---- 1. Identification ---------------------------------------------------
+
+    class ReportReceived(Aggregate.Created, Event):
+        """L1.1-L1.2: a report arrived through a complaint channel and was recorded."""
+
+        district: str
+        register_number: str
+        channel: str
+        arrived_at: datetime
+        chronology: str
+        victim: dict[str, Any]
+        reporter: dict[str, Any]
+        reported_person: dict[str, Any]
+        incident: dict[str, Any]
+        needs: str
+        psychological_first_aid_needed: bool
+        documents: list[str]
 
     @classmethod
     def receive_report(
@@ -131,11 +133,11 @@ class Case(Aggregate):
             raise InvalidValue("victim", "must be an object")
         return cls(
             id=case_id,
-            district=_required_text("district", district),
-            register_number=_required_text("register_number", register_number),
-            channel=_enum_value(Channel, "channel", channel),
+            district=required_text("district", district),
+            register_number=required_text("register_number", register_number),
+            channel=value_of(Channel, "channel", channel),
             arrived_at=arrived_at,
-            chronology=_required_text("chronology", chronology),
+            chronology=required_text("chronology", chronology),
             victim=dict(victim),
             reporter=dict(reporter or {}),
             reported_person=dict(reported_person or {}),
@@ -145,7 +147,7 @@ class Case(Aggregate):
             documents=list(documents or []),
         )
 
-    @event("ReportReceived")
+    @event(ReportReceived)
     def __init__(
         self,
         id: UUID,
@@ -164,7 +166,7 @@ class Case(Aggregate):
     ) -> None:
         self.district = district
         self.register_number = register_number
-        self.stage = Stage.IDENTIFICATION.value
+        self.stage = Stage.IDENTIFICATION
         self.closure: str | None = None
         self.classified = False
         self.emergency = False
@@ -172,20 +174,36 @@ class Case(Aggregate):
         self.case_worker_id: str | None = None
         self.consent: str | None = None
         self.assessments_in_cycle = 0
-        self.case_report_concluded = False
-        self.plan_agreed = False
         self.last_visit_found_recovery = False
         self.referrals: dict[str, ReferralState] = {}
         self.handed_over_to_agency: str | None = None
 
+    class PsychologicalFirstAidGiven(Event):
+        """L1.3: initial psychological support was given."""
+
+        notes: str
+
     def give_psychological_first_aid(self, *, notes: str) -> None:
         """L1.3: initial psychological support, if needed."""
         self._require_open()
-        self._psychological_first_aid_given(notes=_required_text("notes", notes))
+        self._psychological_first_aid_given(notes=required_text("notes", notes))
 
-    @event("PsychologicalFirstAidGiven")
+    @event(PsychologicalFirstAidGiven)
     def _psychological_first_aid_given(self, notes: str) -> None:
         pass
+
+    class RiskClassified(Event):
+        """L1.5: case type, risk and jurisdiction, and the routing rules (a-f) they gave."""
+
+        case_type: str
+        risk_level: str
+        jurisdiction: str
+        emergency: bool
+        forms_of_violence: list[str]
+        ampk_categories: list[str]
+        routing: list[str]
+        handover_to: str | None
+        rationale: str
 
     def classify(
         self,
@@ -200,25 +218,23 @@ class Case(Aggregate):
     ) -> None:
         """L1.5: classify case type, risk and jurisdiction, which routes the case (a-f)."""
         self._require_open()
-        case_type_value = CaseType(_enum_value(CaseType, "case_type", case_type))
-        risk_value = RiskLevel(_enum_value(RiskLevel, "risk_level", risk_level))
-        jurisdiction_value = Jurisdiction(_enum_value(Jurisdiction, "jurisdiction", jurisdiction))
+        case_type_value = one_of(CaseType, "case_type", case_type)
+        risk_value = one_of(RiskLevel, "risk_level", risk_level)
+        jurisdiction_value = one_of(Jurisdiction, "jurisdiction", jurisdiction)
         decision = route(case_type_value, risk_value, jurisdiction_value, bool(emergency))
         self._risk_classified(
             case_type=case_type_value.value,
             risk_level=risk_value.value,
             jurisdiction=jurisdiction_value.value,
             emergency=bool(emergency),
-            forms_of_violence=_enum_values(
-                FormOfViolence, "forms_of_violence", forms_of_violence or []
-            ),
-            ampk_categories=_enum_values(AmpkCategory, "ampk_categories", ampk_categories or []),
+            forms_of_violence=values_of(FormOfViolence, "forms_of_violence", forms_of_violence or []),
+            ampk_categories=values_of(AmpkCategory, "ampk_categories", ampk_categories or []),
             routing=list(decision.rules),
             handover_to=decision.handover_to.value if decision.handover_to else None,
             rationale=rationale,
         )
 
-    @event("RiskClassified")
+    @event(RiskClassified)
     def _risk_classified(
         self,
         case_type: str,
@@ -235,11 +251,18 @@ class Case(Aggregate):
         self.emergency = emergency
         self.handover_to = handover_to
 
+    class HandedOver(Event):
+        """Routing b, c, d, f: the case left district handling, as classification routed it."""
+
+        target: str
+        receiving_unit: str
+        notes: str
+
     def hand_over(self, *, target: str, receiving_unit: str = "", notes: str = "") -> None:
         """Routing b, c, d, f: the case leaves district handling, as classification routed it."""
         self._require_open()
         self._require_classified()
-        target_value = _enum_value(HandoverTarget, "target", target)
+        target_value = value_of(HandoverTarget, "target", target)
         if self.handover_to != target_value:
             raise RuleViolated(
                 "handover_not_routed",
@@ -249,11 +272,17 @@ class Case(Aggregate):
             )
         self._handed_over(target=target_value, receiving_unit=receiving_unit, notes=notes)
 
-    @event("HandedOver")
+    @event(HandedOver)
     def _handed_over(self, target: str, receiving_unit: str, notes: str) -> None:
         agency = HANDOVER_AGENCY.get(HandoverTarget(target))
         self.handed_over_to_agency = agency.value if agency else None
         self._close(f"handed_over:{target}")
+
+    class EmergencyResponseRecorded(Event):
+        """L1.6: outreach and emergency services for a case classified as an emergency."""
+
+        actions: list[str]
+        notes: str
 
     def record_emergency_response(self, *, actions: list[str], notes: str = "") -> None:
         """L1.6: outreach and emergency services, for cases classified as emergencies (rule e)."""
@@ -266,17 +295,23 @@ class Case(Aggregate):
                 "(routing rule e)",
                 step="L1.6",
             )
-        self._emergency_response_recorded(actions=_text_items("actions", actions), notes=notes)
+        self._emergency_response_recorded(actions=text_items("actions", actions), notes=notes)
 
-    @event("EmergencyResponseRecorded")
+    @event(EmergencyResponseRecorded)
     def _emergency_response_recorded(self, actions: list[str], notes: str) -> None:
         pass
+
+    class CaseWorkerAssigned(Event):
+        """L1.7: a case worker was assigned, by assignment letter."""
+
+        case_worker_id: str
+        assignment_letter_ref: str
 
     def assign_case_worker(self, *, case_worker_id: str, assignment_letter_ref: str = "") -> None:
         """L1.7: a case worker is assigned, by assignment letter."""
         self._require_open()
         self._require_classified()
-        case_worker_id = _required_text("case_worker_id", case_worker_id)
+        case_worker_id = required_text("case_worker_id", case_worker_id)
         if case_worker_id == self.case_worker_id:
             raise RuleViolated(
                 "case_worker_already_assigned",
@@ -287,9 +322,15 @@ class Case(Aggregate):
             case_worker_id=case_worker_id, assignment_letter_ref=assignment_letter_ref
         )
 
-    @event("CaseWorkerAssigned")
+    @event(CaseWorkerAssigned)
     def _case_worker_assigned(self, case_worker_id: str, assignment_letter_ref: str) -> None:
         self.case_worker_id = case_worker_id
+
+    class BeneficiaryContacted(Event):
+        """L1.8: a first visit or contact with the beneficiary and family."""
+
+        mode: str
+        notes: str
 
     def record_contact(self, *, mode: str, notes: str = "") -> None:
         """L1.8: first visit or contact with the beneficiary and family."""
@@ -300,11 +341,19 @@ class Case(Aggregate):
                 "a case worker must be assigned before contact with the beneficiary",
                 step="L1.7",
             )
-        self._beneficiary_contacted(mode=_enum_value(ContactMode, "mode", mode), notes=notes)
+        self._beneficiary_contacted(mode=value_of(ContactMode, "mode", mode), notes=notes)
 
-    @event("BeneficiaryContacted")
+    @event(BeneficiaryContacted)
     def _beneficiary_contacted(self, mode: str, notes: str) -> None:
         pass
+
+    class ConsentRecorded(Event):
+        """L1.9-10: written informed consent, given or refused."""
+
+        given: bool
+        given_by: str
+        document_ref: str
+        notes: str
 
     def record_consent(
         self, *, given: bool, given_by: str, document_ref: str = "", notes: str = ""
@@ -319,7 +368,7 @@ class Case(Aggregate):
                 "accompaniment is a unilateral termination (L6.4)",
                 step="L1.9",
             )
-        given_by_value = _enum_value(ConsentGiver, "given_by", given_by)
+        given_by_value = value_of(ConsentGiver, "given_by", given_by)
         if given and not document_ref.strip():
             raise InvalidValue("document_ref", "a given consent needs the signed form's reference")
         self._consent_recorded(
@@ -334,13 +383,20 @@ class Case(Aggregate):
                 notes="informed consent refused (L1.10)",
             )
 
-    @event("ConsentRecorded")
+    @event(ConsentRecorded)
     def _consent_recorded(self, given: bool, given_by: str, document_ref: str, notes: str) -> None:
         self.consent = "given" if given else "refused"
-        if given and self.stage == Stage.IDENTIFICATION.value:
-            self.stage = Stage.ASSESSMENT.value
 
     # ---- 2. Assessment -------------------------------------------------------
+
+    class AssessmentRecorded(Event):
+        """L2.1-L2.3: an assessment of one condition, by the agency that did it."""
+
+        kind: str
+        domain: str
+        assessing_agency: str
+        findings: str
+        recommended_services: list[str]
 
     def record_assessment(
         self,
@@ -355,16 +411,16 @@ class Case(Aggregate):
         self._require_open()
         self._require_consent("assessment")
         self._assessment_recorded(
-            kind=_enum_value(AssessmentKind, "kind", kind),
-            domain=_enum_value(AssessmentDomain, "domain", domain),
-            assessing_agency=_enum_value(Agency, "assessing_agency", assessing_agency),
-            findings=_required_text("findings", findings),
-            recommended_services=_enum_values(
+            kind=value_of(AssessmentKind, "kind", kind),
+            domain=value_of(AssessmentDomain, "domain", domain),
+            assessing_agency=value_of(Agency, "assessing_agency", assessing_agency),
+            findings=required_text("findings", findings),
+            recommended_services=values_of(
                 ServiceType, "recommended_services", recommended_services or []
             ),
         )
 
-    @event("AssessmentRecorded")
+    @event(AssessmentRecorded)
     def _assessment_recorded(
         self,
         kind: str,
@@ -373,8 +429,14 @@ class Case(Aggregate):
         findings: str,
         recommended_services: list[str],
     ) -> None:
-        if self.stage == Stage.ASSESSMENT.value:
+        if self.stage == Stage.ASSESSMENT:
             self.assessments_in_cycle += 1
+
+    class CaseReportConcluded(Event):
+        """L2.7: the assessment was concluded into the case report."""
+
+        summary: str
+        needs: list[str]
 
     def conclude_case_report(self, *, summary: str, needs: list[str]) -> None:
         """L2.7: conclude the assessment into the case report."""
@@ -387,16 +449,22 @@ class Case(Aggregate):
                 step="L2.7",
             )
         self._case_report_concluded(
-            summary=_required_text("summary", summary),
-            needs=_enum_values(ServiceType, "needs", needs),
+            summary=required_text("summary", summary),
+            needs=values_of(ServiceType, "needs", needs),
         )
 
-    @event("CaseReportConcluded")
+    @event(CaseReportConcluded)
     def _case_report_concluded(self, summary: str, needs: list[str]) -> None:
-        self.case_report_concluded = True
-        self.stage = Stage.PLANNING.value
+        pass
 
     # ---- 3. Intervention planning -------------------------------------------
+
+    class CaseConferenceHeld(Event):
+        """L3.3 / L5.3: a multi-agency case conference and its decisions."""
+
+        held_on: str
+        participating_agencies: list[str]
+        decisions: list[str]
 
     def hold_case_conference(
         self, *, held_on: str, participating_agencies: list[str], decisions: list[str]
@@ -404,20 +472,27 @@ class Case(Aggregate):
         """L3.3 / L5.3: a multi-agency case conference and its decisions."""
         self._require_open()
         self._require_consent("case_conference")
-        agencies = _enum_values(Agency, "participating_agencies", participating_agencies)
+        agencies = values_of(Agency, "participating_agencies", participating_agencies)
         if not agencies:
             raise InvalidValue("participating_agencies", "must list at least 1 item(s)")
         self._case_conference_held(
-            held_on=_required_text("held_on", held_on),
+            held_on=required_text("held_on", held_on),
             participating_agencies=agencies,
-            decisions=_text_items("decisions", decisions),
+            decisions=text_items("decisions", decisions),
         )
 
-    @event("CaseConferenceHeld")
+    @event(CaseConferenceHeld)
     def _case_conference_held(
         self, held_on: str, participating_agencies: list[str], decisions: list[str]
     ) -> None:
         pass
+
+    class FamilyMeetingHeld(Event):
+        """L3.4 / L5.4: a meeting with the beneficiary's family and what it agreed."""
+
+        held_on: str
+        participants: list[str]
+        agreements: list[str]
 
     def hold_family_meeting(
         self, *, held_on: str, participants: list[str], agreements: list[str]
@@ -426,16 +501,24 @@ class Case(Aggregate):
         self._require_open()
         self._require_consent("family_meeting")
         self._family_meeting_held(
-            held_on=_required_text("held_on", held_on),
-            participants=_text_items("participants", participants),
-            agreements=_text_items("agreements", agreements),
+            held_on=required_text("held_on", held_on),
+            participants=text_items("participants", participants),
+            agreements=text_items("agreements", agreements),
         )
 
-    @event("FamilyMeetingHeld")
+    @event(FamilyMeetingHeld)
     def _family_meeting_held(
         self, held_on: str, participants: list[str], agreements: list[str]
     ) -> None:
         pass
+
+    class InterventionPlanAgreed(Event):
+        """L3.1-L3.5: goals and services, each mapped to an agency, agreed with the family."""
+
+        goals: list[str]
+        services: list[dict[str, str]]
+        agreed_with: list[str]
+        plan_document_ref: str
 
     def agree_intervention_plan(
         self,
@@ -456,20 +539,20 @@ class Case(Aggregate):
         for index, service in enumerate(services):
             if not isinstance(service, dict):
                 raise InvalidValue(f"services[{index}]", "must be an object")
-            service_type = _enum_value(
+            service_type = value_of(
                 ServiceType, f"services[{index}].service_type", service.get("service_type")
             )
-            agency = _enum_value(Agency, f"services[{index}].agency", service.get("agency"))
+            agency = value_of(Agency, f"services[{index}].agency", service.get("agency"))
             _require_agency_provides(agency, service_type)
             planned.append({"service_type": service_type, "agency": agency})
         self._intervention_plan_agreed(
-            goals=_text_items("goals", goals),
+            goals=text_items("goals", goals),
             services=planned,
-            agreed_with=_enum_values(ConsentGiver, "agreed_with", agreed_with),
+            agreed_with=values_of(ConsentGiver, "agreed_with", agreed_with),
             plan_document_ref=plan_document_ref,
         )
 
-    @event("InterventionPlanAgreed")
+    @event(InterventionPlanAgreed)
     def _intervention_plan_agreed(
         self,
         goals: list[str],
@@ -477,10 +560,20 @@ class Case(Aggregate):
         agreed_with: list[str],
         plan_document_ref: str,
     ) -> None:
-        self.plan_agreed = True
-        self.stage = Stage.INTERVENTION.value
+        pass
 
     # ---- 4. Intervention -----------------------------------------------------
+
+    class Referred(Event):
+        """L4.1: the beneficiary was referred to an agency for a service, due by a time."""
+
+        referral_id: str
+        service_type: str
+        agency: str
+        due_at: datetime
+        emergency: bool
+        notes: str
+        referral_record_ref: str
 
     def refer(
         self,
@@ -495,8 +588,8 @@ class Case(Aggregate):
     ) -> None:
         """L4.1: refer the beneficiary to an agency for a service (with a referral record)."""
         self._require_open()
-        service_value = _enum_value(ServiceType, "service_type", service_type)
-        agency_value = _enum_value(Agency, "agency", agency)
+        service_value = value_of(ServiceType, "service_type", service_type)
+        agency_value = value_of(Agency, "agency", agency)
         _require_agency_provides(agency_value, service_value)
         if emergency and not self.emergency:
             raise RuleViolated(
@@ -531,7 +624,7 @@ class Case(Aggregate):
             referral_record_ref=referral_record_ref,
         )
 
-    @event("Referred")
+    @event(Referred)
     def _referred(
         self,
         referral_id: str,
@@ -549,6 +642,12 @@ class Case(Aggregate):
             emergency=emergency,
         )
 
+    class ReferralAccepted(Event):
+        """L4.1: the receiving agency accepted the referral."""
+
+        referral_id: str
+        notes: str
+
     def accept_referral(self, *, referral_id: str, notes: str = "") -> None:
         """The receiving agency accepts the referral."""
         self._require_open()
@@ -559,9 +658,15 @@ class Case(Aggregate):
             )
         self._referral_accepted(referral_id=referral_id, notes=notes)
 
-    @event("ReferralAccepted")
+    @event(ReferralAccepted)
     def _referral_accepted(self, referral_id: str, notes: str) -> None:
-        self._set_referral_status(referral_id, ReferralStatus.ACCEPTED)
+        pass
+
+    class ReferralDeclined(Event):
+        """L4.1: the receiving agency declined the referral, saying why."""
+
+        referral_id: str
+        reason: str
 
     def decline_referral(self, *, referral_id: str, reason: str) -> None:
         """The receiving agency declines the referral, saying why."""
@@ -573,11 +678,19 @@ class Case(Aggregate):
                 "only a pending or accepted referral can be declined",
                 step="L4.1",
             )
-        self._referral_declined(referral_id=referral_id, reason=_required_text("reason", reason))
+        self._referral_declined(referral_id=referral_id, reason=required_text("reason", reason))
 
-    @event("ReferralDeclined")
+    @event(ReferralDeclined)
     def _referral_declined(self, referral_id: str, reason: str) -> None:
-        self._set_referral_status(referral_id, ReferralStatus.DECLINED)
+        pass
+
+    class ServiceDelivered(Event):
+        """L4.2-4.3: the agency reported what it delivered, and with which outcome."""
+
+        referral_id: str
+        outcome: str
+        delivered_on: str
+        summary: str
 
     def record_service_delivery(
         self, *, referral_id: str, outcome: str, delivered_on: str, summary: str
@@ -596,21 +709,22 @@ class Case(Aggregate):
             )
         self._service_delivered(
             referral_id=referral_id,
-            outcome=_enum_value(DeliveryOutcome, "outcome", outcome),
-            delivered_on=_required_text("delivered_on", delivered_on),
-            summary=_required_text("summary", summary),
+            outcome=value_of(DeliveryOutcome, "outcome", outcome),
+            delivered_on=required_text("delivered_on", delivered_on),
+            summary=required_text("summary", summary),
         )
 
-    @event("ServiceDelivered")
+    @event(ServiceDelivered)
     def _service_delivered(
         self, referral_id: str, outcome: str, delivered_on: str, summary: str
     ) -> None:
-        status = {
-            DeliveryOutcome.COMPLETED.value: ReferralStatus.COMPLETED,
-            DeliveryOutcome.PARTIALLY_DELIVERED.value: ReferralStatus.IN_PROGRESS,
-            DeliveryOutcome.NOT_DELIVERED.value: ReferralStatus.NOT_DELIVERED,
-        }[outcome]
-        self._set_referral_status(referral_id, status)
+        pass
+
+    class ReferralCancelled(Event):
+        """L4.1: the coordinating office withdrew a referral that was no longer needed."""
+
+        referral_id: str
+        reason: str
 
     def cancel_referral(self, *, referral_id: str, reason: str) -> None:
         """The coordinating office withdraws a referral that is no longer needed."""
@@ -619,23 +733,37 @@ class Case(Aggregate):
             raise RuleViolated(
                 "referral_settled", "the referral is already settled and cannot be cancelled"
             )
-        self._referral_cancelled(referral_id=referral_id, reason=_required_text("reason", reason))
+        self._referral_cancelled(referral_id=referral_id, reason=required_text("reason", reason))
 
-    @event("ReferralCancelled")
+    @event(ReferralCancelled)
     def _referral_cancelled(self, referral_id: str, reason: str) -> None:
-        self._set_referral_status(referral_id, ReferralStatus.CANCELLED)
+        pass
+
+    class AccompanimentRecorded(Event):
+        """L4.4-4.6: the case worker accompanied the beneficiary."""
+
+        activity: str
+        notes: str
 
     def record_accompaniment(self, *, activity: str, notes: str = "") -> None:
         """L4.4-4.6: the case worker accompanies the beneficiary and reports it."""
         self._require_open()
         self._require_consent("accompaniment")
-        self._accompaniment_recorded(activity=_required_text("activity", activity), notes=notes)
+        self._accompaniment_recorded(activity=required_text("activity", activity), notes=notes)
 
-    @event("AccompanimentRecorded")
+    @event(AccompanimentRecorded)
     def _accompaniment_recorded(self, activity: str, notes: str) -> None:
         pass
 
     # ---- 5. Monitoring and evaluation ----------------------------------------
+
+    class MonitoringVisitRecorded(Event):
+        """L5.2: services and results were checked with the beneficiary."""
+
+        mode: str
+        findings: str
+        services_on_track: bool
+        recovered: bool
 
     def record_monitoring_visit(
         self, *, mode: str, findings: str, services_on_track: bool, recovered: bool
@@ -649,18 +777,22 @@ class Case(Aggregate):
                 step="L5.2",
             )
         self._monitoring_visit_recorded(
-            mode=_enum_value(ContactMode, "mode", mode),
-            findings=_required_text("findings", findings),
+            mode=value_of(ContactMode, "mode", mode),
+            findings=required_text("findings", findings),
             services_on_track=bool(services_on_track),
             recovered=bool(recovered),
         )
 
-    @event("MonitoringVisitRecorded")
+    @event(MonitoringVisitRecorded)
     def _monitoring_visit_recorded(
         self, mode: str, findings: str, services_on_track: bool, recovered: bool
     ) -> None:
-        self.stage = Stage.MONITORING.value
         self.last_visit_found_recovery = recovered
+
+    class ReassessmentStarted(Event):
+        """L5.5: the beneficiary still needs services, so the case went back to assessment."""
+
+        reason: str
 
     def start_reassessment(self, *, reason: str) -> None:
         """L5.5: the beneficiary still needs services, so the case loops back to assessment."""
@@ -671,17 +803,23 @@ class Case(Aggregate):
                 "re-assessment follows intervention and monitoring",
                 step="L5.5",
             )
-        self._reassessment_started(reason=_required_text("reason", reason))
+        self._reassessment_started(reason=required_text("reason", reason))
 
-    @event("ReassessmentStarted")
+    @event(ReassessmentStarted)
     def _reassessment_started(self, reason: str) -> None:
-        self.stage = Stage.ASSESSMENT.value
         self.assessments_in_cycle = 0
-        self.case_report_concluded = False
-        self.plan_agreed = False
         self.last_visit_found_recovery = False
 
     # ---- 6. Termination ------------------------------------------------------
+
+    class Terminated(Event):
+        """L6.1-L6.5: the case ended, agreed after recovery or unilaterally; it is closed."""
+
+        kind: str
+        reason: str
+        beneficiary_feedback: dict[str, Any]
+        termination_form_ref: str
+        notes: str
 
     def terminate(
         self,
@@ -694,8 +832,8 @@ class Case(Aggregate):
     ) -> None:
         """L6.1-L6.5: agreed termination after recovery, or unilateral (L6.4); status closed."""
         self._require_open()
-        kind_value = _enum_value(TerminationKind, "kind", kind)
-        reason_value = _enum_value(TerminationReason, "reason", reason)
+        kind_value = value_of(TerminationKind, "kind", kind)
+        reason_value = value_of(TerminationReason, "reason", reason)
         if kind_value == TerminationKind.AGREED.value:
             if reason_value != TerminationReason.RECOVERED.value:
                 raise InvalidValue("reason", "an agreed termination's reason must be 'recovered'")
@@ -729,7 +867,7 @@ class Case(Aggregate):
             notes=notes,
         )
 
-    @event("Terminated")
+    @event(Terminated)
     def _terminated(
         self,
         kind: str,
@@ -771,7 +909,6 @@ class Case(Aggregate):
                     referral, status=ReferralStatus.CANCELLED.value
                 )
         self.closure = closure
-        self.stage = Stage.CLOSED.value
 
     def _set_referral_status(self, referral_id: str, status: ReferralStatus) -> None:
         self.referrals[referral_id] = replace(self.referrals[referral_id], status=status.value)
@@ -803,7 +940,7 @@ class Case(Aggregate):
             )
 
     def _require_stage(self, stage: Stage, what: str, step: str) -> None:
-        if self.stage != stage.value:
+        if self.stage != stage:
             raise RuleViolated(
                 "wrong_stage",
                 f"{what.replace('_', ' ')} belongs to the {stage.value} stage; "
@@ -822,3 +959,68 @@ def _require_agency_provides(agency: str, service_type: str) -> None:
             step="L3.2",
         )
 
+
+# Every event a case records, in the order the SOP meets them. Projections, the
+# published contract and the tests take the list from here.
+CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
+    Case.ReportReceived,
+    Case.PsychologicalFirstAidGiven,
+    Case.RiskClassified,
+    Case.HandedOver,
+    Case.EmergencyResponseRecorded,
+    Case.CaseWorkerAssigned,
+    Case.BeneficiaryContacted,
+    Case.ConsentRecorded,
+    Case.AssessmentRecorded,
+    Case.CaseReportConcluded,
+    Case.CaseConferenceHeld,
+    Case.FamilyMeetingHeld,
+    Case.InterventionPlanAgreed,
+    Case.Referred,
+    Case.ReferralAccepted,
+    Case.ReferralDeclined,
+    Case.ServiceDelivered,
+    Case.ReferralCancelled,
+    Case.AccompanimentRecorded,
+    Case.MonitoringVisitRecorded,
+    Case.ReassessmentStarted,
+    Case.Terminated,
+)
+
+
+def stage_after(stage: Stage, recorded: Case.Event) -> Stage:
+    """The SOP stage a case stands in after an event: the aggregate and every fold use this."""
+    match recorded:
+        case Case.ConsentRecorded(given=True) if stage == Stage.IDENTIFICATION:
+            return Stage.ASSESSMENT
+        case Case.CaseReportConcluded():
+            return Stage.PLANNING
+        case Case.InterventionPlanAgreed():
+            return Stage.INTERVENTION
+        case Case.MonitoringVisitRecorded():
+            return Stage.MONITORING
+        case Case.ReassessmentStarted():
+            return Stage.ASSESSMENT
+        case Case.HandedOver() | Case.Terminated():
+            return Stage.CLOSED
+    return stage
+
+
+def referral_status_after(recorded: Case.Event) -> tuple[str, ReferralStatus] | None:
+    """The referral an event moves, and the status it moves it to; None for other events.
+
+    A case closing over open referrals ends them too (cancelled), which the folds
+    apply when the case closes.
+    """
+    match recorded:
+        case Case.Referred(referral_id=referral_id):
+            return referral_id, ReferralStatus.PENDING
+        case Case.ReferralAccepted(referral_id=referral_id):
+            return referral_id, ReferralStatus.ACCEPTED
+        case Case.ReferralDeclined(referral_id=referral_id):
+            return referral_id, ReferralStatus.DECLINED
+        case Case.ServiceDelivered(referral_id=referral_id, outcome=outcome):
+            return referral_id, REFERRAL_STATUS_AFTER_DELIVERY[DeliveryOutcome(outcome)]
+        case Case.ReferralCancelled(referral_id=referral_id):
+            return referral_id, ReferralStatus.CANCELLED
+    return None

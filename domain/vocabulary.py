@@ -4,7 +4,9 @@ Events store the plain string values, never the enum objects, so stored
 history stays readable by any JSON consumer and survives a rename here.
 """
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class Agency(StrEnum):
@@ -107,6 +109,17 @@ class HandoverTarget(StrEnum):
     INFORMATION_ONLY = "information_only"
 
 
+# The agency that receives a case handed over by routing b, c or d; information
+# only (rule f) goes to nobody.
+HANDOVER_AGENCY: Mapping[HandoverTarget, Agency] = MappingProxyType(
+    {
+        HandoverTarget.PATBM: Agency.PATBM,
+        HandoverTarget.SOCIAL: Agency.SOCIAL,
+        HandoverTarget.PROVINCE: Agency.PROVINCE,
+    }
+)
+
+
 class ConsentGiver(StrEnum):
     VICTIM = "victim"
     PARENT = "parent"
@@ -183,6 +196,15 @@ SETTLED_REFERRAL_STATUSES = frozenset(
         ReferralStatus.NOT_DELIVERED,
         ReferralStatus.DECLINED,
         ReferralStatus.CANCELLED,
+    }
+)
+
+# L4.2-4.3: where a referral stands after the agency reports a delivery.
+REFERRAL_STATUS_AFTER_DELIVERY: Mapping[DeliveryOutcome, ReferralStatus] = MappingProxyType(
+    {
+        DeliveryOutcome.COMPLETED: ReferralStatus.COMPLETED,
+        DeliveryOutcome.PARTIALLY_DELIVERED: ReferralStatus.IN_PROGRESS,
+        DeliveryOutcome.NOT_DELIVERED: ReferralStatus.NOT_DELIVERED,
     }
 )
 

@@ -10,6 +10,7 @@ changed incompatibly (see ``incompatibilities``). Regenerate with::
 """
 
 import dataclasses
+import inspect
 import json
 import sys
 import typing
@@ -21,7 +22,7 @@ from typing import Any
 import jsonschema
 from pydantic import BaseModel, create_model
 
-from domain.case import Case
+from domain.case import CASE_EVENT_TYPES, Case
 from gateways.kafka.messages import (
     AGENCY_DATA_MODELS,
     AGENCY_DESCRIPTIONS,
@@ -40,17 +41,16 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def case_event_classes() -> list[type[Case.Event]]:
-    return sorted(
-        (
-            value
-            for value in vars(Case).values()
-            if isinstance(value, type)
-            and issubclass(value, Case.Event)
-            # The library's generic base classes; the case records only its own named events.
-            and value.__name__ not in ("Event", "Created")
-        ),
-        key=lambda cls: cls.__name__,
-    )
+    return sorted(CASE_EVENT_TYPES, key=lambda cls: cls.__name__)
+
+
+def event_description(event_class: type) -> str:
+    """The docstring the event was declared with (not the one dataclasses generate)."""
+    for klass in event_class.__mro__:
+        doc = klass.__dict__.get("__doc__")
+        if isinstance(doc, str) and not doc.startswith(f"{klass.__name__}("):
+            return inspect.cleandoc(doc)
+    return ""
 
 
 # ---- JSON Schemas ----------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def generated_schemas() -> dict[str, dict[str, Any]]:
         name = case_event_type(event_class.__name__)
         data = _model_schema(_case_event_model(event_class))
         data["description"] = f"The stored {event_class.__name__} event, whole, with its actor."
-        doc = (event_class.__doc__ or "").strip()
+        doc = event_description(event_class)
         schemas[name] = _envelope(name, event_class.__name__, doc or data["description"], data)
     for kind in MESSAGE_KINDS:
         name = agency_message_type(kind)
