@@ -1,8 +1,9 @@
-"""The case service: one method per SOP step, each load -> decide -> save.
+"""The case service: reads that are checked and recorded, and commands run one way.
 
-Every command runs as an actor (who, in which role and agency) at the
-service clock's time, may carry an expected version (a stale write is refused,
-never lost) and an idempotency key (a retried request never appends twice).
+Every command (services/case_commands.py) runs as an actor (who, in which
+role and agency) at the service clock's time, may carry an expected version
+(a stale write is refused, never lost) and an idempotency key (a retried
+request never appends twice): load -> check who may -> decide -> save.
 """
 
 import hashlib
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
@@ -22,7 +23,6 @@ from domain.errors import InvalidValue
 from domain.register import CaseRegister
 from services.access import (
     AccessDenied,
-    Who,
     may_read,
     may_read_access_log,
     may_read_actor_access_log,
@@ -31,6 +31,7 @@ from services.access import (
     require_may_report,
 )
 from services.access_log import AccessEntry, AccessLog, AccessRecord, CaseRead
+from services.case_commands import CaseCommand, CommandContext, ReportCase
 from services.profiles import ProfileBook, UnknownDistrict, load_profiles
 
 MAX_CONFLICT_RETRIES = 5
@@ -97,15 +98,6 @@ class CommandRecord:
 
 class CommandLog(Protocol):
     def find_command(self, key_hash: str) -> CommandRecord | None: ...
-
-
-def referral_id_for(case_id: UUID, referred_at_version: int) -> str:
-    """Referral ids derive from the case and the version of their Referred event.
-
-    A retried referral command therefore names the same referral, and a client
-    learns the id from the command's result (case id and version) alone.
-    """
-    return str(uuid5(case_id, f"referral/{referred_at_version}"))
 
 
 def utc_now() -> datetime:
@@ -214,10 +206,10 @@ class Cases(Application[UUID]):
         log: AccessLog = self.recorder  # type: ignore[assignment]
         return log
 
-    # ---- 1. Identification -------------------------------------------------------
+    # ---- Commands ----------------------------------------------------------------
 
     def report_case(
-        self, actor: Actor, *, idempotency_key: str | None = None, **report: Any
+        self, actor: Actor, report: ReportCase, *, idempotency_key: str | None = None
     ) -> CommandResult:
         """L1.1-L1.2: record a report; the case is coordinated by the reporter's district."""
         require_may_report(actor)
@@ -225,7 +217,7 @@ class Cases(Application[UUID]):
             profile = self.profiles.profile(actor.district)
         except UnknownDistrict:
             raise InvalidValue("district", "the caller's district has no profile") from None
-        request_hash = _fingerprint("report_case", None, report)
+        request_hash = _fingerprint("report_case", None, report.model_dump(mode="json"))
         replay = self._replay(actor, idempotency_key, request_hash)
         if replay is not None:
             return replay
@@ -238,8 +230,8 @@ class Cases(Application[UUID]):
                 if register is None:
                     register = CaseRegister.open(actor.district, year, profile.register_code)
                 number = register.issue_number(case_id)
-                case = Case.receive_report(
-                    case_id=case_id, district=actor.district, register_number=number, **report
+                case = report.open_case(
+                    case_id=case_id, district=actor.district, register_number=number
                 )
             recorded = tuple(type(event).__name__ for event in case.pending_events)
             record = self._command_record(actor, idempotency_key, request_hash, case, recorded)
@@ -253,107 +245,23 @@ class Cases(Application[UUID]):
             return CommandResult(case.id, case.version, case.register_number, recorded)
         raise VersionConflict(case_id, None, 0)
 
-    def give_psychological_first_aid(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "give_psychological_first_aid", Who.CASE_TEAM, kw)
-
-    def classify(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "classify", Who.CASE_TEAM, kw)
-
-    def hand_over(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "hand_over", Who.OFFICE_LEADS, kw)
-
-    def record_emergency_response(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "record_emergency_response", Who.CASE_TEAM, kw)
-
-    def assign_case_worker(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "assign_case_worker", Who.OFFICE_LEADS, kw)
-
-    def record_contact(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "record_contact", Who.CASE_TEAM, kw)
-
-    def record_consent(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "record_consent", Who.CASE_TEAM, kw)
-
-    # ---- 2. Assessment -------------------------------------------------------------
-
-    def record_assessment(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(
-            actor, case_id, "record_assessment", Who.CASE_TEAM_OR_ASSESSING_AGENCY, kw
-        )
-
-    def conclude_case_report(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "conclude_case_report", Who.CASE_TEAM, kw)
-
-    # ---- 3. Planning -----------------------------------------------------------------
-
-    def hold_case_conference(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "hold_case_conference", Who.CASE_TEAM, kw)
-
-    def hold_family_meeting(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "hold_family_meeting", Who.CASE_TEAM, kw)
-
-    def agree_intervention_plan(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "agree_intervention_plan", Who.CASE_TEAM, kw)
-
-    # ---- 4. Intervention ---------------------------------------------------------------
-
-    def refer(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        """L4.1: the referral's due time comes from the district's time standard."""
-
-        def with_id_and_due_time(case: Case, now: datetime, arguments: dict[str, Any]) -> None:
-            limit = self.profiles.profile(case.district).step("L4.1").limit
-            # Named after the fingerprint is taken, so a retry replays; callers inside
-            # Simpul may name the referral themselves.
-            arguments.setdefault("referral_id", referral_id_for(case.id, case.version + 1))
-            case.refer(due_at=now + limit, **arguments)
-
-        return self._execute(
-            actor, case_id, "refer", Who.CASE_TEAM, kw, decide=with_id_and_due_time
-        )
-
-    def accept_referral(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "accept_referral", Who.RECEIVING_AGENCY, kw)
-
-    def decline_referral(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "decline_referral", Who.RECEIVING_AGENCY, kw)
-
-    def record_service_delivery(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "record_service_delivery", Who.RECEIVING_AGENCY, kw)
-
-    def cancel_referral(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "cancel_referral", Who.OFFICE_LEADS, kw)
-
-    def record_accompaniment(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "record_accompaniment", Who.CASE_TEAM, kw)
-
-    # ---- 5. Monitoring -------------------------------------------------------------------
-
-    def record_monitoring_visit(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "record_monitoring_visit", Who.CASE_TEAM, kw)
-
-    def start_reassessment(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "start_reassessment", Who.CASE_TEAM, kw)
-
-    # ---- 6. Termination --------------------------------------------------------------------
-
-    def terminate(self, actor: Actor, case_id: UUID, **kw: Any) -> CommandResult:
-        return self._execute(actor, case_id, "terminate", Who.CASE_WORKER_OR_COORDINATOR, kw)
-
-    # ---- The one way every case command runs -------------------------------------------------
-
-    def _execute(
+    def execute(
         self,
         actor: Actor,
         case_id: UUID,
-        command: str,
-        who: Who,
-        arguments: dict[str, Any],
+        command: CaseCommand,
         *,
-        decide: Callable[[Case, datetime, dict[str, Any]], None] | None = None,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> CommandResult:
-        expected_version: int | None = arguments.pop("expected_version", None)
-        idempotency_key: str | None = arguments.pop("idempotency_key", None)
-        request_hash = _fingerprint(command, case_id, arguments)
+        """Run one command on a case: load, check who may, decide, save (retrying a race).
+
+        ``expected_version`` refuses a command based on a stale case; a repeated
+        ``idempotency_key`` with the same command returns the first answer.
+        """
+        request_hash = _fingerprint(
+            command.operation(), case_id, command.model_dump(mode="json")
+        )
         replay = self._replay(actor, idempotency_key, request_hash)
         if replay is not None:
             return replay
@@ -361,16 +269,13 @@ class Cases(Application[UUID]):
             case = self.visible_case(actor, case_id)
             if expected_version is not None and case.version != expected_version:
                 raise VersionConflict(case_id, expected_version, case.version)
-            referral_agency = None
-            if who is Who.RECEIVING_AGENCY:
-                referral_agency = case.referral(arguments["referral_id"]).agency
-            require_may_act(actor, case, who, referral_agency=referral_agency)
+            acted_on = command.referral_id_acted_on
+            referral_agency = case.referral(acted_on).agency if acted_on is not None else None
+            require_may_act(actor, case, command.step.who, referral_agency=referral_agency)
             now = self.clock()
+            context = CommandContext(actor, now, self.profiles.profile(case.district))
             with acting_as(actor, now):
-                if decide is None:
-                    getattr(case, command)(**arguments)
-                else:
-                    decide(case, now, arguments)
+                command.apply(case, context)
             recorded = tuple(type(event).__name__ for event in case.pending_events)
             record = self._command_record(actor, idempotency_key, request_hash, case, recorded)
             try:

@@ -42,6 +42,31 @@ class Problem(BaseModel):
     errors: list[FieldError] = Field(default_factory=list)
 
 
+# What each kind of route documents it may answer besides success.
+COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid bearer token"},
+    403: {"model": Problem, "description": "The caller may see the case but not do this"},
+    404: {"model": Problem, "description": "No such case visible to the caller"},
+    409: {"model": Problem, "description": "A rule of the SOP refuses it now, or If-Match is stale"},
+    422: {"model": Problem, "description": "A field is invalid; the problem names it"},
+    503: {"model": Problem, "description": "The case store is unreachable; nothing was recorded"},
+}
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid bearer token"},
+    403: {
+        "model": Problem,
+        "description": "Agency officers read cases through their agency's referrals inbox",
+    },
+    404: {"model": Problem, "description": "No such case visible to the caller"},
+    422: {"model": Problem, "description": "A query parameter is invalid"},
+    503: {
+        "model": Problem,
+        "description": "The case store is unreachable, or the read could not be recorded in "
+        "the access log; no case data was returned",
+    },
+}
+
+
 def problem_response(
     status: int,
     code: str,

@@ -22,6 +22,7 @@ from gateways.bench.workload import DISTRICT, open_cases, stored_event_shape
 from gateways.embedded.ports import free_port
 from gateways.eventstore.environment import postgres_env
 from gateways.tokens import TokenService
+from services.case_commands import RecordAccompaniment
 from services.cases import Cases
 from services.settings import Settings
 
@@ -77,9 +78,7 @@ def measure(database_url: str, seconds: float = 8.0, rounds: int = 2) -> list[Fi
     cases = Cases(env=postgres_env(database_url, Settings(database_pool_size=4)))
     try:
         case_ids = open_cases(cases, CLIENTS)
-        cases.record_accompaniment(
-            Actor("warmup", Role.COORDINATOR, Agency.UPTD_PPA, DISTRICT), case_ids[0], activity="x"
-        )
+        cases.execute(Actor("warmup", Role.COORDINATOR, Agency.UPTD_PPA, DISTRICT), case_ids[0], RecordAccompaniment(activity="x"))
         _, state_bytes = stored_event_shape(database_url)
     finally:
         cases.close()

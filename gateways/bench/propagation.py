@@ -35,7 +35,15 @@ from gateways.agency_views import schema_name
 from gateways.embedded.kafka import EmbeddedKafka
 from gateways.embedded.postgres import EmbeddedPostgres
 from gateways.runtime import build_cases
-from services.cases import Cases, referral_id_for
+from services.case_commands import (
+    AssignCaseWorker,
+    Classify,
+    RecordConsent,
+    Refer,
+    ReportCase,
+    referral_id_for,
+)
+from services.cases import Cases
 from services.settings import Settings
 
 SERVICE_FOR_AGENCY = {
@@ -101,14 +109,10 @@ def _consented_case(cases: Cases, district: str) -> uuid.UUID:
     intake = Actor("bench.intake", Role.INTAKE_OFFICER, Agency.UPTD_PPA, district)
     coordinator = Actor("bench.coordinator", Role.COORDINATOR, Agency.UPTD_PPA, district)
     worker = Actor("bench.worker", Role.CASE_WORKER, Agency.UPTD_PPA, district)
-    case_id = cases.report_case(
-        intake, channel="walk_in", arrived_at=datetime.now(UTC) - timedelta(minutes=1),
-        chronology="Benchmark case.", victim={"name": "Bench", "age": 10},
-    ).case_id
-    cases.classify(intake, case_id, case_type="KTA", risk_level="high", jurisdiction="district",
-                   emergency=False)
-    cases.assign_case_worker(coordinator, case_id, case_worker_id=worker.user_id)
-    cases.record_consent(worker, case_id, given=True, given_by="parent", document_ref="IC")
+    case_id = cases.report_case(intake, ReportCase(channel="walk_in", arrived_at=datetime.now(UTC) - timedelta(minutes=1), chronology="Benchmark case.", victim={"name": "Bench", "age": 10})).case_id
+    cases.execute(intake, case_id, Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=False))
+    cases.execute(coordinator, case_id, AssignCaseWorker(case_worker_id=worker.user_id))
+    cases.execute(worker, case_id, RecordConsent(given=True, given_by="parent", document_ref="IC"))
     return case_id
 
 
@@ -212,7 +216,7 @@ def measure_propagation(settings: Settings, *, events: int = 200, rate: float = 
         services = SERVICE_FOR_AGENCY[agency]
 
         def refer(case_id: uuid.UUID, service: str) -> tuple[str, float, datetime]:
-            result = cases.refer(worker, case_id, service_type=service, agency=agency)
+            result = cases.execute(worker, case_id, Refer(service_type=service, agency=agency))
             returned = time.time()
             referral_id = referral_id_for(case_id, result.version)
             watcher.expect(referral_id)

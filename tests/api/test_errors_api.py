@@ -5,7 +5,7 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
-from gateways.api.routes.case_steps import STEPS
+from services.case_commands import CASE_STEPS, ReferralCommand
 from tests.support.lifecycle import Headers, a_report_body
 
 SECRET_NAME = "Kembang Sepatu"
@@ -214,7 +214,10 @@ def test_invalid_json_is_a_422_not_a_500(client: TestClient, auth: Headers):
 
 
 STEP_PATHS = [
-    f"referrals/{{referral_id}}/{step.path}" if step.on_referral else step.path for step in STEPS
+    f"referrals/{{referral_id}}/{command.step.path}"
+    if issubclass(command, ReferralCommand)
+    else command.step.path
+    for command in CASE_STEPS
 ]
 BAD_BODIES = [
     pytest.param(b"[]", "body", id="a JSON array"),

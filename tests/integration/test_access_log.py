@@ -13,6 +13,7 @@ from gateways.eventstore.environment import postgres_env
 from projections.case_file import CaseFile
 from services.access import AccessDenied
 from services.access_log import AccessNotRecorded, CaseRead
+from services.case_commands import AssignCaseWorker, Classify, ReportCase
 from services.cases import CaseNotFound, Cases
 from services.settings import Settings
 from tests.support.builders import (
@@ -55,7 +56,7 @@ def _log_rows(database_url: str) -> list[tuple[object, ...]]:
 def test_a_read_is_recorded_with_who_when_which_case_view_and_purpose(
     cases: Cases, database_url: str
 ) -> None:
-    case_id = cases.report_case(INTAKE_OFFICER, **REPORT).case_id
+    case_id = cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id
     read = CaseRead(view="read_case", purpose="Pemeriksaan 700/12", request_id="req-1")
 
     events = cases.read_case_events(AUDITOR, case_id, read)
@@ -70,7 +71,7 @@ def test_a_read_is_recorded_with_who_when_which_case_view_and_purpose(
 
 
 def test_a_refused_read_records_nothing(cases: Cases, database_url: str) -> None:
-    case_id = cases.report_case(INTAKE_OFFICER, **REPORT).case_id
+    case_id = cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id
 
     with pytest.raises(CaseNotFound):
         cases.read_case_events(HEALTH_OFFICER, case_id, CaseRead(view="read_case"))
@@ -81,7 +82,7 @@ def test_a_refused_read_records_nothing(cases: Cases, database_url: str) -> None
 def test_without_the_access_log_a_read_fails_and_returns_nothing(
     cases: Cases, database_url: str
 ) -> None:
-    case_id = cases.report_case(INTAKE_OFFICER, **REPORT).case_id
+    case_id = cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DROP TABLE cases_access_log")
 
@@ -94,7 +95,7 @@ def test_without_the_access_log_a_read_fails_and_returns_nothing(
 def test_a_read_whose_record_is_refused_by_the_database_fails(
     cases: Cases, database_url: str
 ) -> None:
-    case_id = cases.report_case(INTAKE_OFFICER, **REPORT).case_id
+    case_id = cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "ALTER TABLE cases_access_log ADD CONSTRAINT reads_refused CHECK (false) NOT VALID"
@@ -115,7 +116,7 @@ def test_a_read_whose_record_is_refused_by_the_database_fails(
 def test_the_access_log_cannot_be_rewritten(
     cases: Cases, database_url: str, statement: str
 ) -> None:
-    case_id = cases.report_case(INTAKE_OFFICER, **REPORT).case_id
+    case_id = cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id
     cases.read_case_events(COORDINATOR, case_id, CaseRead(view="read_case"))
 
     with (
@@ -130,12 +131,9 @@ def test_the_access_log_cannot_be_rewritten(
 def test_who_read_a_case_is_listed_for_auditors_and_the_office_coordinator(
     cases: Cases,
 ) -> None:
-    case_id = cases.report_case(INTAKE_OFFICER, **REPORT).case_id
-    cases.classify(
-        COORDINATOR, case_id,
-        case_type="KTA", risk_level="high", jurisdiction="district", emergency=False,
-    )
-    cases.assign_case_worker(COORDINATOR, case_id, case_worker_id=CASE_WORKER.user_id)
+    case_id = cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id
+    cases.execute(COORDINATOR, case_id, Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=False))
+    cases.execute(COORDINATOR, case_id, AssignCaseWorker(case_worker_id=CASE_WORKER.user_id))
     cases.read_case_events(CASE_WORKER, case_id, CaseRead(view="read_case", purpose="visit"))
     log = CaseRead(view="read_case_access_log")
 
@@ -154,8 +152,8 @@ def test_who_read_a_case_is_listed_for_auditors_and_the_office_coordinator(
 
 
 def test_what_one_person_read_is_listed_for_auditors_only(cases: Cases) -> None:
-    first = cases.report_case(INTAKE_OFFICER, **REPORT).case_id
-    second = cases.report_case(INTAKE_OFFICER, **REPORT).case_id
+    first = cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id
+    second = cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id
     for case_id in (first, second, first):
         cases.read_case_events(COORDINATOR, case_id, CaseRead(view="read_case"))
     listing = CaseRead(view="read_actor_access_log")

@@ -13,6 +13,7 @@ import pytest
 from gateways.audit_commands import verify_event_store
 from gateways.eventstore.chain import GENESIS, ChainRoot, chain_hash, event_hash
 from gateways.eventstore.verify import ProblemKind, StoreVerification, verify_case, verify_store
+from services.case_commands import AssignCaseWorker, Classify, RecordContact, ReportCase
 from services.cases import Cases
 from tests.support.builders import CASE_WORKER, COORDINATOR, INTAKE_OFFICER, report_details
 
@@ -84,15 +85,12 @@ class Store:
 @pytest.fixture
 def store(pg_cases: Cases, database_url: str) -> Iterator[Store]:
     """Three cases of four events each, their commands interleaved, plus the register's events."""
-    case_ids = [pg_cases.report_case(INTAKE_OFFICER, **REPORT).case_id for _ in range(3)]
+    case_ids = [pg_cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id for _ in range(3)]
     for case_id in case_ids:
-        pg_cases.classify(
-            COORDINATOR, case_id,
-            case_type="KTA", risk_level="high", jurisdiction="district", emergency=False,
-        )
+        pg_cases.execute(COORDINATOR, case_id, Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=False))
     for case_id in case_ids:
-        pg_cases.assign_case_worker(COORDINATOR, case_id, case_worker_id=CASE_WORKER.user_id)
-        pg_cases.record_contact(CASE_WORKER, case_id, mode="home_visit")
+        pg_cases.execute(COORDINATOR, case_id, AssignCaseWorker(case_worker_id=CASE_WORKER.user_id))
+        pg_cases.execute(CASE_WORKER, case_id, RecordContact(mode="home_visit"))
     yield Store(database_url, case_ids)
 
 

@@ -8,6 +8,7 @@ from eventsourcing.utils import resolve_topic
 from gateways.audit_bench import generate_store, measure_access_logging, measure_verification
 from gateways.audit_commands import replay_projections
 from gateways.replay import REBUILDS, ReplayContext, rebuild
+from services.case_commands import Classify, HandOver, ReportCase
 from services.cases import Cases
 from services.settings import Settings
 from tests.support.builders import COORDINATOR, INTAKE_OFFICER, report_details
@@ -41,12 +42,9 @@ def test_replay_folds_every_case_and_reports_its_count(
     pg_cases: Cases, database_url: str, test_settings: Settings
 ) -> None:
     for _ in range(3):
-        case_id = pg_cases.report_case(INTAKE_OFFICER, **REPORT).case_id
-        pg_cases.classify(
-            COORDINATOR, case_id,
-            case_type="KTA", risk_level="low", jurisdiction="village", emergency=False,
-        )
-        pg_cases.hand_over(COORDINATOR, case_id, target="patbm")
+        case_id = pg_cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id
+        pg_cases.execute(COORDINATOR, case_id, Classify(case_type="KTA", risk_level="low", jurisdiction="village", emergency=False))
+        pg_cases.execute(COORDINATOR, case_id, HandOver(target="patbm"))
     progress = Counted()
     context = ReplayContext(test_settings, database_url)
     out = StringIO()

@@ -31,6 +31,7 @@ from projections.time_standards_dashboard import step_rows
 from projections.timeline import case_timeline
 from services.cases import Cases
 from services.sharing import SharingPolicy, load_matrix
+from tests.support.builders import report_a_case
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "store_v1"
 STORE = json.loads((FIXTURE / "stored_events.json").read_text())
@@ -99,9 +100,7 @@ def test_every_stored_event_decodes_and_encodes_back_to_the_same_bytes(restored)
 
 
 def test_new_events_append_to_the_restored_chain(restored, database_url):
-    from tests.support.builders import INTAKE_OFFICER, a_report
-
-    restored.report_case(INTAKE_OFFICER, **a_report())
+    report_a_case(restored)
 
     with psycopg.connect(database_url, autocommit=True) as conn:
         result = verify_store(conn, anchors=[ChainRoot.parse(STORE["root"])])

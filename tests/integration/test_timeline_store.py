@@ -14,6 +14,14 @@ from gateways.eventstore.environment import postgres_env
 from projections.case_file import case_file_as_of
 from projections.timeline import case_timeline
 from services.access_log import CaseRead
+from services.case_commands import (
+    AcceptReferral,
+    AssignCaseWorker,
+    Classify,
+    RecordConsent,
+    Refer,
+    ReportCase,
+)
 from services.cases import Cases
 from services.settings import Settings
 from tests.support.builders import (
@@ -48,27 +56,15 @@ def cases(database_url: str, test_settings: Settings) -> Iterator[Cases]:
 
 def test_the_timeline_follows_the_commands_that_made_it(cases: Cases) -> None:
     steps = []
-    reported = cases.report_case(INTAKE_OFFICER, **REPORT)
+    reported = cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT))
     case_id = reported.case_id
     steps.append((INTAKE_OFFICER, reported))
-    steps.append((COORDINATOR, cases.classify(
-        COORDINATOR, case_id,
-        case_type="KTA", risk_level="high", jurisdiction="district", emergency=True,
-    )))
-    steps.append((INTAKE_OFFICER, cases.refer(
-        INTAKE_OFFICER, case_id,
-        service_type="medical_examination", agency="health", emergency=True,
-    )))
+    steps.append((COORDINATOR, cases.execute(COORDINATOR, case_id, Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=True))))
+    steps.append((INTAKE_OFFICER, cases.execute(INTAKE_OFFICER, case_id, Refer(service_type="medical_examination", agency="health", emergency=True))))
     referral_id = cases.read_case_events(AUDITOR, case_id, READ)[-1].referral_id
-    steps.append((HEALTH_OFFICER, cases.accept_referral(
-        HEALTH_OFFICER, case_id, referral_id=referral_id
-    )))
-    steps.append((COORDINATOR, cases.assign_case_worker(
-        COORDINATOR, case_id, case_worker_id=CASE_WORKER.user_id
-    )))
-    steps.append((CASE_WORKER, cases.record_consent(
-        CASE_WORKER, case_id, given=False, given_by="parent"
-    )))
+    steps.append((HEALTH_OFFICER, cases.execute(HEALTH_OFFICER, case_id, AcceptReferral(referral_id=referral_id))))
+    steps.append((COORDINATOR, cases.execute(COORDINATOR, case_id, AssignCaseWorker(case_worker_id=CASE_WORKER.user_id))))
+    steps.append((CASE_WORKER, cases.execute(CASE_WORKER, case_id, RecordConsent(given=False, given_by="parent"))))
     events = cases.read_case_events(AUDITOR, case_id, READ)
     profile = cases.profiles.profile(DISTRICT)
 

@@ -27,6 +27,24 @@ from uuid import UUID, uuid4
 from domain.actors import Actor, acting_as
 from domain.case import Case
 from domain.vocabulary import Agency, ReferralStatus, Role, Stage
+from services.case_commands import (
+    CASE_STEPS,
+    AcceptReferral,
+    AgreeInterventionPlan,
+    AssignCaseWorker,
+    CancelReferral,
+    CaseCommand,
+    Classify,
+    ConcludeCaseReport,
+    DeclineReferral,
+    RecordAssessment,
+    RecordConsent,
+    RecordContact,
+    RecordMonitoringVisit,
+    RecordServiceDelivery,
+    ReportCase,
+    Terminate,
+)
 from services.cases import Cases, CommandResult
 from services.profiles import ProfileBook, load_profiles
 
@@ -119,9 +137,9 @@ def a_report(**overrides: Any) -> dict[str, Any]:
         "arrived_at": REPORT_ARRIVED_AT,
         "chronology": "Tetangga mendengar anak menangis dan melihat memar di lengannya.",
         "victim": {"name": "Anak Contoh", "sex": "female", "age": 12, "village": "Desa Contoh"},
-        "reporter": {"name": "Pelapor Contoh", "relationship": "neighbour"},
-        "reported_person": {"relationship": "step_parent"},
-        "incident": {"place": "household", "date": "2024-03-02"},
+        "reporter": {"name": "Pelapor Contoh", "relationship_to_victim": "neighbour"},
+        "reported_person": {"relationship_to_victim": "step_parent"},
+        "incident": {"place_type": "household", "occurred_on": "2024-03-02"},
         "needs": "pemeriksaan kesehatan dan pendampingan",
         "psychological_first_aid_needed": True,
         "documents": ["family_card"],
@@ -310,7 +328,7 @@ def an_agreed_termination(**overrides: Any) -> dict[str, Any]:
     return {
         "kind": "agreed",
         "reason": "recovered",
-        "beneficiary_feedback": {"satisfied": True, "comment": "Terima kasih."},
+        "beneficiary_feedback": {"satisfaction": 5, "comments": "Terima kasih."},
         "termination_form_ref": "TERM/2024/017",
         "notes": "",
         **overrides,
@@ -348,28 +366,57 @@ COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
 }
 
 
+# The service's command for each of those names.
+SERVICE_COMMANDS: Mapping[str, type[CaseCommand]] = {
+    command.operation(): command for command in CASE_STEPS
+}
+
+
 # ---- The standard journey along the SOP ---------------------------------------
 
 
 @dataclass(frozen=True)
 class JourneyStep:
-    command: str
+    """One step: the aggregate's method, the service's command, their arguments, who acts."""
+
+    method: Callable[..., None]
+    command: type[CaseCommand]
     arguments: Callable[..., dict[str, Any]]
     actor: Actor
+
+    @property
+    def name(self) -> str:
+        return self.command.operation()
+
+    def on_case(self, case: Case, **overrides: Any) -> None:
+        self.method(case, **self.arguments(**overrides))
+
+    def through(self, cases: Cases, case_id: UUID, **overrides: Any) -> CommandResult:
+        return cases.execute(self.actor, case_id, self.command(**self.arguments(**overrides)))
 
 
 # A case handled by the district from classification to agreed termination.
 # Each comment names the stage the step leaves the case in.
 STANDARD_JOURNEY: tuple[JourneyStep, ...] = (
-    JourneyStep("classify", a_classification, INTAKE_OFFICER),  # identification
-    JourneyStep("assign_case_worker", a_case_worker_assignment, COORDINATOR),  # identification
-    JourneyStep("record_contact", a_contact, CASE_WORKER),  # identification
-    JourneyStep("record_consent", a_consent, CASE_WORKER),  # assessment
-    JourneyStep("record_assessment", an_assessment, CASE_WORKER),  # assessment
-    JourneyStep("conclude_case_report", a_case_report, CASE_WORKER),  # planning
-    JourneyStep("agree_intervention_plan", an_intervention_plan, CASE_WORKER),  # intervention
-    JourneyStep("record_monitoring_visit", a_monitoring_visit, CASE_WORKER),  # monitoring
-    JourneyStep("terminate", an_agreed_termination, CASE_WORKER),  # closed
+    JourneyStep(Case.classify, Classify, a_classification, INTAKE_OFFICER),  # identification
+    JourneyStep(  # identification
+        Case.assign_case_worker, AssignCaseWorker, a_case_worker_assignment, COORDINATOR
+    ),
+    JourneyStep(Case.record_contact, RecordContact, a_contact, CASE_WORKER),  # identification
+    JourneyStep(Case.record_consent, RecordConsent, a_consent, CASE_WORKER),  # assessment
+    JourneyStep(  # assessment
+        Case.record_assessment, RecordAssessment, an_assessment, CASE_WORKER
+    ),
+    JourneyStep(  # planning
+        Case.conclude_case_report, ConcludeCaseReport, a_case_report, CASE_WORKER
+    ),
+    JourneyStep(  # intervention
+        Case.agree_intervention_plan, AgreeInterventionPlan, an_intervention_plan, CASE_WORKER
+    ),
+    JourneyStep(  # monitoring
+        Case.record_monitoring_visit, RecordMonitoringVisit, a_monitoring_visit, CASE_WORKER
+    ),
+    JourneyStep(Case.terminate, Terminate, an_agreed_termination, CASE_WORKER),  # closed
 )
 
 
@@ -411,7 +458,7 @@ def advance_case(
         if case.stage == to_stage.value:
             return case
         with acting_as(step.actor, at):
-            getattr(case, step.command)(**step.arguments(**overrides.get(step.command, {})))
+            step.on_case(case, **overrides.get(step.name, {}))
     if case.stage != to_stage.value:
         raise StageNotReached(to_stage)
     return case
@@ -428,10 +475,15 @@ def a_case_at(
 
 
 def report_a_case(
-    cases: Cases, *, actor: Actor = INTAKE_OFFICER, **report_overrides: Any
+    cases: Cases,
+    *,
+    actor: Actor = INTAKE_OFFICER,
+    idempotency_key: str | None = None,
+    **report_overrides: Any,
 ) -> CommandResult:
     """Record a report through the service, as the intake officer by default."""
-    return cases.report_case(actor, **a_report(**report_overrides))
+    report = ReportCase(**a_report(**report_overrides))
+    return cases.report_case(actor, report, idempotency_key=idempotency_key)
 
 
 def advance_reported_case(
@@ -447,8 +499,7 @@ def advance_reported_case(
     for step in STANDARD_JOURNEY:
         if cases.visible_case(COORDINATOR, case_id).stage == to_stage.value:
             break
-        command = getattr(cases, step.command)
-        command(step.actor, case_id, **step.arguments(**overrides.get(step.command, {})))
+        step.through(cases, case_id, **overrides.get(step.name, {}))
     case = cases.visible_case(COORDINATOR, case_id)
     if case.stage != to_stage.value:
         raise StageNotReached(to_stage)
@@ -470,20 +521,29 @@ def referral_history(
     coordinator cancels.
     """
     accept = JourneyStep(
-        "accept_referral",
+        Case.accept_referral,
+        AcceptReferral,
         partial(a_referral_acceptance, referral_id=referral_id),
         receiving_officer,
     )
 
     def deliver(outcome: str) -> JourneyStep:
         arguments = partial(a_service_delivery, referral_id=referral_id, outcome=outcome)
-        return JourneyStep("record_service_delivery", arguments, receiving_officer)
+        return JourneyStep(
+            Case.record_service_delivery, RecordServiceDelivery, arguments, receiving_officer
+        )
 
     decline = JourneyStep(
-        "decline_referral", partial(a_referral_decline, referral_id=referral_id), receiving_officer
+        Case.decline_referral,
+        DeclineReferral,
+        partial(a_referral_decline, referral_id=referral_id),
+        receiving_officer,
     )
     cancel = JourneyStep(
-        "cancel_referral", partial(a_referral_cancellation, referral_id=referral_id), COORDINATOR
+        Case.cancel_referral,
+        CancelReferral,
+        partial(a_referral_cancellation, referral_id=referral_id),
+        COORDINATOR,
     )
     return {
         ReferralStatus.PENDING: (),
@@ -500,14 +560,14 @@ def take_steps(case: Case, steps: Iterable[JourneyStep], *, at: datetime = FIXED
     """Apply steps to the aggregate, each as its actor."""
     for step in steps:
         with acting_as(step.actor, at):
-            getattr(case, step.command)(**step.arguments())
+            step.on_case(case)
     return case
 
 
 def take_service_steps(cases: Cases, case_id: UUID, steps: Iterable[JourneyStep]) -> None:
     """Issue steps through the service, each as its actor."""
     for step in steps:
-        getattr(cases, step.command)(step.actor, case_id, **step.arguments())
+        step.through(cases, case_id)
 
 
 def move_referral_to(
@@ -542,9 +602,13 @@ def report_details(**overrides: Any) -> dict[str, Any]:
         "arrived_at": after(minutes=-10),
         "chronology": "A teacher reports that a 12-year-old pupil was abused by a neighbour.",
         "victim": {"name": "Anak A", "age": 12, "sex": "female", "education": "SD kelas 6"},
-        "reporter": {"name": "Ibu Guru R", "relationship": "teacher", "phone": "0812-0000-0000"},
-        "reported_person": {"relationship": "neighbour", "sex": "male"},
-        "incident": {"place": "home", "date": "2025-03-01", "village": "Desa Baebunta"},
+        "reporter": {
+            "name": "Ibu Guru R", "relationship_to_victim": "teacher", "phone": "0812-0000-0000"
+        },
+        "reported_person": {"relationship_to_victim": "neighbour", "sex": "male"},
+        "incident": {
+            "place_type": "household", "occurred_on": "2025-03-01", "village": "Desa Baebunta"
+        },
         "needs": "A safe place to stay and a medical examination.",
         "psychological_first_aid_needed": True,
         "documents": ["birth_certificate", "family_card"],

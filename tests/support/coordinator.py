@@ -7,7 +7,19 @@ from uuid import UUID
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
-from services.cases import Cases, referral_id_for
+from services.case_commands import (
+    AcceptReferral,
+    AssignCaseWorker,
+    Classify,
+    HandOver,
+    RecordConsent,
+    RecordContact,
+    Refer,
+    ReportCase,
+    Terminate,
+    referral_id_for,
+)
+from services.cases import Cases
 
 
 def office(district: str = "luwu-utara") -> dict[str, Actor]:
@@ -45,30 +57,26 @@ def record_case(cases: Cases, shape: str, *, district: str = "luwu-utara", worke
     risk, village, handed to PATBM.
     """
     actors = office(district)
-    case_id = cases.report_case(actors["intake"], **report_arguments()).case_id
+    case_id = cases.report_case(actors["intake"], ReportCase(**report_arguments())).case_id
     if shape == "reported":
         return RecordedCase(case_id, shape)
     if shape == "handed_over":
-        cases.classify(actors["intake"], case_id, case_type="KTA", risk_level="low",
-                       jurisdiction="village", emergency=False)
-        cases.hand_over(actors["coordinator"], case_id, target="patbm")
+        cases.execute(actors["intake"], case_id, Classify(case_type="KTA", risk_level="low", jurisdiction="village", emergency=False))
+        cases.execute(actors["coordinator"], case_id, HandOver(target="patbm"))
         return RecordedCase(case_id, shape)
     risk = "medium" if shape == "classified_medium" else "high"
-    cases.classify(actors["intake"], case_id, case_type="KTA", risk_level=risk,
-                   jurisdiction="district", emergency=False)
+    cases.execute(actors["intake"], case_id, Classify(case_type="KTA", risk_level=risk, jurisdiction="district", emergency=False))
     if shape.startswith("classified"):
         return RecordedCase(case_id, shape)
     case_worker = Actor(worker, Role.CASE_WORKER, Agency.UPTD_PPA, district)
-    cases.assign_case_worker(actors["coordinator"], case_id, case_worker_id=worker)
-    cases.record_contact(case_worker, case_id, mode="home_visit")
-    cases.record_consent(case_worker, case_id, given=True, given_by="parent", document_ref="IC")
-    cases.refer(case_worker, case_id, service_type="medical_examination", agency="health")
-    legal = cases.refer(case_worker, case_id, service_type="legal_process", agency="police")
-    cases.accept_referral(actors["police"], case_id,
-                          referral_id=referral_id_for(case_id, legal.version))
+    cases.execute(actors["coordinator"], case_id, AssignCaseWorker(case_worker_id=worker))
+    cases.execute(case_worker, case_id, RecordContact(mode="home_visit"))
+    cases.execute(case_worker, case_id, RecordConsent(given=True, given_by="parent", document_ref="IC"))
+    cases.execute(case_worker, case_id, Refer(service_type="medical_examination", agency="health"))
+    legal = cases.execute(case_worker, case_id, Refer(service_type="legal_process", agency="police"))
+    cases.execute(actors["police"], case_id, AcceptReferral(referral_id=referral_id_for(case_id, legal.version)))
     if shape == "closed":
-        cases.terminate(actors["coordinator"], case_id, kind="unilateral",
-                        reason="whereabouts_unknown")
+        cases.execute(actors["coordinator"], case_id, Terminate(kind="unilateral", reason="whereabouts_unknown"))
     return RecordedCase(case_id, shape)
 
 

@@ -10,6 +10,7 @@ from projections.agency_referrals import (
     MemoryReferralsView,
     UnknownMessageType,
 )
+from services.case_commands import DeclineReferral
 from services.cases import Cases
 from services.sharing import SharingPolicy, load_matrix
 from tests.support.referred_case import (
@@ -79,7 +80,7 @@ def test_termination_leaves_every_referral_settled_and_every_case_closed(cases: 
 def test_a_re_referred_case_is_open_again(cases: Cases):
     case_id = consented_case(cases)
     first = refer(cases, case_id, "education", "return_to_school")
-    cases.decline_referral(officer("education"), case_id, referral_id=first, reason="full")
+    cases.execute(officer("education"), case_id, DeclineReferral(referral_id=first, reason="full"))
     second = refer(cases, case_id, "education", "non_formal_education")
 
     view = inbox(cases, "education")

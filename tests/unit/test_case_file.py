@@ -24,6 +24,7 @@ from projections.case_file import (
     history_entry,
 )
 from services.access_log import CaseRead
+from services.case_commands import AssignCaseWorker, Classify, RecordConsent, Refer, ReportCase
 from services.cases import Cases
 from tests.support.builders import (
     AUDITOR,
@@ -1015,26 +1016,12 @@ def test_case_file_folds_events_read_back_from_the_case_store() -> None:
         for name, value in report_details().items()
         if name not in ("case_id", "district", "register_number")
     }
-    reported = cases.report_case(INTAKE_OFFICER, **report_fields)
+    reported = cases.report_case(INTAKE_OFFICER, ReportCase(**report_fields))
     case_id = reported.case_id
-    cases.classify(
-        COORDINATOR,
-        case_id,
-        case_type="KTP",
-        risk_level="medium",
-        jurisdiction="district",
-        emergency=False,
-    )
-    cases.assign_case_worker(COORDINATOR, case_id, case_worker_id=CASE_WORKER.user_id)
-    cases.record_consent(
-        CASE_WORKER, case_id, given=True, given_by="victim", document_ref="IC/2025/077"
-    )
-    referred = cases.refer(
-        CASE_WORKER,
-        case_id,
-        service_type="medical_examination",
-        agency="health",
-    )
+    cases.execute(COORDINATOR, case_id, Classify(case_type="KTP", risk_level="medium", jurisdiction="district", emergency=False))
+    cases.execute(COORDINATOR, case_id, AssignCaseWorker(case_worker_id=CASE_WORKER.user_id))
+    cases.execute(CASE_WORKER, case_id, RecordConsent(given=True, given_by="victim", document_ref="IC/2025/077"))
+    referred = cases.execute(CASE_WORKER, case_id, Refer(service_type="medical_examination", agency="health"))
 
     read = CaseRead(view="test")
     events = cases.read_case_events(AUDITOR, case_id, read)

@@ -1,6 +1,6 @@
 """The case register: one gapless running number per district and year (L1.2)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,6 +10,7 @@ from gateways.eventstore.environment import memory_env
 from services.cases import Cases
 from tests.support.builders import (
     DISTRICT,
+    FIXED_TIME,
     OTHER_DISTRICT,
     OTHER_DISTRICT_COORDINATOR,
     FakeClock,
@@ -46,9 +47,9 @@ def test_register_numbers_follow_each_other_without_gaps(cases, clock):
 def test_a_refused_report_takes_no_number(cases):
     # Given one recorded report
     report_a_case(cases)
-    # And a report refused for its channel
+    # And a report refused because it says it arrived tomorrow
     with pytest.raises(InvalidValue):
-        report_a_case(cases, channel="carrier_pigeon")
+        report_a_case(cases, arrived_at=FIXED_TIME + timedelta(days=1))
 
     # When the next report is recorded
     result = report_a_case(cases)

@@ -11,6 +11,24 @@ from domain.vocabulary import Agency, ReferralStatus, Role, Stage
 from gateways.eventstore.environment import memory_env
 from services.access import AccessDenied
 from services.access_log import CaseRead
+from services.case_commands import (
+    AcceptReferral,
+    AgreeInterventionPlan,
+    AssignCaseWorker,
+    Classify,
+    ConcludeCaseReport,
+    GivePsychologicalFirstAid,
+    HoldCaseConference,
+    NamedReferral,
+    RecordAccompaniment,
+    RecordAssessment,
+    RecordConsent,
+    RecordContact,
+    RecordMonitoringVisit,
+    RecordServiceDelivery,
+    Refer,
+    Terminate,
+)
 from services.cases import CaseNotFound, Cases, IdempotencyKeyReused, VersionConflict
 from tests.support.builders import (
     AUDITOR,
@@ -25,6 +43,7 @@ from tests.support.builders import (
     OTHER_DISTRICT_COORDINATOR,
     POLICE_OFFICER,
     REFERRAL_ID,
+    SERVICE_COMMANDS,
     FakeClock,
     a_case_conference,
     a_case_report,
@@ -67,12 +86,8 @@ def case_in_intervention(cases: Cases) -> UUID:
     """A reported case walked to intervention, referred to health (REFERRAL_ID) and police."""
     case_id = report_a_case(cases).case_id
     advance_reported_case(cases, case_id, Stage.INTERVENTION)
-    cases.refer(CASE_WORKER, case_id, **a_referral(referral_id=REFERRAL_ID))
-    cases.refer(
-        CASE_WORKER,
-        case_id,
-        **a_referral(referral_id=POLICE_REFERRAL_ID, service_type="legal_process", agency="police"),
-    )
+    cases.execute(CASE_WORKER, case_id, NamedReferral(**a_referral(referral_id=REFERRAL_ID)))
+    cases.execute(CASE_WORKER, case_id, NamedReferral(**a_referral(referral_id=POLICE_REFERRAL_ID, service_type="legal_process", agency="police")))
     return case_id
 
 
@@ -88,57 +103,41 @@ def test_a_case_runs_from_report_to_agreed_termination(cases, clock):
     reported = report_a_case(cases, idempotency_key="hotline-call-0417")
     case_id = reported.case_id
     clock.advance(timedelta(minutes=30))
-    cases.give_psychological_first_aid(CASE_WORKER, case_id, **a_psychological_first_aid())
+    cases.execute(CASE_WORKER, case_id, GivePsychologicalFirstAid(**a_psychological_first_aid()))
     # L1.5, L1.7: classified by rule a, a case worker assigned by letter
-    cases.classify(INTAKE_OFFICER, case_id, **a_classification())
-    cases.assign_case_worker(COORDINATOR, case_id, **a_case_worker_assignment())
+    cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()))
+    cases.execute(COORDINATOR, case_id, AssignCaseWorker(**a_case_worker_assignment()))
     clock.advance(timedelta(hours=3))
     # L1.8-L1.10: first visit and written consent
-    cases.record_contact(CASE_WORKER, case_id, **a_contact())
-    cases.record_consent(CASE_WORKER, case_id, **a_consent())
+    cases.execute(CASE_WORKER, case_id, RecordContact(**a_contact()))
+    cases.execute(CASE_WORKER, case_id, RecordConsent(**a_consent()))
     clock.advance(timedelta(hours=2))
     # L2.1-L2.7: home visit, a further assessment by the health office, case report
-    cases.record_assessment(CASE_WORKER, case_id, **an_assessment())
-    cases.conclude_case_report(CASE_WORKER, case_id, **a_case_report())
+    cases.execute(CASE_WORKER, case_id, RecordAssessment(**an_assessment()))
+    cases.execute(CASE_WORKER, case_id, ConcludeCaseReport(**a_case_report()))
     clock.advance(timedelta(days=1))
     # L3.3-L3.5: case conference, plan agreed with victim and parent
-    cases.hold_case_conference(COORDINATOR, case_id, **a_case_conference())
-    cases.agree_intervention_plan(CASE_WORKER, case_id, **an_intervention_plan())
+    cases.execute(COORDINATOR, case_id, HoldCaseConference(**a_case_conference()))
+    cases.execute(CASE_WORKER, case_id, AgreeInterventionPlan(**an_intervention_plan()))
     # L4.1: referrals to the health office and the police
-    cases.refer(CASE_WORKER, case_id, **a_referral(referral_id="referral-health"))
-    cases.refer(
-        CASE_WORKER,
-        case_id,
-        **a_referral(referral_id="referral-police", service_type="legal_process", agency="police"),
-    )
+    cases.execute(CASE_WORKER, case_id, NamedReferral(**a_referral(referral_id="referral-health")))
+    cases.execute(CASE_WORKER, case_id, NamedReferral(**a_referral(referral_id="referral-police", service_type="legal_process", agency="police")))
     clock.advance(timedelta(hours=4))
     # L4.2-L4.3: each agency accepts and reports what it delivered
-    cases.accept_referral(HEALTH_OFFICER, case_id, referral_id="referral-health")
-    cases.record_assessment(
-        HEALTH_OFFICER,
-        case_id,
-        **an_assessment(kind="further", domain="physical", assessing_agency="health"),
-    )
-    cases.record_service_delivery(
-        HEALTH_OFFICER, case_id, **a_service_delivery(referral_id="referral-health")
-    )
-    cases.accept_referral(POLICE_OFFICER, case_id, referral_id="referral-police")
-    cases.record_service_delivery(
-        POLICE_OFFICER,
-        case_id,
-        **a_service_delivery(referral_id="referral-police", outcome="partially_delivered"),
-    )
+    cases.execute(HEALTH_OFFICER, case_id, AcceptReferral(referral_id="referral-health"))
+    cases.execute(HEALTH_OFFICER, case_id, RecordAssessment(**an_assessment(kind="further", domain="physical", assessing_agency="health")))
+    cases.execute(HEALTH_OFFICER, case_id, RecordServiceDelivery(**a_service_delivery(referral_id="referral-health")))
+    cases.execute(POLICE_OFFICER, case_id, AcceptReferral(referral_id="referral-police"))
+    cases.execute(POLICE_OFFICER, case_id, RecordServiceDelivery(**a_service_delivery(referral_id="referral-police", outcome="partially_delivered")))
     clock.advance(timedelta(days=20))
-    cases.record_service_delivery(
-        POLICE_OFFICER, case_id, **a_service_delivery(referral_id="referral-police")
-    )
+    cases.execute(POLICE_OFFICER, case_id, RecordServiceDelivery(**a_service_delivery(referral_id="referral-police")))
     # L4.4, L5.2: accompaniment and a monitoring visit that finds recovery
-    cases.record_accompaniment(CASE_WORKER, case_id, **an_accompaniment())
+    cases.execute(CASE_WORKER, case_id, RecordAccompaniment(**an_accompaniment()))
     clock.advance(timedelta(days=30))
-    cases.record_monitoring_visit(CASE_WORKER, case_id, **a_monitoring_visit())
+    cases.execute(CASE_WORKER, case_id, RecordMonitoringVisit(**a_monitoring_visit()))
 
     # L6.1-L6.5: agreed termination by the assigned case worker
-    result = cases.terminate(CASE_WORKER, case_id, **an_agreed_termination())
+    result = cases.execute(CASE_WORKER, case_id, Terminate(**an_agreed_termination()))
 
     case = cases.visible_case(COORDINATOR, case_id)
     assert case.stage == Stage.CLOSED
@@ -180,11 +179,11 @@ def test_agreed_termination_is_refused_while_an_agency_has_not_settled_its_refer
     """L5.5: terminate only when every referred service is delivered or otherwise settled."""
     # Given the health office delivered, but the police have not answered
     take_service_steps(cases, case_in_intervention, referral_history(ReferralStatus.COMPLETED))
-    cases.record_monitoring_visit(CASE_WORKER, case_in_intervention, **a_monitoring_visit())
+    cases.execute(CASE_WORKER, case_in_intervention, RecordMonitoringVisit(**a_monitoring_visit()))
 
     # When the case worker terminates by agreement
     with pytest.raises(RuleViolated) as caught:
-        cases.terminate(CASE_WORKER, case_in_intervention, **an_agreed_termination())
+        cases.execute(CASE_WORKER, case_in_intervention, Terminate(**an_agreed_termination()))
 
     # Then the case stays open
     assert caught.value.rule == "referrals_unsettled"
@@ -200,10 +199,10 @@ def test_agreed_termination_closes_the_case_once_every_agency_has_settled_its_re
         ReferralStatus.DECLINED, referral_id=POLICE_REFERRAL_ID, receiving_officer=POLICE_OFFICER
     )
     take_service_steps(cases, case_in_intervention, police_declines)
-    cases.record_monitoring_visit(CASE_WORKER, case_in_intervention, **a_monitoring_visit())
+    cases.execute(CASE_WORKER, case_in_intervention, RecordMonitoringVisit(**a_monitoring_visit()))
 
     # When the case worker terminates by agreement
-    cases.terminate(CASE_WORKER, case_in_intervention, **an_agreed_termination())
+    cases.execute(CASE_WORKER, case_in_intervention, Terminate(**an_agreed_termination()))
 
     # Then the case is closed
     assert cases.visible_case(COORDINATOR, case_in_intervention).stage == Stage.CLOSED
@@ -213,7 +212,7 @@ def test_a_refused_command_records_nothing(cases):
     case_id = report_a_case(cases).case_id
 
     with pytest.raises(RuleViolated) as caught:
-        cases.record_contact(CASE_WORKER, case_id, **a_contact())
+        cases.execute(CASE_WORKER, case_id, RecordContact(**a_contact()))
 
     assert caught.value.rule == "case_worker_required"
     assert recorded_event_names(cases, case_id) == ["ReportReceived"]
@@ -221,7 +220,7 @@ def test_a_refused_command_records_nothing(cases):
 
 def test_an_unknown_case_is_not_found(cases):
     with pytest.raises(CaseNotFound):
-        cases.classify(COORDINATOR, uuid4(), **a_classification())
+        cases.execute(COORDINATOR, uuid4(), Classify(**a_classification()))
 
 
 # ---- Who may read and act ---------------------------------------------------------
@@ -230,7 +229,7 @@ def test_an_unknown_case_is_not_found(cases):
 def test_the_coordinating_office_reads_and_acts_on_its_districts_case(cases):
     case_id = report_a_case(cases).case_id
 
-    result = cases.classify(COORDINATOR, case_id, **a_classification())
+    result = cases.execute(COORDINATOR, case_id, Classify(**a_classification()))
 
     assert result.version == 2
     assert cases.visible_case(INTAKE_OFFICER, case_id).classified
@@ -245,7 +244,7 @@ def test_an_agency_the_case_was_not_referred_to_is_told_it_does_not_exist(
     with pytest.raises(CaseNotFound):
         cases.read_case_events(EDUCATION_OFFICER, case_in_intervention, TEST_READ)
     with pytest.raises(CaseNotFound):
-        cases.accept_referral(EDUCATION_OFFICER, case_in_intervention, referral_id=REFERRAL_ID)
+        cases.execute(EDUCATION_OFFICER, case_in_intervention, AcceptReferral(referral_id=REFERRAL_ID))
 
 
 def test_an_agency_is_told_the_case_does_not_exist_until_it_is_referred(cases):
@@ -254,7 +253,7 @@ def test_an_agency_is_told_the_case_does_not_exist_until_it_is_referred(cases):
     with pytest.raises(CaseNotFound):
         cases.visible_case(HEALTH_OFFICER, case_id)
 
-    cases.refer(CASE_WORKER, case_id, **a_referral())
+    cases.execute(CASE_WORKER, case_id, Refer(**a_referral()))
 
     assert cases.visible_case(HEALTH_OFFICER, case_id).id == case_id
 
@@ -266,7 +265,7 @@ def test_a_referred_agency_reads_the_case(cases, case_in_intervention):
 
 
 def test_a_referred_agency_acts_on_its_own_referral(cases, case_in_intervention):
-    cases.accept_referral(POLICE_OFFICER, case_in_intervention, referral_id=POLICE_REFERRAL_ID)
+    cases.execute(POLICE_OFFICER, case_in_intervention, AcceptReferral(referral_id=POLICE_REFERRAL_ID))
 
     case = cases.visible_case(POLICE_OFFICER, case_in_intervention)
     assert case.referral(POLICE_REFERRAL_ID).status == ReferralStatus.ACCEPTED
@@ -274,7 +273,7 @@ def test_a_referred_agency_acts_on_its_own_referral(cases, case_in_intervention)
 
 def test_a_referred_agency_cannot_act_on_another_agencys_referral(cases, case_in_intervention):
     with pytest.raises(AccessDenied) as caught:
-        cases.accept_referral(POLICE_OFFICER, case_in_intervention, referral_id=REFERRAL_ID)
+        cases.execute(POLICE_OFFICER, case_in_intervention, AcceptReferral(referral_id=REFERRAL_ID))
 
     assert caught.value.rule == "not_permitted"
     case = cases.visible_case(COORDINATOR, case_in_intervention)
@@ -294,7 +293,7 @@ def test_a_referred_agency_cannot_issue_the_case_teams_commands(
     cases, case_in_intervention, command, arguments
 ):
     with pytest.raises(AccessDenied) as caught:
-        getattr(cases, command)(POLICE_OFFICER, case_in_intervention, **arguments)
+        cases.execute(POLICE_OFFICER, case_in_intervention, SERVICE_COMMANDS[command](**arguments))
 
     assert caught.value.rule == "not_permitted"
 
@@ -303,11 +302,7 @@ def test_a_referred_agency_records_its_assessment_while_its_referral_is_open(
     cases, case_in_intervention
 ):
     """L2.2: further assessment with the police (legal status)."""
-    result = cases.record_assessment(
-        POLICE_OFFICER,
-        case_in_intervention,
-        **an_assessment(kind="further", domain="legal", assessing_agency="police"),
-    )
+    result = cases.execute(POLICE_OFFICER, case_in_intervention, RecordAssessment(**an_assessment(kind="further", domain="legal", assessing_agency="police")))
 
     assert result.recorded == ("AssessmentRecorded",)
 
@@ -318,17 +313,13 @@ def test_the_provincial_unit_reads_a_case_referred_to_it_from_any_district(
     provincial_officer = an_actor(
         Role.AGENCY_OFFICER, agency=Agency.PROVINCE, district="sulawesi-selatan"
     )
-    cases.refer(
-        CASE_WORKER,
-        case_in_intervention,
-        **a_referral(
+    cases.execute(CASE_WORKER, case_in_intervention, NamedReferral(**a_referral(
             referral_id="referral-province",
             service_type="psychological_counselling",
             agency="province",
-        ),
-    )
+        )))
 
-    cases.accept_referral(provincial_officer, case_in_intervention, referral_id="referral-province")
+    cases.execute(provincial_officer, case_in_intervention, AcceptReferral(referral_id="referral-province"))
 
     assert cases.visible_case(provincial_officer, case_in_intervention).id == case_in_intervention
 
@@ -351,8 +342,10 @@ def test_an_auditor_cannot_issue_any_case_command(cases, case_in_intervention, c
     version = cases.visible_case(AUDITOR, case_in_intervention).version
 
     with pytest.raises(AccessDenied) as caught:
-        getattr(cases, command)(
-            AUDITOR, case_in_intervention, **SERVICE_COMMAND_ARGUMENTS[command]()
+        cases.execute(
+            AUDITOR,
+            case_in_intervention,
+            SERVICE_COMMANDS[command](**SERVICE_COMMAND_ARGUMENTS[command]()),
         )
 
     assert caught.value.rule == "auditors_read_only"
@@ -381,7 +374,7 @@ def test_a_uptd_ppa_officer_of_another_district_is_told_the_case_does_not_exist(
     with pytest.raises(CaseNotFound):
         cases.visible_case(OTHER_DISTRICT_COORDINATOR, case_id)
     with pytest.raises(CaseNotFound):
-        cases.classify(OTHER_DISTRICT_COORDINATOR, case_id, **a_classification())
+        cases.execute(OTHER_DISTRICT_COORDINATOR, case_id, Classify(**a_classification()))
 
 
 def test_an_agency_officer_of_another_district_is_told_the_case_does_not_exist(
@@ -399,7 +392,7 @@ def test_only_the_assigned_case_worker_or_a_coordinator_terminates(cases):
     advance_reported_case(cases, case_id, Stage.MONITORING)
 
     with pytest.raises(AccessDenied) as caught:
-        cases.terminate(INTAKE_OFFICER, case_id, **an_agreed_termination())
+        cases.execute(INTAKE_OFFICER, case_id, Terminate(**an_agreed_termination()))
 
     assert caught.value.rule == "not_permitted"
 
@@ -410,13 +403,11 @@ def test_only_the_assigned_case_worker_or_a_coordinator_terminates(cases):
 def test_a_command_based_on_a_stale_version_is_refused(cases):
     # Given a case a colleague classified after we read it at version 1
     case_id = report_a_case(cases).case_id
-    cases.classify(INTAKE_OFFICER, case_id, **a_classification())
+    cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()))
 
     # When we assign a case worker based on version 1
     with pytest.raises(VersionConflict) as caught:
-        cases.assign_case_worker(
-            COORDINATOR, case_id, expected_version=1, **a_case_worker_assignment()
-        )
+        cases.execute(COORDINATOR, case_id, AssignCaseWorker(**a_case_worker_assignment()), expected_version=1)
 
     # Then the write is refused and nothing is recorded
     assert (caught.value.expected, caught.value.actual) == (1, 2)
@@ -426,7 +417,7 @@ def test_a_command_based_on_a_stale_version_is_refused(cases):
 def test_a_command_based_on_the_current_version_is_recorded(cases):
     case_id = report_a_case(cases).case_id
 
-    result = cases.classify(INTAKE_OFFICER, case_id, expected_version=1, **a_classification())
+    result = cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()), expected_version=1)
 
     assert result.version == 2
 
@@ -436,10 +427,10 @@ def test_a_command_based_on_the_current_version_is_recorded(cases):
 
 def test_a_retried_command_returns_the_first_result_and_records_nothing(cases, clock):
     case_id = report_a_case(cases).case_id
-    first = cases.classify(INTAKE_OFFICER, case_id, idempotency_key="k-1", **a_classification())
+    first = cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()), idempotency_key="k-1")
     clock.advance()
 
-    retried = cases.classify(INTAKE_OFFICER, case_id, idempotency_key="k-1", **a_classification())
+    retried = cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()), idempotency_key="k-1")
 
     assert retried.replayed is True
     assert first.replayed is False
@@ -455,9 +446,9 @@ def test_a_retried_referral_without_a_referral_id_returns_the_first_result(cases
     """The service names a new referral itself; a retry must not count as a new request."""
     case_id = report_a_case(cases).case_id
     advance_reported_case(cases, case_id, Stage.INTERVENTION)
-    first = cases.refer(CASE_WORKER, case_id, idempotency_key="refer-1", **a_referral())
+    first = cases.execute(CASE_WORKER, case_id, Refer(**a_referral()), idempotency_key="refer-1")
 
-    retried = cases.refer(CASE_WORKER, case_id, idempotency_key="refer-1", **a_referral())
+    retried = cases.execute(CASE_WORKER, case_id, Refer(**a_referral()), idempotency_key="refer-1")
 
     assert retried.replayed is True
     assert retried.version == first.version
@@ -476,12 +467,10 @@ def test_a_retried_report_returns_the_first_case(cases):
 
 def test_the_same_key_for_a_different_request_is_refused(cases):
     case_id = report_a_case(cases).case_id
-    cases.classify(INTAKE_OFFICER, case_id, idempotency_key="k-1", **a_classification())
+    cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()), idempotency_key="k-1")
 
     with pytest.raises(IdempotencyKeyReused):
-        cases.classify(
-            INTAKE_OFFICER, case_id, idempotency_key="k-1", **a_classification(risk_level="medium")
-        )
+        cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification(risk_level="medium")), idempotency_key="k-1")
 
     assert recorded_event_names(cases, case_id) == ["ReportReceived", "RiskClassified"]
 
@@ -496,19 +485,17 @@ def test_the_same_key_for_a_different_report_is_refused(cases):
 def test_the_same_key_for_a_command_on_another_case_is_refused(cases):
     first_case = report_a_case(cases).case_id
     second_case = report_a_case(cases).case_id
-    cases.classify(INTAKE_OFFICER, first_case, idempotency_key="k-1", **a_classification())
+    cases.execute(INTAKE_OFFICER, first_case, Classify(**a_classification()), idempotency_key="k-1")
 
     with pytest.raises(IdempotencyKeyReused):
-        cases.classify(INTAKE_OFFICER, second_case, idempotency_key="k-1", **a_classification())
+        cases.execute(INTAKE_OFFICER, second_case, Classify(**a_classification()), idempotency_key="k-1")
 
 
 def test_idempotency_keys_belong_to_the_user_who_chose_them(cases):
     case_id = report_a_case(cases).case_id
-    cases.classify(INTAKE_OFFICER, case_id, idempotency_key="k-1", **a_classification())
+    cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()), idempotency_key="k-1")
 
-    result = cases.assign_case_worker(
-        COORDINATOR, case_id, idempotency_key="k-1", **a_case_worker_assignment()
-    )
+    result = cases.execute(COORDINATOR, case_id, AssignCaseWorker(**a_case_worker_assignment()), idempotency_key="k-1")
 
     assert result.replayed is False
     assert result.recorded == ("CaseWorkerAssigned",)
@@ -517,14 +504,10 @@ def test_idempotency_keys_belong_to_the_user_who_chose_them(cases):
 def test_a_refused_command_does_not_use_up_its_key(cases):
     case_id = report_a_case(cases).case_id
     with pytest.raises(RuleViolated):
-        cases.assign_case_worker(
-            COORDINATOR, case_id, idempotency_key="k-1", **a_case_worker_assignment()
-        )
-    cases.classify(INTAKE_OFFICER, case_id, **a_classification())
+        cases.execute(COORDINATOR, case_id, AssignCaseWorker(**a_case_worker_assignment()), idempotency_key="k-1")
+    cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()))
 
-    result = cases.assign_case_worker(
-        COORDINATOR, case_id, idempotency_key="k-1", **a_case_worker_assignment()
-    )
+    result = cases.execute(COORDINATOR, case_id, AssignCaseWorker(**a_case_worker_assignment()), idempotency_key="k-1")
 
     assert result.replayed is False
     assert result.recorded == ("CaseWorkerAssigned",)
@@ -538,7 +521,7 @@ def test_a_referral_is_due_after_the_districts_l4_1_time_standard(cases, clock):
     advance_reported_case(cases, case_id, Stage.INTERVENTION)
     referred_at = clock.advance(timedelta(hours=5))
 
-    cases.refer(CASE_WORKER, case_id, **a_referral())
+    cases.execute(CASE_WORKER, case_id, Refer(**a_referral()))
 
     referred = cases.read_case_events(COORDINATOR, case_id, TEST_READ)[-1]
     limit = cases.profiles.profile(DISTRICT).step("L4.1").limit

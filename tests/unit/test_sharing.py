@@ -386,7 +386,7 @@ def test_the_default_matrix_gives_a_row_to_each_agency_with_a_projection():
 
 def test_the_bundled_matrix_names_only_fields_a_report_can_carry():
     """Free-key groups are recorded as the API accepts them; a misspelt key would share nothing."""
-    from gateways.api.schemas import Incident, Person
+    from services.case_commands import Incident, Person
 
     fields = {
         "victim": set(Person.model_fields),

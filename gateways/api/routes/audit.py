@@ -16,8 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from gateways.api.case_review import render_case_review
 from gateways.api.deps import ActorDep, CaseReadDep, CasesDep
-from gateways.api.problems import Problem
-from gateways.api.routes.cases import READ_ERRORS
+from gateways.api.problems import READ_ERRORS, Problem
 from gateways.eventstore.verify import CaseVerification
 from projections.timeline import Timeline, case_timeline
 from services.access import may_verify

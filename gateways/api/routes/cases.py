@@ -9,28 +9,12 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from domain.time_standards import case_milestones, step_schedule
 from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, IdempotencyKey
-from gateways.api.problems import Problem
-from gateways.api.routes.case_steps import COMMAND_ERRORS, accepted
-from gateways.api.schemas import CommandAccepted, ReportIn
+from gateways.api.problems import COMMAND_ERRORS, READ_ERRORS
+from gateways.api.schemas import CommandAccepted, accepted
 from projections.case_file import CaseFile, HistoryEntry, case_file_as_of, history_entry
+from services.case_commands import ReportCase
 
 router = APIRouter(prefix="/cases", tags=["cases"])
-
-READ_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": Problem, "description": "No valid bearer token"},
-    403: {
-        "model": Problem,
-        "description": "Agency officers read cases through their agency's referrals inbox",
-    },
-    404: {"model": Problem, "description": "No such case visible to the caller"},
-    422: {"model": Problem, "description": "A query parameter is invalid"},
-    503: {
-        "model": Problem,
-        "description": "The case store is unreachable, or the read could not be recorded in "
-        "the access log; no case data was returned",
-    },
-}
-
 
 @router.post(
     "",
@@ -40,16 +24,14 @@ READ_ERRORS: dict[int | str, dict[str, object]] = {
     responses=COMMAND_ERRORS,
 )
 def report_case(
-    report: ReportIn,
+    report: ReportCase,
     response: Response,
     cases: CasesDep,
     actor: ActorDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CommandAccepted:
     """Record a report of violence. The caller's district coordinates the new case."""
-    result = cases.report_case(
-        actor, idempotency_key=idempotency_key, **report.command_arguments()
-    )
+    result = cases.report_case(actor, report, idempotency_key=idempotency_key)
     response.headers["Location"] = f"/api/v1/cases/{result.case_id}"
     return accepted(response, result)
 

@@ -1,0 +1,607 @@
+"""The commands a case accepts: one class per SOP step, and the step table front ends build on.
+
+A command is what a caller may send (a pydantic model: the API takes it as its
+request body, so OpenAPI documents exactly this), who may send it, and how it
+becomes a call on the Case aggregate (``apply``). The case service runs any
+command the same way (``Cases.execute``); the API registers one endpoint per
+entry of ``CASE_STEPS``. A new SOP step is therefore one class here and one
+method on the aggregate.
+
+Vocabulary fields use the domain's enums, so the allowed values are listed in
+OpenAPI and checked before the aggregate checks them again.
+"""
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID, uuid5
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.actors import Actor
+from domain.case import Case
+from domain.time_standards import TimeStandardProfile
+from domain.vocabulary import (
+    Agency,
+    AmpkCategory,
+    AssessmentDomain,
+    AssessmentKind,
+    CaseType,
+    Channel,
+    ConsentGiver,
+    ContactMode,
+    DeliveryOutcome,
+    FormOfViolence,
+    HandoverTarget,
+    Jurisdiction,
+    RiskLevel,
+    ServiceType,
+    TerminationKind,
+    TerminationReason,
+)
+from services.access import Who
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Note = Annotated[str, StringConstraints(max_length=5_000)]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+RequiredText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)
+]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1_000)]
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+
+class CommandModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- The report that opens a case -------------------------------------------------------
+
+
+class Person(CommandModel):
+    """What is known of a person: every field is optional, reports are accepted as they come."""
+
+    name: ShortText | None = None
+    sex: Literal["female", "male"] | None = None
+    birth_place: ShortText | None = None
+    birth_date: date | None = None
+    age: int | None = Field(default=None, ge=0, le=130)
+    nik: Annotated[str, StringConstraints(pattern=r"^\d{16}$")] | None = Field(
+        default=None, description="National identity number (16 digits)"
+    )
+    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+    village: ShortText | None = None
+    subdistrict: ShortText | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
+    education: ShortText | None = None
+    occupation: ShortText | None = None
+    disability: ShortText | None = None
+    relationship_to_victim: ShortText | None = Field(
+        default=None, description="For reporters and reported persons, e.g. mother, teacher"
+    )
+
+
+class Incident(CommandModel):
+    occurred_on: date | None = None
+    place_type: (
+        Literal[
+            "household",
+            "workplace",
+            "school",
+            "public_facility",
+            "educational_institution",
+            "online",
+            "other",
+        ]
+        | None
+    ) = Field(default=None, description="SIMFONI-PPA place categories")
+    village: ShortText | None = None
+    subdistrict: ShortText | None = None
+
+
+DocumentType = Literal[
+    "identity_card",
+    "family_card",
+    "birth_certificate",
+    "social_assistance_card",
+    "health_insurance_card",
+    "referral_letter",
+    "photo",
+    "other",
+]
+
+
+def _known(model: BaseModel | None) -> dict[str, Any]:
+    """A person or incident as events store it: only what is known, JSON-safe."""
+    return model.model_dump(mode="json", exclude_none=True) if model is not None else {}
+
+
+class ReportCase(CommandModel):
+    """L1.1-L1.2: a report of violence, as far as it is known."""
+
+    channel: Channel
+    arrived_at: AwareDatetime = Field(description="When the report reached the office")
+    chronology: LongText = Field(description="What happened, in the reporter's words")
+    victim: Person
+    reporter: Person | None = None
+    reported_person: Person | None = Field(default=None, description="The terlapor, if known")
+    incident: Incident | None = None
+    needs: Note = Field(default="", description="Kebutuhan dan harapan: needs and expectations")
+    psychological_first_aid_needed: bool = False
+    documents: list[DocumentType] = Field(default_factory=list, max_length=20)
+
+    def open_case(self, *, case_id: UUID, district: str, register_number: str) -> Case:
+        return Case.receive_report(
+            case_id=case_id,
+            district=district,
+            register_number=register_number,
+            channel=self.channel,
+            arrived_at=self.arrived_at,
+            chronology=self.chronology,
+            victim=_known(self.victim),
+            reporter=_known(self.reporter),
+            reported_person=_known(self.reported_person),
+            incident=_known(self.incident),
+            needs=self.needs,
+            psychological_first_aid_needed=self.psychological_first_aid_needed,
+            documents=list(self.documents),
+        )
+
+
+# ---- Commands on a case ---------------------------------------------------------------------
+
+
+def referral_id_for(case_id: UUID, referred_at_version: int) -> str:
+    """Referral ids derive from the case and the version of their Referred event.
+
+    A retried referral command therefore names the same referral, and a client
+    learns the id from the command's result (case id and version) alone.
+    """
+    return str(uuid5(case_id, f"referral/{referred_at_version}"))
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where a command sits in the SOP and in front ends: ``POST /cases/{id}/<path>``."""
+
+    path: str
+    sop_step: str
+    summary: str
+    who: Who
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What a command may consult besides the case: who issues it, when, and the district's SOP."""
+
+    actor: Actor
+    now: datetime
+    profile: TimeStandardProfile
+
+
+class CaseCommand(CommandModel, ABC):
+    """A command on an existing case. Subclasses declare their ``step`` and ``apply``."""
+
+    step: ClassVar[Step]
+
+    @abstractmethod
+    def apply(self, case: Case, context: CommandContext) -> None:
+        """Call the aggregate's command method; it checks the rules and records the events."""
+
+    @classmethod
+    def operation(cls) -> str:
+        """The command's stable name (``RecordConsent`` -> ``record_consent``): the API's
+        operation id and part of an idempotent request's fingerprint."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+    @property
+    def referral_id_acted_on(self) -> str | None:
+        """The existing referral the command acts on, if it acts on one."""
+        return None
+
+
+class ReferralCommand(CaseCommand):
+    """A command on one referral of the case; the API takes the referral from the path."""
+
+    referral_id: str = Field(min_length=1, max_length=200)
+
+    @property
+    def referral_id_acted_on(self) -> str | None:
+        return self.referral_id
+
+
+# ---- 1. Identification ----------------------------------------------------------------------
+
+
+class GivePsychologicalFirstAid(CaseCommand):
+    step = Step("psychological-first-aid", "L1.3", "Record initial psychological support",
+                Who.CASE_TEAM)
+
+    notes: RequiredText
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.give_psychological_first_aid(notes=self.notes)
+
+
+class Classify(CaseCommand):
+    """L1.5: case type, risk and jurisdiction route the case (rules a-f)."""
+
+    step = Step("classification", "L1.5",
+                "Classify case type, risk and jurisdiction; routes the case (rules a-f)",
+                Who.CASE_TEAM)
+
+    case_type: CaseType
+    risk_level: RiskLevel
+    jurisdiction: Jurisdiction
+    emergency: bool
+    forms_of_violence: list[FormOfViolence] = Field(default_factory=list, max_length=9)
+    ampk_categories: list[AmpkCategory] = Field(default_factory=list, max_length=15)
+    rationale: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.classify(
+            case_type=self.case_type,
+            risk_level=self.risk_level,
+            jurisdiction=self.jurisdiction,
+            emergency=self.emergency,
+            forms_of_violence=list(self.forms_of_violence),
+            ampk_categories=list(self.ampk_categories),
+            rationale=self.rationale,
+        )
+
+
+class HandOver(CaseCommand):
+    step = Step("handover", "L1.5",
+                "Hand the case over as routed (PATBM, social office, province) or give "
+                "information only", Who.OFFICE_LEADS)
+
+    target: HandoverTarget
+    receiving_unit: ShortText = ""
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.hand_over(target=self.target, receiving_unit=self.receiving_unit, notes=self.notes)
+
+
+class RecordEmergencyResponse(CaseCommand):
+    step = Step("emergency-responses", "L1.6", "Record outreach and emergency services",
+                Who.CASE_TEAM)
+
+    actions: list[Item] = Field(min_length=1, max_length=20)
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.record_emergency_response(actions=list(self.actions), notes=self.notes)
+
+
+class AssignCaseWorker(CaseCommand):
+    step = Step("case-worker", "L1.7", "Assign the case worker", Who.OFFICE_LEADS)
+
+    case_worker_id: UserId
+    assignment_letter_ref: Reference = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.assign_case_worker(
+            case_worker_id=self.case_worker_id, assignment_letter_ref=self.assignment_letter_ref
+        )
+
+
+class RecordContact(CaseCommand):
+    step = Step("contacts", "L1.8", "Record a visit or contact with the beneficiary and family",
+                Who.CASE_TEAM)
+
+    mode: ContactMode
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.record_contact(mode=self.mode, notes=self.notes)
+
+
+class RecordConsent(CaseCommand):
+    step = Step("consent", "L1.9-10",
+                "Record written informed consent; a refusal closes the case", Who.CASE_TEAM)
+
+    given: bool
+    given_by: ConsentGiver
+    document_ref: Reference = Field(
+        default="", description="The signed consent form (required when given)"
+    )
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.record_consent(
+            given=self.given,
+            given_by=self.given_by,
+            document_ref=self.document_ref,
+            notes=self.notes,
+        )
+
+
+# ---- 2. Assessment ---------------------------------------------------------------------------
+
+
+class RecordAssessment(CaseCommand):
+    step = Step("assessments", "L2.1-2.3",
+                "Record an assessment (physical, psychological, social-spiritual, legal)",
+                Who.CASE_TEAM_OR_ASSESSING_AGENCY)
+
+    kind: AssessmentKind
+    domain: AssessmentDomain
+    assessing_agency: Agency | None = Field(
+        default=None, description="Defaults to the caller's agency"
+    )
+    findings: LongText
+    recommended_services: list[ServiceType] = Field(default_factory=list, max_length=18)
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.record_assessment(
+            kind=self.kind,
+            domain=self.domain,
+            assessing_agency=self.assessing_agency or context.actor.agency,
+            findings=self.findings,
+            recommended_services=list(self.recommended_services),
+        )
+
+
+class ConcludeCaseReport(CaseCommand):
+    step = Step("case-report", "L2.7", "Conclude the assessment into the case report",
+                Who.CASE_TEAM)
+
+    summary: LongText
+    needs: list[ServiceType] = Field(max_length=18)
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.conclude_case_report(summary=self.summary, needs=list(self.needs))
+
+
+# ---- 3. Intervention planning ----------------------------------------------------------------
+
+
+class HoldCaseConference(CaseCommand):
+    step = Step("case-conferences", "L3.3 / L5.3", "Record a multi-agency case conference",
+                Who.CASE_TEAM)
+
+    held_on: date
+    participating_agencies: list[Agency] = Field(min_length=1, max_length=14)
+    decisions: list[Item] = Field(min_length=1, max_length=50)
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.hold_case_conference(
+            held_on=self.held_on.isoformat(),
+            participating_agencies=list(self.participating_agencies),
+            decisions=list(self.decisions),
+        )
+
+
+class HoldFamilyMeeting(CaseCommand):
+    step = Step("family-meetings", "L3.4 / L5.4", "Record a family meeting", Who.CASE_TEAM)
+
+    held_on: date
+    participants: list[Item] = Field(min_length=1, max_length=30)
+    agreements: list[Item] = Field(min_length=1, max_length=50)
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.hold_family_meeting(
+            held_on=self.held_on.isoformat(),
+            participants=list(self.participants),
+            agreements=list(self.agreements),
+        )
+
+
+class PlannedService(CommandModel):
+    service_type: ServiceType
+    agency: Agency
+
+
+class AgreeInterventionPlan(CaseCommand):
+    step = Step("intervention-plan", "L3.1-3.5",
+                "Record the intervention plan agreed with the beneficiary and family",
+                Who.CASE_TEAM)
+
+    goals: list[Item] = Field(min_length=1, max_length=30)
+    services: list[PlannedService] = Field(min_length=1, max_length=30)
+    agreed_with: list[ConsentGiver] = Field(min_length=1, max_length=4)
+    plan_document_ref: Reference = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.agree_intervention_plan(
+            goals=list(self.goals),
+            services=[service.model_dump(mode="json") for service in self.services],
+            agreed_with=list(self.agreed_with),
+            plan_document_ref=self.plan_document_ref,
+        )
+
+
+# ---- 4. Intervention -------------------------------------------------------------------------
+
+
+class Refer(CaseCommand):
+    """L4.1: the referral's due time comes from the district's time standard."""
+
+    step = Step("referrals", "L4.1", "Refer the beneficiary to an agency for a service",
+                Who.CASE_TEAM)
+
+    service_type: ServiceType
+    agency: Agency
+    emergency: bool = Field(
+        default=False, description="An emergency referral may precede consent (routing rule e)"
+    )
+    notes: Note = ""
+    referral_record_ref: Reference = Field(default="", description="Berita acara rujukan")
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.refer(
+            referral_id=self.new_referral_id(case),
+            service_type=self.service_type,
+            agency=self.agency,
+            due_at=context.now + context.profile.step("L4.1").limit,
+            emergency=self.emergency,
+            notes=self.notes,
+            referral_record_ref=self.referral_record_ref,
+        )
+
+    def new_referral_id(self, case: Case) -> str:
+        return referral_id_for(case.id, case.version + 1)
+
+
+class NamedReferral(Refer):
+    """A referral whose id the caller chose (imports and tests inside Simpul, not the API)."""
+
+    referral_id: str = Field(min_length=1, max_length=200)
+
+    @classmethod
+    def operation(cls) -> str:
+        return Refer.operation()
+
+    def new_referral_id(self, case: Case) -> str:
+        return self.referral_id
+
+
+class AcceptReferral(ReferralCommand):
+    step = Step("acceptance", "L4.1", "The receiving agency accepts the referral",
+                Who.RECEIVING_AGENCY)
+
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.accept_referral(referral_id=self.referral_id, notes=self.notes)
+
+
+class DeclineReferral(ReferralCommand):
+    step = Step("decline", "L4.1", "The receiving agency declines the referral, saying why",
+                Who.RECEIVING_AGENCY)
+
+    reason: RequiredText
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.decline_referral(referral_id=self.referral_id, reason=self.reason)
+
+
+class RecordServiceDelivery(ReferralCommand):
+    step = Step("deliveries", "L4.2-4.3", "The receiving agency reports the service it delivered",
+                Who.RECEIVING_AGENCY)
+
+    outcome: DeliveryOutcome
+    delivered_on: date
+    summary: LongText
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.record_service_delivery(
+            referral_id=self.referral_id,
+            outcome=self.outcome,
+            delivered_on=self.delivered_on.isoformat(),
+            summary=self.summary,
+        )
+
+
+class CancelReferral(ReferralCommand):
+    step = Step("cancellation", "L4.1", "The coordinating office withdraws a referral",
+                Who.OFFICE_LEADS)
+
+    reason: RequiredText
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.cancel_referral(referral_id=self.referral_id, reason=self.reason)
+
+
+class RecordAccompaniment(CaseCommand):
+    step = Step("accompaniment", "L4.4-4.6", "Record accompaniment of the beneficiary",
+                Who.CASE_TEAM)
+
+    activity: RequiredText
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.record_accompaniment(activity=self.activity, notes=self.notes)
+
+
+# ---- 5. Monitoring ---------------------------------------------------------------------------
+
+
+class RecordMonitoringVisit(CaseCommand):
+    step = Step("monitoring-visits", "L5.2", "Record a monitoring visit", Who.CASE_TEAM)
+
+    mode: ContactMode
+    findings: LongText
+    services_on_track: bool
+    recovered: bool
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.record_monitoring_visit(
+            mode=self.mode,
+            findings=self.findings,
+            services_on_track=self.services_on_track,
+            recovered=self.recovered,
+        )
+
+
+class StartReassessment(CaseCommand):
+    step = Step("reassessment", "L5.5",
+                "Loop back to assessment: the beneficiary still needs services", Who.CASE_TEAM)
+
+    reason: RequiredText
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.start_reassessment(reason=self.reason)
+
+
+# ---- 6. Termination --------------------------------------------------------------------------
+
+
+class BeneficiaryFeedback(CommandModel):
+    satisfaction: int | None = Field(
+        default=None, ge=1, le=5, description="1 (poor) to 5 (very good)"
+    )
+    comments: Note = ""
+
+
+class Terminate(CaseCommand):
+    step = Step("termination", "L6.1-6.5",
+                "Terminate the case (agreed after recovery, or unilateral); the case closes",
+                Who.CASE_WORKER_OR_COORDINATOR)
+
+    kind: TerminationKind
+    reason: TerminationReason
+    beneficiary_feedback: BeneficiaryFeedback | None = None
+    termination_form_ref: Reference = ""
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        feedback = self.beneficiary_feedback
+        case.terminate(
+            kind=self.kind,
+            reason=self.reason,
+            beneficiary_feedback=feedback.model_dump(mode="json") if feedback else {},
+            termination_form_ref=self.termination_form_ref,
+            notes=self.notes,
+        )
+
+
+# The step table: every command on a case, in the SOP's order. The API registers
+# one endpoint per entry; other front ends build their forms from the same table.
+CASE_STEPS: tuple[type[CaseCommand], ...] = (
+    GivePsychologicalFirstAid,
+    Classify,
+    HandOver,
+    RecordEmergencyResponse,
+    AssignCaseWorker,
+    RecordContact,
+    RecordConsent,
+    RecordAssessment,
+    ConcludeCaseReport,
+    HoldCaseConference,
+    HoldFamilyMeeting,
+    AgreeInterventionPlan,
+    Refer,
+    AcceptReferral,
+    DeclineReferral,
+    RecordServiceDelivery,
+    CancelReferral,
+    RecordAccompaniment,
+    RecordMonitoringVisit,
+    StartReassessment,
+    Terminate,
+)
