@@ -13,15 +13,15 @@ the events and the clock.
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from domain.case import Case
-from domain.vocabulary import DeliveryOutcome
+from domain.case import Case, referral_status_after
+from domain.vocabulary import ANSWERED_REFERRAL_STATUSES, SETTLED_REFERRAL_STATUSES
 
 # Milestones of the case as a whole, each the time of one recorded event
 # (see CaseMilestones for which event).
@@ -228,6 +228,8 @@ class AssessmentCycle:
     intervention_plan_agreed: datetime | None = None
     monitoring_visit_recorded: datetime | None = None
     recovery_found: datetime | None = None
+    # The version of the event that set each milestone above, by name.
+    versions: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,7 @@ class ReferralMilestones:
     # open referral does not settle it: the schedule shows such a referral as
     # closed, so an auditor can tell a delivered service from an abandoned one.
     referral_settled: datetime | None = None
+    versions: Mapping[str, int] = field(default_factory=dict)
 
     def at(self, milestone: str) -> datetime | None:
         if milestone not in REFERRAL_MILESTONES:
@@ -281,6 +284,8 @@ class CaseMilestones:
     district_handling: bool = False  # classified, and routed to no handover
     cycles: tuple[AssessmentCycle, ...] = ()  # oldest first; the last is current
     referrals: tuple[ReferralMilestones, ...] = ()  # in the order referred
+    # The version of the event that set each case milestone, by name.
+    versions: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def current_cycle(self) -> AssessmentCycle | None:
@@ -300,18 +305,19 @@ class CaseMilestones:
             return value
         raise KeyError(milestone)
 
+    def version_of(self, milestone: str) -> int | None:
+        """The version of the event that set a case or current-cycle milestone, if set."""
+        if milestone in CYCLE_MILESTONES:
+            cycle = self.current_cycle
+            return cycle.versions.get(milestone) if cycle is not None else None
+        if milestone in CASE_MILESTONES:
+            return self.versions.get(milestone)
+        raise KeyError(milestone)
+
     def holds(self, condition: str) -> bool:
         if condition not in KNOWN_CONDITIONS:
             raise KeyError(condition)
         return bool(getattr(self, condition))
-
-
-_SETTLING_OUTCOMES = frozenset(
-    {DeliveryOutcome.COMPLETED.value, DeliveryOutcome.NOT_DELIVERED.value}
-)
-# The @event decorator creates Case's event classes at run time, where a type
-# checker cannot see them; matching through this alias keeps isinstance checks.
-_CaseEvents: Any = Case
 
 
 def case_milestones(events: Sequence[object]) -> CaseMilestones:
@@ -322,112 +328,145 @@ def case_milestones(events: Sequence[object]) -> CaseMilestones:
     )
     if len({event.originator_id for event in case_events}) > 1:
         raise ValueError("the events belong to more than one case")
-    if not case_events or not isinstance(case_events[0], _CaseEvents.ReportReceived):
+    if not case_events or not isinstance(case_events[0], Case.ReportReceived):
         raise ValueError("a case's events begin with its ReportReceived")
-    report: Any = case_events[0]
-    times: dict[str, datetime] = {}
-    flags = {
-        "psychological_first_aid_needed": bool(report.psychological_first_aid_needed),
-        "emergency": False,
-        "district_handling": False,
-    }
-    cycles: list[AssessmentCycle] = []
-    referrals: dict[str, ReferralMilestones] = {}
-
-    def first(milestone: str, at: datetime) -> None:
-        times.setdefault(milestone, at)
-
-    def update_cycle(**changes: Any) -> None:
-        cycles[-1] = replace(cycles[-1], **changes)
-
-    def update_referral(referral_id: str, milestone: str, at: datetime) -> None:
-        referral = referrals.get(referral_id)
-        if referral is not None and getattr(referral, milestone) is None:
-            changes: dict[str, Any] = {milestone: at}
-            referrals[referral_id] = replace(referral, **changes)
-
+    report = case_events[0]
+    fold = _MilestoneFold(report)
     for event in case_events[1:]:
-        at = event.timestamp
-        cycle = cycles[-1] if cycles else None
+        fold.apply(event)
+    return fold.milestones()
+
+
+class _MilestoneFold:
+    """When each milestone was reached, and by which event, as a case's events are applied."""
+
+    def __init__(self, report: Case.ReportReceived) -> None:
+        self.report = report
+        self.times: dict[str, datetime] = {"report_recorded": report.timestamp}
+        self.versions: dict[str, int] = {"report_recorded": 1}
+        self.emergency = False
+        self.district_handling = False
+        self.cycles: list[AssessmentCycle] = []
+        self.referrals: dict[str, ReferralMilestones] = {}
+
+    def apply(self, event: Case.Event) -> None:
+        at, version = event.timestamp, event.originator_version
+        cycle = self.cycles[-1] if self.cycles else None
         match event:
-            case _CaseEvents.PsychologicalFirstAidGiven():
-                first("psychological_first_aid_given", at)
-            case _CaseEvents.RiskClassified():
-                first("classified", at)
-                _follow_run(times, "emergency_classified", bool(event.emergency), at)
-                _follow_run(times, "routed_to_district", event.handover_to is None, at)
-                flags["emergency"] = bool(event.emergency)
-                flags["district_handling"] = event.handover_to is None
-            case _CaseEvents.EmergencyResponseRecorded():
-                first("emergency_response_recorded", at)
-            case _CaseEvents.CaseWorkerAssigned():
-                first("case_worker_assigned", at)
-            case _CaseEvents.BeneficiaryContacted():
-                first("beneficiary_contacted", at)
-            case _CaseEvents.ConsentRecorded():
-                first("consent_recorded", at)
+            case Case.PsychologicalFirstAidGiven():
+                self._first("psychological_first_aid_given", event)
+            case Case.RiskClassified():
+                self._first("classified", event)
+                self._follow_run("emergency_classified", event.emergency, event)
+                self._follow_run("routed_to_district", event.handover_to is None, event)
+                self.emergency = event.emergency
+                self.district_handling = event.handover_to is None
+            case Case.EmergencyResponseRecorded():
+                self._first("emergency_response_recorded", event)
+            case Case.CaseWorkerAssigned():
+                self._first("case_worker_assigned", event)
+            case Case.BeneficiaryContacted():
+                self._first("beneficiary_contacted", event)
+            case Case.ConsentRecorded():
+                self._first("consent_recorded", event)
                 if event.given:
-                    cycles.append(AssessmentCycle(number=len(cycles) + 1, assessment_started=at))
-            case _CaseEvents.ReassessmentStarted():
-                cycles.append(AssessmentCycle(number=len(cycles) + 1, assessment_started=at))
-            case _CaseEvents.AssessmentRecorded() if cycle and cycle.case_report_concluded is None:
-                update_cycle(
-                    first_assessment_recorded=cycle.first_assessment_recorded or at,
-                    latest_assessment_recorded=at,
-                )
-            case _CaseEvents.CaseReportConcluded() if cycle and cycle.case_report_concluded is None:
-                update_cycle(case_report_concluded=at)
-            case _CaseEvents.InterventionPlanAgreed() if (
+                    self._new_cycle(event)
+            case Case.ReassessmentStarted():
+                self._new_cycle(event)
+            case Case.AssessmentRecorded() if cycle and cycle.case_report_concluded is None:
+                if cycle.first_assessment_recorded is None:
+                    self._update_cycle(first_assessment_recorded=event)
+                self._update_cycle(latest_assessment_recorded=event)
+            case Case.CaseReportConcluded() if cycle and cycle.case_report_concluded is None:
+                self._update_cycle(case_report_concluded=event)
+            case Case.InterventionPlanAgreed() if (
                 cycle and cycle.intervention_plan_agreed is None
             ):
-                update_cycle(intervention_plan_agreed=at)
-            case _CaseEvents.MonitoringVisitRecorded() if cycle and cycle.intervention_plan_agreed:
+                self._update_cycle(intervention_plan_agreed=event)
+            case Case.MonitoringVisitRecorded() if cycle and cycle.intervention_plan_agreed:
                 # A visit that finds the beneficiary not recovered withdraws an
                 # earlier finding, and one that confirms it keeps the first time:
                 # termination (L6.5) is owed from when recovery was first found
                 # and has not been contradicted since.
-                update_cycle(
-                    monitoring_visit_recorded=cycle.monitoring_visit_recorded or at,
-                    recovery_found=(cycle.recovery_found or at) if event.recovered else None,
-                )
-            case _CaseEvents.Referred():
-                referrals[event.referral_id] = ReferralMilestones(
+                if cycle.monitoring_visit_recorded is None:
+                    self._update_cycle(monitoring_visit_recorded=event)
+                if not event.recovered:
+                    self._update_cycle(recovery_found=None)
+                elif cycle.recovery_found is None:
+                    self._update_cycle(recovery_found=event)
+            case Case.Referred():
+                self.referrals[event.referral_id] = ReferralMilestones(
                     referral_id=event.referral_id,
                     agency=event.agency,
                     service_type=event.service_type,
                     referred=at,
-                    due_at=getattr(event, "due_at", None),
+                    due_at=event.due_at,
+                    versions={"referred": version},
                 )
-            case _CaseEvents.ReferralAccepted():
-                update_referral(event.referral_id, "referral_answered", at)
-            case _CaseEvents.ReferralDeclined():
-                update_referral(event.referral_id, "referral_answered", at)
-                update_referral(event.referral_id, "referral_settled", at)
-            case _CaseEvents.ServiceDelivered() if event.outcome in _SETTLING_OUTCOMES:
-                update_referral(event.referral_id, "referral_settled", at)
-            case _CaseEvents.ReferralCancelled():
-                update_referral(event.referral_id, "referral_settled", at)
-            case _CaseEvents.Terminated() | _CaseEvents.HandedOver():
-                first("terminated", at)
+            case Case.Terminated() | Case.HandedOver():
+                self._first("terminated", event)
+        moved = referral_status_after(event)
+        if moved is not None and not isinstance(event, Case.Referred):
+            referral_id, status = moved
+            if status in ANSWERED_REFERRAL_STATUSES:
+                self._referral_reached(referral_id, "referral_answered", event)
+            if status in SETTLED_REFERRAL_STATUSES:
+                self._referral_reached(referral_id, "referral_settled", event)
 
-    return CaseMilestones(
-        report_arrived=report.arrived_at,
-        report_recorded=report.timestamp,
-        psychological_first_aid_needed=flags["psychological_first_aid_needed"],
-        emergency=flags["emergency"],
-        district_handling=flags["district_handling"],
-        cycles=tuple(cycles),
-        referrals=tuple(referrals.values()),
-        **times,
-    )
+    def _first(self, milestone: str, event: Case.Event) -> None:
+        if milestone not in self.times:
+            self.times[milestone] = event.timestamp
+            self.versions[milestone] = event.originator_version
 
+    def _follow_run(self, milestone: str, holds: bool, event: Case.Event) -> None:
+        """Keep ``milestone`` at the first of the latest unbroken run of classifications that hold."""
+        if not holds:
+            self.times.pop(milestone, None)
+            self.versions.pop(milestone, None)
+        else:
+            self._first(milestone, event)
 
-def _follow_run(times: dict[str, datetime], milestone: str, holds: bool, at: datetime) -> None:
-    """Keep ``milestone`` at the first of the latest unbroken run of classifications that hold."""
-    if not holds:
-        times.pop(milestone, None)
-    else:
-        times.setdefault(milestone, at)
+    def _new_cycle(self, event: Case.Event) -> None:
+        self.cycles.append(
+            AssessmentCycle(
+                number=len(self.cycles) + 1,
+                assessment_started=event.timestamp,
+                versions={"assessment_started": event.originator_version},
+            )
+        )
+
+    def _update_cycle(self, **reached: Case.Event | None) -> None:
+        cycle = self.cycles[-1]
+        versions = dict(cycle.versions)
+        changes: dict[str, Any] = {}
+        for milestone, event in reached.items():
+            changes[milestone] = event.timestamp if event is not None else None
+            if event is not None:
+                versions[milestone] = event.originator_version
+            else:
+                versions.pop(milestone, None)
+        self.cycles[-1] = replace(cycle, **changes, versions=versions)
+
+    def _referral_reached(self, referral_id: str, milestone: str, event: Case.Event) -> None:
+        referral = self.referrals.get(referral_id)
+        if referral is not None and getattr(referral, milestone) is None:
+            versions = {**referral.versions, milestone: event.originator_version}
+            changes: dict[str, Any] = {milestone: event.timestamp, "versions": versions}
+            self.referrals[referral_id] = replace(referral, **changes)
+
+    def milestones(self) -> CaseMilestones:
+        report = self.report
+        return CaseMilestones(
+            report_arrived=report.arrived_at,
+            report_recorded=report.timestamp,
+            psychological_first_aid_needed=bool(report.psychological_first_aid_needed),
+            emergency=self.emergency,
+            district_handling=self.district_handling,
+            cycles=tuple(self.cycles),
+            referrals=tuple(self.referrals.values()),
+            versions=dict(self.versions),
+            **{name: at for name, at in self.times.items() if name != "report_recorded"},
+        )
 
 
 # ---- Schedule: which steps are due, when, and which are overdue --------------------------
@@ -461,6 +500,9 @@ class StepStatus:
     done_at: datetime | None
     state: StepState
     referral_id: str | None = None
+    # The version of the event that did the step, if done: the timeline shows the
+    # step's time standard on that event.
+    done_version: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -507,6 +549,11 @@ def _status(
             return referral.at(milestone)
         return milestones.at(milestone)
 
+    def version_of(milestone: str) -> int | None:
+        if referral is not None and milestone in REFERRAL_MILESTONES:
+            return referral.versions.get(milestone)
+        return milestones.version_of(milestone)
+
     started_at = time_of(step.starts)
     if started_at is None:
         return None
@@ -534,6 +581,7 @@ def _status(
         done_at=done_at.astimezone(timezone) if done_at is not None else None,
         state=state,
         referral_id=referral.referral_id if referral is not None else None,
+        done_version=version_of(step.ends) if done_at is not None else None,
     )
 
 

@@ -199,6 +199,9 @@ SETTLED_REFERRAL_STATUSES = frozenset(
     }
 )
 
+# The receiving agency has answered a referral once it accepted or declined it (L4.1).
+ANSWERED_REFERRAL_STATUSES = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.DECLINED})
+
 # L4.2-4.3: where a referral stands after the agency reports a delivery.
 REFERRAL_STATUS_AFTER_DELIVERY: Mapping[DeliveryOutcome, ReferralStatus] = MappingProxyType(
     {

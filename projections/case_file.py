@@ -23,7 +23,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from domain.case import Case
+from domain.case import Case, referral_status_after, stage_after
+from domain.events import recorded_fields
 from domain.vocabulary import (
     SETTLED_REFERRAL_STATUSES,
     Agency,
@@ -49,18 +50,6 @@ from domain.vocabulary import (
 )
 
 RoutingRule = Literal["a", "b", "c", "d", "e", "f"]
-
-# The aggregate maps a delivery outcome to the referral's next status in its
-# ServiceDelivered body; the case file must reach the same status.
-REFERRAL_STATUS_AFTER_DELIVERY = {
-    DeliveryOutcome.COMPLETED: ReferralStatus.COMPLETED,
-    DeliveryOutcome.PARTIALLY_DELIVERED: ReferralStatus.IN_PROGRESS,
-    DeliveryOutcome.NOT_DELIVERED: ReferralStatus.NOT_DELIVERED,
-}
-
-EVENT_METADATA = frozenset(
-    {"originator_id", "originator_version", "timestamp", "actor", "originator_topic"}
-)
 
 
 class UnknownCaseEvent(TypeError):
@@ -436,8 +425,7 @@ class CaseFile(BaseModel):
             # The dispatcher itself: singledispatchmethod builds a new bound wrapper on
             # every attribute access, which a fold would pay once per event.
             dispatch(type(event))(fold, event)
-            fold.file.version = event.originator_version
-            fold.file.updated_at = event.timestamp
+            fold.moved(event)
         return fold.file
 
 
@@ -530,17 +518,17 @@ class _CaseFileFold:
         )
 
     @apply.register(Case.ReportReceived)
-    def _report_received_again(self, event: Any) -> None:
+    def _report_received_again(self, event: Case.ReportReceived) -> None:
         raise ValueError("a case has one ReportReceived event, its first")
 
     @apply.register(Case.PsychologicalFirstAidGiven)
-    def _psychological_first_aid_given(self, event: Any) -> None:
+    def _psychological_first_aid_given(self, event: Case.PsychologicalFirstAidGiven) -> None:
         self.file.psychological_first_aid.append(
             PsychologicalFirstAid(notes=event.notes, **_stamp(event))
         )
 
     @apply.register(Case.RiskClassified)
-    def _risk_classified(self, event: Any) -> None:
+    def _risk_classified(self, event: Case.RiskClassified) -> None:
         classification = Classification(
             case_type=event.case_type,
             risk_level=event.risk_level,
@@ -557,7 +545,7 @@ class _CaseFileFold:
         self.file.classification_history.append(classification)
 
     @apply.register(Case.HandedOver)
-    def _handed_over(self, event: Any) -> None:
+    def _handed_over(self, event: Case.HandedOver) -> None:
         self.file.handover = Handover(
             target=event.target,
             receiving_unit=event.receiving_unit,
@@ -567,13 +555,13 @@ class _CaseFileFold:
         self._close(Closure(kind="handed_over", target=event.target, at=event.timestamp))
 
     @apply.register(Case.EmergencyResponseRecorded)
-    def _emergency_response_recorded(self, event: Any) -> None:
+    def _emergency_response_recorded(self, event: Case.EmergencyResponseRecorded) -> None:
         self.file.emergency_responses.append(
             EmergencyResponse(actions=event.actions, notes=event.notes, **_stamp(event))
         )
 
     @apply.register(Case.CaseWorkerAssigned)
-    def _case_worker_assigned(self, event: Any) -> None:
+    def _case_worker_assigned(self, event: Case.CaseWorkerAssigned) -> None:
         self.file.case_worker = CaseWorker(
             user_id=event.case_worker_id,
             assignment_letter_ref=event.assignment_letter_ref,
@@ -582,11 +570,11 @@ class _CaseFileFold:
         )
 
     @apply.register(Case.BeneficiaryContacted)
-    def _beneficiary_contacted(self, event: Any) -> None:
+    def _beneficiary_contacted(self, event: Case.BeneficiaryContacted) -> None:
         self.file.contacts.append(Contact(mode=event.mode, notes=event.notes, **_stamp(event)))
 
     @apply.register(Case.ConsentRecorded)
-    def _consent_recorded(self, event: Any) -> None:
+    def _consent_recorded(self, event: Case.ConsentRecorded) -> None:
         self.file.consent = Consent(
             given=event.given,
             given_by=event.given_by,
@@ -594,11 +582,9 @@ class _CaseFileFold:
             notes=event.notes,
             **_stamp(event),
         )
-        if event.given and self.file.stage == Stage.IDENTIFICATION:
-            self.file.stage = Stage.ASSESSMENT
 
     @apply.register(Case.AssessmentRecorded)
-    def _assessment_recorded(self, event: Any) -> None:
+    def _assessment_recorded(self, event: Case.AssessmentRecorded) -> None:
         self.file.assessments.append(
             Assessment(
                 kind=event.kind,
@@ -611,14 +597,13 @@ class _CaseFileFold:
         )
 
     @apply.register(Case.CaseReportConcluded)
-    def _case_report_concluded(self, event: Any) -> None:
+    def _case_report_concluded(self, event: Case.CaseReportConcluded) -> None:
         self.file.case_report = CaseReport(
             summary=event.summary, needs=event.needs, **_stamp(event)
         )
-        self.file.stage = Stage.PLANNING
 
     @apply.register(Case.CaseConferenceHeld)
-    def _case_conference_held(self, event: Any) -> None:
+    def _case_conference_held(self, event: Case.CaseConferenceHeld) -> None:
         self.file.meetings.append(
             CaseConference(
                 held_on=event.held_on,
@@ -629,7 +614,7 @@ class _CaseFileFold:
         )
 
     @apply.register(Case.FamilyMeetingHeld)
-    def _family_meeting_held(self, event: Any) -> None:
+    def _family_meeting_held(self, event: Case.FamilyMeetingHeld) -> None:
         self.file.meetings.append(
             FamilyMeeting(
                 held_on=event.held_on,
@@ -640,7 +625,7 @@ class _CaseFileFold:
         )
 
     @apply.register(Case.InterventionPlanAgreed)
-    def _intervention_plan_agreed(self, event: Any) -> None:
+    def _intervention_plan_agreed(self, event: Case.InterventionPlanAgreed) -> None:
         self.file.intervention_plan = InterventionPlan(
             goals=event.goals,
             services=event.services,
@@ -648,10 +633,9 @@ class _CaseFileFold:
             plan_document_ref=event.plan_document_ref,
             **_stamp(event),
         )
-        self.file.stage = Stage.INTERVENTION
 
     @apply.register(Case.Referred)
-    def _referred(self, event: Any) -> None:
+    def _referred(self, event: Case.Referred) -> None:
         referral = Referral(
             referral_id=event.referral_id,
             service_type=event.service_type,
@@ -668,21 +652,19 @@ class _CaseFileFold:
         self.referrals_by_id[referral.referral_id] = referral
 
     @apply.register(Case.ReferralAccepted)
-    def _referral_accepted(self, event: Any) -> None:
+    def _referral_accepted(self, event: Case.ReferralAccepted) -> None:
         referral = self._referral(event.referral_id)
-        referral.status = ReferralStatus.ACCEPTED
         referral.accepted_at = event.timestamp
         referral.accepted_by = ActorRef.model_validate(event.actor)
         referral.acceptance_notes = event.notes
 
     @apply.register(Case.ReferralDeclined)
-    def _referral_declined(self, event: Any) -> None:
+    def _referral_declined(self, event: Case.ReferralDeclined) -> None:
         referral = self._referral(event.referral_id)
-        referral.status = ReferralStatus.DECLINED
         referral.declined = ReferralDecline(reason=event.reason, **_stamp(event))
 
     @apply.register(Case.ServiceDelivered)
-    def _service_delivered(self, event: Any) -> None:
+    def _service_delivered(self, event: Case.ServiceDelivered) -> None:
         referral = self._referral(event.referral_id)
         delivery = ServiceDelivery(
             outcome=event.outcome,
@@ -691,24 +673,22 @@ class _CaseFileFold:
             **_stamp(event),
         )
         referral.deliveries.append(delivery)
-        referral.status = REFERRAL_STATUS_AFTER_DELIVERY[delivery.outcome]
 
     @apply.register(Case.ReferralCancelled)
-    def _referral_cancelled(self, event: Any) -> None:
+    def _referral_cancelled(self, event: Case.ReferralCancelled) -> None:
         referral = self._referral(event.referral_id)
-        referral.status = ReferralStatus.CANCELLED
         referral.cancelled = ReferralCancellation(
             cause="withdrawn", reason=event.reason, **_stamp(event)
         )
 
     @apply.register(Case.AccompanimentRecorded)
-    def _accompaniment_recorded(self, event: Any) -> None:
+    def _accompaniment_recorded(self, event: Case.AccompanimentRecorded) -> None:
         self.file.accompaniment.append(
             Accompaniment(activity=event.activity, notes=event.notes, **_stamp(event))
         )
 
     @apply.register(Case.MonitoringVisitRecorded)
-    def _monitoring_visit_recorded(self, event: Any) -> None:
+    def _monitoring_visit_recorded(self, event: Case.MonitoringVisitRecorded) -> None:
         self.file.monitoring_visits.append(
             MonitoringVisit(
                 mode=event.mode,
@@ -718,15 +698,13 @@ class _CaseFileFold:
                 **_stamp(event),
             )
         )
-        self.file.stage = Stage.MONITORING
 
     @apply.register(Case.ReassessmentStarted)
-    def _reassessment_started(self, event: Any) -> None:
+    def _reassessment_started(self, event: Case.ReassessmentStarted) -> None:
         self.file.reassessments.append(Reassessment(reason=event.reason, **_stamp(event)))
-        self.file.stage = Stage.ASSESSMENT
 
     @apply.register(Case.Terminated)
-    def _terminated(self, event: Any) -> None:
+    def _terminated(self, event: Case.Terminated) -> None:
         self.file.termination = Termination(
             kind=event.kind,
             reason=event.reason,
@@ -746,7 +724,16 @@ class _CaseFileFold:
     def _close(self, closure: Closure) -> None:
         self.file.closure = closure
         self.file.status = "closed"
-        self.file.stage = Stage.CLOSED
+
+    def moved(self, event: Case.Event) -> None:
+        """What every event moves, by the domain's own rules: stage, a referral's status."""
+        self.file.version = event.originator_version
+        self.file.updated_at = event.timestamp
+        self.file.stage = stage_after(self.file.stage, event)
+        referral_moved = referral_status_after(event)
+        if referral_moved is not None:
+            referral_id, status = referral_moved
+            self._referral(referral_id).status = status
 
     def _referral(self, referral_id: str) -> Referral:
         try:
@@ -777,7 +764,7 @@ _JSON_OBJECT = TypeAdapter(dict[str, Any])
 
 def history_entry(event: Case.Event) -> HistoryEntry:
     """One event as a timeline entry, with its data separated from the stamp every event carries."""
-    data = {name: value for name, value in vars(event).items() if name not in EVENT_METADATA}
+    data = recorded_fields(event)
     return HistoryEntry(
         version=event.originator_version,
         type=type(event).__name__,

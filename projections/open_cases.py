@@ -13,7 +13,6 @@ the same rows. Status transitions follow the aggregate's event bodies
 (domain/case.py), as the case file does.
 """
 
-import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,29 +22,19 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from domain.case import Case
-from domain.vocabulary import SETTLED_REFERRAL_STATUSES, DeliveryOutcome, ReferralStatus, Stage
-
-
-def case_event_classes() -> tuple[type, ...]:
-    """Every event class the Case aggregate records, whatever its name."""
-    return tuple(
-        value
-        for value in vars(Case).values()
-        if inspect.isclass(value) and issubclass(value, Case.Event) and value is not Case.Event
-    )
-
+from domain.case import CASE_EVENT_TYPES, Case, referral_status_after, stage_after
+from domain.vocabulary import (
+    ANSWERED_REFERRAL_STATUSES,
+    SETTLED_REFERRAL_STATUSES,
+    ReferralStatus,
+    Stage,
+)
 
 # Every case event changes the row (its version and update time at least), so
 # the coordinator follows them all; register events in the same table are left out.
-CASE_TOPICS: tuple[str, ...] = tuple(get_topic(cls) for cls in case_event_classes())
+CASE_TOPICS: tuple[str, ...] = tuple(get_topic(cls) for cls in CASE_EVENT_TYPES)
 
 _SETTLED = frozenset(status.value for status in SETTLED_REFERRAL_STATUSES)
-_STATUS_AFTER_DELIVERY = {
-    DeliveryOutcome.COMPLETED.value: ReferralStatus.COMPLETED.value,
-    DeliveryOutcome.PARTIALLY_DELIVERED.value: ReferralStatus.IN_PROGRESS.value,
-    DeliveryOutcome.NOT_DELIVERED.value: ReferralStatus.NOT_DELIVERED.value,
-}
 
 
 @dataclass(frozen=True)
@@ -105,7 +94,7 @@ class _OpenCaseFold:
     builds the frozen rows once at the end, since a rebuild refolds every case.
     """
 
-    def __init__(self, report: Any) -> None:
+    def __init__(self, report: Case.ReportReceived) -> None:
         self.case: dict[str, Any] = {
             "case_id": report.originator_id,
             "register_number": report.register_number,
@@ -119,15 +108,15 @@ class _OpenCaseFold:
         self.referrals: dict[str, dict[str, Any]] = {}
 
     @singledispatchmethod
-    def apply(self, event: Any) -> None:
+    def apply(self, event: Case.Event) -> None:
         pass
 
     @apply.register(Case.ReportReceived)
-    def _report_received_again(self, event: Any) -> None:
+    def _report_received_again(self, event: Case.ReportReceived) -> None:
         raise ValueError("a case has one ReportReceived event, its first")
 
     @apply.register(Case.RiskClassified)
-    def _risk_classified(self, event: Any) -> None:
+    def _risk_classified(self, event: Case.RiskClassified) -> None:
         self.case.update(
             case_type=event.case_type,
             risk_level=event.risk_level,
@@ -136,32 +125,11 @@ class _OpenCaseFold:
         )
 
     @apply.register(Case.CaseWorkerAssigned)
-    def _case_worker_assigned(self, event: Any) -> None:
+    def _case_worker_assigned(self, event: Case.CaseWorkerAssigned) -> None:
         self.case["case_worker_id"] = event.case_worker_id
 
-    @apply.register(Case.ConsentRecorded)
-    def _consent_recorded(self, event: Any) -> None:
-        if event.given and self.case["stage"] == Stage.IDENTIFICATION.value:
-            self.case["stage"] = Stage.ASSESSMENT.value
-
-    @apply.register(Case.CaseReportConcluded)
-    def _case_report_concluded(self, event: Any) -> None:
-        self.case["stage"] = Stage.PLANNING.value
-
-    @apply.register(Case.InterventionPlanAgreed)
-    def _intervention_plan_agreed(self, event: Any) -> None:
-        self.case["stage"] = Stage.INTERVENTION.value
-
-    @apply.register(Case.MonitoringVisitRecorded)
-    def _monitoring_visit_recorded(self, event: Any) -> None:
-        self.case["stage"] = Stage.MONITORING.value
-
-    @apply.register(Case.ReassessmentStarted)
-    def _reassessment_started(self, event: Any) -> None:
-        self.case["stage"] = Stage.ASSESSMENT.value
-
     @apply.register(Case.Referred)
-    def _referred(self, event: Any) -> None:
+    def _referred(self, event: Case.Referred) -> None:
         self.referrals[event.referral_id] = {
             "case_id": self.case["case_id"],
             "referral_id": event.referral_id,
@@ -171,41 +139,31 @@ class _OpenCaseFold:
             "status": ReferralStatus.PENDING.value,
             "emergency": bool(event.emergency),
             "referred_at": event.timestamp,
-            "due_at": getattr(event, "due_at", None),
+            "due_at": event.due_at,
         }
 
-    @apply.register(Case.ReferralAccepted)
-    def _referral_accepted(self, event: Any) -> None:
-        self._referral_moved(event, ReferralStatus.ACCEPTED.value, answered=True)
-
-    @apply.register(Case.ReferralDeclined)
-    def _referral_declined(self, event: Any) -> None:
-        self._referral_moved(event, ReferralStatus.DECLINED.value, answered=True)
-
-    @apply.register(Case.ServiceDelivered)
-    def _service_delivered(self, event: Any) -> None:
-        self._referral_moved(event, _STATUS_AFTER_DELIVERY[event.outcome])
-
-    @apply.register(Case.ReferralCancelled)
-    def _referral_cancelled(self, event: Any) -> None:
-        self._referral_moved(event, ReferralStatus.CANCELLED.value)
-
     @apply.register(Case.HandedOver)
-    def _handed_over(self, event: Any) -> None:
+    def _handed_over(self, event: Case.HandedOver) -> None:
         self._close(f"handed_over:{event.target}", event.timestamp)
 
     @apply.register(Case.Terminated)
-    def _terminated(self, event: Any) -> None:
+    def _terminated(self, event: Case.Terminated) -> None:
         self._close(f"terminated:{event.reason}", event.timestamp)
 
-    def _referral_moved(self, event: Any, status: str, *, answered: bool = False) -> None:
-        referral = self.referrals.get(event.referral_id)
+    def moved(self, event: Case.Event) -> None:
+        """What every event moves, by the domain's own rules: stage, a referral's status."""
+        self.case["stage"] = stage_after(Stage(self.case["stage"]), event).value
+        referral_moved = referral_status_after(event)
+        if referral_moved is None or isinstance(event, Case.Referred):
+            return
+        referral_id, status = referral_moved
+        referral = self.referrals.get(referral_id)
         if referral is None:
             raise ValueError("an event refers to a referral the case never made")
-        referral["status"] = status
-        if answered:
+        referral["status"] = status.value
+        if status in ANSWERED_REFERRAL_STATUSES:
             referral.setdefault("answered_at", event.timestamp)
-        if status in _SETTLED:
+        if status in SETTLED_REFERRAL_STATUSES:
             referral.setdefault("settled_at", event.timestamp)
 
     def _close(self, closure: str, at: datetime) -> None:
@@ -214,9 +172,7 @@ class _OpenCaseFold:
             if referral["status"] not in _SETTLED:
                 referral["status"] = ReferralStatus.CANCELLED.value
                 referral["settled_at"] = at
-        self.case.update(
-            stage=Stage.CLOSED.value, status="closed", closure=closure, closed_at=at
-        )
+        self.case.update(status="closed", closure=closure, closed_at=at)
 
     def rows(self) -> CaseRows:
         referrals = tuple(ReferralLine(**referral) for referral in self.referrals.values())
@@ -246,6 +202,7 @@ def open_case_rows(history: Iterable[Any]) -> CaseRows:
         # The dispatcher itself: singledispatchmethod builds a new bound wrapper on
         # every attribute access, which a rebuild would pay once per event.
         _dispatch(type(event))(fold, event)
+        fold.moved(event)
         previous = event
     fold.case.update(version=previous.originator_version, updated_at=previous.timestamp)
     return fold.rows()

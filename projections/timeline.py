@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import singledispatchmethod
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -119,7 +119,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.ReportReceived)
-    def _report_received(self, event: Any) -> Summary:
+    def _report_received(self, event: Case.ReportReceived) -> Summary:
         channel_id, channel_en = labels.words(labels.CHANNEL, event.channel)
         return Summary(
             "L1.2",
@@ -130,13 +130,13 @@ class _Narrator:
         )
 
     @summarize.register(Case.PsychologicalFirstAidGiven)
-    def _psychological_first_aid_given(self, event: Any) -> Summary:
+    def _psychological_first_aid_given(self, event: Case.PsychologicalFirstAidGiven) -> Summary:
         return Summary(
             "L1.3", "Dukungan psikologis awal diberikan", "Initial psychological support given"
         )
 
     @summarize.register(Case.RiskClassified)
-    def _risk_classified(self, event: Any) -> Summary:
+    def _risk_classified(self, event: Case.RiskClassified) -> Summary:
         type_id, type_en = labels.words(labels.CASE_TYPE, event.case_type)
         risk_id, risk_en = labels.words(labels.RISK, event.risk_level)
         where_id, where_en = labels.words(labels.JURISDICTION, event.jurisdiction)
@@ -150,7 +150,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.HandedOver)
-    def _handed_over(self, event: Any) -> Summary:
+    def _handed_over(self, event: Case.HandedOver) -> Summary:
         if event.target == HandoverTarget.INFORMATION_ONLY:
             return Summary(
                 "L1.5",
@@ -163,7 +163,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.EmergencyResponseRecorded)
-    def _emergency_response_recorded(self, event: Any) -> Summary:
+    def _emergency_response_recorded(self, event: Case.EmergencyResponseRecorded) -> Summary:
         count = len(event.actions)
         return Summary(
             "L1.6",
@@ -172,7 +172,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.CaseWorkerAssigned)
-    def _case_worker_assigned(self, event: Any) -> Summary:
+    def _case_worker_assigned(self, event: Case.CaseWorkerAssigned) -> Summary:
         return Summary(
             "L1.7",
             f"Pendamping kasus ditugaskan: {event.case_worker_id}",
@@ -180,7 +180,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.BeneficiaryContacted)
-    def _beneficiary_contacted(self, event: Any) -> Summary:
+    def _beneficiary_contacted(self, event: Case.BeneficiaryContacted) -> Summary:
         mode_id, mode_en = labels.words(labels.CONTACT_MODE, event.mode)
         return Summary(
             "L1.8",
@@ -189,7 +189,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.ConsentRecorded)
-    def _consent_recorded(self, event: Any) -> Summary:
+    def _consent_recorded(self, event: Case.ConsentRecorded) -> Summary:
         giver_id, giver_en = labels.words(labels.CONSENT_GIVER, event.given_by)
         if event.given:
             return Summary(
@@ -204,7 +204,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.AssessmentRecorded)
-    def _assessment_recorded(self, event: Any) -> Summary:
+    def _assessment_recorded(self, event: Case.AssessmentRecorded) -> Summary:
         kind_id, kind_en = labels.words(labels.ASSESSMENT_KIND, event.kind)
         domain_id, domain_en = labels.words(labels.ASSESSMENT_DOMAIN, event.domain)
         agency_id, agency_en = labels.words(labels.AGENCY, event.assessing_agency)
@@ -216,7 +216,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.CaseReportConcluded)
-    def _case_report_concluded(self, event: Any) -> Summary:
+    def _case_report_concluded(self, event: Case.CaseReportConcluded) -> Summary:
         needs_id, needs_en = labels.listed(labels.SERVICE, event.needs)
         return Summary(
             "L2.7",
@@ -225,7 +225,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.CaseConferenceHeld)
-    def _case_conference_held(self, event: Any) -> Summary:
+    def _case_conference_held(self, event: Case.CaseConferenceHeld) -> Summary:
         agencies_id, agencies_en = labels.listed(labels.AGENCY, event.participating_agencies)
         count = len(event.decisions)
         return Summary(
@@ -235,7 +235,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.FamilyMeetingHeld)
-    def _family_meeting_held(self, event: Any) -> Summary:
+    def _family_meeting_held(self, event: Case.FamilyMeetingHeld) -> Summary:
         count = len(event.agreements)
         return Summary(
             "L5.4" if self.plan_agreed else "L3.4",
@@ -244,7 +244,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.InterventionPlanAgreed)
-    def _intervention_plan_agreed(self, event: Any) -> Summary:
+    def _intervention_plan_agreed(self, event: Case.InterventionPlanAgreed) -> Summary:
         self.plan_agreed = True
         agreed_id, agreed_en = labels.listed(labels.CONSENT_GIVER, event.agreed_with)
         services_id = "; ".join(
@@ -264,7 +264,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.Referred)
-    def _referred(self, event: Any) -> Summary:
+    def _referred(self, event: Case.Referred) -> Summary:
         self.referrals[event.referral_id] = (event.agency, event.service_type)
         agency_id, agency_en = labels.words(labels.AGENCY, event.agency)
         service_id, service_en = labels.words(labels.SERVICE, event.service_type)
@@ -285,7 +285,7 @@ class _Narrator:
         return agency_id, agency_en, service_id, service_en
 
     @summarize.register(Case.ReferralAccepted)
-    def _referral_accepted(self, event: Any) -> Summary:
+    def _referral_accepted(self, event: Case.ReferralAccepted) -> Summary:
         agency_id, agency_en, service_id, service_en = self._referral_words(event.referral_id)
         return Summary(
             "L4.1",
@@ -294,7 +294,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.ReferralDeclined)
-    def _referral_declined(self, event: Any) -> Summary:
+    def _referral_declined(self, event: Case.ReferralDeclined) -> Summary:
         agency_id, agency_en, service_id, service_en = self._referral_words(event.referral_id)
         return Summary(
             "L4.1",
@@ -303,7 +303,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.ServiceDelivered)
-    def _service_delivered(self, event: Any) -> Summary:
+    def _service_delivered(self, event: Case.ServiceDelivered) -> Summary:
         agency_id, agency_en, service_id, service_en = self._referral_words(event.referral_id)
         outcome_id, outcome_en = labels.words(labels.DELIVERY_OUTCOME, event.outcome)
         return Summary(
@@ -313,7 +313,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.ReferralCancelled)
-    def _referral_cancelled(self, event: Any) -> Summary:
+    def _referral_cancelled(self, event: Case.ReferralCancelled) -> Summary:
         agency_id, agency_en, service_id, service_en = self._referral_words(event.referral_id)
         return Summary(
             "L4.1",
@@ -322,7 +322,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.AccompanimentRecorded)
-    def _accompaniment_recorded(self, event: Any) -> Summary:
+    def _accompaniment_recorded(self, event: Case.AccompanimentRecorded) -> Summary:
         return Summary(
             "L4.4",
             "Pendampingan penerima manfaat dicatat",
@@ -330,7 +330,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.MonitoringVisitRecorded)
-    def _monitoring_visit_recorded(self, event: Any) -> Summary:
+    def _monitoring_visit_recorded(self, event: Case.MonitoringVisitRecorded) -> Summary:
         mode_id, mode_en = labels.words(labels.CONTACT_MODE, event.mode)
         return Summary(
             "L5.2",
@@ -343,7 +343,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.ReassessmentStarted)
-    def _reassessment_started(self, event: Any) -> Summary:
+    def _reassessment_started(self, event: Case.ReassessmentStarted) -> Summary:
         self.plan_agreed = False
         return Summary(
             "L5.5",
@@ -352,7 +352,7 @@ class _Narrator:
         )
 
     @summarize.register(Case.Terminated)
-    def _terminated(self, event: Any) -> Summary:
+    def _terminated(self, event: Case.Terminated) -> Summary:
         kind_id, kind_en = labels.words(labels.TERMINATION_KIND, event.kind)
         reason_id, reason_en = labels.words(labels.TERMINATION_REASON, event.reason)
         if event.reason == TerminationReason.CONSENT_REFUSED:
@@ -366,20 +366,6 @@ class _Narrator:
             f"Kasus ditutup: {kind_id}, alasan: {reason_id}",
             f"Case closed: {kind_en}, reason: {reason_en}",
         )
-
-
-def case_event_types() -> frozenset[type]:
-    """Every event type the Case aggregate records.
-
-    Case.Created is the library's default creation event, never recorded:
-    ReportReceived takes its place.
-    """
-    never_recorded = {Case.Event, Case.Created}
-    return frozenset(
-        value
-        for value in vars(Case).values()
-        if isinstance(value, type) and issubclass(value, Case.Event) and value not in never_recorded
-    )
 
 
 _summary_handler = vars(_Narrator)["summarize"].dispatcher.dispatch
@@ -397,33 +383,6 @@ def summaries(events: Iterable[Case.Event]) -> list[Summary]:
     return [dispatch(type(event))(narrator, event) for event in events]
 
 
-# The events whose time is each milestone of domain/time_standards.py, so a
-# step's completion can be shown on the event that completed it.
-_MILESTONE_EVENTS: dict[str, tuple[str, ...]] = {
-    "report_arrived": (),
-    "report_recorded": ("ReportReceived",),
-    "psychological_first_aid_given": ("PsychologicalFirstAidGiven",),
-    "classified": ("RiskClassified",),
-    "emergency_classified": ("RiskClassified",),
-    "routed_to_district": ("RiskClassified",),
-    "emergency_response_recorded": ("EmergencyResponseRecorded",),
-    "case_worker_assigned": ("CaseWorkerAssigned",),
-    "beneficiary_contacted": ("BeneficiaryContacted",),
-    "consent_recorded": ("ConsentRecorded",),
-    "terminated": ("Terminated", "HandedOver"),
-    "assessment_started": ("ConsentRecorded", "ReassessmentStarted"),
-    "first_assessment_recorded": ("AssessmentRecorded",),
-    "latest_assessment_recorded": ("AssessmentRecorded",),
-    "case_report_concluded": ("CaseReportConcluded",),
-    "intervention_plan_agreed": ("InterventionPlanAgreed",),
-    "monitoring_visit_recorded": ("MonitoringVisitRecorded",),
-    "recovery_found": ("MonitoringVisitRecorded",),
-    "referred": ("Referred",),
-    "referral_answered": ("ReferralAccepted", "ReferralDeclined"),
-    "referral_settled": ("ServiceDelivered", "ReferralDeclined", "ReferralCancelled"),
-}
-
-
 def _check(status: StepStatus) -> StepCheck:
     return StepCheck(
         code=status.code,
@@ -436,24 +395,6 @@ def _check(status: StepStatus) -> StepCheck:
         state=status.state.value,
         referral_id=status.referral_id,
     )
-
-
-def _completing_entry(
-    status: StepStatus,
-    profile: TimeStandardProfile,
-    entries_at: dict[datetime, list[tuple[TimelineEntry, Any]]],
-) -> TimelineEntry | None:
-    if status.done_at is None:
-        return None
-    types = _MILESTONE_EVENTS.get(profile.step(status.code).ends, ())
-    for entry, event in entries_at.get(status.done_at, []):
-        if entry.type not in types:
-            continue
-        referral_id = getattr(event, "referral_id", None)
-        if status.referral_id is not None and referral_id != status.referral_id:
-            continue
-        return entry
-    return None
 
 
 def case_timeline(
@@ -485,12 +426,11 @@ def case_timeline(
         )
         for event, summary in zip(history, summaries(history), strict=True)
     ]
-    entries_at: dict[datetime, list[tuple[TimelineEntry, Any]]] = {}
-    for entry, event in zip(entries, history, strict=True):
-        entries_at.setdefault(event.timestamp, []).append((entry, event))
+    entry_of_version = {entry.version: entry for entry in entries}
     statuses = step_schedule(profile, case_milestones(history), evaluated_at)
     for status in statuses:
-        completing = _completing_entry(status, profile, entries_at)
+        # The event that did the step shows whether its time standard was met.
+        completing = entry_of_version.get(status.done_version or 0)
         if completing is not None:
             completing.time_standards.append(_check(status))
     state = CaseFile.from_events(history)

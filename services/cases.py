@@ -21,6 +21,7 @@ from domain.actors import Actor, acting_as
 from domain.case import Case
 from domain.errors import InvalidValue
 from domain.register import CaseRegister
+from domain.time_standards import TimeStandardProfile
 from services.access import (
     AccessDenied,
     may_read,
@@ -200,6 +201,12 @@ class Cases(Application[UUID]):
     def record_office_view_read(self, actor: Actor, read: CaseRead) -> None:
         """A read across the district's cases (the office's lists): attributable, no case id."""
         self._access_log.record_access(AccessRecord.of(actor, None, read, self.clock()))
+
+    def district_profile(self, report: Case.Event) -> TimeStandardProfile:
+        """The SOP profile of the district whose office coordinates the case this report opened."""
+        if not isinstance(report, Case.ReportReceived):
+            raise TypeError("a case's district is named by its ReportReceived event")
+        return self.profiles.profile(report.district)
 
     @property
     def _access_log(self) -> AccessLog:

@@ -31,14 +31,23 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import singledispatchmethod
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
 
-from domain.case import Case
-from domain.vocabulary import SETTLED_REFERRAL_STATUSES, Agency, AssessmentDomain, ReferralStatus
+from domain.case import Case, referral_status_after
+from domain.events import recorded_fields
+from domain.vocabulary import (
+    HANDOVER_AGENCY,
+    SETTLED_REFERRAL_STATUSES,
+    Agency,
+    AssessmentDomain,
+    HandoverTarget,
+    ReferralStatus,
+)
 
 CASE_OPENED = "case.opened"
 CASE_UPDATED = "case.updated"
@@ -78,7 +87,6 @@ FACT_GROUPS: dict[str, frozenset[str] | None] = {
     "intervention_plan": frozenset({"goals", "services"}),
 }
 
-HANDOVER_TARGET_AGENCY = {"patbm": "patbm", "social": "social", "province": "province"}
 SETTLED = frozenset(status.value for status in SETTLED_REFERRAL_STATUSES)
 
 
@@ -224,38 +232,7 @@ def load_matrix(path: Path | None = None) -> SharingMatrix:
         raise MatrixError(f"sharing matrix: {error}") from None
 
 
-# ---- What the policy reads and returns --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CaseEvent:
-    """One recorded case event, JSON-safe: what the policy reads."""
-
-    case_id: str
-    version: int
-    type: str
-    at: datetime
-    data: Mapping[str, Any]
-    actor: Mapping[str, str] = field(default_factory=dict)
-
-
-EVENT_METADATA = frozenset(
-    {"originator_id", "originator_version", "timestamp", "actor", "originator_topic"}
-)
-_JSON = TypeAdapter(dict[str, Any])
-
-
-def case_event(event: Case.Event) -> CaseEvent:
-    """A recorded domain event as the policy reads it: its own fields, JSON-safe."""
-    data = {name: value for name, value in vars(event).items() if name not in EVENT_METADATA}
-    return CaseEvent(
-        case_id=str(event.originator_id),
-        version=event.originator_version,
-        type=type(event).__name__,
-        at=event.timestamp,
-        data=_JSON.dump_python(data, mode="json"),
-        actor=dict(event.actor),
-    )
+# ---- What the policy returns and remembers ----------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -305,6 +282,17 @@ class CaseSharing:
         ]
 
 
+_JSON: TypeAdapter[Any] = TypeAdapter(Any)
+
+
+def published(value: Any) -> Any:
+    """A recorded value as agency messages carry it: JSON-safe (datetimes in ISO 8601)."""
+    return _JSON.dump_python(value, mode="json")
+
+
+Messages = list[AgencyMessage]
+
+
 # ---- The policy ------------------------------------------------------------------------------
 
 
@@ -317,95 +305,117 @@ class SharingPolicy:
     def new_case(self, case_id: str) -> CaseSharing:
         return CaseSharing(case_id=case_id)
 
-    def replay(self, case_id: str, events: Iterable[CaseEvent]) -> CaseSharing:
+    def replay(self, case_id: str, events: Iterable[Case.Event]) -> CaseSharing:
         """The sharing state after the given events (their messages discarded)."""
         state = self.new_case(case_id)
         for event in events:
             self.share(state, event)
         return state
 
-    def share(self, state: CaseSharing, event: CaseEvent) -> list[AgencyMessage]:
+    def share(self, state: CaseSharing, event: Case.Event) -> list[AgencyMessage]:
         """Apply one event to ``state`` and return the agency messages it causes, in order."""
-        if event.version != state.version + 1:
+        if event.originator_version != state.version + 1:
             raise ValueError(
-                f"case {state.case_id}: event version {event.version} does not follow "
-                f"{state.version}"
+                f"case {state.case_id}: event version {event.originator_version} does not "
+                f"follow {state.version}"
             )
-        state.version = event.version
-        handler = getattr(self, f"_on_{event.type}", None)
-        messages: list[AgencyMessage] = []
-        if handler is not None:
-            handler(state, event, messages)
-        self._send_changed_facts(state, event, messages)
+        state.version = event.originator_version
+        messages: Messages = []
+        _dispatch(type(event))(self, event, state, messages)
+        self._send_changed_facts(state, messages)
         return [m for m in messages if m.kind in self.matrix.rows[m.agency].messages]
+
+    @singledispatchmethod
+    def _on(self, event: Case.Event, state: CaseSharing, messages: Messages) -> None:
+        """Events that neither change a fact an agency may see nor bring one in: no message."""
 
     # ---- Facts: what the case knows, kept for agencies that may later be told ----------------
 
-    def _on_ReportReceived(self, state: CaseSharing, event: CaseEvent, _: list) -> None:
-        data = event.data
-        state.district = data["district"]
-        state.register_number = data["register_number"]
+    @_on.register(Case.ReportReceived)
+    def _report_received(
+        self, event: Case.ReportReceived, state: CaseSharing, messages: Messages
+    ) -> None:
+        state.district = event.district
+        state.register_number = event.register_number
         state.facts["report"] = {
-            "channel": data["channel"],
-            "arrived_at": data["arrived_at"],
-            "chronology": data["chronology"],
-            "needs": data["needs"],
-            "documents": list(data["documents"]),
-            "psychological_first_aid_needed": data["psychological_first_aid_needed"],
+            "channel": event.channel,
+            "arrived_at": published(event.arrived_at),
+            "chronology": event.chronology,
+            "needs": event.needs,
+            "documents": list(event.documents),
+            "psychological_first_aid_needed": event.psychological_first_aid_needed,
         }
-        for group in ("victim", "reporter", "reported_person", "incident"):
-            state.facts[group] = dict(data[group])
+        state.facts["victim"] = published(event.victim)
+        state.facts["reporter"] = published(event.reporter)
+        state.facts["reported_person"] = published(event.reported_person)
+        state.facts["incident"] = published(event.incident)
 
-    def _on_RiskClassified(self, state: CaseSharing, event: CaseEvent, _: list) -> None:
+    @_on.register(Case.RiskClassified)
+    def _risk_classified(
+        self, event: Case.RiskClassified, state: CaseSharing, messages: Messages
+    ) -> None:
+        recorded = published(recorded_fields(event))
         keys = FACT_GROUPS["classification"] or frozenset()
-        state.facts["classification"] = {key: event.data[key] for key in sorted(keys)}
+        state.facts["classification"] = {key: recorded[key] for key in sorted(keys)}
 
-    def _on_ConsentRecorded(self, state: CaseSharing, event: CaseEvent, _: list) -> None:
-        state.consent_given = bool(event.data["given"])
+    @_on.register(Case.ConsentRecorded)
+    def _consent_recorded(
+        self, event: Case.ConsentRecorded, state: CaseSharing, messages: Messages
+    ) -> None:
+        state.consent_given = bool(event.given)
         state.facts["consent"] = {
-            "given": bool(event.data["given"]),
-            "given_by": event.data["given_by"],
-            "recorded_at": _iso(event.at),
+            "given": bool(event.given),
+            "given_by": event.given_by,
+            "recorded_at": _iso(event.timestamp),
         }
 
-    def _on_CaseWorkerAssigned(self, state: CaseSharing, event: CaseEvent, _: list) -> None:
-        state.facts["case_worker"] = {"user_id": event.data["case_worker_id"]}
+    @_on.register(Case.CaseWorkerAssigned)
+    def _case_worker_assigned(
+        self, event: Case.CaseWorkerAssigned, state: CaseSharing, messages: Messages
+    ) -> None:
+        state.facts["case_worker"] = {"user_id": event.case_worker_id}
 
-    def _on_AssessmentRecorded(self, state: CaseSharing, event: CaseEvent, _: list) -> None:
+    @_on.register(Case.AssessmentRecorded)
+    def _assessment_recorded(
+        self, event: Case.AssessmentRecorded, state: CaseSharing, messages: Messages
+    ) -> None:
         assessments = state.facts.setdefault("assessments", {})
-        assessments.setdefault(event.data["domain"], []).append(
+        assessments.setdefault(event.domain, []).append(
             {
-                "kind": event.data["kind"],
-                "assessing_agency": event.data["assessing_agency"],
-                "findings": event.data["findings"],
-                "recommended_services": list(event.data["recommended_services"]),
-                "recorded_at": _iso(event.at),
+                "kind": event.kind,
+                "assessing_agency": event.assessing_agency,
+                "findings": event.findings,
+                "recommended_services": list(event.recommended_services),
+                "recorded_at": _iso(event.timestamp),
             }
         )
 
-    def _on_CaseReportConcluded(self, state: CaseSharing, event: CaseEvent, _: list) -> None:
-        state.facts["case_report"] = {
-            "summary": event.data["summary"],
-            "needs": list(event.data["needs"]),
-        }
+    @_on.register(Case.CaseReportConcluded)
+    def _case_report_concluded(
+        self, event: Case.CaseReportConcluded, state: CaseSharing, messages: Messages
+    ) -> None:
+        state.facts["case_report"] = {"summary": event.summary, "needs": list(event.needs)}
 
-    def _on_InterventionPlanAgreed(self, state: CaseSharing, event: CaseEvent, _: list) -> None:
+    @_on.register(Case.InterventionPlanAgreed)
+    def _intervention_plan_agreed(
+        self, event: Case.InterventionPlanAgreed, state: CaseSharing, messages: Messages
+    ) -> None:
         state.facts["intervention_plan"] = {
-            "goals": list(event.data["goals"]),
-            "services": [dict(service) for service in event.data["services"]],
+            "goals": list(event.goals),
+            "services": [dict(service) for service in event.services],
         }
 
     # ---- Referrals: what brings an agency in, and what lets it go -----------------------------
 
-    def _on_Referred(self, state: CaseSharing, event: CaseEvent, messages: list) -> None:
-        data = event.data
-        agency = data["agency"]
-        state.referrals[data["referral_id"]] = ReferralShare(
-            referral_id=data["referral_id"],
+    @_on.register(Case.Referred)
+    def _referred(self, event: Case.Referred, state: CaseSharing, messages: Messages) -> None:
+        agency = event.agency
+        state.referrals[event.referral_id] = ReferralShare(
+            referral_id=event.referral_id,
             agency=agency,
-            service_type=data["service_type"],
+            service_type=event.service_type,
             status=ReferralStatus.PENDING.value,
-            emergency=bool(data["emergency"]),
+            emergency=bool(event.emergency),
         )
         if agency not in self.matrix.rows:
             return
@@ -417,48 +427,51 @@ class SharingPolicy:
                 REFERRAL_RECEIVED,
                 {
                     **self._case_ref(state),
-                    "referral_id": data["referral_id"],
-                    "service_type": data["service_type"],
-                    "emergency": bool(data["emergency"]),
-                    "due_at": data["due_at"],
-                    "referred_at": _iso(event.at),
-                    "notes": data["notes"],
-                    "referral_record_ref": data["referral_record_ref"],
+                    "referral_id": event.referral_id,
+                    "service_type": event.service_type,
+                    "emergency": bool(event.emergency),
+                    "due_at": published(event.due_at),
+                    "referred_at": _iso(event.timestamp),
+                    "notes": event.notes,
+                    "referral_record_ref": event.referral_record_ref,
                 },
             )
         )
 
-    def _on_ReferralAccepted(self, state: CaseSharing, event: CaseEvent, messages: list) -> None:
-        self._referral_changed(
-            state, event, ReferralStatus.ACCEPTED.value, {"notes": event.data["notes"]}, messages
-        )
+    @_on.register(Case.ReferralAccepted)
+    def _referral_accepted(
+        self, event: Case.ReferralAccepted, state: CaseSharing, messages: Messages
+    ) -> None:
+        self._referral_changed(state, event, {"notes": event.notes}, messages)
 
-    def _on_ReferralDeclined(self, state: CaseSharing, event: CaseEvent, messages: list) -> None:
-        self._referral_changed(
-            state, event, ReferralStatus.DECLINED.value, {"reason": event.data["reason"]}, messages
-        )
+    @_on.register(Case.ReferralDeclined)
+    def _referral_declined(
+        self, event: Case.ReferralDeclined, state: CaseSharing, messages: Messages
+    ) -> None:
+        self._referral_changed(state, event, {"reason": event.reason}, messages)
 
-    def _on_ServiceDelivered(self, state: CaseSharing, event: CaseEvent, messages: list) -> None:
-        status = {
-            "completed": ReferralStatus.COMPLETED.value,
-            "partially_delivered": ReferralStatus.IN_PROGRESS.value,
-            "not_delivered": ReferralStatus.NOT_DELIVERED.value,
-        }[event.data["outcome"]]
+    @_on.register(Case.ServiceDelivered)
+    def _service_delivered(
+        self, event: Case.ServiceDelivered, state: CaseSharing, messages: Messages
+    ) -> None:
         details = {
-            "outcome": event.data["outcome"],
-            "delivered_on": event.data["delivered_on"],
-            "summary": event.data["summary"],
+            "outcome": event.outcome,
+            "delivered_on": event.delivered_on,
+            "summary": event.summary,
         }
-        self._referral_changed(state, event, status, details, messages)
+        self._referral_changed(state, event, details, messages)
 
-    def _on_ReferralCancelled(self, state: CaseSharing, event: CaseEvent, messages: list) -> None:
-        self._referral_changed(
-            state, event, ReferralStatus.CANCELLED.value, {"reason": event.data["reason"]}, messages
-        )
+    @_on.register(Case.ReferralCancelled)
+    def _referral_cancelled(
+        self, event: Case.ReferralCancelled, state: CaseSharing, messages: Messages
+    ) -> None:
+        self._referral_changed(state, event, {"reason": event.reason}, messages)
 
-    def _on_HandedOver(self, state: CaseSharing, event: CaseEvent, messages: list) -> None:
+    @_on.register(Case.HandedOver)
+    def _handed_over(self, event: Case.HandedOver, state: CaseSharing, messages: Messages) -> None:
         self._cancel_open_referrals(state)
-        receiver = HANDOVER_TARGET_AGENCY.get(event.data["target"])
+        handed_to = HANDOVER_AGENCY.get(HandoverTarget(event.target))
+        receiver = handed_to.value if handed_to is not None else None
         for agency in list(state.open_to):
             if agency != receiver:
                 self._close(state, agency, "case_handed_over", event, messages)
@@ -472,17 +485,18 @@ class SharingPolicy:
                 CASE_HANDED_OVER,
                 {
                     **self._case_ref(state),
-                    "target": event.data["target"],
-                    "receiving_unit": event.data["receiving_unit"],
-                    "notes": event.data["notes"],
-                    "at": _iso(event.at),
+                    "target": event.target,
+                    "receiving_unit": event.receiving_unit,
+                    "notes": event.notes,
+                    "at": _iso(event.timestamp),
                     "referrals": state.final_referrals(receiver),
                 },
             )
         )
         del state.open_to[receiver]
 
-    def _on_Terminated(self, state: CaseSharing, event: CaseEvent, messages: list) -> None:
+    @_on.register(Case.Terminated)
+    def _terminated(self, event: Case.Terminated, state: CaseSharing, messages: Messages) -> None:
         self._cancel_open_referrals(state)
         for agency in list(state.open_to):
             self._close(state, agency, "case_terminated", event, messages)
@@ -504,7 +518,7 @@ class SharingPolicy:
             agency, state.facts, personal=self._may_see_personal(state, agency)
         )
 
-    def _open(self, state: CaseSharing, agency: str, messages: list) -> None:
+    def _open(self, state: CaseSharing, agency: str, messages: Messages) -> None:
         # The referral is recorded on the state before this, so an emergency one counts.
         snapshot = self._snapshot(state, agency)
         state.open_to[agency] = snapshot
@@ -512,7 +526,7 @@ class SharingPolicy:
             AgencyMessage(agency, CASE_OPENED, {**self._case_ref(state), "facts": snapshot})
         )
 
-    def _send_changed_facts(self, state: CaseSharing, event: CaseEvent, messages: list) -> None:
+    def _send_changed_facts(self, state: CaseSharing, messages: Messages) -> None:
         for agency, sent in state.open_to.items():
             snapshot = self._snapshot(state, agency)
             if snapshot != sent:
@@ -526,13 +540,15 @@ class SharingPolicy:
     def _referral_changed(
         self,
         state: CaseSharing,
-        event: CaseEvent,
-        status: str,
+        event: Case.Event,
         details: dict[str, Any],
-        messages: list,
+        messages: Messages,
     ) -> None:
-        referral = state.referrals[event.data["referral_id"]]
-        referral.status = status
+        moved = referral_status_after(event)
+        assert moved is not None, "only referral events change a referral"
+        referral_id, new_status = moved
+        referral = state.referrals[referral_id]
+        referral.status = new_status.value
         agency = referral.agency
         if agency not in state.open_to:
             return
@@ -543,8 +559,8 @@ class SharingPolicy:
                 {
                     **self._case_ref(state),
                     "referral_id": referral.referral_id,
-                    "status": status,
-                    "at": _iso(event.at),
+                    "status": referral.status,
+                    "at": _iso(event.timestamp),
                     **details,
                 },
             )
@@ -559,7 +575,7 @@ class SharingPolicy:
                 referral.status = ReferralStatus.CANCELLED.value
 
     def _close(
-        self, state: CaseSharing, agency: str, reason: str, event: CaseEvent, messages: list
+        self, state: CaseSharing, agency: str, reason: str, event: Case.Event, messages: Messages
     ) -> None:
         del state.open_to[agency]
         messages.append(
@@ -569,11 +585,15 @@ class SharingPolicy:
                 {
                     **self._case_ref(state),
                     "reason": reason,
-                    "at": _iso(event.at),
+                    "at": _iso(event.timestamp),
                     "referrals": state.final_referrals(agency),
                 },
             )
         )
+
+
+# The dispatcher itself: singledispatchmethod makes a bound wrapper on every access.
+_dispatch = vars(SharingPolicy)["_on"].dispatcher.dispatch
 
 
 def _iso(moment: datetime) -> str:

@@ -23,6 +23,7 @@ import jsonschema
 from pydantic import BaseModel, create_model
 
 from domain.case import CASE_EVENT_TYPES, Case
+from domain.events import STAMP_FIELDS
 from gateways.kafka.messages import (
     AGENCY_DATA_MODELS,
     AGENCY_DESCRIPTIONS,
@@ -32,7 +33,7 @@ from gateways.kafka.messages import (
     case_event_type,
     cases_topic,
 )
-from services.sharing import EVENT_METADATA, MESSAGE_KINDS, SharingMatrix, load_matrix
+from services.sharing import MESSAGE_KINDS, SharingMatrix, load_matrix
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -79,7 +80,7 @@ def _case_event_model(event_class: type[Case.Event]) -> type[BaseModel]:
     hints = typing.get_type_hints(event_class)
     fields: dict[str, Any] = {"actor": (dict[str, str], ...)}
     for field in dataclasses.fields(event_class):
-        if field.name not in EVENT_METADATA:
+        if field.name not in STAMP_FIELDS:
             fields[field.name] = (hints[field.name], ...)
     return create_model(event_class.__name__, **fields)
 

@@ -20,6 +20,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.case import Case
+from domain.events import recorded_fields
 from domain.vocabulary import (
     Agency,
     AmpkCategory,
@@ -43,7 +45,7 @@ from services.sharing import (
     REFERRAL_RECEIVED,
     REFERRAL_UPDATED,
     AgencyMessage,
-    CaseEvent,
+    published,
 )
 
 SPEC_VERSION = "1.0"
@@ -88,36 +90,38 @@ def encode(cloud_event: dict[str, Any]) -> bytes:
     return text.encode()
 
 
-def internal_cloud_event(event: CaseEvent, sequence: int) -> dict[str, Any]:
+def internal_cloud_event(event: Case.Event, sequence: int) -> dict[str, Any]:
     """The full stored event, for Simpul's own consumers (``<prefix>.cases.v1``)."""
+    case_id = str(event.originator_id)
     return {
         "specversion": SPEC_VERSION,
-        "id": f"{event.case_id}:{event.version}",
+        "id": f"{case_id}:{event.originator_version}",
         "source": CASES_SOURCE,
-        "type": case_event_type(event.type),
-        "subject": event.case_id,
-        "time": event.at.isoformat(),
+        "type": case_event_type(type(event).__name__),
+        "subject": case_id,
+        "time": event.timestamp.isoformat(),
         "datacontenttype": "application/json",
         "simpulsequence": sequence,
-        "simpulversion": event.version,
-        "data": {"actor": dict(event.actor), **event.data},
+        "simpulversion": event.originator_version,
+        "data": {"actor": dict(event.actor), **published(recorded_fields(event))},
     }
 
 
 def agency_cloud_event(
-    message: AgencyMessage, event: CaseEvent, index: int, sequence: int
+    message: AgencyMessage, event: Case.Event, index: int, sequence: int
 ) -> dict[str, Any]:
     """One message for one agency's topic; ``index`` numbers it among its stored event's."""
+    case_id = str(event.originator_id)
     return {
         "specversion": SPEC_VERSION,
-        "id": f"{event.case_id}:{event.version}:{message.agency}:{index}",
+        "id": f"{case_id}:{event.originator_version}:{message.agency}:{index}",
         "source": agency_source(message.agency),
         "type": agency_message_type(message.kind),
-        "subject": event.case_id,
-        "time": event.at.isoformat(),
+        "subject": case_id,
+        "time": event.timestamp.isoformat(),
         "datacontenttype": "application/json",
         "simpulsequence": sequence,
-        "simpulversion": event.version,
+        "simpulversion": event.originator_version,
         "data": message.data,
     }
 

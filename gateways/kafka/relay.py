@@ -43,7 +43,7 @@ from gateways.kafka.messages import (
     internal_cloud_event,
 )
 from services.cases import Cases
-from services.sharing import CaseSharing, SharingPolicy, case_event
+from services.sharing import CaseSharing, SharingPolicy
 
 log = logging.getLogger("simpul.relay")
 
@@ -123,7 +123,7 @@ class CaseMapper:
         state = self._states.pop(key, None)
         if state is None or state.version != version - 1:
             earlier = self.cases.events.get(case_id, lte=version - 1) if version > 1 else []
-            state = self.policy.replay(key, (case_event(e) for e in earlier))
+            state = self.policy.replay(key, earlier)
         self._states[key] = state
         if len(self._states) > STATE_CACHE_SIZE:
             self._states.popitem(last=False)
@@ -133,9 +133,9 @@ class CaseMapper:
         domain_event = self.cases.mapper.to_domain_event(notification)
         if not isinstance(domain_event, Case.Event):
             return [], None  # the case register's numbering: store bookkeeping, not a case event
-        event = case_event(domain_event)
-        state = self._state_before(notification.originator_id, event.version)
-        key = event.case_id.encode()
+        event = domain_event
+        state = self._state_before(notification.originator_id, event.originator_version)
+        key = str(event.originator_id).encode()
         outgoing = [Outgoing(cases_topic(self.prefix), key,
                              internal_cloud_event(event, notification.id))]
         counts: dict[str, int] = {}
@@ -146,7 +146,7 @@ class CaseMapper:
                 Outgoing(agency_topic(self.prefix, message.agency), key,
                          agency_cloud_event(message, event, index, notification.id))
             )
-        return outgoing, event.at
+        return outgoing, event.timestamp
 
 
 class RelayMetrics:

@@ -123,7 +123,11 @@ def test_each_case_reads_as_earlier_code_read_it(restored, case_id):
     )
     assert _json(timeline.model_dump(mode="json")) == expected["timeline"]
     schedule = step_schedule(profile, case_milestones(events), EVALUATED_AT)
-    assert _json([status.__dict__ for status in schedule]) == expected["due_steps"]
+    derived_then = [set(status) for status in expected["due_steps"]]
+    assert [
+        {name: value for name, value in _json(status.__dict__).items() if name in names}
+        for status, names in zip(schedule, derived_then, strict=True)
+    ] == expected["due_steps"]
     assert _json(rows.case.__dict__) == expected["open_case"]
     assert _json([line.__dict__ for line in rows.referrals]) == expected["referral_lines"]
     assert _json([row.__dict__ for row in step_rows(profile, events)]) == expected["step_rows"]

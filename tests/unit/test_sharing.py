@@ -1,15 +1,16 @@
 """The data-sharing policy: which agency hears what of a case, and when it stops hearing."""
 
+from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
+from domain.actors import acting_as
 from domain.case import Case
 from services.sharing import (
-    CaseEvent,
     MatrixError,
     SharingPolicy,
-    case_event,
     load_matrix,
     parse_matrix,
 )
@@ -25,6 +26,15 @@ from tests.support.builders import (
 )
 
 MATRIX = load_matrix()
+CASE_ID = uuid4()
+
+
+def recorded(event_class: type[Case.Event], version: int, at: datetime, **fields: Any) -> Any:
+    """An event of case CASE_ID as the store would hand it over, whatever the rules say now."""
+    with acting_as(COORDINATOR, at):
+        return event_class(
+            originator_id=CASE_ID, originator_version=version, timestamp=at, **fields
+        )
 
 
 class Story:
@@ -48,7 +58,7 @@ class Story:
         new = [
             (message.agency, message.kind, message.data)
             for event in events
-            for message in self.policy.share(self.state, case_event(event))
+            for message in self.policy.share(self.state, event)
         ]
         self.messages.extend(new)
         return new
@@ -218,28 +228,24 @@ def test_a_handover_before_consent_carries_no_personal_data():
 
 def test_consent_releases_the_withheld_personal_facts_to_an_open_agency():
     policy = SharingPolicy(MATRIX)
-    state = policy.new_case("c-1")
+    state = policy.new_case(str(CASE_ID))
     at = after()
     events = [
-        CaseEvent("c-1", 1, "ReportReceived", at, {
-            "district": "luwu-utara", "register_number": "R/1", "channel": "walk_in",
-            "arrived_at": at.isoformat(), "chronology": "what happened", "needs": "",
-            "documents": [], "psychological_first_aid_needed": False,
-            "victim": {"name": "Anak B", "age": 9}, "reporter": {}, "reported_person": {},
-            "incident": {},
-        }),
+        recorded(Case.ReportReceived, 1, at, originator_topic="domain.case:Case",
+                 district="luwu-utara", register_number="R/1", channel="walk_in", arrived_at=at,
+                 chronology="what happened", needs="", documents=[],
+                 psychological_first_aid_needed=False, victim={"name": "Anak B", "age": 9},
+                 reporter={}, reported_person={}, incident={}),
         # A referral recorded before consent without the emergency flag: history the
         # current rules refuse, which the policy must still handle safely.
-        CaseEvent("c-1", 2, "Referred", at, {
-            "referral_id": "r-1", "service_type": "legal_process", "agency": "police",
-            "due_at": at.isoformat(), "emergency": False, "notes": "", "referral_record_ref": "",
-        }),
+        recorded(Case.Referred, 2, at, referral_id="r-1", service_type="legal_process",
+                 agency="police", due_at=at, emergency=False, notes="", referral_record_ref=""),
     ]
     before = [m for event in events for m in policy.share(state, event)]
 
-    after_consent = policy.share(state, CaseEvent("c-1", 3, "ConsentRecorded", at, {
-        "given": True, "given_by": "parent", "document_ref": "IC", "notes": "",
-    }))
+    after_consent = policy.share(state, recorded(
+        Case.ConsentRecorded, 3, at, given=True, given_by="parent", document_ref="IC", notes=""
+    ))
 
     assert "Anak B" not in str([m.data for m in before])
     assert [m.kind for m in after_consent] == ["case.updated"]
@@ -349,10 +355,11 @@ def test_replaying_the_same_events_gives_the_same_messages():
 
 def test_the_policy_refuses_an_event_out_of_order():
     policy = SharingPolicy(MATRIX)
-    state = policy.new_case("c-1")
+    state = policy.new_case(str(CASE_ID))
 
     with pytest.raises(ValueError, match="does not follow"):
-        policy.share(state, CaseEvent("c-1", 2, "ReferralAccepted", after(), {}))
+        policy.share(state, recorded(Case.ReferralAccepted, 2, after(), referral_id="r-1",
+                                     notes=""))
 
 
 def test_the_matrix_names_an_unknown_fact_path():

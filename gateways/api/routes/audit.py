@@ -107,7 +107,7 @@ class TimelineExport(BaseModel):
 def _timeline(
     cases: Cases, events: list[Any], version: int | None, as_of: datetime | None
 ) -> Timeline:
-    profile = cases.profiles.profile(events[0].district)  # a history opens with its report
+    profile = cases.district_profile(events[0])
     return case_timeline(events, profile, now=cases.clock(), version=version, as_of=as_of)
 
 

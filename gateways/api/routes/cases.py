@@ -1,17 +1,16 @@
 """Cases: report one, read its file, its history and its due steps."""
 
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime
 
-from domain.time_standards import case_milestones, step_schedule
 from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, IdempotencyKey
 from gateways.api.problems import COMMAND_ERRORS, READ_ERRORS
 from gateways.api.schemas import CommandAccepted, accepted
 from projections.case_file import CaseFile, HistoryEntry, case_file_as_of, history_entry
+from projections.due_steps import DueSteps, due_steps
 from services.case_commands import ReportCase
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -71,27 +70,6 @@ def read_history(
     return [history_entry(event) for event in cases.read_case_events(actor, case_id, read)]
 
 
-class DueStep(BaseModel):
-    code: str = Field(description="SOP step, e.g. L1.5")
-    stage: str
-    title_id: str
-    title_en: str
-    limit_minutes: int = Field(description="The time standard for this step")
-    started_at: datetime
-    due_at: datetime
-    done_at: datetime | None
-    state: Literal["met", "late", "due", "overdue", "closed"]
-    referral_id: str | None = None
-
-
-class DueSteps(BaseModel):
-    case_id: UUID
-    district: str
-    now: datetime
-    steps: list[DueStep]
-    overdue: list[str] = Field(description="Codes of the steps now overdue")
-
-
 @router.get(
     "/{case_id}/due-steps",
     response_model=DueSteps,
@@ -103,29 +81,4 @@ def read_due_steps(
 ) -> DueSteps:
     """The district's time standards applied to this case at the current time."""
     events = cases.read_case_events(actor, case_id, read)
-    report: Any = events[0]  # a case's history opens with its report
-    district: str = report.district
-    now = cases.clock()
-    statuses = step_schedule(cases.profiles.profile(district), case_milestones(events), now)
-    steps = [
-        DueStep(
-            code=status.code,
-            stage=status.stage,
-            title_id=status.title_id,
-            title_en=status.title_en,
-            limit_minutes=int(status.limit / timedelta(minutes=1)),
-            started_at=status.started_at,
-            due_at=status.due_at,
-            done_at=status.done_at,
-            state=status.state,
-            referral_id=status.referral_id,
-        )
-        for status in statuses
-    ]
-    return DueSteps(
-        case_id=case_id,
-        district=district,
-        now=now,
-        steps=steps,
-        overdue=[step.code for step in steps if step.state == "overdue"],
-    )
+    return due_steps(events, cases.district_profile(events[0]), now=cases.clock())
