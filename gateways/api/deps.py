@@ -1,16 +1,24 @@
 """What routes declare they need: the calling actor, the case service, command headers."""
 
 import re
-from typing import Annotated
-from uuid import uuid4
+from typing import Annotated, Protocol
+from uuid import UUID, uuid4
 
 from fastapi import Depends, Header, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domain.actors import Actor
+from domain.vocabulary import Agency
+from gateways.eventstore.verify import CaseVerification
+from gateways.readmodels.agency import AgencyStore
+from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import InvalidToken, TokenService
 from services.access_log import MAX_PURPOSE_LENGTH, MAX_REQUEST_ID_LENGTH, CaseRead
 from services.cases import Cases
+
+
+class ChainChecker(Protocol):
+    def verify_case(self, case_id: UUID) -> CaseVerification: ...
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `simpul token`")
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
@@ -24,6 +32,34 @@ def get_cases(request: Request) -> Cases:
 def get_tokens(request: Request) -> TokenService:
     tokens: TokenService = request.app.state.tokens
     return tokens
+
+
+def _unavailable(what: str) -> HTTPException:
+    return HTTPException(503, f"{what} need the PostgreSQL event store")
+
+
+def get_coordinator_views(request: Request) -> CoordinatorStore:
+    views: CoordinatorStore | None = request.app.state.coordinator_views
+    if views is None:
+        raise _unavailable("the coordinator's views")
+    return views
+
+
+def agency_inbox(agency: Agency, request: Request) -> AgencyStore:
+    """The inbox of the agency the path names; 404 for an agency with no inbox."""
+    if agency.value not in request.app.state.projected_agencies:
+        raise HTTPException(404, "there is no inbox for this agency")
+    inbox: AgencyStore | None = request.app.state.agency_inboxes.get(agency.value)
+    if inbox is None:
+        raise _unavailable("the agency inboxes")
+    return inbox
+
+
+def get_chain_checker(request: Request) -> ChainChecker:
+    checker: ChainChecker | None = request.app.state.chain_checker
+    if checker is None:
+        raise _unavailable("chain checks")
+    return checker
 
 
 def current_actor(
@@ -99,6 +135,9 @@ IdempotencyKey = Annotated[
     ),
 ]
 CasesDep = Annotated[Cases, Depends(get_cases)]
+CoordinatorViewsDep = Annotated[CoordinatorStore, Depends(get_coordinator_views)]
+AgencyInboxDep = Annotated[AgencyStore, Depends(agency_inbox)]
+ChainCheckerDep = Annotated[ChainChecker, Depends(get_chain_checker)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 CaseReadDep = Annotated[CaseRead, Depends(case_read)]

@@ -32,9 +32,9 @@ from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from psycopg.rows import dict_row
 
-from gateways.agency_views import AgencyStore, Applied, ConsumedMessage
 from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, dead_letter_topic
+from gateways.readmodels.agency import AgencyStore, Applied, ConsumedMessage
 
 log = logging.getLogger("simpul.projector")
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
-from gateways.kafka.commands import rebuild_projection
+from gateways.cli.projections import rebuild_agencies
 from services.cases import Cases
 from services.settings import Settings
 from tests.support.lifecycle import Headers, a_report_body, walk_full_lifecycle
@@ -52,8 +52,8 @@ def _referred_to_police(client: TestClient, auth: Headers, case_id: str, databas
         json={"service_type": "legal_process", "agency": "police", "emergency": True},
         headers=auth("intake_officer"),
     ).json()["referral_id"]
-    rebuild_projection(
-        Settings(_env_file=None), database_url, "police", show_progress=False  # type: ignore[call-arg]
+    rebuild_agencies(
+        Settings(_env_file=None), database_url, ["police"], show_progress=False  # type: ignore[call-arg]
     )
     return referral_id
 

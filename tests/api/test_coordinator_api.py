@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from gateways.coordinator.running import coordinator_runner, coordinator_store, wait_until_caught_up
+from gateways.projectors.coordinator import coordinator_runner, wait_until_caught_up
+from gateways.runtime import coordinator_store
 from services.cases import Cases
 from services.settings import Settings
 from tests.support.lifecycle import a_report_body, walk_full_lifecycle
@@ -23,11 +24,11 @@ VIEWS = ("/api/v1/cases", "/api/v1/workload", "/api/v1/dashboard/time-standards"
 @pytest.fixture
 def caught_up(pg_cases: Cases, test_settings: Settings) -> Iterator[Callable[[], int]]:
     """Start a projector; the fixture's value waits until it has applied everything recorded."""
-    runner = coordinator_runner(pg_cases, test_settings)
+    store = coordinator_store(pg_cases)
+    runner = coordinator_runner(pg_cases, test_settings, store)
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
     thread.start()
-    store = coordinator_store(pg_cases)
     yield lambda: wait_until_caught_up(pg_cases, store, timeout=30)
     stop.set()
     thread.join(timeout=10)

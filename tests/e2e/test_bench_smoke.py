@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from gateways.bench.run import Sizes, run_all
+from benchmarks.run import Sizes, run_all
 from services.settings import Settings
 from tests.support.infrastructure import PostgresServer
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from gateways.coordinator.running import coordinator_runner, coordinator_store, wait_until_caught_up
 from gateways.embedded.ports import free_port
+from gateways.projectors.coordinator import coordinator_runner, wait_until_caught_up
+from gateways.runtime import coordinator_store
 from services.cases import Cases
 from services.settings import Settings
 from tests.support.coordinator import record_mix
@@ -120,7 +121,7 @@ def test_sigkilled_projector_restarts_into_the_rows_a_rebuild_gives(
     wait_until_caught_up(pg_cases, store, timeout=60)
     assert "simpul_projection_events_behind" in projector.metrics()
     check = coordinator_store(pg_cases, "coordinator_check")
-    coordinator_runner(pg_cases, test_settings, schema=check.schema, batch_size=1000).catch_up()
+    coordinator_runner(pg_cases, test_settings, check, batch_size=1000).catch_up()
 
     assert store.position(pg_cases.name) == check.position(pg_cases.name)
     assert store.rows() == check.rows()

@@ -15,11 +15,12 @@ import pytest
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
-from gateways.agency_views import AgencyStore
-from gateways.kafka.commands import projection_differences
+from gateways.cli.projections import projection_differences
 from gateways.kafka.messages import agency_topic, dead_letter_topic, encode
 from gateways.kafka.projector import AgencyProjector
-from gateways.kafka.relay import Relay, derived_agency_events, ensure_topics, producer_for
+from gateways.kafka.relay import Relay, ensure_topics, producer_for
+from gateways.projectors.agencies import derived_agency_events
+from gateways.readmodels.agency import AgencyStore
 from services.cases import Cases
 from services.settings import Settings
 from services.sharing import SharingPolicy, load_matrix
@@ -58,9 +59,7 @@ def in_process(kafka_settings: Settings, pg_cases: Cases) -> Iterator[Callable[.
         return made
 
     def publish_all() -> None:
-        position = relay.position()
-        while (new := relay.publish_batch(position)) != position:
-            position = new
+        relay.catch_up()
 
     yield {"relay": relay, "projector": projector, "publish_all": publish_all}  # type: ignore[misc]
     for made in projectors:
@@ -77,8 +76,8 @@ def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
     police = in_process["projector"]("police")
     topic = agency_topic(kafka_settings.kafka_topic_prefix, "police")
     servers = str(kafka_settings.kafka_bootstrap_servers)
-    expected = len(list(derived_agency_events(pg_cases, SharingPolicy(MATRIX),
-                                              kafka_settings.kafka_topic_prefix, "police")))
+    expected = len(derived_agency_events(pg_cases, SharingPolicy(MATRIX),
+                                              kafka_settings.kafka_topic_prefix, "police"))
     wait_until(lambda: police.poll_once() >= 0 and police.applied == expected, timeout=90,
                what="the first delivery to be applied")
     before = police.store.snapshot()
@@ -133,7 +132,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partit
     topic = agency_topic(prefix, "health")
     policy = SharingPolicy(MATRIX)
     a_referred_case(pg_cases)
-    template = next(derived_agency_events(pg_cases, policy, prefix, "health"))
+    template = derived_agency_events(pg_cases, policy, prefix, "health")[0]
     # The poison goes first, keyed by a case whose valid messages then follow it in
     # the same partition (the relay's producer partitions by the same key).
     case_id = consented_case(pg_cases)
@@ -146,7 +145,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partit
     producer.close()
     refer(pg_cases, case_id, "health", "medical_care")
     in_process["publish_all"]()
-    expected = len(list(derived_agency_events(pg_cases, policy, prefix, "health")))
+    expected = len(derived_agency_events(pg_cases, policy, prefix, "health"))
     health = in_process["projector"]("health")
 
     wait_until(lambda: health.poll_once() >= 0 and health.applied == expected

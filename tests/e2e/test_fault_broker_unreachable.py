@@ -12,11 +12,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gateways.agency_views import schema_name
+from gateways.cli.projections import projection_differences
 from gateways.embedded.kafka import EmbeddedKafka
 from gateways.embedded.ports import free_port
-from gateways.kafka.commands import projection_differences
 from gateways.kafka.messages import agency_topic, cases_topic
+from gateways.kafka.relay import recorded_position
+from gateways.readmodels.agency import schema_name
 from services.cases import Cases
 from services.settings import Settings
 from tests.e2e.conftest import ServiceProcess, read_topic, wait_until
@@ -61,13 +62,6 @@ def metric(port: str, name: str) -> float | None:
     return sum(values) if values else None
 
 
-def relay_position(database_url: str, prefix: str) -> int:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute("SELECT notification_id FROM kafka_relay_position WHERE relay = %s",
-                           (prefix,)).fetchone()
-    return int(row[0]) if row else 0
-
-
 def applied(database_url: str, agency: str) -> int:
     with psycopg.connect(database_url) as conn:
         return int(conn.execute(
@@ -102,7 +96,7 @@ def test_an_unreachable_broker_delays_publication_but_loses_nothing_and_lag_retu
     lines = []
 
     def relay_lag() -> int:
-        return (pg_cases.recorder.max_notification_id() or 0) - relay_position(database_url,
+        return (pg_cases.recorder.max_notification_id() or 0) - recorded_position(database_url,
                                                                                prefix)
 
     def caught_up() -> bool:

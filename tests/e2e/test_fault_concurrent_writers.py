@@ -12,13 +12,13 @@ import pytest
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
-from gateways.api.main import create_app
 from gateways.kafka.messages import agency_topic, cases_topic
+from gateways.kafka.relay import recorded_position
+from gateways.runtime import api
 from gateways.tokens import TokenService
 from services.cases import Cases
 from services.settings import Settings
 from tests.e2e.conftest import ServiceProcess, read_topic, wait_until
-from tests.e2e.test_fault_sigkill_under_load import relay_position
 from tests.support.faults import check_topic, derived_messages
 from tests.support.lifecycle import open_referred_case
 from tests.support.servers import serving
@@ -55,7 +55,7 @@ def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(
                 position = n.id
             time.sleep(0.01)
 
-    with serving(create_app(cases=pg_cases, tokens=tokens)) as url, httpx.Client(base_url=url, timeout=60) as http:
+    with serving(api(pg_cases, tokens)) as url, httpx.Client(base_url=url, timeout=60) as http:
         referrals = dict(zip(REFERRED_TO, ("legal_process", "medical_care"), strict=True))
         case_ids = [open_referred_case(http, headers, referrals) for _ in range(1 + COOL_CASES)]
         hot, cool = case_ids[0], case_ids[1:]
@@ -115,7 +115,7 @@ def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(
 
     # The relay published meanwhile: every topic holds the store's events, per case in order.
     prefix = kafka_settings.kafka_topic_prefix
-    wait_until(lambda: relay_position(str(kafka_settings.database_url), prefix) >= (head or 0),
+    wait_until(lambda: recorded_position(str(kafka_settings.database_url), prefix) >= (head or 0),
                timeout=120, interval=0.5, what="the relay to publish everything")
     derived = derived_messages(pg_cases, prefix)
     topic_lines = []

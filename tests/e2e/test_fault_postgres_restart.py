@@ -13,16 +13,17 @@ import pytest
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
-from gateways.api.main import create_app
-from gateways.coordinator.running import coordinator_runner, coordinator_store
+from gateways.cli.projections import projection_differences
 from gateways.embedded.postgres import EmbeddedPostgres
 from gateways.eventstore.environment import postgres_env
-from gateways.kafka.commands import projection_differences
+from gateways.kafka.relay import recorded_position
+from gateways.projectors.coordinator import coordinator_runner
+from gateways.runtime import api, coordinator_store
 from gateways.tokens import TokenService
 from services.cases import Cases
 from services.settings import Settings
 from tests.e2e.conftest import ServiceProcess, wait_until
-from tests.e2e.test_fault_sigkill_under_load import agency_counts, relay_position
+from tests.e2e.test_fault_sigkill_under_load import agency_counts
 from tests.support.faults import derived_messages
 from tests.support.lifecycle import open_referred_case
 from tests.support.servers import serving
@@ -79,7 +80,7 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_hal
                                      env=on_own)
     processes = (relay, projector, coordinator_projector)
 
-    with serving(create_app(cases=cases, tokens=tokens)) as url, httpx.Client(base_url=url, timeout=30) as http:
+    with serving(api(cases, tokens)) as url, httpx.Client(base_url=url, timeout=30) as http:
         referrals = dict(zip(AGENCIES, ("legal_process", "medical_care"), strict=True))
         case_ids = [open_referred_case(http, coordinator, referrals) for _ in range(WRITERS)]
 
@@ -164,7 +165,7 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_hal
     assert all(process.process.poll() is None for process in processes), [
         process.args for process in processes if process.process.poll() is not None]
     prefix = kafka_settings.kafka_topic_prefix
-    wait_until(lambda: relay_position(database_url, prefix) >= head, timeout=120, interval=0.5,
+    wait_until(lambda: recorded_position(database_url, prefix) >= head, timeout=120, interval=0.5,
                what="the relay to catch up after the restarts")
     coordinator_view = coordinator_store(cases)
     wait_until(lambda: coordinator_view.position(cases.name) >= head, timeout=120, interval=0.5,
@@ -178,7 +179,7 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_hal
         assert agency_counts(database_url, agency) == (expected[agency], expected[agency], 0)
         assert projection_differences(kafka_settings, database_url, agency) == [], agency
     check = coordinator_store(cases, "coordinator_check")
-    coordinator_runner(cases, test_settings, schema=check.schema, batch_size=1000).catch_up()
+    coordinator_runner(cases, test_settings, check, batch_size=1000).catch_up()
     assert coordinator_view.rows() == check.rows()
     assert all(process.process.poll() is None for process in processes)
 

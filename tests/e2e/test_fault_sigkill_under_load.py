@@ -12,12 +12,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from gateways.agency_views import schema_name
-from gateways.coordinator.running import coordinator_runner, coordinator_store
+from gateways.cli.projections import projection_differences
 from gateways.embedded.ports import free_port
-from gateways.kafka.commands import projection_differences
 from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, cases_topic
+from gateways.kafka.relay import recorded_position
+from gateways.projectors.coordinator import coordinator_runner
+from gateways.readmodels.agency import schema_name
+from gateways.runtime import coordinator_store
 from services.cases import Cases
 from services.settings import Settings
 from tests.e2e.conftest import ServiceProcess, read_topic, wait_until
@@ -64,13 +66,6 @@ class Victim:
 
 def logged_since_start(marker: str) -> Callable[[Victim], bool]:
     return lambda victim: marker in victim.log_since_start()
-
-
-def relay_position(database_url: str, prefix: str) -> int:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute("SELECT notification_id FROM kafka_relay_position WHERE relay = %s",
-                           (prefix,)).fetchone()
-    return int(row[0]) if row else 0
 
 
 def agency_counts(database_url: str, agency: str) -> tuple[int, int, int]:
@@ -149,7 +144,7 @@ def test_sigkilling_relay_and_projectors_under_load_loses_nothing_and_applies_no
 
     # Everything catches up with the store...
     head = pg_cases.recorder.max_notification_id() or 0
-    wait_until(lambda: relay_position(database_url, prefix) >= head, timeout=180, interval=0.5,
+    wait_until(lambda: recorded_position(database_url, prefix) >= head, timeout=180, interval=0.5,
                what="the relay to publish up to the store's head")
     wait_until(lambda: coordinator_view.position(pg_cases.name) >= head, timeout=180,
                interval=0.5, what="the coordinator projector to reach the store's head")
@@ -192,7 +187,7 @@ def test_sigkilling_relay_and_projectors_under_load_loses_nothing_and_applies_no
 
     # The coordinator's views: equal to a rebuild from the store.
     check = coordinator_store(pg_cases, "coordinator_check")
-    coordinator_runner(pg_cases, test_settings, schema=check.schema, batch_size=1000).catch_up()
+    coordinator_runner(pg_cases, test_settings, check, batch_size=1000).catch_up()
     assert coordinator_view.position(pg_cases.name) == check.position(pg_cases.name) == head
     assert coordinator_view.rows() == check.rows()
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from gateways.bench.propagation import measure_propagation
+from benchmarks.propagation import measure_propagation
 from services.settings import Settings
 from tests.support.infrastructure import PostgresServer
 

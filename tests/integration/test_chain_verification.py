@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
-from gateways.audit_commands import verify_event_store
+from gateways.cli.audit import verify_event_store
 from gateways.eventstore.chain import GENESIS, ChainRoot, chain_hash, event_hash
 from gateways.eventstore.verify import ProblemKind, StoreVerification, verify_case, verify_store
 from services.case_commands import AssignCaseWorker, Classify, RecordContact, ReportCase

@@ -3,7 +3,7 @@
 import pytest
 
 from gateways.cli import main
-from gateways.coordinator.running import coordinator_store
+from gateways.runtime import coordinator_store
 from services.cases import Cases
 from tests.support.coordinator import record_mix
 

@@ -4,12 +4,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from eventsourcing.persistence import Tracking
 
-from gateways.coordinator.projector import CaseHistories, CoordinatorProjection
-from gateways.coordinator.running import coordinator_runner, coordinator_store, rebuild
-from gateways.coordinator.store import CaseFilters, CoordinatorStore, StepFilters
-from gateways.projection_runner import BatchingProjectionRunner, PositionMoved
+from gateways.projectors.coordinator import (
+    CoordinatorProjection,
+    CoordinatorRebuild,
+    coordinator_runner,
+)
+from gateways.projectors.histories import CaseHistories
+from gateways.projectors.rebuild import rebuild
+from gateways.projectors.runner import Batch, PositionMoved, Recorded, Runner
+from gateways.readmodels.coordinator import CaseFilters, CoordinatorStore, StepFilters
+from gateways.runtime import coordinator_store
 from services.cases import Cases
 from services.settings import Settings
 from tests.support.coordinator import record_case, record_mix
@@ -24,7 +29,7 @@ def rebuilt_rows(cases: Cases, settings: Settings, schema: str = "coordinator_ch
     """What a rebuild from the whole store gives, in a schema of its own."""
     check = coordinator_store(cases, schema)
     check.drop()
-    coordinator_runner(cases, settings, schema=schema, batch_size=1000).catch_up()
+    coordinator_runner(cases, settings, check, batch_size=1000).catch_up()
     return check.rows()
 
 
@@ -32,7 +37,7 @@ def test_small_batches_apply_every_event_once_and_track_the_head(
     pg_cases: Cases, store: CoordinatorStore, test_settings: Settings
 ):
     record_mix(pg_cases, 6)
-    runner = coordinator_runner(pg_cases, test_settings, batch_size=4)
+    runner = coordinator_runner(pg_cases, test_settings, store, batch_size=4)
 
     moved = runner.catch_up()
 
@@ -47,7 +52,7 @@ def test_a_projector_stopped_midway_resumes_where_its_last_commit_left_it(
     pg_cases: Cases, store: CoordinatorStore, test_settings: Settings
 ):
     record_mix(pg_cases, 6)
-    first = coordinator_runner(pg_cases, test_settings, batch_size=5)
+    first = coordinator_runner(pg_cases, test_settings, store, batch_size=5)
     first.step()
     first.step()
     stopped_at = store.position(pg_cases.name)
@@ -55,7 +60,7 @@ def test_a_projector_stopped_midway_resumes_where_its_last_commit_left_it(
     del first  # gone without a goodbye, as after a crash
     record_mix(pg_cases, 3)
 
-    coordinator_runner(pg_cases, test_settings, batch_size=5).catch_up()
+    coordinator_runner(pg_cases, test_settings, store, batch_size=5).catch_up()
 
     assert store.position(pg_cases.name) == pg_cases.recorder.max_notification_id()
     assert store.rows() == rebuilt_rows(pg_cases, test_settings)
@@ -65,7 +70,7 @@ def test_reapplying_an_already_tracked_batch_changes_nothing(
     pg_cases: Cases, store: CoordinatorStore, test_settings: Settings
 ):
     record_mix(pg_cases, 4)
-    runner = coordinator_runner(pg_cases, test_settings, batch_size=6)
+    runner = coordinator_runner(pg_cases, test_settings, store, batch_size=6)
     runner.step()
     batch_start = store.position(pg_cases.name)
     runner.step()
@@ -75,11 +80,13 @@ def test_reapplying_an_already_tracked_batch_changes_nothing(
     notifications = pg_cases.recorder.select_notifications(
         start=batch_start, stop=batch_end, limit=100, inclusive_of_start=False
     )
-    events = [pg_cases.mapper.to_domain_event(n) for n in notifications]
-    projection = CoordinatorProjection(store, CaseHistories(pg_cases), pg_cases.profiles)
+    recorded = [Recorded(n.id, n.topic, pg_cases.mapper.to_domain_event(n)) for n in notifications]
+    projection = CoordinatorProjection(
+        store, CaseHistories(pg_cases), pg_cases.profiles, pg_cases.name
+    )
 
     with pytest.raises(PositionMoved):
-        projection.process_batch(events, Tracking(pg_cases.name, batch_end), after=batch_start)
+        projection.apply(Batch(after=batch_start, to=batch_end, recorded=recorded))
 
     assert store.rows() == before
     assert store.position(pg_cases.name) == pg_cases.recorder.max_notification_id()
@@ -91,15 +98,15 @@ def test_per_case_order_holds_whatever_the_batch_size_and_cache(
     record_mix(pg_cases, 8)
     one_by_one = coordinator_store(pg_cases, "coordinator_one")
     one_by_one.drop()
-    coordinator_runner(pg_cases, test_settings, schema="coordinator_one", batch_size=1).catch_up()
+    coordinator_runner(pg_cases, test_settings, one_by_one, batch_size=1).catch_up()
     # No cache at all: every touched case's history comes back from the store.
     no_cache = coordinator_store(pg_cases, "coordinator_nocache")
     no_cache.drop()
     no_cache.create_tables()
     histories = CaseHistories(pg_cases, max_cases=0)
-    projection = CoordinatorProjection(no_cache, histories, pg_cases.profiles)
+    projection = CoordinatorProjection(no_cache, histories, pg_cases.profiles, pg_cases.name)
 
-    BatchingProjectionRunner(pg_cases, projection, batch_size=7).catch_up()
+    Runner(pg_cases, [projection], batch_size=7).catch_up()
 
     assert histories.loads_from_store > 0
     assert one_by_one.rows() == no_cache.rows() == rebuilt_rows(pg_cases, test_settings)
@@ -109,16 +116,17 @@ def test_a_rebuild_converges_and_the_live_projector_reads_on_after_the_swap(
     pg_cases: Cases, store: CoordinatorStore, test_settings: Settings
 ):
     record_mix(pg_cases, 6)
-    live = coordinator_runner(pg_cases, test_settings, batch_size=3)
+    live = coordinator_runner(pg_cases, test_settings, store, batch_size=3)
     live.catch_up()
     incremental = store.rows()
     progressed: list[int] = []
 
-    result = rebuild(pg_cases, test_settings, progress=progressed.append)
+    target = CoordinatorRebuild(pg_cases, test_settings, store)
+    result = rebuild(pg_cases, [target], batch_size=1000, progress=progressed.append)
 
     assert store.rows() == incremental
     assert result.events == sum(progressed) == pg_cases.recorder.max_notification_id()
-    assert result.cases == 6
+    assert result.built == ("coordinator: 6 cases",)
     record_mix(pg_cases, 2)
     live.catch_up()
     assert store.rows() == rebuilt_rows(pg_cases, test_settings)
@@ -134,7 +142,7 @@ def projected(pg_cases: Cases, store: CoordinatorStore, test_settings: Settings)
         for shape in ("reported", "classified", "classified_medium", "referred", "closed")
     }
     other = record_case(pg_cases, "referred", district="kota-batu")
-    coordinator_runner(pg_cases, test_settings).catch_up()
+    coordinator_runner(pg_cases, test_settings, store).catch_up()
     yield {"cases": recorded, "other_district": other}
 
 

@@ -1,13 +1,9 @@
-"""The batching runner with a projection of its own: it is not tied to the coordinator's tables."""
+"""The store's runner with a follower of its own: it is not tied to any projection's tables."""
 
-from collections.abc import Sequence
-from typing import Any
-
-from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
 from domain.case import Case
-from gateways.projection_runner import BatchingProjectionRunner, PositionMoved
+from gateways.projectors.runner import Batch, PositionMoved, Runner
 from services.cases import Cases
 from tests.support.coordinator import record_mix
 
@@ -23,16 +19,16 @@ class ReferralLedger:
         self.per_agency: dict[str, int] = {}
         self.batches: list[int] = []
 
-    def position(self, application_name: str) -> int:
+    def position(self) -> int:
         return self.tracked
 
-    def process_batch(self, events: Sequence[Any], tracking: Tracking, *, after: int) -> None:
-        if after != self.tracked:
-            raise PositionMoved(after, self.tracked)
-        for event in events:
+    def apply(self, batch: Batch) -> None:
+        if batch.after != self.tracked:
+            raise PositionMoved(batch.after, self.tracked)
+        for event in batch.events:
             self.per_agency[event.agency] = self.per_agency.get(event.agency, 0) + 1
-        self.tracked = tracking.notification_id
-        self.batches.append(len(events))
+        self.tracked = batch.to
+        self.batches.append(len(batch.events))
 
 
 def test_only_the_projections_topics_are_read_and_the_position_still_reaches_the_head(
@@ -40,7 +36,7 @@ def test_only_the_projections_topics_are_read_and_the_position_still_reaches_the
 ):
     recorded = record_mix(pg_cases, 12)
     ledger = ReferralLedger()
-    runner = BatchingProjectionRunner(pg_cases, ledger, batch_size=3)
+    runner = Runner(pg_cases, [ledger], batch_size=3)
 
     runner.catch_up()
 
@@ -56,8 +52,8 @@ def test_a_runner_whose_position_was_moved_reads_on_from_the_projections_positio
 ):
     record_mix(pg_cases, 6)
     ledger = ReferralLedger()
-    first = BatchingProjectionRunner(pg_cases, ledger, batch_size=2)
-    second = BatchingProjectionRunner(pg_cases, ledger, batch_size=2)
+    first = Runner(pg_cases, [ledger], batch_size=2)
+    second = Runner(pg_cases, [ledger], batch_size=2)
     assert first.position() == second.position() == 0
     first.step()
 
@@ -68,3 +64,16 @@ def test_a_runner_whose_position_was_moved_reads_on_from_the_projections_positio
 
     assert sum(ledger.per_agency.values()) == 4
     assert ledger.tracked == pg_cases.recorder.max_notification_id()
+
+
+def test_one_runner_feeds_followers_at_different_positions_each_from_its_own(pg_cases: Cases):
+    record_mix(pg_cases, 6)
+    ahead, behind = ReferralLedger(), ReferralLedger()
+    Runner(pg_cases, [ahead], batch_size=2).step()
+    assert ahead.tracked > 0
+
+    Runner(pg_cases, [ahead, behind], batch_size=4).catch_up()
+
+    head = pg_cases.recorder.max_notification_id()
+    assert ahead.tracked == behind.tracked == head
+    assert ahead.per_agency == behind.per_agency

@@ -1,13 +1,11 @@
-"""`simpul replay` runs every registered rebuild; the bench's generator writes a real chain."""
+"""`simpul replay` rebuilds every projection in one pass; the bench's generator writes a real chain."""
 
 from io import StringIO
 
 import pytest
-from eventsourcing.utils import resolve_topic
 
-from gateways.audit_bench import generate_store, measure_access_logging, measure_verification
-from gateways.audit_commands import replay_projections
-from gateways.replay import REBUILDS, ReplayContext, rebuild
+from benchmarks.audit import generate_store, measure_access_logging, measure_verification
+from gateways.cli.projections import REPLAYED, replay_projections
 from services.case_commands import Classify, HandOver, ReportCase
 from services.cases import Cases
 from services.settings import Settings
@@ -20,46 +18,38 @@ REPORT = {
 }
 
 
-class Counted:
-    def __init__(self) -> None:
-        self.expected: int | None = None
-        self.advanced = 0
-
-    def expect(self, total: int) -> None:
-        self.expected = total
-
-    def advance(self, count: int) -> None:
-        self.advanced += count
-
-
-def test_every_registered_rebuild_can_be_found() -> None:
-    assert REBUILDS
-    for topic in REBUILDS.values():
-        assert callable(resolve_topic(topic)), topic
-
-
-def test_replay_folds_every_case_and_reports_its_count(
+def test_replay_rebuilds_every_projection_in_one_pass_and_reports_what_it_built(
     pg_cases: Cases, database_url: str, test_settings: Settings
 ) -> None:
     for _ in range(3):
         case_id = pg_cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id
-        pg_cases.execute(COORDINATOR, case_id, Classify(case_type="KTA", risk_level="low", jurisdiction="village", emergency=False))
+        pg_cases.execute(COORDINATOR, case_id, Classify(
+            case_type="KTA", risk_level="low", jurisdiction="village", emergency=False
+        ))
         pg_cases.execute(COORDINATOR, case_id, HandOver(target="patbm"))
-    progress = Counted()
-    context = ReplayContext(test_settings, database_url)
     out = StringIO()
 
-    try:
-        replayed = rebuild("case_files", context, progress)
-    finally:
-        context.close()
     status = replay_projections(test_settings, database_url, out)
 
-    assert replayed == progress.expected == progress.advanced == 9
+    head = pg_cases.recorder.max_notification_id()
     assert status == 0
-    assert "case_files: 9 events replayed" in out.getvalue()
-    assert "coordinator: " in out.getvalue()
-    assert out.getvalue().endswith(f"into {len(REBUILDS)} projection(s).\n")
+    assert "case files: 3 cases (9 events) fold with this code" in out.getvalue()
+    assert "coordinator: 3 cases" in out.getvalue()
+    assert "agencies: agency_police" in out.getvalue()
+    assert f"Replayed {head} events into {len(REPLAYED)} projection(s) in one pass" in (
+        out.getvalue()
+    )
+
+
+def test_replay_of_one_named_projection_rebuilds_only_that_one(
+    pg_cases: Cases, database_url: str, test_settings: Settings
+) -> None:
+    pg_cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT))
+    out = StringIO()
+
+    assert replay_projections(test_settings, database_url, out, ["case_files"]) == 0
+    assert out.getvalue().splitlines()[0] == "case files: 1 cases (1 events) fold with this code"
+    assert "into 1 projection(s)" in out.getvalue()
 
 
 def test_replay_refuses_an_unknown_projection(database_url: str, test_settings: Settings) -> None:

@@ -24,7 +24,7 @@ from eventsourcing.persistence import StoredEvent
 from domain.time_standards import case_milestones, step_schedule
 from gateways.eventstore.chain import ChainRoot
 from gateways.eventstore.verify import verify_store
-from gateways.kafka.relay import CaseMapper
+from gateways.kafka.publication import Publication
 from projections.case_file import CaseFile, history_entry
 from projections.open_cases import open_case_rows
 from projections.time_standards_dashboard import step_rows
@@ -134,10 +134,10 @@ def test_each_case_reads_as_earlier_code_read_it(restored, case_id):
 
 
 def test_agencies_receive_what_earlier_code_published(restored):
-    mapper = CaseMapper(restored, SharingPolicy(load_matrix()), "simpul")
+    publication = Publication(restored, SharingPolicy(load_matrix()), "simpul")
     published = []
     for notification in restored.recorder.select_notifications(start=1, limit=10_000):
-        messages, _ = mapper.map(notification)
+        messages = publication.messages(notification.id, restored.mapper.to_domain_event(notification))
         published.extend(
             {"topic": m.topic, "key": m.key.decode(), "cloud_event": m.cloud_event}
             for m in messages

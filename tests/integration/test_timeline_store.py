@@ -9,7 +9,7 @@ from uuid import uuid4
 
 import pytest
 
-from gateways.audit_bench import build_case
+from benchmarks.audit import build_case
 from gateways.eventstore.environment import postgres_env
 from projections.case_file import case_file_as_of
 from projections.timeline import case_timeline

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 from uuid import UUID
 
-from gateways.kafka.relay import CaseMapper
+from gateways.kafka.publication import Publication
 from services.cases import Cases, CommandResult
 from services.sharing import SharingPolicy, load_matrix
 from tests.support.referred_case import busy_case, consented_case, deliver, handed_over_case, refer
@@ -98,7 +98,7 @@ class SteadyLoad:
 
 def derived_messages(cases: Cases, prefix: str) -> dict[str, list[dict[str, Any]]]:
     """Every CloudEvent the store implies, by topic, in store order (one pass over the store)."""
-    mapper = CaseMapper(cases, SharingPolicy(load_matrix()), prefix)
+    publication = Publication(cases, SharingPolicy(load_matrix()), prefix)
     by_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
     position = 0
     while True:
@@ -107,7 +107,7 @@ def derived_messages(cases: Cases, prefix: str) -> dict[str, list[dict[str, Any]
         if not notifications:
             return dict(by_topic)
         for notification in notifications:
-            for message in mapper.map(notification)[0]:
+            for message in publication.messages(notification.id, cases.mapper.to_domain_event(notification)):
                 by_topic[message.topic].append(message.cloud_event)
         position = notifications[-1].id
 

@@ -4,7 +4,7 @@ import pytest
 
 from gateways.eventstore.environment import memory_env
 from gateways.kafka.messages import agency_topic
-from gateways.kafka.relay import CaseMapper
+from gateways.kafka.publication import Publication
 from projections.agency_referrals import (
     AgencyReferralsProjection,
     MemoryReferralsView,
@@ -29,11 +29,11 @@ def cases() -> Cases:
 
 
 def inbox(cases: Cases, agency: str) -> MemoryReferralsView:
-    mapper = CaseMapper(cases, SharingPolicy(load_matrix()), "simpul")
+    publication = Publication(cases, SharingPolicy(load_matrix()), "simpul")
     view = MemoryReferralsView()
     projection = AgencyReferralsProjection()
     for notification in cases.recorder.select_notifications(0, 10_000, inclusive_of_start=False):
-        for message in mapper.map(notification)[0]:
+        for message in publication.messages(notification.id, cases.mapper.to_domain_event(notification)):
             if message.topic == agency_topic("simpul", agency):
                 projection.process(message.cloud_event, view)
     return view

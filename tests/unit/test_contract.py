@@ -14,7 +14,7 @@ from gateways.kafka.contract import (
     load_schemas,
     written_files,
 )
-from gateways.kafka.relay import CaseMapper
+from gateways.kafka.publication import Publication
 from services.cases import Cases
 from services.sharing import SharingPolicy, load_matrix
 from tests.support.referred_case import busy_case, consented_case, handed_over_case, refer
@@ -28,10 +28,14 @@ def cases() -> Cases:
 
 
 def produced(cases: Cases) -> list:
-    mapper = CaseMapper(cases, SharingPolicy(load_matrix()), "simpul")
+    publication = Publication(cases, SharingPolicy(load_matrix()), "simpul")
     notifications = cases.recorder.select_notifications(start=0, limit=10_000,
                                                         inclusive_of_start=False)
-    return [message for n in notifications for message in mapper.map(n)[0]]
+    return [
+        message
+        for n in notifications
+        for message in publication.messages(n.id, cases.mapper.to_domain_event(n))
+    ]
 
 
 def test_the_checked_in_schemas_and_asyncapi_document_are_up_to_date():
@@ -110,7 +114,7 @@ def test_the_asyncapi_document_describes_each_agency_topic_and_the_reference_sub
 def test_the_api_serves_the_asyncapi_document():
     from fastapi.testclient import TestClient
 
-    from gateways.api.main import create_app
+    from gateways.api.app import create_app
     from gateways.tokens import TokenService
 
     app = create_app(cases=Cases(env=memory_env()), tokens=TokenService(secret="s" * 40))

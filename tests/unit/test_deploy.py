@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateways.cli import _parser
+from gateways.cli import parser
 from services.settings import Settings
 from services.sharing import load_matrix
 
@@ -15,7 +15,7 @@ SETTINGS = {f"SIMPUL_{name.upper()}" for name in Settings.model_fields}
 
 def parses_as_simpul_command(args: list[str]) -> None:
     try:
-        _parser().parse_args(args)
+        parser().parse_args(args)
     except SystemExit:
         pytest.fail(f"`simpul {' '.join(args)}` is not a valid command")
 

@@ -4,13 +4,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, ReferralStatus, Role, ServiceType
-from gateways.agency_views import AgencyStore
-from gateways.api.deps import ActorDep, CaseReadDep, CasesDep
+from gateways.api.deps import ActorDep, AgencyInboxDep, CaseReadDep, CasesDep
 from gateways.api.problems import Problem
 from gateways.kafka.messages import CaseFacts
 from services.access import CROSS_DISTRICT_AGENCIES
@@ -55,17 +54,11 @@ class AgencyReferral(BaseModel):
     )
 
 
-def _store(request: Request, agency: Agency, actor: Actor) -> tuple[AgencyStore, str | None]:
-    agencies: tuple[str, ...] = request.app.state.projected_agencies
-    if agency.value not in agencies:
-        raise HTTPException(404, f"there is no inbox for agency {agency.value}")
+def _inbox_district(agency: Agency, actor: Actor) -> str | None:
+    """The district whose referrals the caller reads: theirs, or all for cross-district ones."""
     if actor.role != Role.AGENCY_OFFICER or actor.agency != agency:
         raise HTTPException(403, "only officers of this agency read its inbox")
-    district = None if agency in CROSS_DISTRICT_AGENCIES else actor.district
-    # The agency schemas live beside the event store: the API reads them through its pool.
-    pool = request.app.state.cases.recorder.datastore
-    store = AgencyStore("", agency.value, connector=pool.get_connection)
-    return store, district
+    return None if agency in CROSS_DISTRICT_AGENCIES else actor.district
 
 
 def _referral(row: dict[str, Any]) -> AgencyReferral:
@@ -81,7 +74,7 @@ def _referral(row: dict[str, Any]) -> AgencyReferral:
 )
 def list_referrals(
     agency: Agency,
-    request: Request,
+    inbox: AgencyInboxDep,
     actor: ActorDep,
     read: CaseReadDep,
     cases: CasesDep,
@@ -93,8 +86,8 @@ def list_referrals(
     ] = None,
 ) -> list[AgencyReferral]:
     """Referrals to the caller's agency in the caller's district, from the agency's projection."""
-    store, district = _store(request, agency, actor)
-    rows = store.referrals(
+    district = _inbox_district(agency, actor)
+    rows = inbox.referrals(
         district=district, status=status.value if status else None, overdue=overdue,
         now=cases.clock(),
     )
@@ -113,14 +106,14 @@ def list_referrals(
 def read_referral(
     agency: Agency,
     referral_id: str,
-    request: Request,
+    inbox: AgencyInboxDep,
     actor: ActorDep,
     read: CaseReadDep,
     cases: CasesDep,
 ) -> AgencyReferral:
     """A referral to the caller's agency, with what the agency may know of the case."""
-    store, district = _store(request, agency, actor)
-    rows = store.referrals(district=district, referral_id=referral_id, now=cases.clock())
+    district = _inbox_district(agency, actor)
+    rows = inbox.referrals(district=district, referral_id=referral_id, now=cases.clock())
     if not rows:
         raise HTTPException(404, "no such referral in this agency's inbox")
     referral = _referral(rows[0])

@@ -7,15 +7,15 @@ recorded in the access log (or refused) before anything is returned.
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from gateways.api.case_review import render_case_review
-from gateways.api.deps import ActorDep, CaseReadDep, CasesDep
+from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, ChainCheckerDep
 from gateways.api.problems import READ_ERRORS, Problem
 from gateways.eventstore.verify import CaseVerification
 from projections.timeline import Timeline, case_timeline
@@ -35,18 +35,6 @@ VersionQuery = Annotated[
 AsOfQuery = Annotated[
     AwareDatetime | None, Query(description="Cut the timeline at this moment (with time zone)")
 ]
-
-
-class ChainChecker(Protocol):
-    def verify_case(self, case_id: UUID) -> CaseVerification: ...
-
-
-def chain_checker(cases: CasesDep) -> ChainChecker:
-    checker: ChainChecker = cases.recorder  # type: ignore[assignment]
-    return checker
-
-
-ChainCheckerDep = Annotated[ChainChecker, Depends(chain_checker)]
 
 
 class ChainProblemOut(BaseModel):

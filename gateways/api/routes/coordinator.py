@@ -15,16 +15,15 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, CaseType, Jurisdiction, RiskLevel, Stage
-from gateways.api.deps import ActorDep, CaseReadDep, CasesDep
+from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, CoordinatorViewsDep
 from gateways.api.problems import Problem
-from gateways.coordinator.running import coordinator_store
-from gateways.coordinator.store import CaseFilters, CoordinatorStore, StepFilters
+from gateways.readmodels.coordinator import CaseFilters, StepFilters
 from projections.workload import AgencyLoad, CaseWorkerLoad, Workload
 from services.access import AccessDenied, may_read_coordinator_views
 
@@ -51,19 +50,7 @@ def office_reader(actor: ActorDep, read: CaseReadDep, cases: CasesDep) -> Actor:
     return actor
 
 
-def views(request: Request) -> CoordinatorStore:
-    store: CoordinatorStore | None = getattr(request.app.state, "coordinator_store", None)
-    if store is None:
-        try:
-            store = coordinator_store(request.app.state.cases)
-        except RuntimeError as error:
-            raise HTTPException(503, str(error)) from None
-        request.app.state.coordinator_store = store
-    return store
-
-
 OfficeReader = Annotated[Actor, Depends(office_reader)]
-Views = Annotated[CoordinatorStore, Depends(views)]
 Limit = Annotated[int, Query(ge=1, le=200, description="Most items in one page")]
 Cursor = Annotated[
     str | None,
@@ -143,7 +130,7 @@ class CaseList(ViewAnswer):
 )
 def list_cases(
     actor: OfficeReader,
-    store: Views,
+    store: CoordinatorViewsDep,
     cases: CasesDep,
     status: Literal["open", "closed", "all"] = "open",
     stage: Stage | None = None,
@@ -195,7 +182,7 @@ def list_cases(
     summary="Open cases per case worker and open referrals per agency, with overdue counts",
     responses=VIEW_ERRORS,
 )
-def workload(actor: OfficeReader, store: Views, cases: CasesDep) -> Workload:
+def workload(actor: OfficeReader, store: CoordinatorViewsDep, cases: CasesDep) -> Workload:
     """Counts for the caller's district, overdue as of now."""
     now = cases.clock()
     position = store.position(cases.name)
@@ -264,7 +251,7 @@ class TimeStandardsDashboard(ViewAnswer):
 )
 def time_standards_dashboard(
     actor: OfficeReader,
-    store: Views,
+    store: CoordinatorViewsDep,
     cases: CasesDep,
     state: Annotated[
         list[DashboardState] | None,

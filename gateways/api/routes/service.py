@@ -1,6 +1,6 @@
 """Liveness, readiness, the caller's identity and the district profiles."""
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -25,10 +25,9 @@ def healthz() -> dict[str, str]:
     summary="The service can reach its event store",
     responses={503: {"model": Problem, "description": "The event store is unreachable"}},
 )
-def readyz(request: Request) -> JSONResponse:
-    cases = request.app.state.cases
+def readyz(cases: CasesDep) -> JSONResponse:
     try:
-        cases.recorder.max_notification_id()
+        cases.head_position()
     except Exception as error:  # noqa: BLE001 - any failure means not ready
         return JSONResponse(
             {"status": "unavailable", "reason": type(error).__name__}, status_code=503

@@ -1,0 +1,80 @@
+"""The HTTP API: one FastAPI app per process, around services the composition root made.
+
+gateways/runtime.py builds the case service, the token service and the read
+models once and hands them in; routes reach them only through gateways/api/deps.py.
+"""
+
+from collections.abc import Mapping
+
+from fastapi import APIRouter, FastAPI
+
+from gateways.api import problems
+from gateways.api.deps import ChainChecker
+from gateways.api.routes import agencies as agency_routes
+from gateways.api.routes import audit, case_steps, service
+from gateways.api.routes import cases as case_routes
+from gateways.api.routes import coordinator as coordinator_routes
+from gateways.kafka.contract import asyncapi_document
+from gateways.readmodels.agency import AgencyStore
+from gateways.readmodels.coordinator import CoordinatorStore
+from gateways.tokens import TokenService
+from services.cases import Cases
+from services.sharing import SharingMatrix, load_matrix
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+Simpul coordinates the handling of violence against women and children across
+agencies: the women & child protection office (UPTD PPA) records reports and
+coordinates; police, health, social affairs, schools and village groups receive
+referrals. Every command records an immutable event; every read is scoped to the
+caller. Errors are RFC 9457 problem documents that name the field or SOP rule.
+
+Commands accept `Idempotency-Key` (a retry never records twice) and `If-Match`
+(the case version the command is based on; a stale one gets 409).
+"""
+
+
+def create_app(
+    *,
+    cases: Cases,
+    tokens: TokenService,
+    sharing: SharingMatrix | None = None,
+    coordinator_views: CoordinatorStore | None = None,
+    agency_inboxes: Mapping[str, AgencyStore] | None = None,
+    chain_checker: ChainChecker | None = None,
+) -> FastAPI:
+    """The app; read models left out (an in-memory store has none) answer 503."""
+    app = FastAPI(
+        title="Simpul",
+        version="1.0.0",
+        summary="Event-sourced multi-agency coordination for protecting women and children",
+        description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    sharing = sharing or load_matrix()
+    app.state.cases = cases
+    app.state.tokens = tokens
+    app.state.coordinator_views = coordinator_views
+    app.state.agency_inboxes = dict(agency_inboxes or {})
+    app.state.projected_agencies = sharing.agencies
+    app.state.chain_checker = chain_checker
+    problems.install(app)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(case_routes.router)
+    api.include_router(case_steps.build_router())
+    api.include_router(audit.router)
+    api.include_router(service.meta)
+    api.include_router(coordinator_routes.router)
+    api.include_router(agency_routes.router)
+    app.include_router(api)
+    app.include_router(service.health)
+    asyncapi = asyncapi_document(matrix=sharing)
+
+    @app.get("/asyncapi.json", tags=["service"], summary="The Kafka message contract (AsyncAPI 3)")
+    def published_contract() -> dict:
+        return asyncapi
+
+    return app

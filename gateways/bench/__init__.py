@@ -1,1 +1,0 @@
-"""Measurements of Simpul against its own baselines (reusable by `make bench`)."""

@@ -1,0 +1,123 @@
+"""`simpul audit verify`: the whole store's hash chain, against roots published earlier.
+
+`simpul demo` calls ``verify_event_store`` too, so the demo shows exactly what
+an auditor running the command would see.
+"""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import psycopg
+from tqdm import tqdm
+
+from gateways.cli.commands import Commands
+from gateways.eventstore.chain import ChainRoot, MalformedRoot
+from gateways.eventstore.verify import StoreVerification, count_events, verify_store
+from gateways.runtime import database_url
+from services.settings import Settings
+
+EXIT_TAMPERED = 1
+EXIT_USAGE = 2
+NO_DATABASE = "No database: set SIMPUL_DATABASE_URL, or start the service with `simpul run`."
+
+
+def read_anchors(path: Path) -> list[ChainRoot]:
+    """Roots kept in a file, one per line; text after '#' is a comment."""
+    if not path.exists():
+        return []
+    anchors = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            anchors.append(ChainRoot.parse(text))
+        except MalformedRoot as error:
+            raise MalformedRoot(f"{path}:{number}: {error}") from None
+    return anchors
+
+
+def verify_event_store(
+    database: str,
+    out: TextIO,
+    *,
+    anchors: Sequence[ChainRoot] = (),
+    anchors_file: Path | None = None,
+    show_progress: bool = True,
+) -> int:
+    """Verify the whole store, print the outcome and the root; 0 if intact, 1 if tampered."""
+    checked = list(anchors) + (read_anchors(anchors_file) if anchors_file else [])
+    with psycopg.connect(database, autocommit=True) as conn:
+        total = count_events(conn)
+        with tqdm(
+            total=total, unit=" events", desc="verifying", disable=not show_progress, leave=False
+        ) as bar:
+            result = verify_store(conn, anchors=checked, progress=bar.update)
+    out.write(describe(result, anchors_given=len(checked)))
+    if result.intact and result.root is not None and anchors_file is not None:
+        with anchors_file.open("a") as kept:
+            verified_at = datetime.now(UTC).isoformat(timespec="seconds")
+            kept.write(f"{result.root}  # verified {verified_at}\n")
+        out.write(f"Root appended to {anchors_file}\n")
+    return 0 if result.intact else EXIT_TAMPERED
+
+
+def describe(result: StoreVerification, *, anchors_given: int = 0) -> str:
+    lines = []
+    rate = f"{result.events_per_second:,.0f} events/s"
+    if result.intact:
+        if result.events == 0:
+            lines.append("The event store is empty: nothing to verify.")
+        else:
+            lines.append(
+                f"Verified {result.events:,} events in {result.seconds:.2f} s ({rate}): "
+                "the hash chain is intact."
+            )
+    else:
+        assert result.problem is not None
+        lines.append(f"TAMPERING DETECTED after {result.events:,} intact events ({rate}):")
+        lines.append(f"  {result.problem.describe()}")
+    if anchors_given:
+        lines.append(f"Published roots checked: {result.anchors_checked} of {anchors_given}")
+    if result.root is not None:
+        label = "Chain root" if result.intact else "Chain root up to the break"
+        lines.append(f"{label}: {result.root}")
+        if result.intact:
+            lines.append(
+                "Publish or record this root outside the server; verify later with "
+                "--anchor to prove the history up to it was not rewritten."
+            )
+    return "\n".join(lines) + "\n"
+
+
+def audit_verify(args: argparse.Namespace) -> int:
+    """Verify the whole event store's hash chain; exit 1 naming the first break if tampered."""
+    database = database_url(Settings())
+    if database is None:
+        print(NO_DATABASE)
+        return EXIT_USAGE
+    try:
+        anchors = [ChainRoot.parse(text) for text in args.anchor]
+        return verify_event_store(
+            database, sys.stdout, anchors=anchors, anchors_file=args.anchors_file
+        )
+    except MalformedRoot as error:
+        print(error)
+        return EXIT_USAGE
+
+
+def add_commands(commands: Commands) -> None:
+    audit = commands.group("audit", "check the event store's hash chain")
+    verify = audit.add("verify", audit_verify)
+    verify.add_argument(
+        "--anchor", action="append", default=[], metavar="ROOT",
+        help="a root printed by an earlier verify (simpul-root:v1:...); the chain must pass it",
+    )
+    verify.add_argument(
+        "--anchors-file", type=Path, default=None, metavar="PATH",
+        help="check every root kept in this file, then append today's (keep it off the server)",
+    )

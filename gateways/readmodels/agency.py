@@ -1,0 +1,426 @@
+"""Each agency's read model in PostgreSQL, in its own schema (``agency_police``, ...).
+
+The agency projector writes here (a batch of messages, their ids and the next
+Kafka offsets, in one transaction); the API reads here. Every write
+transaction first takes the agency's advisory lock, so a rebuild can swap in a
+freshly built schema between two batches.
+
+Tables per schema: ``cases`` (what the agency knows of each case and whether
+its part is open), ``referrals`` (its inbox), ``applied_messages`` (ids of
+applied CloudEvents: redelivery is skipped), ``partition_offsets`` (where to
+resume each partition: Kafka's committed offsets are only a hint) and
+``dead_letters`` (messages it could not apply, also sent to ``<topic>.dlq``).
+"""
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.sql import SQL, Identifier
+from psycopg.types.json import Jsonb
+
+from projections.agency_referrals import AgencyReferralsProjection, ReferralsView
+
+ACTIVE_STATUSES = ("pending", "accepted", "in_progress")
+COMPARED_TABLES = {
+    "cases": "case_id",
+    "referrals": "referral_id",
+    "applied_messages": "message_id",
+}
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS {schema}.cases (
+    case_id uuid PRIMARY KEY,
+    district text NOT NULL,
+    register_number text NOT NULL,
+    facts jsonb NOT NULL,
+    status text NOT NULL,
+    closing_reason text,
+    opened_at timestamptz NOT NULL,
+    closed_at timestamptz,
+    updated_at timestamptz NOT NULL,
+    last_sequence bigint NOT NULL,
+    message_count integer NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS {schema}.referrals (
+    referral_id text PRIMARY KEY,
+    case_id uuid NOT NULL,
+    district text NOT NULL,
+    service_type text NOT NULL,
+    emergency boolean NOT NULL,
+    status text NOT NULL,
+    due_at timestamptz NOT NULL,
+    referred_at timestamptz NOT NULL,
+    status_changed_at timestamptz NOT NULL,
+    notes text NOT NULL,
+    referral_record_ref text NOT NULL,
+    details jsonb NOT NULL DEFAULT '{{}}'
+);
+CREATE INDEX IF NOT EXISTS referrals_by_status ON {schema}.referrals (district, status, due_at);
+CREATE TABLE IF NOT EXISTS {schema}.applied_messages (
+    message_id text PRIMARY KEY,
+    sequence bigint NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE TABLE IF NOT EXISTS {schema}.partition_offsets (
+    topic text NOT NULL,
+    partition integer NOT NULL,
+    next_offset bigint NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+CREATE TABLE IF NOT EXISTS {schema}.dead_letters (
+    topic text NOT NULL,
+    partition integer NOT NULL,
+    "offset" bigint NOT NULL,
+    error text NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (topic, partition, "offset")
+);
+"""
+
+
+def schema_name(agency: str, suffix: str = "") -> str:
+    return f"agency_{agency}{suffix}"
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one transaction did: messages applied, repeats skipped, dead letters."""
+
+    applied: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+
+
+class PostgresReferralsView(ReferralsView):
+    """The projection's writes, as SQL on one connection inside the caller's transaction."""
+
+    def __init__(self, conn: psycopg.Connection[Any], schema: str) -> None:
+        self.conn = conn
+        self.schema = Identifier(schema)
+        self._composed: dict[str, bytes] = {}
+
+    def _run(self, statement: str, params: dict[str, Any]) -> None:
+        # Composed once per statement: every message runs the same few statements.
+        query = self._composed.get(statement)
+        if query is None:
+            query = SQL(statement).format(schema=self.schema).as_bytes(self.conn)
+            self._composed[statement] = query
+        self.conn.execute(query, params, prepare=True)
+
+    def put_case(self, case_id: str, *, district: str, register_number: str,
+                 facts: dict[str, Any], status: str, at: str, sequence: int) -> None:
+        self._run(
+            "INSERT INTO {schema}.cases AS c (case_id, district, register_number, facts, status, "
+            "opened_at, updated_at, last_sequence) VALUES (%(case_id)s, %(district)s, "
+            "%(register_number)s, %(facts)s, %(status)s, %(at)s, %(at)s, %(sequence)s) "
+            "ON CONFLICT (case_id) DO UPDATE SET facts = EXCLUDED.facts, status = EXCLUDED.status, "
+            "opened_at = CASE WHEN c.status = 'open' THEN c.opened_at ELSE EXCLUDED.opened_at END, "
+            "closing_reason = NULL, closed_at = NULL, updated_at = EXCLUDED.updated_at, "
+            "last_sequence = EXCLUDED.last_sequence",
+            {"case_id": case_id, "district": district, "register_number": register_number,
+             "facts": Jsonb(facts), "status": status, "at": at, "sequence": sequence},
+        )
+
+    def close_case(self, case_id: str, *, status: str, reason: str, at: str, sequence: int) -> None:
+        self._run(
+            "UPDATE {schema}.cases SET status = %(status)s, closing_reason = %(reason)s, "
+            "closed_at = %(at)s, updated_at = %(at)s, last_sequence = %(sequence)s "
+            "WHERE case_id = %(case_id)s",
+            {"case_id": case_id, "status": status, "reason": reason, "at": at,
+             "sequence": sequence},
+        )
+
+    def put_referral(self, referral_id: str, *, case_id: str, district: str, service_type: str,
+                     emergency: bool, due_at: str, referred_at: str, notes: str,
+                     referral_record_ref: str) -> None:
+        self._run(
+            "INSERT INTO {schema}.referrals (referral_id, case_id, district, service_type, "
+            "emergency, status, due_at, referred_at, status_changed_at, notes, "
+            "referral_record_ref) VALUES (%(referral_id)s, %(case_id)s, %(district)s, "
+            "%(service_type)s, %(emergency)s, 'pending', %(due_at)s, %(referred_at)s, "
+            "%(referred_at)s, %(notes)s, %(referral_record_ref)s)",
+            {"referral_id": referral_id, "case_id": case_id, "district": district,
+             "service_type": service_type, "emergency": emergency, "due_at": due_at,
+             "referred_at": referred_at, "notes": notes,
+             "referral_record_ref": referral_record_ref},
+        )
+
+    def set_referral_status(self, referral_id: str, *, status: str, at: str,
+                            details: dict[str, Any]) -> None:
+        self._run(
+            "UPDATE {schema}.referrals SET "
+            "status_changed_at = CASE WHEN status = %(status)s THEN status_changed_at "
+            "ELSE %(at)s END, status = %(status)s, details = details || %(details)s "
+            "WHERE referral_id = %(referral_id)s",
+            {"referral_id": referral_id, "status": status, "at": at, "details": Jsonb(details)},
+        )
+
+    def count_message(self, case_id: str) -> None:
+        self._run(
+            "UPDATE {schema}.cases SET message_count = message_count + 1 "
+            "WHERE case_id = %(case_id)s",
+            {"case_id": case_id},
+        )
+
+
+@dataclass(frozen=True)
+class ConsumedMessage:
+    """A record from the agency topic: where it was, and its parsed CloudEvent (or why not)."""
+
+    topic: str
+    partition: int
+    offset: int
+    cloud_event: dict[str, Any] | None
+    error: str | None = None
+
+
+class AgencyStore:
+    """One agency's schema: applying messages, resuming offsets, reading the inbox."""
+
+    def __init__(
+        self,
+        database_url: str,
+        agency: str,
+        *,
+        schema: str | None = None,
+        connector: Callable[[], AbstractContextManager[psycopg.Connection[Any]]] | None = None,
+    ) -> None:
+        self.database_url = database_url
+        self.agency = agency
+        self.schema = schema or schema_name(agency)
+        self.projection = AgencyReferralsProjection()
+        self._connector = connector
+
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A connection of its own, or one from the connector (the API shares its pool)."""
+        if self._connector is not None:
+            with self._connector() as conn:
+                yield conn
+            return
+        with psycopg.connect(self.database_url, row_factory=dict_row) as conn:
+            yield conn
+
+    def _sql(self, statement: str, schema: str | None = None) -> SQL:
+        composed = SQL(statement).format(schema=Identifier(schema or self.schema))
+        return composed  # type: ignore[return-value]
+
+    def create(self, conn: psycopg.Connection[Any], schema: str | None = None) -> None:
+        for statement in DDL.split(";"):
+            if statement.strip():
+                conn.execute(self._sql(statement, schema))
+
+    def ensure_schema(self) -> None:
+        with self.connect() as conn, conn.transaction():
+            self._lock(conn)
+            self.create(conn)
+
+    def _lock(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"simpul:{self.schema}",))
+
+    def stored_offsets(self, topic: str) -> dict[int, int]:
+        with self.connect() as conn:
+            rows = conn.execute(
+                self._sql("SELECT partition, next_offset FROM {schema}.partition_offsets "
+                          "WHERE topic = %s"), (topic,)
+            ).fetchall()
+        return {row["partition"]: row["next_offset"] for row in rows}
+
+    def apply(self, conn: psycopg.Connection[Any], messages: Iterable[ConsumedMessage]) -> Applied:
+        """Apply messages in order, skipping ids already applied, in the caller's transaction.
+
+        Which ids were applied before is asked once per batch; the writes that follow
+        need no answers, so they are pipelined instead of waiting on each one.
+        """
+        self._lock(conn)
+        batch = list(messages)
+        ids = [m.cloud_event["id"] for m in batch if m.cloud_event is not None]
+        seen = {
+            row["message_id"]
+            for row in conn.execute(
+                self._sql("SELECT message_id FROM {schema}.applied_messages "
+                          "WHERE message_id = ANY(%s)"), (ids,),
+            ).fetchall()
+        } if ids else set()
+        view = PostgresReferralsView(conn, self.schema)
+        applied: list[dict[str, Any]] = []
+        duplicates = dead = 0
+        next_offsets: dict[tuple[str, int], int] = {}
+        with conn.pipeline():
+            for message in batch:
+                next_offsets[(message.topic, message.partition)] = message.offset + 1
+                if message.cloud_event is None:
+                    conn.execute(
+                        self._sql('INSERT INTO {schema}.dead_letters (topic, partition, "offset", '
+                                  "error) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"),
+                        (message.topic, message.partition, message.offset,
+                         message.error or "invalid"),
+                    )
+                    dead += 1
+                    continue
+                event = message.cloud_event
+                if event["id"] in seen:
+                    duplicates += 1
+                    continue
+                seen.add(event["id"])
+                self.projection.process(event, view)
+                applied.append(event)
+            if applied:
+                conn.execute(
+                    self._sql("INSERT INTO {schema}.applied_messages (message_id, sequence) "
+                              "SELECT * FROM unnest(%s::text[], %s::bigint[])"),
+                    ([e["id"] for e in applied], [e["simpulsequence"] for e in applied]),
+                )
+            for (topic, partition), offset in next_offsets.items():
+                conn.execute(
+                    self._sql("INSERT INTO {schema}.partition_offsets (topic, partition, "
+                              "next_offset) VALUES (%s, %s, %s) ON CONFLICT (topic, partition) "
+                              "DO UPDATE SET next_offset = GREATEST("
+                              "{schema}.partition_offsets.next_offset, EXCLUDED.next_offset)"),
+                    (topic, partition, offset),
+                )
+        return Applied(len(applied), duplicates, dead)
+
+    # ---- Rebuild: a fresh schema from derived messages, swapped in between two batches ----
+
+    def start_rebuild(self, *, suffix: str = "__rebuild") -> "AgencyRebuild":
+        """A fresh schema beside the live one, to fold messages derived from the store into."""
+        return AgencyRebuild(self, self.schema + suffix)
+
+    def rebuild(self, cloud_events: Iterable[dict[str, Any]], *, suffix: str = "__rebuild",
+                swap: bool = True) -> str:
+        """Fold ``cloud_events`` into a new schema; with ``swap``, replace the live one with it."""
+        rebuild = self.start_rebuild(suffix=suffix)
+        rebuild.add(list(cloud_events))
+        return rebuild.finish(swap=swap)
+
+    def differences(self, other_schema: str) -> list[str]:
+        """How this schema's read model differs from another's (empty: the same state)."""
+        problems = []
+        with self.connect() as conn:
+            for table, key in COMPARED_TABLES.items():
+                columns = "message_id" if table == "applied_messages" else "*"
+                for left, right in ((self.schema, other_schema), (other_schema, self.schema)):
+                    rows = conn.execute(
+                        SQL("SELECT {key} FROM (SELECT {cols} FROM {l}.{t} EXCEPT "
+                            "SELECT {cols} FROM {r}.{t}) d ORDER BY 1 LIMIT 5").format(
+                            key=Identifier(key), cols=SQL(columns), l=Identifier(left),
+                            r=Identifier(right), t=Identifier(table))
+                    ).fetchall()
+                    for row in rows:
+                        problems.append(f"{table} {row[key]}: in {left} differs from {right}")
+        return problems
+
+    def drop(self, schema: str) -> None:
+        with self.connect() as conn:
+            conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(schema)))
+
+    # ---- Reading the inbox (the API) ----------------------------------------------------------
+
+    def referrals(
+        self, *, district: str | None, status: str | None = None, overdue: bool | None = None,
+        now: datetime, referral_id: str | None = None, limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        conditions = [SQL("TRUE")]
+        params: dict[str, Any] = {"now": now, "active": list(ACTIVE_STATUSES), "limit": limit}
+        if district is not None:
+            conditions.append(SQL("r.district = %(district)s"))
+            params["district"] = district
+        if status is not None:
+            conditions.append(SQL("r.status = %(status)s"))
+            params["status"] = status
+        if overdue is not None:
+            late = SQL("(r.status = ANY(%(active)s) AND r.due_at < %(now)s)")
+            conditions.append(late if overdue else SQL("NOT ") + late)
+        if referral_id is not None:
+            conditions.append(SQL("r.referral_id = %(referral_id)s"))
+            params["referral_id"] = referral_id
+        statement = SQL(
+            "SELECT r.*, (r.status = ANY(%(active)s) AND r.due_at < %(now)s) AS overdue, "
+            "c.register_number, c.facts, c.status AS case_status, c.closing_reason "
+            "FROM {schema}.referrals r JOIN {schema}.cases c USING (case_id) "
+            "WHERE {conditions} ORDER BY r.due_at, r.referral_id LIMIT %(limit)s"
+        ).format(schema=Identifier(self.schema), conditions=SQL(" AND ").join(conditions))
+        with self.connect() as conn:
+            if not self._exists(conn):
+                return []
+            return list(conn.execute(statement, params).fetchall())
+
+    def _exists(self, conn: psycopg.Connection[Any]) -> bool:
+        row = conn.execute(
+            "SELECT 1 AS found FROM pg_namespace WHERE nspname = %s", (self.schema,)
+        ).fetchone()
+        return row is not None
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of the read model, for comparisons and diagnostics."""
+        with self.connect() as conn:
+            return {
+                table: [
+                    json.loads(json.dumps(row, default=str))
+                    for row in conn.execute(
+                        SQL("SELECT * FROM {}.{} ORDER BY 1").format(
+                            Identifier(self.schema), Identifier(table))
+                    ).fetchall()
+                ]
+                for table in ("cases", "referrals")
+            }
+
+
+class AgencyRebuild:
+    """One agency's schema being rebuilt: messages are added in batches, then it is swapped in.
+
+    The live schema's offsets and dead letters carry over on the swap, so the
+    running projector resumes where it was and skips, by id, whatever the
+    rebuild already applied.
+    """
+
+    BATCH = 500
+
+    def __init__(self, live: AgencyStore, target: str) -> None:
+        self.live = live
+        self.target = target
+        self.builder = AgencyStore(live.database_url, live.agency, schema=target,
+                                   connector=live._connector)
+        with live.connect() as conn, conn.transaction():
+            conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(target)))
+            live.create(conn, target)
+
+    def add(self, cloud_events: Sequence[dict[str, Any]]) -> None:
+        with self.live.connect() as conn:
+            for start in range(0, len(cloud_events), self.BATCH):
+                chunk = cloud_events[start:start + self.BATCH]
+                with conn.transaction():
+                    self.builder.apply(conn, [
+                        ConsumedMessage("rebuild", 0, offset, cloud_event)
+                        for offset, cloud_event in enumerate(chunk)
+                    ])
+
+    def finish(self, *, swap: bool = True) -> str:
+        """Swap the rebuilt schema in for the live one (the name it now has), or keep it beside."""
+        live = self.live
+        with live.connect() as conn, conn.transaction():
+            conn.execute(live._sql("DELETE FROM {schema}.partition_offsets", self.target))
+            if not swap:
+                return self.target
+            live._lock(conn)
+            live.create(conn)
+            for table in ("partition_offsets", "dead_letters"):
+                conn.execute(
+                    SQL("INSERT INTO {target}.{table} SELECT * FROM {live}.{table}").format(
+                        target=Identifier(self.target), table=Identifier(table),
+                        live=Identifier(live.schema),
+                    )
+                )
+            conn.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(live.schema)))
+            conn.execute(SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                Identifier(self.target), Identifier(live.schema)))
+        return live.schema
+

@@ -1,0 +1,486 @@
+"""The coordinator's tables in PostgreSQL: created idempotently, written per batch, queried by the API.
+
+They live in their own schema (``coordinator``) of the event store's database.
+One batch of the projector is one transaction: it first moves the tracked
+position (gateways/projectors/tracking.py) from the one the batch was read
+after to the new one, then replaces the rows of every case the batch touched.
+A rebuild fills a second schema and swaps it in.
+
+Nothing here is personal data: see projections/open_cases.py.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import attrgetter
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.sql import SQL, Composable, Identifier
+
+from gateways.projectors.tracking import Tracking
+from gateways.projectors.tracking import create_statement as tracking_table
+from projections.open_cases import CaseRows
+from projections.time_standards_dashboard import StepRow
+
+DEFAULT_SCHEMA = "coordinator"
+Connect = Callable[[], AbstractContextManager[Connection[Any]]]
+
+# Creating, dropping or swapping the tables holds this advisory lock exclusively;
+# every batch holds it shared, first thing. So the API and the projector starting
+# together do not race on CREATE ... IF NOT EXISTS, and DDL never deadlocks with
+# a batch by taking table locks in a different order.
+_DDL_LOCK = 0x53494D50554C  # "SIMPUL"
+_TABLES = ("tracking", "open_cases", "referrals", "case_steps")
+
+_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS {schema}",
+    """CREATE TABLE IF NOT EXISTS {schema}.open_cases (
+        case_id uuid PRIMARY KEY,
+        register_number text NOT NULL,
+        district text NOT NULL,
+        stage text NOT NULL,
+        status text NOT NULL,
+        case_type text,
+        risk_level text,
+        jurisdiction text,
+        emergency boolean NOT NULL,
+        case_worker_id text,
+        closure text,
+        reported_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        closed_at timestamptz,
+        version bigint NOT NULL,
+        open_referral_agencies text[] NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS open_cases_by_district
+        ON {schema}.open_cases (district, status, reported_at DESC, case_id DESC)""",
+    """CREATE TABLE IF NOT EXISTS {schema}.referrals (
+        case_id uuid NOT NULL,
+        referral_id text NOT NULL,
+        district text NOT NULL,
+        agency text NOT NULL,
+        service_type text NOT NULL,
+        status text NOT NULL,
+        emergency boolean NOT NULL,
+        referred_at timestamptz NOT NULL,
+        due_at timestamptz,
+        answered_at timestamptz,
+        settled_at timestamptz,
+        PRIMARY KEY (case_id, referral_id))""",
+    """CREATE INDEX IF NOT EXISTS open_referrals_by_agency
+        ON {schema}.referrals (district, agency) WHERE settled_at IS NULL""",
+    """CREATE TABLE IF NOT EXISTS {schema}.case_steps (
+        case_id uuid NOT NULL,
+        step_key text NOT NULL,
+        district text NOT NULL,
+        code text NOT NULL,
+        stage text NOT NULL,
+        title_en text NOT NULL,
+        title_id text NOT NULL,
+        agency text NOT NULL,
+        referral_id text,
+        limit_minutes integer NOT NULL,
+        started_at timestamptz NOT NULL,
+        due_at timestamptz NOT NULL,
+        done_at timestamptz,
+        state text NOT NULL,
+        PRIMARY KEY (case_id, step_key))""",
+    """CREATE INDEX IF NOT EXISTS case_steps_by_district
+        ON {schema}.case_steps (district, state, due_at)""",
+]
+
+# Column orders for COPY; each getter reads a row's values in that order.
+_CASE_COLUMNS = (
+    "case_id", "register_number", "district", "stage", "status", "case_type", "risk_level",
+    "jurisdiction", "emergency", "case_worker_id", "closure", "reported_at", "updated_at",
+    "closed_at", "version", "open_referral_agencies",
+)
+_REFERRAL_COLUMNS = (
+    "case_id", "referral_id", "district", "agency", "service_type", "status", "emergency",
+    "referred_at", "due_at", "answered_at", "settled_at",
+)
+_STEP_COLUMNS = (
+    "case_id", "key", "district", "code", "stage", "title_en", "title_id", "agency",
+    "referral_id", "limit_minutes", "started_at", "due_at", "done_at", "state",
+)
+_CASE_TYPES = (
+    "uuid", "text", "text", "text", "text", "text", "text", "text", "bool", "text", "text",
+    "timestamptz", "timestamptz", "timestamptz", "int8", "text[]",
+)
+_REFERRAL_TYPES = (
+    "uuid", "text", "text", "text", "text", "text", "bool", "timestamptz", "timestamptz",
+    "timestamptz", "timestamptz",
+)
+_STEP_TYPES = (
+    "uuid", "text", "text", "text", "text", "text", "text", "text", "text", "int4",
+    "timestamptz", "timestamptz", "timestamptz", "text",
+)
+_case_scalars = attrgetter(*_CASE_COLUMNS[:-1])
+_referral_values = attrgetter(*_REFERRAL_COLUMNS)
+_step_values = attrgetter(*_STEP_COLUMNS)
+_STEP_COLUMNS = tuple("step_key" if name == "key" else name for name in _STEP_COLUMNS)
+
+
+def _case_values(case: Any) -> tuple[Any, ...]:
+    return (*_case_scalars(case), list(case.open_referral_agencies))  # a list dumps as an array
+
+# The state an open step has at a given moment; the query's clock decides, not the projector.
+_STATE_NOW = SQL(
+    "CASE WHEN s.state = 'open' AND s.due_at < %(now)s THEN 'overdue' "
+    "WHEN s.state = 'open' THEN 'due' ELSE s.state END"
+)
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """Everything the projection says about one case after a batch: its rows, replaced whole."""
+
+    rows: CaseRows
+    steps: Sequence[StepRow] = field(default=())
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    status: str | None = "open"
+    stage: str | None = None
+    risk_level: str | None = None
+    case_type: str | None = None
+    agency: str | None = None
+    case_worker: str | None = None
+    overdue_step: str | None = None  # a step code, or "any"
+
+
+@dataclass(frozen=True)
+class StepFilters:
+    states: tuple[str, ...] = ("due", "overdue")
+    code: str | None = None
+    agency: str | None = None
+
+
+class CoordinatorStore:
+    def __init__(self, connect: Connect, *, schema: str = DEFAULT_SCHEMA) -> None:
+        self.connect = connect
+        self.schema = schema
+        self._schema_id = Identifier(schema)
+        self._tables_ready = False
+
+    def _sql(self, text: str) -> Composable:
+        return SQL(text).format(schema=self._schema_id)
+
+    # ---- Tables -------------------------------------------------------------------------------
+
+    def tracking(self, application_name: str) -> Tracking:
+        return Tracking(self.schema, application_name)
+
+    def create_tables(self) -> None:
+        if not self._tables_exist():
+            with self.connect() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+                for statement in _DDL:
+                    conn.execute(self._sql(statement))
+                conn.execute(tracking_table(self.schema))
+        self._tables_ready = True
+
+    def _tables_exist(self) -> bool:
+        with self.connect() as conn:
+            row = conn.execute(
+                "SELECT count(to_regclass(format('%%I.%%I', %s::text, name))) AS n "
+                "FROM unnest(%s::text[]) AS name",
+                (self.schema, list(_TABLES)),
+            ).fetchone()
+        return int(_value(row, "n")) == len(_TABLES) if row else False
+
+    def ensure_tables(self) -> None:
+        if not self._tables_ready:
+            self.create_tables()
+
+    def drop(self) -> None:
+        with self.connect() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+            conn.execute(self._sql("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        self._tables_ready = False
+
+    def replace(self, target_schema: str) -> None:
+        """Swap this schema in for ``target_schema`` in one transaction, dropping the old one.
+
+        A projector following ``target_schema`` meanwhile finds the tracked
+        position moved on its next batch and reads on from the new one.
+        """
+        previous = Identifier(f"{target_schema}_previous")
+        target = Identifier(target_schema)
+        with self.connect() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+            conn.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(previous))
+            exists = conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (target_schema,)
+            ).fetchone()
+            if exists:
+                conn.execute(SQL("ALTER SCHEMA {0} RENAME TO {1}").format(target, previous))
+            conn.execute(SQL("ALTER SCHEMA {0} RENAME TO {1}").format(self._schema_id, target))
+            conn.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(previous))
+        self.schema = target_schema
+        self._schema_id = target
+
+    # ---- Tracking -----------------------------------------------------------------------------
+
+    def position(self, application_name: str) -> int:
+        self.ensure_tables()
+        with self.connect() as conn:
+            return self.tracking(application_name).position(conn)
+
+    # ---- Writing one batch --------------------------------------------------------------------
+
+    def write(
+        self, changes: Sequence[CaseChange], application_name: str, *, after: int, to: int
+    ) -> None:
+        """Replace the touched cases' rows and move tracking from ``after`` to ``to``, atomically.
+
+        Rows are replaced by delete and COPY, the fastest way into PostgreSQL
+        from Python; a case's old and new rows never both survive the commit.
+        """
+        self.ensure_tables()
+        with self.connect() as conn, conn.transaction(), conn.cursor() as curs:
+            curs.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_DDL_LOCK,))
+            self.tracking(application_name).move(curs, after=after, to=to)
+            if not changes:
+                return
+            case_ids = [change.rows.case.case_id for change in changes]
+            for table in ("open_cases", "referrals", "case_steps"):
+                curs.execute(
+                    SQL("DELETE FROM {0}.{1} WHERE case_id = ANY(%s)").format(
+                        self._schema_id, Identifier(table)
+                    ),
+                    (case_ids,),
+                )
+            self._copy(curs, "open_cases", _CASE_COLUMNS, _CASE_TYPES, (
+                _case_values(change.rows.case) for change in changes
+            ))
+            self._copy(curs, "referrals", _REFERRAL_COLUMNS, _REFERRAL_TYPES, (
+                _referral_values(referral)
+                for change in changes
+                for referral in change.rows.referrals
+            ))
+            self._copy(curs, "case_steps", _STEP_COLUMNS, _STEP_TYPES, (
+                _step_values(step) for change in changes for step in change.steps
+            ))
+
+    def _copy(
+        self,
+        curs: Any,
+        table: str,
+        columns: Sequence[str],
+        types: Sequence[str],
+        rows: Iterable[tuple[Any, ...]],
+    ) -> None:
+        # Binary COPY with the types declared up front: no per-value type lookup.
+        statement = SQL("COPY {0}.{1} ({2}) FROM STDIN (FORMAT BINARY)").format(
+            self._schema_id,
+            Identifier(table),
+            SQL(", ").join(Identifier(name) for name in columns),
+        )
+        with curs.copy(statement) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+    # ---- Reading ------------------------------------------------------------------------------
+
+    def list_cases(
+        self,
+        district: str,
+        filters: CaseFilters,
+        *,
+        now: datetime,
+        limit: int,
+        after: tuple[datetime, UUID] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The district's cases, newest report first; ``limit`` rows after the keyset ``after``."""
+        self.ensure_tables()
+        conditions: list[Composable] = [SQL("c.district = %(district)s")]
+        params: dict[str, Any] = {"district": district, "now": now, "limit": limit}
+        for column, value in (
+            ("status", filters.status),
+            ("stage", filters.stage),
+            ("risk_level", filters.risk_level),
+            ("case_type", filters.case_type),
+            ("case_worker_id", filters.case_worker),
+        ):
+            if value is not None:
+                # The column names are this method's own constants, never input.
+                conditions.append(SQL(f"c.{column} = %({column})s"))
+                params[column] = value
+        if filters.agency is not None:
+            conditions.append(SQL("%(agency)s = ANY(c.open_referral_agencies)"))
+            params["agency"] = filters.agency
+        if filters.overdue_step is not None:
+            code = SQL("") if filters.overdue_step == "any" else SQL("AND s.code = %(code)s ")
+            conditions.append(
+                SQL(
+                    "EXISTS (SELECT 1 FROM {schema}.case_steps s WHERE s.case_id = c.case_id "
+                    "AND s.state = 'open' AND s.due_at < %(now)s {code})"
+                ).format(schema=self._schema_id, code=code)
+            )
+            params["code"] = filters.overdue_step
+        if after is not None:
+            conditions.append(SQL("(c.reported_at, c.case_id) < (%(after_at)s, %(after_id)s)"))
+            params["after_at"], params["after_id"] = after
+        query = SQL(
+            "SELECT c.*, next.code AS next_step, next.due_at AS next_due_at, "
+            "ARRAY(SELECT DISTINCT s.code FROM {schema}.case_steps s WHERE s.case_id = c.case_id "
+            "      AND s.state = 'open' AND s.due_at < %(now)s ORDER BY s.code) AS overdue_steps "
+            "FROM {schema}.open_cases c "
+            "LEFT JOIN LATERAL (SELECT s.code, s.due_at FROM {schema}.case_steps s "
+            "    WHERE s.case_id = c.case_id AND s.state = 'open' "
+            "    ORDER BY s.due_at, s.code LIMIT 1) next ON true "
+            "WHERE {conditions} "
+            "ORDER BY c.reported_at DESC, c.case_id DESC LIMIT %(limit)s"
+        ).format(schema=self._schema_id, conditions=SQL(" AND ").join(conditions))
+        with self.connect() as conn:
+            return [dict(row) for row in conn.execute(query, params).fetchall()]
+
+    def workload(self, district: str, *, now: datetime) -> dict[str, Any]:
+        self.ensure_tables()
+        params = {"district": district, "now": now}
+        with self.connect() as conn:
+            case_workers = conn.execute(
+                self._sql(
+                    "SELECT c.case_worker_id, count(*) AS open_cases, "
+                    "count(*) FILTER (WHERE o.overdue > 0) AS cases_with_overdue_steps, "
+                    "coalesce(sum(o.overdue), 0)::bigint AS overdue_steps "
+                    "FROM {schema}.open_cases c "
+                    "CROSS JOIN LATERAL (SELECT count(*) AS overdue FROM {schema}.case_steps s "
+                    "    WHERE s.case_id = c.case_id AND s.state = 'open' "
+                    "    AND s.due_at < %(now)s) o "
+                    "WHERE c.district = %(district)s AND c.status = 'open' "
+                    "GROUP BY c.case_worker_id ORDER BY c.case_worker_id NULLS FIRST"
+                ),
+                params,
+            ).fetchall()
+            agencies = conn.execute(
+                self._sql(
+                    "SELECT agency, count(*) AS open_referrals, "
+                    "count(*) FILTER (WHERE status = 'pending') AS pending, "
+                    "count(*) FILTER (WHERE status = 'accepted') AS accepted, "
+                    "count(*) FILTER (WHERE status = 'in_progress') AS in_progress, "
+                    "count(*) FILTER (WHERE due_at < %(now)s) AS overdue_referrals "
+                    "FROM {schema}.referrals "
+                    "WHERE district = %(district)s AND settled_at IS NULL "
+                    "GROUP BY agency ORDER BY agency"
+                ),
+                params,
+            ).fetchall()
+        return {
+            "case_workers": [dict(row) for row in case_workers],
+            "agencies": [dict(row) for row in agencies],
+        }
+
+    def step_dashboard(
+        self,
+        district: str,
+        filters: StepFilters,
+        *,
+        now: datetime,
+        limit: int,
+        after: tuple[datetime, UUID] | None = None,
+    ) -> dict[str, Any]:
+        """Steps by case (most urgent first) and counts by agency, states as of ``now``."""
+        self.ensure_tables()
+        params: dict[str, Any] = {
+            "district": district,
+            "now": now,
+            "limit": limit,
+            "states": list(filters.states),
+        }
+        conditions: list[Composable] = [SQL("s.district = %(district)s")]
+        if filters.code is not None:
+            conditions.append(SQL("s.code = %(code)s"))
+            params["code"] = filters.code
+        if filters.agency is not None:
+            conditions.append(SQL("s.agency = %(agency)s"))
+            params["agency"] = filters.agency
+        where = SQL(" AND ").join(conditions)
+        steps_now = SQL(
+            "SELECT s.*, {state} AS state_now FROM {schema}.case_steps s WHERE {where}"
+        ).format(state=_STATE_NOW, schema=self._schema_id, where=where)
+        keyset = (
+            SQL("WHERE (m.first_due, m.case_id) > (%(after_due)s, %(after_id)s)")
+            if after is not None
+            else SQL("")
+        )
+        if after is not None:
+            params["after_due"], params["after_id"] = after
+        cases_query = SQL(
+            "WITH steps AS ({steps_now}), "
+            "matching AS (SELECT case_id, min(due_at) AS first_due FROM steps "
+            "    WHERE state_now = ANY(%(states)s) GROUP BY case_id), "
+            "page AS (SELECT m.* FROM matching m {keyset} "
+            "    ORDER BY m.first_due, m.case_id LIMIT %(limit)s) "
+            "SELECT p.case_id, p.first_due, c.register_number, c.stage, c.status, "
+            "    c.case_worker_id, c.risk_level, "
+            "    count(*) FILTER (WHERE st.state_now = 'due') AS due, "
+            "    count(*) FILTER (WHERE st.state_now = 'overdue') AS overdue, "
+            "    count(*) FILTER (WHERE st.state_now = 'met') AS met, "
+            "    count(*) FILTER (WHERE st.state_now = 'late') AS late, "
+            "    count(*) FILTER (WHERE st.state_now = 'closed') AS closed, "
+            "    jsonb_agg(jsonb_build_object("
+            "        'code', st.code, 'stage', st.stage, 'title_en', st.title_en, "
+            "        'agency', st.agency, 'referral_id', st.referral_id, "
+            "        'limit_minutes', st.limit_minutes, 'started_at', st.started_at, "
+            "        'due_at', st.due_at, 'done_at', st.done_at, 'state', st.state_now) "
+            "        ORDER BY st.due_at, st.step_key) "
+            "        FILTER (WHERE st.state_now = ANY(%(states)s)) AS steps "
+            "FROM page p JOIN {schema}.open_cases c ON c.case_id = p.case_id "
+            "JOIN steps st ON st.case_id = p.case_id "
+            "GROUP BY p.case_id, p.first_due, c.register_number, c.stage, c.status, "
+            "    c.case_worker_id, c.risk_level "
+            "ORDER BY p.first_due, p.case_id"
+        ).format(steps_now=steps_now, keyset=keyset, schema=self._schema_id)
+        agencies_query = SQL(
+            "WITH steps AS ({steps_now}) "
+            "SELECT agency, "
+            "    count(*) FILTER (WHERE state_now = 'due') AS due, "
+            "    count(*) FILTER (WHERE state_now = 'overdue') AS overdue, "
+            "    count(*) FILTER (WHERE state_now = 'met') AS met, "
+            "    count(*) FILTER (WHERE state_now = 'late') AS late, "
+            "    count(*) FILTER (WHERE state_now = 'closed') AS closed "
+            "FROM steps GROUP BY agency ORDER BY agency"
+        ).format(steps_now=steps_now)
+        with self.connect() as conn:
+            cases = [dict(row) for row in conn.execute(cases_query, params).fetchall()]
+            agencies = [dict(row) for row in conn.execute(agencies_query, params).fetchall()]
+        return {"cases": cases, "agencies": agencies}
+
+    def case_count(self) -> int:
+        self.ensure_tables()
+        with self.connect() as conn:
+            row = conn.execute(self._sql("SELECT count(*) AS n FROM {schema}.open_cases")).fetchone()
+        return int(_value(row, "n")) if row else 0
+
+    def rows(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, sorted, for comparing two schemas' contents."""
+        self.ensure_tables()
+        tables = {
+            "open_cases": "case_id",
+            "referrals": "case_id, referral_id",
+            "case_steps": "case_id, step_key",
+        }
+        result: dict[str, list[tuple[Any, ...]]] = {}
+        with self.connect() as conn, conn.cursor() as curs:
+            for table, order in tables.items():
+                curs.execute(
+                    SQL("SELECT * FROM {0}.{1} ORDER BY {2}").format(
+                        self._schema_id, Identifier(table), SQL(order)
+                    )
+                )
+                result[table] = [tuple(_values(row)) for row in curs.fetchall()]
+        return result
+
+
+def _value(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, dict) else row[0]
+
+
+def _values(row: Any) -> Iterable[Any]:
+    return row.values() if isinstance(row, dict) else row
