@@ -29,8 +29,10 @@ bench: install  ## speed as ratios against raw baselines measured in the same ru
 soak: install  ## every fault-injection test at soak sizes (tens of minutes)
 	$(BIN)/python -m pytest -m fault --soak
 
-lint: install  ## ruff, pinned in pyproject.toml
+lint: install  ## ruff (rules and format) and mypy, pinned in pyproject.toml
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .simpul .pytest_cache

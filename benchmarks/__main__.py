@@ -21,9 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--events", type=int, default=100_000)
     audit.add_argument("--reads", type=int, default=2000)
     audit.add_argument("--timeline-events", type=int, default=1000)
-    audit.add_argument("--admin-url", default=None,
-                       help="a PostgreSQL where a scratch database may be created; default: a "
-                       "throwaway embedded one (durable, like a deployment)")
+    audit.add_argument(
+        "--admin-url",
+        default=None,
+        help="a PostgreSQL where a scratch database may be created; default: a "
+        "throwaway embedded one (durable, like a deployment)",
+    )
     propagation = which.add_parser(
         "propagation", help="commit to visible in an agency projection, through relay and broker"
     )
@@ -33,15 +36,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.which == "audit":
-        return run_audit(sys.stdout, events=args.events, reads=args.reads,
-                         timeline_events=args.timeline_events, admin_url=args.admin_url)
+        return run_audit(
+            sys.stdout,
+            events=args.events,
+            reads=args.reads,
+            timeline_events=args.timeline_events,
+            admin_url=args.admin_url,
+        )
     if args.which == "propagation":
-        result = measure_propagation(Settings(), events=args.events, rate=args.rate,
-                                     agency=args.agency)
+        result = measure_propagation(
+            Settings(), events=args.events, rate=args.rate, agency=args.agency
+        )
         print(result.report())
         return 0
-    return run_all(quick=getattr(args, "quick", False),
-                   results=getattr(args, "results", Path("bench-results.json")))
+    return run_all(
+        quick=getattr(args, "quick", False),
+        results=getattr(args, "results", Path("bench-results.json")),
+    )
 
 
 if __name__ == "__main__":

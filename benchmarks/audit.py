@@ -97,7 +97,7 @@ def generate_store(
     *,
     events_per_case: int = 100,
     batch_events: int = 5000,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> int:
     """Write ``total_events`` real events through the chained recorder, many cases per batch."""
     start = datetime.now(UTC) - timedelta(days=400)
@@ -119,7 +119,7 @@ def generate_store(
 
 
 def measure_verification(
-    database_url: str, progress: Callable[[int], None] | None = None
+    database_url: str, progress: Callable[[int], object] | None = None
 ) -> StoreVerification:
     with psycopg.connect(database_url, autocommit=True) as conn:
         return verify_store(conn, progress=progress)
@@ -187,7 +187,7 @@ def measure_access_logging(
 
     def unlogged() -> None:
         cases.visible_case(AUDITOR, case.id)
-        CaseFile.from_events(list(cases.events.get(case.id)))
+        CaseFile.from_events(cases.history(case.id))
 
     logged_times, unlogged_times = _interleaved(logged, unlogged, reads, warmup)
     return AccessLogCost("service", reads, case_events, logged_times, unlogged_times)
@@ -225,7 +225,7 @@ def measure_access_logging_http(
     @app.get("/bench/unlogged-case/{case_id}", response_model=CaseFile)
     def read_case_unlogged(case_id: UUID, actor: ActorDep) -> CaseFile:
         cases.visible_case(actor, case_id)
-        return CaseFile.from_events(list(cases.events.get(case_id)))
+        return CaseFile.from_events(cases.history(case_id))
 
     with TestClient(app) as client:
 
@@ -302,7 +302,7 @@ def run_benchmarks(
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(SQL("CREATE DATABASE {}").format(Identifier(name)))
         database_url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None)
         cases = Cases(env=postgres_env(database_url, settings))
         try:
             out.write(f"PostgreSQL: {'embedded, durable' if server else admin_url}\n\n")

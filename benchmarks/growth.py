@@ -17,8 +17,15 @@ from services.settings import Settings
 ROUNDS = 10
 
 
-def measure(small_url: str, large_url: str, *, large_events: int = 1_000_000,
-            small_events: int = 10_000, commands: int = 2_000, case_count: int = 20) -> Figure:
+def measure(
+    small_url: str,
+    large_url: str,
+    *,
+    large_events: int = 1_000_000,
+    small_events: int = 10_000,
+    commands: int = 2_000,
+    case_count: int = 20,
+) -> Figure:
     stores = {
         "small": Cases(env=postgres_env(small_url, Settings(database_pool_size=4))),
         "large": Cases(env=postgres_env(large_url, Settings(database_pool_size=4))),
@@ -44,7 +51,8 @@ def measure(small_url: str, large_url: str, *, large_events: int = 1_000_000,
         f"growth: command p99 at {large_events:,} vs {small_events:,} events",
         percentile(latencies["large"], 0.99) * 1000,
         percentile(latencies["small"], 0.99) * 1000,
-        "ms", 1.2,
+        "ms",
+        1.2,
         p50_large_ms=percentile(latencies["large"], 0.5) * 1000,
         p50_small_ms=percentile(latencies["small"], 0.5) * 1000,
     )

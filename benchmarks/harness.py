@@ -36,16 +36,32 @@ class Figure:
         cls, name: str, ours: float, baseline: float, unit: str, target: float, **detail: Any
     ) -> "Figure":
         ratio = ours / baseline if baseline else None
-        return cls(name, ours, baseline, unit, f">= {target}", ratio,
-                   ratio is not None and ratio >= target, detail)
+        return cls(
+            name,
+            ours,
+            baseline,
+            unit,
+            f">= {target}",
+            ratio,
+            ratio is not None and ratio >= target,
+            detail,
+        )
 
     @classmethod
     def at_most(
         cls, name: str, ours: float, baseline: float, unit: str, target: float, **detail: Any
     ) -> "Figure":
         ratio = ours / baseline if baseline else None
-        return cls(name, ours, baseline, unit, f"<= {target}", ratio,
-                   ratio is not None and ratio <= target, detail)
+        return cls(
+            name,
+            ours,
+            baseline,
+            unit,
+            f"<= {target}",
+            ratio,
+            ratio is not None and ratio <= target,
+            detail,
+        )
 
     @classmethod
     def reported(cls, name: str, ours: float, unit: str, **detail: Any) -> "Figure":
@@ -92,7 +108,10 @@ def table(figures: Sequence[Figure]) -> str:
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
+    lines = [
+        "| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |"
+        for row in rows
+    ]
     lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
     return "\n".join(lines)
 

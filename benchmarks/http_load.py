@@ -59,8 +59,19 @@ class PeakMemory:
 def _start_server(database_url: str, state_bytes: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.server", "--database-url", database_url,
-         "--port", str(port), "--token-secret", SECRET, "--state-bytes", str(state_bytes)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.server",
+            "--database-url",
+            database_url,
+            "--port",
+            str(port),
+            "--token-secret",
+            SECRET,
+            "--state-bytes",
+            str(state_bytes),
+        ],
         stdin=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
@@ -78,7 +89,11 @@ def measure(database_url: str, seconds: float = 8.0, rounds: int = 2) -> list[Fi
     cases = Cases(env=postgres_env(database_url, Settings(database_pool_size=4)))
     try:
         case_ids = open_cases(cases, CLIENTS)
-        cases.execute(Actor("warmup", Role.COORDINATOR, Agency.UPTD_PPA, DISTRICT), case_ids[0], RecordAccompaniment(activity="x"))
+        cases.execute(
+            Actor("warmup", Role.COORDINATOR, Agency.UPTD_PPA, DISTRICT),
+            case_ids[0],
+            RecordAccompaniment(activity="x"),
+        )
         _, state_bytes = stored_event_shape(database_url)
     finally:
         cases.close()
@@ -89,7 +104,9 @@ def measure(database_url: str, seconds: float = 8.0, rounds: int = 2) -> list[Fi
 
     def command_for(case_id: object) -> Callable[[int], bytes]:
         path = f"/api/v1/cases/{case_id}/accompaniment"
-        return lambda n: post_request(path, {"activity": f"Session {n}", "notes": "Mother present."}, auth)
+        return lambda n: post_request(
+            path, {"activity": f"Session {n}", "notes": "Mother present."}, auth
+        )
 
     def raw_request(_: int) -> bytes:
         return post_request("/bench/raw-insert", {}, {})
@@ -103,7 +120,9 @@ def measure(database_url: str, seconds: float = 8.0, rounds: int = 2) -> list[Fi
         with PeakMemory(server.pid) as memory:
             for _ in range(rounds):
                 raw.append(run_load("127.0.0.1", port, [raw_request] * CLIENTS, seconds))
-                ours.append(run_load("127.0.0.1", port, [command_for(c) for c in case_ids], seconds))
+                ours.append(
+                    run_load("127.0.0.1", port, [command_for(c) for c in case_ids], seconds)
+                )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -116,13 +135,21 @@ def measure(database_url: str, seconds: float = 8.0, rounds: int = 2) -> list[Fi
     return [
         Figure.at_least(
             "HTTP commands, 32 clients: throughput",
-            ours_run.throughput, raw_run.throughput, "requests/s", 0.5,
-            statuses_ours=ours_run.statuses, statuses_raw=raw_run.statuses,
+            ours_run.throughput,
+            raw_run.throughput,
+            "requests/s",
+            0.5,
+            statuses_ours=ours_run.statuses,
+            statuses_raw=raw_run.statuses,
         ),
         Figure.at_most(
             "HTTP commands, 32 clients: p99 latency",
-            ours_latency["p99"] * 1000, raw_latency["p99"] * 1000, "ms", 3.0,
-            p50_ours_ms=ours_latency["p50"] * 1000, p50_raw_ms=raw_latency["p50"] * 1000,
+            ours_latency["p99"] * 1000,
+            raw_latency["p99"] * 1000,
+            "ms",
+            3.0,
+            p50_ours_ms=ours_latency["p50"] * 1000,
+            p50_raw_ms=raw_latency["p50"] * 1000,
         ),
         Figure.reported("API peak RSS under the HTTP load", memory.peak, "MiB"),
     ]

@@ -35,50 +35,93 @@ def _lifecycle(case_number: int, start: datetime) -> Iterator[tuple[Actor, Calla
     # Referral ids are unique across cases, as the case service makes them.
     legal, medical = str(uuid4()), str(uuid4())
     yield OFFICE, lambda case: case.give_psychological_first_aid(notes="calmed")
-    yield OFFICE, lambda case: case.classify(
-        case_type="KTA", risk_level="high", jurisdiction="district", emergency=False,
-        forms_of_violence=["physical"],
+    yield (
+        OFFICE,
+        lambda case: case.classify(
+            case_type="KTA",
+            risk_level="high",
+            jurisdiction="district",
+            emergency=False,
+            forms_of_violence=["physical"],
+        ),
     )
     yield OFFICE, lambda case: case.assign_case_worker(case_worker_id=f"cw-{case_number % 7}")
     yield WORKER, lambda case: case.record_contact(mode="home_visit")
     yield WORKER, lambda case: case.record_consent(given=True, given_by="parent", document_ref="IC")
-    yield WORKER, lambda case: case.record_assessment(
-        kind="initial_home_visit", domain="psychological", assessing_agency="uptd_ppa",
-        findings="anxious",
+    yield (
+        WORKER,
+        lambda case: case.record_assessment(
+            kind="initial_home_visit",
+            domain="psychological",
+            assessing_agency="uptd_ppa",
+            findings="anxious",
+        ),
     )
     yield WORKER, lambda case: case.conclude_case_report(summary="abuse", needs=["legal_process"])
-    yield WORKER, lambda case: case.hold_case_conference(
-        held_on="2025-03-04", participating_agencies=["uptd_ppa", "police"], decisions=["refer"]
+    yield (
+        WORKER,
+        lambda case: case.hold_case_conference(
+            held_on="2025-03-04", participating_agencies=["uptd_ppa", "police"], decisions=["refer"]
+        ),
     )
-    yield WORKER, lambda case: case.agree_intervention_plan(
-        goals=["safe"], agreed_with=["parent"],
-        services=[{"service_type": "legal_process", "agency": "police"},
-                  {"service_type": "medical_examination", "agency": "health"}],
+    yield (
+        WORKER,
+        lambda case: case.agree_intervention_plan(
+            goals=["safe"],
+            agreed_with=["parent"],
+            services=[
+                {"service_type": "legal_process", "agency": "police"},
+                {"service_type": "medical_examination", "agency": "health"},
+            ],
+        ),
     )
-    yield WORKER, lambda case: case.refer(
-        referral_id=legal, service_type="legal_process", agency="police", due_at=due
+    yield (
+        WORKER,
+        lambda case: case.refer(
+            referral_id=legal, service_type="legal_process", agency="police", due_at=due
+        ),
     )
-    yield WORKER, lambda case: case.refer(
-        referral_id=medical, service_type="medical_examination", agency="health", due_at=due
+    yield (
+        WORKER,
+        lambda case: case.refer(
+            referral_id=medical, service_type="medical_examination", agency="health", due_at=due
+        ),
     )
     yield POLICE, lambda case: case.accept_referral(referral_id=legal)
     yield HEALTH, lambda case: case.accept_referral(referral_id=medical)
-    yield HEALTH, lambda case: case.record_service_delivery(
-        referral_id=medical, outcome="completed", delivered_on="2025-03-05", summary="examined"
+    yield (
+        HEALTH,
+        lambda case: case.record_service_delivery(
+            referral_id=medical, outcome="completed", delivered_on="2025-03-05", summary="examined"
+        ),
     )
-    yield POLICE, lambda case: case.record_service_delivery(
-        referral_id=legal, outcome="completed", delivered_on="2025-03-06", summary="filed"
+    yield (
+        POLICE,
+        lambda case: case.record_service_delivery(
+            referral_id=legal, outcome="completed", delivered_on="2025-03-06", summary="filed"
+        ),
     )
     yield WORKER, lambda case: case.record_accompaniment(activity="to the police interview")
-    yield WORKER, lambda case: case.record_monitoring_visit(
-        mode="home_visit", findings="better", services_on_track=True, recovered=False
+    yield (
+        WORKER,
+        lambda case: case.record_monitoring_visit(
+            mode="home_visit", findings="better", services_on_track=True, recovered=False
+        ),
     )
-    yield WORKER, lambda case: case.record_monitoring_visit(
-        mode="home_visit", findings="well", services_on_track=True, recovered=True
+    yield (
+        WORKER,
+        lambda case: case.record_monitoring_visit(
+            mode="home_visit", findings="well", services_on_track=True, recovered=True
+        ),
     )
-    yield WORKER, lambda case: case.terminate(
-        kind="agreed", reason="recovered", termination_form_ref="T-1",
-        beneficiary_feedback={"satisfaction": 5},
+    yield (
+        WORKER,
+        lambda case: case.terminate(
+            kind="agreed",
+            reason="recovered",
+            termination_form_ref="T-1",
+            beneficiary_feedback={"satisfaction": 5},
+        ),
     )
 
 
@@ -90,10 +133,14 @@ def fill(cases: Cases, events: int) -> int:
     for number in range(count):
         with acting_as(OFFICE, start):
             case = Case.receive_report(
-                case_id=uuid4(), district=DISTRICT, register_number=f"BENCH/{number:06d}",
-                channel="hotline", arrived_at=start - timedelta(minutes=5),
+                case_id=uuid4(),
+                district=DISTRICT,
+                register_number=f"BENCH/{number:06d}",
+                channel="hotline",
+                arrived_at=start - timedelta(minutes=5),
                 chronology="A neighbour reports a child crying for help at night.",
-                victim={"name": "Anak", "age": 9}, psychological_first_aid_needed=True,
+                victim={"name": "Anak", "age": 9},
+                psychological_first_aid_needed=True,
             )
         running.append((case, _lifecycle(number, start)))
     recorded = 0
@@ -120,7 +167,7 @@ def fill(cases: Cases, events: int) -> int:
 
 
 def raw_read_rate(database_url: str, page: int) -> tuple[int, float]:
-    """Events per second for a plain paged SELECT of every event row plus json.loads of its state."""
+    """Events per second for a paged SELECT of every event row plus json.loads of its state."""
     started = time.perf_counter()
     rows = 0
     last = 0

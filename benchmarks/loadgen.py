@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -54,10 +55,14 @@ async def _one_client(
         writer.close()
 
 
-def post_request(path: str, body: dict, headers: dict[str, str]) -> bytes:
+def post_request(path: str, body: dict[str, Any], headers: dict[str, str]) -> bytes:
     payload = json.dumps(body).encode()
-    head = [f"POST {path} HTTP/1.1", "Host: bench", "Content-Type: application/json",
-            f"Content-Length: {len(payload)}"]
+    head = [
+        f"POST {path} HTTP/1.1",
+        "Host: bench",
+        "Content-Type: application/json",
+        f"Content-Length: {len(payload)}",
+    ]
     head += [f"{name}: {value}" for name, value in headers.items()]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + payload
 
@@ -74,7 +79,9 @@ def run_load(
     async def main() -> None:
         deadline = time.perf_counter() + seconds
         started = time.perf_counter()
-        await asyncio.gather(*(_one_client(host, port, request, deadline, result) for request in requests))
+        await asyncio.gather(
+            *(_one_client(host, port, request, deadline, result) for request in requests)
+        )
         result.elapsed = time.perf_counter() - started
 
     asyncio.run(main())

@@ -16,8 +16,11 @@ def measure(database_url: str, events: int) -> Figure:
     }
     replay = subprocess.Popen(
         [sys.executable, "-m", "gateways.cli", "replay"],
-        env=environment, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     with PeakMemory(replay.pid) as memory:
         output, _ = replay.communicate()
@@ -25,5 +28,7 @@ def measure(database_url: str, events: int) -> Figure:
         raise RuntimeError(f"simpul replay failed: {output[-2000:]}")
     return Figure.reported(
         f"peak RSS of a full rebuild (simpul replay) of {events:,} events",
-        memory.peak, "MiB", replay_output=output.strip().splitlines()[-1:],
+        memory.peak,
+        "MiB",
+        replay_output=output.strip().splitlines()[-1:],
     )

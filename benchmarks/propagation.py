@@ -109,8 +109,20 @@ def _consented_case(cases: Cases, district: str) -> uuid.UUID:
     intake = Actor("bench.intake", Role.INTAKE_OFFICER, Agency.UPTD_PPA, district)
     coordinator = Actor("bench.coordinator", Role.COORDINATOR, Agency.UPTD_PPA, district)
     worker = Actor("bench.worker", Role.CASE_WORKER, Agency.UPTD_PPA, district)
-    case_id = cases.report_case(intake, ReportCase(channel="walk_in", arrived_at=datetime.now(UTC) - timedelta(minutes=1), chronology="Benchmark case.", victim={"name": "Bench", "age": 10})).case_id
-    cases.execute(intake, case_id, Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=False))
+    case_id = cases.report_case(
+        intake,
+        ReportCase(
+            channel="walk_in",
+            arrived_at=datetime.now(UTC) - timedelta(minutes=1),
+            chronology="Benchmark case.",
+            victim={"name": "Bench", "age": 10},
+        ),
+    ).case_id
+    cases.execute(
+        intake,
+        case_id,
+        Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=False),
+    )
     cases.execute(coordinator, case_id, AssignCaseWorker(case_worker_id=worker.user_id))
     cases.execute(worker, case_id, RecordConsent(given=True, given_by="parent", document_ref="IC"))
     return case_id
@@ -140,7 +152,9 @@ class _Watcher:
                     try:
                         rows = conn.execute(
                             f'SELECT referral_id FROM "{self.schema}".referrals '
-                            "WHERE referral_id = ANY(%s)", (awaited,)).fetchall()
+                            "WHERE referral_id = ANY(%s)",
+                            (awaited,),
+                        ).fetchall()
                     except psycopg.errors.UndefinedTable:
                         rows = []
                     now = time.time()
@@ -159,8 +173,9 @@ class _Watcher:
             time.sleep(0.05)
 
 
-def measure_propagation(settings: Settings, *, events: int = 200, rate: float = 20.0,
-                        agency: str = "police") -> PropagationResult:
+def measure_propagation(
+    settings: Settings, *, events: int = 200, rate: float = 20.0, agency: str = "police"
+) -> PropagationResult:
     """Record ``events`` referrals to ``agency`` at ``rate`` per second; time each to visible."""
     if agency not in SERVICE_FOR_AGENCY:
         raise ValueError(f"agency must be one of {', '.join(SERVICE_FOR_AGENCY)}")
@@ -196,8 +211,12 @@ def measure_propagation(settings: Settings, *, events: int = 200, rate: float = 
         log = (work / "services.log").open("wb")
         stack.callback(log.close)
         children = [
-            subprocess.Popen([sys.executable, "-m", "gateways.cli", *command], env=environment,
-                             stdout=log, stderr=subprocess.STDOUT)
+            subprocess.Popen(
+                [sys.executable, "-m", "gateways.cli", *command],
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             for command in (["relay"], ["project", "--agency", agency])
         ]
 
@@ -220,7 +239,7 @@ def measure_propagation(settings: Settings, *, events: int = 200, rate: float = 
             returned = time.time()
             referral_id = referral_id_for(case_id, result.version)
             watcher.expect(referral_id)
-            stored = next(iter(cases.events.get(case_id, gt=result.version - 1)))
+            stored = cases.history(case_id, lte=result.version)[-1]
             return referral_id, returned, stored.timestamp
 
         # Warm up: the first referral waits for the consumer group to form; it is not counted.

@@ -25,10 +25,12 @@ def broker_round_trips(servers: str, count: int, rate: float) -> list[float]:
     admin = KafkaAdminClient(bootstrap_servers=servers)
     admin.create_topics([NewTopic(topic, 1, 1)])
     admin.close()
-    producer = KafkaProducer(bootstrap_servers=servers, acks="all", enable_idempotence=True,
-                             linger_ms=2)
-    consumer = KafkaConsumer(bootstrap_servers=servers, fetch_max_wait_ms=50,
-                             enable_auto_commit=False)
+    producer = KafkaProducer(
+        bootstrap_servers=servers, acks="all", enable_idempotence=True, linger_ms=2
+    )
+    consumer = KafkaConsumer(
+        bootstrap_servers=servers, fetch_max_wait_ms=50, enable_auto_commit=False
+    )
     partition = TopicPartition(topic, 0)
     consumer.assign([partition])
     consumer.seek_to_end(partition)
@@ -75,10 +77,10 @@ def insert_latencies(database_url: str, count: int) -> list[float]:
     return latencies
 
 
-def measure(admin_url: str, database_url: str, servers: str, *, events: int = 1000,
-            rate: float = 50.0) -> Figure:
-    settings = Settings(database_url=admin_url, kafka_bootstrap_servers=servers,
-                        _env_file=None)  # type: ignore[call-arg]
+def measure(
+    admin_url: str, database_url: str, servers: str, *, events: int = 1000, rate: float = 50.0
+) -> Figure:
+    settings = Settings(database_url=admin_url, kafka_bootstrap_servers=servers, _env_file=None)
     ours = measure_propagation(settings, events=events, rate=rate, agency="police")
     trips = broker_round_trips(servers, events, rate)
     inserts = insert_latencies(database_url, events)
@@ -86,7 +88,10 @@ def measure(admin_url: str, database_url: str, servers: str, *, events: int = 10
     ours_summary = ours.summary()
     return Figure.at_most(
         f"propagation p99, {events} events at {rate:g}/s",
-        ours_summary["p99_ms"], baseline_p99 * 1000, "ms", 3.0,
+        ours_summary["p99_ms"],
+        baseline_p99 * 1000,
+        "ms",
+        3.0,
         ours_p50_ms=ours_summary["median_ms"],
         broker_round_trip_ms={k: v * 1000 for k, v in summary(trips).items() if k != "count"},
         insert_ms={k: v * 1000 for k, v in summary(inserts).items() if k != "count"},

@@ -16,7 +16,7 @@ from services.settings import Settings
 
 
 def measure(database_url: str, *, events: int = 20_000) -> Figure:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]  # only the environment counts
+    settings = Settings(_env_file=None)
     cases = runtime.open_cases(settings, database_url)
     try:
         stored = fill_lifecycles(cases, events)
@@ -30,6 +30,10 @@ def measure(database_url: str, *, events: int = 20_000) -> Figure:
         cases.close()
     return Figure.at_least(
         f"projection rebuild, coordinator + {agencies} agencies in one pass, {stored:,} events",
-        stored / result.seconds, raw_rate, "events/s", 0.5,
-        seconds=result.seconds, built=list(result.built),
+        stored / result.seconds,
+        raw_rate,
+        "events/s",
+        0.5,
+        seconds=result.seconds,
+        built=list(result.built),
     )

@@ -60,29 +60,58 @@ def run_all(settings: Settings, sizes: Sizes, results: Path) -> list[Figure]:
                 print(f"measuring {name} ...", flush=True)
                 figures.extend(measure())
 
-            def in_fresh(label: str, measure: Callable[[str], Figure | list[Figure]]) -> list[Figure]:
+            def in_fresh(
+                label: str, measure: Callable[[str], Figure | list[Figure]]
+            ) -> list[Figure]:
                 with databases.fresh(label) as url:
                     measured = measure(url)
                 return measured if isinstance(measured, list) else [measured]
 
-            step("command rate", lambda: in_fresh(
-                "commands", lambda url: command_rate.measure(url, commands=sizes.commands)))
-            step("32 concurrent HTTP clients", lambda: in_fresh(
-                "http", lambda url: http_load.measure(url, seconds=sizes.http_seconds)))
-            step("propagation", lambda: in_fresh(
-                "propagation", lambda url: propagation_figure.measure(
-                    databases.admin_url, url, servers, events=sizes.propagation_events)))
-            step("projection rebuild", lambda: in_fresh(
-                "rebuild", lambda url: rebuild_figure.measure(url, events=sizes.rebuild_events)))
-            step("timeline", lambda: in_fresh(
-                "timeline", lambda url: timeline_figure.measure(url, events=sizes.timeline_events)))
+            step(
+                "command rate",
+                lambda: in_fresh(
+                    "commands", lambda url: command_rate.measure(url, commands=sizes.commands)
+                ),
+            )
+            step(
+                "32 concurrent HTTP clients",
+                lambda: in_fresh(
+                    "http", lambda url: http_load.measure(url, seconds=sizes.http_seconds)
+                ),
+            )
+            step(
+                "propagation",
+                lambda: in_fresh(
+                    "propagation",
+                    lambda url: propagation_figure.measure(
+                        databases.admin_url, url, servers, events=sizes.propagation_events
+                    ),
+                ),
+            )
+            step(
+                "projection rebuild",
+                lambda: in_fresh(
+                    "rebuild", lambda url: rebuild_figure.measure(url, events=sizes.rebuild_events)
+                ),
+            )
+            step(
+                "timeline",
+                lambda: in_fresh(
+                    "timeline",
+                    lambda url: timeline_figure.measure(url, events=sizes.timeline_events),
+                ),
+            )
 
             def growth_and_memory() -> list[Figure]:
                 with databases.fresh("small") as small, databases.fresh("large") as large:
                     return [
-                        growth.measure(small, large, small_events=sizes.growth_small,
-                                       large_events=sizes.growth_large,
-                                       commands=sizes.growth_commands),
+                        growth.measure(
+                            small,
+                            large,
+                            small_events=sizes.growth_small,
+                            large_events=sizes.growth_large,
+                            commands=sizes.growth_commands,
+                        ),
                         memory_figure.measure(large, sizes.growth_large),
                     ]
 
@@ -92,10 +121,14 @@ def run_all(settings: Settings, sizes: Sizes, results: Path) -> list[Figure]:
                 broker.stop()
             databases.close()
         write_results(
-            results, figures,
-            {"sizes": sizes.__dict__, "seconds": round(time.perf_counter() - started, 1),
-             "postgres": "configured" if admin_url else "embedded, durable",
-             "broker": "configured" if broker is None else "embedded Tansu"},
+            results,
+            figures,
+            {
+                "sizes": sizes.__dict__,
+                "seconds": round(time.perf_counter() - started, 1),
+                "postgres": "configured" if admin_url else "embedded, durable",
+                "broker": "configured" if broker is None else "embedded Tansu",
+            },
         )
     return figures
 

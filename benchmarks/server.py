@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--state-bytes", type=int, default=330)
     args = parser.parse_args()
 
-    settings = Settings(database_pool_size=10, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(database_pool_size=10, _env_file=None)
     cases = open_cases(settings, args.database_url)
     app = api(cases, TokenService(secret=args.token_secret))
     pool = ConnectionPool(args.database_url, min_size=10, max_size=20, kwargs={"autocommit": True})

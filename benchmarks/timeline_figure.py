@@ -18,7 +18,7 @@ RUNS = 30
 
 
 def measure(database_url: str, *, events: int = 1000) -> Figure:
-    cases = Cases(env=postgres_env(database_url, Settings(_env_file=None)))  # type: ignore[call-arg]
+    cases = Cases(env=postgres_env(database_url, Settings(_env_file=None)))
     try:
         case = build_case(uuid4(), 1, events, datetime.now(UTC) - timedelta(days=30))
         cases.save(case)
@@ -34,11 +34,13 @@ def measure(database_url: str, *, events: int = 1000) -> Figure:
             def raw() -> None:
                 conn.execute(
                     "SELECT originator_id, originator_version, topic, state FROM cases_events "
-                    "WHERE originator_id = %s ORDER BY originator_version", (case.id,),
+                    "WHERE originator_id = %s ORDER BY originator_version",
+                    (case.id,),
                     prepare=True,
                 ).fetchall()
 
-            ours, baseline = [], []
+            ours: list[float] = []
+            baseline: list[float] = []
             for run in range(RUNS + 3):
                 for function, samples in ((raw, baseline), (timeline, ours)):
                     started = time.perf_counter()
@@ -49,6 +51,10 @@ def measure(database_url: str, *, events: int = 1000) -> Figure:
         cases.close()
     return Figure.at_most(
         f"timeline of a {events:,}-event case (p50)",
-        percentile(ours, 0.5) * 1000, percentile(baseline, 0.5) * 1000, "ms", 2.0,
-        ours_p99_ms=percentile(ours, 0.99) * 1000, raw_p99_ms=percentile(baseline, 0.99) * 1000,
+        percentile(ours, 0.5) * 1000,
+        percentile(baseline, 0.5) * 1000,
+        "ms",
+        2.0,
+        ours_p99_ms=percentile(ours, 0.99) * 1000,
+        raw_p99_ms=percentile(baseline, 0.99) * 1000,
     )

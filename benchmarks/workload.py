@@ -19,15 +19,41 @@ def open_cases(cases: Cases, count: int) -> list[UUID]:
     """Cases reported, classified and consented: they accept accompaniment notes."""
     case_ids = []
     for number in range(count):
-        reported = cases.report_case(COORDINATOR, ReportCase(channel="hotline", arrived_at=datetime.now(UTC) - timedelta(minutes=5), chronology=f"Benchmark report {number}: a neighbour heard shouting and crying.", victim={"sex": "female", "age": 9 + number % 8, "village": "Baebunta"}, reporter={"relationship_to_victim": "neighbour"}))
-        cases.execute(COORDINATOR, reported.case_id, Classify(case_type="KTA", risk_level="medium", jurisdiction="district", emergency=False))
-        cases.execute(COORDINATOR, reported.case_id, RecordConsent(given=True, given_by="parent", document_ref="IC-bench"))
+        reported = cases.report_case(
+            COORDINATOR,
+            ReportCase(
+                channel="hotline",
+                arrived_at=datetime.now(UTC) - timedelta(minutes=5),
+                chronology=f"Benchmark report {number}: a neighbour heard shouting and crying.",
+                victim={"sex": "female", "age": 9 + number % 8, "village": "Baebunta"},
+                reporter={"relationship_to_victim": "neighbour"},
+            ),
+        )
+        cases.execute(
+            COORDINATOR,
+            reported.case_id,
+            Classify(
+                case_type="KTA", risk_level="medium", jurisdiction="district", emergency=False
+            ),
+        )
+        cases.execute(
+            COORDINATOR,
+            reported.case_id,
+            RecordConsent(given=True, given_by="parent", document_ref="IC-bench"),
+        )
         case_ids.append(reported.case_id)
     return case_ids
 
 
 def accompany(cases: Cases, case_id: UUID, number: int) -> None:
-    cases.execute(COORDINATOR, case_id, RecordAccompaniment(activity=f"Accompanied the beneficiary to counselling session {number}", notes="The child talked more openly than last week; mother present."))
+    cases.execute(
+        COORDINATOR,
+        case_id,
+        RecordAccompaniment(
+            activity=f"Accompanied the beneficiary to counselling session {number}",
+            notes="The child talked more openly than last week; mother present.",
+        ),
+    )
 
 
 RAW_TABLE = (

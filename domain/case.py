@@ -227,7 +227,9 @@ class Case(Aggregate):
             risk_level=risk_value.value,
             jurisdiction=jurisdiction_value.value,
             emergency=bool(emergency),
-            forms_of_violence=values_of(FormOfViolence, "forms_of_violence", forms_of_violence or []),
+            forms_of_violence=values_of(
+                FormOfViolence, "forms_of_violence", forms_of_violence or []
+            ),
             ampk_categories=values_of(AmpkCategory, "ampk_categories", ampk_categories or []),
             routing=list(decision.rules),
             handover_to=decision.handover_to.value if decision.handover_to else None,
@@ -858,7 +860,9 @@ class Case(Aggregate):
                 )
         elif reason_value not in UNILATERAL_REASONS:
             allowed = ", ".join(sorted(r.value for r in UNILATERAL_REASONS))
-            raise InvalidValue("reason", f"a unilateral termination's reason must be one of: {allowed}")
+            raise InvalidValue(
+                "reason", f"a unilateral termination's reason must be one of: {allowed}"
+            )
         self._terminated(
             kind=kind_value,
             reason=reason_value,

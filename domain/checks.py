@@ -17,11 +17,13 @@ E = TypeVar("E", bound=StrEnum)
 
 def one_of(enum: type[E], field_name: str, value: object) -> E:
     """``value`` as a member of ``enum``, or InvalidValue naming the allowed values."""
-    try:
-        return enum(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise InvalidValue(field_name, f"must be one of: {allowed}") from None
+    if isinstance(value, str):
+        try:
+            return enum(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(member.value for member in enum)
+    raise InvalidValue(field_name, f"must be one of: {allowed}")
 
 
 def value_of(enum: type[StrEnum], field_name: str, value: object) -> str:

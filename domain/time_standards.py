@@ -379,9 +379,7 @@ class _MilestoneFold:
                 self._update_cycle(latest_assessment_recorded=event)
             case Case.CaseReportConcluded() if cycle and cycle.case_report_concluded is None:
                 self._update_cycle(case_report_concluded=event)
-            case Case.InterventionPlanAgreed() if (
-                cycle and cycle.intervention_plan_agreed is None
-            ):
+            case Case.InterventionPlanAgreed() if cycle and cycle.intervention_plan_agreed is None:
                 self._update_cycle(intervention_plan_agreed=event)
             case Case.MonitoringVisitRecorded() if cycle and cycle.intervention_plan_agreed:
                 # A visit that finds the beneficiary not recovered withdraws an
@@ -419,7 +417,7 @@ class _MilestoneFold:
             self.versions[milestone] = event.originator_version
 
     def _follow_run(self, milestone: str, holds: bool, event: Case.Event) -> None:
-        """Keep ``milestone`` at the first of the latest unbroken run of classifications that hold."""
+        """Keep ``milestone`` at the first of the latest unbroken run of classifications holding."""
         if not holds:
             self.times.pop(milestone, None)
             self.versions.pop(milestone, None)

@@ -50,15 +50,21 @@ def apply(db: sqlite3.Connection, event: dict) -> None:
             (data["referral_id"], data["case_id"], data["service_type"], data["due_at"]),
         )
     elif kind.endswith(".referral.updated.v1"):
-        db.execute("UPDATE referrals SET status = ? WHERE referral_id = ?",
-                   (data["status"], data["referral_id"]))
+        db.execute(
+            "UPDATE referrals SET status = ? WHERE referral_id = ?",
+            (data["status"], data["referral_id"]),
+        )
     elif kind.endswith((".case.closed.v1", ".case.handed_over.v1")):
         for referral in data["referrals"]:
-            db.execute("UPDATE referrals SET status = ? WHERE referral_id = ?",
-                       (referral["status"], referral["referral_id"]))
+            db.execute(
+                "UPDATE referrals SET status = ? WHERE referral_id = ?",
+                (referral["status"], referral["referral_id"]),
+            )
         reason = data.get("reason") or f"handed_over:{data.get('target')}"
-        db.execute("UPDATE cases SET open = 0, closing_reason = ? WHERE case_id = ?",
-                   (reason, data["case_id"]))
+        db.execute(
+            "UPDATE cases SET open = 0, closing_reason = ? WHERE case_id = ?",
+            (reason, data["case_id"]),
+        )
     # Any other (newer) type: ignore it; the contract only ever adds new versions.
 
 
@@ -69,8 +75,12 @@ def main() -> int:
     parser.add_argument("--topic-prefix", default="simpul")
     parser.add_argument("--group", default=None, help="consumer group (default: <agency>-inbox)")
     parser.add_argument("--db", default="inbox.sqlite3", help="the local SQLite inbox")
-    parser.add_argument("--exit-when-idle", type=float, default=None,
-                        help="stop after this many seconds without a message")
+    parser.add_argument(
+        "--exit-when-idle",
+        type=float,
+        default=None,
+        help="stop after this many seconds without a message",
+    )
     args = parser.parse_args()
 
     topic = f"{args.topic_prefix}.agency.{args.agency}.v1"

@@ -17,12 +17,13 @@ import sys
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from fastapi import FastAPI
 
 from gateways.api.app import create_app
+from gateways.api.deps import ChainChecker
 from gateways.eventstore.environment import postgres_env
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import DEFAULT_SCHEMA, CoordinatorStore
@@ -119,7 +120,9 @@ def sharing_matrix(settings: Settings) -> SharingMatrix:
 
 def open_cases(settings: Settings, database: str) -> Cases:
     """The case service on a PostgreSQL event store."""
-    return Cases(env=postgres_env(database, settings), profiles=load_profiles(settings.profiles_dir))
+    return Cases(
+        env=postgres_env(database, settings), profiles=load_profiles(settings.profiles_dir)
+    )
 
 
 def _pool(cases: Cases) -> Any:
@@ -148,7 +151,7 @@ def api(cases: Cases, tokens: TokenService, matrix: SharingMatrix | None = None)
         sharing=matrix,
         coordinator_views=coordinator_store(cases),
         agency_inboxes={agency: agency_store(cases, agency) for agency in matrix.agencies},
-        chain_checker=cases.recorder,
+        chain_checker=cast(ChainChecker, cases.recorder),
     )
 
 

@@ -30,7 +30,9 @@ class TokenService:
     issuer: str = "simpul"
     ttl: timedelta = timedelta(hours=12)
 
-    def mint(self, actor: Actor, *, ttl: timedelta | None = None, now: datetime | None = None) -> str:
+    def mint(
+        self, actor: Actor, *, ttl: timedelta | None = None, now: datetime | None = None
+    ) -> str:
         issued = now or datetime.now(UTC)
         claims = {
             "sub": actor.user_id,

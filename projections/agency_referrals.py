@@ -37,8 +37,15 @@ class ReferralsView(ABC):
 
     @abstractmethod
     def put_case(
-        self, case_id: str, *, district: str, register_number: str, facts: dict[str, Any],
-        status: str, at: str, sequence: int,
+        self,
+        case_id: str,
+        *,
+        district: str,
+        register_number: str,
+        facts: dict[str, Any],
+        status: str,
+        at: str,
+        sequence: int,
     ) -> None:
         """Insert the case, or replace its facts and status if known."""
 
@@ -48,8 +55,17 @@ class ReferralsView(ABC):
 
     @abstractmethod
     def put_referral(
-        self, referral_id: str, *, case_id: str, district: str, service_type: str,
-        emergency: bool, due_at: str, referred_at: str, notes: str, referral_record_ref: str,
+        self,
+        referral_id: str,
+        *,
+        case_id: str,
+        district: str,
+        service_type: str,
+        emergency: bool,
+        due_at: str,
+        referred_at: str,
+        notes: str,
+        referral_record_ref: str,
     ) -> None:
         """Insert a new referral (pending)."""
 
@@ -117,8 +133,9 @@ class AgencyReferralsProjection:
     def _referral_updated(self, message: dict[str, Any], view: ReferralsView) -> None:
         data = message["data"]
         details = {key: data[key] for key in REFERRAL_DETAIL_FIELDS if data.get(key) is not None}
-        view.set_referral_status(data["referral_id"], status=data["status"], at=data["at"],
-                                 details=details)
+        view.set_referral_status(
+            data["referral_id"], status=data["status"], at=data["at"], details=details
+        )
 
     def _final_statuses(self, data: dict[str, Any], view: ReferralsView) -> None:
         for referral in data["referrals"]:
@@ -129,14 +146,24 @@ class AgencyReferralsProjection:
     def _case_handed_over(self, message: dict[str, Any], view: ReferralsView) -> None:
         data = message["data"]
         self._final_statuses(data, view)
-        view.close_case(data["case_id"], status=HANDED_OVER, reason=f"handed_over:{data['target']}",
-                        at=data["at"], sequence=message["simpulsequence"])
+        view.close_case(
+            data["case_id"],
+            status=HANDED_OVER,
+            reason=f"handed_over:{data['target']}",
+            at=data["at"],
+            sequence=message["simpulsequence"],
+        )
 
     def _case_closed(self, message: dict[str, Any], view: ReferralsView) -> None:
         data = message["data"]
         self._final_statuses(data, view)
-        view.close_case(data["case_id"], status=CLOSED, reason=data["reason"], at=data["at"],
-                        sequence=message["simpulsequence"])
+        view.close_case(
+            data["case_id"],
+            status=CLOSED,
+            reason=data["reason"],
+            at=data["at"],
+            sequence=message["simpulsequence"],
+        )
 
 
 # ---- An in-memory view, for tests and tools that need no database -------------------------------
@@ -147,31 +174,70 @@ class MemoryReferralsView(ReferralsView):
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
     referrals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def put_case(self, case_id: str, *, district: str, register_number: str,
-                 facts: dict[str, Any], status: str, at: str, sequence: int) -> None:
+    def put_case(
+        self,
+        case_id: str,
+        *,
+        district: str,
+        register_number: str,
+        facts: dict[str, Any],
+        status: str,
+        at: str,
+        sequence: int,
+    ) -> None:
         case = self.cases.setdefault(case_id, {"message_count": 0, "opened_at": at})
         if case.get("status") != OPEN:
             case["opened_at"] = at
-        case.update(district=district, register_number=register_number, facts=facts,
-                    status=status, closing_reason=None, closed_at=None, updated_at=at,
-                    last_sequence=sequence)
+        case.update(
+            district=district,
+            register_number=register_number,
+            facts=facts,
+            status=status,
+            closing_reason=None,
+            closed_at=None,
+            updated_at=at,
+            last_sequence=sequence,
+        )
 
     def close_case(self, case_id: str, *, status: str, reason: str, at: str, sequence: int) -> None:
-        self.cases[case_id].update(status=status, closing_reason=reason, closed_at=at,
-                                   updated_at=at, last_sequence=sequence)
+        self.cases[case_id].update(
+            status=status,
+            closing_reason=reason,
+            closed_at=at,
+            updated_at=at,
+            last_sequence=sequence,
+        )
 
-    def put_referral(self, referral_id: str, *, case_id: str, district: str, service_type: str,
-                     emergency: bool, due_at: str, referred_at: str, notes: str,
-                     referral_record_ref: str) -> None:
+    def put_referral(
+        self,
+        referral_id: str,
+        *,
+        case_id: str,
+        district: str,
+        service_type: str,
+        emergency: bool,
+        due_at: str,
+        referred_at: str,
+        notes: str,
+        referral_record_ref: str,
+    ) -> None:
         self.referrals[referral_id] = {
-            "case_id": case_id, "district": district, "service_type": service_type,
-            "emergency": emergency, "due_at": due_at, "referred_at": referred_at,
-            "notes": notes, "referral_record_ref": referral_record_ref, "status": "pending",
-            "status_changed_at": referred_at, "details": {},
+            "case_id": case_id,
+            "district": district,
+            "service_type": service_type,
+            "emergency": emergency,
+            "due_at": due_at,
+            "referred_at": referred_at,
+            "notes": notes,
+            "referral_record_ref": referral_record_ref,
+            "status": "pending",
+            "status_changed_at": referred_at,
+            "details": {},
         }
 
-    def set_referral_status(self, referral_id: str, *, status: str, at: str,
-                            details: dict[str, Any]) -> None:
+    def set_referral_status(
+        self, referral_id: str, *, status: str, at: str, details: dict[str, Any]
+    ) -> None:
         referral = self.referrals[referral_id]
         if referral["status"] != status:
             referral["status_changed_at"] = at

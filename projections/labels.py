@@ -67,7 +67,8 @@ CASE_TYPE: dict[str, Words] = {
     CaseType.KTA: ("KTA (kekerasan terhadap anak)", "KTA (violence against a child)"),
     CaseType.ABH: ("ABH (anak berhadapan dengan hukum)", "ABH (child in conflict with the law)"),
     CaseType.AMPK: (
-        "AMPK (anak memerlukan perlindungan khusus)", "AMPK (child needing special protection)"
+        "AMPK (anak memerlukan perlindungan khusus)",
+        "AMPK (child needing special protection)",
     ),
     CaseType.OTHER: ("bukan KTP/KTA", "neither KTP/KTA nor ABH"),
 }
@@ -89,7 +90,8 @@ HANDOVER: dict[str, Words] = {
     HandoverTarget.PATBM: ("PATBM desa", "the village PATBM"),
     HandoverTarget.SOCIAL: ("Dinas Sosial", "the social affairs office"),
     HandoverTarget.PROVINCE: (
-        "UPTD PPA Provinsi / Kementerian PPPA", "the provincial unit / ministry"
+        "UPTD PPA Provinsi / Kementerian PPPA",
+        "the provincial unit / ministry",
     ),
     HandoverTarget.INFORMATION_ONLY: ("pemberian informasi layanan", "information about services"),
 }
@@ -117,7 +119,8 @@ ASSESSMENT_DOMAIN: dict[str, Words] = {
 
 ASSESSMENT_KIND: dict[str, Words] = {
     AssessmentKind.INITIAL_HOME_VISIT: (
-        "Asesmen awal (kunjungan rumah)", "Initial home-visit assessment"
+        "Asesmen awal (kunjungan rumah)",
+        "Initial home-visit assessment",
     ),
     AssessmentKind.FURTHER: ("Asesmen lanjutan", "Further assessment"),
     AssessmentKind.SPECIALIST: ("Asesmen spesialis", "Specialist assessment"),
@@ -132,7 +135,8 @@ SERVICE: dict[str, Words] = {
     ServiceType.SOCIAL_REHABILITATION: ("rehabilitasi sosial", "social rehabilitation"),
     ServiceType.TEMPORARY_SHELTER: ("rumah aman sementara", "temporary shelter"),
     ServiceType.SOCIAL_SECURITY_ENROLMENT: (
-        "pendaftaran jaminan sosial", "social-security enrolment"
+        "pendaftaran jaminan sosial",
+        "social-security enrolment",
     ),
     ServiceType.REPATRIATION: ("pemulangan", "repatriation"),
     ServiceType.SOCIAL_REINTEGRATION: ("reintegrasi sosial", "social reintegration"),
@@ -162,7 +166,8 @@ TERMINATION_REASON: dict[str, Words] = {
     TerminationReason.CHILD_DIED: ("anak meninggal dunia", "the child died"),
     TerminationReason.WHEREABOUTS_UNKNOWN: ("keberadaan tidak diketahui", "whereabouts unknown"),
     TerminationReason.REFUSED_ACCOMPANIMENT: (
-        "penerima manfaat menolak pendampingan", "the beneficiary refused accompaniment"
+        "penerima manfaat menolak pendampingan",
+        "the beneficiary refused accompaniment",
     ),
     TerminationReason.CONSENT_REFUSED: ("persetujuan ditolak", "consent refused"),
 }

@@ -276,11 +276,13 @@ class _Narrator:
 
     def _referral_words(self, referral_id: str) -> tuple[str, str, str, str]:
         agency, service = self.referrals.get(referral_id, ("", ""))
-        agency_id, agency_en = labels.words(labels.AGENCY, agency) if agency else (
-            "instansi rujukan", "the receiving agency"
+        agency_id, agency_en = (
+            labels.words(labels.AGENCY, agency)
+            if agency
+            else ("instansi rujukan", "the receiving agency")
         )
-        service_id, service_en = labels.words(labels.SERVICE, service) if service else (
-            "layanan", "the service"
+        service_id, service_en = (
+            labels.words(labels.SERVICE, service) if service else ("layanan", "the service")
         )
         return agency_id, agency_en, service_id, service_en
 

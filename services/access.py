@@ -134,8 +134,7 @@ def require_may_act(
         Who.OFFICE_LEADS: is_case_office(actor, case) and actor.role in OFFICE_LEADS,
         Who.CASE_TEAM_OR_ASSESSING_AGENCY: team
         or (
-            is_referred_agency(actor, case)
-            and actor.agency.value in case.open_referral_agencies()
+            is_referred_agency(actor, case) and actor.agency.value in case.open_referral_agencies()
         ),
         Who.RECEIVING_AGENCY: (
             actor.role == Role.AGENCY_OFFICER

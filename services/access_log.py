@@ -51,9 +51,7 @@ class AccessRecord:
     request_id: str | None
 
     @classmethod
-    def of(
-        cls, actor: Actor, case_id: UUID | None, read: CaseRead, at: datetime
-    ) -> "AccessRecord":
+    def of(cls, actor: Actor, case_id: UUID | None, read: CaseRead, at: datetime) -> "AccessRecord":
         return cls(
             accessed_at=at,
             user_id=actor.user_id,

@@ -217,8 +217,9 @@ class ReferralCommand(CaseCommand):
 
 
 class GivePsychologicalFirstAid(CaseCommand):
-    step = Step("psychological-first-aid", "L1.3", "Record initial psychological support",
-                Who.CASE_TEAM)
+    step = Step(
+        "psychological-first-aid", "L1.3", "Record initial psychological support", Who.CASE_TEAM
+    )
 
     notes: RequiredText
 
@@ -229,9 +230,12 @@ class GivePsychologicalFirstAid(CaseCommand):
 class Classify(CaseCommand):
     """L1.5: case type, risk and jurisdiction route the case (rules a-f)."""
 
-    step = Step("classification", "L1.5",
-                "Classify case type, risk and jurisdiction; routes the case (rules a-f)",
-                Who.CASE_TEAM)
+    step = Step(
+        "classification",
+        "L1.5",
+        "Classify case type, risk and jurisdiction; routes the case (rules a-f)",
+        Who.CASE_TEAM,
+    )
 
     case_type: CaseType
     risk_level: RiskLevel
@@ -254,9 +258,12 @@ class Classify(CaseCommand):
 
 
 class HandOver(CaseCommand):
-    step = Step("handover", "L1.5",
-                "Hand the case over as routed (PATBM, social office, province) or give "
-                "information only", Who.OFFICE_LEADS)
+    step = Step(
+        "handover",
+        "L1.5",
+        "Hand the case over as routed (PATBM, social office, province) or give information only",
+        Who.OFFICE_LEADS,
+    )
 
     target: HandoverTarget
     receiving_unit: ShortText = ""
@@ -267,8 +274,9 @@ class HandOver(CaseCommand):
 
 
 class RecordEmergencyResponse(CaseCommand):
-    step = Step("emergency-responses", "L1.6", "Record outreach and emergency services",
-                Who.CASE_TEAM)
+    step = Step(
+        "emergency-responses", "L1.6", "Record outreach and emergency services", Who.CASE_TEAM
+    )
 
     actions: list[Item] = Field(min_length=1, max_length=20)
     notes: Note = ""
@@ -290,8 +298,12 @@ class AssignCaseWorker(CaseCommand):
 
 
 class RecordContact(CaseCommand):
-    step = Step("contacts", "L1.8", "Record a visit or contact with the beneficiary and family",
-                Who.CASE_TEAM)
+    step = Step(
+        "contacts",
+        "L1.8",
+        "Record a visit or contact with the beneficiary and family",
+        Who.CASE_TEAM,
+    )
 
     mode: ContactMode
     notes: Note = ""
@@ -301,8 +313,12 @@ class RecordContact(CaseCommand):
 
 
 class RecordConsent(CaseCommand):
-    step = Step("consent", "L1.9-10",
-                "Record written informed consent; a refusal closes the case", Who.CASE_TEAM)
+    step = Step(
+        "consent",
+        "L1.9-10",
+        "Record written informed consent; a refusal closes the case",
+        Who.CASE_TEAM,
+    )
 
     given: bool
     given_by: ConsentGiver
@@ -324,9 +340,12 @@ class RecordConsent(CaseCommand):
 
 
 class RecordAssessment(CaseCommand):
-    step = Step("assessments", "L2.1-2.3",
-                "Record an assessment (physical, psychological, social-spiritual, legal)",
-                Who.CASE_TEAM_OR_ASSESSING_AGENCY)
+    step = Step(
+        "assessments",
+        "L2.1-2.3",
+        "Record an assessment (physical, psychological, social-spiritual, legal)",
+        Who.CASE_TEAM_OR_ASSESSING_AGENCY,
+    )
 
     kind: AssessmentKind
     domain: AssessmentDomain
@@ -347,8 +366,9 @@ class RecordAssessment(CaseCommand):
 
 
 class ConcludeCaseReport(CaseCommand):
-    step = Step("case-report", "L2.7", "Conclude the assessment into the case report",
-                Who.CASE_TEAM)
+    step = Step(
+        "case-report", "L2.7", "Conclude the assessment into the case report", Who.CASE_TEAM
+    )
 
     summary: LongText
     needs: list[ServiceType] = Field(max_length=18)
@@ -361,8 +381,9 @@ class ConcludeCaseReport(CaseCommand):
 
 
 class HoldCaseConference(CaseCommand):
-    step = Step("case-conferences", "L3.3 / L5.3", "Record a multi-agency case conference",
-                Who.CASE_TEAM)
+    step = Step(
+        "case-conferences", "L3.3 / L5.3", "Record a multi-agency case conference", Who.CASE_TEAM
+    )
 
     held_on: date
     participating_agencies: list[Agency] = Field(min_length=1, max_length=14)
@@ -397,9 +418,12 @@ class PlannedService(CommandModel):
 
 
 class AgreeInterventionPlan(CaseCommand):
-    step = Step("intervention-plan", "L3.1-3.5",
-                "Record the intervention plan agreed with the beneficiary and family",
-                Who.CASE_TEAM)
+    step = Step(
+        "intervention-plan",
+        "L3.1-3.5",
+        "Record the intervention plan agreed with the beneficiary and family",
+        Who.CASE_TEAM,
+    )
 
     goals: list[Item] = Field(min_length=1, max_length=30)
     services: list[PlannedService] = Field(min_length=1, max_length=30)
@@ -421,8 +445,9 @@ class AgreeInterventionPlan(CaseCommand):
 class Refer(CaseCommand):
     """L4.1: the referral's due time comes from the district's time standard."""
 
-    step = Step("referrals", "L4.1", "Refer the beneficiary to an agency for a service",
-                Who.CASE_TEAM)
+    step = Step(
+        "referrals", "L4.1", "Refer the beneficiary to an agency for a service", Who.CASE_TEAM
+    )
 
     service_type: ServiceType
     agency: Agency
@@ -461,8 +486,9 @@ class NamedReferral(Refer):
 
 
 class AcceptReferral(ReferralCommand):
-    step = Step("acceptance", "L4.1", "The receiving agency accepts the referral",
-                Who.RECEIVING_AGENCY)
+    step = Step(
+        "acceptance", "L4.1", "The receiving agency accepts the referral", Who.RECEIVING_AGENCY
+    )
 
     notes: Note = ""
 
@@ -471,8 +497,12 @@ class AcceptReferral(ReferralCommand):
 
 
 class DeclineReferral(ReferralCommand):
-    step = Step("decline", "L4.1", "The receiving agency declines the referral, saying why",
-                Who.RECEIVING_AGENCY)
+    step = Step(
+        "decline",
+        "L4.1",
+        "The receiving agency declines the referral, saying why",
+        Who.RECEIVING_AGENCY,
+    )
 
     reason: RequiredText
 
@@ -481,8 +511,12 @@ class DeclineReferral(ReferralCommand):
 
 
 class RecordServiceDelivery(ReferralCommand):
-    step = Step("deliveries", "L4.2-4.3", "The receiving agency reports the service it delivered",
-                Who.RECEIVING_AGENCY)
+    step = Step(
+        "deliveries",
+        "L4.2-4.3",
+        "The receiving agency reports the service it delivered",
+        Who.RECEIVING_AGENCY,
+    )
 
     outcome: DeliveryOutcome
     delivered_on: date
@@ -498,8 +532,9 @@ class RecordServiceDelivery(ReferralCommand):
 
 
 class CancelReferral(ReferralCommand):
-    step = Step("cancellation", "L4.1", "The coordinating office withdraws a referral",
-                Who.OFFICE_LEADS)
+    step = Step(
+        "cancellation", "L4.1", "The coordinating office withdraws a referral", Who.OFFICE_LEADS
+    )
 
     reason: RequiredText
 
@@ -508,8 +543,9 @@ class CancelReferral(ReferralCommand):
 
 
 class RecordAccompaniment(CaseCommand):
-    step = Step("accompaniment", "L4.4-4.6", "Record accompaniment of the beneficiary",
-                Who.CASE_TEAM)
+    step = Step(
+        "accompaniment", "L4.4-4.6", "Record accompaniment of the beneficiary", Who.CASE_TEAM
+    )
 
     activity: RequiredText
     notes: Note = ""
@@ -539,8 +575,12 @@ class RecordMonitoringVisit(CaseCommand):
 
 
 class StartReassessment(CaseCommand):
-    step = Step("reassessment", "L5.5",
-                "Loop back to assessment: the beneficiary still needs services", Who.CASE_TEAM)
+    step = Step(
+        "reassessment",
+        "L5.5",
+        "Loop back to assessment: the beneficiary still needs services",
+        Who.CASE_TEAM,
+    )
 
     reason: RequiredText
 
@@ -559,9 +599,12 @@ class BeneficiaryFeedback(CommandModel):
 
 
 class Terminate(CaseCommand):
-    step = Step("termination", "L6.1-6.5",
-                "Terminate the case (agreed after recovery, or unilateral); the case closes",
-                Who.CASE_WORKER_OR_COORDINATOR)
+    step = Step(
+        "termination",
+        "L6.1-6.5",
+        "Terminate the case (agreed after recovery, or unilateral); the case closes",
+        Who.CASE_WORKER_OR_COORDINATOR,
+    )
 
     kind: TerminationKind
     reason: TerminationReason

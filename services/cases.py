@@ -150,10 +150,12 @@ class Cases(Application[UUID]):
         """The case's recorded events, oldest first; the read is recorded first, or refused."""
         require_may_read_case_file(actor, self.visible_case(actor, case_id))
         record = AccessRecord.of(actor, case_id, read, self.clock())
-        stored = self._access_log.select_events_recording_access(
-            case_id, record, lte=upto_version
-        )
-        return [self.mapper.to_domain_event(event) for event in stored]
+        stored = self._access_log.select_events_recording_access(case_id, record, lte=upto_version)
+        return [_case_event(self.mapper.to_domain_event(event)) for event in stored]
+
+    def history(self, case_id: UUID, *, lte: int | None = None) -> list[Case.Event]:
+        """A case's events, oldest first, for Simpul's own processes (no reader, no access log)."""
+        return [_case_event(event) for event in self.events.get(case_id, lte=lte)]
 
     def authorize_case_read(
         self,
@@ -194,7 +196,7 @@ class Cases(Application[UUID]):
         An empty inbox is recorded too (with no case), so every look is attributable.
         """
         at = self.clock()
-        shown = list(dict.fromkeys(case_ids)) or [None]
+        shown: list[UUID | None] = [*dict.fromkeys(case_ids)] or [None]
         for case_id in shown:
             self._access_log.record_access(AccessRecord.of(actor, case_id, read, at))
 
@@ -215,7 +217,7 @@ class Cases(Application[UUID]):
 
     @property
     def _access_log(self) -> AccessLog:
-        log: AccessLog = self.recorder  # type: ignore[assignment]
+        log: AccessLog = self.recorder  # type: ignore[assignment]  # the recorder is ours (gateways/eventstore)
         return log
 
     # ---- Commands ----------------------------------------------------------------
@@ -271,9 +273,7 @@ class Cases(Application[UUID]):
         ``expected_version`` refuses a command based on a stale case; a repeated
         ``idempotency_key`` with the same command returns the first answer.
         """
-        request_hash = _fingerprint(
-            command.operation(), case_id, command.model_dump(mode="json")
-        )
+        request_hash = _fingerprint(command.operation(), case_id, command.model_dump(mode="json"))
         replay = self._replay(actor, idempotency_key, request_hash)
         if replay is not None:
             return replay
@@ -309,7 +309,7 @@ class Cases(Application[UUID]):
     ) -> CommandResult | None:
         if idempotency_key is None:
             return None
-        log: CommandLog = self.recorder  # type: ignore[assignment]
+        log: CommandLog = self.recorder  # type: ignore[assignment]  # the recorder is ours (gateways/eventstore)
         record = log.find_command(_key_hash(actor, idempotency_key))
         if record is None:
             return None
@@ -338,7 +338,7 @@ class Cases(Application[UUID]):
 
     def _load(self, case_id: UUID) -> Case:
         try:
-            case = self.repository.get(case_id)
+            case: object = self.repository.get(case_id)
         except AggregateNotFoundError:
             raise CaseNotFound(case_id) from None
         if not isinstance(case, Case):
@@ -347,8 +347,14 @@ class Cases(Application[UUID]):
 
     def _register(self, district: str, year: int, code: str) -> CaseRegister | None:
         try:
-            register = self.repository.get(CaseRegister.register_id(district, year))
+            register: object = self.repository.get(CaseRegister.register_id(district, year))
         except AggregateNotFoundError:
             return None
         assert isinstance(register, CaseRegister)
         return register
+
+
+def _case_event(event: object) -> Case.Event:
+    if not isinstance(event, Case.Event):
+        raise TypeError("a case's history holds case events only")
+    return event

@@ -69,16 +69,28 @@ REQUIRED_KINDS = frozenset({CASE_OPENED, REFERRAL_RECEIVED, CASE_HANDED_OVER, CA
 # The case facts an agency may be shown, by group. None: free keys, as recorded at intake.
 FACT_GROUPS: dict[str, frozenset[str] | None] = {
     "report": frozenset(
-        {"channel", "arrived_at", "chronology", "needs", "documents",
-         "psychological_first_aid_needed"}
+        {
+            "channel",
+            "arrived_at",
+            "chronology",
+            "needs",
+            "documents",
+            "psychological_first_aid_needed",
+        }
     ),
     "victim": None,
     "reporter": None,
     "reported_person": None,
     "incident": None,
     "classification": frozenset(
-        {"case_type", "risk_level", "jurisdiction", "emergency", "forms_of_violence",
-         "ampk_categories"}
+        {
+            "case_type",
+            "risk_level",
+            "jurisdiction",
+            "emergency",
+            "forms_of_violence",
+            "ampk_categories",
+        }
     ),
     "consent": frozenset({"given", "given_by", "recorded_at"}),
     "case_worker": frozenset({"user_id"}),
@@ -163,7 +175,9 @@ class SharingMatrix:
             self._gated[(group, key)] = answer
         return answer
 
-    def visible_facts(self, agency: str, facts: Mapping[str, Any], *, personal: bool) -> dict:
+    def visible_facts(
+        self, agency: str, facts: Mapping[str, Any], *, personal: bool
+    ) -> dict[str, Any]:
         """The facts this agency may see; ``personal``: whether gated facts may be included."""
         row = self.rows[agency]
         visible: dict[str, Any] = {}

@@ -79,9 +79,7 @@ def auth(tokens: TokenService) -> Headers:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         layer = Path(str(item.fspath)).parent.name
-        if layer in ("unit", "integration", "e2e") and not any(
-            item.iter_markers(name=layer)
-        ):
+        if layer in ("unit", "integration", "e2e") and not any(item.iter_markers(name=layer)):
             item.add_marker(getattr(pytest.mark, layer))
 
 
@@ -142,6 +140,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--soak", action="store_true", help="long fault-injection runs (make soak)"
-    )
+    parser.addoption("--soak", action="store_true", help="long fault-injection runs (make soak)")

@@ -5,6 +5,7 @@ models once and hands them in; routes reach them only through gateways/api/deps.
 """
 
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -74,7 +75,7 @@ def create_app(
     asyncapi = asyncapi_document(matrix=sharing)
 
     @app.get("/asyncapi.json", tags=["service"], summary="The Kafka message contract (AsyncAPI 3)")
-    def published_contract() -> dict:
+    def published_contract() -> dict[str, Any]:
         return asyncapi
 
     return app

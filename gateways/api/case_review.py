@@ -70,8 +70,7 @@ def _state(state: str) -> str:
 
 def _check(check: StepCheck, timezone: ZoneInfo) -> str:
     return (
-        f"{_text(check.code)}: {_state(check.state)}<br>"
-        f"batas / due {_time(check.due_at, timezone)}"
+        f"{_text(check.code)}: {_state(check.state)}<br>batas / due {_time(check.due_at, timezone)}"
     )
 
 
@@ -149,7 +148,7 @@ def render_case_review(
             f"<td>{entry.version}</td>"
             f"<td>{_time(entry.recorded_at, timezone)}</td>"
             f"<td>{_text(entry.sop_step or '')}</td>"
-            f"<td>{_text(entry.summary_id)}<br><span class=\"en\">{_text(entry.summary_en)}</span>"
+            f'<td>{_text(entry.summary_id)}<br><span class="en">{_text(entry.summary_en)}</span>'
             f"<br><small>{_text(entry.type)}</small></td>"
             f"<td>{_text(actor.user_id)}<br>{_text(actor_role)} "
             f'<span class="en">{_text(actor_role_en)}</span><br>{_text(actor_agency)}</td>'
@@ -159,7 +158,7 @@ def render_case_review(
     steps = [
         "<tr>"
         f"<td>{_text(step.code)}</td>"
-        f"<td>{_text(step.title_id)}<br><span class=\"en\">{_text(step.title_en)}</span></td>"
+        f'<td>{_text(step.title_id)}<br><span class="en">{_text(step.title_en)}</span></td>'
         f"<td>{_time(step.started_at, timezone)}</td>"
         f"<td>{_time(step.due_at, timezone)}</td>"
         f"<td>{_time(step.done_at, timezone)}</td>"
@@ -173,15 +172,15 @@ def render_case_review(
         '<html lang="id"><head><meta charset="utf-8">'
         f"<title>Tinjauan kasus {_text(timeline.register_number)}</title>"
         f"<style>{STYLE}</style></head><body>"
-        "<h1>Tinjauan Kasus <span class=\"en\">Case review</span></h1>"
+        '<h1>Tinjauan Kasus <span class="en">Case review</span></h1>'
         f'<table class="meta">{meta_rows}</table>'
-        "<h2>Keutuhan catatan <span class=\"en\">Integrity of the record</span></h2>"
+        '<h2>Keutuhan catatan <span class="en">Integrity of the record</span></h2>'
         f"{_verification(verification)}"
-        "<h2>Kronologi penanganan <span class=\"en\">Timeline</span></h2>"
+        '<h2>Kronologi penanganan <span class="en">Timeline</span></h2>'
         "<table><thead><tr><th>v</th><th>Waktu / Time</th><th>Langkah / Step</th>"
         "<th>Peristiwa / Event</th><th>Pelaku / Actor</th><th>Standar waktu / Time standard</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        "<h2>Standar waktu <span class=\"en\">Time standards</span></h2>"
+        '<h2>Standar waktu <span class="en">Time standards</span></h2>'
         "<table><thead><tr><th>Langkah / Step</th><th>Uraian / Description</th>"
         "<th>Mulai / Started</th><th>Batas / Due</th><th>Selesai / Done</th><th>Status</th>"
         f"</tr></thead><tbody>{''.join(steps)}</tbody></table>"

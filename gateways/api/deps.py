@@ -20,6 +20,7 @@ from services.cases import Cases
 class ChainChecker(Protocol):
     def verify_case(self, case_id: UUID) -> CaseVerification: ...
 
+
 _bearer = HTTPBearer(auto_error=False, description="A token from `simpul token`")
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
 
@@ -120,9 +121,7 @@ async def case_read(
     route = request.scope["route"]
     identifier = request_id or uuid4().hex
     response.headers["X-Request-ID"] = identifier
-    return CaseRead(
-        view=route.name, purpose=(purpose or "").strip() or None, request_id=identifier
-    )
+    return CaseRead(view=route.name, purpose=(purpose or "").strip() or None, request_id=identifier)
 
 
 IdempotencyKey = Annotated[

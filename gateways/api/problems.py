@@ -47,7 +47,10 @@ COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No valid bearer token"},
     403: {"model": Problem, "description": "The caller may see the case but not do this"},
     404: {"model": Problem, "description": "No such case visible to the caller"},
-    409: {"model": Problem, "description": "A rule of the SOP refuses it now, or If-Match is stale"},
+    409: {
+        "model": Problem,
+        "description": "A rule of the SOP refuses it now, or If-Match is stale",
+    },
     422: {"model": Problem, "description": "A field is invalid; the problem names it"},
     503: {"model": Problem, "description": "The case store is unreachable; nothing was recorded"},
 }

@@ -114,10 +114,16 @@ def add_commands(commands: Commands) -> None:
     audit = commands.group("audit", "check the event store's hash chain")
     verify = audit.add("verify", audit_verify)
     verify.add_argument(
-        "--anchor", action="append", default=[], metavar="ROOT",
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="ROOT",
         help="a root printed by an earlier verify (simpul-root:v1:...); the chain must pass it",
     )
     verify.add_argument(
-        "--anchors-file", type=Path, default=None, metavar="PATH",
+        "--anchors-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="check every root kept in this file, then append today's (keep it off the server)",
     )

@@ -1,4 +1,4 @@
-"""How each module of the CLI adds its subcommands: a handler per command, its help its docstring."""
+"""How each module of the CLI adds its subcommands: one handler each, its docstring the help."""
 
 import argparse
 from collections.abc import Callable
@@ -13,7 +13,9 @@ class Commands:
     def __init__(self, subparsers: "argparse._SubParsersAction[Any]") -> None:
         self._subparsers = subparsers
 
-    def add(self, name: str, handler: Handler, help_text: str | None = None) -> argparse.ArgumentParser:
+    def add(
+        self, name: str, handler: Handler, help_text: str | None = None
+    ) -> argparse.ArgumentParser:
         text = help_text or (handler.__doc__ or "").strip().splitlines()[0]
         parser: argparse.ArgumentParser = self._subparsers.add_parser(
             name, help=text, description=text

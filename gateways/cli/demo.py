@@ -94,121 +94,256 @@ def run_demo(
     today = date.today().isoformat()
     try:
         print("1. Identification")
-        client.command(intake, "/cases", {
-            "channel": "walk_in",
-            "arrived_at": (now - timedelta(minutes=8)).isoformat(),
-            "chronology": "The mother reports bruises on her daughter's arms after visits to a neighbour.",
-            "victim": {"name": "Mawar (samaran)", "sex": "female", "age": 12, "village": "Baebunta"},
-            "reporter": {"name": "Ibu Melati (samaran)", "relationship_to_victim": "mother"},
-            "reported_person": {"relationship_to_victim": "neighbour", "sex": "male"},
-            "incident": {"place_type": "household", "village": "Baebunta"},
-            "needs": "Medical examination, safety, the child wants to go back to school",
-            "psychological_first_aid_needed": True,
-            "documents": ["family_card", "birth_certificate"],
-        }, "L1.1-1.2")
+        client.command(
+            intake,
+            "/cases",
+            {
+                "channel": "walk_in",
+                "arrived_at": (now - timedelta(minutes=8)).isoformat(),
+                "chronology": (
+                    "The mother reports bruises on her daughter's arms after visits to a neighbour."
+                ),
+                "victim": {
+                    "name": "Mawar (samaran)",
+                    "sex": "female",
+                    "age": 12,
+                    "village": "Baebunta",
+                },
+                "reporter": {"name": "Ibu Melati (samaran)", "relationship_to_victim": "mother"},
+                "reported_person": {"relationship_to_victim": "neighbour", "sex": "male"},
+                "incident": {"place_type": "household", "village": "Baebunta"},
+                "needs": "Medical examination, safety, the child wants to go back to school",
+                "psychological_first_aid_needed": True,
+                "documents": ["family_card", "birth_certificate"],
+            },
+            "L1.1-1.2",
+        )
         print(f"     case {client.case_id}")
-        client.command(case_worker, "/cases/{case}/psychological-first-aid",
-                       {"notes": "Calmed the child; mother stays with her."}, "L1.3")
-        client.command(intake, "/cases/{case}/classification", {
-            "case_type": "KTA", "risk_level": "high", "jurisdiction": "district", "emergency": True,
-            "forms_of_violence": ["physical", "psychological"],
-            "ampk_categories": ["physical_or_psychological_violence"],
-            "rationale": "Repeated injuries; the reported person lives next door.",
-        }, "L1.5")
-        referred = client.command(intake, "/cases/{case}/referrals", {
-            "service_type": "medical_examination", "agency": "health", "emergency": True,
-            "notes": "Examination and visum today.",
-        }, "L1.6")
+        client.command(
+            case_worker,
+            "/cases/{case}/psychological-first-aid",
+            {"notes": "Calmed the child; mother stays with her."},
+            "L1.3",
+        )
+        client.command(
+            intake,
+            "/cases/{case}/classification",
+            {
+                "case_type": "KTA",
+                "risk_level": "high",
+                "jurisdiction": "district",
+                "emergency": True,
+                "forms_of_violence": ["physical", "psychological"],
+                "ampk_categories": ["physical_or_psychological_violence"],
+                "rationale": "Repeated injuries; the reported person lives next door.",
+            },
+            "L1.5",
+        )
+        referred = client.command(
+            intake,
+            "/cases/{case}/referrals",
+            {
+                "service_type": "medical_examination",
+                "agency": "health",
+                "emergency": True,
+                "notes": "Examination and visum today.",
+            },
+            "L1.6",
+        )
         medical_referral = referred["referral_id"]
-        client.command(case_worker, "/cases/{case}/emergency-responses",
-                       {"actions": ["Accompanied to RSUD Andi Djemma", "Safe stay with aunt"]}, "L1.6")
-        client.command(coordinator, "/cases/{case}/case-worker",
-                       {"case_worker_id": "rina.pendamping", "assignment_letter_ref": "ST/UPTD-PPA/042"}, "L1.7")
+        client.command(
+            case_worker,
+            "/cases/{case}/emergency-responses",
+            {"actions": ["Accompanied to RSUD Andi Djemma", "Safe stay with aunt"]},
+            "L1.6",
+        )
+        client.command(
+            coordinator,
+            "/cases/{case}/case-worker",
+            {"case_worker_id": "rina.pendamping", "assignment_letter_ref": "ST/UPTD-PPA/042"},
+            "L1.7",
+        )
         client.command(case_worker, "/cases/{case}/contacts", {"mode": "home_visit"}, "L1.8")
-        client.command(case_worker, "/cases/{case}/consent",
-                       {"given": True, "given_by": "parent", "document_ref": "IC/2026/042"}, "L1.9-10")
+        client.command(
+            case_worker,
+            "/cases/{case}/consent",
+            {"given": True, "given_by": "parent", "document_ref": "IC/2026/042"},
+            "L1.9-10",
+        )
 
         print("2. Assessment")
-        client.command(health, f"/cases/{{case}}/referrals/{medical_referral}/acceptance", {}, "L4.1")
-        client.command(health, f"/cases/{{case}}/referrals/{medical_referral}/deliveries", {
-            "outcome": "completed", "delivered_on": today, "summary": "Examined; visum et repertum issued.",
-        }, "L4.2")
-        client.command(case_worker, "/cases/{case}/assessments", {
-            "kind": "initial_home_visit", "domain": "psychological",
-            "findings": "Anxious, sleeps badly, afraid to pass the neighbour's house.",
-            "recommended_services": ["psychological_counselling", "legal_process"],
-        }, "L2.1")
-        client.command(case_worker, "/cases/{case}/case-report", {
-            "summary": "Physical abuse by a neighbour; trauma symptoms; missed two weeks of school.",
-            "needs": ["legal_process", "psychological_counselling", "return_to_school"],
-        }, "L2.7")
+        client.command(
+            health, f"/cases/{{case}}/referrals/{medical_referral}/acceptance", {}, "L4.1"
+        )
+        client.command(
+            health,
+            f"/cases/{{case}}/referrals/{medical_referral}/deliveries",
+            {
+                "outcome": "completed",
+                "delivered_on": today,
+                "summary": "Examined; visum et repertum issued.",
+            },
+            "L4.2",
+        )
+        client.command(
+            case_worker,
+            "/cases/{case}/assessments",
+            {
+                "kind": "initial_home_visit",
+                "domain": "psychological",
+                "findings": "Anxious, sleeps badly, afraid to pass the neighbour's house.",
+                "recommended_services": ["psychological_counselling", "legal_process"],
+            },
+            "L2.1",
+        )
+        client.command(
+            case_worker,
+            "/cases/{case}/case-report",
+            {
+                "summary": (
+                    "Physical abuse by a neighbour; trauma symptoms; missed two weeks of school."
+                ),
+                "needs": ["legal_process", "psychological_counselling", "return_to_school"],
+            },
+            "L2.7",
+        )
 
         print("3. Intervention planning")
-        client.command(coordinator, "/cases/{case}/case-conferences", {
-            "held_on": today, "participating_agencies": ["uptd_ppa", "police", "health", "education"],
-            "decisions": ["Report to Unit PPA Polres", "Counselling weekly", "School re-entry plan"],
-        }, "L3.3")
-        client.command(case_worker, "/cases/{case}/intervention-plan", {
-            "goals": ["The child is safe", "The child returns to school", "Legal process starts"],
-            "services": [
-                {"service_type": "legal_process", "agency": "police"},
-                {"service_type": "psychological_counselling", "agency": "uptd_ppa"},
-                {"service_type": "return_to_school", "agency": "education"},
-            ],
-            "agreed_with": ["parent", "victim"],
-        }, "L3.5")
+        client.command(
+            coordinator,
+            "/cases/{case}/case-conferences",
+            {
+                "held_on": today,
+                "participating_agencies": ["uptd_ppa", "police", "health", "education"],
+                "decisions": [
+                    "Report to Unit PPA Polres",
+                    "Counselling weekly",
+                    "School re-entry plan",
+                ],
+            },
+            "L3.3",
+        )
+        client.command(
+            case_worker,
+            "/cases/{case}/intervention-plan",
+            {
+                "goals": [
+                    "The child is safe",
+                    "The child returns to school",
+                    "Legal process starts",
+                ],
+                "services": [
+                    {"service_type": "legal_process", "agency": "police"},
+                    {"service_type": "psychological_counselling", "agency": "uptd_ppa"},
+                    {"service_type": "return_to_school", "agency": "education"},
+                ],
+                "agreed_with": ["parent", "victim"],
+            },
+            "L3.5",
+        )
 
         print("4. Intervention")
-        legal = client.command(case_worker, "/cases/{case}/referrals",
-                               {"service_type": "legal_process", "agency": "police"}, "L4.1")["referral_id"]
-        schooling = client.command(case_worker, "/cases/{case}/referrals",
-                                   {"service_type": "return_to_school", "agency": "education"}, "L4.1")["referral_id"]
+        legal = client.command(
+            case_worker,
+            "/cases/{case}/referrals",
+            {"service_type": "legal_process", "agency": "police"},
+            "L4.1",
+        )["referral_id"]
+        schooling = client.command(
+            case_worker,
+            "/cases/{case}/referrals",
+            {"service_type": "return_to_school", "agency": "education"},
+            "L4.1",
+        )["referral_id"]
         client.command(police, f"/cases/{{case}}/referrals/{legal}/acceptance", {}, "L4.1")
         client.command(school, f"/cases/{{case}}/referrals/{schooling}/acceptance", {}, "L4.1")
-        client.command(case_worker, "/cases/{case}/accompaniment",
-                       {"activity": "Accompanied the child and mother to the police interview"}, "L4.4")
-        client.command(police, f"/cases/{{case}}/referrals/{legal}/deliveries", {
-            "outcome": "completed", "delivered_on": today, "summary": "Report taken; case file sent to prosecutor.",
-        }, "L4.2")
-        client.command(school, f"/cases/{{case}}/referrals/{schooling}/deliveries", {
-            "outcome": "completed", "delivered_on": today, "summary": "Back in class with a homeroom mentor.",
-        }, "L4.2")
+        client.command(
+            case_worker,
+            "/cases/{case}/accompaniment",
+            {"activity": "Accompanied the child and mother to the police interview"},
+            "L4.4",
+        )
+        client.command(
+            police,
+            f"/cases/{{case}}/referrals/{legal}/deliveries",
+            {
+                "outcome": "completed",
+                "delivered_on": today,
+                "summary": "Report taken; case file sent to prosecutor.",
+            },
+            "L4.2",
+        )
+        client.command(
+            school,
+            f"/cases/{{case}}/referrals/{schooling}/deliveries",
+            {
+                "outcome": "completed",
+                "delivered_on": today,
+                "summary": "Back in class with a homeroom mentor.",
+            },
+            "L4.2",
+        )
 
         print("5. Monitoring")
-        client.command(case_worker, "/cases/{case}/monitoring-visits", {
-            "mode": "home_visit", "findings": "Sleeping well, attending school, feels safe.",
-            "services_on_track": True, "recovered": True,
-        }, "L5.2")
+        client.command(
+            case_worker,
+            "/cases/{case}/monitoring-visits",
+            {
+                "mode": "home_visit",
+                "findings": "Sleeping well, attending school, feels safe.",
+                "services_on_track": True,
+                "recovered": True,
+            },
+            "L5.2",
+        )
 
         print("6. Termination")
-        client.command(case_worker, "/cases/{case}/termination", {
-            "kind": "agreed", "reason": "recovered", "termination_form_ref": "TRM/2026/042",
-            "beneficiary_feedback": {"satisfaction": 5, "comments": "Terima kasih."},
-        }, "L6.1-6.5")
+        client.command(
+            case_worker,
+            "/cases/{case}/termination",
+            {
+                "kind": "agreed",
+                "reason": "recovered",
+                "termination_form_ref": "TRM/2026/042",
+                "beneficiary_feedback": {"satisfaction": 5, "comments": "Terima kasih."},
+            },
+            "L6.1-6.5",
+        )
 
-        show_agency_views(client, {"police": police, "health": health, "education": school},
-                          {"police": 1, "health": 1, "education": 1})
+        show_agency_views(
+            client,
+            {"police": police, "health": health, "education": school},
+            {"police": 1, "health": 1, "education": 1},
+        )
         case_file = client.get(coordinator, "/cases/{case}")
         auditor = client.token_for("inspektorat.demo", Role.AUDITOR, Agency.PROVINCE)
         review = "simpul demo: case review"
         timeline = client.get(auditor, "/cases/{case}/timeline", purpose=review)
-        print(f"\nCase {case_file['register_number']} is {case_file['status']} after "
-              f"{case_file['version']} events. Its timeline, as an auditor reads it:")
+        print(
+            f"\nCase {case_file['register_number']} is {case_file['status']} after "
+            f"{case_file['version']} events. Its timeline, as an auditor reads it:"
+        )
         for entry in timeline["entries"]:
             actor = entry["actor"]
             checks = ", ".join(f"{c['code']} {c['state']}" for c in entry["time_standards"])
-            print(f"  v{entry['version']:<3} {entry['recorded_at'][:16].replace('T', ' ')}  "
-                  f"{entry['sop_step'] or '':<8} {actor['user_id']} "
-                  f"({actor['role']}, {actor['agency']})"
-                  f"{'  [' + checks + ']' if checks else ''}")
+            print(
+                f"  v{entry['version']:<3} {entry['recorded_at'][:16].replace('T', ' ')}  "
+                f"{entry['sop_step'] or '':<8} {actor['user_id']} "
+                f"({actor['role']}, {actor['agency']})"
+                f"{'  [' + checks + ']' if checks else ''}"
+            )
             print(f"       {entry['summary_id']}")
             print(f"       {entry['summary_en']}")
         late = [step["code"] for step in timeline["steps"] if step["state"] == "late"]
-        print(f"\nTime standards: {len(timeline['steps'])} steps measured, "
-              f"late: {', '.join(late) or 'none'}")
+        print(
+            f"\nTime standards: {len(timeline['steps'])} steps measured, "
+            f"late: {', '.join(late) or 'none'}"
+        )
         check = client.get(auditor, "/cases/{case}/verification", purpose=review)
-        print(f"The case's hash chain: {'intact' if check['intact'] else 'BROKEN'} "
-              f"({check['events']} events, last event hash {check['last_event_hash']})")
+        print(
+            f"The case's hash chain: {'intact' if check['intact'] else 'BROKEN'} "
+            f"({check['events']} events, last event hash {check['last_event_hash']})"
+        )
         readers = client.get(auditor, "/cases/{case}/access-log", purpose=review)
         print(f"Recorded reads of the case: {len(readers['entries'])}")
         print(f"Printable case review: {client.base_url}/cases/{client.case_id}/timeline.html")
@@ -242,18 +377,25 @@ def show_agency_views(client: Client, tokens: dict[str, str], expected: dict[str
     deadline = time.monotonic() + AGENCY_VIEW_DEADLINE_SECONDS
     for agency, token in tokens.items():
         while True:
-            referrals = [r for r in client.get(token, f"/agencies/{agency}/referrals")
-                         if r["case_id"] == client.case_id]
+            referrals = [
+                r
+                for r in client.get(token, f"/agencies/{agency}/referrals")
+                if r["case_id"] == client.case_id
+            ]
             settled = all(r["case_status"] != "open" for r in referrals)
             if len(referrals) >= expected[agency] and settled:
                 break
             if time.monotonic() > deadline:
-                raise DemoFailed(f"{agency}: its referrals did not arrive within "
-                                 f"{AGENCY_VIEW_DEADLINE_SECONDS}s; is `simpul relay` running?")
+                raise DemoFailed(
+                    f"{agency}: its referrals did not arrive within "
+                    f"{AGENCY_VIEW_DEADLINE_SECONDS}s; is `simpul relay` running?"
+                )
             time.sleep(0.2)
         for referral in referrals:
-            print(f"  {agency:<10} {referral['service_type']:<22} {referral['status']:<10} "
-                  f"case {referral['case_status']} ({referral.get('closing_reason', '')})")
+            print(
+                f"  {agency:<10} {referral['service_type']:<22} {referral['status']:<10} "
+                f"case {referral['case_status']} ({referral.get('closing_reason', '')})"
+            )
         print(f"  {'':<10} sees: {_fact_summary(referrals[0]['facts'])}")
 
 
@@ -262,12 +404,9 @@ def demo(args: argparse.Namespace) -> int:
     settings = Settings()
     runtime = Runtime.load(settings)
     url = args.url or (runtime.api_url if runtime else f"http://127.0.0.1:{settings.api_port}")
-    return run_demo(
-        url, token_service(settings), settings.default_district, database_url(settings)
-    )
+    return run_demo(url, token_service(settings), settings.default_district, database_url(settings))
 
 
 def add_commands(commands: Commands) -> None:
     parser = commands.add("demo", demo)
     parser.add_argument("--url", default=None, help="defaults to the one `simpul run` started")
-

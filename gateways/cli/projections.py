@@ -44,8 +44,10 @@ def _agencies(args: argparse.Namespace, matrix: SharingMatrix) -> list[str] | No
     agencies = list(matrix.agencies) if args.all_agencies else list(dict.fromkeys(args.agency))
     unknown = [agency for agency in agencies if agency not in matrix.agencies]
     if not agencies or unknown:
-        print(f"choose --agency from {', '.join(matrix.agencies)} (or --all-agencies)",
-              file=sys.stderr)
+        print(
+            f"choose --agency from {', '.join(matrix.agencies)} (or --all-agencies)",
+            file=sys.stderr,
+        )
         return None
     return agencies
 
@@ -64,7 +66,9 @@ def relay(args: argparse.Namespace) -> int:
     found = runtime.services(settings)
     matrix = runtime.sharing_matrix(settings)
     topics = ensure_topics(
-        found.bootstrap_servers, settings.kafka_topic_prefix, matrix.agencies,
+        found.bootstrap_servers,
+        settings.kafka_topic_prefix,
+        matrix.agencies,
         partitions=settings.kafka_partitions,
         replication_factor=settings.kafka_replication_factor,
     )
@@ -74,9 +78,13 @@ def relay(args: argparse.Namespace) -> int:
     registry = CollectorRegistry()
     try:
         publisher = Relay(
-            cases=cases, database_url=found.database_url, producer=producer,
-            policy=SharingPolicy(matrix), prefix=settings.kafka_topic_prefix,
-            batch_size=args.batch_size or settings.relay_batch_size, registry=registry,
+            cases=cases,
+            database_url=found.database_url,
+            producer=producer,
+            policy=SharingPolicy(matrix),
+            prefix=settings.kafka_topic_prefix,
+            batch_size=args.batch_size or settings.relay_batch_size,
+            registry=registry,
         )
         serve_metrics(registry, settings.relay_metrics_port)
         log.info("relay: publishing from position %d", publisher.position())
@@ -106,9 +114,14 @@ def project(args: argparse.Namespace) -> int:
     registry = CollectorRegistry()
     serve_metrics(registry, settings.projector_metrics_port)
     log.info("projectors: %s", ", ".join(agencies))
-    run_projectors(agencies, database_url=found.database_url,
-                   bootstrap_servers=found.bootstrap_servers,
-                   prefix=settings.kafka_topic_prefix, stop=threading.Event(), registry=registry)
+    run_projectors(
+        agencies,
+        database_url=found.database_url,
+        bootstrap_servers=found.bootstrap_servers,
+        prefix=settings.kafka_topic_prefix,
+        stop=threading.Event(),
+        registry=registry,
+    )
     return 0
 
 
@@ -156,9 +169,9 @@ class Rebuilding:
     def coordinator(self) -> RebuildTarget:
         return CoordinatorRebuild(self.cases, self.settings, runtime.coordinator_store(self.cases))
 
-    def agencies(self, agencies: Sequence[str] | None = None, *, swap: bool = True) -> (
-        AgencyInboxesRebuild
-    ):
+    def agencies(
+        self, agencies: Sequence[str] | None = None, *, swap: bool = True
+    ) -> AgencyInboxesRebuild:
         chosen = list(agencies) if agencies is not None else list(self.matrix.agencies)
         return AgencyInboxesRebuild(
             self.cases,
@@ -178,7 +191,11 @@ REPLAYED: dict[str, Callable[[Rebuilding], RebuildTarget]] = {
 
 
 def rebuild_with_progress(
-    settings: Settings, cases: Cases, targets: Sequence[RebuildTarget], *, label: str,
+    settings: Settings,
+    cases: Cases,
+    targets: Sequence[RebuildTarget],
+    *,
+    label: str,
     show_progress: bool = True,
 ) -> RebuildResult:
     with tqdm(desc=label, unit="event", file=sys.stderr, disable=not show_progress) as bar:
@@ -187,8 +204,11 @@ def rebuild_with_progress(
             bar.total = head
 
         return rebuild(
-            cases, targets, batch_size=settings.projection_rebuild_batch_size,
-            on_start=expect, progress=bar.update,
+            cases,
+            targets,
+            batch_size=settings.projection_rebuild_batch_size,
+            on_start=expect,
+            progress=bar.update,
         )
 
 
@@ -199,8 +219,13 @@ def rebuild_agencies(
     cases = runtime.open_cases(settings, database)
     try:
         target = Rebuilding(settings, cases).agencies(agencies)
-        return rebuild_with_progress(settings, cases, [target], label="rebuild " +
-                                     ", ".join(agencies), show_progress=show_progress)
+        return rebuild_with_progress(
+            settings,
+            cases,
+            [target],
+            label="rebuild " + ", ".join(agencies),
+            show_progress=show_progress,
+        )
     finally:
         cases.close()
 
@@ -210,8 +235,9 @@ def projection_differences(settings: Settings, database: str, agency: str) -> li
     cases = runtime.open_cases(settings, database)
     try:
         verifying = Rebuilding(settings, cases).agencies([agency], swap=False)
-        rebuild_with_progress(settings, cases, [verifying], label=f"verify {agency}",
-                              show_progress=False)
+        rebuild_with_progress(
+            settings, cases, [verifying], label=f"verify {agency}", show_progress=False
+        )
         store = runtime.agency_store(cases, agency)
         scratch = verifying.schemas[agency]
         try:
@@ -248,8 +274,14 @@ def projections(args: argparse.Namespace) -> int:
     status = 0
     for agency in agencies:
         differences = projection_differences(settings, database, agency)
-        print(f"{schema_name(agency)}: " + ("equals a rebuild from scratch" if not differences
-                                            else f"{len(differences)} differences"))
+        print(
+            f"{schema_name(agency)}: "
+            + (
+                "equals a rebuild from scratch"
+                if not differences
+                else f"{len(differences)} differences"
+            )
+        )
         for line in differences:
             print(f"  {line}")
         status = status or (1 if differences else 0)
@@ -313,12 +345,18 @@ def add_commands(commands: Commands) -> None:
         parser = commands.add(name, handler)
         if name == "projections":
             parser.add_argument("action", choices=["rebuild", "verify"])
-        parser.add_argument("--coordinator", action="store_true",
-                            help="the coordinating office's views")
-        parser.add_argument("--agency", action="append", default=[],
-                            help="an agency with a row in the sharing matrix; repeatable")
+        parser.add_argument(
+            "--coordinator", action="store_true", help="the coordinating office's views"
+        )
+        parser.add_argument(
+            "--agency",
+            action="append",
+            default=[],
+            help="an agency with a row in the sharing matrix; repeatable",
+        )
         parser.add_argument("--all-agencies", action="store_true")
 
     replay_parser = commands.add("replay", replay)
-    replay_parser.add_argument("projection", nargs="*",
-                               help=f"default: all of {', '.join(REPLAYED)}")
+    replay_parser.add_argument(
+        "projection", nargs="*", help=f"default: all of {', '.join(REPLAYED)}"
+    )

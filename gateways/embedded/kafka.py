@@ -17,8 +17,9 @@ START_TIMEOUT_SECONDS = 30
 
 
 class EmbeddedKafka:
-    def __init__(self, data_dir: Path, *, port: int | None = None,
-                 advertised_port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, advertised_port: int | None = None
+    ) -> None:
         """``advertised_port``: the port clients are told to connect to, when something
         (a proxy in the fault tests) forwards it to ``port``; by default ``port`` itself."""
         self.data_dir = data_dir.resolve()

@@ -33,9 +33,7 @@ START_TIMEOUT_SECONDS = 60
 
 
 class EmbeddedPostgres:
-    def __init__(
-        self, data_dir: Path, *, port: int | None = None, durable: bool = True
-    ) -> None:
+    def __init__(self, data_dir: Path, *, port: int | None = None, durable: bool = True) -> None:
         self.data_dir = data_dir.resolve()
         self.pgdata = self.data_dir / "pgdata"
         self.log_file = self.data_dir / "postgres.log"

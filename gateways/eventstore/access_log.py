@@ -23,9 +23,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from services.access_log import AccessEntry, AccessNotRecorded, AccessRecord
 
 MAX_VERSION = 2**63 - 1
-_COLUMNS = (
-    "accessed_at, user_id, role, agency, district, case_id, view, purpose, request_id"
-)
+_COLUMNS = "accessed_at, user_id, role, agency, district, case_id, view, purpose, request_id"
 
 
 def _values(record: AccessRecord) -> dict[str, Any]:
@@ -103,8 +101,11 @@ class PostgresAccessLog:
             "INSERT INTO {schema}.{table} (" + _COLUMNS + ") " + _INSERT_VALUES
         ).format(schema=schema, table=table)
         self.select_events_statement = SQL(
-            "WITH recorded AS (INSERT INTO {schema}.{table} (" + _COLUMNS + ") "
-            + _INSERT_VALUES + " RETURNING id) "
+            "WITH recorded AS (INSERT INTO {schema}.{table} ("
+            + _COLUMNS
+            + ") "
+            + _INSERT_VALUES
+            + " RETURNING id) "
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{events} "
             "WHERE originator_id = %(originator_id)s AND originator_version <= %(lte)s "
             "AND EXISTS (SELECT FROM recorded) ORDER BY originator_version"

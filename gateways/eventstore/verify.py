@@ -65,8 +65,10 @@ class ChainProblem:
             )
             if part
         )
-        return f"{self.kind.value}: {where}: {self.detail}" if where else (
-            f"{self.kind.value}: {self.detail}"
+        return (
+            f"{self.kind.value}: {where}: {self.detail}"
+            if where
+            else (f"{self.kind.value}: {self.detail}")
         )
 
 
@@ -330,7 +332,8 @@ class _StoreWalk:
                 event.notification_id,
             )
         missing = (
-            f"version {expected}" if expected == event.version - 1
+            f"version {expected}"
+            if expected == event.version - 1
             else f"versions {expected} to {event.version - 1}"
         )
         return ChainProblem(
@@ -360,13 +363,17 @@ class _StoreWalk:
         )
 
     def _position_of(self, originator_id: UUID, version: int) -> int | None:
-        row = _tuples(self.conn).execute(
-            SQL(
-                "SELECT notification_id FROM {events} "
-                "WHERE originator_id = %s AND originator_version = %s"
-            ).format(events=self.tables.identifier(self.tables.events)),
-            (originator_id, version),
-        ).fetchone()
+        row = (
+            _tuples(self.conn)
+            .execute(
+                SQL(
+                    "SELECT notification_id FROM {events} "
+                    "WHERE originator_id = %s AND originator_version = %s"
+                ).format(events=self.tables.identifier(self.tables.events)),
+                (originator_id, version),
+            )
+            .fetchone()
+        )
         return None if row is None else int(row[0])
 
     def _pass_anchors_before(self, position: int | None) -> None:
@@ -439,7 +446,7 @@ def _walk(
     walk: _StoreWalk,
     events: Iterator[tuple[Any, ...]],
     hashes: Iterator[tuple[Any, ...]],
-    progress: Callable[[int], None] | None,
+    progress: Callable[[int], object] | None,
     every: int,
 ) -> None:
     """Both tables' rows side by side by notification id, either side absent where it has none."""
@@ -472,7 +479,7 @@ def verify_store(
     *,
     anchors: Iterable[ChainRoot] = (),
     batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> StoreVerification:
     """Walk the whole store from one snapshot; stop at the first problem.
 
@@ -484,11 +491,15 @@ def verify_store(
     conn.isolation_level = IsolationLevel.REPEATABLE_READ
     conn.read_only = True
     with conn.transaction():
-        head_row = _tuples(conn).execute(
-            SQL("SELECT notification_id, chain_hash, event_count FROM {head}").format(
-                head=tables.identifier(tables.head)
+        head_row = (
+            _tuples(conn)
+            .execute(
+                SQL("SELECT notification_id, chain_hash, event_count FROM {head}").format(
+                    head=tables.identifier(tables.head)
+                )
             )
-        ).fetchone()
+            .fetchone()
+        )
         head = (int(head_row[0]), bytes(head_row[1]), int(head_row[2])) if head_row else None
         walk = _StoreWalk(conn, tables, anchor_list, head)
         events = _rows(
@@ -529,9 +540,13 @@ def verify_store(
 
 
 def count_events(conn: psycopg.Connection[Any], tables: ChainTables = CASES_TABLES) -> int:
-    row = _tuples(conn).execute(
-        SQL("SELECT count(*) FROM {events}").format(events=tables.identifier(tables.events))
-    ).fetchone()
+    row = (
+        _tuples(conn)
+        .execute(
+            SQL("SELECT count(*) FROM {events}").format(events=tables.identifier(tables.events))
+        )
+        .fetchone()
+    )
     return int(row[0]) if row else 0
 
 
@@ -543,24 +558,28 @@ def verify_case(
     A link that fails may be the fault of a neighbouring event of another
     case; the problem then says so, and `simpul audit verify` finds it.
     """
-    rows = _tuples(conn).execute(
-        SQL(
-            "SELECT e.notification_id, e.originator_version, e.topic, e.state, "
-            "h.notification_id, h.originator_version, h.event_hash, h.chain_hash, "
-            "p.notification_id, p.chain_hash "
-            "FROM (SELECT * FROM {events} WHERE originator_id = %(case)s) e "
-            "FULL OUTER JOIN (SELECT * FROM {hashes} WHERE originator_id = %(case)s) h "
-            "ON h.originator_version = e.originator_version "
-            "LEFT JOIN LATERAL (SELECT notification_id, chain_hash FROM {hashes} q "
-            "WHERE q.notification_id < h.notification_id "
-            "ORDER BY q.notification_id DESC LIMIT 1) p ON true "
-            "ORDER BY COALESCE(e.originator_version, h.originator_version)"
-        ).format(
-            events=tables.identifier(tables.events), hashes=tables.identifier(tables.hashes)
-        ),
-        {"case": case_id},
-        prepare=True,
-    ).fetchall()
+    rows = (
+        _tuples(conn)
+        .execute(
+            SQL(
+                "SELECT e.notification_id, e.originator_version, e.topic, e.state, "
+                "h.notification_id, h.originator_version, h.event_hash, h.chain_hash, "
+                "p.notification_id, p.chain_hash "
+                "FROM (SELECT * FROM {events} WHERE originator_id = %(case)s) e "
+                "FULL OUTER JOIN (SELECT * FROM {hashes} WHERE originator_id = %(case)s) h "
+                "ON h.originator_version = e.originator_version "
+                "LEFT JOIN LATERAL (SELECT notification_id, chain_hash FROM {hashes} q "
+                "WHERE q.notification_id < h.notification_id "
+                "ORDER BY q.notification_id DESC LIMIT 1) p ON true "
+                "ORDER BY COALESCE(e.originator_version, h.originator_version)"
+            ).format(
+                events=tables.identifier(tables.events), hashes=tables.identifier(tables.hashes)
+            ),
+            {"case": case_id},
+            prepare=True,
+        )
+        .fetchall()
+    )
     previous_version, previous_hash = 0, GENESIS
     for row in rows:
         problem = _case_row_problem(case_id, row, previous_version, previous_hash)
@@ -576,33 +595,49 @@ def _case_row_problem(
     case_id: UUID, row: tuple[Any, ...], previous_version: int, previous_hash: bytes
 ) -> ChainProblem | None:
     (
-        position, version, topic, state,
-        hashed_at, hashed_version, stored_event_hash, stored_chain_hash,
-        link_at, link_hash,
+        position,
+        version,
+        topic,
+        state,
+        hashed_at,
+        hashed_version,
+        stored_event_hash,
+        stored_chain_hash,
+        link_at,
+        link_hash,
     ) = row
     if hashed_at is None:
         return ChainProblem(
             ProblemKind.INSERTED,
             "the event has no hash row: it was inserted outside the event store, "
             "or its hash row was deleted",
-            case_id, version, position,
+            case_id,
+            version,
+            position,
         )
     if position is None:
         return ChainProblem(
-            ProblemKind.MISSING, "the event was deleted; its hash row remains",
-            case_id, hashed_version, hashed_at,
+            ProblemKind.MISSING,
+            "the event was deleted; its hash row remains",
+            case_id,
+            hashed_version,
+            hashed_at,
         )
     if position != hashed_at:
         return ChainProblem(
             ProblemKind.REORDERED,
             f"the event was chained at notification id {hashed_at} but sits at {position}",
-            case_id, version, position,
+            case_id,
+            version,
+            position,
         )
     if version != previous_version + 1:
         return ChainProblem(
             ProblemKind.MISSING,
             f"version {previous_version + 1} of the case is gone (event and hash rows)",
-            case_id, previous_version + 1, position,
+            case_id,
+            previous_version + 1,
+            position,
         )
     event = _Event(position, case_id, version, topic, bytes(state) if state is not None else None)
     computed = _recomputed_event_hash(previous_hash, event)
@@ -610,7 +645,9 @@ def _case_row_problem(
         return ChainProblem(
             ProblemKind.CHANGED,
             "the event's stored content or its event hash differs from what was chained",
-            case_id, version, position,
+            case_id,
+            version,
+            position,
         )
     link = bytes(link_hash) if link_hash is not None else GENESIS
     if chain_hash(link, position, computed) != bytes(stored_chain_hash):
@@ -624,6 +661,8 @@ def _case_row_problem(
                 else "(its chain hash was edited, or the event before it)"
             )
             + "; `simpul audit verify` names the first break",
-            case_id, version, position,
+            case_id,
+            version,
+            position,
         )
     return None

@@ -73,7 +73,8 @@ def _inline_refs(schema: Any, definitions: dict[str, Any]) -> Any:
 
 def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema()
-    return _inline_refs(schema, schema.get("$defs", {}))
+    inlined: dict[str, Any] = _inline_refs(schema, schema.get("$defs", {}))
+    return inlined
 
 
 def _case_event_model(event_class: type[Case.Event]) -> type[BaseModel]:
@@ -85,7 +86,7 @@ def _case_event_model(event_class: type[Case.Event]) -> type[BaseModel]:
     return create_model(event_class.__name__, **fields)
 
 
-def _envelope(type_name: str, title: str, description: str, data: dict[str, Any]) -> dict:
+def _envelope(type_name: str, title: str, description: str, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": f"urn:simpul:schema:{type_name}",
@@ -93,23 +94,43 @@ def _envelope(type_name: str, title: str, description: str, data: dict[str, Any]
         "description": description,
         "type": "object",
         "required": [
-            "specversion", "id", "source", "type", "subject", "time", "datacontenttype",
-            "simpulsequence", "simpulversion", "data",
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "subject",
+            "time",
+            "datacontenttype",
+            "simpulsequence",
+            "simpulversion",
+            "data",
         ],
         "properties": {
             "specversion": {"const": "1.0"},
-            "id": {"type": "string", "minLength": 1,
-                   "description": "Deterministic: a republished message keeps its id."},
+            "id": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Deterministic: a republished message keeps its id.",
+            },
             "source": {"type": "string", "minLength": 1},
             "type": {"const": type_name},
             "subject": {"type": "string", "format": "uuid", "description": "The case id."},
-            "time": {"type": "string", "format": "date-time",
-                     "description": "When the case event was recorded."},
+            "time": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When the case event was recorded.",
+            },
             "datacontenttype": {"const": "application/json"},
-            "simpulsequence": {"type": "integer", "minimum": 1,
-                               "description": "The event store's notification id."},
-            "simpulversion": {"type": "integer", "minimum": 1,
-                              "description": "The case version of the stored event."},
+            "simpulsequence": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The event store's notification id.",
+            },
+            "simpulversion": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The case version of the stored event.",
+            },
             "data": data,
         },
     }
@@ -289,8 +310,11 @@ def asyncapi_document(
             "summary": schema["description"].splitlines()[0] if schema["description"] else name,
             "contentType": CONTENT_TYPE,
             "payload": {"$ref": f"#/components/schemas/{name}"},
-            "bindings": {"kafka": {"key": {"type": "string", "format": "uuid",
-                                           "description": "The case id."}}},
+            "bindings": {
+                "kafka": {
+                    "key": {"type": "string", "format": "uuid", "description": "The case id."}
+                }
+            },
         }
     case_messages = sorted(name for name in schemas if ".case." in name and ".agency." not in name)
     agency_messages = sorted(name for name in schemas if ".agency." in name)
@@ -325,8 +349,9 @@ def asyncapi_document(
             "channel": {"$ref": f"#/channels/{channel}"},
             "summary": f"{agency}'s own system keeps its view of the cases referred to it.",
             "description": "See the reference subscriber in this document's description.",
-            "bindings": {"kafka": {"groupId": {"type": "string",
-                                               "description": "Your own consumer group."}}},
+            "bindings": {
+                "kafka": {"groupId": {"type": "string", "description": "Your own consumer group."}}
+            },
         }
     return {
         "asyncapi": "3.0.0",

@@ -52,20 +52,32 @@ def group_id(prefix: str, agency: str) -> str:
 class ProjectorMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.lag_messages = Gauge(
-            "simpul_projector_lag_messages", "Messages on the agency topic not yet applied",
-            ["agency"], registry=registry)
+            "simpul_projector_lag_messages",
+            "Messages on the agency topic not yet applied",
+            ["agency"],
+            registry=registry,
+        )
         self.lag_seconds = Gauge(
             "simpul_projector_lag_seconds",
             "Age of the case event behind the last applied message, while behind",
-            ["agency"], registry=registry)
-        self.applied = Counter("simpul_projector_applied", "Messages applied", ["agency"],
-                               registry=registry)
-        self.duplicates = Counter("simpul_projector_duplicates",
-                                  "Redelivered messages skipped by id", ["agency"],
-                                  registry=registry)
-        self.dead_letters = Counter("simpul_projector_dead_letters",
-                                    "Messages sent to the dead-letter topic", ["agency"],
-                                    registry=registry)
+            ["agency"],
+            registry=registry,
+        )
+        self.applied = Counter(
+            "simpul_projector_applied", "Messages applied", ["agency"], registry=registry
+        )
+        self.duplicates = Counter(
+            "simpul_projector_duplicates",
+            "Redelivered messages skipped by id",
+            ["agency"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "simpul_projector_dead_letters",
+            "Messages sent to the dead-letter topic",
+            ["agency"],
+            registry=registry,
+        )
 
 
 def parse(record: Any, validator: MessageValidator) -> tuple[dict[str, Any] | None, str | None]:
@@ -81,7 +93,7 @@ def parse(record: Any, validator: MessageValidator) -> tuple[dict[str, Any] | No
     return cloud_event, None
 
 
-class _SeekToStored(ConsumerRebalanceListener):
+class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python has no types
     def __init__(self, projector: "AgencyProjector") -> None:
         self.projector = projector
 
@@ -137,13 +149,18 @@ class AgencyProjector:
                 self.consumer.seek(partition, stored[partition.partition])
             else:
                 self.consumer.seek_to_beginning(partition)
-        log.info("%s: assigned partitions %s, resuming at %s", self.agency,
-                 sorted(p.partition for p in assigned), stored)
+        log.info(
+            "%s: assigned partitions %s, resuming at %s",
+            self.agency,
+            sorted(p.partition for p in assigned),
+            stored,
+        )
 
     def _dead_letter(self, record: Any, reason: str) -> None:
         if self._dead_letter_producer is None:
             self._dead_letter_producer = KafkaProducer(
-                bootstrap_servers=self.bootstrap_servers, enable_idempotence=True, acks="all")
+                bootstrap_servers=self.bootstrap_servers, enable_idempotence=True, acks="all"
+            )
         self._dead_letter_producer.send(
             dead_letter_topic(self.topic),
             key=record.key,
@@ -161,18 +178,29 @@ class AgencyProjector:
             cloud_event, error = parse(record, self.validator)
             if error is not None:
                 self._dead_letter(record, error)
-                log.warning("%s: dead-lettered %s/%d/%d: %s", self.agency, record.topic,
-                            record.partition, record.offset, error)
-            messages.append(ConsumedMessage(record.topic, record.partition, record.offset,
-                                            cloud_event, error))
+                log.warning(
+                    "%s: dead-lettered %s/%d/%d: %s",
+                    self.agency,
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    error,
+                )
+            messages.append(
+                ConsumedMessage(record.topic, record.partition, record.offset, cloud_event, error)
+            )
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.store.database_url, row_factory=dict_row)
         try:
             with self._conn.transaction():
                 result = self.store.apply(self._conn, messages)
         except UNAPPLICABLE as error:
-            log.warning("%s: a batch of %d could not be applied (%s); applying one by one",
-                        self.agency, len(messages), type(error).__name__)
+            log.warning(
+                "%s: a batch of %d could not be applied (%s); applying one by one",
+                self.agency,
+                len(messages),
+                type(error).__name__,
+            )
             result = self._apply_one_by_one(records, messages)
         self.consumed += len(records)
         self.applied += result.applied
@@ -185,11 +213,19 @@ class AgencyProjector:
         if newest is not None:
             behind = datetime.now(UTC) - datetime.fromisoformat(newest)
             self.metrics.lag_seconds.labels(self.agency).set(max(behind.total_seconds(), 0))
-        log.info("%s: consumed %d, applied %d, duplicates skipped %d, dead letters %d "
-                 "(totals: %d consumed, %d applied, %d duplicates, %d dead letters)",
-                 self.agency, len(records), result.applied, result.duplicates,
-                 result.dead_letters, self.consumed, self.applied, self.duplicates,
-                 self.dead_letters)
+        log.info(
+            "%s: consumed %d, applied %d, duplicates skipped %d, dead letters %d "
+            "(totals: %d consumed, %d applied, %d duplicates, %d dead letters)",
+            self.agency,
+            len(records),
+            result.applied,
+            result.duplicates,
+            result.dead_letters,
+            self.consumed,
+            self.applied,
+            self.duplicates,
+            self.dead_letters,
+        )
 
     def _apply_one_by_one(self, records: list[Any], messages: list[ConsumedMessage]) -> Applied:
         """Apply each message under a savepoint; dead-letter those that cannot be applied.
@@ -209,10 +245,17 @@ class AgencyProjector:
                     # The error's class only: its text may quote the message's data.
                     reason = f"could not be applied: {type(error).__name__}"
                     self._dead_letter(record, reason)
-                    log.warning("%s: dead-lettered %s/%d/%d: %s", self.agency, record.topic,
-                                record.partition, record.offset, reason)
-                    result = self.store.apply(self._conn, [dataclasses.replace(
-                        message, cloud_event=None, error=reason)])
+                    log.warning(
+                        "%s: dead-lettered %s/%d/%d: %s",
+                        self.agency,
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        reason,
+                    )
+                    result = self.store.apply(
+                        self._conn, [dataclasses.replace(message, cloud_event=None, error=reason)]
+                    )
                 applied += result.applied
                 duplicates += result.duplicates
                 dead += result.dead_letters
@@ -264,14 +307,16 @@ class AgencyProjector:
                         rewind = False
                     self.poll_once()
                 except psycopg.OperationalError as error:
-                    log.warning("%s: database unavailable (%s); retrying", self.agency,
-                                type(error).__name__)
+                    log.warning(
+                        "%s: database unavailable (%s); retrying", self.agency, type(error).__name__
+                    )
                     self._close_connection()
                     rewind = True
                     stop.wait(1.0)
                 except KafkaError as error:
-                    log.warning("%s: broker unavailable (%s); retrying", self.agency,
-                                type(error).__name__)
+                    log.warning(
+                        "%s: broker unavailable (%s); retrying", self.agency, type(error).__name__
+                    )
                     rewind = True
                     stop.wait(1.0)
         finally:
@@ -295,8 +340,13 @@ class AgencyProjector:
 
 
 def run_projectors(
-    agencies: list[str], *, database_url: str, bootstrap_servers: str, prefix: str,
-    stop: threading.Event, registry: CollectorRegistry,
+    agencies: list[str],
+    *,
+    database_url: str,
+    bootstrap_servers: str,
+    prefix: str,
+    stop: threading.Event,
+    registry: CollectorRegistry,
 ) -> None:
     """One projector thread per agency, until ``stop`` is set or one of them fails."""
     metrics = ProjectorMetrics(registry)
@@ -305,15 +355,23 @@ def run_projectors(
 
     def run_one(agency: str) -> None:
         try:
-            AgencyProjector(agency, database_url=database_url, bootstrap_servers=bootstrap_servers,
-                            prefix=prefix, metrics=metrics, validator=validator).run(stop)
+            AgencyProjector(
+                agency,
+                database_url=database_url,
+                bootstrap_servers=bootstrap_servers,
+                prefix=prefix,
+                metrics=metrics,
+                validator=validator,
+            ).run(stop)
         except BaseException as error:  # noqa: BLE001 - reported, then the process stops
             failures[agency] = error
             log.error("%s projector stopped: %s", agency, type(error).__name__)
             stop.set()
 
-    threads = [threading.Thread(target=run_one, args=(agency,), name=f"projector-{agency}")
-               for agency in agencies]
+    threads = [
+        threading.Thread(target=run_one, args=(agency,), name=f"projector-{agency}")
+        for agency in agencies
+    ]
     for thread in threads:
         thread.start()
     try:
@@ -325,4 +383,3 @@ def run_projectors(
             thread.join()
     if failures:
         raise RuntimeError(f"projectors failed: {sorted(failures)}")
-

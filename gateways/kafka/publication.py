@@ -61,7 +61,7 @@ class Publication:
         key = str(case_id)
         state = self._states.pop(key, None)
         if state is None or state.version != version - 1:
-            earlier = self.cases.events.get(case_id, lte=version - 1) if version > 1 else []
+            earlier = self.cases.history(case_id, lte=version - 1) if version > 1 else []
             state = self.policy.replay(key, earlier)
         self._states[key] = state
         if len(self._states) > STATE_CACHE_SIZE:

@@ -10,6 +10,7 @@ crash anywhere before that republishes the batch; nothing is ever skipped.
 Republished messages are byte-identical, so consumers drop them by id.
 """
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -61,7 +62,11 @@ def producer_for(bootstrap_servers: str, client_id: str) -> KafkaProducer:
 
 
 def ensure_topics(
-    bootstrap_servers: str, prefix: str, agencies: Sequence[str], *, partitions: int,
+    bootstrap_servers: str,
+    prefix: str,
+    agencies: Sequence[str],
+    *,
+    partitions: int,
     replication_factor: int,
 ) -> list[str]:
     """Create the internal, agency and dead-letter topics that do not exist yet."""
@@ -76,10 +81,8 @@ def ensure_topics(
             if name not in existing
         ]
         for topic in missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another relay made it meanwhile
                 admin.create_topics([topic])
-            except TopicAlreadyExistsError:
-                pass  # another relay created it meanwhile
     finally:
         admin.close()
     return wanted
@@ -88,17 +91,23 @@ def ensure_topics(
 class RelayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.lag_events = Gauge("simpul_relay_lag_events",
-                                "Stored events not yet published", registry=registry)
-        self.lag_seconds = Gauge("simpul_relay_lag_seconds",
-                                 "Age of the oldest stored event not yet published",
-                                 registry=registry)
-        self.position = Gauge("simpul_relay_position",
-                              "Notification id of the last published event", registry=registry)
-        self.events = Counter("simpul_relay_events", "Stored events published",
-                              registry=registry)
-        self.messages = Counter("simpul_relay_messages", "Kafka messages acknowledged",
-                                ["topic"], registry=registry)
+        self.lag_events = Gauge(
+            "simpul_relay_lag_events", "Stored events not yet published", registry=registry
+        )
+        self.lag_seconds = Gauge(
+            "simpul_relay_lag_seconds",
+            "Age of the oldest stored event not yet published",
+            registry=registry,
+        )
+        self.position = Gauge(
+            "simpul_relay_position",
+            "Notification id of the last published event",
+            registry=registry,
+        )
+        self.events = Counter("simpul_relay_events", "Stored events published", registry=registry)
+        self.messages = Counter(
+            "simpul_relay_messages", "Kafka messages acknowledged", ["topic"], registry=registry
+        )
 
     def observe(self, lag: Lag) -> None:
         self.lag_events.set(lag.events_behind)
@@ -187,13 +196,23 @@ class Relay:
         for message in outgoing:
             self.metrics.messages.labels(message.topic).inc()
         if events:
-            log.info("published %d events as %d messages; position %d (totals: %d events, "
-                     "%d messages)", events, len(outgoing), batch.to, self.published_events,
-                     self.published_messages)
+            log.info(
+                "published %d events as %d messages; position %d (totals: %d events, %d messages)",
+                events,
+                len(outgoing),
+                batch.to,
+                self.published_events,
+                self.published_messages,
+            )
 
     def runner(self, *, idle_wait: float = 1.0) -> Runner:
-        return Runner(self.cases, [self], batch_size=self.batch_size, poll_interval=idle_wait,
-                      metrics=self.metrics)
+        return Runner(
+            self.cases,
+            [self],
+            batch_size=self.batch_size,
+            poll_interval=idle_wait,
+            metrics=self.metrics,
+        )
 
     def catch_up(self) -> int:
         """Publish everything stored so far; the notifications moved past."""
@@ -213,14 +232,17 @@ class Relay:
                 head = self.cases.recorder.max_notification_id() or 0
                 self.metrics.lag_events.set(max(head - position, 0))
                 waiting = self.cases.recorder.select_notifications(
-                    start=position, limit=1, topics=list(self.topics), inclusive_of_start=False)
-                oldest = (getattr(self.cases.mapper.to_domain_event(waiting[0]), "timestamp",
-                                  None) if waiting else None)
+                    start=position, limit=1, topics=list(self.topics), inclusive_of_start=False
+                )
+                oldest = (
+                    getattr(self.cases.mapper.to_domain_event(waiting[0]), "timestamp", None)
+                    if waiting
+                    else None
+                )
                 if oldest is None:
                     self.metrics.lag_seconds.set(0)
                 else:
-                    self.metrics.lag_seconds.set(
-                        max((self.clock() - oldest).total_seconds(), 0))
+                    self.metrics.lag_seconds.set(max((self.clock() - oldest).total_seconds(), 0))
             except Exception as error:  # noqa: BLE001 - the database may be away too
                 log.debug("lag not measured (%s)", type(error).__name__)
 
@@ -230,8 +252,7 @@ class Relay:
         Outlasts outages of the broker and of PostgreSQL: after any failure the
         runner waits, reconnects and goes on from the position recorded in the database.
         """
-        threading.Thread(target=self.watch_lag, args=(stop,), name="relay-lag",
-                         daemon=True).start()
+        threading.Thread(target=self.watch_lag, args=(stop,), name="relay-lag", daemon=True).start()
         self.runner(idle_wait=idle_wait).run(stop)
 
 

@@ -65,9 +65,7 @@ class CoordinatorProjection:
         rows = open_case_rows(history)
         district = rows.case.district
         steps = (
-            step_rows(self.profiles.profile(district), history)
-            if district in self.profiles
-            else []
+            step_rows(self.profiles.profile(district), history) if district in self.profiles else []
         )
         return CaseChange(rows=rows, steps=steps)
 
@@ -101,7 +99,9 @@ def coordinator_runner(
     )
 
 
-def follow(cases: Cases, settings: Settings, store: CoordinatorStore, stop: threading.Event) -> None:
+def follow(
+    cases: Cases, settings: Settings, store: CoordinatorStore, stop: threading.Event
+) -> None:
     """`simpul project --coordinator`: apply new events until ``stop``; lag on /metrics."""
     metrics = RunnerMetrics(CoordinatorProjection.name)
     if settings.projection_metrics_port:

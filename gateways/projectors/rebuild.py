@@ -37,8 +37,8 @@ def rebuild(
     targets: Sequence[RebuildTarget],
     *,
     batch_size: int,
-    on_start: Callable[[int], None] | None = None,
-    progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], object] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> RebuildResult:
     """Feed every stored event to every target in one pass, then finish each."""
     runner = Runner(cases, targets, batch_size=batch_size)

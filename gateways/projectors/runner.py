@@ -70,9 +70,13 @@ class Batch:
 class Follower(Protocol):
     """What the runner needs of anything that follows the store."""
 
-    name: str
-    # The stored event topics it follows; the runner reads only these.
-    topics: Sequence[str]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def topics(self) -> Sequence[str]:
+        """The stored event topics it follows; the runner reads only these."""
+        ...
 
     def position(self) -> int:
         """The last notification id applied (0 before any)."""
@@ -208,7 +212,7 @@ class Runner:
         # Read the head first: the store commits in notification order, so once a read
         # returns fewer rows than asked for, nothing up to this head is left for these
         # topics, and the positions may move to it.
-        head = self.recorder.max_notification_id() or 0
+        head: int = self.recorder.max_notification_id() or 0
         notifications = (
             self.recorder.select_notifications(
                 start=after,
@@ -219,6 +223,7 @@ class Runner:
             if head > after
             else []
         )
+        to: int
         if notifications:
             to = notifications[-1].id
             if len(notifications) < self.batch_size:
@@ -229,9 +234,7 @@ class Runner:
             self._observe(head, after, 0.0)
             return 0
         mapper = self.application.mapper
-        recorded = [
-            Recorded(n.id, n.topic, mapper.to_domain_event(n)) for n in notifications
-        ]
+        recorded = [Recorded(n.id, n.topic, mapper.to_domain_event(n)) for n in notifications]
         seconds_behind = _age_seconds(recorded[0].event, datetime.now(UTC)) if recorded else 0.0
         self._observe(head, after, seconds_behind)
         moved_all = True
@@ -263,7 +266,7 @@ class Runner:
         self._observe(head, to, 0.0 if to >= head else seconds_behind)
         return to - after
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+    def catch_up(self, progress: Callable[[int], object] | None = None) -> int:
         """Apply batches until the store has nothing newer; the notifications moved past."""
         total = 0
         while True:
@@ -285,8 +288,9 @@ class Runner:
             try:
                 self._follow(stop)
             except Exception as error:  # noqa: BLE001 - e.g. the database restarting
-                log.error("%s: lost the database (%s); reconnecting", self.name,
-                          type(error).__name__)
+                log.error(
+                    "%s: lost the database (%s); reconnecting", self.name, type(error).__name__
+                )
                 self._positions.clear()
                 stop.wait(self.poll_interval)
 

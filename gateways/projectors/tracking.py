@@ -12,7 +12,7 @@ with its position.
 
 from typing import Any
 
-from psycopg.sql import SQL, Composable, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from gateways.projectors.runner import PositionMoved
 
@@ -22,7 +22,7 @@ DDL = """CREATE TABLE IF NOT EXISTS {schema}.tracking (
     applied_at timestamptz NOT NULL DEFAULT now())"""
 
 
-def create_statement(schema: str) -> Composable:
+def create_statement(schema: str) -> Composed:
     """The tracking table of a follower's schema (the schema must exist)."""
     return SQL(DDL).format(schema=Identifier(schema))
 
@@ -34,7 +34,7 @@ class Tracking:
         self.schema = schema
         self.application_name = application_name
 
-    def _sql(self, text: str) -> Composable:
+    def _sql(self, text: str) -> Composed:
         return SQL(text).format(schema=Identifier(self.schema))
 
     def position(self, conn: Any) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 from psycopg.types.json import Jsonb
 
 from projections.agency_referrals import AgencyReferralsProjection, ReferralsView
@@ -114,8 +114,17 @@ class PostgresReferralsView(ReferralsView):
             self._composed[statement] = query
         self.conn.execute(query, params, prepare=True)
 
-    def put_case(self, case_id: str, *, district: str, register_number: str,
-                 facts: dict[str, Any], status: str, at: str, sequence: int) -> None:
+    def put_case(
+        self,
+        case_id: str,
+        *,
+        district: str,
+        register_number: str,
+        facts: dict[str, Any],
+        status: str,
+        at: str,
+        sequence: int,
+    ) -> None:
         self._run(
             "INSERT INTO {schema}.cases AS c (case_id, district, register_number, facts, status, "
             "opened_at, updated_at, last_sequence) VALUES (%(case_id)s, %(district)s, "
@@ -124,8 +133,15 @@ class PostgresReferralsView(ReferralsView):
             "opened_at = CASE WHEN c.status = 'open' THEN c.opened_at ELSE EXCLUDED.opened_at END, "
             "closing_reason = NULL, closed_at = NULL, updated_at = EXCLUDED.updated_at, "
             "last_sequence = EXCLUDED.last_sequence",
-            {"case_id": case_id, "district": district, "register_number": register_number,
-             "facts": Jsonb(facts), "status": status, "at": at, "sequence": sequence},
+            {
+                "case_id": case_id,
+                "district": district,
+                "register_number": register_number,
+                "facts": Jsonb(facts),
+                "status": status,
+                "at": at,
+                "sequence": sequence,
+            },
         )
 
     def close_case(self, case_id: str, *, status: str, reason: str, at: str, sequence: int) -> None:
@@ -133,27 +149,50 @@ class PostgresReferralsView(ReferralsView):
             "UPDATE {schema}.cases SET status = %(status)s, closing_reason = %(reason)s, "
             "closed_at = %(at)s, updated_at = %(at)s, last_sequence = %(sequence)s "
             "WHERE case_id = %(case_id)s",
-            {"case_id": case_id, "status": status, "reason": reason, "at": at,
-             "sequence": sequence},
+            {
+                "case_id": case_id,
+                "status": status,
+                "reason": reason,
+                "at": at,
+                "sequence": sequence,
+            },
         )
 
-    def put_referral(self, referral_id: str, *, case_id: str, district: str, service_type: str,
-                     emergency: bool, due_at: str, referred_at: str, notes: str,
-                     referral_record_ref: str) -> None:
+    def put_referral(
+        self,
+        referral_id: str,
+        *,
+        case_id: str,
+        district: str,
+        service_type: str,
+        emergency: bool,
+        due_at: str,
+        referred_at: str,
+        notes: str,
+        referral_record_ref: str,
+    ) -> None:
         self._run(
             "INSERT INTO {schema}.referrals (referral_id, case_id, district, service_type, "
             "emergency, status, due_at, referred_at, status_changed_at, notes, "
             "referral_record_ref) VALUES (%(referral_id)s, %(case_id)s, %(district)s, "
             "%(service_type)s, %(emergency)s, 'pending', %(due_at)s, %(referred_at)s, "
             "%(referred_at)s, %(notes)s, %(referral_record_ref)s)",
-            {"referral_id": referral_id, "case_id": case_id, "district": district,
-             "service_type": service_type, "emergency": emergency, "due_at": due_at,
-             "referred_at": referred_at, "notes": notes,
-             "referral_record_ref": referral_record_ref},
+            {
+                "referral_id": referral_id,
+                "case_id": case_id,
+                "district": district,
+                "service_type": service_type,
+                "emergency": emergency,
+                "due_at": due_at,
+                "referred_at": referred_at,
+                "notes": notes,
+                "referral_record_ref": referral_record_ref,
+            },
         )
 
-    def set_referral_status(self, referral_id: str, *, status: str, at: str,
-                            details: dict[str, Any]) -> None:
+    def set_referral_status(
+        self, referral_id: str, *, status: str, at: str, details: dict[str, Any]
+    ) -> None:
         self._run(
             "UPDATE {schema}.referrals SET "
             "status_changed_at = CASE WHEN status = %(status)s THEN status_changed_at "
@@ -208,9 +247,8 @@ class AgencyStore:
         with psycopg.connect(self.database_url, row_factory=dict_row) as conn:
             yield conn
 
-    def _sql(self, statement: str, schema: str | None = None) -> SQL:
-        composed = SQL(statement).format(schema=Identifier(schema or self.schema))
-        return composed  # type: ignore[return-value]
+    def _sql(self, statement: str, schema: str | None = None) -> Composed:
+        return SQL(statement).format(schema=Identifier(schema or self.schema))
 
     def create(self, conn: psycopg.Connection[Any], schema: str | None = None) -> None:
         for statement in DDL.split(";"):
@@ -228,8 +266,10 @@ class AgencyStore:
     def stored_offsets(self, topic: str) -> dict[int, int]:
         with self.connect() as conn:
             rows = conn.execute(
-                self._sql("SELECT partition, next_offset FROM {schema}.partition_offsets "
-                          "WHERE topic = %s"), (topic,)
+                self._sql(
+                    "SELECT partition, next_offset FROM {schema}.partition_offsets WHERE topic = %s"
+                ),
+                (topic,),
             ).fetchall()
         return {row["partition"]: row["next_offset"] for row in rows}
 
@@ -242,13 +282,20 @@ class AgencyStore:
         self._lock(conn)
         batch = list(messages)
         ids = [m.cloud_event["id"] for m in batch if m.cloud_event is not None]
-        seen = {
-            row["message_id"]
-            for row in conn.execute(
-                self._sql("SELECT message_id FROM {schema}.applied_messages "
-                          "WHERE message_id = ANY(%s)"), (ids,),
-            ).fetchall()
-        } if ids else set()
+        seen = (
+            {
+                row["message_id"]
+                for row in conn.execute(
+                    self._sql(
+                        "SELECT message_id FROM {schema}.applied_messages "
+                        "WHERE message_id = ANY(%s)"
+                    ),
+                    (ids,),
+                ).fetchall()
+            }
+            if ids
+            else set()
+        )
         view = PostgresReferralsView(conn, self.schema)
         applied: list[dict[str, Any]] = []
         duplicates = dead = 0
@@ -258,10 +305,16 @@ class AgencyStore:
                 next_offsets[(message.topic, message.partition)] = message.offset + 1
                 if message.cloud_event is None:
                     conn.execute(
-                        self._sql('INSERT INTO {schema}.dead_letters (topic, partition, "offset", '
-                                  "error) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"),
-                        (message.topic, message.partition, message.offset,
-                         message.error or "invalid"),
+                        self._sql(
+                            'INSERT INTO {schema}.dead_letters (topic, partition, "offset", '
+                            "error) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
+                        ),
+                        (
+                            message.topic,
+                            message.partition,
+                            message.offset,
+                            message.error or "invalid",
+                        ),
                     )
                     dead += 1
                     continue
@@ -274,16 +327,20 @@ class AgencyStore:
                 applied.append(event)
             if applied:
                 conn.execute(
-                    self._sql("INSERT INTO {schema}.applied_messages (message_id, sequence) "
-                              "SELECT * FROM unnest(%s::text[], %s::bigint[])"),
+                    self._sql(
+                        "INSERT INTO {schema}.applied_messages (message_id, sequence) "
+                        "SELECT * FROM unnest(%s::text[], %s::bigint[])"
+                    ),
                     ([e["id"] for e in applied], [e["simpulsequence"] for e in applied]),
                 )
             for (topic, partition), offset in next_offsets.items():
                 conn.execute(
-                    self._sql("INSERT INTO {schema}.partition_offsets (topic, partition, "
-                              "next_offset) VALUES (%s, %s, %s) ON CONFLICT (topic, partition) "
-                              "DO UPDATE SET next_offset = GREATEST("
-                              "{schema}.partition_offsets.next_offset, EXCLUDED.next_offset)"),
+                    self._sql(
+                        "INSERT INTO {schema}.partition_offsets (topic, partition, "
+                        "next_offset) VALUES (%s, %s, %s) ON CONFLICT (topic, partition) "
+                        "DO UPDATE SET next_offset = GREATEST("
+                        "{schema}.partition_offsets.next_offset, EXCLUDED.next_offset)"
+                    ),
                     (topic, partition, offset),
                 )
         return Applied(len(applied), duplicates, dead)
@@ -294,8 +351,13 @@ class AgencyStore:
         """A fresh schema beside the live one, to fold messages derived from the store into."""
         return AgencyRebuild(self, self.schema + suffix)
 
-    def rebuild(self, cloud_events: Iterable[dict[str, Any]], *, suffix: str = "__rebuild",
-                swap: bool = True) -> str:
+    def rebuild(
+        self,
+        cloud_events: Iterable[dict[str, Any]],
+        *,
+        suffix: str = "__rebuild",
+        swap: bool = True,
+    ) -> str:
         """Fold ``cloud_events`` into a new schema; with ``swap``, replace the live one with it."""
         rebuild = self.start_rebuild(suffix=suffix)
         rebuild.add(list(cloud_events))
@@ -309,10 +371,16 @@ class AgencyStore:
                 columns = "message_id" if table == "applied_messages" else "*"
                 for left, right in ((self.schema, other_schema), (other_schema, self.schema)):
                     rows = conn.execute(
-                        SQL("SELECT {key} FROM (SELECT {cols} FROM {l}.{t} EXCEPT "
-                            "SELECT {cols} FROM {r}.{t}) d ORDER BY 1 LIMIT 5").format(
-                            key=Identifier(key), cols=SQL(columns), l=Identifier(left),
-                            r=Identifier(right), t=Identifier(table))
+                        SQL(
+                            "SELECT {key} FROM (SELECT {cols} FROM {l}.{t} EXCEPT "
+                            "SELECT {cols} FROM {r}.{t}) d ORDER BY 1 LIMIT 5"
+                        ).format(
+                            key=Identifier(key),
+                            cols=SQL(columns),
+                            l=Identifier(left),
+                            r=Identifier(right),
+                            t=Identifier(table),
+                        )
                     ).fetchall()
                     for row in rows:
                         problems.append(f"{table} {row[key]}: in {left} differs from {right}")
@@ -325,10 +393,16 @@ class AgencyStore:
     # ---- Reading the inbox (the API) ----------------------------------------------------------
 
     def referrals(
-        self, *, district: str | None, status: str | None = None, overdue: bool | None = None,
-        now: datetime, referral_id: str | None = None, limit: int = 200,
+        self,
+        *,
+        district: str | None,
+        status: str | None = None,
+        overdue: bool | None = None,
+        now: datetime,
+        referral_id: str | None = None,
+        limit: int = 200,
     ) -> list[dict[str, Any]]:
-        conditions = [SQL("TRUE")]
+        conditions: list[Composable] = [SQL("TRUE")]
         params: dict[str, Any] = {"now": now, "active": list(ACTIVE_STATUSES), "limit": limit}
         if district is not None:
             conditions.append(SQL("r.district = %(district)s"))
@@ -367,7 +441,8 @@ class AgencyStore:
                     json.loads(json.dumps(row, default=str))
                     for row in conn.execute(
                         SQL("SELECT * FROM {}.{} ORDER BY 1").format(
-                            Identifier(self.schema), Identifier(table))
+                            Identifier(self.schema), Identifier(table)
+                        )
                     ).fetchall()
                 ]
                 for table in ("cases", "referrals")
@@ -387,8 +462,9 @@ class AgencyRebuild:
     def __init__(self, live: AgencyStore, target: str) -> None:
         self.live = live
         self.target = target
-        self.builder = AgencyStore(live.database_url, live.agency, schema=target,
-                                   connector=live._connector)
+        self.builder = AgencyStore(
+            live.database_url, live.agency, schema=target, connector=live._connector
+        )
         with live.connect() as conn, conn.transaction():
             conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(target)))
             live.create(conn, target)
@@ -396,12 +472,15 @@ class AgencyRebuild:
     def add(self, cloud_events: Sequence[dict[str, Any]]) -> None:
         with self.live.connect() as conn:
             for start in range(0, len(cloud_events), self.BATCH):
-                chunk = cloud_events[start:start + self.BATCH]
+                chunk = cloud_events[start : start + self.BATCH]
                 with conn.transaction():
-                    self.builder.apply(conn, [
-                        ConsumedMessage("rebuild", 0, offset, cloud_event)
-                        for offset, cloud_event in enumerate(chunk)
-                    ])
+                    self.builder.apply(
+                        conn,
+                        [
+                            ConsumedMessage("rebuild", 0, offset, cloud_event)
+                            for offset, cloud_event in enumerate(chunk)
+                        ],
+                    )
 
     def finish(self, *, swap: bool = True) -> str:
         """Swap the rebuilt schema in for the live one (the name it now has), or keep it beside."""
@@ -415,12 +494,15 @@ class AgencyRebuild:
             for table in ("partition_offsets", "dead_letters"):
                 conn.execute(
                     SQL("INSERT INTO {target}.{table} SELECT * FROM {live}.{table}").format(
-                        target=Identifier(self.target), table=Identifier(table),
+                        target=Identifier(self.target),
+                        table=Identifier(table),
                         live=Identifier(live.schema),
                     )
                 )
             conn.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(live.schema)))
-            conn.execute(SQL("ALTER SCHEMA {} RENAME TO {}").format(
-                Identifier(self.target), Identifier(live.schema)))
+            conn.execute(
+                SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                    Identifier(self.target), Identifier(live.schema)
+                )
+            )
         return live.schema
-

@@ -1,4 +1,4 @@
-"""The coordinator's tables in PostgreSQL: created idempotently, written per batch, queried by the API.
+"""The coordinator's tables in PostgreSQL: created idempotently, written per batch, queried.
 
 They live in their own schema (``coordinator``) of the event store's database.
 One batch of the projector is one transaction: it first moves the tracked
@@ -18,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import Connection
-from psycopg.sql import SQL, Composable, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from gateways.projectors.tracking import Tracking
 from gateways.projectors.tracking import create_statement as tracking_table
@@ -93,38 +93,108 @@ _DDL = [
 
 # Column orders for COPY; each getter reads a row's values in that order.
 _CASE_COLUMNS = (
-    "case_id", "register_number", "district", "stage", "status", "case_type", "risk_level",
-    "jurisdiction", "emergency", "case_worker_id", "closure", "reported_at", "updated_at",
-    "closed_at", "version", "open_referral_agencies",
+    "case_id",
+    "register_number",
+    "district",
+    "stage",
+    "status",
+    "case_type",
+    "risk_level",
+    "jurisdiction",
+    "emergency",
+    "case_worker_id",
+    "closure",
+    "reported_at",
+    "updated_at",
+    "closed_at",
+    "version",
+    "open_referral_agencies",
 )
 _REFERRAL_COLUMNS = (
-    "case_id", "referral_id", "district", "agency", "service_type", "status", "emergency",
-    "referred_at", "due_at", "answered_at", "settled_at",
+    "case_id",
+    "referral_id",
+    "district",
+    "agency",
+    "service_type",
+    "status",
+    "emergency",
+    "referred_at",
+    "due_at",
+    "answered_at",
+    "settled_at",
 )
 _STEP_COLUMNS = (
-    "case_id", "key", "district", "code", "stage", "title_en", "title_id", "agency",
-    "referral_id", "limit_minutes", "started_at", "due_at", "done_at", "state",
+    "case_id",
+    "key",
+    "district",
+    "code",
+    "stage",
+    "title_en",
+    "title_id",
+    "agency",
+    "referral_id",
+    "limit_minutes",
+    "started_at",
+    "due_at",
+    "done_at",
+    "state",
 )
 _CASE_TYPES = (
-    "uuid", "text", "text", "text", "text", "text", "text", "text", "bool", "text", "text",
-    "timestamptz", "timestamptz", "timestamptz", "int8", "text[]",
+    "uuid",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "bool",
+    "text",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "int8",
+    "text[]",
 )
 _REFERRAL_TYPES = (
-    "uuid", "text", "text", "text", "text", "text", "bool", "timestamptz", "timestamptz",
-    "timestamptz", "timestamptz",
+    "uuid",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "bool",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
 )
 _STEP_TYPES = (
-    "uuid", "text", "text", "text", "text", "text", "text", "text", "text", "int4",
-    "timestamptz", "timestamptz", "timestamptz", "text",
+    "uuid",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int4",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "text",
 )
 _case_scalars = attrgetter(*_CASE_COLUMNS[:-1])
 _referral_values = attrgetter(*_REFERRAL_COLUMNS)
 _step_values = attrgetter(*_STEP_COLUMNS)
-_STEP_COLUMNS = tuple("step_key" if name == "key" else name for name in _STEP_COLUMNS)
+_STEP_TABLE_COLUMNS = tuple("step_key" if name == "key" else name for name in _STEP_COLUMNS)
 
 
 def _case_values(case: Any) -> tuple[Any, ...]:
     return (*_case_scalars(case), list(case.open_referral_agencies))  # a list dumps as an array
+
 
 # The state an open step has at a given moment; the query's clock decides, not the projector.
 _STATE_NOW = SQL(
@@ -166,7 +236,7 @@ class CoordinatorStore:
         self._schema_id = Identifier(schema)
         self._tables_ready = False
 
-    def _sql(self, text: str) -> Composable:
+    def _sql(self, text: str) -> Composed:
         return SQL(text).format(schema=self._schema_id)
 
     # ---- Tables -------------------------------------------------------------------------------
@@ -254,17 +324,31 @@ class CoordinatorStore:
                     ),
                     (case_ids,),
                 )
-            self._copy(curs, "open_cases", _CASE_COLUMNS, _CASE_TYPES, (
-                _case_values(change.rows.case) for change in changes
-            ))
-            self._copy(curs, "referrals", _REFERRAL_COLUMNS, _REFERRAL_TYPES, (
-                _referral_values(referral)
-                for change in changes
-                for referral in change.rows.referrals
-            ))
-            self._copy(curs, "case_steps", _STEP_COLUMNS, _STEP_TYPES, (
-                _step_values(step) for change in changes for step in change.steps
-            ))
+            self._copy(
+                curs,
+                "open_cases",
+                _CASE_COLUMNS,
+                _CASE_TYPES,
+                (_case_values(change.rows.case) for change in changes),
+            )
+            self._copy(
+                curs,
+                "referrals",
+                _REFERRAL_COLUMNS,
+                _REFERRAL_TYPES,
+                (
+                    _referral_values(referral)
+                    for change in changes
+                    for referral in change.rows.referrals
+                ),
+            )
+            self._copy(
+                curs,
+                "case_steps",
+                _STEP_TABLE_COLUMNS,
+                _STEP_TYPES,
+                (_step_values(step) for change in changes for step in change.steps),
+            )
 
     def _copy(
         self,
@@ -455,7 +539,9 @@ class CoordinatorStore:
     def case_count(self) -> int:
         self.ensure_tables()
         with self.connect() as conn:
-            row = conn.execute(self._sql("SELECT count(*) AS n FROM {schema}.open_cases")).fetchone()
+            row = conn.execute(
+                self._sql("SELECT count(*) AS n FROM {schema}.open_cases")
+            ).fetchone()
         return int(_value(row, "n")) if row else 0
 
     def rows(self) -> dict[str, list[tuple[Any, ...]]]:

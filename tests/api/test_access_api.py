@@ -11,7 +11,9 @@ from tests.support.lifecycle import Headers, a_report_body
 
 
 def _report(client: TestClient, auth: Headers) -> str:
-    return client.post("/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")).json()["case_id"]
+    return client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
+    ).json()["case_id"]
 
 
 def test_a_request_without_a_token_gets_401(client: TestClient):
@@ -53,18 +55,26 @@ def test_me_names_the_caller(client: TestClient, auth: Headers):
     }
 
 
-def test_an_agency_the_case_was_not_referred_to_is_told_it_does_not_exist(client: TestClient, auth: Headers):
+def test_an_agency_the_case_was_not_referred_to_is_told_it_does_not_exist(
+    client: TestClient, auth: Headers
+):
     case_id = _report(client, auth)
 
-    response = client.get(f"/api/v1/cases/{case_id}", headers=auth("agency_officer", agency="police"))
+    response = client.get(
+        f"/api/v1/cases/{case_id}", headers=auth("agency_officer", agency="police")
+    )
 
     assert response.status_code == 404
 
 
-def test_another_districts_office_is_told_the_case_does_not_exist(client: TestClient, auth: Headers):
+def test_another_districts_office_is_told_the_case_does_not_exist(
+    client: TestClient, auth: Headers
+):
     case_id = _report(client, auth)
 
-    response = client.get(f"/api/v1/cases/{case_id}", headers=auth("coordinator", district="kota-batu"))
+    response = client.get(
+        f"/api/v1/cases/{case_id}", headers=auth("coordinator", district="kota-batu")
+    )
 
     assert response.status_code == 404
 
@@ -75,7 +85,12 @@ def test_a_referred_agency_reads_neither_the_whole_case_file_nor_may_classify_it
     case_id = _report(client, auth)
     client.post(
         f"/api/v1/cases/{case_id}/classification",
-        json={"case_type": "KTA", "risk_level": "high", "jurisdiction": "district", "emergency": True},
+        json={
+            "case_type": "KTA",
+            "risk_level": "high",
+            "jurisdiction": "district",
+            "emergency": True,
+        },
         headers=auth("intake_officer"),
     )
     client.post(
@@ -88,7 +103,12 @@ def test_a_referred_agency_reads_neither_the_whole_case_file_nor_may_classify_it
     read = client.get(f"/api/v1/cases/{case_id}", headers=health)
     classify = client.post(
         f"/api/v1/cases/{case_id}/classification",
-        json={"case_type": "KTA", "risk_level": "low", "jurisdiction": "district", "emergency": False},
+        json={
+            "case_type": "KTA",
+            "risk_level": "low",
+            "jurisdiction": "district",
+            "emergency": False,
+        },
         headers=health,
     )
 

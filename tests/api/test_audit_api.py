@@ -38,8 +38,12 @@ def _case(client: TestClient, auth: Headers) -> str:
     ).json()["case_id"]
     client.post(
         f"/api/v1/cases/{case_id}/classification",
-        json={"case_type": "KTA", "risk_level": "high", "jurisdiction": "district",
-              "emergency": True},
+        json={
+            "case_type": "KTA",
+            "risk_level": "high",
+            "jurisdiction": "district",
+            "emergency": True,
+        },
         headers=auth("intake_officer"),
     )
     return case_id
@@ -53,7 +57,10 @@ def _referred_to_police(client: TestClient, auth: Headers, case_id: str, databas
         headers=auth("intake_officer"),
     ).json()["referral_id"]
     rebuild_agencies(
-        Settings(_env_file=None), database_url, ["police"], show_progress=False  # type: ignore[call-arg]
+        Settings(_env_file=None),
+        database_url,
+        ["police"],
+        show_progress=False,  # type: ignore[call-arg]
     )
     return referral_id
 
@@ -89,19 +96,20 @@ def _reads_without_their_record(
         )
         endpoint = route.original_route
         assert isinstance(endpoint, APIRoute), route.path
-        required = {
-            p.alias for p in endpoint.dependant.query_params if p.field_info.is_required()
-        }
+        required = {p.alias for p in endpoint.dependant.query_params if p.field_info.is_required()}
         assert required <= set(SAMPLE_QUERY), f"{route.path}: add a sample for {required}"
-        role, identity = readers["agency_officer" if "agency" in route.param_convertors else "auditor"]
+        role, identity = readers[
+            "agency_officer" if "agency" in route.param_convertors else "auditor"
+        ]
         request_id = f"route-audit-{index}"
         for parameter, value in samples.items():
             path = path.replace("{" + parameter + "}", value)
         response = client.get(
             path,
             params={name: SAMPLE_QUERY[name] for name in required},
-            headers=auth(role, **identity, **{"X-Request-ID": request_id,
-                                              "X-Access-Purpose": PURPOSE}),
+            headers=auth(
+                role, **identity, **{"X-Request-ID": request_id, "X-Access-Purpose": PURPOSE}
+            ),
         )
         assert response.status_code == 200, (route.path, response.text)
         records = [r for r in _recorded(cases, identity["user"]) if r.request_id == request_id]
@@ -117,15 +125,22 @@ def test_every_read_route_records_who_read_what_before_answering(
     case_id = _case(client, auth)
     referral_id = _referred_to_police(client, auth, case_id, database_url)
 
-    checked, unrecorded = _reads_without_their_record(
-        client, auth, pg_cases, case_id, referral_id
-    )
+    checked, unrecorded = _reads_without_their_record(client, auth, pg_cases, case_id, referral_id)
 
     assert unrecorded == []
-    assert {"read_case", "read_history", "read_due_steps", "read_timeline",
-            "export_timeline_json", "export_timeline_html", "read_verification",
-            "read_case_access_log", "read_actor_access_log", "list_referrals",
-            "read_referral"} <= set(checked)
+    assert {
+        "read_case",
+        "read_history",
+        "read_due_steps",
+        "read_timeline",
+        "export_timeline_json",
+        "export_timeline_html",
+        "read_verification",
+        "read_case_access_log",
+        "read_actor_access_log",
+        "list_referrals",
+        "read_referral",
+    } <= set(checked)
 
 
 def test_a_new_read_route_that_records_nothing_is_caught(
@@ -193,7 +208,8 @@ def test_a_timeline_before_the_case_existed_is_not_found(client: TestClient, aut
     case_id = _case(client, auth)
 
     response = client.get(
-        f"/api/v1/cases/{case_id}/timeline", params={"as_of": "2001-01-01T00:00:00+07:00"},
+        f"/api/v1/cases/{case_id}/timeline",
+        params={"as_of": "2001-01-01T00:00:00+07:00"},
         headers=auth("auditor", **AUDITOR),
     )
 
@@ -283,8 +299,10 @@ def test_auditors_and_the_office_coordinator_see_who_read_a_case(
     client: TestClient, auth: Headers
 ) -> None:
     case_id = _case(client, auth)
-    client.get(f"/api/v1/cases/{case_id}", headers=auth("intake_officer", **{
-        "X-Access-Purpose": "follow-up call"}))
+    client.get(
+        f"/api/v1/cases/{case_id}",
+        headers=auth("intake_officer", **{"X-Access-Purpose": "follow-up call"}),
+    )
 
     path = f"/api/v1/cases/{case_id}/access-log"
     by_auditor = client.get(path, headers=auth("auditor", **AUDITOR))
@@ -306,7 +324,8 @@ def test_auditors_alone_see_what_one_person_read(client: TestClient, auth: Heade
         client.get(f"/api/v1/cases/{case_id}/timeline", headers=auth("coordinator"))
 
     listing = client.get(
-        "/api/v1/access-log", params={"user_id": "coordinator.uptd_ppa", "limit": 1},
+        "/api/v1/access-log",
+        params={"user_id": "coordinator.uptd_ppa", "limit": 1},
         headers=auth("auditor", **AUDITOR),
     ).json()
     rest = client.get(
@@ -315,12 +334,14 @@ def test_auditors_alone_see_what_one_person_read(client: TestClient, auth: Heade
         headers=auth("auditor", **AUDITOR),
     ).json()
     by_coordinator = client.get(
-        "/api/v1/access-log", params={"user_id": "intake_officer.uptd_ppa"},
+        "/api/v1/access-log",
+        params={"user_id": "intake_officer.uptd_ppa"},
         headers=auth("coordinator"),
     )
 
     assert [(e["case_id"], e["view"]) for e in listing["entries"] + rest["entries"]] == [
-        (first, "read_timeline"), (second, "read_timeline"),
+        (first, "read_timeline"),
+        (second, "read_timeline"),
     ]
     assert rest["next_after"] is None
     assert by_coordinator.status_code == 403
@@ -365,8 +386,15 @@ def test_a_read_that_cannot_be_recorded_fails_and_returns_no_case_data(
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("classification", {"case_type": "KTA", "risk_level": "low", "jurisdiction": "village",
-                            "emergency": False}),
+        (
+            "classification",
+            {
+                "case_type": "KTA",
+                "risk_level": "low",
+                "jurisdiction": "village",
+                "emergency": False,
+            },
+        ),
         ("case-worker", {"case_worker_id": "inspektorat-01"}),
         ("referrals", {"service_type": "legal_process", "agency": "police"}),
         ("termination", {"kind": "unilateral", "reason": "whereabouts_unknown"}),

@@ -25,7 +25,9 @@ def test_rerunning_the_lifecycle_with_the_same_idempotency_keys_records_nothing_
 ):
     arrived_at = "2026-03-02T08:00:00+08:00"
     first = walk_full_lifecycle(client, auth, "same-keys", arrived_at=arrived_at)
-    history = client.get(f"/api/v1/cases/{first.case_id}/events", headers=auth("coordinator")).json()
+    history = client.get(
+        f"/api/v1/cases/{first.case_id}/events", headers=auth("coordinator")
+    ).json()
 
     second = walk_full_lifecycle(client, auth, "same-keys", arrived_at=arrived_at)
 
@@ -33,10 +35,15 @@ def test_rerunning_the_lifecycle_with_the_same_idempotency_keys_records_nothing_
     assert [r["version"] for r in second.results] == [r["version"] for r in first.results]
     assert all(result["replayed"] for result in second.results)
     assert not any(result["replayed"] for result in first.results)
-    assert client.get(f"/api/v1/cases/{first.case_id}/events", headers=auth("coordinator")).json() == history
+    assert (
+        client.get(f"/api/v1/cases/{first.case_id}/events", headers=auth("coordinator")).json()
+        == history
+    )
 
 
-def test_reporting_answers_201_with_location_etag_and_register_number(client: TestClient, auth: Headers):
+def test_reporting_answers_201_with_location_etag_and_register_number(
+    client: TestClient, auth: Headers
+):
     response = client.post("/api/v1/cases", json=a_report_body(), headers=auth("intake_officer"))
 
     assert response.status_code == 201
@@ -73,9 +80,9 @@ def test_case_file_can_be_read_as_of_an_earlier_version(client: TestClient, auth
 
 
 def test_due_steps_report_time_standards_of_the_case(client: TestClient, auth: Headers):
-    case_id = client.post("/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")).json()[
-        "case_id"
-    ]
+    case_id = client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
+    ).json()["case_id"]
 
     due = client.get(f"/api/v1/cases/{case_id}/due-steps", headers=auth("coordinator")).json()
 

@@ -45,8 +45,12 @@ def report(client: TestClient, auth: Headers, **overrides) -> str:
 def classify(client: TestClient, auth: Headers, case_id: str, risk_level: str = "high") -> None:
     response = client.post(
         f"/api/v1/cases/{case_id}/classification",
-        json={"case_type": "KTA", "risk_level": risk_level, "jurisdiction": "district",
-              "emergency": False},
+        json={
+            "case_type": "KTA",
+            "risk_level": risk_level,
+            "jurisdiction": "district",
+            "emergency": False,
+        },
         headers=auth("intake_officer"),
     )
     assert response.status_code == 200, response.text

@@ -13,7 +13,9 @@ SECRET_NIK = "12345678901234X6"
 
 
 def _report(client: TestClient, auth: Headers) -> str:
-    return client.post("/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")).json()["case_id"]
+    return client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
+    ).json()["case_id"]
 
 
 def _version(client: TestClient, auth: Headers, case_id: str) -> int:
@@ -46,7 +48,9 @@ def test_an_invalid_field_is_named_and_its_value_not_echoed(client: TestClient, 
 def test_each_kind_of_bad_report_is_refused_naming_its_field(
     client: TestClient, auth: Headers, change: dict, field: str
 ):
-    response = client.post("/api/v1/cases", json=a_report_body(**change), headers=auth("intake_officer"))
+    response = client.post(
+        "/api/v1/cases", json=a_report_body(**change), headers=auth("intake_officer")
+    )
 
     assert response.status_code == 422
     assert field in [error["field"] for error in response.json()["errors"]]
@@ -69,7 +73,12 @@ def test_a_referral_before_consent_is_refused_with_the_rule_and_nothing_recorded
     case_id = _report(client, auth)
     client.post(
         f"/api/v1/cases/{case_id}/classification",
-        json={"case_type": "KTA", "risk_level": "high", "jurisdiction": "district", "emergency": False},
+        json={
+            "case_type": "KTA",
+            "risk_level": "high",
+            "jurisdiction": "district",
+            "emergency": False,
+        },
         headers=auth("intake_officer"),
     )
 
@@ -87,7 +96,11 @@ def test_a_referral_before_consent_is_refused_with_the_rule_and_nothing_recorded
 
 def test_a_stale_if_match_gets_409_and_the_current_etag(client: TestClient, auth: Headers):
     case_id = _report(client, auth)
-    client.post(f"/api/v1/cases/{case_id}/psychological-first-aid", json={"notes": "a"}, headers=auth("case_worker"))
+    client.post(
+        f"/api/v1/cases/{case_id}/psychological-first-aid",
+        json={"notes": "a"},
+        headers=auth("case_worker"),
+    )
 
     response = client.post(
         f"/api/v1/cases/{case_id}/psychological-first-aid",
@@ -127,17 +140,23 @@ def test_a_malformed_if_match_is_refused_naming_the_header(client: TestClient, a
     assert "If-Match" in response.json()["detail"]
 
 
-def test_an_idempotency_key_reused_for_another_request_is_refused(client: TestClient, auth: Headers):
+def test_an_idempotency_key_reused_for_another_request_is_refused(
+    client: TestClient, auth: Headers
+):
     headers = auth("intake_officer", **{"Idempotency-Key": "one-key-two-reports"})
     client.post("/api/v1/cases", json=a_report_body(), headers=headers)
 
-    response = client.post("/api/v1/cases", json=a_report_body(chronology="another"), headers=headers)
+    response = client.post(
+        "/api/v1/cases", json=a_report_body(chronology="another"), headers=headers
+    )
 
     assert response.status_code == 422
     assert response.json()["type"] == "urn:simpul:problem:idempotency-key-reused"
 
 
-def test_a_retried_report_returns_the_first_answer_and_opens_no_second_case(client: TestClient, auth: Headers):
+def test_a_retried_report_returns_the_first_answer_and_opens_no_second_case(
+    client: TestClient, auth: Headers
+):
     headers = auth("intake_officer", **{"Idempotency-Key": "retry-of-one-report"})
     body = a_report_body()
 
@@ -148,7 +167,9 @@ def test_a_retried_report_returns_the_first_answer_and_opens_no_second_case(clie
     assert second.json()["case_id"] == first.json()["case_id"]
     assert second.json()["replayed"] is True
     assert second.headers["Idempotent-Replayed"] == "true"
-    next_number = client.post("/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")).json()
+    next_number = client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
+    ).json()
     assert int(next_number["register_number"][-5:]) == int(first.json()["register_number"][-5:]) + 1
 
 
@@ -176,7 +197,12 @@ def test_a_command_on_a_closed_case_is_refused_with_case_closed(client: TestClie
     case_id = _report(client, auth)
     client.post(
         f"/api/v1/cases/{case_id}/classification",
-        json={"case_type": "KTA", "risk_level": "high", "jurisdiction": "district", "emergency": False},
+        json={
+            "case_type": "KTA",
+            "risk_level": "high",
+            "jurisdiction": "district",
+            "emergency": False,
+        },
         headers=auth("intake_officer"),
     )
     client.post(
@@ -186,14 +212,18 @@ def test_a_command_on_a_closed_case_is_refused_with_case_closed(client: TestClie
     )
 
     response = client.post(
-        f"/api/v1/cases/{case_id}/psychological-first-aid", json={"notes": "x"}, headers=auth("case_worker")
+        f"/api/v1/cases/{case_id}/psychological-first-aid",
+        json={"notes": "x"},
+        headers=auth("case_worker"),
     )
 
     assert response.status_code == 409
     assert response.json()["rule"] == "case_closed"
 
 
-def test_a_malformed_case_id_is_refused_naming_the_path_parameter(client: TestClient, auth: Headers):
+def test_a_malformed_case_id_is_refused_naming_the_path_parameter(
+    client: TestClient, auth: Headers
+):
     response = client.get("/api/v1/cases/not-a-uuid", headers=auth("coordinator"))
 
     assert response.status_code == 422
@@ -242,4 +272,3 @@ def test_every_step_refuses_a_bad_body_naming_the_field_and_records_nothing(
     assert response.status_code == 422, response.text
     assert field in [error["field"] for error in response.json()["errors"]]
     assert _version(client, auth, case_id) == before
-

@@ -21,8 +21,9 @@ SIMPUL = Path(sys.executable).parent / "simpul"
 T = TypeVar("T")
 
 
-def wait_until(probe: Callable[[], T], *, timeout: float = 60, interval: float = 0.2,
-               what: str = "condition") -> T:
+def wait_until(
+    probe: Callable[[], T], *, timeout: float = 60, interval: float = 0.2, what: str = "condition"
+) -> T:
     """Poll until ``probe`` returns something truthy; fail after a generous deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -45,8 +46,9 @@ class ServiceProcess:
 
     def start(self) -> "ServiceProcess":
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen([str(SIMPUL), *self.args], env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [str(SIMPUL), *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
         return self
 
     def kill(self) -> None:
@@ -75,8 +77,9 @@ def topic_prefix() -> str:
 
 
 @pytest.fixture
-def kafka_settings(database_url: str, kafka_servers: str, topic_prefix: str,
-                   tmp_path: Path) -> Settings:
+def kafka_settings(
+    database_url: str, kafka_servers: str, topic_prefix: str, tmp_path: Path
+) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
@@ -92,31 +95,36 @@ def kafka_settings(database_url: str, kafka_servers: str, topic_prefix: str,
 @pytest.fixture
 def service_env(kafka_settings: Settings) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("SIMPUL_")}
-    env.update({
-        "SIMPUL_DATABASE_URL": str(kafka_settings.database_url),
-        "SIMPUL_KAFKA_BOOTSTRAP_SERVERS": str(kafka_settings.kafka_bootstrap_servers),
-        "SIMPUL_KAFKA_TOPIC_PREFIX": kafka_settings.kafka_topic_prefix,
-        "SIMPUL_DATA_DIR": str(kafka_settings.data_dir),
-        "SIMPUL_DATABASE_POOL_SIZE": "4",
-        "SIMPUL_RELAY_METRICS_PORT": str(free_port()),
-        "SIMPUL_PROJECTOR_METRICS_PORT": str(free_port()),
-        "SIMPUL_PROJECTION_METRICS_PORT": str(free_port()),
-    })
+    env.update(
+        {
+            "SIMPUL_DATABASE_URL": str(kafka_settings.database_url),
+            "SIMPUL_KAFKA_BOOTSTRAP_SERVERS": str(kafka_settings.kafka_bootstrap_servers),
+            "SIMPUL_KAFKA_TOPIC_PREFIX": kafka_settings.kafka_topic_prefix,
+            "SIMPUL_DATA_DIR": str(kafka_settings.data_dir),
+            "SIMPUL_DATABASE_POOL_SIZE": "4",
+            "SIMPUL_RELAY_METRICS_PORT": str(free_port()),
+            "SIMPUL_PROJECTOR_METRICS_PORT": str(free_port()),
+            "SIMPUL_PROJECTION_METRICS_PORT": str(free_port()),
+        }
+    )
     return env
 
 
 @pytest.fixture
-def services(service_env: dict[str, str],
-             tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+def services(
+    service_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., ServiceProcess]]:
     """Start `simpul relay` / `simpul project ...` (``env`` adds to ``service_env``);
     all are stopped at the end of the test."""
     started: list[ServiceProcess] = []
 
-    def start(*args: str, log_name: str | None = None,
-              env: dict[str, str] | None = None) -> ServiceProcess:
+    def start(
+        *args: str, log_name: str | None = None, env: dict[str, str] | None = None
+    ) -> ServiceProcess:
         name = log_name or "-".join(args).replace("--", "")
-        process = ServiceProcess(list(args), {**service_env, **(env or {})},
-                                 tmp_path / f"{name}.log").start()
+        process = ServiceProcess(
+            list(args), {**service_env, **(env or {})}, tmp_path / f"{name}.log"
+        ).start()
         started.append(process)
         return process
 
@@ -134,18 +142,21 @@ def _decoded(value: bytes | None) -> Any:
         return None  # a dead-letter topic keeps undecodable messages as they came
 
 
-def read_topic(servers: str, topic: str, *, settle_seconds: float = 2.0,
-               at_least: int = 0, timeout: float = 60) -> list[dict[str, Any]]:
+def read_topic(
+    servers: str, topic: str, *, settle_seconds: float = 2.0, at_least: int = 0, timeout: float = 60
+) -> list[dict[str, Any]]:
     """Every message on ``topic``, read with a plain consumer from the beginning.
 
     Reads until at least ``at_least`` messages arrived and nothing new came for
     ``settle_seconds``. Returns the decoded CloudEvents with their key and partition.
     """
-    consumer = KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False,
-                             auto_offset_reset="earliest")
+    consumer = KafkaConsumer(
+        bootstrap_servers=servers, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     try:
-        partitions = wait_until(lambda: consumer.partitions_for_topic(topic), timeout=timeout,
-                                what=f"topic {topic}")
+        partitions = wait_until(
+            lambda: consumer.partitions_for_topic(topic), timeout=timeout, what=f"topic {topic}"
+        )
         consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
         consumer.seek_to_beginning()
         messages: list[dict[str, Any]] = []
@@ -155,11 +166,16 @@ def read_topic(servers: str, topic: str, *, settle_seconds: float = 2.0,
             batches = consumer.poll(timeout_ms=200)
             for records in batches.values():
                 for record in records:
-                    messages.append({"key": record.key, "partition": record.partition,
-                                     "offset": record.offset,
-                                     "headers": dict(record.headers or []),
-                                     "raw": record.value,
-                                     "event": _decoded(record.value)})
+                    messages.append(
+                        {
+                            "key": record.key,
+                            "partition": record.partition,
+                            "offset": record.offset,
+                            "headers": dict(record.headers or []),
+                            "raw": record.value,
+                            "event": _decoded(record.value),
+                        }
+                    )
                     last_new = time.monotonic()
             if len(messages) >= at_least and time.monotonic() - last_new > settle_seconds:
                 return messages

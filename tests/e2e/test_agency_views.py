@@ -1,4 +1,4 @@
-"""A case referred to police and health reaches exactly those agencies, with exactly their fields."""
+"""A case referred to police and health reaches exactly those agencies, with just their fields."""
 
 from collections.abc import Callable
 from typing import Any
@@ -19,8 +19,14 @@ Headers = Callable[..., dict[str, str]]
 MATRIX = load_matrix()
 
 
-def post(client: TestClient, auth: Headers, path: str, body: dict[str, Any], role: str = "coordinator",
-         **who: str) -> dict[str, Any]:
+def post(
+    client: TestClient,
+    auth: Headers,
+    path: str,
+    body: dict[str, Any],
+    role: str = "coordinator",
+    **who: str,
+) -> dict[str, Any]:
     response = client.post(f"/api/v1{path}", json=body, headers=auth(role, **who))
     assert response.status_code in (200, 201), (path, response.text)
     return dict(response.json())
@@ -28,39 +34,77 @@ def post(client: TestClient, auth: Headers, path: str, body: dict[str, Any], rol
 
 def a_consented_case(client: TestClient, auth: Headers) -> str:
     case_id = post(client, auth, "/cases", a_report_body(), "intake_officer")["case_id"]
-    post(client, auth, f"/cases/{case_id}/classification", {
-        "case_type": "KTA", "risk_level": "high", "jurisdiction": "district", "emergency": False,
-        "forms_of_violence": ["physical"]})
+    post(
+        client,
+        auth,
+        f"/cases/{case_id}/classification",
+        {
+            "case_type": "KTA",
+            "risk_level": "high",
+            "jurisdiction": "district",
+            "emergency": False,
+            "forms_of_violence": ["physical"],
+        },
+    )
     post(client, auth, f"/cases/{case_id}/case-worker", {"case_worker_id": "rina"})
-    post(client, auth, f"/cases/{case_id}/consent",
-         {"given": True, "given_by": "parent", "document_ref": "IC-1"}, "case_worker", user="rina")
-    post(client, auth, f"/cases/{case_id}/assessments", {
-        "kind": "further", "domain": "physical", "assessing_agency": "uptd_ppa",
-        "findings": "fractured left wrist"}, "case_worker", user="rina")
+    post(
+        client,
+        auth,
+        f"/cases/{case_id}/consent",
+        {"given": True, "given_by": "parent", "document_ref": "IC-1"},
+        "case_worker",
+        user="rina",
+    )
+    post(
+        client,
+        auth,
+        f"/cases/{case_id}/assessments",
+        {
+            "kind": "further",
+            "domain": "physical",
+            "assessing_agency": "uptd_ppa",
+            "findings": "fractured left wrist",
+        },
+        "case_worker",
+        user="rina",
+    )
     return case_id
 
 
 def refer(client: TestClient, auth: Headers, case_id: str, agency: str, service: str) -> str:
-    return post(client, auth, f"/cases/{case_id}/referrals",
-                {"service_type": service, "agency": agency}, "case_worker",
-                user="rina")["referral_id"]
+    return post(
+        client,
+        auth,
+        f"/cases/{case_id}/referrals",
+        {"service_type": service, "agency": agency},
+        "case_worker",
+        user="rina",
+    )["referral_id"]
 
 
 def inbox(client: TestClient, auth: Headers, agency: str) -> list[dict[str, Any]]:
-    response = client.get(f"/api/v1/agencies/{agency}/referrals",
-                          headers=auth("agency_officer", agency=agency))
+    response = client.get(
+        f"/api/v1/agencies/{agency}/referrals", headers=auth("agency_officer", agency=agency)
+    )
     assert response.status_code == 200, response.text
     return list(response.json())
 
 
 def facts_within_row(agency: str, facts: dict[str, Any]) -> list[str]:
     row = MATRIX.rows[agency]
-    return [f"{group}.{key}" for group, values in facts.items() for key in values
-            if not row.allows(group, key)]
+    return [
+        f"{group}.{key}"
+        for group, values in facts.items()
+        for key in values
+        if not row.allows(group, key)
+    ]
 
 
 def test_each_agency_sees_its_own_referrals_and_nothing_else(
-    client: TestClient, auth: Headers, pg_cases: Cases, kafka_settings: Settings,
+    client: TestClient,
+    auth: Headers,
+    pg_cases: Cases,
+    kafka_settings: Settings,
     services: Callable[..., ServiceProcess],
 ):
     # Given a case referred to police and health, and another referred to police only
@@ -75,8 +119,10 @@ def test_each_agency_sees_its_own_referrals_and_nothing_else(
     projectors = services("project", "--all-agencies")
 
     # Then each agency's inbox shows its own referrals within seconds
-    police = wait_until(lambda: len(inbox(client, auth, "police")) == 2 and inbox(client, auth, "police"),
-                        what="police referrals")
+    police = wait_until(
+        lambda: len(inbox(client, auth, "police")) == 2 and inbox(client, auth, "police"),
+        what="police referrals",
+    )
     health = wait_until(lambda: inbox(client, auth, "health"), what="the health referral")
     assert {r["referral_id"] for r in police} >= {police_referral}
     assert [r["referral_id"] for r in health] == [health_referral]
@@ -111,7 +157,8 @@ def test_each_agency_sees_its_own_referrals_and_nothing_else(
     # and the internal topic holds every stored case event, whole and valid
     stored = [e for case in (both, police_only) for e in pg_cases.events.get(UUID(case))]
     assert sorted(m["event"]["id"] for m in internal) == sorted(
-        f"{e.originator_id}:{e.originator_version}" for e in stored)
+        f"{e.originator_id}:{e.originator_version}" for e in stored
+    )
     assert all(validator.errors(m["event"]) == [] for m in internal)
     relay.stop()
     projectors.stop()
@@ -119,7 +166,9 @@ def test_each_agency_sees_its_own_referrals_and_nothing_else(
 
 
 def test_the_relay_and_projectors_expose_their_lag_as_prometheus_metrics(
-    client: TestClient, auth: Headers, service_env: dict[str, str],
+    client: TestClient,
+    auth: Headers,
+    service_env: dict[str, str],
     services: Callable[..., ServiceProcess],
 ):
     case_id = a_consented_case(client, auth)
@@ -134,12 +183,20 @@ def test_the_relay_and_projectors_expose_their_lag_as_prometheus_metrics(
             return ""
 
     relay_metrics = wait_until(
-        lambda: "simpul_relay_events_total 6.0" in (text := metrics("SIMPUL_RELAY_METRICS_PORT"))
-        and text, what="the relay to publish and report it")
+        lambda: (
+            "simpul_relay_events_total 6.0" in (text := metrics("SIMPUL_RELAY_METRICS_PORT"))
+            and text
+        ),
+        what="the relay to publish and report it",
+    )
     projector_metrics = wait_until(
-        lambda: 'simpul_projector_applied_total{agency="police"} 2.0' in (
-            text := metrics("SIMPUL_PROJECTOR_METRICS_PORT")) and text,
-        what="the projector to apply and report it")
+        lambda: (
+            'simpul_projector_applied_total{agency="police"} 2.0'
+            in (text := metrics("SIMPUL_PROJECTOR_METRICS_PORT"))
+            and text
+        ),
+        what="the projector to apply and report it",
+    )
     assert "simpul_relay_lag_events 0.0" in relay_metrics
     assert "simpul_relay_lag_seconds" in relay_metrics
     assert 'simpul_projector_lag_messages{agency="police"}' in projector_metrics

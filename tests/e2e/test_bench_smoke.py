@@ -1,4 +1,4 @@
-"""`make bench` keeps working: every figure measured at tiny sizes, results written with the machine."""
+"""`make bench` keeps working: every figure measured at tiny sizes, results written with machine."""
 
 import json
 import os

@@ -88,8 +88,11 @@ def wait_for_position_past(cases: Cases, position: int, timeout: float = 60) -> 
 
 @pytest.mark.fault
 def test_sigkilled_projector_restarts_into_the_rows_a_rebuild_gives(
-    pg_cases: Cases, projector: Projector, test_settings: Settings,
-    rounds: Callable[[int, int], int], fault_report,
+    pg_cases: Cases,
+    projector: Projector,
+    test_settings: Settings,
+    rounds: Callable[[int, int], int],
+    fault_report,
 ):
     kills = rounds(3, 30)
     record_mix(pg_cases, 20)

@@ -46,14 +46,24 @@ def in_process(kafka_settings: Settings, pg_cases: Cases) -> Iterator[Callable[.
     prefix = kafka_settings.kafka_topic_prefix
     ensure_topics(servers, prefix, MATRIX.agencies, partitions=3, replication_factor=1)
     producer = producer_for(servers, "test-relay")
-    relay = Relay(cases=pg_cases, database_url=str(kafka_settings.database_url), producer=producer,
-                  policy=SharingPolicy(MATRIX), prefix=prefix, batch_size=50)
+    relay = Relay(
+        cases=pg_cases,
+        database_url=str(kafka_settings.database_url),
+        producer=producer,
+        policy=SharingPolicy(MATRIX),
+        prefix=prefix,
+        batch_size=50,
+    )
     projectors: list[AgencyProjector] = []
 
     def projector(agency: str) -> AgencyProjector:
-        made = AgencyProjector(agency, database_url=str(kafka_settings.database_url),
-                               bootstrap_servers=servers, prefix=prefix,
-                               registry=CollectorRegistry())
+        made = AgencyProjector(
+            agency,
+            database_url=str(kafka_settings.database_url),
+            bootstrap_servers=servers,
+            prefix=prefix,
+            registry=CollectorRegistry(),
+        )
         made.subscribe()
         projectors.append(made)
         return made
@@ -68,7 +78,9 @@ def in_process(kafka_settings: Settings, pg_cases: Cases) -> Iterator[Callable[.
 
 
 def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
-    pg_cases: Cases, kafka_settings: Settings, in_process: dict,
+    pg_cases: Cases,
+    kafka_settings: Settings,
+    in_process: dict,
 ):
     for deliver_police in (False, True, False):
         a_referred_case(pg_cases, deliver_police=deliver_police)
@@ -76,10 +88,16 @@ def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
     police = in_process["projector"]("police")
     topic = agency_topic(kafka_settings.kafka_topic_prefix, "police")
     servers = str(kafka_settings.kafka_bootstrap_servers)
-    expected = len(derived_agency_events(pg_cases, SharingPolicy(MATRIX),
-                                              kafka_settings.kafka_topic_prefix, "police"))
-    wait_until(lambda: police.poll_once() >= 0 and police.applied == expected, timeout=90,
-               what="the first delivery to be applied")
+    expected = len(
+        derived_agency_events(
+            pg_cases, SharingPolicy(MATRIX), kafka_settings.kafka_topic_prefix, "police"
+        )
+    )
+    wait_until(
+        lambda: police.poll_once() >= 0 and police.applied == expected,
+        timeout=90,
+        what="the first delivery to be applied",
+    )
     before = police.store.snapshot()
 
     # When every message on the topic is delivered again
@@ -89,8 +107,11 @@ def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
         producer.send(topic, key=message["key"], value=message["raw"])
     producer.flush()
     producer.close()
-    wait_until(lambda: police.poll_once() >= 0 and police.duplicates == expected, timeout=90,
-               what="the redelivered messages to be consumed")
+    wait_until(
+        lambda: police.poll_once() >= 0 and police.duplicates == expected,
+        timeout=90,
+        what="the redelivered messages to be consumed",
+    )
 
     # Then nothing changed, and it still equals a rebuild from scratch
     assert police.applied == expected
@@ -100,6 +121,7 @@ def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
 
 def poison_for(case_key: bytes, valid: dict) -> list[tuple[str, bytes | None]]:
     """Malformed messages, each with the kind of malformation it stands for."""
+
     def valid_but(**changes: object) -> bytes:
         return encode({**valid, "id": f"{case_key.decode()}:poison:{sorted(changes)}", **changes})
 
@@ -109,15 +131,33 @@ def poison_for(case_key: bytes, valid: dict) -> list[tuple[str, bytes | None]]:
         ("no value (a tombstone)", None),
         ("JSON, not an object", b"[1, 2, 3]"),
         ("JSON, not a CloudEvent", b'{"hello": "world"}'),
-        ("a CloudEvent of an unknown type", encode({
-            "specversion": "1.0", "id": "x:1", "type": "id.simpul.agency.gossip.v1"})),
-        ("a type that is not a string", encode({
-            "specversion": "1.0", "id": "x:2", "type": ["id.simpul.agency.case.opened.v1"]})),
-        ("fails its schema", encode({
-            "specversion": "1.0", "id": "x:3", "source": "/simpul/agencies/health",
-            "type": "id.simpul.agency.case.opened.v1", "subject": case_key.decode(),
-            "time": "2026-03-02T08:00:00+08:00", "datacontenttype": "application/json",
-            "simpulsequence": 1, "simpulversion": 1, "data": {"case_id": "nope"}})),
+        (
+            "a CloudEvent of an unknown type",
+            encode({"specversion": "1.0", "id": "x:1", "type": "id.simpul.agency.gossip.v1"}),
+        ),
+        (
+            "a type that is not a string",
+            encode(
+                {"specversion": "1.0", "id": "x:2", "type": ["id.simpul.agency.case.opened.v1"]}
+            ),
+        ),
+        (
+            "fails its schema",
+            encode(
+                {
+                    "specversion": "1.0",
+                    "id": "x:3",
+                    "source": "/simpul/agencies/health",
+                    "type": "id.simpul.agency.case.opened.v1",
+                    "subject": case_key.decode(),
+                    "time": "2026-03-02T08:00:00+08:00",
+                    "datacontenttype": "application/json",
+                    "simpulsequence": 1,
+                    "simpulversion": 1,
+                    "data": {"case_id": "nope"},
+                }
+            ),
+        ),
         ("a time that is no date", valid_but(time="yesterday")),
         ("a sequence beyond 64 bits", valid_but(simpulsequence=2**70)),
     ]
@@ -125,7 +165,10 @@ def poison_for(case_key: bytes, valid: dict) -> list[tuple[str, bytes | None]]:
 
 @pytest.mark.fault
 def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partition(
-    pg_cases: Cases, kafka_settings: Settings, in_process: dict, fault_report,
+    pg_cases: Cases,
+    kafka_settings: Settings,
+    in_process: dict,
+    fault_report,
 ):
     servers = str(kafka_settings.kafka_bootstrap_servers)
     prefix = kafka_settings.kafka_topic_prefix
@@ -148,9 +191,15 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partit
     expected = len(derived_agency_events(pg_cases, policy, prefix, "health"))
     health = in_process["projector"]("health")
 
-    wait_until(lambda: health.poll_once() >= 0 and health.applied == expected
-               and health.dead_letters == len(poison), timeout=90,
-               what="the poison to be dead-lettered and every valid message applied")
+    wait_until(
+        lambda: (
+            health.poll_once() >= 0
+            and health.applied == expected
+            and health.dead_letters == len(poison)
+        ),
+        timeout=90,
+        what="the poison to be dead-lettered and every valid message applied",
+    )
 
     on_topic = read_topic(servers, topic, at_least=expected + len(poison))
     mine = [m for m in on_topic if m["key"] == case_key]
@@ -165,8 +214,12 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partit
     assert sorted(m["raw"] or b"" for m in dead) == sorted(value or b"" for _, value in poison)
     assert all("simpul-error" in m["headers"] for m in dead)
     with psycopg.connect(str(kafka_settings.database_url)) as conn:
-        reasons = [row[0] for row in conn.execute(
-            "SELECT error FROM agency_health.dead_letters ORDER BY \"offset\"")]
+        reasons = [
+            row[0]
+            for row in conn.execute(
+                'SELECT error FROM agency_health.dead_letters ORDER BY "offset"'
+            )
+        ]
     assert len(reasons) == len(poison)
     assert any("not JSON" in reason for reason in reasons)
     stored = AgencyStore(str(kafka_settings.database_url), "health").stored_offsets(topic)
@@ -183,22 +236,36 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partit
 
 
 def test_a_rebuild_from_the_command_line_shows_progress_and_converges_to_the_same_state(
-    pg_cases: Cases, kafka_settings: Settings, in_process: dict, service_env: dict[str, str],
+    pg_cases: Cases,
+    kafka_settings: Settings,
+    in_process: dict,
+    service_env: dict[str, str],
 ):
     for deliver_police in (True, False):
         a_referred_case(pg_cases, deliver_police=deliver_police)
     in_process["publish_all"]()
     police = in_process["projector"]("police")
-    wait_until(lambda: police.poll_once() >= 0 and police.applied == 7, timeout=90,
-               what="the projection")
+    wait_until(
+        lambda: police.poll_once() >= 0 and police.applied == 7, timeout=90, what="the projection"
+    )
     before = police.store.snapshot()
 
-    rebuilt = subprocess.run([sys.executable, "-m", "gateways.cli", "projections", "rebuild",
-                              "--agency", "police"], env=service_env, capture_output=True,
-                             text=True, timeout=120, check=True)
-    verified = subprocess.run([sys.executable, "-m", "gateways.cli", "projections", "verify",
-                               "--agency", "police"], env=service_env, capture_output=True,
-                              text=True, timeout=120, check=False)
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "gateways.cli", "projections", "rebuild", "--agency", "police"],
+        env=service_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    verified = subprocess.run(
+        [sys.executable, "-m", "gateways.cli", "projections", "verify", "--agency", "police"],
+        env=service_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
     assert "rebuild police" in rebuilt.stderr and "event/s" in rebuilt.stderr  # the tqdm bar
     assert police.store.snapshot() == before
@@ -207,12 +274,18 @@ def test_a_rebuild_from_the_command_line_shows_progress_and_converges_to_the_sam
     # and the live projector carries on from where it was
     a_referred_case(pg_cases)
     in_process["publish_all"]()
-    wait_until(lambda: police.poll_once() >= 0 and len(police.store.snapshot()["cases"]) == 3,
-               timeout=90, what="the projector to continue after the rebuild")
+    wait_until(
+        lambda: police.poll_once() >= 0 and len(police.store.snapshot()["cases"]) == 3,
+        timeout=90,
+        what="the projector to continue after the rebuild",
+    )
 
 
 def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client(
-    pg_cases: Cases, kafka_settings: Settings, in_process: dict, tmp_path: Path,
+    pg_cases: Cases,
+    kafka_settings: Settings,
+    in_process: dict,
+    tmp_path: Path,
 ):
     a_referred_case(pg_cases, deliver_police=True)
     a_referred_case(pg_cases)
@@ -220,11 +293,24 @@ def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client
     inbox = tmp_path / "police.sqlite3"
 
     run = subprocess.run(
-        [sys.executable, str(REPOSITORY / "examples" / "agency_subscriber.py"),
-         "--bootstrap", str(kafka_settings.kafka_bootstrap_servers), "--agency", "police",
-         "--topic-prefix", kafka_settings.kafka_topic_prefix, "--db", str(inbox),
-         "--exit-when-idle", "15"],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            sys.executable,
+            str(REPOSITORY / "examples" / "agency_subscriber.py"),
+            "--bootstrap",
+            str(kafka_settings.kafka_bootstrap_servers),
+            "--agency",
+            "police",
+            "--topic-prefix",
+            kafka_settings.kafka_topic_prefix,
+            "--db",
+            str(inbox),
+            "--exit-when-idle",
+            "15",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
 
     assert "applied 7, skipped 0 repeats" in run.stdout

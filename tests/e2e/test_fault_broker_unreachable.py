@@ -57,15 +57,21 @@ def metric(port: str, name: str) -> float | None:
             lines = page.read().decode().splitlines()
     except OSError:
         return None
-    values = [float(line.rsplit(" ", 1)[1]) for line in lines
-              if line.startswith(name) and not line.startswith("#")]
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith(name) and not line.startswith("#")
+    ]
     return sum(values) if values else None
 
 
 def applied(database_url: str, agency: str) -> int:
     with psycopg.connect(database_url) as conn:
-        return int(conn.execute(
-            f"SELECT count(*) FROM {schema_name(agency)}.applied_messages").fetchone()[0])
+        return int(
+            conn.execute(f"SELECT count(*) FROM {schema_name(agency)}.applied_messages").fetchone()[
+                0
+            ]
+        )
 
 
 # (what, how, whether publication stops while it lasts)
@@ -79,9 +85,14 @@ OUTAGES: list[tuple[str, Callable[[TcpProxy], None], bool]] = [
 
 @pytest.mark.fault
 def test_an_unreachable_broker_delays_publication_but_loses_nothing_and_lag_returns_to_zero(
-    pg_cases: Cases, kafka_settings: Settings, service_env: dict[str, str],
-    services: Callable[..., ServiceProcess], broker_behind_proxy: BrokerBehindProxy,
-    rounds: Callable[[int, int], int], soaking: bool, fault_report,
+    pg_cases: Cases,
+    kafka_settings: Settings,
+    service_env: dict[str, str],
+    services: Callable[..., ServiceProcess],
+    broker_behind_proxy: BrokerBehindProxy,
+    rounds: Callable[[int, int], int],
+    soaking: bool,
+    fault_report,
 ):
     outages = rounds(2, 12)
     database_url = str(kafka_settings.database_url)
@@ -96,20 +107,25 @@ def test_an_unreachable_broker_delays_publication_but_loses_nothing_and_lag_retu
     lines = []
 
     def relay_lag() -> int:
-        return (pg_cases.recorder.max_notification_id() or 0) - recorded_position(database_url,
-                                                                               prefix)
+        return (pg_cases.recorder.max_notification_id() or 0) - recorded_position(
+            database_url, prefix
+        )
 
     def caught_up() -> bool:
         if relay_lag() != 0:
             return False
         derived = derived_messages(pg_cases, prefix)
-        return all(applied(database_url, agency) == len(derived.get(agency_topic(prefix, agency),
-                                                                    []))
-                   for agency in AGENCIES)
+        return all(
+            applied(database_url, agency) == len(derived.get(agency_topic(prefix, agency), []))
+            for agency in AGENCIES
+        )
 
     with SteadyLoad(pg_cases, seed=9, pause=0.3) as load:
-        wait_until(lambda: "published " in relay.output() and "consumed " in projector.output(),
-                   timeout=120, what="the relay and projectors to work through the proxy")
+        wait_until(
+            lambda: "published " in relay.output() and "consumed " in projector.output(),
+            timeout=120,
+            what="the relay and projectors to work through the proxy",
+        )
         for number in range(outages):
             name, start_outage, outage_blocks = OUTAGES[number % len(OUTAGES)]
             seconds = rng.uniform(15, 45) if soaking else 8.0
@@ -127,8 +143,12 @@ def test_an_unreachable_broker_delays_publication_but_loses_nothing_and_lag_retu
             proxy.delay(0.0)
             proxy.forward()
             restored = time.monotonic()
-            wait_until(lambda: relay_lag() == 0, timeout=240, interval=0.5,
-                       what=f"the relay to catch up after: {name} {seconds:.0f} s")
+            wait_until(
+                lambda: relay_lag() == 0,
+                timeout=240,
+                interval=0.5,
+                what=f"the relay to catch up after: {name} {seconds:.0f} s",
+            )
             relay_recovered = time.monotonic() - restored
             lines.append(
                 f"{name} {seconds:.0f} s: {accepted_during} commands accepted meanwhile; "
@@ -145,9 +165,14 @@ def test_an_unreachable_broker_delays_publication_but_loses_nothing_and_lag_retu
     assert not load.failures, load.failures
 
     wait_until(caught_up, timeout=240, interval=1, what="relay and projectors to catch up")
-    wait_until(lambda: metric(relay_port, "simpul_relay_lag_events") == 0
-               and metric(projector_port, "simpul_projector_lag_messages") == 0,
-               timeout=60, what="the lag metrics to fall back to zero")
+    wait_until(
+        lambda: (
+            metric(relay_port, "simpul_relay_lag_events") == 0
+            and metric(projector_port, "simpul_projector_lag_messages") == 0
+        ),
+        timeout=60,
+        what="the lag metrics to fall back to zero",
+    )
     derived = derived_messages(pg_cases, prefix)
     servers = broker_behind_proxy.bootstrap_servers
     topic_lines = []
@@ -155,8 +180,9 @@ def test_an_unreachable_broker_delays_publication_but_loses_nothing_and_lag_retu
         expected = derived.get(topic, [])
         if not expected:
             continue
-        check = check_topic(read_topic(servers, topic, at_least=len(expected),
-                                       settle_seconds=0.5), expected)
+        check = check_topic(
+            read_topic(servers, topic, at_least=len(expected), settle_seconds=0.5), expected
+        )
         assert check.problems == [], (topic, check.problems)
         topic_lines.append(f"{topic.split('.', 1)[1]} {check.distinct}(+{check.repeats})")
     for agency in AGENCIES:

@@ -32,14 +32,19 @@ REFERRED_TO = ("police", "health")
 
 @pytest.mark.fault
 def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(
-    pg_cases: Cases, kafka_settings: Settings, services: Callable[..., ServiceProcess],
-    rounds: Callable[[int, int], int], fault_report,
+    pg_cases: Cases,
+    kafka_settings: Settings,
+    services: Callable[..., ServiceProcess],
+    rounds: Callable[[int, int], int],
+    fault_report,
 ):
     commands_each = rounds(3, 12)
     relay = services("relay", log_name="relay")
     tokens = TokenService(secret=SECRET)
-    headers = {"Authorization": "Bearer " + tokens.mint(
-        Actor("coordinator", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara"))}
+    headers = {
+        "Authorization": "Bearer "
+        + tokens.mint(Actor("coordinator", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara"))
+    }
     accepted: Counter[str] = Counter()
     assessments: Counter[str] = Counter()
     conflicts = Counter()
@@ -50,7 +55,9 @@ def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(
     def follow_the_store() -> None:
         position = 0
         while not stop_tail.is_set():
-            for n in pg_cases.recorder.select_notifications(position, 500, inclusive_of_start=False):
+            for n in pg_cases.recorder.select_notifications(
+                position, 500, inclusive_of_start=False
+            ):
                 tail.append((n.id, str(n.originator_id), n.originator_version))
                 position = n.id
             time.sleep(0.01)
@@ -66,14 +73,21 @@ def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(
                 start.wait()
                 for number in range(commands_each):
                     # Accompaniment stays in the office; a legal assessment reaches the police.
-                    path, body = ("accompaniment", {"activity": f"note {uuid.uuid4()}"}) if (
-                        number % 2 == 0) else ("assessments", {
-                            "kind": "further", "domain": "legal", "findings": "statement taken"})
+                    path, body = (
+                        ("accompaniment", {"activity": f"note {uuid.uuid4()}"})
+                        if (number % 2 == 0)
+                        else (
+                            "assessments",
+                            {"kind": "further", "domain": "legal", "findings": "statement taken"},
+                        )
+                    )
                     while True:
-                        version = client.get(f"/api/v1/cases/{case_id}",
-                                             headers=headers).json()["version"]
+                        version = client.get(f"/api/v1/cases/{case_id}", headers=headers).json()[
+                            "version"
+                        ]
                         response = client.post(
-                            f"/api/v1/cases/{case_id}/{path}", json=body,
+                            f"/api/v1/cases/{case_id}/{path}",
+                            json=body,
                             headers={**headers, "If-Match": f'"{version}"'},
                         )
                         if response.status_code == 200:
@@ -115,21 +129,36 @@ def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(
 
     # The relay published meanwhile: every topic holds the store's events, per case in order.
     prefix = kafka_settings.kafka_topic_prefix
-    wait_until(lambda: recorded_position(str(kafka_settings.database_url), prefix) >= (head or 0),
-               timeout=120, interval=0.5, what="the relay to publish everything")
+    wait_until(
+        lambda: recorded_position(str(kafka_settings.database_url), prefix) >= (head or 0),
+        timeout=120,
+        interval=0.5,
+        what="the relay to publish everything",
+    )
     derived = derived_messages(pg_cases, prefix)
     topic_lines = []
     for topic in [cases_topic(prefix)] + [agency_topic(prefix, a) for a in REFERRED_TO]:
-        check = check_topic(read_topic(str(kafka_settings.kafka_bootstrap_servers), topic,
-                                       at_least=len(derived[topic]), settle_seconds=0.5),
-                            derived[topic])
+        check = check_topic(
+            read_topic(
+                str(kafka_settings.kafka_bootstrap_servers),
+                topic,
+                at_least=len(derived[topic]),
+                settle_seconds=0.5,
+            ),
+            derived[topic],
+        )
         assert check.problems == [], (topic, check.problems)
         if topic == agency_topic(prefix, "police"):
-            updates = Counter(message["subject"] for message in derived[topic]
-                              if message["type"].endswith(".case.updated.v1"))
+            updates = Counter(
+                message["subject"]
+                for message in derived[topic]
+                if message["type"].endswith(".case.updated.v1")
+            )
             assert updates == assessments, "each legal assessment reaches the police"
-        topic_lines.append(f"{topic.split('.', 1)[1]}: {check.distinct} messages of "
-                           f"{check.cases} cases, {check.repeats} repeats")
+        topic_lines.append(
+            f"{topic.split('.', 1)[1]}: {check.distinct} messages of "
+            f"{check.cases} cases, {check.repeats} repeats"
+        )
     assert "published " in relay.output()
 
     fault_report(

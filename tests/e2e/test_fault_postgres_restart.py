@@ -56,15 +56,21 @@ def cases_on_own_postgres(own_postgres: EmbeddedPostgres) -> Iterator[tuple[str,
 
 @pytest.mark.fault
 def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_half_applied(
-    own_postgres: EmbeddedPostgres, cases_on_own_postgres: tuple[str, Cases],
-    kafka_settings: Settings, test_settings: Settings, services: Callable[..., ServiceProcess],
-    rounds: Callable[[int, int], int], fault_report,
+    own_postgres: EmbeddedPostgres,
+    cases_on_own_postgres: tuple[str, Cases],
+    kafka_settings: Settings,
+    test_settings: Settings,
+    services: Callable[..., ServiceProcess],
+    rounds: Callable[[int, int], int],
+    fault_report,
 ):
     restarts = rounds(2, 20)
     database_url, cases = cases_on_own_postgres
     tokens = TokenService(secret=SECRET)
-    coordinator = {"Authorization": "Bearer " + tokens.mint(
-        Actor("coordinator", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara"))}
+    coordinator = {
+        "Authorization": "Bearer "
+        + tokens.mint(Actor("coordinator", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara"))
+    }
     outcomes: list[tuple[str, str, str, int]] = []
     stop = threading.Event()
     down = threading.Event()
@@ -74,10 +80,13 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_hal
     # The relay and the projectors follow this test's own PostgreSQL.
     on_own = {"SIMPUL_DATABASE_URL": database_url}
     relay = services("relay", "--batch-size", "20", log_name="relay", env=on_own)
-    projector = services("project", *[part for a in AGENCIES for part in ("--agency", a)],
-                         log_name="project", env=on_own)
-    coordinator_projector = services("project", "--coordinator", log_name="coordinator",
-                                     env=on_own)
+    projector = services(
+        "project",
+        *[part for a in AGENCIES for part in ("--agency", a)],
+        log_name="project",
+        env=on_own,
+    )
+    coordinator_projector = services("project", "--coordinator", log_name="coordinator", env=on_own)
     processes = (relay, projector, coordinator_projector)
 
     with serving(api(cases, tokens)) as url, httpx.Client(base_url=url, timeout=30) as http:
@@ -99,7 +108,8 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_hal
                     path, body = command(number, key)
                     try:
                         status = client.post(
-                            f"/api/v1/cases/{case_id}/{path}", json=body,
+                            f"/api/v1/cases/{case_id}/{path}",
+                            json=body,
                             headers={**coordinator, "Idempotency-Key": key},
                         ).status_code
                     except httpx.HTTPError:
@@ -111,8 +121,11 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_hal
         writers = [threading.Thread(target=write, args=(case_id,)) for case_id in case_ids]
         for writer in writers:
             writer.start()
-        wait_until(lambda: "published " in relay.output() and "consumed " in projector.output(),
-                   timeout=120, what="the relay and the projectors to work")
+        wait_until(
+            lambda: "published " in relay.output() and "consumed " in projector.output(),
+            timeout=120,
+            what="the relay and the projectors to work",
+        )
         for _ in range(restarts):
             time.sleep(1.5)
             down.set()
@@ -122,8 +135,12 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_hal
             own_postgres.start()
             restarted = time.monotonic()
             recovered_at = len(outcomes)
-            wait_until(lambda since=recovered_at: any(status == 200 for *_, status in outcomes[since:]),
-                       timeout=60, interval=0.05, what="the API to recover by itself")
+            wait_until(
+                lambda since=recovered_at: any(status == 200 for *_, status in outcomes[since:]),
+                timeout=60,
+                interval=0.05,
+                what="the API to recover by itself",
+            )
             recoveries.append(time.monotonic() - restarted)
         time.sleep(1.5)
         stop.set()
@@ -133,11 +150,11 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_hal
         statuses = {status for *_, status in outcomes}
         # Retry every command whose outcome the client did not learn: each either
         # replays (it had committed) or records now; none may record twice.
-        unknown = [(case_id, path, key) for case_id, path, key, status in outcomes
-                   if status != 200]
+        unknown = [(case_id, path, key) for case_id, path, key, status in outcomes if status != 200]
         for case_id, path, key in unknown:
             retried = http.post(
-                f"/api/v1/cases/{case_id}/{path}", json=command(path == "assessments", key)[1],
+                f"/api/v1/cases/{case_id}/{path}",
+                json=command(path == "assessments", key)[1],
                 headers={**coordinator, "Idempotency-Key": key},
             )
             assert retried.status_code == 200, retried.text
@@ -163,18 +180,32 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_hal
     # The relay and the projectors were never restarted: they outlived every outage.
     head = cases.recorder.max_notification_id() or 0
     assert all(process.process.poll() is None for process in processes), [
-        process.args for process in processes if process.process.poll() is not None]
+        process.args for process in processes if process.process.poll() is not None
+    ]
     prefix = kafka_settings.kafka_topic_prefix
-    wait_until(lambda: recorded_position(database_url, prefix) >= head, timeout=120, interval=0.5,
-               what="the relay to catch up after the restarts")
+    wait_until(
+        lambda: recorded_position(database_url, prefix) >= head,
+        timeout=120,
+        interval=0.5,
+        what="the relay to catch up after the restarts",
+    )
     coordinator_view = coordinator_store(cases)
-    wait_until(lambda: coordinator_view.position(cases.name) >= head, timeout=120, interval=0.5,
-               what="the coordinator projector to catch up after the restarts")
+    wait_until(
+        lambda: coordinator_view.position(cases.name) >= head,
+        timeout=120,
+        interval=0.5,
+        what="the coordinator projector to catch up after the restarts",
+    )
     derived = derived_messages(cases, prefix)
     expected = {agency: len(derived[f"{prefix}.agency.{agency}.v1"]) for agency in AGENCIES}
-    wait_until(lambda: all(agency_counts(database_url, agency)[0] == expected[agency]
-                           for agency in AGENCIES), timeout=120, interval=0.5,
-               what="the agency projectors to catch up after the restarts")
+    wait_until(
+        lambda: all(
+            agency_counts(database_url, agency)[0] == expected[agency] for agency in AGENCIES
+        ),
+        timeout=120,
+        interval=0.5,
+        what="the agency projectors to catch up after the restarts",
+    )
     for agency in AGENCIES:
         assert agency_counts(database_url, agency) == (expected[agency], expected[agency], 0)
         assert projection_differences(kafka_settings, database_url, agency) == [], agency

@@ -36,9 +36,14 @@ DUPLICATES_SKIPPED = re.compile(r"duplicates skipped (\d+)")
 class Victim:
     """A service process the test SIGKILLs and restarts; ``ready`` once it has worked since."""
 
-    def __init__(self, name: str, process: ServiceProcess, weight: int,
-                 worked_since: Callable[["Victim"], bool],
-                 on_restart: Callable[["Victim"], None] = lambda _victim: None) -> None:
+    def __init__(
+        self,
+        name: str,
+        process: ServiceProcess,
+        weight: int,
+        worked_since: Callable[["Victim"], bool],
+        on_restart: Callable[["Victim"], None] = lambda _victim: None,
+    ) -> None:
         self.name = name
         self.process = process
         self.weight = weight
@@ -74,7 +79,8 @@ def agency_counts(database_url: str, agency: str) -> tuple[int, int, int]:
     with psycopg.connect(database_url) as conn:
         applied = conn.execute(f"SELECT count(*) FROM {schema}.applied_messages").fetchone()[0]
         counted = conn.execute(
-            f"SELECT coalesce(sum(message_count), 0) FROM {schema}.cases").fetchone()[0]
+            f"SELECT coalesce(sum(message_count), 0) FROM {schema}.cases"
+        ).fetchone()[0]
         dead = conn.execute(f"SELECT count(*) FROM {schema}.dead_letters").fetchone()[0]
     return int(applied), int(counted), int(dead)
 
@@ -82,15 +88,22 @@ def agency_counts(database_url: str, agency: str) -> tuple[int, int, int]:
 def stored_versions(database_url: str) -> dict[Any, tuple[int, int]]:
     """(event count, highest version) of every aggregate in the store."""
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute("SELECT originator_id, count(*), max(originator_version) "
-                            "FROM cases_events GROUP BY originator_id").fetchall()
+        rows = conn.execute(
+            "SELECT originator_id, count(*), max(originator_version) "
+            "FROM cases_events GROUP BY originator_id"
+        ).fetchall()
     return {row[0]: (int(row[1]), int(row[2])) for row in rows}
 
 
 @pytest.mark.fault
 def test_sigkilling_relay_and_projectors_under_load_loses_nothing_and_applies_nothing_twice(
-    pg_cases: Cases, kafka_settings: Settings, service_env: dict[str, str], test_settings: Settings,
-    services: Callable[..., ServiceProcess], rounds: Callable[[int, int], int], fault_report,
+    pg_cases: Cases,
+    kafka_settings: Settings,
+    service_env: dict[str, str],
+    test_settings: Settings,
+    services: Callable[..., ServiceProcess],
+    rounds: Callable[[int, int], int],
+    fault_report,
 ):
     # At least this many in all, and each process at least so often: a projector is ready
     # to be killed again only ~11 s after a kill (its group waits out the dead member).
@@ -108,51 +121,94 @@ def test_sigkilling_relay_and_projectors_under_load_loses_nothing_and_applies_no
     def remember_coordinator_position(victim: Victim) -> None:
         victim.mark = coordinator_view.position(pg_cases.name)
 
-    victims = [Victim("relay", services("relay", "--batch-size", "7", log_name="relay"), 4,
-                      logged_since_start("published "))]
+    victims = [
+        Victim(
+            "relay",
+            services("relay", "--batch-size", "7", log_name="relay"),
+            4,
+            logged_since_start("published "),
+        )
+    ]
     for name, agencies in PROJECTOR_GROUPS.items():
         arguments = [part for agency in agencies for part in ("--agency", agency)]
-        process = services("project", *arguments, log_name=name.replace(" ", "-"),
-                           env={"SIMPUL_PROJECTOR_METRICS_PORT": str(free_port())})
+        process = services(
+            "project",
+            *arguments,
+            log_name=name.replace(" ", "-"),
+            env={"SIMPUL_PROJECTOR_METRICS_PORT": str(free_port())},
+        )
         victims.append(Victim(name, process, 2, logged_since_start("consumed ")))
-    victims.append(Victim("coordinator projector",
-                          services("project", "--coordinator", log_name="coordinator"), 3,
-                          coordinator_moved, on_restart=remember_coordinator_position))
+    victims.append(
+        Victim(
+            "coordinator projector",
+            services("project", "--coordinator", log_name="coordinator"),
+            3,
+            coordinator_moved,
+            on_restart=remember_coordinator_position,
+        )
+    )
     rng = random.Random(11)
     started = time.monotonic()
 
     with SteadyLoad(pg_cases, seed=5, pause=0.3) as load:
-        wait_until(lambda: all(victim.ready() for victim in victims), timeout=120,
-                   what="every process to do some work")
-        while (sum(victim.kills for victim in victims) < kills_wanted
-               or min(victim.kills for victim in victims) < kills_each):
+        wait_until(
+            lambda: all(victim.ready() for victim in victims),
+            timeout=120,
+            what="every process to do some work",
+        )
+        while (
+            sum(victim.kills for victim in victims) < kills_wanted
+            or min(victim.kills for victim in victims) < kills_each
+        ):
             time.sleep(rng.uniform(0.1, 1.0))
-            wanted = victims if sum(v.kills for v in victims) < kills_wanted else [
-                victim for victim in victims if victim.kills < kills_each]
-            ready = wait_until(lambda wanted=wanted: [v for v in wanted if v.ready()], timeout=120,
-                               what="a process that worked since its restart")
+            wanted = (
+                victims
+                if sum(v.kills for v in victims) < kills_wanted
+                else [victim for victim in victims if victim.kills < kills_each]
+            )
+            ready = wait_until(
+                lambda wanted=wanted: [v for v in wanted if v.ready()],
+                timeout=120,
+                what="a process that worked since its restart",
+            )
             # Each process at least once, then at random, the less killed so far the likelier.
             choice = [victim for victim in ready if victim.kills == 0] or ready
             victim = rng.choices(choice, [v.weight / (1 + v.kills) for v in choice])[0]
             victim.kill_and_restart()
             assert not load.failures, load.failures
         # Let every restarted process work a little under load before the load stops.
-        wait_until(lambda: all(victim.ready() for victim in victims), timeout=120,
-                   what="every process to work after its last restart")
+        wait_until(
+            lambda: all(victim.ready() for victim in victims),
+            timeout=120,
+            what="every process to work after its last restart",
+        )
     load_seconds = time.monotonic() - started
     assert not load.failures, load.failures
 
     # Everything catches up with the store...
     head = pg_cases.recorder.max_notification_id() or 0
-    wait_until(lambda: recorded_position(database_url, prefix) >= head, timeout=180, interval=0.5,
-               what="the relay to publish up to the store's head")
-    wait_until(lambda: coordinator_view.position(pg_cases.name) >= head, timeout=180,
-               interval=0.5, what="the coordinator projector to reach the store's head")
+    wait_until(
+        lambda: recorded_position(database_url, prefix) >= head,
+        timeout=180,
+        interval=0.5,
+        what="the relay to publish up to the store's head",
+    )
+    wait_until(
+        lambda: coordinator_view.position(pg_cases.name) >= head,
+        timeout=180,
+        interval=0.5,
+        what="the coordinator projector to reach the store's head",
+    )
     derived = derived_messages(pg_cases, prefix)
     expected = {agency: derived.get(agency_topic(prefix, agency), []) for agency in AGENCIES}
-    wait_until(lambda: all(agency_counts(database_url, agency)[0] == len(expected[agency])
-                           for agency in AGENCIES), timeout=180, interval=0.5,
-               what="every agency projection to apply every message the store implies")
+    wait_until(
+        lambda: all(
+            agency_counts(database_url, agency)[0] == len(expected[agency]) for agency in AGENCIES
+        ),
+        timeout=180,
+        interval=0.5,
+        what="every agency projection to apply every message the store implies",
+    )
 
     # ...having lost no acknowledged command: each acknowledged case has exactly its events.
     stored = stored_versions(database_url)
@@ -167,8 +223,11 @@ def test_sigkilling_relay_and_projectors_under_load_loses_nothing_and_applies_no
     checks = {}
     validator = MessageValidator()
     for topic in topics:
-        messages = read_topic(servers, topic, at_least=len(derived.get(topic, [])),
-                              settle_seconds=0.5) if derived.get(topic) else []
+        messages = (
+            read_topic(servers, topic, at_least=len(derived.get(topic, [])), settle_seconds=0.5)
+            if derived.get(topic)
+            else []
+        )
         checks[topic] = check_topic(messages, derived.get(topic, []))
         assert checks[topic].problems == [], (topic, checks[topic].problems)
         assert all(validator.errors(m["event"]) == [] for m in messages), topic
@@ -182,8 +241,11 @@ def test_sigkilling_relay_and_projectors_under_load_loses_nothing_and_applies_no
         applied[agency] = agency_counts(database_url, agency)
         assert applied[agency] == (len(expected[agency]), len(expected[agency]), 0), agency
         assert projection_differences(kafka_settings, database_url, agency) == [], agency
-    skipped = sum(int(count) for victim in victims
-                  for count in DUPLICATES_SKIPPED.findall(victim.process.output()))
+    skipped = sum(
+        int(count)
+        for victim in victims
+        for count in DUPLICATES_SKIPPED.findall(victim.process.output())
+    )
 
     # The coordinator's views: equal to a rebuild from the store.
     check = coordinator_store(pg_cases, "coordinator_check")
@@ -195,7 +257,9 @@ def test_sigkilling_relay_and_projectors_under_load_loses_nothing_and_applies_no
     total_kills = sum(kills.values())
     per_agency = ", ".join(
         f"{agency} {applied[agency][0]} (+{checks[agency_topic(prefix, agency)].repeats})"
-        for agency in AGENCIES if expected[agency])
+        for agency in AGENCIES
+        if expected[agency]
+    )
     fault_report(
         f"{total_kills} SIGKILLs at random moments over {load_seconds:.0f} s of steady load ("
         + ", ".join(f"{name} {count}" for name, count in kills.items())
@@ -209,5 +273,6 @@ def test_sigkilling_relay_and_projectors_under_load_loses_nothing_and_applies_no
         f"{per_agency}; projectors skipped {skipped} redelivered messages by id, 0 dead letters, "
         f"each of {len(AGENCIES)} agency projections equals a rebuild; coordinator views "
         f"({check.case_count()} cases) equal a rebuild at position {head}",
-        kills=total_kills, commands=acknowledged.count,
+        kills=total_kills,
+        commands=acknowledged.count,
     )

@@ -21,7 +21,7 @@ SECRET = "readme-test-secret-" + "r" * 40
 
 def runnable_blocks() -> list[str]:
     text = README.read_text()
-    section = text[text.index("## Using the API"):text.index("## Configuration")]
+    section = text[text.index("## Using the API") : text.index("## Configuration")]
     return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
 
 
@@ -31,7 +31,7 @@ def adapted(block: str, api_port: int, metrics_port: str) -> str:
     block = block.replace(".venv/bin/simpul", str(SIMPUL))
     if "/referrals" in block:
         # The README shows this one refused: its answer must name the rule.
-        return f"REFUSED=$({block.strip()})\necho \"$REFUSED\" | grep -q consent_required\n"
+        return f'REFUSED=$({block.strip()})\necho "$REFUSED" | grep -q consent_required\n'
     return block.replace("curl -s ", "curl -sS --fail-with-body ")
 
 
@@ -47,11 +47,18 @@ def test_the_readme_examples_work_as_written(service_env: dict[str, str], tmp_pa
     run = subprocess.Popen([str(SIMPUL), "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: _healthy(api_port), what="the API to answer")
-        wait_until(lambda: _healthy_metrics(env["SIMPUL_PROJECTION_METRICS_PORT"]),
-                   what="the coordinator projector's metrics")
+        wait_until(
+            lambda: _healthy_metrics(env["SIMPUL_PROJECTION_METRICS_PORT"]),
+            what="the coordinator projector's metrics",
+        )
         shell = subprocess.run(
-            ["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True,
-            timeout=300, check=False,
+            ["bash", "-c", script],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
     finally:
         run.terminate()

@@ -35,23 +35,39 @@ def test_simpul_run_starts_the_relay_and_projectors_and_a_referral_reaches_every
         assert "relay" in children and "project --all-agencies" in children
         assert "project --coordinator" in children
 
-        case_id = api.post("/cases", json=a_report_body(),
-                           headers=headers(Role.INTAKE_OFFICER)).json()["case_id"]
+        case_id = api.post(
+            "/cases", json=a_report_body(), headers=headers(Role.INTAKE_OFFICER)
+        ).json()["case_id"]
         for path, body, who in (
-            ("classification", {"case_type": "KTA", "risk_level": "high",
-                                "jurisdiction": "district", "emergency": False},
-             headers(Role.COORDINATOR)),
+            (
+                "classification",
+                {
+                    "case_type": "KTA",
+                    "risk_level": "high",
+                    "jurisdiction": "district",
+                    "emergency": False,
+                },
+                headers(Role.COORDINATOR),
+            ),
             ("case-worker", {"case_worker_id": "rina"}, headers(Role.COORDINATOR)),
-            ("consent", {"given": True, "given_by": "parent", "document_ref": "IC"},
-             headers(Role.CASE_WORKER, user="rina")),
-            ("referrals", {"service_type": "legal_process", "agency": "police"},
-             headers(Role.CASE_WORKER, user="rina")),
+            (
+                "consent",
+                {"given": True, "given_by": "parent", "document_ref": "IC"},
+                headers(Role.CASE_WORKER, user="rina"),
+            ),
+            (
+                "referrals",
+                {"service_type": "legal_process", "agency": "police"},
+                headers(Role.CASE_WORKER, user="rina"),
+            ),
         ):
             assert api.post(f"/cases/{case_id}/{path}", json=body, headers=who).status_code == 200
 
         police = headers(Role.AGENCY_OFFICER, Agency.POLICE)
-        referrals = wait_until(lambda: api.get("/agencies/police/referrals", headers=police).json(),
-                               what="the referral in the police inbox")
+        referrals = wait_until(
+            lambda: api.get("/agencies/police/referrals", headers=police).json(),
+            what="the referral in the police inbox",
+        )
         assert referrals[0]["case_id"] == case_id
         office = wait_until(
             lambda: api.get("/cases", headers=headers(Role.COORDINATOR)).json()["items"],

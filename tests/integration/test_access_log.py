@@ -64,8 +64,14 @@ def test_a_read_is_recorded_with_who_when_which_case_view_and_purpose(
     assert CaseFile.from_events(events).case_id == case_id
     ((accessed_at, *rest),) = _log_rows(database_url)
     assert rest == [
-        AUDITOR.user_id, "auditor", AUDITOR.agency.value, AUDITOR.district,
-        case_id, "read_case", "Pemeriksaan 700/12", "req-1",
+        AUDITOR.user_id,
+        "auditor",
+        AUDITOR.agency.value,
+        AUDITOR.district,
+        case_id,
+        "read_case",
+        "Pemeriksaan 700/12",
+        "req-1",
     ]
     assert T0 < accessed_at < T0 + timedelta(hours=1)
 
@@ -132,7 +138,11 @@ def test_who_read_a_case_is_listed_for_auditors_and_the_office_coordinator(
     cases: Cases,
 ) -> None:
     case_id = cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id
-    cases.execute(COORDINATOR, case_id, Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=False))
+    cases.execute(
+        COORDINATOR,
+        case_id,
+        Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=False),
+    )
     cases.execute(COORDINATOR, case_id, AssignCaseWorker(case_worker_id=CASE_WORKER.user_id))
     cases.read_case_events(CASE_WORKER, case_id, CaseRead(view="read_case", purpose="visit"))
     log = CaseRead(view="read_case_access_log")
@@ -165,8 +175,6 @@ def test_what_one_person_read_is_listed_for_auditors_only(cases: Cases) -> None:
 
     assert [e.record.case_id for e in entries] == [first, second, first]
     assert [e.record.case_id for e in page + rest] == [first, second, first]
-    assert [(e.record.case_id, e.record.view) for e in own] == [
-        (None, "read_actor_access_log")
-    ] * 4
+    assert [(e.record.case_id, e.record.view) for e in own] == [(None, "read_actor_access_log")] * 4
     with pytest.raises(AccessDenied):
         cases.access_log_of_user(COORDINATOR, CASE_WORKER.user_id, listing)

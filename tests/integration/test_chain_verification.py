@@ -85,9 +85,15 @@ class Store:
 @pytest.fixture
 def store(pg_cases: Cases, database_url: str) -> Iterator[Store]:
     """Three cases of four events each, their commands interleaved, plus the register's events."""
-    case_ids = [pg_cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id for _ in range(3)]
+    case_ids = [
+        pg_cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id for _ in range(3)
+    ]
     for case_id in case_ids:
-        pg_cases.execute(COORDINATOR, case_id, Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=False))
+        pg_cases.execute(
+            COORDINATOR,
+            case_id,
+            Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=False),
+        )
     for case_id in case_ids:
         pg_cases.execute(COORDINATOR, case_id, AssignCaseWorker(case_worker_id=CASE_WORKER.user_id))
         pg_cases.execute(CASE_WORKER, case_id, RecordContact(mode="home_visit"))
@@ -102,8 +108,11 @@ def _assert_problem(
     assert problem is not None
     assert problem.kind == kind, problem.describe()
     if row is not None:
-        where = {"case_id": row.case_id, "version": row.version,
-                 "notification_id": row.notification_id} | where
+        where = {
+            "case_id": row.case_id,
+            "version": row.version,
+            "notification_id": row.notification_id,
+        } | where
     for name, value in where.items():
         assert getattr(problem, name) == value, (name, problem.describe())
 
@@ -180,17 +189,26 @@ def test_two_events_swapping_places_are_named(store: Store) -> None:
     store.sql(
         "UPDATE cases_events SET notification_id = CASE notification_id "
         "WHEN %s THEN -1 WHEN %s THEN -2 END WHERE notification_id IN (%s, %s)",
-        first.notification_id, second.notification_id,
-        first.notification_id, second.notification_id,
+        first.notification_id,
+        second.notification_id,
+        first.notification_id,
+        second.notification_id,
     )
-    store.sql("UPDATE cases_events SET notification_id = %s WHERE notification_id = -2",
-              first.notification_id)
-    store.sql("UPDATE cases_events SET notification_id = %s WHERE notification_id = -1",
-              second.notification_id)
+    store.sql(
+        "UPDATE cases_events SET notification_id = %s WHERE notification_id = -2",
+        first.notification_id,
+    )
+    store.sql(
+        "UPDATE cases_events SET notification_id = %s WHERE notification_id = -1",
+        second.notification_id,
+    )
 
     _assert_problem(
-        store.verify(), ProblemKind.REORDERED,
-        case_id=second.case_id, version=second.version, notification_id=first.notification_id,
+        store.verify(),
+        ProblemKind.REORDERED,
+        case_id=second.case_id,
+        version=second.version,
+        notification_id=first.notification_id,
     )
 
 
@@ -200,17 +218,23 @@ def test_a_case_whose_events_swap_places_with_their_hash_rows_is_named(store: St
         store.sql(
             f"UPDATE {table} SET notification_id = -notification_id "
             "WHERE notification_id IN (%s, %s)",
-            earlier.notification_id, later.notification_id,
+            earlier.notification_id,
+            later.notification_id,
         )
         store.sql(
             f"UPDATE {table} SET notification_id = CASE notification_id WHEN %s THEN %s "
             "ELSE %s END WHERE notification_id < 0",
-            -earlier.notification_id, later.notification_id, earlier.notification_id,
+            -earlier.notification_id,
+            later.notification_id,
+            earlier.notification_id,
         )
 
     _assert_problem(
-        store.verify(), ProblemKind.REORDERED,
-        case_id=later.case_id, version=later.version, notification_id=earlier.notification_id,
+        store.verify(),
+        ProblemKind.REORDERED,
+        case_id=later.case_id,
+        version=later.version,
+        notification_id=earlier.notification_id,
     )
 
 
@@ -237,7 +261,8 @@ def test_a_forged_event_appended_with_a_plausible_hash_row_is_named(store: Store
     store.sql(
         "INSERT INTO cases_events_hashes SELECT %s, originator_id, 5, event_hash, chain_hash "
         "FROM cases_events_hashes WHERE notification_id = %s",
-        forged.notification_id, template.notification_id,
+        forged.notification_id,
+        template.notification_id,
     )
 
     _assert_problem(store.verify(), ProblemKind.INSERTED, forged)
@@ -273,7 +298,8 @@ def test_a_consistent_rewrite_is_caught_by_a_root_published_before_it(store: Sto
 
     assert store.verify().intact  # the hashes alone cannot tell
     _assert_problem(
-        store.verify(anchors=(published,)), ProblemKind.ANCHOR_MISMATCH,
+        store.verify(anchors=(published,)),
+        ProblemKind.ANCHOR_MISMATCH,
         notification_id=published.notification_id,
     )
 
@@ -290,14 +316,18 @@ def test_a_store_rolled_back_to_an_earlier_head_is_caught_by_a_later_root(store:
         "UPDATE cases_events_chain_head SET notification_id = %s, chain_hash = %s, "
         "event_count = %s",
         last.notification_id - 1,
-        bytes(store.sql("SELECT chain_hash FROM cases_events_hashes ORDER BY notification_id "
-                        "DESC LIMIT 1")[0][0]),
+        bytes(
+            store.sql(
+                "SELECT chain_hash FROM cases_events_hashes ORDER BY notification_id DESC LIMIT 1"
+            )[0][0]
+        ),
         earlier_head[3] - 1,
     )
 
     assert store.verify().intact
     _assert_problem(
-        store.verify(anchors=(published,)), ProblemKind.MISSING,
+        store.verify(anchors=(published,)),
+        ProblemKind.MISSING,
         notification_id=published.notification_id,
     )
 

@@ -9,7 +9,9 @@ from tests.support.coordinator import record_mix
 
 
 def test_rebuild_shows_progress_and_counts_what_it_rebuilt(
-    pg_cases: Cases, database_url: str, monkeypatch: pytest.MonkeyPatch,
+    pg_cases: Cases,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ):
     record_mix(pg_cases, 4)

@@ -1,4 +1,4 @@
-"""The coordinator projection on a real PostgreSQL: batches applied exactly once, rebuilds converge."""
+"""The coordinator projection on a real PostgreSQL: batches applied once, rebuilds converge."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -157,7 +157,9 @@ def test_the_list_filters_by_each_triage_column(store: CoordinatorStore, project
     def listed(**filters) -> set:
         return ids(store.list_cases("luwu-utara", CaseFilters(**filters), now=now, limit=50))
 
-    assert listed() == {cases[s].case_id for s in ("reported", "classified", "classified_medium", "referred")}
+    assert listed() == {
+        cases[s].case_id for s in ("reported", "classified", "classified_medium", "referred")
+    }
     assert listed(status="closed") == {cases["closed"].case_id}
     assert listed(status=None) == {c.case_id for c in cases.values()}
     assert listed(risk_level="medium") == {cases["classified_medium"].case_id}
@@ -188,7 +190,10 @@ def test_overdue_is_decided_by_the_query_clock_not_by_events(
         "luwu-utara", CaseFilters(overdue_step="L1.5"), now=later, limit=50
     )
     assert reported in ids(overdue_later)
-    assert ids(store.list_cases("luwu-utara", CaseFilters(overdue_step="L1.5"), now=soon, limit=50)) == set()
+    assert (
+        ids(store.list_cases("luwu-utara", CaseFilters(overdue_step="L1.5"), now=soon, limit=50))
+        == set()
+    )
 
 
 def test_pages_follow_the_keyset_without_repeats(store: CoordinatorStore, projected: dict):
@@ -196,7 +201,10 @@ def test_pages_follow_the_keyset_without_repeats(store: CoordinatorStore, projec
     first = store.list_cases("luwu-utara", CaseFilters(status=None), now=now, limit=2)
     last = first[-1]
     second = store.list_cases(
-        "luwu-utara", CaseFilters(status=None), now=now, limit=10,
+        "luwu-utara",
+        CaseFilters(status=None),
+        now=now,
+        limit=10,
         after=(last["reported_at"], last["case_id"]),
     )
 

@@ -1,4 +1,4 @@
-"""`simpul replay` rebuilds every projection in one pass; the bench's generator writes a real chain."""
+"""`simpul replay` rebuilds every projection in one pass; the bench writes a real chain."""
 
 from io import StringIO
 
@@ -23,9 +23,11 @@ def test_replay_rebuilds_every_projection_in_one_pass_and_reports_what_it_built(
 ) -> None:
     for _ in range(3):
         case_id = pg_cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT)).case_id
-        pg_cases.execute(COORDINATOR, case_id, Classify(
-            case_type="KTA", risk_level="low", jurisdiction="village", emergency=False
-        ))
+        pg_cases.execute(
+            COORDINATOR,
+            case_id,
+            Classify(case_type="KTA", risk_level="low", jurisdiction="village", emergency=False),
+        )
         pg_cases.execute(COORDINATOR, case_id, HandOver(target="patbm"))
     out = StringIO()
 
@@ -65,8 +67,9 @@ def test_the_generator_writes_a_real_chain_in_batches(
 ) -> None:
     batches: list[int] = []
 
-    written = generate_store(pg_cases, total, events_per_case=100, batch_events=500,
-                             progress=batches.append)
+    written = generate_store(
+        pg_cases, total, events_per_case=100, batch_events=500, progress=batches.append
+    )
     result = measure_verification(database_url)
 
     assert written == sum(batches) == total

@@ -60,14 +60,24 @@ def restored(pg_cases: Cases, database_url: str) -> Cases:
             conn.execute(
                 "INSERT INTO cases_events (notification_id, originator_id, originator_version, "
                 "topic, state) VALUES (%s, %s, %s, %s, %s)",
-                (row["notification_id"], row["originator_id"], row["originator_version"],
-                 row["topic"], base64.b64decode(row["state"])),
+                (
+                    row["notification_id"],
+                    row["originator_id"],
+                    row["originator_version"],
+                    row["topic"],
+                    base64.b64decode(row["state"]),
+                ),
             )
             conn.execute(
                 "INSERT INTO cases_events_hashes (notification_id, originator_id, "
                 "originator_version, event_hash, chain_hash) VALUES (%s, %s, %s, %s, %s)",
-                (row["notification_id"], row["originator_id"], row["originator_version"],
-                 bytes.fromhex(row["event_hash"]), bytes.fromhex(row["chain_hash"])),
+                (
+                    row["notification_id"],
+                    row["originator_id"],
+                    row["originator_version"],
+                    bytes.fromhex(row["event_hash"]),
+                    bytes.fromhex(row["chain_hash"]),
+                ),
             )
         head = STORE["chain_head"]
         conn.execute(
@@ -137,7 +147,9 @@ def test_agencies_receive_what_earlier_code_published(restored):
     publication = Publication(restored, SharingPolicy(load_matrix()), "simpul")
     published = []
     for notification in restored.recorder.select_notifications(start=1, limit=10_000):
-        messages = publication.messages(notification.id, restored.mapper.to_domain_event(notification))
+        messages = publication.messages(
+            notification.id, restored.mapper.to_domain_event(notification)
+        )
         published.extend(
             {"topic": m.topic, "key": m.key.decode(), "cloud_event": m.cloud_event}
             for m in messages

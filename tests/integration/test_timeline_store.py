@@ -59,12 +59,49 @@ def test_the_timeline_follows_the_commands_that_made_it(cases: Cases) -> None:
     reported = cases.report_case(INTAKE_OFFICER, ReportCase(**REPORT))
     case_id = reported.case_id
     steps.append((INTAKE_OFFICER, reported))
-    steps.append((COORDINATOR, cases.execute(COORDINATOR, case_id, Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=True))))
-    steps.append((INTAKE_OFFICER, cases.execute(INTAKE_OFFICER, case_id, Refer(service_type="medical_examination", agency="health", emergency=True))))
+    steps.append(
+        (
+            COORDINATOR,
+            cases.execute(
+                COORDINATOR,
+                case_id,
+                Classify(
+                    case_type="KTA", risk_level="high", jurisdiction="district", emergency=True
+                ),
+            ),
+        )
+    )
+    steps.append(
+        (
+            INTAKE_OFFICER,
+            cases.execute(
+                INTAKE_OFFICER,
+                case_id,
+                Refer(service_type="medical_examination", agency="health", emergency=True),
+            ),
+        )
+    )
     referral_id = cases.read_case_events(AUDITOR, case_id, READ)[-1].referral_id
-    steps.append((HEALTH_OFFICER, cases.execute(HEALTH_OFFICER, case_id, AcceptReferral(referral_id=referral_id))))
-    steps.append((COORDINATOR, cases.execute(COORDINATOR, case_id, AssignCaseWorker(case_worker_id=CASE_WORKER.user_id))))
-    steps.append((CASE_WORKER, cases.execute(CASE_WORKER, case_id, RecordConsent(given=False, given_by="parent"))))
+    steps.append(
+        (
+            HEALTH_OFFICER,
+            cases.execute(HEALTH_OFFICER, case_id, AcceptReferral(referral_id=referral_id)),
+        )
+    )
+    steps.append(
+        (
+            COORDINATOR,
+            cases.execute(
+                COORDINATOR, case_id, AssignCaseWorker(case_worker_id=CASE_WORKER.user_id)
+            ),
+        )
+    )
+    steps.append(
+        (
+            CASE_WORKER,
+            cases.execute(CASE_WORKER, case_id, RecordConsent(given=False, given_by="parent")),
+        )
+    )
     events = cases.read_case_events(AUDITOR, case_id, READ)
     profile = cases.profiles.profile(DISTRICT)
 
@@ -105,7 +142,9 @@ def test_the_timeline_of_a_case_with_a_thousand_events_comes_back_quickly(
     elapsed = time.perf_counter() - started
 
     with capsys.disabled():
-        print(f"\n    timeline of {len(timeline.entries)} events: {elapsed * 1000:.0f} ms, "
-              f"{len(body):,} bytes of JSON")
+        print(
+            f"\n    timeline of {len(timeline.entries)} events: {elapsed * 1000:.0f} ms, "
+            f"{len(body):,} bytes of JSON"
+        )
     assert len(timeline.entries) == 1000
     assert elapsed < 5  # a generous bound against regressions; `simpul audit bench` measures

@@ -582,9 +582,14 @@ def move_referral_to(
 WITA = timezone(timedelta(hours=8), "WITA")
 # A Monday morning in Luwu Utara; every case-file test time is an offset from it.
 START = datetime(2025, 3, 3, 8, 0, tzinfo=WITA)
-LEGAL_AID_OFFICER = an_actor(Role.AGENCY_OFFICER, agency=Agency.LEGAL_AID, user_id="legal-aid-officer-1")
+LEGAL_AID_OFFICER = an_actor(
+    Role.AGENCY_OFFICER, agency=Agency.LEGAL_AID, user_id="legal-aid-officer-1"
+)
 PROVINCE_OFFICER = an_actor(
-    Role.AGENCY_OFFICER, agency=Agency.PROVINCE, district="sulawesi-selatan", user_id="province-officer-1"
+    Role.AGENCY_OFFICER,
+    agency=Agency.PROVINCE,
+    district="sulawesi-selatan",
+    user_id="province-officer-1",
 )
 
 
@@ -603,11 +608,15 @@ def report_details(**overrides: Any) -> dict[str, Any]:
         "chronology": "A teacher reports that a 12-year-old pupil was abused by a neighbour.",
         "victim": {"name": "Anak A", "age": 12, "sex": "female", "education": "SD kelas 6"},
         "reporter": {
-            "name": "Ibu Guru R", "relationship_to_victim": "teacher", "phone": "0812-0000-0000"
+            "name": "Ibu Guru R",
+            "relationship_to_victim": "teacher",
+            "phone": "0812-0000-0000",
         },
         "reported_person": {"relationship_to_victim": "neighbour", "sex": "male"},
         "incident": {
-            "place_type": "household", "occurred_on": "2025-03-01", "village": "Desa Baebunta"
+            "place_type": "household",
+            "occurred_on": "2025-03-01",
+            "village": "Desa Baebunta",
         },
         "needs": "A safe place to stay and a medical examination.",
         "psychological_first_aid_needed": True,

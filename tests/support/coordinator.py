@@ -1,4 +1,4 @@
-"""Cases recorded through the real service, in the shapes the coordinator's views must tell apart."""
+"""Cases recorded through the real service, in the shapes the coordinator's views tell apart."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,7 +48,9 @@ class RecordedCase:
     shape: str
 
 
-def record_case(cases: Cases, shape: str, *, district: str = "luwu-utara", worker: str = "cw-1") -> RecordedCase:
+def record_case(
+    cases: Cases, shape: str, *, district: str = "luwu-utara", worker: str = "cw-1"
+) -> RecordedCase:
     """One case of a given shape.
 
     reported: only the report. classified: KTA high risk, medium for ``classified_medium``.
@@ -61,22 +63,42 @@ def record_case(cases: Cases, shape: str, *, district: str = "luwu-utara", worke
     if shape == "reported":
         return RecordedCase(case_id, shape)
     if shape == "handed_over":
-        cases.execute(actors["intake"], case_id, Classify(case_type="KTA", risk_level="low", jurisdiction="village", emergency=False))
+        cases.execute(
+            actors["intake"],
+            case_id,
+            Classify(case_type="KTA", risk_level="low", jurisdiction="village", emergency=False),
+        )
         cases.execute(actors["coordinator"], case_id, HandOver(target="patbm"))
         return RecordedCase(case_id, shape)
     risk = "medium" if shape == "classified_medium" else "high"
-    cases.execute(actors["intake"], case_id, Classify(case_type="KTA", risk_level=risk, jurisdiction="district", emergency=False))
+    cases.execute(
+        actors["intake"],
+        case_id,
+        Classify(case_type="KTA", risk_level=risk, jurisdiction="district", emergency=False),
+    )
     if shape.startswith("classified"):
         return RecordedCase(case_id, shape)
     case_worker = Actor(worker, Role.CASE_WORKER, Agency.UPTD_PPA, district)
     cases.execute(actors["coordinator"], case_id, AssignCaseWorker(case_worker_id=worker))
     cases.execute(case_worker, case_id, RecordContact(mode="home_visit"))
-    cases.execute(case_worker, case_id, RecordConsent(given=True, given_by="parent", document_ref="IC"))
+    cases.execute(
+        case_worker, case_id, RecordConsent(given=True, given_by="parent", document_ref="IC")
+    )
     cases.execute(case_worker, case_id, Refer(service_type="medical_examination", agency="health"))
-    legal = cases.execute(case_worker, case_id, Refer(service_type="legal_process", agency="police"))
-    cases.execute(actors["police"], case_id, AcceptReferral(referral_id=referral_id_for(case_id, legal.version)))
+    legal = cases.execute(
+        case_worker, case_id, Refer(service_type="legal_process", agency="police")
+    )
+    cases.execute(
+        actors["police"],
+        case_id,
+        AcceptReferral(referral_id=referral_id_for(case_id, legal.version)),
+    )
     if shape == "closed":
-        cases.execute(actors["coordinator"], case_id, Terminate(kind="unilateral", reason="whereabouts_unknown"))
+        cases.execute(
+            actors["coordinator"],
+            case_id,
+            Terminate(kind="unilateral", reason="whereabouts_unknown"),
+        )
     return RecordedCase(case_id, shape)
 
 

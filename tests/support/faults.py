@@ -102,12 +102,15 @@ def derived_messages(cases: Cases, prefix: str) -> dict[str, list[dict[str, Any]
     by_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
     position = 0
     while True:
-        notifications = cases.recorder.select_notifications(position, 1000,
-                                                            inclusive_of_start=False)
+        notifications = cases.recorder.select_notifications(
+            position, 1000, inclusive_of_start=False
+        )
         if not notifications:
             return dict(by_topic)
         for notification in notifications:
-            for message in publication.messages(notification.id, cases.mapper.to_domain_event(notification)):
+            for message in publication.messages(
+                notification.id, cases.mapper.to_domain_event(notification)
+            ):
                 by_topic[message.topic].append(message.cloud_event)
         position = notifications[-1].id
 
@@ -127,9 +130,12 @@ class TopicCheck:
 
     @property
     def problems(self) -> list[str]:
-        return ([f"missing {i}" for i in self.missing[:5]]
-                + [f"unexpected {i}" for i in self.unexpected[:5]]
-                + self.order_problems[:5] + self.repeat_problems[:5])
+        return (
+            [f"missing {i}" for i in self.missing[:5]]
+            + [f"unexpected {i}" for i in self.unexpected[:5]]
+            + self.order_problems[:5]
+            + self.repeat_problems[:5]
+        )
 
 
 def check_topic(read: list[dict[str, Any]], expected: list[dict[str, Any]]) -> TopicCheck:
@@ -149,8 +155,9 @@ def check_topic(read: list[dict[str, Any]], expected: list[dict[str, Any]]) -> T
     for message in sorted(read, key=lambda m: (m["partition"], m["offset"])):
         event = message["event"]
         if not isinstance(event, dict) or "id" not in event:
-            repeat_problems.append(f"an undecodable message at {message['partition']}/"
-                                   f"{message['offset']}")
+            repeat_problems.append(
+                f"an undecodable message at {message['partition']}/{message['offset']}"
+            )
             continue
         if event["id"] in first:
             repeats += 1
@@ -168,9 +175,14 @@ def check_topic(read: list[dict[str, Any]], expected: list[dict[str, Any]]) -> T
         if positions != sorted(positions) or len(set(positions)) != len(positions):
             order_problems.append(f"case {case_id} out of order: {positions[:20]}")
     return TopicCheck(
-        messages=len(read), distinct=len(first), repeats=repeats,
-        missing=sorted(expected_ids - first.keys()), unexpected=sorted(first.keys() - expected_ids),
-        order_problems=order_problems, repeat_problems=repeat_problems, cases=len(by_case),
+        messages=len(read),
+        distinct=len(first),
+        repeats=repeats,
+        missing=sorted(expected_ids - first.keys()),
+        unexpected=sorted(first.keys() - expected_ids),
+        order_problems=order_problems,
+        repeat_problems=repeat_problems,
+        cases=len(by_case),
     )
 
 

@@ -37,8 +37,13 @@ def report(cases: Cases, **overrides: Any) -> UUID:
         "channel": "walk_in",
         "arrived_at": datetime.now(UTC) - timedelta(minutes=5),
         "chronology": "The mother reports bruises on her daughter's arms.",
-        "victim": {"name": "Mawar", "sex": "female", "age": 12, "nik": "7322011201140001",
-                   "education": "SMP 1 Masamba"},
+        "victim": {
+            "name": "Mawar",
+            "sex": "female",
+            "age": 12,
+            "nik": "7322011201140001",
+            "education": "SMP 1 Masamba",
+        },
         "reporter": {"name": "Melati", "relationship_to_victim": "mother"},
         "reported_person": {"relationship_to_victim": "neighbour"},
         "incident": {"place_type": "household", "village": "Baebunta"},
@@ -49,11 +54,41 @@ def report(cases: Cases, **overrides: Any) -> UUID:
 
 def consented_case(cases: Cases, *, emergency: bool = False) -> UUID:
     case_id = report(cases)
-    cases.execute(INTAKE, case_id, Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=emergency, forms_of_violence=["physical"]))
+    cases.execute(
+        INTAKE,
+        case_id,
+        Classify(
+            case_type="KTA",
+            risk_level="high",
+            jurisdiction="district",
+            emergency=emergency,
+            forms_of_violence=["physical"],
+        ),
+    )
     cases.execute(COORDINATOR, case_id, AssignCaseWorker(case_worker_id=CASE_WORKER.user_id))
-    cases.execute(CASE_WORKER, case_id, RecordConsent(given=True, given_by="parent", document_ref="IC-1"))
-    cases.execute(CASE_WORKER, case_id, RecordAssessment(kind="further", domain="physical", assessing_agency="uptd_ppa", findings="fractured left wrist"))
-    cases.execute(CASE_WORKER, case_id, RecordAssessment(kind="further", domain="legal", assessing_agency="uptd_ppa", findings="the neighbour is suspected"))
+    cases.execute(
+        CASE_WORKER, case_id, RecordConsent(given=True, given_by="parent", document_ref="IC-1")
+    )
+    cases.execute(
+        CASE_WORKER,
+        case_id,
+        RecordAssessment(
+            kind="further",
+            domain="physical",
+            assessing_agency="uptd_ppa",
+            findings="fractured left wrist",
+        ),
+    )
+    cases.execute(
+        CASE_WORKER,
+        case_id,
+        RecordAssessment(
+            kind="further",
+            domain="legal",
+            assessing_agency="uptd_ppa",
+            findings="the neighbour is suspected",
+        ),
+    )
     return case_id
 
 
@@ -64,21 +99,48 @@ def refer(cases: Cases, case_id: UUID, agency: str, service: str, **kw: Any) -> 
 
 def deliver(cases: Cases, case_id: UUID, referral_id: str, agency: str) -> None:
     cases.execute(officer(agency), case_id, AcceptReferral(referral_id=referral_id))
-    cases.execute(officer(agency), case_id, RecordServiceDelivery(referral_id=referral_id, outcome="completed", delivered_on="2026-03-02", summary="done"))
+    cases.execute(
+        officer(agency),
+        case_id,
+        RecordServiceDelivery(
+            referral_id=referral_id, outcome="completed", delivered_on="2026-03-02", summary="done"
+        ),
+    )
 
 
 def busy_case(cases: Cases) -> UUID:
     """One case touching most agency message kinds: emergency referral, referrals, a decline,
     a delivery, a re-referral, fact updates after referral, and termination with open referrals."""
     case_id = report(cases)
-    cases.execute(INTAKE, case_id, Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=True, forms_of_violence=["physical"]))
+    cases.execute(
+        INTAKE,
+        case_id,
+        Classify(
+            case_type="KTA",
+            risk_level="high",
+            jurisdiction="district",
+            emergency=True,
+            forms_of_violence=["physical"],
+        ),
+    )
     medical = refer(cases, case_id, "health", "medical_examination", emergency=True)
     cases.execute(COORDINATOR, case_id, AssignCaseWorker(case_worker_id=CASE_WORKER.user_id))
-    cases.execute(CASE_WORKER, case_id, RecordConsent(given=True, given_by="parent", document_ref="IC-1"))
+    cases.execute(
+        CASE_WORKER, case_id, RecordConsent(given=True, given_by="parent", document_ref="IC-1")
+    )
     deliver(cases, case_id, medical, "health")
     legal = refer(cases, case_id, "police", "legal_process")
     school = refer(cases, case_id, "education", "return_to_school")
-    cases.execute(CASE_WORKER, case_id, RecordAssessment(kind="further", domain="legal", assessing_agency="police", findings="the neighbour is suspected"))
+    cases.execute(
+        CASE_WORKER,
+        case_id,
+        RecordAssessment(
+            kind="further",
+            domain="legal",
+            assessing_agency="police",
+            findings="the neighbour is suspected",
+        ),
+    )
     cases.execute(officer("education"), case_id, DeclineReferral(referral_id=school, reason="full"))
     refer(cases, case_id, "education", "non_formal_education")
     cases.execute(officer("police"), case_id, AcceptReferral(referral_id=legal))
@@ -89,6 +151,10 @@ def busy_case(cases: Cases) -> UUID:
 
 def handed_over_case(cases: Cases) -> UUID:
     case_id = report(cases)
-    cases.execute(INTAKE, case_id, Classify(case_type="KTA", risk_level="low", jurisdiction="village", emergency=False))
+    cases.execute(
+        INTAKE,
+        case_id,
+        Classify(case_type="KTA", risk_level="low", jurisdiction="village", emergency=False),
+    )
     cases.execute(COORDINATOR, case_id, HandOver(target="patbm", receiving_unit="PATBM Baebunta"))
     return case_id

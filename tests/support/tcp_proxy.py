@@ -43,8 +43,9 @@ class TcpProxy:
         self._loop = asyncio.new_event_loop()
         self._flowing = asyncio.Event()
         self._server: asyncio.AbstractServer | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-proxy",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="tcp-proxy", daemon=True
+        )
 
     @property
     def address(self) -> str:
@@ -119,8 +120,9 @@ class TcpProxy:
         if not transport.is_closing():
             transport.abort()  # RST rather than FIN: the peer sees the connection die
 
-    async def _accept(self, client_reader: asyncio.StreamReader,
-                      client_writer: asyncio.StreamWriter) -> None:
+    async def _accept(
+        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
         self.connections_accepted += 1
         if self.mode == REFUSE:
             self._abort(client_writer)
@@ -130,18 +132,25 @@ class TcpProxy:
         if client_writer not in self._writers:
             return  # cut while it waited
         try:
-            server_reader, server_writer = await asyncio.open_connection("127.0.0.1",
-                                                                         self.target_port)
+            server_reader, server_writer = await asyncio.open_connection(
+                "127.0.0.1", self.target_port
+            )
         except OSError:
             self._abort(client_writer)
             return
         self._writers.update((client_writer, server_writer))
         pair = (client_writer, server_writer)
-        await asyncio.gather(self._pipe(client_reader, server_writer, pair),
-                             self._pipe(server_reader, client_writer, pair))
+        await asyncio.gather(
+            self._pipe(client_reader, server_writer, pair),
+            self._pipe(server_reader, client_writer, pair),
+        )
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter]) -> None:
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
+    ) -> None:
         try:
             while True:
                 chunk = await reader.read(CHUNK)

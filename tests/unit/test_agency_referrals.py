@@ -33,7 +33,9 @@ def inbox(cases: Cases, agency: str) -> MemoryReferralsView:
     view = MemoryReferralsView()
     projection = AgencyReferralsProjection()
     for notification in cases.recorder.select_notifications(0, 10_000, inclusive_of_start=False):
-        for message in publication.messages(notification.id, cases.mapper.to_domain_event(notification)):
+        for message in publication.messages(
+            notification.id, cases.mapper.to_domain_event(notification)
+        ):
             if message.topic == agency_topic("simpul", agency):
                 projection.process(message.cloud_event, view)
     return view
@@ -73,8 +75,9 @@ def test_termination_leaves_every_referral_settled_and_every_case_closed(cases: 
     for agency in ("police", "health", "education", "social"):
         view = inbox(cases, agency)
         assert {case["status"] for case in view.cases.values()} == {"closed"}, agency
-        assert all(r["status"] in {"completed", "declined", "cancelled"}
-                   for r in view.referrals.values()), agency
+        assert all(
+            r["status"] in {"completed", "declined", "cancelled"} for r in view.referrals.values()
+        ), agency
 
 
 def test_a_re_referred_case_is_open_again(cases: Cases):
@@ -111,5 +114,6 @@ def test_the_school_inbox_never_holds_the_medical_assessment(cases: Cases):
 
 def test_an_unknown_message_type_is_refused_not_dropped():
     with pytest.raises(UnknownMessageType):
-        AgencyReferralsProjection().process({"type": "id.simpul.agency.gossip.v1", "data": {}},
-                                            MemoryReferralsView())
+        AgencyReferralsProjection().process(
+            {"type": "id.simpul.agency.gossip.v1", "data": {}}, MemoryReferralsView()
+        )

@@ -894,8 +894,8 @@ def test_fold_refuses_a_history_that_does_not_start_with_the_report(
     "rearrange",
     [
         lambda events: events[:5] + events[6:],
-        lambda events: events[:3] + [events[4], events[3]] + events[5:],
-        lambda events: events[:5] + [events[4]] + events[5:],
+        lambda events: [*events[:3], events[4], events[3], *events[5:]],
+        lambda events: [*events[:5], events[4], *events[5:]],
     ],
     ids=["a version missing", "two swapped", "one repeated"],
 )
@@ -918,7 +918,7 @@ def test_fold_refuses_an_event_it_has_no_handler_for() -> None:
             originator_id=story.case.id, originator_version=2, timestamp=after(minutes=5)
         )
 
-    with pytest.raises(UnknownCaseEvent, match="Case.Event"):
+    with pytest.raises(UnknownCaseEvent, match=r"Case\.Event"):
         CaseFile.from_events([*story.events, unhandled])
 
 
@@ -1018,10 +1018,20 @@ def test_case_file_folds_events_read_back_from_the_case_store() -> None:
     }
     reported = cases.report_case(INTAKE_OFFICER, ReportCase(**report_fields))
     case_id = reported.case_id
-    cases.execute(COORDINATOR, case_id, Classify(case_type="KTP", risk_level="medium", jurisdiction="district", emergency=False))
+    cases.execute(
+        COORDINATOR,
+        case_id,
+        Classify(case_type="KTP", risk_level="medium", jurisdiction="district", emergency=False),
+    )
     cases.execute(COORDINATOR, case_id, AssignCaseWorker(case_worker_id=CASE_WORKER.user_id))
-    cases.execute(CASE_WORKER, case_id, RecordConsent(given=True, given_by="victim", document_ref="IC/2025/077"))
-    referred = cases.execute(CASE_WORKER, case_id, Refer(service_type="medical_examination", agency="health"))
+    cases.execute(
+        CASE_WORKER,
+        case_id,
+        RecordConsent(given=True, given_by="victim", document_ref="IC/2025/077"),
+    )
+    referred = cases.execute(
+        CASE_WORKER, case_id, Refer(service_type="medical_examination", agency="health")
+    )
 
     read = CaseRead(view="test")
     events = cases.read_case_events(AUDITOR, case_id, read)
@@ -1037,6 +1047,4 @@ def test_case_file_folds_events_read_back_from_the_case_store() -> None:
     assert file.referrals[0].due_at == file.referrals[0].referred_at + time_standard
     assert case_file_as_of(
         cases.read_case_events(AUDITOR, case_id, read, upto_version=2), version=2
-    ) == (
-        case_file_as_of(events, version=2)
-    )
+    ) == (case_file_as_of(events, version=2))

@@ -16,8 +16,12 @@ from tests.unit.test_case_file import CaseStory, classified_story, tell_the_whol
 PROFILE = load_profiles().profile(DISTRICT)
 WITA = ZoneInfo("Asia/Makassar")
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-AUDITOR = {"user_id": "inspektorat-01", "role": "auditor", "agency": "province",
-           "district": "sulawesi-selatan"}
+AUDITOR = {
+    "user_id": "inspektorat-01",
+    "role": "auditor",
+    "agency": "province",
+    "district": "sulawesi-selatan",
+}
 
 
 def _timeline(story: CaseStory) -> Timeline:

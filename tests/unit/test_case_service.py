@@ -87,12 +87,22 @@ def case_in_intervention(cases: Cases) -> UUID:
     case_id = report_a_case(cases).case_id
     advance_reported_case(cases, case_id, Stage.INTERVENTION)
     cases.execute(CASE_WORKER, case_id, NamedReferral(**a_referral(referral_id=REFERRAL_ID)))
-    cases.execute(CASE_WORKER, case_id, NamedReferral(**a_referral(referral_id=POLICE_REFERRAL_ID, service_type="legal_process", agency="police")))
+    cases.execute(
+        CASE_WORKER,
+        case_id,
+        NamedReferral(
+            **a_referral(
+                referral_id=POLICE_REFERRAL_ID, service_type="legal_process", agency="police"
+            )
+        ),
+    )
     return case_id
 
 
 def recorded_event_names(cases: Cases, case_id: UUID) -> list[str]:
-    return [type(event).__name__ for event in cases.read_case_events(COORDINATOR, case_id, TEST_READ)]
+    return [
+        type(event).__name__ for event in cases.read_case_events(COORDINATOR, case_id, TEST_READ)
+    ]
 
 
 # ---- The SOP end to end ---------------------------------------------------------
@@ -121,16 +131,44 @@ def test_a_case_runs_from_report_to_agreed_termination(cases, clock):
     cases.execute(CASE_WORKER, case_id, AgreeInterventionPlan(**an_intervention_plan()))
     # L4.1: referrals to the health office and the police
     cases.execute(CASE_WORKER, case_id, NamedReferral(**a_referral(referral_id="referral-health")))
-    cases.execute(CASE_WORKER, case_id, NamedReferral(**a_referral(referral_id="referral-police", service_type="legal_process", agency="police")))
+    cases.execute(
+        CASE_WORKER,
+        case_id,
+        NamedReferral(
+            **a_referral(
+                referral_id="referral-police", service_type="legal_process", agency="police"
+            )
+        ),
+    )
     clock.advance(timedelta(hours=4))
     # L4.2-L4.3: each agency accepts and reports what it delivered
     cases.execute(HEALTH_OFFICER, case_id, AcceptReferral(referral_id="referral-health"))
-    cases.execute(HEALTH_OFFICER, case_id, RecordAssessment(**an_assessment(kind="further", domain="physical", assessing_agency="health")))
-    cases.execute(HEALTH_OFFICER, case_id, RecordServiceDelivery(**a_service_delivery(referral_id="referral-health")))
+    cases.execute(
+        HEALTH_OFFICER,
+        case_id,
+        RecordAssessment(
+            **an_assessment(kind="further", domain="physical", assessing_agency="health")
+        ),
+    )
+    cases.execute(
+        HEALTH_OFFICER,
+        case_id,
+        RecordServiceDelivery(**a_service_delivery(referral_id="referral-health")),
+    )
     cases.execute(POLICE_OFFICER, case_id, AcceptReferral(referral_id="referral-police"))
-    cases.execute(POLICE_OFFICER, case_id, RecordServiceDelivery(**a_service_delivery(referral_id="referral-police", outcome="partially_delivered")))
+    cases.execute(
+        POLICE_OFFICER,
+        case_id,
+        RecordServiceDelivery(
+            **a_service_delivery(referral_id="referral-police", outcome="partially_delivered")
+        ),
+    )
     clock.advance(timedelta(days=20))
-    cases.execute(POLICE_OFFICER, case_id, RecordServiceDelivery(**a_service_delivery(referral_id="referral-police")))
+    cases.execute(
+        POLICE_OFFICER,
+        case_id,
+        RecordServiceDelivery(**a_service_delivery(referral_id="referral-police")),
+    )
     # L4.4, L5.2: accompaniment and a monitoring visit that finds recovery
     cases.execute(CASE_WORKER, case_id, RecordAccompaniment(**an_accompaniment()))
     clock.advance(timedelta(days=30))
@@ -244,7 +282,9 @@ def test_an_agency_the_case_was_not_referred_to_is_told_it_does_not_exist(
     with pytest.raises(CaseNotFound):
         cases.read_case_events(EDUCATION_OFFICER, case_in_intervention, TEST_READ)
     with pytest.raises(CaseNotFound):
-        cases.execute(EDUCATION_OFFICER, case_in_intervention, AcceptReferral(referral_id=REFERRAL_ID))
+        cases.execute(
+            EDUCATION_OFFICER, case_in_intervention, AcceptReferral(referral_id=REFERRAL_ID)
+        )
 
 
 def test_an_agency_is_told_the_case_does_not_exist_until_it_is_referred(cases):
@@ -265,7 +305,9 @@ def test_a_referred_agency_reads_the_case(cases, case_in_intervention):
 
 
 def test_a_referred_agency_acts_on_its_own_referral(cases, case_in_intervention):
-    cases.execute(POLICE_OFFICER, case_in_intervention, AcceptReferral(referral_id=POLICE_REFERRAL_ID))
+    cases.execute(
+        POLICE_OFFICER, case_in_intervention, AcceptReferral(referral_id=POLICE_REFERRAL_ID)
+    )
 
     case = cases.visible_case(POLICE_OFFICER, case_in_intervention)
     assert case.referral(POLICE_REFERRAL_ID).status == ReferralStatus.ACCEPTED
@@ -302,7 +344,13 @@ def test_a_referred_agency_records_its_assessment_while_its_referral_is_open(
     cases, case_in_intervention
 ):
     """L2.2: further assessment with the police (legal status)."""
-    result = cases.execute(POLICE_OFFICER, case_in_intervention, RecordAssessment(**an_assessment(kind="further", domain="legal", assessing_agency="police")))
+    result = cases.execute(
+        POLICE_OFFICER,
+        case_in_intervention,
+        RecordAssessment(
+            **an_assessment(kind="further", domain="legal", assessing_agency="police")
+        ),
+    )
 
     assert result.recorded == ("AssessmentRecorded",)
 
@@ -313,13 +361,21 @@ def test_the_provincial_unit_reads_a_case_referred_to_it_from_any_district(
     provincial_officer = an_actor(
         Role.AGENCY_OFFICER, agency=Agency.PROVINCE, district="sulawesi-selatan"
     )
-    cases.execute(CASE_WORKER, case_in_intervention, NamedReferral(**a_referral(
-            referral_id="referral-province",
-            service_type="psychological_counselling",
-            agency="province",
-        )))
+    cases.execute(
+        CASE_WORKER,
+        case_in_intervention,
+        NamedReferral(
+            **a_referral(
+                referral_id="referral-province",
+                service_type="psychological_counselling",
+                agency="province",
+            )
+        ),
+    )
 
-    cases.execute(provincial_officer, case_in_intervention, AcceptReferral(referral_id="referral-province"))
+    cases.execute(
+        provincial_officer, case_in_intervention, AcceptReferral(referral_id="referral-province")
+    )
 
     assert cases.visible_case(provincial_officer, case_in_intervention).id == case_in_intervention
 
@@ -407,7 +463,9 @@ def test_a_command_based_on_a_stale_version_is_refused(cases):
 
     # When we assign a case worker based on version 1
     with pytest.raises(VersionConflict) as caught:
-        cases.execute(COORDINATOR, case_id, AssignCaseWorker(**a_case_worker_assignment()), expected_version=1)
+        cases.execute(
+            COORDINATOR, case_id, AssignCaseWorker(**a_case_worker_assignment()), expected_version=1
+        )
 
     # Then the write is refused and nothing is recorded
     assert (caught.value.expected, caught.value.actual) == (1, 2)
@@ -417,7 +475,9 @@ def test_a_command_based_on_a_stale_version_is_refused(cases):
 def test_a_command_based_on_the_current_version_is_recorded(cases):
     case_id = report_a_case(cases).case_id
 
-    result = cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()), expected_version=1)
+    result = cases.execute(
+        INTAKE_OFFICER, case_id, Classify(**a_classification()), expected_version=1
+    )
 
     assert result.version == 2
 
@@ -427,10 +487,14 @@ def test_a_command_based_on_the_current_version_is_recorded(cases):
 
 def test_a_retried_command_returns_the_first_result_and_records_nothing(cases, clock):
     case_id = report_a_case(cases).case_id
-    first = cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()), idempotency_key="k-1")
+    first = cases.execute(
+        INTAKE_OFFICER, case_id, Classify(**a_classification()), idempotency_key="k-1"
+    )
     clock.advance()
 
-    retried = cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()), idempotency_key="k-1")
+    retried = cases.execute(
+        INTAKE_OFFICER, case_id, Classify(**a_classification()), idempotency_key="k-1"
+    )
 
     assert retried.replayed is True
     assert first.replayed is False
@@ -470,7 +534,12 @@ def test_the_same_key_for_a_different_request_is_refused(cases):
     cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()), idempotency_key="k-1")
 
     with pytest.raises(IdempotencyKeyReused):
-        cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification(risk_level="medium")), idempotency_key="k-1")
+        cases.execute(
+            INTAKE_OFFICER,
+            case_id,
+            Classify(**a_classification(risk_level="medium")),
+            idempotency_key="k-1",
+        )
 
     assert recorded_event_names(cases, case_id) == ["ReportReceived", "RiskClassified"]
 
@@ -488,14 +557,18 @@ def test_the_same_key_for_a_command_on_another_case_is_refused(cases):
     cases.execute(INTAKE_OFFICER, first_case, Classify(**a_classification()), idempotency_key="k-1")
 
     with pytest.raises(IdempotencyKeyReused):
-        cases.execute(INTAKE_OFFICER, second_case, Classify(**a_classification()), idempotency_key="k-1")
+        cases.execute(
+            INTAKE_OFFICER, second_case, Classify(**a_classification()), idempotency_key="k-1"
+        )
 
 
 def test_idempotency_keys_belong_to_the_user_who_chose_them(cases):
     case_id = report_a_case(cases).case_id
     cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()), idempotency_key="k-1")
 
-    result = cases.execute(COORDINATOR, case_id, AssignCaseWorker(**a_case_worker_assignment()), idempotency_key="k-1")
+    result = cases.execute(
+        COORDINATOR, case_id, AssignCaseWorker(**a_case_worker_assignment()), idempotency_key="k-1"
+    )
 
     assert result.replayed is False
     assert result.recorded == ("CaseWorkerAssigned",)
@@ -504,10 +577,17 @@ def test_idempotency_keys_belong_to_the_user_who_chose_them(cases):
 def test_a_refused_command_does_not_use_up_its_key(cases):
     case_id = report_a_case(cases).case_id
     with pytest.raises(RuleViolated):
-        cases.execute(COORDINATOR, case_id, AssignCaseWorker(**a_case_worker_assignment()), idempotency_key="k-1")
+        cases.execute(
+            COORDINATOR,
+            case_id,
+            AssignCaseWorker(**a_case_worker_assignment()),
+            idempotency_key="k-1",
+        )
     cases.execute(INTAKE_OFFICER, case_id, Classify(**a_classification()))
 
-    result = cases.execute(COORDINATOR, case_id, AssignCaseWorker(**a_case_worker_assignment()), idempotency_key="k-1")
+    result = cases.execute(
+        COORDINATOR, case_id, AssignCaseWorker(**a_case_worker_assignment()), idempotency_key="k-1"
+    )
 
     assert result.replayed is False
     assert result.recorded == ("CaseWorkerAssigned",)

@@ -29,8 +29,9 @@ def cases() -> Cases:
 
 def produced(cases: Cases) -> list:
     publication = Publication(cases, SharingPolicy(load_matrix()), "simpul")
-    notifications = cases.recorder.select_notifications(start=0, limit=10_000,
-                                                        inclusive_of_start=False)
+    notifications = cases.recorder.select_notifications(
+        start=0, limit=10_000, inclusive_of_start=False
+    )
     return [
         message
         for n in notifications
@@ -39,16 +40,19 @@ def produced(cases: Cases) -> list:
 
 
 def test_the_checked_in_schemas_and_asyncapi_document_are_up_to_date():
-    stale = [str(path) for path, text in written_files()
-             if not path.exists() or path.read_text() != text]
+    stale = [
+        str(path) for path, text in written_files() if not path.exists() or path.read_text() != text
+    ]
 
     assert stale == [], "run: .venv/bin/python -m gateways.kafka.contract"
 
 
 def test_every_published_schema_version_stays_compatible_with_its_frozen_copy():
     current = load_schemas()
-    frozen = {path.name.removesuffix(".json"): json.loads(path.read_text())
-              for path in FROZEN.glob("*.json")}
+    frozen = {
+        path.name.removesuffix(".json"): json.loads(path.read_text())
+        for path in FROZEN.glob("*.json")
+    }
 
     assert set(frozen) == set(current), "freeze new types by copying them to published_schemas/"
     for name, published in frozen.items():
@@ -79,9 +83,17 @@ def test_every_message_produced_for_a_busy_case_validates_against_its_schema(cas
     messages = produced(cases)
 
     kinds = {m.cloud_event["type"] for m in messages}
-    assert {f"id.simpul.agency.{kind}.v1" for kind in (
-        "case.opened", "case.updated", "referral.received", "referral.updated",
-        "case.handed_over", "case.closed")} <= kinds
+    assert {
+        f"id.simpul.agency.{kind}.v1"
+        for kind in (
+            "case.opened",
+            "case.updated",
+            "referral.received",
+            "referral.updated",
+            "case.handed_over",
+            "case.closed",
+        )
+    } <= kinds
     for message in messages:
         assert validator.errors(message.cloud_event) == [], message.cloud_event["type"]
 
@@ -126,8 +138,10 @@ def test_the_api_serves_the_asyncapi_document():
 
 
 def test_a_schema_violation_is_described_without_quoting_the_message_data():
-    message = {"type": "id.simpul.agency.case.opened.v1",
-               "data": {"case_id": "x", "district": 7, "facts": {"victim": "Mawar, 12, Baebunta"}}}
+    message = {
+        "type": "id.simpul.agency.case.opened.v1",
+        "data": {"case_id": "x", "district": 7, "facts": {"victim": "Mawar, 12, Baebunta"}},
+    }
 
     errors = MessageValidator().errors(message)
 
@@ -139,8 +153,16 @@ def test_a_schema_violation_is_described_without_quoting_the_message_data():
 def test_any_json_at_all_gets_a_reason_rather_than_an_exception():
     validator = MessageValidator()
 
-    for message in ([1, 2], "text", 7, None, {}, {"type": ["id.simpul.agency.case.opened.v1"]},
-                    {"type": {"nested": 1}}, {"type": 3}):
+    for message in (
+        [1, 2],
+        "text",
+        7,
+        None,
+        {},
+        {"type": ["id.simpul.agency.case.opened.v1"]},
+        {"type": {"nested": 1}},
+        {"type": 3},
+    ):
         assert validator.errors(message), message
 
 
@@ -152,5 +174,6 @@ def test_formats_are_checked_so_a_time_that_is_no_date_is_refused(cases: Cases):
     assert validator.errors(message) == []
     assert validator.errors({**message, "time": "yesterday"}) == ["time: violates 'format'"]
     assert validator.errors({**message, "time": "2026-03-02T08:00:00"}) == [
-        "time: violates 'format'"]  # no offset
+        "time: violates 'format'"
+    ]  # no offset
     assert validator.errors({**message, "subject": "nope"}) == ["subject: violates 'format'"]

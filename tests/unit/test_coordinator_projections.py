@@ -1,4 +1,4 @@
-"""The coordinator's rows: the open-case fold and the time-standard dashboard, from real Case events."""
+"""The coordinator's rows: the open-case fold and the time-standard dashboard, from Case events."""
 
 from dataclasses import asdict, fields
 from typing import Any
@@ -41,17 +41,35 @@ class History:
         return [e for e in self.events if isinstance(e, Case.Referred)][-1].referral_id
 
     def through_consent(self) -> "History":
-        self.do(after(minutes=30), "classify", case_type="KTA", risk_level="high",
-                jurisdiction="district", emergency=False)
+        self.do(
+            after(minutes=30),
+            "classify",
+            case_type="KTA",
+            risk_level="high",
+            jurisdiction="district",
+            emergency=False,
+        )
         self.do(after(hours=1), "assign_case_worker", case_worker_id=CASE_WORKER.user_id)
         self.do(after(hours=3), "record_contact", mode="home_visit", by=CASE_WORKER)
-        self.do(after(hours=4), "record_consent", given=True, given_by="parent",
-                document_ref="IC-1", by=CASE_WORKER)
+        self.do(
+            after(hours=4),
+            "record_consent",
+            given=True,
+            given_by="parent",
+            document_ref="IC-1",
+            by=CASE_WORKER,
+        )
         return self
 
     def refer(self, agency: str, service_type: str, when: Any) -> str:
-        self.do(when, "refer", referral_id=f"ref-{len(self.events)}", service_type=service_type,
-                agency=agency, due_at=when + (after(days=7) - after()))
+        self.do(
+            when,
+            "refer",
+            referral_id=f"ref-{len(self.events)}",
+            service_type=service_type,
+            agency=agency,
+            due_at=when + (after(days=7) - after()),
+        )
         return self.last_referral_id()
 
 
@@ -93,11 +111,22 @@ def test_open_referrals_name_their_agencies_until_settled():
         legal: "pending",
     }
 
-    history.do(after(hours=8), "record_service_delivery", referral_id=medical,
-               outcome="completed", delivered_on="2025-03-03", summary="examined",
-               by=HEALTH_OFFICER)
-    history.do(after(hours=9), "decline_referral", referral_id=legal, reason="no jurisdiction",
-               by=POLICE_OFFICER)
+    history.do(
+        after(hours=8),
+        "record_service_delivery",
+        referral_id=medical,
+        outcome="completed",
+        delivered_on="2025-03-03",
+        summary="examined",
+        by=HEALTH_OFFICER,
+    )
+    history.do(
+        after(hours=9),
+        "decline_referral",
+        referral_id=legal,
+        reason="no jurisdiction",
+        by=POLICE_OFFICER,
+    )
 
     rows = open_case_rows(history.events)
     assert rows.case.open_referral_agencies == ()
@@ -109,8 +138,9 @@ def test_open_referrals_name_their_agencies_until_settled():
 def test_termination_closes_the_case_and_cancels_its_open_referrals():
     history = History().through_consent()
     medical = history.refer("health", "medical_examination", after(hours=5))
-    history.do(after(days=1), "terminate", kind="unilateral", reason="whereabouts_unknown",
-               by=COORDINATOR)
+    history.do(
+        after(days=1), "terminate", kind="unilateral", reason="whereabouts_unknown", by=COORDINATOR
+    )
 
     rows = open_case_rows(history.events)
 
@@ -123,8 +153,14 @@ def test_termination_closes_the_case_and_cancels_its_open_referrals():
 
 def test_a_handover_closes_the_case():
     history = History()
-    history.do(after(minutes=30), "classify", case_type="KTA", risk_level="low",
-               jurisdiction="village", emergency=False)
+    history.do(
+        after(minutes=30),
+        "classify",
+        case_type="KTA",
+        risk_level="low",
+        jurisdiction="village",
+        emergency=False,
+    )
     history.do(after(hours=1), "hand_over", target="patbm")
 
     row = open_case_rows(history.events).case
@@ -134,17 +170,40 @@ def test_a_handover_closes_the_case():
 
 def test_the_open_case_row_agrees_with_the_case_file_through_every_stage():
     history = History().through_consent()
-    history.do(after(days=1), "record_assessment", kind="initial_home_visit",
-               domain="psychological", assessing_agency="uptd_ppa", findings="anxious",
-               by=CASE_WORKER)
-    history.do(after(days=2), "conclude_case_report", summary="abuse", needs=["legal_process"],
-               by=CASE_WORKER)
-    history.do(after(days=3), "agree_intervention_plan", goals=["safe"],
-               services=[{"service_type": "legal_process", "agency": "police"}],
-               agreed_with=["parent"], by=CASE_WORKER)
+    history.do(
+        after(days=1),
+        "record_assessment",
+        kind="initial_home_visit",
+        domain="psychological",
+        assessing_agency="uptd_ppa",
+        findings="anxious",
+        by=CASE_WORKER,
+    )
+    history.do(
+        after(days=2),
+        "conclude_case_report",
+        summary="abuse",
+        needs=["legal_process"],
+        by=CASE_WORKER,
+    )
+    history.do(
+        after(days=3),
+        "agree_intervention_plan",
+        goals=["safe"],
+        services=[{"service_type": "legal_process", "agency": "police"}],
+        agreed_with=["parent"],
+        by=CASE_WORKER,
+    )
     legal = history.refer("police", "legal_process", after(days=3, hours=1))
-    history.do(after(days=4), "record_monitoring_visit", mode="home_visit", findings="ok",
-               services_on_track=True, recovered=False, by=CASE_WORKER)
+    history.do(
+        after(days=4),
+        "record_monitoring_visit",
+        mode="home_visit",
+        findings="ok",
+        services_on_track=True,
+        recovered=False,
+        by=CASE_WORKER,
+    )
 
     for length in range(1, len(history.events) + 1):
         prefix = history.events[:length]

@@ -25,8 +25,12 @@ def compose() -> dict:
 
 
 def kubernetes() -> list[dict]:
-    return [doc for path in sorted((DEPLOY / "kubernetes").glob("*.yaml"))
-            for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return [
+        doc
+        for path in sorted((DEPLOY / "kubernetes").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
 
 
 def test_compose_runs_kafka_in_kraft_mode_postgres_the_api_the_relay_and_the_projectors():
@@ -60,7 +64,8 @@ def test_every_kubernetes_container_runs_a_simpul_command_with_known_settings():
 def test_there_is_one_projector_deployment_per_agency_in_the_matrix_and_one_for_the_office():
     projector_args = [
         container["args"][1:]
-        for doc in kubernetes() if doc["kind"] == "Deployment"
+        for doc in kubernetes()
+        if doc["kind"] == "Deployment"
         for container in doc["spec"]["template"]["spec"]["containers"]
         if container["args"][0] == "project"
     ]
@@ -79,8 +84,10 @@ def test_the_image_runs_simpul():
 
 def test_every_kubernetes_process_gets_the_settings_production_requires():
     config = next(doc for doc in kubernetes() if doc["kind"] == "ConfigMap")["data"]
-    placeholders = {"database-url": "postgresql://simpul:secret@postgres:5432/simpul",
-                    "token-secret": "k" * 40}
+    placeholders = {
+        "database-url": "postgresql://simpul:secret@postgres:5432/simpul",
+        "token-secret": "k" * 40,
+    }
     for doc in kubernetes():
         if doc["kind"] != "Deployment":
             continue

@@ -68,36 +68,59 @@ class Story:
 
     # ---- Steps of the SOP, as the tests need them ----
 
-    def classify(self, *, emergency: bool = False, risk: str = "high", jurisdiction: str = "district"):
+    def classify(
+        self, *, emergency: bool = False, risk: str = "high", jurisdiction: str = "district"
+    ):
         return self.act(
-            "classify", by=INTAKE_OFFICER, case_type="KTA", risk_level=risk,
-            jurisdiction=jurisdiction, emergency=emergency, forms_of_violence=["physical"],
+            "classify",
+            by=INTAKE_OFFICER,
+            case_type="KTA",
+            risk_level=risk,
+            jurisdiction=jurisdiction,
+            emergency=emergency,
+            forms_of_violence=["physical"],
         )
 
     def consent(self, given: bool = True):
         self.act("assign_case_worker", case_worker_id=CASE_WORKER.user_id)
         return self.act(
-            "record_consent", by=CASE_WORKER, given=given, given_by="parent",
+            "record_consent",
+            by=CASE_WORKER,
+            given=given,
+            given_by="parent",
             document_ref="IC-1" if given else "",
         )
 
     def refer(self, referral_id: str, agency: str, service: str, *, emergency: bool = False):
         return self.act(
-            "refer", by=CASE_WORKER, referral_id=referral_id, service_type=service, agency=agency,
-            due_at=after(days=7), emergency=emergency,
+            "refer",
+            by=CASE_WORKER,
+            referral_id=referral_id,
+            service_type=service,
+            agency=agency,
+            due_at=after(days=7),
+            emergency=emergency,
         )
 
     def assess(self, domain: str, findings: str, *, by=CASE_WORKER, agency: str = "uptd_ppa"):
         return self.act(
-            "record_assessment", by=by, kind="further", domain=domain,
-            assessing_agency=agency, findings=findings,
+            "record_assessment",
+            by=by,
+            kind="further",
+            domain=domain,
+            assessing_agency=agency,
+            findings=findings,
         )
 
     def deliver(self, referral_id: str, *, by, outcome: str = "completed"):
         self.act("accept_referral", by=by, referral_id=referral_id)
         return self.act(
-            "record_service_delivery", by=by, referral_id=referral_id, outcome=outcome,
-            delivered_on="2025-03-05", summary="done",
+            "record_service_delivery",
+            by=by,
+            referral_id=referral_id,
+            outcome=outcome,
+            delivered_on="2025-03-05",
+            summary="done",
         )
 
 
@@ -177,7 +200,10 @@ def test_a_fact_change_inside_an_agencys_row_is_sent_as_an_updated_snapshot():
 
     kind, data = story.to("police")[-1]
     assert kind == "case.updated"
-    assert data["facts"]["assessments"]["legal"][0]["findings"] == "the neighbour has a prior conviction"
+    assert (
+        data["facts"]["assessments"]["legal"][0]["findings"]
+        == "the neighbour has a prior conviction"
+    )
     assert data["facts"]["victim"]["name"] == "Anak A"
 
 
@@ -220,8 +246,11 @@ def test_a_handover_before_consent_carries_no_personal_data():
     facts = story.to("province")[0][1]["facts"]
     assert facts == {
         "classification": facts["classification"],
-        "report": {"channel": "hotline", "arrived_at": facts["report"]["arrived_at"],
-                   "psychological_first_aid_needed": True},
+        "report": {
+            "channel": "hotline",
+            "arrived_at": facts["report"]["arrived_at"],
+            "psychological_first_aid_needed": True,
+        },
     }
     assert "Anak A" not in str(story.to("province"))
 
@@ -231,21 +260,47 @@ def test_consent_releases_the_withheld_personal_facts_to_an_open_agency():
     state = policy.new_case(str(CASE_ID))
     at = after()
     events = [
-        recorded(Case.ReportReceived, 1, at, originator_topic="domain.case:Case",
-                 district="luwu-utara", register_number="R/1", channel="walk_in", arrived_at=at,
-                 chronology="what happened", needs="", documents=[],
-                 psychological_first_aid_needed=False, victim={"name": "Anak B", "age": 9},
-                 reporter={}, reported_person={}, incident={}),
+        recorded(
+            Case.ReportReceived,
+            1,
+            at,
+            originator_topic="domain.case:Case",
+            district="luwu-utara",
+            register_number="R/1",
+            channel="walk_in",
+            arrived_at=at,
+            chronology="what happened",
+            needs="",
+            documents=[],
+            psychological_first_aid_needed=False,
+            victim={"name": "Anak B", "age": 9},
+            reporter={},
+            reported_person={},
+            incident={},
+        ),
         # A referral recorded before consent without the emergency flag: history the
         # current rules refuse, which the policy must still handle safely.
-        recorded(Case.Referred, 2, at, referral_id="r-1", service_type="legal_process",
-                 agency="police", due_at=at, emergency=False, notes="", referral_record_ref=""),
+        recorded(
+            Case.Referred,
+            2,
+            at,
+            referral_id="r-1",
+            service_type="legal_process",
+            agency="police",
+            due_at=at,
+            emergency=False,
+            notes="",
+            referral_record_ref="",
+        ),
     ]
     before = [m for event in events for m in policy.share(state, event)]
 
-    after_consent = policy.share(state, recorded(
-        Case.ConsentRecorded, 3, at, given=True, given_by="parent", document_ref="IC", notes=""
-    ))
+    after_consent = policy.share(
+        state,
+        recorded(
+            Case.ConsentRecorded, 3, at, given=True, given_by="parent", document_ref="IC", notes=""
+        ),
+    )
 
     assert "Anak B" not in str([m.data for m in before])
     assert [m.kind for m in after_consent] == ["case.updated"]
@@ -264,7 +319,11 @@ def test_an_agency_whose_last_referral_settles_gets_a_closing_message_and_nothin
     story.act("record_accompaniment", by=CASE_WORKER, activity="to court")
 
     assert kinds(story.to("police")) == [
-        "case.opened", "referral.received", "referral.updated", "referral.updated", "case.closed",
+        "case.opened",
+        "referral.received",
+        "referral.updated",
+        "referral.updated",
+        "case.closed",
     ]
     closed = story.to("police")[-1][1]
     assert closed["reason"] == "referrals_settled"
@@ -289,8 +348,12 @@ def test_a_new_referral_after_closing_opens_the_case_to_the_agency_again():
     story.refer("r-2", "police", "legal_process")
 
     assert kinds(story.to("police")) == [
-        "case.opened", "referral.received", "referral.updated", "case.closed",
-        "case.opened", "referral.received",
+        "case.opened",
+        "referral.received",
+        "referral.updated",
+        "case.closed",
+        "case.opened",
+        "referral.received",
     ]
 
 
@@ -348,7 +411,9 @@ def test_replaying_the_same_events_gives_the_same_messages():
     replayed.deliver("r-police", by=POLICE_OFFICER)
 
     def without_case_id(messages):
-        return [(a, k, {key: v for key, v in d.items() if key != "case_id"}) for a, k, d in messages]
+        return [
+            (a, k, {key: v for key, v in d.items() if key != "case_id"}) for a, k, d in messages
+        ]
 
     assert without_case_id(story.messages) == without_case_id(replayed.messages)
 
@@ -358,26 +423,37 @@ def test_the_policy_refuses_an_event_out_of_order():
     state = policy.new_case(str(CASE_ID))
 
     with pytest.raises(ValueError, match="does not follow"):
-        policy.share(state, recorded(Case.ReferralAccepted, 2, after(), referral_id="r-1",
-                                     notes=""))
+        policy.share(
+            state, recorded(Case.ReferralAccepted, 2, after(), referral_id="r-1", notes="")
+        )
 
 
 def test_the_matrix_names_an_unknown_fact_path():
     with pytest.raises(MatrixError, match="victim_medical"):
-        parse_matrix({"consent": {"gated": []},
-                      "agencies": {"police": {"facts": ["victim_medical.*"]}}})
+        parse_matrix(
+            {"consent": {"gated": []}, "agencies": {"police": {"facts": ["victim_medical.*"]}}}
+        )
 
 
 def test_the_matrix_refuses_a_row_without_closing_messages():
-    with pytest.raises(MatrixError, match="case.closed"):
-        parse_matrix({"consent": {"gated": []},
-                      "agencies": {"police": {"facts": [], "messages": ["case.opened",
-                                   "referral.received", "case.handed_over"]}}})
+    with pytest.raises(MatrixError, match=r"case\.closed"):
+        parse_matrix(
+            {
+                "consent": {"gated": []},
+                "agencies": {
+                    "police": {
+                        "facts": [],
+                        "messages": ["case.opened", "referral.received", "case.handed_over"],
+                    }
+                },
+            }
+        )
 
 
 def test_an_agency_without_a_matrix_row_receives_nothing():
-    matrix = parse_matrix({"consent": {"gated": ["victim"]},
-                           "agencies": {"health": {"facts": ["victim.*"]}}})
+    matrix = parse_matrix(
+        {"consent": {"gated": ["victim"]}, "agencies": {"health": {"facts": ["victim.*"]}}}
+    )
     story = a_consented_case(matrix)
 
     story.refer("r-police", "police", "legal_process")

@@ -47,7 +47,7 @@ def test_an_event_without_a_summary_stops_the_timeline() -> None:
             originator_id=story.case.id, originator_version=2, timestamp=after(minutes=5)
         )
 
-    with pytest.raises(UnknownCaseEvent, match="Case.Event"):
+    with pytest.raises(UnknownCaseEvent, match=r"Case\.Event"):
         summaries([*story.events, unheard])
 
 
@@ -98,9 +98,25 @@ def _strings(value: Any) -> list[str]:
 
 
 FREE_TEXT_FIELDS = (
-    "chronology", "victim", "reporter", "reported_person", "incident", "needs", "notes",
-    "rationale", "actions", "findings", "summary", "decisions", "participants", "agreements",
-    "goals", "reason", "activity", "beneficiary_feedback", "receiving_unit",
+    "chronology",
+    "victim",
+    "reporter",
+    "reported_person",
+    "incident",
+    "needs",
+    "notes",
+    "rationale",
+    "actions",
+    "findings",
+    "summary",
+    "decisions",
+    "participants",
+    "agreements",
+    "goals",
+    "reason",
+    "activity",
+    "beneficiary_feedback",
+    "receiving_unit",
 )
 
 
@@ -121,9 +137,10 @@ def test_summaries_quote_no_free_text_recorded_on_the_case(whole_story: CaseStor
 
 
 def test_sop_steps_follow_the_case_through_its_stages(whole_story: CaseStory) -> None:
-    steps = [(s.sop_step, type(e).__name__) for s, e in zip(
-        summaries(whole_story.events), whole_story.events, strict=True
-    )]
+    steps = [
+        (s.sop_step, type(e).__name__)
+        for s, e in zip(summaries(whole_story.events), whole_story.events, strict=True)
+    ]
 
     assert steps[0] == ("L1.2", "ReportReceived")
     assert ("L3.3", "CaseConferenceHeld") in steps

@@ -88,7 +88,9 @@ def list_referrals(
     """Referrals to the caller's agency in the caller's district, from the agency's projection."""
     district = _inbox_district(agency, actor)
     rows = inbox.referrals(
-        district=district, status=status.value if status else None, overdue=overdue,
+        district=district,
+        status=status.value if status else None,
+        overdue=overdue,
         now=cases.clock(),
     )
     referrals = [_referral(row) for row in rows]

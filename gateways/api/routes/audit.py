@@ -29,9 +29,7 @@ AUDIT_READ_ERRORS: dict[int | str, dict[str, Any]] = {
     **READ_ERRORS,
     403: {"model": Problem, "description": "The caller may see the case but not this view of it"},
 }
-VersionQuery = Annotated[
-    int | None, Query(ge=1, description="Cut the timeline at this version")
-]
+VersionQuery = Annotated[int | None, Query(ge=1, description="Cut the timeline at this version")]
 AsOfQuery = Annotated[
     AwareDatetime | None, Query(description="Cut the timeline at this moment (with time zone)")
 ]
@@ -237,9 +235,7 @@ class AccessLogPage(BaseModel):
 
 def _page(entries: list[AccessEntry], limit: int) -> AccessLogPage:
     return AccessLogPage(
-        entries=[
-            AccessLogEntry(id=entry.id, **vars(entry.record)) for entry in entries
-        ],
+        entries=[AccessLogEntry(id=entry.id, **vars(entry.record)) for entry in entries],
         next_after=entries[-1].id if len(entries) == limit else None,
     )
 

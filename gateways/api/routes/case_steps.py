@@ -42,7 +42,8 @@ def _on_referral(command: type[ReferralCommand]) -> Callable[..., CommandAccepte
         version: ExpectedVersion,
         idempotency_key: IdempotencyKey = None,
     ) -> CommandAccepted:
-        issued = command.model_validate({**body.model_dump(), "referral_id": str(referral_id)})
+        sent: BaseModel = body
+        issued = command.model_validate({**sent.model_dump(), "referral_id": str(referral_id)})
         result = cases.execute(
             actor, case_id, issued, expected_version=version, idempotency_key=idempotency_key
         )

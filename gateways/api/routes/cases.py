@@ -15,6 +15,7 @@ from services.case_commands import ReportCase
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
+
 @router.post(
     "",
     status_code=201,
@@ -76,9 +77,7 @@ def read_history(
     summary="Which SOP steps are due, when, and which are overdue (time standards)",
     responses=READ_ERRORS,
 )
-def read_due_steps(
-    case_id: UUID, cases: CasesDep, actor: ActorDep, read: CaseReadDep
-) -> DueSteps:
+def read_due_steps(case_id: UUID, cases: CasesDep, actor: ActorDep, read: CaseReadDep) -> DueSteps:
     """The district's time standards applied to this case at the current time."""
     events = cases.read_case_events(actor, case_id, read)
     return due_steps(events, cases.district_profile(events[0]), now=cases.clock())

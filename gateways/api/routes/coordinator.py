@@ -125,7 +125,7 @@ class CaseList(ViewAnswer):
 @router.get(
     "/cases",
     response_model=CaseList,
-    summary="The district's cases for triage: filter by stage, risk, type, agency, worker, overdue step",
+    summary="The district's cases for triage: by stage, risk, type, agency, worker, overdue step",
     responses=VIEW_ERRORS,
 )
 def list_cases(
@@ -239,7 +239,9 @@ class AgencySteps(StepCounts):
 
 class TimeStandardsDashboard(ViewAnswer):
     agencies: list[AgencySteps] = Field(description="Step counts per agency that owes them")
-    cases: list[CaseSteps] = Field(description="Cases with steps in the requested states, most urgent first")
+    cases: list[CaseSteps] = Field(
+        description="Cases with steps in the requested states, most urgent first"
+    )
     next_cursor: str | None
 
 
@@ -271,9 +273,7 @@ def time_standards_dashboard(
         agency=agency.value if agency else None,
     )
     position = store.position(cases.name)
-    dashboard = store.step_dashboard(
-        actor.district, filters, now=now, limit=limit + 1, after=after
-    )
+    dashboard = store.step_dashboard(actor.district, filters, now=now, limit=limit + 1, after=after)
     rows = dashboard["cases"]
     page = rows[:limit]
     more = len(rows) > limit
@@ -282,8 +282,6 @@ def time_standards_dashboard(
         now=now,
         position=position,
         agencies=[AgencySteps.model_validate(row) for row in dashboard["agencies"]],
-        cases=[
-            CaseSteps.model_validate({**row, "first_due_at": row["first_due"]}) for row in page
-        ],
+        cases=[CaseSteps.model_validate({**row, "first_due_at": row["first_due"]}) for row in page],
         next_cursor=_encode_cursor(page[-1]["first_due"], page[-1]["case_id"]) if more else None,
     )
