@@ -23,7 +23,7 @@ shared/domain.md.
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -79,6 +79,10 @@ class Case(Aggregate):
 
     class Event(ActedEvent):
         """Every case event: who acted (user, role, agency, district) and when."""
+
+        # The case milestone that the first event of this type reaches, if any: a
+        # district's time standards start and stop their clocks at milestones.
+        first_marks: ClassVar[str | None] = None
 
         def apply(self, aggregate: Any) -> None:
             # Runs after the event's own body. Stage and referral status follow the
@@ -181,6 +185,8 @@ class Case(Aggregate):
     class PsychologicalFirstAidGiven(Event):
         """L1.3: initial psychological support was given."""
 
+        first_marks = "psychological_first_aid_given"
+
         notes: str
 
     def give_psychological_first_aid(self, *, notes: str) -> None:
@@ -194,6 +200,8 @@ class Case(Aggregate):
 
     class RiskClassified(Event):
         """L1.5: case type, risk and jurisdiction, and the routing rules (a-f) they gave."""
+
+        first_marks = "classified"
 
         case_type: str
         risk_level: str
@@ -256,6 +264,8 @@ class Case(Aggregate):
     class HandedOver(Event):
         """Routing b, c, d, f: the case left district handling, as classification routed it."""
 
+        first_marks = "terminated"
+
         target: str
         receiving_unit: str
         notes: str
@@ -283,6 +293,8 @@ class Case(Aggregate):
     class EmergencyResponseRecorded(Event):
         """L1.6: outreach and emergency services for a case classified as an emergency."""
 
+        first_marks = "emergency_response_recorded"
+
         actions: list[str]
         notes: str
 
@@ -305,6 +317,8 @@ class Case(Aggregate):
 
     class CaseWorkerAssigned(Event):
         """L1.7: a case worker was assigned, by assignment letter."""
+
+        first_marks = "case_worker_assigned"
 
         case_worker_id: str
         assignment_letter_ref: str
@@ -331,6 +345,8 @@ class Case(Aggregate):
     class BeneficiaryContacted(Event):
         """L1.8: a first visit or contact with the beneficiary and family."""
 
+        first_marks = "beneficiary_contacted"
+
         mode: str
         notes: str
 
@@ -351,6 +367,8 @@ class Case(Aggregate):
 
     class ConsentRecorded(Event):
         """L1.9-10: written informed consent, given or refused."""
+
+        first_marks = "consent_recorded"
 
         given: bool
         given_by: str
@@ -816,6 +834,8 @@ class Case(Aggregate):
 
     class Terminated(Event):
         """L6.1-L6.5: the case ended, agreed after recovery or unilaterally; it is closed."""
+
+        first_marks = "terminated"
 
         kind: str
         reason: str

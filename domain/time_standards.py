@@ -20,25 +20,14 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from domain.case import Case, referral_status_after
+from domain.case import CASE_EVENT_TYPES, Case, referral_status_after
 from domain.vocabulary import ANSWERED_REFERRAL_STATUSES, SETTLED_REFERRAL_STATUSES
 
 # Milestones of the case as a whole, each the time of one recorded event
 # (see CaseMilestones for which event).
 CASE_MILESTONES = frozenset(
-    {
-        "report_arrived",
-        "report_recorded",
-        "psychological_first_aid_given",
-        "classified",
-        "emergency_classified",
-        "routed_to_district",
-        "emergency_response_recorded",
-        "case_worker_assigned",
-        "beneficiary_contacted",
-        "consent_recorded",
-        "terminated",
-    }
+    {"report_arrived", "report_recorded", "emergency_classified", "routed_to_district"}
+    | {event.first_marks for event in CASE_EVENT_TYPES if event.first_marks}
 )
 # Milestones of the current assessment cycle (AssessmentCycle): a re-assessment
 # (L5.5) starts them afresh.
@@ -257,29 +246,25 @@ class ReferralMilestones:
 
 @dataclass(frozen=True)
 class CaseMilestones:
-    """When each milestone of one case happened (None: not yet), and which steps apply.
+    """When each milestone of one case happened, and which steps apply.
 
-    First occurrences count unless a field says otherwise: reassigning a case
-    worker does not restart the clock of the first visit (L1.8).
+    First occurrences count unless said otherwise: reassigning a case worker
+    does not restart the clock of the first visit (L1.8). Most case milestones
+    are the first event of a type (its class's ``first_marks``); the two below
+    that follow runs of classifications are not:
+
+    - ``emergency_classified``: the classification from which the case has been
+      an emergency without a break; a case reclassified as an emergency owes
+      emergency services (L1.6) from then, not from its first classification;
+    - ``routed_to_district``: likewise the classification from which routing has
+      kept the case with the district (rule a), which starts the assignment of a
+      case worker (L1.7).
     """
 
     report_arrived: datetime  # ReportReceived.arrived_at
-    report_recorded: datetime  # ReportReceived's timestamp
     psychological_first_aid_needed: bool
-    psychological_first_aid_given: datetime | None = None
-    classified: datetime | None = None  # the first RiskClassified (L1.5)
-    # The classification from which the case has been an emergency without a
-    # break: a case reclassified as an emergency owes emergency services (L1.6)
-    # from then, not from its first classification.
-    emergency_classified: datetime | None = None
-    # Likewise the classification from which routing has kept the case with the
-    # district (rule a), which starts the assignment of a case worker (L1.7).
-    routed_to_district: datetime | None = None
-    emergency_response_recorded: datetime | None = None
-    case_worker_assigned: datetime | None = None
-    beneficiary_contacted: datetime | None = None
-    consent_recorded: datetime | None = None  # given or refused
-    terminated: datetime | None = None  # Terminated or HandedOver
+    # The case milestones reached so far, by name (report_recorded always).
+    reached: Mapping[str, datetime]
     emergency: bool = False  # as the latest classification says
     district_handling: bool = False  # classified, and routed to no handover
     cycles: tuple[AssessmentCycle, ...] = ()  # oldest first; the last is current
@@ -293,16 +278,17 @@ class CaseMilestones:
 
     @property
     def is_closed(self) -> bool:
-        return self.terminated is not None
+        return "terminated" in self.reached
 
     def at(self, milestone: str) -> datetime | None:
         """The time of a case or current-cycle milestone; referral milestones need a referral."""
         if milestone in CYCLE_MILESTONES:
             cycle = self.current_cycle
             return getattr(cycle, milestone) if cycle is not None else None
+        if milestone == "report_arrived":
+            return self.report_arrived
         if milestone in CASE_MILESTONES:
-            value: datetime | None = getattr(self, milestone)
-            return value
+            return self.reached.get(milestone)
         raise KeyError(milestone)
 
     def version_of(self, milestone: str) -> int | None:
@@ -352,25 +338,16 @@ class _MilestoneFold:
     def apply(self, event: Case.Event) -> None:
         at, version = event.timestamp, event.originator_version
         cycle = self.cycles[-1] if self.cycles else None
+        if event.first_marks is not None:
+            self._first(event.first_marks, event)
         match event:
-            case Case.PsychologicalFirstAidGiven():
-                self._first("psychological_first_aid_given", event)
             case Case.RiskClassified():
-                self._first("classified", event)
                 self._follow_run("emergency_classified", event.emergency, event)
                 self._follow_run("routed_to_district", event.handover_to is None, event)
                 self.emergency = event.emergency
                 self.district_handling = event.handover_to is None
-            case Case.EmergencyResponseRecorded():
-                self._first("emergency_response_recorded", event)
-            case Case.CaseWorkerAssigned():
-                self._first("case_worker_assigned", event)
-            case Case.BeneficiaryContacted():
-                self._first("beneficiary_contacted", event)
-            case Case.ConsentRecorded():
-                self._first("consent_recorded", event)
-                if event.given:
-                    self._new_cycle(event)
+            case Case.ConsentRecorded() if event.given:
+                self._new_cycle(event)
             case Case.ReassessmentStarted():
                 self._new_cycle(event)
             case Case.AssessmentRecorded() if cycle and cycle.case_report_concluded is None:
@@ -401,8 +378,6 @@ class _MilestoneFold:
                     due_at=event.due_at,
                     versions={"referred": version},
                 )
-            case Case.Terminated() | Case.HandedOver():
-                self._first("terminated", event)
         moved = referral_status_after(event)
         if moved is not None and not isinstance(event, Case.Referred):
             referral_id, status = moved
@@ -456,14 +431,13 @@ class _MilestoneFold:
         report = self.report
         return CaseMilestones(
             report_arrived=report.arrived_at,
-            report_recorded=report.timestamp,
             psychological_first_aid_needed=bool(report.psychological_first_aid_needed),
+            reached=dict(self.times),
             emergency=self.emergency,
             district_handling=self.district_handling,
             cycles=tuple(self.cycles),
             referrals=tuple(self.referrals.values()),
             versions=dict(self.versions),
-            **{name: at for name, at in self.times.items() if name != "report_recorded"},
         )
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 import psycopg
 from fastapi import FastAPI
 
+from domain.sharing_matrix import SharingMatrix
 from gateways.api.app import create_app
 from gateways.api.deps import ChainChecker
 from gateways.eventstore.environment import postgres_env
@@ -31,7 +32,7 @@ from gateways.tokens import TokenService, development_secret
 from services.cases import Cases
 from services.profiles import load_profiles
 from services.settings import Settings
-from services.sharing import SharingMatrix, load_matrix
+from services.sharing import load_matrix
 
 if TYPE_CHECKING:
     from gateways.embedded.kafka import EmbeddedKafka

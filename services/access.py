@@ -93,7 +93,7 @@ def require_may_read_case_file(actor: Actor, case: Case) -> None:
     """The whole file and history are for the case team and auditors, not for agencies.
 
     A referred agency sees the case only through its own inbox, which carries
-    what the data-sharing matrix (services/sharing.toml) allows it: the same
+    what the data-sharing matrix (domain/sop/sharing.toml) allows it: the same
     rule as on its Kafka topic, kept in one place.
     """
     if (

@@ -51,7 +51,7 @@ def _load_file(path: Path) -> TimeStandardProfile:
 def load_profiles(extra_directory: Path | None = None) -> ProfileBook:
     """The bundled profiles, overridden or extended by TOML files in ``extra_directory``."""
     profiles = {}
-    bundled = resources.files("services") / "profiles"
+    bundled = resources.files("domain.sop") / "profiles"
     for entry in bundled.iterdir():
         if entry.name.endswith(".toml"):
             with resources.as_file(entry) as path:

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     kafka_replication_factor: int = Field(default=1, ge=1, le=5)
     sharing_matrix: Path | None = Field(
         default=None,
-        description="A data-sharing matrix (TOML) replacing the bundled services/sharing.toml.",
+        description="A data-sharing matrix (TOML) replacing the bundled domain/sop/sharing.toml.",
     )
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_metrics_port: int = Field(

@@ -26,9 +26,8 @@ The rules:
   message: the case leaves Simpul for that agency's own handling.
 """
 
-import copy
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import singledispatchmethod
@@ -40,207 +39,35 @@ from pydantic import TypeAdapter
 
 from domain.case import Case, referral_status_after
 from domain.events import recorded_fields
+from domain.sharing_matrix import (
+    CASE_CLOSED,
+    CASE_HANDED_OVER,
+    CASE_OPENED,
+    CASE_UPDATED,
+    FACT_GROUPS,
+    REFERRAL_RECEIVED,
+    REFERRAL_UPDATED,
+    MatrixError,
+    SharingMatrix,
+    parse_matrix,
+)
 from domain.vocabulary import (
     HANDOVER_AGENCY,
     SETTLED_REFERRAL_STATUSES,
-    Agency,
-    AssessmentDomain,
     HandoverTarget,
     ReferralStatus,
 )
 
-CASE_OPENED = "case.opened"
-CASE_UPDATED = "case.updated"
-REFERRAL_RECEIVED = "referral.received"
-REFERRAL_UPDATED = "referral.updated"
-CASE_HANDED_OVER = "case.handed_over"
-CASE_CLOSED = "case.closed"
-MESSAGE_KINDS = (
-    CASE_OPENED,
-    CASE_UPDATED,
-    REFERRAL_RECEIVED,
-    REFERRAL_UPDATED,
-    CASE_HANDED_OVER,
-    CASE_CLOSED,
-)
-# Without these an agency could not keep a consistent inbox, so no row may omit them.
-REQUIRED_KINDS = frozenset({CASE_OPENED, REFERRAL_RECEIVED, CASE_HANDED_OVER, CASE_CLOSED})
-
-# The case facts an agency may be shown, by group. None: free keys, as recorded at intake.
-FACT_GROUPS: dict[str, frozenset[str] | None] = {
-    "report": frozenset(
-        {
-            "channel",
-            "arrived_at",
-            "chronology",
-            "needs",
-            "documents",
-            "psychological_first_aid_needed",
-        }
-    ),
-    "victim": None,
-    "reporter": None,
-    "reported_person": None,
-    "incident": None,
-    "classification": frozenset(
-        {
-            "case_type",
-            "risk_level",
-            "jurisdiction",
-            "emergency",
-            "forms_of_violence",
-            "ampk_categories",
-        }
-    ),
-    "consent": frozenset({"given", "given_by", "recorded_at"}),
-    "case_worker": frozenset({"user_id"}),
-    "assessments": frozenset(domain.value for domain in AssessmentDomain),
-    "case_report": frozenset({"summary", "needs"}),
-    "intervention_plan": frozenset({"goals", "services"}),
-}
-
 SETTLED = frozenset(status.value for status in SETTLED_REFERRAL_STATUSES)
 
 
-class MatrixError(ValueError):
-    """The sharing matrix is malformed; the message names the entry."""
-
-
-# ---- The matrix ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FactPath:
-    group: str
-    key: str | None  # None: the whole group
-
-    @classmethod
-    def parse(cls, text: str, where: str) -> "FactPath":
-        group, _, key = text.partition(".")
-        if group not in FACT_GROUPS:
-            known = ", ".join(sorted(FACT_GROUPS))
-            raise MatrixError(f"{where}: unknown fact group {group!r} in {text!r}; known: {known}")
-        if key in ("", "*"):
-            return cls(group, None)
-        allowed = FACT_GROUPS[group]
-        if allowed is not None and key not in allowed:
-            raise MatrixError(
-                f"{where}: {text!r} is not a fact; {group} has: {', '.join(sorted(allowed))}"
-            )
-        return cls(group, key)
-
-    def covers(self, group: str, key: str) -> bool:
-        return self.group == group and (self.key is None or self.key == key)
-
-
-@dataclass(frozen=True)
-class AgencyRow:
-    """One agency's row of the matrix: the message kinds and facts it receives."""
-
-    agency: str
-    messages: frozenset[str]
-    facts: tuple[FactPath, ...]
-    # Every fact of every message is checked against the row: answers are memoised.
-    _allowed: dict[tuple[str, str], bool] = field(
-        default_factory=dict, init=False, compare=False, hash=False, repr=False
-    )
-
-    def allows(self, group: str, key: str) -> bool:
-        answer = self._allowed.get((group, key))
-        if answer is None:
-            answer = any(path.covers(group, key) for path in self.facts)
-            self._allowed[(group, key)] = answer
-        return answer
-
-
-@dataclass(frozen=True)
-class SharingMatrix:
-    rows: Mapping[str, AgencyRow]
-    consent_gated: tuple[FactPath, ...]
-    _gated: dict[tuple[str, str], bool] = field(
-        default_factory=dict, init=False, compare=False, hash=False, repr=False
-    )
-
-    @property
-    def agencies(self) -> tuple[str, ...]:
-        return tuple(self.rows)
-
-    def row(self, agency: str) -> AgencyRow | None:
-        return self.rows.get(agency)
-
-    def is_gated(self, group: str, key: str) -> bool:
-        answer = self._gated.get((group, key))
-        if answer is None:
-            answer = any(path.covers(group, key) for path in self.consent_gated)
-            self._gated[(group, key)] = answer
-        return answer
-
-    def visible_facts(
-        self, agency: str, facts: Mapping[str, Any], *, personal: bool
-    ) -> dict[str, Any]:
-        """The facts this agency may see; ``personal``: whether gated facts may be included."""
-        row = self.rows[agency]
-        visible: dict[str, Any] = {}
-        for group, values in facts.items():
-            if not isinstance(values, Mapping):
-                continue
-            # Copies: the case's facts grow in place (assessments append to a list), and a
-            # snapshot sharing those lists would change after it was sent, and compare
-            # equal to the next one, so the change would never be sent.
-            kept = {
-                key: copy.deepcopy(value)
-                for key, value in values.items()
-                if row.allows(group, key) and (personal or not self.is_gated(group, key))
-            }
-            if kept:
-                visible[group] = kept
-        return visible
-
-
-def parse_matrix(raw: Mapping[str, Any]) -> SharingMatrix:
-    consent = raw.get("consent", {})
-    gated = consent.get("gated") if isinstance(consent, Mapping) else None
-    if not isinstance(gated, list):
-        raise MatrixError("consent.gated must list the fact paths withheld before consent")
-    agencies = raw.get("agencies")
-    if not isinstance(agencies, Mapping) or not agencies:
-        raise MatrixError("agencies must have one table per agency")
-    known_agencies = {agency.value for agency in Agency} - {Agency.UPTD_PPA.value}
-    rows = {}
-    for agency, entry in agencies.items():
-        where = f"agencies.{agency}"
-        if agency not in known_agencies:
-            raise MatrixError(f"{where}: not an agency that receives referrals")
-        if not isinstance(entry, Mapping):
-            raise MatrixError(f"{where}: must be a table")
-        messages = entry.get("messages", list(MESSAGE_KINDS))
-        unknown = set(messages) - set(MESSAGE_KINDS)
-        if unknown:
-            raise MatrixError(f"{where}.messages: unknown kinds {sorted(unknown)}")
-        missing = REQUIRED_KINDS - set(messages)
-        if missing:
-            raise MatrixError(f"{where}.messages: must include {sorted(missing)}")
-        facts = entry.get("facts")
-        if not isinstance(facts, list):
-            raise MatrixError(f"{where}.facts: must list fact paths")
-        rows[agency] = AgencyRow(
-            agency=agency,
-            messages=frozenset(messages),
-            facts=tuple(FactPath.parse(path, f"{where}.facts") for path in facts),
-        )
-    return SharingMatrix(
-        rows=rows,
-        consent_gated=tuple(FactPath.parse(path, "consent.gated") for path in gated),
-    )
-
-
 def load_matrix(path: Path | None = None) -> SharingMatrix:
-    """The bundled matrix (services/sharing.toml), or the file at ``path`` instead."""
+    """The bundled matrix (domain/sop/sharing.toml), or the file at ``path`` instead."""
     try:
         if path is not None:
             with path.open("rb") as file:
                 return parse_matrix(tomllib.load(file))
-        bundled = resources.files("services") / "sharing.toml"
+        bundled = resources.files("domain.sop") / "sharing.toml"
         return parse_matrix(tomllib.loads(bundled.read_text(encoding="utf-8")))
     except tomllib.TOMLDecodeError as error:
         raise MatrixError(f"sharing matrix: {error}") from None

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
+from domain.sharing_matrix import SharingMatrix
 from gateways.api import problems
 from gateways.api.deps import ChainChecker
 from gateways.api.routes import agencies as agency_routes
@@ -20,7 +21,7 @@ from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import TokenService
 from services.cases import Cases
-from services.sharing import SharingMatrix, load_matrix
+from services.sharing import load_matrix
 
 API_PREFIX = "/api/v1"
 

@@ -17,6 +17,7 @@ from typing import TextIO
 from prometheus_client import CollectorRegistry
 from tqdm import tqdm
 
+from domain.sharing_matrix import SharingMatrix
 from gateways import runtime
 from gateways.cli.commands import Commands
 from gateways.kafka.projector import run_projectors
@@ -29,7 +30,7 @@ from gateways.projectors.rebuild import RebuildResult, RebuildTarget, rebuild
 from gateways.readmodels.agency import schema_name
 from services.cases import Cases
 from services.settings import Settings
-from services.sharing import SharingMatrix, SharingPolicy
+from services.sharing import SharingPolicy
 
 log = logging.getLogger("simpul")
 EXIT_USAGE = 2

@@ -24,6 +24,7 @@ from pydantic import BaseModel, create_model
 
 from domain.case import CASE_EVENT_TYPES, Case
 from domain.events import STAMP_FIELDS
+from domain.sharing_matrix import MESSAGE_KINDS, SharingMatrix
 from gateways.kafka.messages import (
     AGENCY_DATA_MODELS,
     AGENCY_DESCRIPTIONS,
@@ -33,7 +34,7 @@ from gateways.kafka.messages import (
     case_event_type,
     cases_topic,
 )
-from services.sharing import MESSAGE_KINDS, SharingMatrix, load_matrix
+from services.sharing import load_matrix
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -22,6 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.case import Case
 from domain.events import recorded_fields
+from domain.sharing_matrix import (
+    CASE_CLOSED,
+    CASE_HANDED_OVER,
+    CASE_OPENED,
+    CASE_UPDATED,
+    REFERRAL_RECEIVED,
+    REFERRAL_UPDATED,
+)
 from domain.vocabulary import (
     Agency,
     AmpkCategory,
@@ -37,16 +45,7 @@ from domain.vocabulary import (
     RiskLevel,
     ServiceType,
 )
-from services.sharing import (
-    CASE_CLOSED,
-    CASE_HANDED_OVER,
-    CASE_OPENED,
-    CASE_UPDATED,
-    REFERRAL_RECEIVED,
-    REFERRAL_UPDATED,
-    AgencyMessage,
-    published,
-)
+from services.sharing import AgencyMessage, published
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"

@@ -8,12 +8,8 @@ import pytest
 
 from domain.actors import acting_as
 from domain.case import Case
-from services.sharing import (
-    MatrixError,
-    SharingPolicy,
-    load_matrix,
-    parse_matrix,
-)
+from domain.sharing_matrix import MatrixError, parse_matrix
+from services.sharing import SharingPolicy, load_matrix
 from tests.support.builders import (
     CASE_WORKER,
     COORDINATOR,

@@ -672,7 +672,7 @@ def test_a_districts_own_numbers_change_the_schedule_for_the_same_case():
 
 
 def test_a_profile_directory_overrides_a_bundled_district(tmp_path: Path):
-    bundled = (Path(__file__).parents[2] / "services/profiles/luwu-utara.toml").read_text()
+    bundled = (Path(__file__).parents[2] / "domain/sop/profiles/luwu-utara.toml").read_text()
     (tmp_path / "luwu-utara.toml").write_text(bundled.replace('limit = "15m"', 'limit = "45m"'))
     scenario = Scenario(recorded_after=minutes(30))
 
