@@ -35,33 +35,30 @@ class Figure:
     def at_least(
         cls, name: str, ours: float, baseline: float, unit: str, target: float, **detail: Any
     ) -> "Figure":
-        ratio = ours / baseline if baseline else None
-        return cls(
-            name,
-            ours,
-            baseline,
-            unit,
-            f">= {target}",
-            ratio,
-            ratio is not None and ratio >= target,
-            detail,
-        )
+        return cls._against(name, ours, baseline, unit, target, at_least=True, detail=detail)
 
     @classmethod
     def at_most(
         cls, name: str, ours: float, baseline: float, unit: str, target: float, **detail: Any
     ) -> "Figure":
+        return cls._against(name, ours, baseline, unit, target, at_least=False, detail=detail)
+
+    @classmethod
+    def _against(
+        cls,
+        name: str,
+        ours: float,
+        baseline: float,
+        unit: str,
+        target: float,
+        *,
+        at_least: bool,
+        detail: dict[str, Any],
+    ) -> "Figure":
         ratio = ours / baseline if baseline else None
-        return cls(
-            name,
-            ours,
-            baseline,
-            unit,
-            f"<= {target}",
-            ratio,
-            ratio is not None and ratio <= target,
-            detail,
-        )
+        met = ratio is not None and (ratio >= target if at_least else ratio <= target)
+        bound = ">=" if at_least else "<="
+        return cls(name, ours, baseline, unit, f"{bound} {target}", ratio, met, detail)
 
     @classmethod
     def reported(cls, name: str, ours: float, unit: str, **detail: Any) -> "Figure":

@@ -11,7 +11,7 @@ the caller applies a message and records it as applied in one transaction.
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 OPEN = "open"
@@ -32,21 +32,39 @@ class UnknownMessageType(ValueError):
     """A message type this projection cannot fold; the runner dead-letters it."""
 
 
+@dataclass(frozen=True)
+class CaseSnapshot:
+    """What the agency now knows of a case (``case.opened`` / ``case.updated``)."""
+
+    case_id: str
+    district: str
+    register_number: str
+    facts: dict[str, Any]
+    status: str
+    at: str
+    sequence: int
+
+
+@dataclass(frozen=True)
+class NewReferral:
+    """A referral the agency received (``referral.received``), pending."""
+
+    referral_id: str
+    case_id: str
+    district: str
+    service_type: str
+    emergency: bool
+    due_at: str
+    referred_at: str
+    notes: str
+    referral_record_ref: str
+
+
 class ReferralsView(ABC):
     """Where the projection writes: one agency's cases and referrals."""
 
     @abstractmethod
-    def put_case(
-        self,
-        case_id: str,
-        *,
-        district: str,
-        register_number: str,
-        facts: dict[str, Any],
-        status: str,
-        at: str,
-        sequence: int,
-    ) -> None:
+    def put_case(self, case: CaseSnapshot) -> None:
         """Insert the case, or replace its facts and status if known."""
 
     @abstractmethod
@@ -54,19 +72,7 @@ class ReferralsView(ABC):
         """Mark the case closed (or handed over) for this agency."""
 
     @abstractmethod
-    def put_referral(
-        self,
-        referral_id: str,
-        *,
-        case_id: str,
-        district: str,
-        service_type: str,
-        emergency: bool,
-        due_at: str,
-        referred_at: str,
-        notes: str,
-        referral_record_ref: str,
-    ) -> None:
+    def put_referral(self, referral: NewReferral) -> None:
         """Insert a new referral (pending)."""
 
     @abstractmethod
@@ -107,28 +113,21 @@ class AgencyReferralsProjection:
     def _case_snapshot(self, message: dict[str, Any], view: ReferralsView) -> None:
         data = message["data"]
         view.put_case(
-            data["case_id"],
-            district=data["district"],
-            register_number=data["register_number"],
-            facts=data["facts"],
-            status=OPEN,
-            at=message["time"],
-            sequence=message["simpulsequence"],
+            CaseSnapshot(
+                case_id=data["case_id"],
+                district=data["district"],
+                register_number=data["register_number"],
+                facts=data["facts"],
+                status=OPEN,
+                at=message["time"],
+                sequence=message["simpulsequence"],
+            )
         )
 
     def _referral_received(self, message: dict[str, Any], view: ReferralsView) -> None:
         data = message["data"]
-        view.put_referral(
-            data["referral_id"],
-            case_id=data["case_id"],
-            district=data["district"],
-            service_type=data["service_type"],
-            emergency=data["emergency"],
-            due_at=data["due_at"],
-            referred_at=data["referred_at"],
-            notes=data["notes"],
-            referral_record_ref=data["referral_record_ref"],
-        )
+        fields = {name: data[name] for name in NewReferral.__dataclass_fields__}
+        view.put_referral(NewReferral(**fields))
 
     def _referral_updated(self, message: dict[str, Any], view: ReferralsView) -> None:
         data = message["data"]
@@ -164,85 +163,3 @@ class AgencyReferralsProjection:
             at=data["at"],
             sequence=message["simpulsequence"],
         )
-
-
-# ---- An in-memory view, for tests and tools that need no database -------------------------------
-
-
-@dataclass
-class MemoryReferralsView(ReferralsView):
-    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
-    referrals: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def put_case(
-        self,
-        case_id: str,
-        *,
-        district: str,
-        register_number: str,
-        facts: dict[str, Any],
-        status: str,
-        at: str,
-        sequence: int,
-    ) -> None:
-        case = self.cases.setdefault(case_id, {"message_count": 0, "opened_at": at})
-        if case.get("status") != OPEN:
-            case["opened_at"] = at
-        case.update(
-            district=district,
-            register_number=register_number,
-            facts=facts,
-            status=status,
-            closing_reason=None,
-            closed_at=None,
-            updated_at=at,
-            last_sequence=sequence,
-        )
-
-    def close_case(self, case_id: str, *, status: str, reason: str, at: str, sequence: int) -> None:
-        self.cases[case_id].update(
-            status=status,
-            closing_reason=reason,
-            closed_at=at,
-            updated_at=at,
-            last_sequence=sequence,
-        )
-
-    def put_referral(
-        self,
-        referral_id: str,
-        *,
-        case_id: str,
-        district: str,
-        service_type: str,
-        emergency: bool,
-        due_at: str,
-        referred_at: str,
-        notes: str,
-        referral_record_ref: str,
-    ) -> None:
-        self.referrals[referral_id] = {
-            "case_id": case_id,
-            "district": district,
-            "service_type": service_type,
-            "emergency": emergency,
-            "due_at": due_at,
-            "referred_at": referred_at,
-            "notes": notes,
-            "referral_record_ref": referral_record_ref,
-            "status": "pending",
-            "status_changed_at": referred_at,
-            "details": {},
-        }
-
-    def set_referral_status(
-        self, referral_id: str, *, status: str, at: str, details: dict[str, Any]
-    ) -> None:
-        referral = self.referrals[referral_id]
-        if referral["status"] != status:
-            referral["status_changed_at"] = at
-        referral["status"] = status
-        referral["details"] = {**referral["details"], **details}
-
-    def count_message(self, case_id: str) -> None:
-        self.cases[case_id]["message_count"] += 1

@@ -23,31 +23,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from domain import vocabulary as vocab
 from domain.case import Case, referral_status_after, stage_after
 from domain.events import recorded_fields
-from domain.vocabulary import (
-    SETTLED_REFERRAL_STATUSES,
-    Agency,
-    AmpkCategory,
-    AssessmentDomain,
-    AssessmentKind,
-    CaseType,
-    Channel,
-    ConsentGiver,
-    ContactMode,
-    DeliveryOutcome,
-    FormOfViolence,
-    HandoverTarget,
-    Jurisdiction,
-    MeetingKind,
-    ReferralStatus,
-    RiskLevel,
-    Role,
-    ServiceType,
-    Stage,
-    TerminationKind,
-    TerminationReason,
-)
 
 RoutingRule = Literal["a", "b", "c", "d", "e", "f"]
 
@@ -63,8 +41,8 @@ class ActorRef(BaseModel):
     """Who acted: the user, their role and agency, as stamped on the event."""
 
     user_id: str = Field(description="The acting user's id.")
-    role: Role = Field(description="The role the user acted in.")
-    agency: Agency = Field(description="The agency the user acted for.")
+    role: vocab.Role = Field(description="The role the user acted in.")
+    agency: vocab.Agency = Field(description="The agency the user acted for.")
     district: str = Field(description="The district the user works in.")
 
 
@@ -81,7 +59,7 @@ class RecordedStep(BaseModel):
 class Report(BaseModel):
     """L1.1-L1.2: the report of violence as it arrived and was recorded."""
 
-    channel: Channel = Field(description="The complaint channel it arrived through (L1.1).")
+    channel: vocab.Channel = Field(description="The complaint channel it arrived through (L1.1).")
     arrived_at: datetime = Field(description="When the report arrived.")
     recorded_at: datetime = Field(description="When it was recorded (L1.2).")
     recorded_by: ActorRef = Field(
@@ -110,16 +88,16 @@ class PsychologicalFirstAid(RecordedStep):
 class Classification(RecordedStep):
     """L1.5: case type, risk and jurisdiction, and the routing rules they gave."""
 
-    case_type: CaseType = Field(description="KTP, KTA, ABH, AMPK or other.")
-    risk_level: RiskLevel = Field(description="Low, medium or high.")
-    jurisdiction: Jurisdiction = Field(description="Whose authority the case falls under.")
+    case_type: vocab.CaseType = Field(description="KTP, KTA, ABH, AMPK or other.")
+    risk_level: vocab.RiskLevel = Field(description="Low, medium or high.")
+    jurisdiction: vocab.Jurisdiction = Field(description="Whose authority the case falls under.")
     emergency: bool = Field(description="Whether emergency outreach is needed (rule e).")
-    forms_of_violence: list[FormOfViolence] = Field(description="Forms of violence or harm.")
-    ampk_categories: list[AmpkCategory] = Field(
+    forms_of_violence: list[vocab.FormOfViolence] = Field(description="Forms of violence or harm.")
+    ampk_categories: list[vocab.AmpkCategory] = Field(
         description="Categories of children needing special protection."
     )
     routing_rules: list[RoutingRule] = Field(description="The L1.5 routing rules that apply.")
-    handover_to: HandoverTarget | None = Field(
+    handover_to: vocab.HandoverTarget | None = Field(
         description="Where routing sends the case away from district handling, if anywhere."
     )
     rationale: str = Field(description="Why the case was classified so.")
@@ -128,7 +106,7 @@ class Classification(RecordedStep):
 class Handover(RecordedStep):
     """Routing b, c, d, f: the case left district handling."""
 
-    target: HandoverTarget = Field(description="Where the case was handed over to.")
+    target: vocab.HandoverTarget = Field(description="Where the case was handed over to.")
     receiving_unit: str = Field(description="The unit that received it.")
     notes: str = Field(description="Notes on the handover.")
 
@@ -152,7 +130,7 @@ class CaseWorker(BaseModel):
 class Contact(RecordedStep):
     """L1.8: a visit or contact with the beneficiary and family."""
 
-    mode: ContactMode = Field(description="How the contact was made.")
+    mode: vocab.ContactMode = Field(description="How the contact was made.")
     notes: str = Field(description="Notes on the contact.")
 
 
@@ -160,7 +138,7 @@ class Consent(RecordedStep):
     """L1.9-10: written informed consent, given or refused."""
 
     given: bool = Field(description="Whether consent was given; a refusal closes the case.")
-    given_by: ConsentGiver = Field(description="Who gave or refused consent.")
+    given_by: vocab.ConsentGiver = Field(description="Who gave or refused consent.")
     document_ref: str = Field(description="Reference of the signed consent form.")
     notes: str = Field(description="Notes on the consent.")
 
@@ -171,18 +149,18 @@ class Consent(RecordedStep):
 class Assessment(RecordedStep):
     """L2.1-L2.3: an assessment of one of the beneficiary's conditions."""
 
-    kind: AssessmentKind = Field(description="Initial home visit, further or specialist.")
-    domain: AssessmentDomain = Field(description="The condition assessed.")
-    assessing_agency: Agency = Field(description="The agency that assessed.")
+    kind: vocab.AssessmentKind = Field(description="Initial home visit, further or specialist.")
+    domain: vocab.AssessmentDomain = Field(description="The condition assessed.")
+    assessing_agency: vocab.Agency = Field(description="The agency that assessed.")
     findings: str = Field(description="What the assessment found.")
-    recommended_services: list[ServiceType] = Field(description="Services it recommends.")
+    recommended_services: list[vocab.ServiceType] = Field(description="Services it recommends.")
 
 
 class CaseReport(RecordedStep):
     """L2.7: the assessment concluded into the case report."""
 
     summary: str = Field(description="The case report's conclusion.")
-    needs: list[ServiceType] = Field(description="The services the beneficiary needs.")
+    needs: list[vocab.ServiceType] = Field(description="The services the beneficiary needs.")
 
 
 # ---- 3. Intervention planning ----------------------------------------------------------------
@@ -191,19 +169,19 @@ class CaseReport(RecordedStep):
 class CaseConference(RecordedStep):
     """L3.3 / L5.3: a multi-agency case conference."""
 
-    kind: Literal[MeetingKind.CASE_CONFERENCE] = Field(
-        default=MeetingKind.CASE_CONFERENCE, description="Always case_conference."
+    kind: Literal[vocab.MeetingKind.CASE_CONFERENCE] = Field(
+        default=vocab.MeetingKind.CASE_CONFERENCE, description="Always case_conference."
     )
     held_on: str = Field(description="The date the conference was held.")
-    participating_agencies: list[Agency] = Field(description="The agencies that took part.")
+    participating_agencies: list[vocab.Agency] = Field(description="The agencies that took part.")
     decisions: list[str] = Field(description="What the conference decided.")
 
 
 class FamilyMeeting(RecordedStep):
     """L3.4 / L5.4: a meeting with the beneficiary's family."""
 
-    kind: Literal[MeetingKind.FAMILY_MEETING] = Field(
-        default=MeetingKind.FAMILY_MEETING, description="Always family_meeting."
+    kind: Literal[vocab.MeetingKind.FAMILY_MEETING] = Field(
+        default=vocab.MeetingKind.FAMILY_MEETING, description="Always family_meeting."
     )
     held_on: str = Field(description="The date the meeting was held.")
     participants: list[str] = Field(description="Who took part.")
@@ -216,8 +194,8 @@ Meeting = Annotated[CaseConference | FamilyMeeting, Field(discriminator="kind")]
 class PlannedService(BaseModel):
     """A service the plan maps to the agency that provides it (L3.2)."""
 
-    service_type: ServiceType = Field(description="The service.")
-    agency: Agency = Field(description="The agency that provides it.")
+    service_type: vocab.ServiceType = Field(description="The service.")
+    agency: vocab.Agency = Field(description="The agency that provides it.")
 
 
 class InterventionPlan(RecordedStep):
@@ -225,7 +203,7 @@ class InterventionPlan(RecordedStep):
 
     goals: list[str] = Field(description="The goals of the intervention.")
     services: list[PlannedService] = Field(description="The planned services and their agencies.")
-    agreed_with: list[ConsentGiver] = Field(description="Who agreed to the plan (L3.5).")
+    agreed_with: list[vocab.ConsentGiver] = Field(description="Who agreed to the plan (L3.5).")
     plan_document_ref: str = Field(description="Reference of the intervention plan document.")
 
 
@@ -235,7 +213,7 @@ class InterventionPlan(RecordedStep):
 class ServiceDelivery(RecordedStep):
     """L4.2-4.3: what the agency reported it delivered."""
 
-    outcome: DeliveryOutcome = Field(description="Completed, partially or not delivered.")
+    outcome: vocab.DeliveryOutcome = Field(description="Completed, partially or not delivered.")
     delivered_on: str = Field(description="The date the service was delivered.")
     summary: str = Field(description="What was delivered.")
 
@@ -261,9 +239,9 @@ class Referral(BaseModel):
     """L4.1: a referral of the beneficiary to an agency for one service."""
 
     referral_id: str = Field(description="The referral's id, unique within the case.")
-    service_type: ServiceType = Field(description="The service referred for.")
-    agency: Agency = Field(description="The agency referred to.")
-    status: ReferralStatus = Field(description="Where the referral stands now.")
+    service_type: vocab.ServiceType = Field(description="The service referred for.")
+    agency: vocab.Agency = Field(description="The agency referred to.")
+    status: vocab.ReferralStatus = Field(description="Where the referral stands now.")
     emergency: bool = Field(description="Whether it is an emergency referral (rule e).")
     due_at: datetime = Field(description="When the service is due, by the time standard.")
     referred_at: datetime = Field(description="When the referral was made.")
@@ -299,7 +277,7 @@ class Accompaniment(RecordedStep):
 class MonitoringVisit(RecordedStep):
     """L5.2: a check on services and results with the beneficiary."""
 
-    mode: ContactMode = Field(description="How the visit or contact was made.")
+    mode: vocab.ContactMode = Field(description="How the visit or contact was made.")
     findings: str = Field(description="What the visit found.")
     services_on_track: bool = Field(description="Whether services are being delivered as planned.")
     recovered: bool = Field(description="Whether the beneficiary has recovered.")
@@ -317,8 +295,8 @@ class Reassessment(RecordedStep):
 class Termination(RecordedStep):
     """L6.1-L6.5: how the case ended."""
 
-    kind: TerminationKind = Field(description="Agreed (L6.1-6.3) or unilateral (L6.4).")
-    reason: TerminationReason = Field(description="Why the case was terminated.")
+    kind: vocab.TerminationKind = Field(description="Agreed (L6.1-6.3) or unilateral (L6.4).")
+    reason: vocab.TerminationReason = Field(description="Why the case was terminated.")
     beneficiary_feedback: dict[str, Any] = Field(
         description="The beneficiary's feedback on the service (L6.3)."
     )
@@ -332,10 +310,10 @@ class Closure(BaseModel):
     kind: Literal["terminated", "handed_over"] = Field(
         description="Terminated on the case, or handed over to another authority."
     )
-    reason: TerminationReason | None = Field(
+    reason: vocab.TerminationReason | None = Field(
         default=None, description="The termination reason, when terminated."
     )
-    target: HandoverTarget | None = Field(
+    target: vocab.HandoverTarget | None = Field(
         default=None, description="Where the case went, when handed over."
     )
     at: datetime = Field(description="When the case was closed.")
@@ -353,7 +331,7 @@ class CaseFile(BaseModel):
     version: int = Field(description="Version of the last event folded into this file.")
     created_at: datetime = Field(description="When the report was recorded.")
     updated_at: datetime = Field(description="When the last event folded was recorded.")
-    stage: Stage = Field(description="The SOP stage the case is in.")
+    stage: vocab.Stage = Field(description="The SOP stage the case is in.")
     status: Literal["open", "closed"] = Field(description="Whether the case is still open.")
     closure: Closure | None = Field(default=None, description="How the case closed, if it has.")
     report: Report = Field(description="The report that opened the case.")
@@ -491,7 +469,7 @@ class _CaseFileFold:
             version=report.originator_version,
             created_at=report.timestamp,
             updated_at=report.timestamp,
-            stage=Stage.IDENTIFICATION,
+            stage=vocab.Stage.IDENTIFICATION,
             status="open",
             report=Report(
                 channel=report.channel,
@@ -640,7 +618,7 @@ class _CaseFileFold:
             referral_id=event.referral_id,
             service_type=event.service_type,
             agency=event.agency,
-            status=ReferralStatus.PENDING,
+            status=vocab.ReferralStatus.PENDING,
             emergency=event.emergency,
             due_at=event.due_at,
             referred_at=event.timestamp,
@@ -714,8 +692,8 @@ class _CaseFileFold:
             **_stamp(event),
         )
         for referral in self.file.referrals:
-            if referral.status not in SETTLED_REFERRAL_STATUSES:
-                referral.status = ReferralStatus.CANCELLED
+            if referral.status not in vocab.SETTLED_REFERRAL_STATUSES:
+                referral.status = vocab.ReferralStatus.CANCELLED
                 referral.cancelled = ReferralCancellation(
                     cause="case_terminated", reason=event.reason, **_stamp(event)
                 )

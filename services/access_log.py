@@ -84,12 +84,15 @@ class AccessLog(Protocol):
     ) -> Sequence[StoredEvent]:
         """A case's stored events, only if the record was appended with the same statement."""
 
-    def select_access(
-        self,
-        *,
-        case_id: UUID | None = None,
-        user_id: str | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[AccessEntry]:
+    def select_access(self, query: "AccessQuery") -> list[AccessEntry]:
         """Records of one case or one user, oldest first, after a position in the log."""
+
+
+@dataclass(frozen=True)
+class AccessQuery:
+    """Which access records to list: one case's or one user's, after a position."""
+
+    case_id: UUID | None = None
+    user_id: str | None = None
+    after: int = 0
+    limit: int = 100

@@ -20,27 +20,10 @@ from uuid import UUID, uuid5
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from domain import vocabulary as vocab
 from domain.actors import Actor
 from domain.case import Case
 from domain.time_standards import TimeStandardProfile
-from domain.vocabulary import (
-    Agency,
-    AmpkCategory,
-    AssessmentDomain,
-    AssessmentKind,
-    CaseType,
-    Channel,
-    ConsentGiver,
-    ContactMode,
-    DeliveryOutcome,
-    FormOfViolence,
-    HandoverTarget,
-    Jurisdiction,
-    RiskLevel,
-    ServiceType,
-    TerminationKind,
-    TerminationReason,
-)
 from services.access import Who
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -122,7 +105,7 @@ def _known(model: BaseModel | None) -> dict[str, Any]:
 class ReportCase(CommandModel):
     """L1.1-L1.2: a report of violence, as far as it is known."""
 
-    channel: Channel
+    channel: vocab.Channel
     arrived_at: AwareDatetime = Field(description="When the report reached the office")
     chronology: LongText = Field(description="What happened, in the reporter's words")
     victim: Person
@@ -237,12 +220,12 @@ class Classify(CaseCommand):
         Who.CASE_TEAM,
     )
 
-    case_type: CaseType
-    risk_level: RiskLevel
-    jurisdiction: Jurisdiction
+    case_type: vocab.CaseType
+    risk_level: vocab.RiskLevel
+    jurisdiction: vocab.Jurisdiction
     emergency: bool
-    forms_of_violence: list[FormOfViolence] = Field(default_factory=list, max_length=9)
-    ampk_categories: list[AmpkCategory] = Field(default_factory=list, max_length=15)
+    forms_of_violence: list[vocab.FormOfViolence] = Field(default_factory=list, max_length=9)
+    ampk_categories: list[vocab.AmpkCategory] = Field(default_factory=list, max_length=15)
     rationale: Note = ""
 
     def apply(self, case: Case, context: CommandContext) -> None:
@@ -265,7 +248,7 @@ class HandOver(CaseCommand):
         Who.OFFICE_LEADS,
     )
 
-    target: HandoverTarget
+    target: vocab.HandoverTarget
     receiving_unit: ShortText = ""
     notes: Note = ""
 
@@ -305,7 +288,7 @@ class RecordContact(CaseCommand):
         Who.CASE_TEAM,
     )
 
-    mode: ContactMode
+    mode: vocab.ContactMode
     notes: Note = ""
 
     def apply(self, case: Case, context: CommandContext) -> None:
@@ -321,7 +304,7 @@ class RecordConsent(CaseCommand):
     )
 
     given: bool
-    given_by: ConsentGiver
+    given_by: vocab.ConsentGiver
     document_ref: Reference = Field(
         default="", description="The signed consent form (required when given)"
     )
@@ -347,13 +330,13 @@ class RecordAssessment(CaseCommand):
         Who.CASE_TEAM_OR_ASSESSING_AGENCY,
     )
 
-    kind: AssessmentKind
-    domain: AssessmentDomain
-    assessing_agency: Agency | None = Field(
+    kind: vocab.AssessmentKind
+    domain: vocab.AssessmentDomain
+    assessing_agency: vocab.Agency | None = Field(
         default=None, description="Defaults to the caller's agency"
     )
     findings: LongText
-    recommended_services: list[ServiceType] = Field(default_factory=list, max_length=18)
+    recommended_services: list[vocab.ServiceType] = Field(default_factory=list, max_length=18)
 
     def apply(self, case: Case, context: CommandContext) -> None:
         case.record_assessment(
@@ -371,7 +354,7 @@ class ConcludeCaseReport(CaseCommand):
     )
 
     summary: LongText
-    needs: list[ServiceType] = Field(max_length=18)
+    needs: list[vocab.ServiceType] = Field(max_length=18)
 
     def apply(self, case: Case, context: CommandContext) -> None:
         case.conclude_case_report(summary=self.summary, needs=list(self.needs))
@@ -386,7 +369,7 @@ class HoldCaseConference(CaseCommand):
     )
 
     held_on: date
-    participating_agencies: list[Agency] = Field(min_length=1, max_length=14)
+    participating_agencies: list[vocab.Agency] = Field(min_length=1, max_length=14)
     decisions: list[Item] = Field(min_length=1, max_length=50)
 
     def apply(self, case: Case, context: CommandContext) -> None:
@@ -413,8 +396,8 @@ class HoldFamilyMeeting(CaseCommand):
 
 
 class PlannedService(CommandModel):
-    service_type: ServiceType
-    agency: Agency
+    service_type: vocab.ServiceType
+    agency: vocab.Agency
 
 
 class AgreeInterventionPlan(CaseCommand):
@@ -427,7 +410,7 @@ class AgreeInterventionPlan(CaseCommand):
 
     goals: list[Item] = Field(min_length=1, max_length=30)
     services: list[PlannedService] = Field(min_length=1, max_length=30)
-    agreed_with: list[ConsentGiver] = Field(min_length=1, max_length=4)
+    agreed_with: list[vocab.ConsentGiver] = Field(min_length=1, max_length=4)
     plan_document_ref: Reference = ""
 
     def apply(self, case: Case, context: CommandContext) -> None:
@@ -449,8 +432,8 @@ class Refer(CaseCommand):
         "referrals", "L4.1", "Refer the beneficiary to an agency for a service", Who.CASE_TEAM
     )
 
-    service_type: ServiceType
-    agency: Agency
+    service_type: vocab.ServiceType
+    agency: vocab.Agency
     emergency: bool = Field(
         default=False, description="An emergency referral may precede consent (routing rule e)"
     )
@@ -518,7 +501,7 @@ class RecordServiceDelivery(ReferralCommand):
         Who.RECEIVING_AGENCY,
     )
 
-    outcome: DeliveryOutcome
+    outcome: vocab.DeliveryOutcome
     delivered_on: date
     summary: LongText
 
@@ -560,7 +543,7 @@ class RecordAccompaniment(CaseCommand):
 class RecordMonitoringVisit(CaseCommand):
     step = Step("monitoring-visits", "L5.2", "Record a monitoring visit", Who.CASE_TEAM)
 
-    mode: ContactMode
+    mode: vocab.ContactMode
     findings: LongText
     services_on_track: bool
     recovered: bool
@@ -606,8 +589,8 @@ class Terminate(CaseCommand):
         Who.CASE_WORKER_OR_COORDINATOR,
     )
 
-    kind: TerminationKind
-    reason: TerminationReason
+    kind: vocab.TerminationKind
+    reason: vocab.TerminationReason
     beneficiary_feedback: BeneficiaryFeedback | None = None
     termination_form_ref: Reference = ""
     notes: Note = ""

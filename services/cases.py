@@ -31,7 +31,7 @@ from services.access import (
     require_may_read_case_file,
     require_may_report,
 )
-from services.access_log import AccessEntry, AccessLog, AccessRecord, CaseRead
+from services.access_log import AccessEntry, AccessLog, AccessQuery, AccessRecord, CaseRead
 from services.case_commands import CaseCommand, CommandContext, ReportCase
 from services.profiles import ProfileBook, UnknownDistrict, load_profiles
 
@@ -179,7 +179,9 @@ class Cases(Application[UUID]):
     ) -> list[AccessEntry]:
         """Who read the case, oldest first. Reading it is itself recorded."""
         self.authorize_case_read(actor, case_id, read, permitted=may_read_access_log)
-        return self._access_log.select_access(case_id=case_id, after=after, limit=limit)
+        return self._access_log.select_access(
+            AccessQuery(case_id=case_id, after=after, limit=limit)
+        )
 
     def access_log_of_user(
         self, actor: Actor, user_id: str, read: CaseRead, *, after: int = 0, limit: int = 100
@@ -188,7 +190,9 @@ class Cases(Application[UUID]):
         if not may_read_actor_access_log(actor):
             raise AccessDenied("not_permitted", "only auditors may list what a person accessed")
         self._access_log.record_access(AccessRecord.of(actor, None, read, self.clock()))
-        return self._access_log.select_access(user_id=user_id, after=after, limit=limit)
+        return self._access_log.select_access(
+            AccessQuery(user_id=user_id, after=after, limit=limit)
+        )
 
     def record_inbox_read(self, actor: Actor, case_ids: Iterable[UUID], read: CaseRead) -> None:
         """An agency's inbox shows what it may know of these cases: each read is recorded.
@@ -217,7 +221,7 @@ class Cases(Application[UUID]):
 
     @property
     def _access_log(self) -> AccessLog:
-        log: AccessLog = self.recorder  # type: ignore[assignment]  # the recorder is ours (gateways/eventstore)
+        log: AccessLog = self.recorder.access_log  # type: ignore[attr-defined]  # the recorder is ours (gateways/eventstore)
         return log
 
     # ---- Commands ----------------------------------------------------------------

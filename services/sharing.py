@@ -280,33 +280,14 @@ class SharingPolicy:
         )
 
     @_on.register(Case.ReferralAccepted)
-    def _referral_accepted(
-        self, event: Case.ReferralAccepted, state: CaseSharing, messages: Messages
-    ) -> None:
-        self._referral_changed(state, event, {"notes": event.notes}, messages)
-
     @_on.register(Case.ReferralDeclined)
-    def _referral_declined(
-        self, event: Case.ReferralDeclined, state: CaseSharing, messages: Messages
-    ) -> None:
-        self._referral_changed(state, event, {"reason": event.reason}, messages)
-
     @_on.register(Case.ServiceDelivered)
-    def _service_delivered(
-        self, event: Case.ServiceDelivered, state: CaseSharing, messages: Messages
-    ) -> None:
-        details = {
-            "outcome": event.outcome,
-            "delivered_on": event.delivered_on,
-            "summary": event.summary,
-        }
-        self._referral_changed(state, event, details, messages)
-
     @_on.register(Case.ReferralCancelled)
-    def _referral_cancelled(
-        self, event: Case.ReferralCancelled, state: CaseSharing, messages: Messages
-    ) -> None:
-        self._referral_changed(state, event, {"reason": event.reason}, messages)
+    def _referral_moved(self, event: Case.Event, state: CaseSharing, messages: Messages) -> None:
+        # The agency is told what the event says of its referral: notes, reason, outcome.
+        details = recorded_fields(event)
+        del details["referral_id"]
+        self._referral_changed(state, event, details, messages)
 
     @_on.register(Case.HandedOver)
     def _handed_over(self, event: Case.HandedOver, state: CaseSharing, messages: Messages) -> None:

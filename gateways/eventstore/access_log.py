@@ -20,7 +20,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Composed, Identifier
 
-from services.access_log import AccessEntry, AccessNotRecorded, AccessRecord
+from services.access_log import AccessEntry, AccessNotRecorded, AccessQuery, AccessRecord
 
 MAX_VERSION = 2**63 - 1
 _COLUMNS = "accessed_at, user_id, role, agency, district, case_id, view, purpose, request_id"
@@ -150,15 +150,13 @@ class PostgresAccessLog:
         except PersistenceError as error:
             raise AccessNotRecorded() from error
 
-    def select_access(
-        self,
-        *,
-        case_id: UUID | None = None,
-        user_id: str | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[AccessEntry]:
-        parameters = {"case_id": case_id, "user_id": user_id, "after": after, "limit": limit}
+    def select_access(self, query: AccessQuery) -> list[AccessEntry]:
+        parameters = {
+            "case_id": query.case_id,
+            "user_id": query.user_id,
+            "after": query.after,
+            "limit": query.limit,
+        }
         with self.datastore.get_connection() as conn:
             rows = conn.execute(self.select_statement, parameters, prepare=True).fetchall()
         return [

@@ -7,7 +7,7 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
-from services.access_log import AccessEntry, AccessRecord
+from services.access_log import AccessEntry, AccessQuery, AccessRecord
 from services.cases import CommandRecord
 
 
@@ -15,7 +15,7 @@ class MemoryRecorder(POPOApplicationRecorder):
     def __init__(self) -> None:
         super().__init__()
         self._commands: dict[str, CommandRecord] = {}
-        self._access: list[AccessRecord] = []
+        self.access_log = MemoryAccessLog(self)
 
     def insert_events(
         self,
@@ -35,34 +35,35 @@ class MemoryRecorder(POPOApplicationRecorder):
     def find_command(self, key_hash: str) -> CommandRecord | None:
         return self._commands.get(key_hash)
 
+
+class MemoryAccessLog:
+    """The access log of an in-memory store, kept under the store's own lock."""
+
+    def __init__(self, recorder: MemoryRecorder) -> None:
+        self.recorder = recorder
+        self._records: list[AccessRecord] = []
+
     def record_access(self, record: AccessRecord) -> None:
-        with self._database_lock:
-            self._access.append(record)
+        with self.recorder._database_lock:
+            self._records.append(record)
 
     def select_events_recording_access(
         self, originator_id: UUID, record: AccessRecord, *, lte: int | None = None
     ) -> Sequence[StoredEvent]:
-        with self._database_lock:
-            self._access.append(record)
-            return self.select_events(originator_id, lte=lte)
+        with self.recorder._database_lock:
+            self._records.append(record)
+            return self.recorder.select_events(originator_id, lte=lte)
 
-    def select_access(
-        self,
-        *,
-        case_id: UUID | None = None,
-        user_id: str | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[AccessEntry]:
-        with self._database_lock:
+    def select_access(self, query: AccessQuery) -> list[AccessEntry]:
+        with self.recorder._database_lock:
             entries = [
                 AccessEntry(position, record)
-                for position, record in enumerate(self._access, start=1)
-                if position > after
-                and (case_id is None or record.case_id == case_id)
-                and (user_id is None or record.user_id == user_id)
+                for position, record in enumerate(self._records, start=1)
+                if position > query.after
+                and (query.case_id is None or record.case_id == query.case_id)
+                and (query.user_id is None or record.user_id == query.user_id)
             ]
-        return entries[:limit]
+        return entries[: query.limit]
 
 
 class MemoryFactory(POPOFactory):

@@ -23,7 +23,6 @@ from psycopg.sql import SQL, Identifier
 
 from gateways.eventstore.access_log import PostgresAccessLog
 from gateways.eventstore.verify import CaseVerification, ChainTables, verify_case
-from services.access_log import AccessEntry, AccessRecord
 from services.cases import CommandRecord
 
 
@@ -164,27 +163,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             recorded=tuple(row["recorded"]),
         )
 
-    # ---- The access log and chain checks (services.access_log.AccessLog) -----------------
-
-    def record_access(self, record: AccessRecord) -> None:
-        self.access_log.record_access(record)
-
-    def select_events_recording_access(
-        self, originator_id: UUID, record: AccessRecord, *, lte: int | None = None
-    ) -> Sequence[StoredEvent]:
-        return self.access_log.select_events_recording_access(originator_id, record, lte=lte)
-
-    def select_access(
-        self,
-        *,
-        case_id: UUID | None = None,
-        user_id: str | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[AccessEntry]:
-        return self.access_log.select_access(
-            case_id=case_id, user_id=user_id, after=after, limit=limit
-        )
+    # ---- Chain checks ----------------------------------------------------------------
 
     def verify_case(self, case_id: UUID) -> CaseVerification:
         with self.datastore.get_connection() as conn:

@@ -20,6 +20,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain import vocabulary as vocab
 from domain.case import Case
 from domain.events import recorded_fields
 from domain.sharing_matrix import (
@@ -29,21 +30,6 @@ from domain.sharing_matrix import (
     CASE_UPDATED,
     REFERRAL_RECEIVED,
     REFERRAL_UPDATED,
-)
-from domain.vocabulary import (
-    Agency,
-    AmpkCategory,
-    AssessmentKind,
-    CaseType,
-    Channel,
-    ConsentGiver,
-    DeliveryOutcome,
-    FormOfViolence,
-    HandoverTarget,
-    Jurisdiction,
-    ReferralStatus,
-    RiskLevel,
-    ServiceType,
 )
 from services.sharing import AgencyMessage, published
 
@@ -135,7 +121,7 @@ class _Strict(BaseModel):
 class ReportFacts(_Strict):
     """L1.1-L1.2, as far as the agency's row allows."""
 
-    channel: Channel | None = None
+    channel: vocab.Channel | None = None
     arrived_at: datetime | None = None
     chronology: str | None = Field(default=None, description="What happened, as told (kronologi).")
     needs: str | None = None
@@ -146,19 +132,19 @@ class ReportFacts(_Strict):
 class ClassificationFacts(_Strict):
     """L1.5 classification."""
 
-    case_type: CaseType | None = None
-    risk_level: RiskLevel | None = None
-    jurisdiction: Jurisdiction | None = None
+    case_type: vocab.CaseType | None = None
+    risk_level: vocab.RiskLevel | None = None
+    jurisdiction: vocab.Jurisdiction | None = None
     emergency: bool | None = None
-    forms_of_violence: list[FormOfViolence] | None = None
-    ampk_categories: list[AmpkCategory] | None = None
+    forms_of_violence: list[vocab.FormOfViolence] | None = None
+    ampk_categories: list[vocab.AmpkCategory] | None = None
 
 
 class ConsentFacts(_Strict):
     """L1.9-10 informed consent."""
 
     given: bool | None = None
-    given_by: ConsentGiver | None = None
+    given_by: vocab.ConsentGiver | None = None
     recorded_at: datetime | None = None
 
 
@@ -169,10 +155,10 @@ class CaseWorkerFacts(_Strict):
 
 
 class AssessmentFact(_Strict):
-    kind: AssessmentKind
-    assessing_agency: Agency
+    kind: vocab.AssessmentKind
+    assessing_agency: vocab.Agency
     findings: str
-    recommended_services: list[ServiceType]
+    recommended_services: list[vocab.ServiceType]
     recorded_at: datetime
 
 
@@ -187,12 +173,12 @@ class AssessmentFacts(_Strict):
 
 class CaseReportFacts(_Strict):
     summary: str | None = None
-    needs: list[ServiceType] | None = None
+    needs: list[vocab.ServiceType] | None = None
 
 
 class PlannedServiceFact(_Strict):
-    service_type: ServiceType
-    agency: Agency
+    service_type: vocab.ServiceType
+    agency: vocab.Agency
 
 
 class PlanFacts(_Strict):
@@ -232,7 +218,7 @@ class ReferralReceived(CaseRef):
     """L4.1: a referral to this agency, with its due time from the district's time standard."""
 
     referral_id: str
-    service_type: ServiceType
+    service_type: vocab.ServiceType
     emergency: bool
     due_at: datetime
     referred_at: datetime
@@ -244,24 +230,24 @@ class ReferralUpdated(CaseRef):
     """A referral of this agency changed status (accepted, declined, delivered, cancelled)."""
 
     referral_id: str
-    status: ReferralStatus
+    status: vocab.ReferralStatus
     at: datetime
     notes: str | None = None
     reason: str | None = None
-    outcome: DeliveryOutcome | None = None
+    outcome: vocab.DeliveryOutcome | None = None
     delivered_on: str | None = None
     summary: str | None = None
 
 
 class FinalReferral(_Strict):
     referral_id: str
-    status: ReferralStatus
+    status: vocab.ReferralStatus
 
 
 class CaseHandedOver(CaseRef):
     """Routing b, c, d: the case is handed over to this agency. The last message for it."""
 
-    target: HandoverTarget
+    target: vocab.HandoverTarget
     receiving_unit: str
     notes: str
     at: datetime

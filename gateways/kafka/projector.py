@@ -50,33 +50,24 @@ def group_id(prefix: str, agency: str) -> str:
 
 
 class ProjectorMetrics:
+    """Per-agency gauges and counters of the agency projectors (simpul_projector_*)."""
+
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.lag_messages = Gauge(
-            "simpul_projector_lag_messages",
-            "Messages on the agency topic not yet applied",
-            ["agency"],
-            registry=registry,
+        def per_agency(kind: type[Gauge] | type[Counter], name: str, text: str) -> Any:
+            return kind(f"simpul_projector_{name}", text, ["agency"], registry=registry)
+
+        self.lag_messages = per_agency(
+            Gauge, "lag_messages", "Messages on the agency topic not yet applied"
         )
-        self.lag_seconds = Gauge(
-            "simpul_projector_lag_seconds",
+        self.lag_seconds = per_agency(
+            Gauge,
+            "lag_seconds",
             "Age of the case event behind the last applied message, while behind",
-            ["agency"],
-            registry=registry,
         )
-        self.applied = Counter(
-            "simpul_projector_applied", "Messages applied", ["agency"], registry=registry
-        )
-        self.duplicates = Counter(
-            "simpul_projector_duplicates",
-            "Redelivered messages skipped by id",
-            ["agency"],
-            registry=registry,
-        )
-        self.dead_letters = Counter(
-            "simpul_projector_dead_letters",
-            "Messages sent to the dead-letter topic",
-            ["agency"],
-            registry=registry,
+        self.applied = per_agency(Counter, "applied", "Messages applied")
+        self.duplicates = per_agency(Counter, "duplicates", "Redelivered messages skipped by id")
+        self.dead_letters = per_agency(
+            Counter, "dead_letters", "Messages sent to the dead-letter topic"
         )
 
 

@@ -15,7 +15,7 @@ resume each partition: Kafka's committed offsets are only a hint) and
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,12 @@ from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composable, Composed, Identifier
 from psycopg.types.json import Jsonb
 
-from projections.agency_referrals import AgencyReferralsProjection, ReferralsView
+from projections.agency_referrals import (
+    AgencyReferralsProjection,
+    CaseSnapshot,
+    NewReferral,
+    ReferralsView,
+)
 
 ACTIVE_STATUSES = ("pending", "accepted", "in_progress")
 COMPARED_TABLES = {
@@ -114,17 +119,7 @@ class PostgresReferralsView(ReferralsView):
             self._composed[statement] = query
         self.conn.execute(query, params, prepare=True)
 
-    def put_case(
-        self,
-        case_id: str,
-        *,
-        district: str,
-        register_number: str,
-        facts: dict[str, Any],
-        status: str,
-        at: str,
-        sequence: int,
-    ) -> None:
+    def put_case(self, case: CaseSnapshot) -> None:
         self._run(
             "INSERT INTO {schema}.cases AS c (case_id, district, register_number, facts, status, "
             "opened_at, updated_at, last_sequence) VALUES (%(case_id)s, %(district)s, "
@@ -133,15 +128,7 @@ class PostgresReferralsView(ReferralsView):
             "opened_at = CASE WHEN c.status = 'open' THEN c.opened_at ELSE EXCLUDED.opened_at END, "
             "closing_reason = NULL, closed_at = NULL, updated_at = EXCLUDED.updated_at, "
             "last_sequence = EXCLUDED.last_sequence",
-            {
-                "case_id": case_id,
-                "district": district,
-                "register_number": register_number,
-                "facts": Jsonb(facts),
-                "status": status,
-                "at": at,
-                "sequence": sequence,
-            },
+            {**asdict(case), "facts": Jsonb(case.facts)},
         )
 
     def close_case(self, case_id: str, *, status: str, reason: str, at: str, sequence: int) -> None:
@@ -158,36 +145,14 @@ class PostgresReferralsView(ReferralsView):
             },
         )
 
-    def put_referral(
-        self,
-        referral_id: str,
-        *,
-        case_id: str,
-        district: str,
-        service_type: str,
-        emergency: bool,
-        due_at: str,
-        referred_at: str,
-        notes: str,
-        referral_record_ref: str,
-    ) -> None:
+    def put_referral(self, referral: NewReferral) -> None:
         self._run(
             "INSERT INTO {schema}.referrals (referral_id, case_id, district, service_type, "
             "emergency, status, due_at, referred_at, status_changed_at, notes, "
             "referral_record_ref) VALUES (%(referral_id)s, %(case_id)s, %(district)s, "
             "%(service_type)s, %(emergency)s, 'pending', %(due_at)s, %(referred_at)s, "
             "%(referred_at)s, %(notes)s, %(referral_record_ref)s)",
-            {
-                "referral_id": referral_id,
-                "case_id": case_id,
-                "district": district,
-                "service_type": service_type,
-                "emergency": emergency,
-                "due_at": due_at,
-                "referred_at": referred_at,
-                "notes": notes,
-                "referral_record_ref": referral_record_ref,
-            },
+            asdict(referral),
         )
 
     def set_referral_status(

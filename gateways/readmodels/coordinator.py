@@ -91,100 +91,29 @@ _DDL = [
         ON {schema}.case_steps (district, state, due_at)""",
 ]
 
-# Column orders for COPY; each getter reads a row's values in that order.
-_CASE_COLUMNS = (
-    "case_id",
-    "register_number",
-    "district",
-    "stage",
-    "status",
-    "case_type",
-    "risk_level",
-    "jurisdiction",
-    "emergency",
-    "case_worker_id",
-    "closure",
-    "reported_at",
-    "updated_at",
-    "closed_at",
-    "version",
-    "open_referral_agencies",
+
+def _copy_columns(declared: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Column names and their COPY types, from "name type, name type, ..."."""
+    pairs = [column.split() for column in declared.split(",")]
+    return tuple(name for name, _ in pairs), tuple(kind for _, kind in pairs)
+
+
+# Column orders for COPY, with types: each getter reads a row's values in that order.
+_CASE_COLUMNS, _CASE_TYPES = _copy_columns(
+    "case_id uuid, register_number text, district text, stage text, status text, "
+    "case_type text, risk_level text, jurisdiction text, emergency bool, case_worker_id text, "
+    "closure text, reported_at timestamptz, updated_at timestamptz, closed_at timestamptz, "
+    "version int8, open_referral_agencies text[]"
 )
-_REFERRAL_COLUMNS = (
-    "case_id",
-    "referral_id",
-    "district",
-    "agency",
-    "service_type",
-    "status",
-    "emergency",
-    "referred_at",
-    "due_at",
-    "answered_at",
-    "settled_at",
+_REFERRAL_COLUMNS, _REFERRAL_TYPES = _copy_columns(
+    "case_id uuid, referral_id text, district text, agency text, service_type text, "
+    "status text, emergency bool, referred_at timestamptz, due_at timestamptz, "
+    "answered_at timestamptz, settled_at timestamptz"
 )
-_STEP_COLUMNS = (
-    "case_id",
-    "key",
-    "district",
-    "code",
-    "stage",
-    "title_en",
-    "title_id",
-    "agency",
-    "referral_id",
-    "limit_minutes",
-    "started_at",
-    "due_at",
-    "done_at",
-    "state",
-)
-_CASE_TYPES = (
-    "uuid",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "bool",
-    "text",
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "timestamptz",
-    "int8",
-    "text[]",
-)
-_REFERRAL_TYPES = (
-    "uuid",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "bool",
-    "timestamptz",
-    "timestamptz",
-    "timestamptz",
-    "timestamptz",
-)
-_STEP_TYPES = (
-    "uuid",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "int4",
-    "timestamptz",
-    "timestamptz",
-    "timestamptz",
-    "text",
+_STEP_COLUMNS, _STEP_TYPES = _copy_columns(
+    "case_id uuid, key text, district text, code text, stage text, title_en text, "
+    "title_id text, agency text, referral_id text, limit_minutes int4, started_at timestamptz, "
+    "due_at timestamptz, done_at timestamptz, state text"
 )
 _case_scalars = attrgetter(*_CASE_COLUMNS[:-1])
 _referral_values = attrgetter(*_REFERRAL_COLUMNS)

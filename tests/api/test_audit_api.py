@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from gateways.cli.projections import rebuild_agencies
+from services.access_log import AccessQuery
 from services.cases import Cases
 from services.settings import Settings
 from tests.support.lifecycle import Headers, a_report_body, walk_full_lifecycle
@@ -66,7 +67,7 @@ def _referred_to_police(client: TestClient, auth: Headers, case_id: str, databas
 
 
 def _recorded(cases: Cases, user_id: str) -> list[Any]:
-    log = cases.recorder.select_access(user_id=user_id, limit=1000)  # type: ignore[attr-defined]
+    log = cases.recorder.access_log.select_access(AccessQuery(user_id=user_id, limit=1000))  # type: ignore[attr-defined]  # the PostgreSQL recorder's own
     return [entry.record for entry in log]
 
 

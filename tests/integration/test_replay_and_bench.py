@@ -6,6 +6,7 @@ import pytest
 
 from benchmarks.audit import generate_store, measure_access_logging, measure_verification
 from gateways.cli.projections import REPLAYED, replay_projections
+from services.access_log import AccessQuery
 from services.case_commands import Classify, HandOver, ReportCase
 from services.cases import Cases
 from services.settings import Settings
@@ -84,5 +85,5 @@ def test_the_access_logging_measurement_compares_both_reads(pg_cases: Cases) -> 
     assert cost.logged.p50_ms > 0 and cost.unlogged.p50_ms > 0
     assert "ratio with/without" in cost.describe()
     log = pg_cases.recorder
-    recorded = log.select_access(user_id="bench.auditor", limit=1000)  # type: ignore[attr-defined]
+    recorded = log.access_log.select_access(AccessQuery(user_id="bench.auditor", limit=1000))  # type: ignore[attr-defined]  # the PostgreSQL recorder's own
     assert len(recorded) == 22

@@ -7,12 +7,12 @@ from gateways.kafka.messages import agency_topic
 from gateways.kafka.publication import Publication
 from projections.agency_referrals import (
     AgencyReferralsProjection,
-    MemoryReferralsView,
     UnknownMessageType,
 )
 from services.case_commands import DeclineReferral
 from services.cases import Cases
 from services.sharing import SharingPolicy, load_matrix
+from tests.support.memory_inbox import MemoryReferralsView
 from tests.support.referred_case import (
     busy_case,
     consented_case,

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -21,7 +21,6 @@ from gateways.eventstore.verify import CaseVerification
 from projections.timeline import Timeline, case_timeline
 from services.access import may_verify
 from services.access_log import AccessEntry
-from services.cases import Cases
 
 router = APIRouter(tags=["audit"])
 
@@ -90,11 +89,22 @@ class TimelineExport(BaseModel):
     timeline: Timeline
 
 
-def _timeline(
-    cases: Cases, events: list[Any], version: int | None, as_of: datetime | None
+def timeline_of_case(
+    case_id: UUID,
+    cases: CasesDep,
+    actor: ActorDep,
+    read: CaseReadDep,
+    version: VersionQuery = None,
+    as_of: AsOfQuery = None,
 ) -> Timeline:
-    profile = cases.district_profile(events[0])
-    return case_timeline(events, profile, now=cases.clock(), version=version, as_of=as_of)
+    """The case's timeline, cut at a version and/or a moment; the read is recorded first."""
+    events = cases.read_case_events(actor, case_id, read, upto_version=version)
+    return case_timeline(
+        events, cases.district_profile(events[0]), now=cases.clock(), version=version, as_of=as_of
+    )
+
+
+TimelineDep = Annotated[Timeline, Depends(timeline_of_case)]
 
 
 def _file_name(timeline: Timeline, extension: str) -> str:
@@ -108,17 +118,9 @@ def _file_name(timeline: Timeline, extension: str) -> str:
     summary="The case's timeline: every event with actor, SOP step, summary and time standard",
     responses=READ_ERRORS,
 )
-def read_timeline(
-    case_id: UUID,
-    cases: CasesDep,
-    actor: ActorDep,
-    read: CaseReadDep,
-    version: VersionQuery = None,
-    as_of: AsOfQuery = None,
-) -> Timeline:
+def read_timeline(timeline: TimelineDep) -> Timeline:
     """Every event in order; cut at a version or moment, with the case file as it stood then."""
-    events = cases.read_case_events(actor, case_id, read, upto_version=version)
-    return _timeline(cases, events, version, as_of)
+    return timeline
 
 
 @router.get(
@@ -129,16 +131,13 @@ def read_timeline(
 )
 def export_timeline_json(
     case_id: UUID,
+    timeline: TimelineDep,
     cases: CasesDep,
     actor: ActorDep,
     read: CaseReadDep,
     checker: ChainCheckerDep,
-    version: VersionQuery = None,
-    as_of: AsOfQuery = None,
 ) -> Response:
     """The timeline as a JSON file to keep: the same content as /timeline, plus provenance."""
-    events = cases.read_case_events(actor, case_id, read, upto_version=version)
-    timeline = _timeline(cases, events, version, as_of)
     export = TimelineExport(
         exported_at=cases.clock(),
         exported_by=actor.as_record(),
@@ -166,16 +165,13 @@ def export_timeline_json(
 )
 def export_timeline_html(
     case_id: UUID,
+    timeline: TimelineDep,
     cases: CasesDep,
     actor: ActorDep,
     read: CaseReadDep,
     checker: ChainCheckerDep,
-    version: VersionQuery = None,
-    as_of: AsOfQuery = None,
 ) -> HTMLResponse:
     """One page to print: provenance, chain check, timeline and time standards."""
-    events = cases.read_case_events(actor, case_id, read, upto_version=version)
-    timeline = _timeline(cases, events, version, as_of)
     page = render_case_review(
         timeline,
         timezone=cases.profiles.profile(timeline.district).timezone,

@@ -7,16 +7,19 @@ Commands on a referral take the referral from the path, never from the body.
 """
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, create_model
 
+from domain.actors import Actor
 from gateways.api.deps import ActorDep, CasesDep, ExpectedVersion, IdempotencyKey
 from gateways.api.problems import COMMAND_ERRORS
 from gateways.api.schemas import CommandAccepted, accepted
 from services.case_commands import CASE_STEPS, CaseCommand, CommandModel, ReferralCommand
+from services.cases import Cases
 
 
 def _body_without_referral(command: type[ReferralCommand]) -> type[BaseModel]:
@@ -29,6 +32,38 @@ def _body_without_referral(command: type[ReferralCommand]) -> type[BaseModel]:
     return create_model(command.__name__, __base__=CommandModel, __doc__=command.__doc__, **fields)
 
 
+@dataclass(frozen=True)
+class Issuer:
+    """Who issues a step's command, and how: the case service, the caller and the headers."""
+
+    cases: Cases
+    actor: Actor
+    expected_version: int | None
+    idempotency_key: str | None
+
+    def issue(self, response: Response, case_id: UUID, command: CaseCommand) -> CommandAccepted:
+        result = self.cases.execute(
+            self.actor,
+            case_id,
+            command,
+            expected_version=self.expected_version,
+            idempotency_key=self.idempotency_key,
+        )
+        return accepted(response, result)
+
+
+def issuer(
+    cases: CasesDep,
+    actor: ActorDep,
+    version: ExpectedVersion,
+    idempotency_key: IdempotencyKey = None,
+) -> Issuer:
+    return Issuer(cases, actor, version, idempotency_key)
+
+
+IssuerDep = Annotated[Issuer, Depends(issuer)]
+
+
 def _on_referral(command: type[ReferralCommand]) -> Callable[..., CommandAccepted]:
     body_model = _body_without_referral(command)
 
@@ -37,17 +72,11 @@ def _on_referral(command: type[ReferralCommand]) -> Callable[..., CommandAccepte
         referral_id: UUID,
         body: body_model,  # type: ignore[valid-type]  # a model made for this step
         response: Response,
-        cases: CasesDep,
-        actor: ActorDep,
-        version: ExpectedVersion,
-        idempotency_key: IdempotencyKey = None,
+        by: IssuerDep,
     ) -> CommandAccepted:
         sent: BaseModel = body
         issued = command.model_validate({**sent.model_dump(), "referral_id": str(referral_id)})
-        result = cases.execute(
-            actor, case_id, issued, expected_version=version, idempotency_key=idempotency_key
-        )
-        return accepted(response, result)
+        return by.issue(response, case_id, issued)
 
     return endpoint
 
@@ -57,15 +86,9 @@ def _on_case(command: type[CaseCommand]) -> Callable[..., CommandAccepted]:
         case_id: UUID,
         body: command,  # type: ignore[valid-type]  # the step's own command class
         response: Response,
-        cases: CasesDep,
-        actor: ActorDep,
-        version: ExpectedVersion,
-        idempotency_key: IdempotencyKey = None,
+        by: IssuerDep,
     ) -> CommandAccepted:
-        result = cases.execute(
-            actor, case_id, body, expected_version=version, idempotency_key=idempotency_key
-        )
-        return accepted(response, result)
+        return by.issue(response, case_id, body)
 
     return endpoint
 
