@@ -60,6 +60,17 @@ from domain.vocabulary import (
 )
 
 STAGES_AFTER_PLANNING = frozenset({Stage.INTERVENTION, Stage.MONITORING})
+# UU 12/2022 (TPKS) Pasal 23: a sexual-violence case may not be settled outside the
+# judicial process, except where the perpetrator is a child (Pasal 4 lists the forms,
+# child pornography and sexual exploitation among them).
+SEXUAL_VIOLENCE_FORMS = frozenset({FormOfViolence.SEXUAL, FormOfViolence.SEXUAL_EXPLOITATION})
+SEXUAL_VIOLENCE_CATEGORIES = frozenset(
+    {
+        AmpkCategory.SEXUAL_CRIME,
+        AmpkCategory.ECONOMIC_OR_SEXUAL_EXPLOITATION,
+        AmpkCategory.PORNOGRAPHY,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,7 @@ class Case(Aggregate):
         self.stage = Stage.IDENTIFICATION
         self.closure: str | None = None
         self.classified = False
+        self.sexual_violence = False
         self.emergency = False
         self.handover_to: str | None = None
         self.case_worker_id: str | None = None
@@ -258,6 +270,10 @@ class Case(Aggregate):
         rationale: str,
     ) -> None:
         self.classified = True
+        self.sexual_violence = bool(
+            SEXUAL_VIOLENCE_FORMS & set(forms_of_violence)
+            or SEXUAL_VIOLENCE_CATEGORIES & set(ampk_categories)
+        )
         self.emergency = emergency
         self.handover_to = handover_to
 
@@ -759,6 +775,58 @@ class Case(Aggregate):
     def _referral_cancelled(self, referral_id: str, reason: str) -> None:
         pass
 
+    class MediationHeld(Event):
+        """P5 / B5: a mediation between the victim and the other party, and what it agreed."""
+
+        first_marks = "mediation_held"
+
+        held_on: str
+        parties: list[str]
+        perpetrator_is_child: bool
+        agreement_reached: bool
+        agreements: list[str]
+
+    def hold_mediation(
+        self,
+        *,
+        held_on: str,
+        parties: list[str],
+        perpetrator_is_child: bool,
+        agreement_reached: bool,
+        agreements: list[str],
+    ) -> None:
+        """P5 / B5: mediate between victim and perpetrator; never a sexual-violence case."""
+        self._require_open()
+        self._require_classified()
+        self._require_consent("mediation")
+        if self.sexual_violence and not perpetrator_is_child:
+            raise RuleViolated(
+                "mediation_not_allowed",
+                "a sexual-violence case may not be settled outside the judicial process "
+                "unless the perpetrator is a child (UU 12/2022 on TPKS, Pasal 23)",
+                step="P5",
+            )
+        if agreement_reached and not agreements:
+            raise InvalidValue("agreements", "an agreement reached must say what was agreed")
+        self._mediation_held(
+            held_on=required_text("held_on", held_on),
+            parties=text_items("parties", parties, at_least=2),
+            perpetrator_is_child=bool(perpetrator_is_child),
+            agreement_reached=bool(agreement_reached),
+            agreements=[required_text("agreements", item) for item in agreements],
+        )
+
+    @event(MediationHeld)
+    def _mediation_held(
+        self,
+        held_on: str,
+        parties: list[str],
+        perpetrator_is_child: bool,
+        agreement_reached: bool,
+        agreements: list[str],
+    ) -> None:
+        pass
+
     class AccompanimentRecorded(Event):
         """L4.4-4.6: the case worker accompanied the beneficiary."""
 
@@ -1005,6 +1073,7 @@ CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.ReferralDeclined,
     Case.ServiceDelivered,
     Case.ReferralCancelled,
+    Case.MediationHeld,
     Case.AccompanimentRecorded,
     Case.MonitoringVisitRecorded,
     Case.ReassessmentStarted,

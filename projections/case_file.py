@@ -264,6 +264,16 @@ class Referral(BaseModel):
     )
 
 
+class Mediation(RecordedStep):
+    """P5 / B5: a mediation between the victim and the other party."""
+
+    held_on: str = Field(description="The date of the mediation.")
+    parties: list[str] = Field(description="Who took part, as the office names them.")
+    perpetrator_is_child: bool = Field(description="Whether the perpetrator is a child.")
+    agreement_reached: bool = Field(description="Whether the parties reached an agreement.")
+    agreements: list[str] = Field(description="What was agreed, if anything.")
+
+
 class Accompaniment(RecordedStep):
     """L4.4-4.6: the case worker accompanied the beneficiary."""
 
@@ -370,6 +380,9 @@ class CaseFile(BaseModel):
     )
     referrals: list[Referral] = Field(
         default_factory=list, description="Referrals in the order they were made (L4.1)."
+    )
+    mediations: list[Mediation] = Field(
+        default_factory=list, description="Mediations between victim and other party (P5, B5)."
     )
     accompaniment: list[Accompaniment] = Field(
         default_factory=list, description="Accompaniment by the case worker (L4.4-4.6)."
@@ -657,6 +670,19 @@ class _CaseFileFold:
         referral = self._referral(event.referral_id)
         referral.cancelled = ReferralCancellation(
             cause="withdrawn", reason=event.reason, **_stamp(event)
+        )
+
+    @apply.register(Case.MediationHeld)
+    def _mediation_held(self, event: Case.MediationHeld) -> None:
+        self.file.mediations.append(
+            Mediation(
+                held_on=event.held_on,
+                parties=event.parties,
+                perpetrator_is_child=event.perpetrator_is_child,
+                agreement_reached=event.agreement_reached,
+                agreements=event.agreements,
+                **_stamp(event),
+            )
         )
 
     @apply.register(Case.AccompanimentRecorded)

@@ -323,6 +323,21 @@ class _Narrator:
             f"Referral to {agency_en} for {service_en} withdrawn",
         )
 
+    @summarize.register(Case.MediationHeld)
+    def _mediation_held(self, event: Case.MediationHeld) -> Summary:
+        parties = len(event.parties)
+        if event.agreement_reached:
+            return Summary(
+                "P5",
+                f"Mediasi dengan {parties} pihak; kesepakatan tercapai",
+                f"Mediation between {parties} parties; an agreement was reached",
+            )
+        return Summary(
+            "P5",
+            f"Mediasi dengan {parties} pihak; kesepakatan tidak tercapai",
+            f"Mediation between {parties} parties; no agreement was reached",
+        )
+
     @summarize.register(Case.AccompanimentRecorded)
     def _accompaniment_recorded(self, event: Case.AccompanimentRecorded) -> Summary:
         return Summary(

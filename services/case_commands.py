@@ -525,6 +525,35 @@ class CancelReferral(ReferralCommand):
         case.cancel_referral(referral_id=self.referral_id, reason=self.reason)
 
 
+class HoldMediation(CaseCommand):
+    """P5 (Purwakarta, 240 min) / B5 (Kota Batu, 120 min): mediation of victim and perpetrator."""
+
+    step = Step(
+        "mediations",
+        "P5 / B5",
+        "Record a mediation between the victim and the other party; never for sexual violence "
+        "unless the perpetrator is a child",
+        Who.CASE_TEAM,
+    )
+
+    held_on: date
+    parties: list[Item] = Field(min_length=2, max_length=20)
+    perpetrator_is_child: bool = Field(
+        description="A child perpetrator: the one case of sexual violence mediation may settle"
+    )
+    agreement_reached: bool
+    agreements: list[Item] = Field(default_factory=list, max_length=50)
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.hold_mediation(
+            held_on=self.held_on.isoformat(),
+            parties=list(self.parties),
+            perpetrator_is_child=self.perpetrator_is_child,
+            agreement_reached=self.agreement_reached,
+            agreements=list(self.agreements),
+        )
+
+
 class RecordAccompaniment(CaseCommand):
     step = Step(
         "accompaniment", "L4.4-4.6", "Record accompaniment of the beneficiary", Who.CASE_TEAM
@@ -626,6 +655,7 @@ CASE_STEPS: tuple[type[CaseCommand], ...] = (
     DeclineReferral,
     RecordServiceDelivery,
     CancelReferral,
+    HoldMediation,
     RecordAccompaniment,
     RecordMonitoringVisit,
     StartReassessment,

@@ -43,6 +43,17 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def _as_earlier(derived: Any, earlier: Any) -> Any:
+    """What today's code derived, without the fields earlier code did not have yet."""
+    if isinstance(derived, dict) and isinstance(earlier, dict):
+        return {key: _as_earlier(derived[key], earlier[key]) for key in earlier if key in derived}
+    if isinstance(derived, list) and isinstance(earlier, list):
+        return [_as_earlier(d, e) for d, e in zip(derived, earlier, strict=False)] + derived[
+            len(earlier) :
+        ]
+    return derived
+
+
 def _stored(row: dict[str, Any]) -> StoredEvent:
     return StoredEvent(
         originator_id=UUID(row["originator_id"]),
@@ -127,11 +138,14 @@ def test_each_case_reads_as_earlier_code_read_it(restored, case_id):
     rows = open_case_rows(events)
 
     assert [_json(history_entry(e).model_dump(mode="json")) for e in events] == expected["events"]
-    assert _json(CaseFile.from_events(events).model_dump(mode="json")) == expected["case_file"]
+    case_file = _json(CaseFile.from_events(events).model_dump(mode="json"))
+    assert _as_earlier(case_file, expected["case_file"]) == expected["case_file"]
+    assert case_file["mediations"] == []  # a field added since, empty for this history
     timeline = case_timeline(
         events, profile, now=EVALUATED_AT, version=events[-1].originator_version
     )
-    assert _json(timeline.model_dump(mode="json")) == expected["timeline"]
+    derived = _json(timeline.model_dump(mode="json"))
+    assert _as_earlier(derived, expected["timeline"]) == expected["timeline"]
     schedule = step_schedule(profile, case_milestones(events), EVALUATED_AT)
     derived_then = [set(status) for status in expected["due_steps"]]
     assert [

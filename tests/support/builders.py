@@ -304,6 +304,18 @@ def a_referral_cancellation(**overrides: Any) -> dict[str, Any]:
     return {"referral_id": REFERRAL_ID, "reason": "Layanan tidak lagi dibutuhkan.", **overrides}
 
 
+def a_mediation(**overrides: Any) -> dict[str, Any]:
+    """P5 / B5: a mediation that reached an agreement (allowed: the violence is not sexual)."""
+    return {
+        "held_on": "2024-03-07",
+        "parties": ["ibu korban", "terlapor"],
+        "perpetrator_is_child": False,
+        "agreement_reached": True,
+        "agreements": ["Terlapor tidak mendekati rumah korban."],
+        **overrides,
+    }
+
+
 def an_accompaniment(**overrides: Any) -> dict[str, Any]:
     return {"activity": "Mendampingi korban ke Unit PPA Polres.", "notes": "", **overrides}
 
@@ -359,6 +371,7 @@ COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "decline_referral": a_referral_decline,
     "record_service_delivery": a_service_delivery,
     "cancel_referral": a_referral_cancellation,
+    "hold_mediation": a_mediation,
     "record_accompaniment": an_accompaniment,
     "record_monitoring_visit": a_monitoring_visit,
     "start_reassessment": a_reassessment,

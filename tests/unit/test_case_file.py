@@ -597,6 +597,36 @@ def classified_story(**classification: Any) -> CaseStory:
     return story
 
 
+MEDIATION = {
+    "held_on": "2025-03-06",
+    "parties": ["the mother", "the neighbour who struck her"],
+    "perpetrator_is_child": False,
+    "agreement_reached": True,
+    "agreements": ["The neighbour stays away from the house."],
+}
+
+
+def mediated_story() -> CaseStory:
+    """Physical violence (not sexual): the office mediates (P5) once consent is given."""
+    story = classified_story(forms_of_violence=["physical"])
+    with story.step(after(hours=1)) as case:
+        case.assign_case_worker(case_worker_id=CASE_WORKER.user_id)
+    with story.step(after(hours=2), by=CASE_WORKER) as case:
+        case.record_consent(given=True, given_by="parent", document_ref="IC/2025/041")
+    with story.step(after(days=1), by=CASE_WORKER) as case:
+        case.hold_mediation(**MEDIATION)
+    return story
+
+
+def test_a_mediation_is_filed_with_its_parties_and_agreements() -> None:
+    story = mediated_story()
+
+    file = CaseFile.from_events(story.events)
+
+    assert [m.model_dump(exclude={"at", "by"}) for m in file.mediations] == [MEDIATION]
+    assert file.mediations[0].by.user_id == CASE_WORKER.user_id
+
+
 def planned_story() -> CaseStory:
     """A non-emergency case with consent, one assessment and an agreed plan: in intervention."""
     story = classified_story()
@@ -810,9 +840,11 @@ def test_scenarios_exercise_every_case_event() -> None:
     handed_over = classified_story(risk_level="low", jurisdiction="village")
     with handed_over.step(after(hours=1)) as case:
         case.hand_over(target="patbm")
+    mediated = mediated_story()
 
     exercised = {
-        type(event).__name__ for event in tell_the_whole_story().events + handed_over.events
+        type(event).__name__
+        for event in tell_the_whole_story().events + handed_over.events + mediated.events
     }
 
     assert exercised == case_event_types

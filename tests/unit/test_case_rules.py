@@ -38,6 +38,7 @@ from tests.support.builders import (
     a_contact,
     a_direct_referral,
     a_handover,
+    a_mediation,
     a_monitoring_visit,
     a_new_case,
     a_reassessment,
@@ -618,6 +619,68 @@ def test_assessment_needs_consent():
         case.record_assessment(**an_assessment())
 
     assert caught.value.step == "L1.9"
+
+
+# ---- Mediation (P5 Purwakarta, B5 Kota Batu) -------------------------------------------
+
+
+def test_a_mediation_is_recorded_once_consent_is_given():
+    """P5: "Melakukan Mediasi terhadap korban dan masyarakat", with perpetrator and victim."""
+    case = a_case_at(Stage.ASSESSMENT)
+
+    with acting():
+        case.hold_mediation(**a_mediation())
+
+    assert [type(e).__name__ for e in case.pending_events][-1] == "MediationHeld"
+
+
+def test_mediation_needs_consent():
+    case = a_new_case()
+    with acting(INTAKE_OFFICER):
+        case.classify(**a_classification())
+
+    with acting(), refused(case, RuleViolated, rule="consent_required"):
+        case.hold_mediation(**a_mediation())
+
+
+def test_a_sexual_violence_case_is_never_mediated():
+    """UU 12/2022 (TPKS) Pasal 23: no settlement outside the judicial process."""
+    case = a_case_at(Stage.ASSESSMENT, overrides={"classify": {"forms_of_violence": ["sexual"]}})
+
+    with acting(), refused(case, RuleViolated, rule="mediation_not_allowed") as caught:
+        case.hold_mediation(**a_mediation())
+
+    assert caught.value.step == "P5"
+    assert "Pasal 23" in caught.value.message
+
+
+def test_a_case_classified_as_a_sexual_crime_is_not_mediated_either():
+    case = a_case_at(
+        Stage.ASSESSMENT,
+        overrides={"classify": {"forms_of_violence": [], "ampk_categories": ["sexual_crime"]}},
+    )
+
+    with acting(), refused(case, RuleViolated, rule="mediation_not_allowed"):
+        case.hold_mediation(**a_mediation())
+
+
+def test_a_sexual_violence_case_with_a_child_perpetrator_may_be_mediated():
+    """Pasal 23's exception: a child perpetrator (the juvenile justice system's diversion)."""
+    case = a_case_at(Stage.ASSESSMENT, overrides={"classify": {"forms_of_violence": ["sexual"]}})
+
+    with acting():
+        case.hold_mediation(**a_mediation(perpetrator_is_child=True))
+
+    assert type(case.pending_events[-1]).__name__ == "MediationHeld"
+
+
+def test_an_agreement_reached_says_what_was_agreed():
+    case = a_case_at(Stage.ASSESSMENT)
+
+    with acting(), refused(case, InvalidValue) as caught:
+        case.hold_mediation(**a_mediation(agreements=[]))
+
+    assert caught.value.field == "agreements"
 
 
 def test_case_report_needs_an_assessment_in_the_current_cycle():

@@ -795,6 +795,15 @@ def test_every_known_milestone_is_read_off_a_full_case():
     scenario.do(minutes(30), "assign_case_worker", case_worker_id="cw-1")
     scenario.do(minutes(40), "record_contact", mode="home_visit")
     scenario.do(minutes(50), "record_consent", given=True, given_by="parent", document_ref="IC")
+    scenario.do(
+        minutes(55),
+        "hold_mediation",
+        held_on="2024-03-04",
+        parties=["victim", "neighbour"],
+        perpetrator_is_child=False,
+        agreement_reached=False,
+        agreements=[],
+    )
     scenario.assess(minutes(60)).conclude(minutes(70)).agree_plan(days(1))
     scenario.refer(days(1), "r1", due_after=days(8))
     scenario.do(days(2), "accept_referral", referral_id="r1")
