@@ -274,6 +274,15 @@ and skip repeats. Apply `case.opened`/`case.updated` by replacing the case facts
 `referral.*` by updating the referral, and stop expecting messages for a case after
 `case.closed` or `case.handed_over` (a new referral opens it again with `case.opened`).
 
+Free text is personal data until proven otherwise. A referral's `notes` and
+`referral_record_ref`, the `notes`, `reason` and `summary` of `referral.updated`, and the
+`notes` and `receiving_unit` of `case.handed_over` carry text only where your channel's
+row of the data-sharing matrix lists it (`referral.*`, `handover.*`; see the channel's
+description) and personal data may reach you: after the beneficiary's informed consent,
+or while you hold an open emergency referral on the case. Otherwise the field is an empty
+string (the schemas require it): store it as "nothing for you", and ask the coordinating
+office if you need more. A withheld text is never sent later.
+
 A complete reference subscriber (kafka-python and the standard library only) is
 `examples/agency_subscriber.py` in the Simpul repository:
 
@@ -288,11 +297,11 @@ committing Kafka offsets only after the message is stored.
 def _channel_description(agency: str, matrix: SharingMatrix) -> str:
     row = matrix.rows[agency]
     facts = ", ".join(f"{p.group}.{p.key or '*'}" for p in row.facts) or "none"
-    gated = ", ".join(f"{p.group}{'.' + p.key if p.key else ''}" for p in matrix.consent_gated)
+    gated = ", ".join(str(p) for p in matrix.consent_gated)
     return (
-        f"Cases referred or handed over to {agency}, and only those. Facts shared: {facts}. "
-        f"Before informed consent these are withheld unless {agency} holds an open emergency "
-        f"referral: {gated}."
+        f"Cases referred or handed over to {agency}, and only those. Facts and texts shared: "
+        f"{facts}. Before informed consent these are withheld unless {agency} holds an open "
+        f"emergency referral: {gated}. A text withheld is an empty string."
     )
 
 

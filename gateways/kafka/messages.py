@@ -118,6 +118,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _text(what: str, *paths: str) -> str:
+    """The description of a free-text field, which an agency may receive as ""."""
+    listed = " or ".join(f"`{path}`" for path in paths)
+    return (
+        f"{what} Free text, personal data until proven otherwise: an empty string when "
+        f"none was recorded or when it is withheld from this agency, because its row of the "
+        f"data-sharing matrix does not list {listed} or because personal data may not reach "
+        "it yet (no informed consent, and no open emergency referral of this agency). A "
+        "withheld text is never sent later."
+    )
+
+
 class ReportFacts(_Strict):
     """L1.1-L1.2, as far as the agency's row allows."""
 
@@ -222,8 +234,12 @@ class ReferralReceived(CaseRef):
     emergency: bool
     due_at: datetime
     referred_at: datetime
-    notes: str
-    referral_record_ref: str
+    notes: str = Field(description=_text("The referral's notes.", "referral.notes"))
+    referral_record_ref: str = Field(
+        description=_text(
+            "The referral record's number (Berita Acara Rujukan).", "referral.record_ref"
+        )
+    )
 
 
 class ReferralUpdated(CaseRef):
@@ -232,11 +248,29 @@ class ReferralUpdated(CaseRef):
     referral_id: str
     status: vocab.ReferralStatus
     at: datetime
-    notes: str | None = None
-    reason: str | None = None
+    notes: str | None = Field(
+        default=None,
+        description=_text("With `accepted`: the acceptance's notes.", "referral.acceptance_notes"),
+    )
+    reason: str | None = Field(
+        default=None,
+        description=_text(
+            "With `declined`: why the agency declined; with `cancelled`: why the office "
+            "withdrew it.",
+            "referral.decline_reason",
+            "referral.cancel_reason",
+        ),
+    )
     outcome: vocab.DeliveryOutcome | None = None
-    delivered_on: str | None = None
-    summary: str | None = None
+    delivered_on: str | None = Field(
+        default=None,
+        description="With a delivery: the day delivered (YYYY-MM-DD); an empty string when "
+        "what was recorded is not a date.",
+    )
+    summary: str | None = Field(
+        default=None,
+        description=_text("With a delivery: what was delivered.", "referral.delivery_summary"),
+    )
 
 
 class FinalReferral(_Strict):
@@ -248,8 +282,10 @@ class CaseHandedOver(CaseRef):
     """Routing b, c, d: the case is handed over to this agency. The last message for it."""
 
     target: vocab.HandoverTarget
-    receiving_unit: str
-    notes: str
+    receiving_unit: str = Field(
+        description=_text("The unit that receives the case.", "handover.receiving_unit")
+    )
+    notes: str = Field(description=_text("The handover's notes.", "handover.notes"))
     at: datetime
     referrals: list[FinalReferral]
 
