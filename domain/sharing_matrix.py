@@ -214,6 +214,21 @@ class SharingMatrix:
         allowed = self.rows[agency].allows(group, key)
         return text if allowed and (personal or not self.is_gated(group, key)) else ""
 
+    def impersonal_facts(self, facts: Mapping[str, Any]) -> dict[str, Any]:
+        """``facts`` without anything gated: what may be kept once personal data must go."""
+        kept: dict[str, Any] = {}
+        for group, values in facts.items():
+            if not isinstance(values, Mapping):
+                continue
+            remaining = {
+                key: copy.deepcopy(value)
+                for key, value in values.items()
+                if not self.is_gated(group, key)
+            }
+            if remaining:
+                kept[group] = remaining
+        return kept
+
 
 def parse_matrix(raw: Mapping[str, Any]) -> SharingMatrix:
     consent = raw.get("consent", {})

@@ -31,13 +31,17 @@ The rules:
 - The agency a case is handed over to gets ``case.handed_over`` as its final
   message: the case leaves Simpul for that agency's own handling.
 
+How long an agency keeps what it was sent is ``AgencyRetention``: the personal
+data of a case (the gated facts, every message text) is removed from an
+agency's inbox once the district's retention period has passed since the
+agency's part in the case closed (``case.closed`` or ``case.handed_over``).
 """
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from functools import singledispatchmethod
+from datetime import date, datetime, timedelta
+from functools import cache, singledispatchmethod
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -64,6 +68,7 @@ from domain.vocabulary import (
     HandoverTarget,
     ReferralStatus,
 )
+from services.profiles import ProfileBook, load_profiles
 
 SETTLED = frozenset(status.value for status in SETTLED_REFERRAL_STATUSES)
 
@@ -88,6 +93,70 @@ def load_matrix(path: Path | None = None) -> SharingMatrix:
         return parse_matrix(tomllib.loads(bundled.read_text(encoding="utf-8")))
     except tomllib.TOMLDecodeError as error:
         raise MatrixError(f"sharing matrix: {error}") from None
+
+
+# ---- How long an agency keeps a case's personal data --------------------------------------------
+
+# The free text an agency's inbox holds of a referral: its own fields (referral.received),
+# and the keys of its status changes' details that are text (referral.updated).
+REFERRAL_TEXT_FIELDS = ("notes", "referral_record_ref")
+REFERRAL_DETAIL_TEXTS = frozenset(
+    name
+    for fields in REFERRAL_MOVE_FIELDS.values()
+    for name, text_key in fields.items()
+    if text_key is not None
+)
+
+
+@dataclass(frozen=True)
+class AgencyRetention:
+    """When an agency's inbox must no longer hold a case's personal data.
+
+    The personal data are the facts under the matrix's gated paths and every free
+    text of the messages (the same things withheld before consent). They go once
+    the district's retention period has passed since the agency's part in the
+    case closed; what is not personal (classification, consent given, statuses,
+    due times) stays, for the agency's own accounting.
+    """
+
+    matrix: SharingMatrix
+    days_by_district: Mapping[str, int]
+    default_days: int
+
+    @classmethod
+    def of(cls, matrix: SharingMatrix, profiles: ProfileBook) -> "AgencyRetention":
+        return cls(
+            matrix,
+            {
+                district: profiles.profile(district).agency_personal_data_retention_days
+                for district in profiles.districts()
+            },
+            profiles.default_retention_days,
+        )
+
+    def days(self, district: str) -> int:
+        return self.days_by_district.get(district, self.default_days)
+
+    def personal_data_until(self, district: str, part_closed_at: datetime) -> datetime:
+        """When the personal data of a part that closed at ``part_closed_at`` must be gone."""
+        return part_closed_at + timedelta(days=self.days(district))
+
+    def is_due(self, district: str, part_closed_at: datetime | None, now: datetime) -> bool:
+        return part_closed_at is not None and now >= self.personal_data_until(
+            district, part_closed_at
+        )
+
+    def impersonal_facts(self, facts: Mapping[str, Any]) -> dict[str, Any]:
+        return self.matrix.impersonal_facts(facts)
+
+    def impersonal_details(self, details: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in details.items() if key not in REFERRAL_DETAIL_TEXTS}
+
+
+@cache
+def bundled_retention() -> AgencyRetention:
+    """The bundled matrix and district profiles, nothing overridden (for tests and tools)."""
+    return AgencyRetention.of(load_matrix(), load_profiles())
 
 
 # ---- What the policy returns and remembers ----------------------------------------------------

@@ -130,6 +130,16 @@ def _text(what: str, *paths: str) -> str:
     )
 
 
+RETENTION = (
+    "Retention: once the district's retention period has passed since `at` (in days: "
+    "`x-simpul-retention` of the AsyncAPI document, by district; 90 unless the district's "
+    "profile or the deployment sets another), remove this case's personal data from your "
+    "system: its facts under the consent-gated paths (see your channel's description) and "
+    "every free text of its messages. Simpul's own inbox of the agency does the same. A "
+    "new referral sends what is needed again (`case.opened`)."
+)
+
+
 class ReportFacts(_Strict):
     """L1.1-L1.2, as far as the agency's row allows."""
 
@@ -279,7 +289,10 @@ class FinalReferral(_Strict):
 
 
 class CaseHandedOver(CaseRef):
-    """Routing b, c, d: the case is handed over to this agency. The last message for it."""
+    __doc__ = (
+        "Routing b, c, d: the case is handed over to this agency. The last message for it.\n\n"
+        + RETENTION
+    )
 
     target: vocab.HandoverTarget
     receiving_unit: str = Field(
@@ -291,7 +304,10 @@ class CaseHandedOver(CaseRef):
 
 
 class CaseClosed(CaseRef):
-    """This agency's part in the case ended; nothing more follows unless it is referred again."""
+    __doc__ = (
+        "This agency's part in the case ended; nothing more follows unless it is referred "
+        "again.\n\n" + RETENTION
+    )
 
     reason: str = Field(
         description="referrals_settled, case_terminated or case_handed_over",
@@ -316,7 +332,9 @@ AGENCY_DESCRIPTIONS = {
     "a full new snapshot.",
     REFERRAL_RECEIVED: "A referral to this agency (L4.1), with its due time.",
     REFERRAL_UPDATED: "A referral of this agency changed status.",
-    CASE_HANDED_OVER: "The case was handed over to this agency (routing b, c, d); final message.",
+    CASE_HANDED_OVER: "The case was handed over to this agency (routing b, c, d); final message. "
+    "Its personal data is kept for the district's retention period from `at`, then removed.",
     CASE_CLOSED: "The agency's part in the case ended; nothing more follows for it unless the "
-    "case is referred to the agency again.",
+    "case is referred to the agency again. Its personal data is kept for the district's "
+    "retention period from `at`, then removed.",
 }

@@ -131,6 +131,26 @@ def test_every_free_text_field_of_an_agency_message_says_it_may_be_withheld():
             assert "empty string" in data["properties"][field]["description"], (kind, field)
 
 
+def test_the_closing_messages_and_the_asyncapi_document_say_how_long_data_is_kept():
+    from services.profiles import load_profiles
+
+    schemas = load_schemas()
+    document = asyncapi_document(profiles=load_profiles(agency_retention_days=30))
+
+    for kind in ("case.closed", "case.handed_over"):
+        assert (
+            "Retention"
+            in schemas[f"id.simpul.agency.{kind}.v1"]["properties"]["data"]["description"]
+        )
+    assert document["info"]["x-simpul-retention"]["districts"] == {
+        "kota-batu": 30,
+        "luwu-utara": 30,
+    }
+    assert document["info"]["x-simpul-retention"]["default_days"] == 30
+    assert asyncapi_document()["info"]["x-simpul-retention"]["districts"]["luwu-utara"] == 90
+    assert "x-simpul-retention" in document["info"]["description"]
+
+
 def test_messages_are_deterministic_and_their_ids_unique(cases: Cases):
     case_id = consented_case(cases)
     refer(cases, case_id, "police", "legal_process")
