@@ -647,6 +647,48 @@ def test_no_recorded_text_reaches_an_agency_whose_row_lists_none():
     assert SECRET not in str(story.messages + handed.messages)
 
 
+def test_text_recorded_for_the_office_alone_reaches_no_agency_whatever_the_matrix_lists():
+    # Siblings of the message texts: what no agency message carries at all.
+    story = Story(everything_listed([]))
+    story.act(
+        "classify",
+        by=INTAKE_OFFICER,
+        case_type="KTA",
+        risk_level="high",
+        jurisdiction="district",
+        emergency=True,
+        rationale=secret("rationale"),
+    )
+    story.refer("r-police", "police", "legal_process", emergency=True)
+    story.act("give_psychological_first_aid", notes=secret("first-aid"))
+    story.act("record_emergency_response", actions=[secret("action")], notes=secret("outreach"))
+    story.act(
+        "assign_case_worker",
+        case_worker_id=CASE_WORKER.user_id,
+        assignment_letter_ref=secret("letter"),
+    )
+    story.act("record_contact", by=CASE_WORKER, mode="home_visit", notes=secret("visit"))
+    story.act(
+        "record_consent",
+        by=CASE_WORKER,
+        given=True,
+        given_by="parent",
+        document_ref=secret("form"),
+        notes=secret("consent"),
+    )
+    story.act("record_accompaniment", by=CASE_WORKER, activity=secret("court"), notes=secret("acc"))
+    story.act(
+        "terminate",
+        kind="unilateral",
+        reason="whereabouts_unknown",
+        termination_form_ref=secret("termination"),
+        notes=secret("end"),
+    )
+
+    assert kinds(story.to("police"))[-1] == "case.closed"
+    assert SECRET not in str(story.messages)
+
+
 def test_the_matrix_names_an_unknown_text_of_a_message():
     with pytest.raises(MatrixError, match=r"referral\.note"):
         parse_matrix(
