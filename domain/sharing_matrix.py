@@ -1,9 +1,13 @@
-"""The data-sharing matrix: which message kinds and which case facts each agency may receive.
+"""The data-sharing matrix: which message kinds, case facts and texts each agency may receive.
 
 The matrix itself is SOP data (domain/sop/sharing.toml); this module says
 what a valid matrix is, in the SOP's own terms: the message kinds an agency's
-topic carries, the groups of case facts and their keys, and the facts withheld
-from every agency until the beneficiary's informed consent (L1.9-10).
+topic carries, the groups of case facts and their keys, the free text the
+messages carry beside the facts (a referral's notes, a handover's note), and
+what is withheld from every agency until the beneficiary's informed consent
+(L1.9-10). Free text is personal data until proven otherwise: whatever a
+matrix says, it is withheld before consent, like the free-key groups recorded
+at intake (``ALWAYS_GATED``).
 """
 
 import copy
@@ -63,6 +67,45 @@ FACT_GROUPS: dict[str, frozenset[str] | None] = {
     "intervention_plan": frozenset({"goals", "services"}),
 }
 
+# The free text agency messages carry beside the facts, listed in a row like facts
+# ("referral.notes", "handover.*"), and sent to an agency whose row does not list it (or
+# before consent) as an empty string: the published schemas require these fields.
+MESSAGE_TEXTS: dict[str, frozenset[str]] = {
+    # referral.received: notes, referral_record_ref; referral.updated: notes when
+    # accepted, reason when declined or cancelled, summary when delivered.
+    "referral": frozenset(
+        {
+            "notes",
+            "record_ref",
+            "acceptance_notes",
+            "decline_reason",
+            "delivery_summary",
+            "cancel_reason",
+        }
+    ),
+    # case.handed_over: notes, receiving_unit.
+    "handover": frozenset({"notes", "receiving_unit"}),
+}
+PATH_GROUPS: dict[str, frozenset[str] | None] = {**FACT_GROUPS, **MESSAGE_TEXTS}
+
+# Withheld before consent by every matrix, whether its consent.gated lists them or not:
+# the groups recorded with free keys, every fact that is free text, and every message text.
+# A handover note names the child and her street; a unit's name tells her village.
+ALWAYS_GATED = (
+    "victim",
+    "reporter",
+    "reported_person",
+    "incident",
+    "report.chronology",
+    "report.needs",
+    "report.documents",
+    "assessments",
+    "case_report.summary",
+    "intervention_plan.goals",
+    "referral",
+    "handover",
+)
+
 
 class MatrixError(ValueError):
     """The sharing matrix is malformed; the message names the entry."""
@@ -79,12 +122,14 @@ class FactPath:
     @classmethod
     def parse(cls, text: str, where: str) -> "FactPath":
         group, _, key = text.partition(".")
-        if group not in FACT_GROUPS:
-            known = ", ".join(sorted(FACT_GROUPS))
-            raise MatrixError(f"{where}: unknown fact group {group!r} in {text!r}; known: {known}")
+        if group not in PATH_GROUPS:
+            known = ", ".join(sorted(PATH_GROUPS))
+            raise MatrixError(
+                f"{where}: unknown fact group or message text {group!r} in {text!r}; known: {known}"
+            )
         if key in ("", "*"):
             return cls(group, None)
-        allowed = FACT_GROUPS[group]
+        allowed = PATH_GROUPS[group]
         if allowed is not None and key not in allowed:
             raise MatrixError(
                 f"{where}: {text!r} is not a fact; {group} has: {', '.join(sorted(allowed))}"
@@ -93,6 +138,12 @@ class FactPath:
 
     def covers(self, group: str, key: str) -> bool:
         return self.group == group and (self.key is None or self.key == key)
+
+    def within(self, other: "FactPath") -> bool:
+        return self.group == other.group and (other.key is None or self.key == other.key)
+
+    def __str__(self) -> str:
+        return self.group if self.key is None else f"{self.group}.{self.key}"
 
 
 @dataclass(frozen=True)
@@ -158,6 +209,26 @@ class SharingMatrix:
                 visible[group] = kept
         return visible
 
+    def shared_text(self, agency: str, group: str, key: str, text: str, *, personal: bool) -> str:
+        """A message text as this agency receives it: whole, or "" where withheld."""
+        allowed = self.rows[agency].allows(group, key)
+        return text if allowed and (personal or not self.is_gated(group, key)) else ""
+
+    def impersonal_facts(self, facts: Mapping[str, Any]) -> dict[str, Any]:
+        """``facts`` without anything gated: what may be kept once personal data must go."""
+        kept: dict[str, Any] = {}
+        for group, values in facts.items():
+            if not isinstance(values, Mapping):
+                continue
+            remaining = {
+                key: copy.deepcopy(value)
+                for key, value in values.items()
+                if not self.is_gated(group, key)
+            }
+            if remaining:
+                kept[group] = remaining
+        return kept
+
 
 def parse_matrix(raw: Mapping[str, Any]) -> SharingMatrix:
     consent = raw.get("consent", {})
@@ -190,7 +261,7 @@ def parse_matrix(raw: Mapping[str, Any]) -> SharingMatrix:
             messages=frozenset(messages),
             facts=tuple(FactPath.parse(path, f"{where}.facts") for path in facts),
         )
-    return SharingMatrix(
-        rows=rows,
-        consent_gated=tuple(FactPath.parse(path, "consent.gated") for path in gated),
-    )
+    listed = [FactPath.parse(path, "consent.gated") for path in gated]
+    floor = [FactPath.parse(path, "ALWAYS_GATED") for path in ALWAYS_GATED]
+    unlisted = [path for path in floor if not any(path.within(other) for other in listed)]
+    return SharingMatrix(rows=rows, consent_gated=(*listed, *unlisted))

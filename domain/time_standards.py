@@ -48,6 +48,16 @@ KNOWN_MILESTONES = CASE_MILESTONES | CYCLE_MILESTONES | REFERRAL_MILESTONES
 # Facts that decide whether a step applies to a case (a step's ``when``).
 KNOWN_CONDITIONS = frozenset({"psychological_first_aid_needed", "emergency", "district_handling"})
 
+# How long an agency's inbox keeps a case's personal data once its part in the case closed,
+# where a district's profile does not say. The SOPs are silent; UU 27/2022 (PDP) wants
+# personal data kept no longer than its purpose needs. The longest follow-up after a
+# service that any SOP sets is three months (Luwu Utara's accompaniment during the
+# intervention, "1-3 bulan"; Kutai Timur's monitoring of social reintegration,
+# "3 bulan"): the office may come back to the agency about its service until then, and
+# afterwards a new referral sends what the agency needs again.
+DEFAULT_AGENCY_RETENTION_DAYS = 90
+MAX_AGENCY_RETENTION_DAYS = 3660
+
 _DURATION = re.compile(r"(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?")
 
 
@@ -93,6 +103,8 @@ class TimeStandardProfile:
     register_code: str
     source: str
     steps: tuple[StepStandard, ...]
+    # Days an agency's inbox keeps a case's personal data after its part in the case closed.
+    agency_personal_data_retention_days: int = DEFAULT_AGENCY_RETENTION_DAYS
 
     def step(self, code: str) -> StepStandard:
         for step in self.steps:
@@ -167,6 +179,15 @@ def _step(raw: Any, index: int) -> StepStandard:
     )
 
 
+def retention_days(value: object, where: str) -> int:
+    """A number of days personal data is kept: a whole number from 0 (removed at closing)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProfileError(f"{where} must be a whole number of days")
+    if not 0 <= value <= MAX_AGENCY_RETENTION_DAYS:
+        raise ProfileError(f"{where} must be between 0 and {MAX_AGENCY_RETENTION_DAYS} days")
+    return value
+
+
 def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
     timezone_name = _text(data, "timezone", "profile")
     try:
@@ -191,6 +212,10 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
         register_code=_text(data, "register_code", "profile"),
         source=data.get("source", ""),
         steps=tuple(steps),
+        agency_personal_data_retention_days=retention_days(
+            data.get("agency_personal_data_retention_days", DEFAULT_AGENCY_RETENTION_DAYS),
+            "profile: 'agency_personal_data_retention_days'",
+        ),
     )
 
 

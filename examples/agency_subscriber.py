@@ -14,6 +14,11 @@ Kafka offsets are committed only after the message is stored, so a crash
 re-reads, never skips. The message contract (one JSON Schema per type) is the
 AsyncAPI document Simpul serves at ``/asyncapi.json``.
 
+Retention: once ``--retention-days`` (your district's number, ``x-simpul-retention``
+in that document; 90 by default) have passed since a case was closed to the
+agency, its personal facts are removed and only what is not personal is kept.
+This inbox stores no free text of the messages, so there is none to remove.
+
     pip install kafka-python
     python examples/agency_subscriber.py --bootstrap kafka:9092 --agency police
 """
@@ -22,6 +27,7 @@ import argparse
 import json
 import sqlite3
 import time
+from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaConsumer
 
@@ -34,14 +40,67 @@ CREATE TABLE IF NOT EXISTS referrals (
     referral_id TEXT PRIMARY KEY, case_id TEXT, service_type TEXT, status TEXT, due_at TEXT
 );
 """
+# Added later: when the case was closed to the agency, and whether its personal data went.
+RETENTION_COLUMNS = {"closed_at": "TEXT", "personal_data_removed": "INTEGER NOT NULL DEFAULT 0"}
+# What stays of a case's facts once its retention passed: the facts the bundled sharing
+# matrix does not gate (None: the whole group). Anything else goes, unknown groups too.
+NOT_PERSONAL = {
+    "report": {"channel", "arrived_at", "psychological_first_aid_needed"},
+    "classification": None,
+    "consent": None,
+    "case_worker": None,
+}
+PURGE_EVERY_SECONDS = 60
+
+
+def open_inbox(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA)
+    known = {row[1] for row in db.execute("PRAGMA table_info(cases)")}
+    for name, definition in RETENTION_COLUMNS.items():
+        if name not in known:
+            db.execute(f"ALTER TABLE cases ADD COLUMN {name} {definition}")
+    db.commit()
+    return db
+
+
+def not_personal(facts: dict) -> dict:
+    kept = {}
+    for group, values in facts.items():
+        if group in NOT_PERSONAL and isinstance(values, dict):
+            keys = NOT_PERSONAL[group]
+            remaining = {k: v for k, v in values.items() if keys is None or k in keys}
+            if remaining:
+                kept[group] = remaining
+    return kept
+
+
+def purge(db: sqlite3.Connection, retention_days: int, now: datetime) -> int:
+    """Remove the personal facts of cases closed to the agency ``retention_days`` ago."""
+    due = [
+        (case_id, facts)
+        for case_id, facts, closed_at in db.execute(
+            "SELECT case_id, facts, closed_at FROM cases "
+            "WHERE open = 0 AND personal_data_removed = 0 AND closed_at IS NOT NULL"
+        ).fetchall()
+        if datetime.fromisoformat(closed_at) + timedelta(days=retention_days) <= now
+    ]
+    with db:
+        for case_id, facts in due:
+            db.execute(
+                "UPDATE cases SET facts = ?, personal_data_removed = 1 WHERE case_id = ?",
+                (json.dumps(not_personal(json.loads(facts))), case_id),
+            )
+    return len(due)
 
 
 def apply(db: sqlite3.Connection, event: dict) -> None:
     kind, data = event["type"], event["data"]
     if kind.endswith((".case.opened.v1", ".case.updated.v1")):
         db.execute(
-            "INSERT INTO cases VALUES (?, ?, ?, 1, NULL) ON CONFLICT (case_id) DO UPDATE SET "
-            "facts = excluded.facts, open = 1, closing_reason = NULL",
+            "INSERT INTO cases (case_id, register_number, facts, open) VALUES (?, ?, ?, 1) "
+            "ON CONFLICT (case_id) DO UPDATE SET facts = excluded.facts, open = 1, "
+            "closing_reason = NULL, closed_at = NULL, personal_data_removed = 0",
             (data["case_id"], data["register_number"], json.dumps(data["facts"])),
         )
     elif kind.endswith(".referral.received.v1"):
@@ -62,8 +121,8 @@ def apply(db: sqlite3.Connection, event: dict) -> None:
             )
         reason = data.get("reason") or f"handed_over:{data.get('target')}"
         db.execute(
-            "UPDATE cases SET open = 0, closing_reason = ? WHERE case_id = ?",
-            (reason, data["case_id"]),
+            "UPDATE cases SET open = 0, closing_reason = ?, closed_at = ? WHERE case_id = ?",
+            (reason, data["at"], data["case_id"]),
         )
     # Any other (newer) type: ignore it; the contract only ever adds new versions.
 
@@ -76,6 +135,12 @@ def main() -> int:
     parser.add_argument("--group", default=None, help="consumer group (default: <agency>-inbox)")
     parser.add_argument("--db", default="inbox.sqlite3", help="the local SQLite inbox")
     parser.add_argument(
+        "--retention-days",
+        type=int,
+        default=90,
+        help="days to keep a closed case's personal facts (x-simpul-retention of /asyncapi.json)",
+    )
+    parser.add_argument(
         "--exit-when-idle",
         type=float,
         default=None,
@@ -84,8 +149,7 @@ def main() -> int:
     args = parser.parse_args()
 
     topic = f"{args.topic_prefix}.agency.{args.agency}.v1"
-    db = sqlite3.connect(args.db)
-    db.executescript(SCHEMA)
+    db = open_inbox(args.db)
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=args.bootstrap,
@@ -95,10 +159,14 @@ def main() -> int:
         session_timeout_ms=6000,
         heartbeat_interval_ms=1000,
     )
-    applied = skipped = 0
+    applied = skipped = purged = 0
     last_message = time.monotonic()
+    next_purge = 0.0
     try:
         while args.exit_when_idle is None or time.monotonic() - last_message < args.exit_when_idle:
+            if time.monotonic() >= next_purge:
+                purged += purge(db, args.retention_days, datetime.now(UTC))
+                next_purge = time.monotonic() + PURGE_EVERY_SECONDS
             batches = consumer.poll(timeout_ms=500)
             for records in batches.values():
                 for record in records:
@@ -114,10 +182,12 @@ def main() -> int:
                 last_message = time.monotonic()
             if batches:
                 consumer.commit()
+        purged += purge(db, args.retention_days, datetime.now(UTC))
     finally:
         consumer.close()
         db.close()
     print(f"applied {applied}, skipped {skipped} repeats")
+    print(f"removed the personal data of {purged} closed cases past retention")
     return 0
 
 

@@ -30,9 +30,9 @@ from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import DEFAULT_SCHEMA, CoordinatorStore
 from gateways.tokens import TokenService, development_secret
 from services.cases import Cases
-from services.profiles import load_profiles
+from services.profiles import ProfileBook, load_profiles
 from services.settings import Settings
-from services.sharing import load_matrix
+from services.sharing import AgencyRetention, load_matrix
 
 if TYPE_CHECKING:
     from gateways.embedded.kafka import EmbeddedKafka
@@ -119,11 +119,21 @@ def sharing_matrix(settings: Settings) -> SharingMatrix:
     return load_matrix(settings.sharing_matrix)
 
 
+def profiles(settings: Settings) -> ProfileBook:
+    """The district profiles, with the deployment's retention override if it sets one."""
+    return load_profiles(
+        settings.profiles_dir, agency_retention_days=settings.agency_retention_days
+    )
+
+
+def agency_retention(settings: Settings) -> AgencyRetention:
+    """How long agencies' inboxes keep personal data, for processes without a case service."""
+    return AgencyRetention.of(sharing_matrix(settings), profiles(settings))
+
+
 def open_cases(settings: Settings, database: str) -> Cases:
     """The case service on a PostgreSQL event store."""
-    return Cases(
-        env=postgres_env(database, settings), profiles=load_profiles(settings.profiles_dir)
-    )
+    return Cases(env=postgres_env(database, settings), profiles=profiles(settings))
 
 
 def _pool(cases: Cases) -> Any:
@@ -138,9 +148,15 @@ def coordinator_store(cases: Cases, schema: str = DEFAULT_SCHEMA) -> Coordinator
     return CoordinatorStore(_pool(cases).get_connection, schema=schema)
 
 
-def agency_store(cases: Cases, agency: str) -> AgencyStore:
-    """An agency's inbox, beside the event store, through the store's pool."""
-    return AgencyStore("", agency, connector=_pool(cases).get_connection)
+def agency_store(cases: Cases, agency: str, matrix: SharingMatrix) -> AgencyStore:
+    """An agency's inbox, beside the event store, through the store's pool; it keeps
+    personal data as long as the matrix and the case service's district profiles say."""
+    return AgencyStore(
+        "",
+        agency,
+        connector=_pool(cases).get_connection,
+        retention=AgencyRetention.of(matrix, cases.profiles),
+    )
 
 
 def api(cases: Cases, tokens: TokenService, matrix: SharingMatrix | None = None) -> FastAPI:
@@ -151,7 +167,7 @@ def api(cases: Cases, tokens: TokenService, matrix: SharingMatrix | None = None)
         tokens=tokens,
         sharing=matrix,
         coordinator_views=coordinator_store(cases),
-        agency_inboxes={agency: agency_store(cases, agency) for agency in matrix.agencies},
+        agency_inboxes={agency: agency_store(cases, agency, matrix) for agency in matrix.agencies},
         chain_checker=cast(ChainChecker, cases.recorder),
     )
 

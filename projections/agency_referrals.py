@@ -7,6 +7,11 @@ closed) and its referrals (status, due time from the district's time
 standard). The fold writes through a view, so the same projection fills an
 in-memory view in tests and the agency's PostgreSQL schema in production;
 the caller applies a message and records it as applied in one transaction.
+
+A closing message also dates the end of the referrals it settles: their part
+in the case closed then, and the retention of their personal data (see
+services.sharing.AgencyRetention) runs from that moment, even if the case is
+opened to the agency again later.
 """
 
 from abc import ABC, abstractmethod
@@ -69,7 +74,8 @@ class ReferralsView(ABC):
 
     @abstractmethod
     def close_case(self, case_id: str, *, status: str, reason: str, at: str, sequence: int) -> None:
-        """Mark the case closed (or handed over) for this agency."""
+        """Mark the case closed (or handed over) for this agency, and date the end of the
+        part its referrals not yet closed belong to (``part_closed_at``)."""
 
     @abstractmethod
     def put_referral(self, referral: NewReferral) -> None:

@@ -1,10 +1,17 @@
-"""District profiles: the time standards and register code of each district."""
+"""District profiles: the time standards, register code and retention of each district."""
 
 import tomllib
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
-from domain.time_standards import ProfileError, TimeStandardProfile, parse_profile
+from domain.time_standards import (
+    DEFAULT_AGENCY_RETENTION_DAYS,
+    ProfileError,
+    TimeStandardProfile,
+    parse_profile,
+    retention_days,
+)
 
 
 class UnknownDistrict(LookupError):
@@ -16,8 +23,15 @@ class UnknownDistrict(LookupError):
 class ProfileBook:
     """All district profiles a deployment knows, by district code."""
 
-    def __init__(self, profiles: list[TimeStandardProfile]) -> None:
+    def __init__(
+        self,
+        profiles: list[TimeStandardProfile],
+        *,
+        default_retention_days: int = DEFAULT_AGENCY_RETENTION_DAYS,
+    ) -> None:
         self._profiles = {profile.district: profile for profile in profiles}
+        # For a district without a profile here (an agency's inbox may hold one).
+        self.default_retention_days = default_retention_days
 
     def __contains__(self, district: str) -> bool:
         return district in self._profiles
@@ -48,8 +62,11 @@ def _load_file(path: Path) -> TimeStandardProfile:
     return profile
 
 
-def load_profiles(extra_directory: Path | None = None) -> ProfileBook:
-    """The bundled profiles, overridden or extended by TOML files in ``extra_directory``."""
+def load_profiles(
+    extra_directory: Path | None = None, *, agency_retention_days: int | None = None
+) -> ProfileBook:
+    """The bundled profiles, overridden or extended by TOML files in ``extra_directory``;
+    ``agency_retention_days`` (SIMPUL_AGENCY_RETENTION_DAYS) replaces every district's."""
     profiles = {}
     bundled = resources.files("domain.sop") / "profiles"
     for entry in bundled.iterdir():
@@ -61,4 +78,10 @@ def load_profiles(extra_directory: Path | None = None) -> ProfileBook:
         for path in sorted(extra_directory.glob("*.toml")):
             profile = _load_file(path)
             profiles[profile.district] = profile
-    return ProfileBook(list(profiles.values()))
+    if agency_retention_days is None:
+        return ProfileBook(list(profiles.values()))
+    days = retention_days(agency_retention_days, "SIMPUL_AGENCY_RETENTION_DAYS")
+    return ProfileBook(
+        [replace(p, agency_personal_data_retention_days=days) for p in profiles.values()],
+        default_retention_days=days,
+    )

@@ -62,6 +62,21 @@ class Settings(BaseSettings):
         description="Extra district profiles (TOML); bundled ones are always loaded.",
     )
     default_district: str = "luwu-utara"
+    agency_retention_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=3660,
+        description="Days an agency's inbox keeps a case's personal data after its part in "
+        "the case closed, for every district. Unset: each district profile's "
+        "agency_personal_data_retention_days (90 where a profile says nothing).",
+    )
+    agency_purge_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="How often an agency projector removes personal data past its retention "
+        "from the agency's tables (reads never serve it, purged or not).",
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)

@@ -19,18 +19,29 @@ The rules:
   referral (routing rule e). Consent, when it comes, sends the withheld facts as
   a ``case.updated``.
 - Its own referrals arrive as ``referral.received`` and ``referral.updated``.
+- The free text those messages carry (a referral's notes and record reference,
+  the notes of its acceptance, the reason it was declined or cancelled, the
+  summary of what was delivered, a handover's notes and receiving unit) is
+  personal data until proven otherwise: the agency receives a text only where
+  its row lists it and personal data may reach it at that moment; otherwise the
+  field is an empty string. A withheld text is not sent later.
 - When its last open referral on the case settles, or the case is terminated or
   handed over elsewhere, the agency gets one ``case.closed`` and then nothing
   more, unless the case is referred to it again (a new ``case.opened``).
 - The agency a case is handed over to gets ``case.handed_over`` as its final
   message: the case leaves Simpul for that agency's own handling.
+
+How long an agency keeps what it was sent is ``AgencyRetention``: the personal
+data of a case (the gated facts, every message text) is removed from an
+agency's inbox once the district's retention period has passed since the
+agency's part in the case closed (``case.closed`` or ``case.handed_over``).
 """
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import singledispatchmethod
+from datetime import date, datetime, timedelta
+from functools import cache, singledispatchmethod
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -57,8 +68,19 @@ from domain.vocabulary import (
     HandoverTarget,
     ReferralStatus,
 )
+from services.profiles import ProfileBook, load_profiles
 
 SETTLED = frozenset(status.value for status in SETTLED_REFERRAL_STATUSES)
+
+# What a referral's move tells its agency: the event's fields, each with the matrix key
+# of its text under "referral", or None for a field that is not free text. Listed, not
+# copied from the event, so a field added to an event later reaches no agency unread.
+REFERRAL_MOVE_FIELDS: dict[type[Case.Event], dict[str, str | None]] = {
+    Case.ReferralAccepted: {"notes": "acceptance_notes"},
+    Case.ReferralDeclined: {"reason": "decline_reason"},
+    Case.ServiceDelivered: {"outcome": None, "delivered_on": None, "summary": "delivery_summary"},
+    Case.ReferralCancelled: {"reason": "cancel_reason"},
+}
 
 
 def load_matrix(path: Path | None = None) -> SharingMatrix:
@@ -71,6 +93,70 @@ def load_matrix(path: Path | None = None) -> SharingMatrix:
         return parse_matrix(tomllib.loads(bundled.read_text(encoding="utf-8")))
     except tomllib.TOMLDecodeError as error:
         raise MatrixError(f"sharing matrix: {error}") from None
+
+
+# ---- How long an agency keeps a case's personal data --------------------------------------------
+
+# The free text an agency's inbox holds of a referral: its own fields (referral.received),
+# and the keys of its status changes' details that are text (referral.updated).
+REFERRAL_TEXT_FIELDS = ("notes", "referral_record_ref")
+REFERRAL_DETAIL_TEXTS = frozenset(
+    name
+    for fields in REFERRAL_MOVE_FIELDS.values()
+    for name, text_key in fields.items()
+    if text_key is not None
+)
+
+
+@dataclass(frozen=True)
+class AgencyRetention:
+    """When an agency's inbox must no longer hold a case's personal data.
+
+    The personal data are the facts under the matrix's gated paths and every free
+    text of the messages (the same things withheld before consent). They go once
+    the district's retention period has passed since the agency's part in the
+    case closed; what is not personal (classification, consent given, statuses,
+    due times) stays, for the agency's own accounting.
+    """
+
+    matrix: SharingMatrix
+    days_by_district: Mapping[str, int]
+    default_days: int
+
+    @classmethod
+    def of(cls, matrix: SharingMatrix, profiles: ProfileBook) -> "AgencyRetention":
+        return cls(
+            matrix,
+            {
+                district: profiles.profile(district).agency_personal_data_retention_days
+                for district in profiles.districts()
+            },
+            profiles.default_retention_days,
+        )
+
+    def days(self, district: str) -> int:
+        return self.days_by_district.get(district, self.default_days)
+
+    def personal_data_until(self, district: str, part_closed_at: datetime) -> datetime:
+        """When the personal data of a part that closed at ``part_closed_at`` must be gone."""
+        return part_closed_at + timedelta(days=self.days(district))
+
+    def is_due(self, district: str, part_closed_at: datetime | None, now: datetime) -> bool:
+        return part_closed_at is not None and now >= self.personal_data_until(
+            district, part_closed_at
+        )
+
+    def impersonal_facts(self, facts: Mapping[str, Any]) -> dict[str, Any]:
+        return self.matrix.impersonal_facts(facts)
+
+    def impersonal_details(self, details: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in details.items() if key not in REFERRAL_DETAIL_TEXTS}
+
+
+@cache
+def bundled_retention() -> AgencyRetention:
+    """The bundled matrix and district profiles, nothing overridden (for tests and tools)."""
+    return AgencyRetention.of(load_matrix(), load_profiles())
 
 
 # ---- What the policy returns and remembers ----------------------------------------------------
@@ -262,6 +348,8 @@ class SharingPolicy:
             return
         if agency not in state.open_to:
             self._open(state, agency, messages)
+        # The referral is on the state already: an emergency one lets its own notes through.
+        personal = self._may_see_personal(state, agency)
         messages.append(
             AgencyMessage(
                 agency,
@@ -273,8 +361,10 @@ class SharingPolicy:
                     "emergency": bool(event.emergency),
                     "due_at": published(event.due_at),
                     "referred_at": _iso(event.timestamp),
-                    "notes": event.notes,
-                    "referral_record_ref": event.referral_record_ref,
+                    "notes": self._text(agency, "referral", "notes", event.notes, personal),
+                    "referral_record_ref": self._text(
+                        agency, "referral", "record_ref", event.referral_record_ref, personal
+                    ),
                 },
             )
         )
@@ -284,16 +374,50 @@ class SharingPolicy:
     @_on.register(Case.ServiceDelivered)
     @_on.register(Case.ReferralCancelled)
     def _referral_moved(self, event: Case.Event, state: CaseSharing, messages: Messages) -> None:
-        # The agency is told what the event says of its referral: notes, reason, outcome.
-        details = recorded_fields(event)
-        del details["referral_id"]
-        self._referral_changed(state, event, details, messages)
+        moved = referral_status_after(event)
+        assert moved is not None, "only referral events change a referral"
+        referral_id, new_status = moved
+        referral = state.referrals[referral_id]
+        agency = referral.agency
+        # Judged before the move: the texts of the move that settles an emergency
+        # referral reach the agency that held it, as the referral's own did.
+        personal = self._may_see_personal(state, agency)
+        referral.status = new_status.value
+        if agency not in state.open_to:
+            return
+        recorded = recorded_fields(event)
+        details: dict[str, Any] = {}
+        for name, text_key in REFERRAL_MOVE_FIELDS[type(event)].items():
+            value = recorded[name]
+            if text_key is not None:
+                details[name] = self._text(agency, "referral", text_key, value, personal)
+            elif name == "delivered_on":
+                details[name] = _date_or_withheld(value)
+            else:
+                details[name] = value
+        messages.append(
+            AgencyMessage(
+                agency,
+                REFERRAL_UPDATED,
+                {
+                    **self._case_ref(state),
+                    "referral_id": referral.referral_id,
+                    "status": referral.status,
+                    "at": _iso(event.timestamp),
+                    **details,
+                },
+            )
+        )
+        if not state.open_referrals(agency):
+            self._close(state, agency, "referrals_settled", event, messages)
 
     @_on.register(Case.HandedOver)
     def _handed_over(self, event: Case.HandedOver, state: CaseSharing, messages: Messages) -> None:
-        self._cancel_open_referrals(state)
         handed_to = HANDOVER_AGENCY.get(HandoverTarget(event.target))
         receiver = handed_to.value if handed_to is not None else None
+        # Judged before the handover ends the receiver's own referrals, as for a referral move.
+        personal = receiver is not None and self._may_see_personal(state, receiver)
+        self._cancel_open_referrals(state)
         for agency in list(state.open_to):
             if agency != receiver:
                 self._close(state, agency, "case_handed_over", event, messages)
@@ -308,8 +432,10 @@ class SharingPolicy:
                 {
                     **self._case_ref(state),
                     "target": event.target,
-                    "receiving_unit": event.receiving_unit,
-                    "notes": event.notes,
+                    "receiving_unit": self._text(
+                        receiver, "handover", "receiving_unit", event.receiving_unit, personal
+                    ),
+                    "notes": self._text(receiver, "handover", "notes", event.notes, personal),
                     "at": _iso(event.timestamp),
                     "referrals": state.final_referrals(receiver),
                 },
@@ -335,6 +461,9 @@ class SharingPolicy:
     def _may_see_personal(self, state: CaseSharing, agency: str) -> bool:
         return state.consent_given or any(r.emergency for r in state.open_referrals(agency))
 
+    def _text(self, agency: str, group: str, key: str, text: str, personal: bool) -> str:
+        return self.matrix.shared_text(agency, group, key, text, personal=personal)
+
     def _snapshot(self, state: CaseSharing, agency: str) -> dict[str, Any]:
         return self.matrix.visible_facts(
             agency, state.facts, personal=self._may_see_personal(state, agency)
@@ -358,37 +487,6 @@ class SharingPolicy:
                         agency, CASE_UPDATED, {**self._case_ref(state), "facts": snapshot}
                     )
                 )
-
-    def _referral_changed(
-        self,
-        state: CaseSharing,
-        event: Case.Event,
-        details: dict[str, Any],
-        messages: Messages,
-    ) -> None:
-        moved = referral_status_after(event)
-        assert moved is not None, "only referral events change a referral"
-        referral_id, new_status = moved
-        referral = state.referrals[referral_id]
-        referral.status = new_status.value
-        agency = referral.agency
-        if agency not in state.open_to:
-            return
-        messages.append(
-            AgencyMessage(
-                agency,
-                REFERRAL_UPDATED,
-                {
-                    **self._case_ref(state),
-                    "referral_id": referral.referral_id,
-                    "status": referral.status,
-                    "at": _iso(event.timestamp),
-                    **details,
-                },
-            )
-        )
-        if not state.open_referrals(agency):
-            self._close(state, agency, "referrals_settled", event, messages)
 
     def _cancel_open_referrals(self, state: CaseSharing) -> None:
         # The domain ends open referrals with the case; the closing message tells the agency.
@@ -420,3 +518,11 @@ _dispatch = vars(SharingPolicy)["_on"].dispatcher.dispatch
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
+
+
+def _date_or_withheld(recorded: str) -> str:
+    # The API records a date here, but the event holds any text: only a date goes out.
+    try:
+        return date.fromisoformat(recorded).isoformat()
+    except ValueError:
+        return ""

@@ -73,7 +73,7 @@ def create_app(
     api.include_router(agency_routes.router)
     app.include_router(api)
     app.include_router(service.health)
-    asyncapi = asyncapi_document(matrix=sharing)
+    asyncapi = asyncapi_document(matrix=sharing, profiles=cases.profiles)
 
     @app.get("/asyncapi.json", tags=["service"], summary="The Kafka message contract (AsyncAPI 3)")
     def published_contract() -> dict[str, Any]:

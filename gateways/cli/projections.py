@@ -122,6 +122,8 @@ def project(args: argparse.Namespace) -> int:
         prefix=settings.kafka_topic_prefix,
         stop=threading.Event(),
         registry=registry,
+        retention=runtime.agency_retention(settings),
+        purge_interval=settings.agency_purge_interval_seconds,
     )
     return 0
 
@@ -178,7 +180,7 @@ class Rebuilding:
             self.cases,
             SharingPolicy(self.matrix),
             self.settings.kafka_topic_prefix,
-            [runtime.agency_store(self.cases, agency) for agency in chosen],
+            [runtime.agency_store(self.cases, agency, self.matrix) for agency in chosen],
             swap=swap,
         )
 
@@ -239,7 +241,7 @@ def projection_differences(settings: Settings, database: str, agency: str) -> li
         rebuild_with_progress(
             settings, cases, [verifying], label=f"verify {agency}", show_progress=False
         )
-        store = runtime.agency_store(cases, agency)
+        store = runtime.agency_store(cases, agency, runtime.sharing_matrix(settings))
         scratch = verifying.schemas[agency]
         try:
             return store.differences(scratch)

@@ -34,6 +34,7 @@ from gateways.kafka.messages import (
     case_event_type,
     cases_topic,
 )
+from services.profiles import ProfileBook, load_profiles
 from services.sharing import load_matrix
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -274,6 +275,23 @@ and skip repeats. Apply `case.opened`/`case.updated` by replacing the case facts
 `referral.*` by updating the referral, and stop expecting messages for a case after
 `case.closed` or `case.handed_over` (a new referral opens it again with `case.opened`).
 
+Free text is personal data until proven otherwise. A referral's `notes` and
+`referral_record_ref`, the `notes`, `reason` and `summary` of `referral.updated`, and the
+`notes` and `receiving_unit` of `case.handed_over` carry text only where your channel's
+row of the data-sharing matrix lists it (`referral.*`, `handover.*`; see the channel's
+description) and personal data may reach you: after the beneficiary's informed consent,
+or while you hold an open emergency referral on the case. Otherwise the field is an empty
+string (the schemas require it): store it as "nothing for you", and ask the coordinating
+office if you need more. A withheld text is never sent later.
+
+Retention: your part in a case ends with `case.closed` or `case.handed_over`. Once the
+district's retention period (in days, `x-simpul-retention` in this document's `info`, by
+district) has passed since that message's `at`, remove the case's personal data from
+your system: its facts under the consent-gated paths and every free text of its
+messages. Keep, if you need them for your own accounting, the case and referral ids,
+statuses, due times and the facts that are not personal. Simpul's own inbox of your
+agency does exactly this. A new referral sends what you need again (`case.opened`).
+
 A complete reference subscriber (kafka-python and the standard library only) is
 `examples/agency_subscriber.py` in the Simpul repository:
 
@@ -281,28 +299,50 @@ A complete reference subscriber (kafka-python and the standard library only) is
     python examples/agency_subscriber.py --bootstrap kafka:9092 --agency police
 
 It keeps the applied ids and each case's facts and referrals in a local SQLite file,
-committing Kafka offsets only after the message is stored.
+committing Kafka offsets only after the message is stored, and removes a case's personal
+data once its retention period has passed (`--retention-days`).
 """
+
+RETENTION_DESCRIPTION = (
+    "Days an agency keeps a case's personal data (its facts under the consent-gated paths "
+    "and every free text of its messages) after its part in the case closed (`at` of "
+    "case.closed or case.handed_over), by the district of the case; `default_days` for a "
+    "district not listed."
+)
 
 
 def _channel_description(agency: str, matrix: SharingMatrix) -> str:
     row = matrix.rows[agency]
     facts = ", ".join(f"{p.group}.{p.key or '*'}" for p in row.facts) or "none"
-    gated = ", ".join(f"{p.group}{'.' + p.key if p.key else ''}" for p in matrix.consent_gated)
+    gated = ", ".join(str(p) for p in matrix.consent_gated)
     return (
-        f"Cases referred or handed over to {agency}, and only those. Facts shared: {facts}. "
-        f"Before informed consent these are withheld unless {agency} holds an open emergency "
-        f"referral: {gated}."
+        f"Cases referred or handed over to {agency}, and only those. Facts and texts shared: "
+        f"{facts}. Before informed consent these are withheld unless {agency} holds an open "
+        f"emergency referral: {gated}. A text withheld is an empty string."
     )
+
+
+def retention_extension(profiles: ProfileBook) -> dict[str, Any]:
+    """``x-simpul-retention``: how long agencies keep personal data, by district."""
+    return {
+        "description": RETENTION_DESCRIPTION,
+        "default_days": profiles.default_retention_days,
+        "districts": {
+            district: profiles.profile(district).agency_personal_data_retention_days
+            for district in profiles.districts()
+        },
+    }
 
 
 def asyncapi_document(
     schemas: dict[str, dict[str, Any]] | None = None,
     matrix: SharingMatrix | None = None,
     prefix: str = "simpul",
+    profiles: ProfileBook | None = None,
 ) -> dict[str, Any]:
     schemas = schemas if schemas is not None else load_schemas()
     matrix = matrix or load_matrix()
+    profiles = profiles or load_profiles()
     components_messages = {}
     for name, schema in schemas.items():
         components_messages[name] = {
@@ -361,6 +401,7 @@ def asyncapi_document(
             "version": "1.0.0",
             "description": SUBSCRIBER_GUIDE,
             "license": {"name": "Apache-2.0"},
+            "x-simpul-retention": retention_extension(profiles),
         },
         "defaultContentType": CONTENT_TYPE,
         "servers": {

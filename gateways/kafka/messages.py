@@ -118,6 +118,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _text(what: str, *paths: str) -> str:
+    """The description of a free-text field, which an agency may receive as ""."""
+    listed = " or ".join(f"`{path}`" for path in paths)
+    return (
+        f"{what} Free text, personal data until proven otherwise: an empty string when "
+        f"none was recorded or when it is withheld from this agency, because its row of the "
+        f"data-sharing matrix does not list {listed} or because personal data may not reach "
+        "it yet (no informed consent, and no open emergency referral of this agency). A "
+        "withheld text is never sent later."
+    )
+
+
+RETENTION = (
+    "Retention: once the district's retention period has passed since `at` (in days: "
+    "`x-simpul-retention` of the AsyncAPI document, by district; 90 unless the district's "
+    "profile or the deployment sets another), remove this case's personal data from your "
+    "system: its facts under the consent-gated paths (see your channel's description) and "
+    "every free text of its messages. Simpul's own inbox of the agency does the same. A "
+    "new referral sends what is needed again (`case.opened`)."
+)
+
+
 class ReportFacts(_Strict):
     """L1.1-L1.2, as far as the agency's row allows."""
 
@@ -222,8 +244,12 @@ class ReferralReceived(CaseRef):
     emergency: bool
     due_at: datetime
     referred_at: datetime
-    notes: str
-    referral_record_ref: str
+    notes: str = Field(description=_text("The referral's notes.", "referral.notes"))
+    referral_record_ref: str = Field(
+        description=_text(
+            "The referral record's number (Berita Acara Rujukan).", "referral.record_ref"
+        )
+    )
 
 
 class ReferralUpdated(CaseRef):
@@ -232,11 +258,29 @@ class ReferralUpdated(CaseRef):
     referral_id: str
     status: vocab.ReferralStatus
     at: datetime
-    notes: str | None = None
-    reason: str | None = None
+    notes: str | None = Field(
+        default=None,
+        description=_text("With `accepted`: the acceptance's notes.", "referral.acceptance_notes"),
+    )
+    reason: str | None = Field(
+        default=None,
+        description=_text(
+            "With `declined`: why the agency declined; with `cancelled`: why the office "
+            "withdrew it.",
+            "referral.decline_reason",
+            "referral.cancel_reason",
+        ),
+    )
     outcome: vocab.DeliveryOutcome | None = None
-    delivered_on: str | None = None
-    summary: str | None = None
+    delivered_on: str | None = Field(
+        default=None,
+        description="With a delivery: the day delivered (YYYY-MM-DD); an empty string when "
+        "what was recorded is not a date.",
+    )
+    summary: str | None = Field(
+        default=None,
+        description=_text("With a delivery: what was delivered.", "referral.delivery_summary"),
+    )
 
 
 class FinalReferral(_Strict):
@@ -245,17 +289,25 @@ class FinalReferral(_Strict):
 
 
 class CaseHandedOver(CaseRef):
-    """Routing b, c, d: the case is handed over to this agency. The last message for it."""
+    __doc__ = (
+        "Routing b, c, d: the case is handed over to this agency. The last message for it.\n\n"
+        + RETENTION
+    )
 
     target: vocab.HandoverTarget
-    receiving_unit: str
-    notes: str
+    receiving_unit: str = Field(
+        description=_text("The unit that receives the case.", "handover.receiving_unit")
+    )
+    notes: str = Field(description=_text("The handover's notes.", "handover.notes"))
     at: datetime
     referrals: list[FinalReferral]
 
 
 class CaseClosed(CaseRef):
-    """This agency's part in the case ended; nothing more follows unless it is referred again."""
+    __doc__ = (
+        "This agency's part in the case ended; nothing more follows unless it is referred "
+        "again.\n\n" + RETENTION
+    )
 
     reason: str = Field(
         description="referrals_settled, case_terminated or case_handed_over",
@@ -280,7 +332,9 @@ AGENCY_DESCRIPTIONS = {
     "a full new snapshot.",
     REFERRAL_RECEIVED: "A referral to this agency (L4.1), with its due time.",
     REFERRAL_UPDATED: "A referral of this agency changed status.",
-    CASE_HANDED_OVER: "The case was handed over to this agency (routing b, c, d); final message.",
+    CASE_HANDED_OVER: "The case was handed over to this agency (routing b, c, d); final message. "
+    "Its personal data is kept for the district's retention period from `at`, then removed.",
     CASE_CLOSED: "The agency's part in the case ended; nothing more follows for it unless the "
-    "case is referred to the agency again.",
+    "case is referred to the agency again. Its personal data is kept for the district's "
+    "retention period from `at`, then removed.",
 }

@@ -15,12 +15,17 @@ as the offset that passes it: it never blocks its partition.
 
 Outages of the broker or of PostgreSQL are waited out: the projector retries,
 going back to the offsets stored in PostgreSQL first.
+
+Between polls, at most every ``purge_interval`` seconds, the projector removes
+from the agency's schema the personal data whose retention period has passed
+(the inbox never serves it meanwhile: reads remove it too).
 """
 
 import dataclasses
 import json
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,11 +40,13 @@ from psycopg.rows import dict_row
 from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, dead_letter_topic
 from gateways.readmodels.agency import AgencyStore, Applied, ConsumedMessage
+from services.sharing import AgencyRetention
 
 log = logging.getLogger("simpul.projector")
 
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
+PURGE_INTERVAL_SECONDS = 60.0
 # What a message itself can cause when applied (bad values the schema lets through);
 # an OperationalError (the database away) is not among them: that batch is retried.
 UNAPPLICABLE = (psycopg.DataError, psycopg.IntegrityError, LookupError, TypeError, ValueError)
@@ -108,10 +115,14 @@ class AgencyProjector:
         registry: CollectorRegistry | None = None,
         metrics: ProjectorMetrics | None = None,
         validator: MessageValidator | None = None,
+        retention: AgencyRetention | None = None,
+        purge_interval: float = PURGE_INTERVAL_SECONDS,
     ) -> None:
         self.agency = agency
         self.topic = agency_topic(prefix, agency)
-        self.store = AgencyStore(database_url, agency)
+        self.store = AgencyStore(database_url, agency, retention=retention)
+        self.purge_interval = purge_interval
+        self._next_purge = 0.0
         self.store.ensure_schema()
         self.validator = validator or MessageValidator()
         self.metrics = metrics or ProjectorMetrics(registry or CollectorRegistry())
@@ -282,6 +293,20 @@ class AgencyProjector:
     def subscribe(self) -> None:
         self.consumer.subscribe([self.topic], listener=_SeekToStored(self))
 
+    def purge_when_due(self) -> None:
+        """Remove the personal data past its retention, at most once per ``purge_interval``."""
+        if time.monotonic() < self._next_purge:
+            return
+        purged = self.store.purge(datetime.now(UTC))
+        self._next_purge = time.monotonic() + self.purge_interval
+        if purged.cases or purged.referrals:
+            log.info(
+                "%s: retention passed: personal data removed from %d cases and %d referrals",
+                self.agency,
+                purged.cases,
+                purged.referrals,
+            )
+
     def run(self, stop: threading.Event) -> None:
         """Poll and apply until ``stop``, outlasting outages of the database and the broker.
 
@@ -297,6 +322,7 @@ class AgencyProjector:
                         self._rewind()
                         rewind = False
                     self.poll_once()
+                    self.purge_when_due()
                 except psycopg.OperationalError as error:
                     log.warning(
                         "%s: database unavailable (%s); retrying", self.agency, type(error).__name__
@@ -338,6 +364,8 @@ def run_projectors(
     prefix: str,
     stop: threading.Event,
     registry: CollectorRegistry,
+    retention: AgencyRetention | None = None,
+    purge_interval: float = PURGE_INTERVAL_SECONDS,
 ) -> None:
     """One projector thread per agency, until ``stop`` is set or one of them fails."""
     metrics = ProjectorMetrics(registry)
@@ -353,6 +381,8 @@ def run_projectors(
                 prefix=prefix,
                 metrics=metrics,
                 validator=validator,
+                retention=retention,
+                purge_interval=purge_interval,
             ).run(stop)
         except BaseException as error:  # noqa: BLE001 - reported, then the process stops
             failures[agency] = error

@@ -10,13 +10,20 @@ its part is open), ``referrals`` (its inbox), ``applied_messages`` (ids of
 applied CloudEvents: redelivery is skipped), ``partition_offsets`` (where to
 resume each partition: Kafka's committed offsets are only a hint) and
 ``dead_letters`` (messages it could not apply, also sent to ``<topic>.dlq``).
+
+Retention (services.sharing.AgencyRetention): once the district's retention
+period has passed since the agency's part in a case closed, the case's
+personal facts and its referrals' free text are removed. ``purge`` removes
+them from the tables (the agency projector runs it every minute, a rebuild
+before it is swapped in), and every read removes them from what it serves
+whether the purge has run yet or not, so an inbox never shows them late.
 """
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -30,6 +37,7 @@ from projections.agency_referrals import (
     NewReferral,
     ReferralsView,
 )
+from services.sharing import REFERRAL_TEXT_FIELDS, AgencyRetention, bundled_retention
 
 ACTIVE_STATUSES = ("pending", "accepted", "in_progress")
 COMPARED_TABLES = {
@@ -38,6 +46,9 @@ COMPARED_TABLES = {
     "applied_messages": "message_id",
 }
 
+# The retention columns come last, added to old schemas and new alike, so that a schema
+# created before them and a rebuilt one have their columns in the same order (the
+# comparisons and the rebuild's copies go by position).
 DDL = """
 CREATE SCHEMA IF NOT EXISTS {schema};
 CREATE TABLE IF NOT EXISTS {schema}.cases (
@@ -87,6 +98,15 @@ CREATE TABLE IF NOT EXISTS {schema}.dead_letters (
     recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (topic, partition, "offset")
 );
+ALTER TABLE {schema}.cases
+    ADD COLUMN IF NOT EXISTS personal_data_removed boolean NOT NULL DEFAULT false;
+ALTER TABLE {schema}.referrals ADD COLUMN IF NOT EXISTS part_closed_at timestamptz;
+ALTER TABLE {schema}.referrals
+    ADD COLUMN IF NOT EXISTS personal_data_removed boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS cases_keeping_personal_data ON {schema}.cases (closed_at)
+    WHERE status <> 'open' AND NOT personal_data_removed;
+CREATE INDEX IF NOT EXISTS referrals_keeping_personal_data ON {schema}.referrals (part_closed_at)
+    WHERE part_closed_at IS NOT NULL AND NOT personal_data_removed;
 """
 
 
@@ -101,6 +121,14 @@ class Applied:
     applied: int = 0
     duplicates: int = 0
     dead_letters: int = 0
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What one purge removed personal data from."""
+
+    cases: int = 0
+    referrals: int = 0
 
 
 class PostgresReferralsView(ReferralsView):
@@ -127,7 +155,7 @@ class PostgresReferralsView(ReferralsView):
             "ON CONFLICT (case_id) DO UPDATE SET facts = EXCLUDED.facts, status = EXCLUDED.status, "
             "opened_at = CASE WHEN c.status = 'open' THEN c.opened_at ELSE EXCLUDED.opened_at END, "
             "closing_reason = NULL, closed_at = NULL, updated_at = EXCLUDED.updated_at, "
-            "last_sequence = EXCLUDED.last_sequence",
+            "last_sequence = EXCLUDED.last_sequence, personal_data_removed = false",
             {**asdict(case), "facts": Jsonb(case.facts)},
         )
 
@@ -143,6 +171,11 @@ class PostgresReferralsView(ReferralsView):
                 "at": at,
                 "sequence": sequence,
             },
+        )
+        self._run(
+            "UPDATE {schema}.referrals SET part_closed_at = %(at)s "
+            "WHERE case_id = %(case_id)s AND part_closed_at IS NULL",
+            {"case_id": case_id, "at": at},
         )
 
     def put_referral(self, referral: NewReferral) -> None:
@@ -195,12 +228,14 @@ class AgencyStore:
         *,
         schema: str | None = None,
         connector: Callable[[], AbstractContextManager[psycopg.Connection[Any]]] | None = None,
+        retention: AgencyRetention | None = None,
     ) -> None:
         self.database_url = database_url
         self.agency = agency
         self.schema = schema or schema_name(agency)
         self.projection = AgencyReferralsProjection()
         self._connector = connector
+        self.retention = retention or bundled_retention()
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
@@ -310,6 +345,84 @@ class AgencyStore:
                 )
         return Applied(len(applied), duplicates, dead)
 
+    # ---- Retention: personal data removed once the agency's part closed long enough ago ----
+
+    def purge(self, now: datetime) -> Purged:
+        """Remove the personal data whose retention period has passed by ``now``."""
+        with self.connect() as conn, conn.transaction():
+            self._lock(conn)
+            return self.purge_in(conn, now)
+
+    def purge_in(self, conn: psycopg.Connection[Any], now: datetime) -> Purged:
+        """``purge`` in the caller's transaction (which holds the agency's lock)."""
+        retention = self.retention
+        shortest = min([retention.default_days, *retention.days_by_district.values()])
+        # Nothing closed after this can be due in any district: the indexes do the rest.
+        latest = now - timedelta(days=shortest)
+        cases = [
+            (Jsonb(retention.impersonal_facts(row["facts"])), row["case_id"])
+            for row in conn.execute(
+                self._sql(
+                    "SELECT case_id, district, facts, closed_at FROM {schema}.cases "
+                    "WHERE status <> 'open' AND NOT personal_data_removed AND closed_at <= %s"
+                ),
+                (latest,),
+            ).fetchall()
+            if retention.is_due(row["district"], row["closed_at"], now)
+        ]
+        referrals = [
+            (Jsonb(retention.impersonal_details(row["details"])), row["referral_id"])
+            for row in conn.execute(
+                self._sql(
+                    "SELECT referral_id, district, details, part_closed_at FROM "
+                    "{schema}.referrals WHERE part_closed_at IS NOT NULL "
+                    "AND NOT personal_data_removed AND part_closed_at <= %s"
+                ),
+                (latest,),
+            ).fetchall()
+            if retention.is_due(row["district"], row["part_closed_at"], now)
+        ]
+        with conn.cursor() as cursor:
+            if cases:
+                cursor.executemany(
+                    self._sql(
+                        "UPDATE {schema}.cases SET facts = %s, personal_data_removed = true "
+                        "WHERE case_id = %s"
+                    ),
+                    cases,
+                )
+            if referrals:
+                blanked = SQL(", ").join(
+                    SQL("{} = ''").format(Identifier(name)) for name in REFERRAL_TEXT_FIELDS
+                )
+                cursor.executemany(
+                    SQL(
+                        "UPDATE {schema}.referrals SET {blanked}, details = %s, "
+                        "personal_data_removed = true WHERE referral_id = %s"
+                    ).format(schema=Identifier(self.schema), blanked=blanked),
+                    referrals,
+                )
+        return Purged(len(cases), len(referrals))
+
+    def _served(self, row: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """A row of the inbox as it may be served at ``now``: due personal data removed."""
+        retention = self.retention
+        district = row["district"]
+        case_closed_at = row.pop("case_closed_at")
+        if row["case_status"] != "open" and retention.is_due(district, case_closed_at, now):
+            row["facts"] = retention.impersonal_facts(row["facts"])
+        part_closed_at = row["part_closed_at"]
+        if retention.is_due(district, part_closed_at, now):
+            for name in REFERRAL_TEXT_FIELDS:
+                row[name] = ""
+            row["details"] = retention.impersonal_details(row["details"])
+        row["personal_data_until"] = (
+            retention.personal_data_until(district, part_closed_at)
+            if part_closed_at is not None
+            else None
+        )
+        return row
+
     # ---- Rebuild: a fresh schema from derived messages, swapped in between two batches ----
 
     def start_rebuild(self, *, suffix: str = "__rebuild") -> "AgencyRebuild":
@@ -322,14 +435,30 @@ class AgencyStore:
         *,
         suffix: str = "__rebuild",
         swap: bool = True,
+        now: datetime | None = None,
     ) -> str:
-        """Fold ``cloud_events`` into a new schema; with ``swap``, replace the live one with it."""
+        """Fold ``cloud_events`` into a new schema, purged to ``now``; with ``swap``, replace
+        the live one with it."""
         rebuild = self.start_rebuild(suffix=suffix)
         rebuild.add(list(cloud_events))
-        return rebuild.finish(swap=swap)
+        return rebuild.finish(swap=swap, now=now)
 
-    def differences(self, other_schema: str) -> list[str]:
-        """How this schema's read model differs from another's (empty: the same state)."""
+    def differences(self, other_schema: str, *, now: datetime | None = None) -> list[str]:
+        """How this schema's read model differs from another's (empty: the same state).
+
+        Both are first purged to ``now`` (default: the current time), so a purge that
+        one of them has not run yet is no difference.
+        """
+        now = now or datetime.now(UTC)
+        other = AgencyStore(
+            self.database_url,
+            self.agency,
+            schema=other_schema,
+            connector=self._connector,
+            retention=self.retention,
+        )
+        self.purge(now)
+        other.purge(now)
         problems = []
         with self.connect() as conn:
             for table, key in COMPARED_TABLES.items():
@@ -383,14 +512,16 @@ class AgencyStore:
             params["referral_id"] = referral_id
         statement = SQL(
             "SELECT r.*, (r.status = ANY(%(active)s) AND r.due_at < %(now)s) AS overdue, "
-            "c.register_number, c.facts, c.status AS case_status, c.closing_reason "
+            "c.register_number, c.facts, c.status AS case_status, c.closing_reason, "
+            "c.closed_at AS case_closed_at "
             "FROM {schema}.referrals r JOIN {schema}.cases c USING (case_id) "
             "WHERE {conditions} ORDER BY r.due_at, r.referral_id LIMIT %(limit)s"
         ).format(schema=Identifier(self.schema), conditions=SQL(" AND ").join(conditions))
         with self.connect() as conn:
             if not self._exists(conn):
                 return []
-            return list(conn.execute(statement, params).fetchall())
+            rows = conn.execute(statement, params).fetchall()
+        return [self._served(row, now) for row in rows]
 
     def _exists(self, conn: psycopg.Connection[Any]) -> bool:
         row = conn.execute(
@@ -428,7 +559,11 @@ class AgencyRebuild:
         self.live = live
         self.target = target
         self.builder = AgencyStore(
-            live.database_url, live.agency, schema=target, connector=live._connector
+            live.database_url,
+            live.agency,
+            schema=target,
+            connector=live._connector,
+            retention=live.retention,
         )
         with live.connect() as conn, conn.transaction():
             conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(target)))
@@ -447,9 +582,14 @@ class AgencyRebuild:
                         ],
                     )
 
-    def finish(self, *, swap: bool = True) -> str:
-        """Swap the rebuilt schema in for the live one (the name it now has), or keep it beside."""
+    def finish(self, *, swap: bool = True, now: datetime | None = None) -> str:
+        """Swap the rebuilt schema in for the live one (the name it now has), or keep it beside.
+
+        The rebuilt schema is purged to ``now`` (default: the current time) first: a
+        rebuild must not bring back personal data the live one has already removed.
+        """
         live = self.live
+        self.builder.purge(now or datetime.now(UTC))
         with live.connect() as conn, conn.transaction():
             conn.execute(live._sql("DELETE FROM {schema}.partition_offsets", self.target))
             if not swap:

@@ -34,6 +34,9 @@ class MemoryReferralsView(ReferralsView):
             updated_at=at,
             last_sequence=sequence,
         )
+        for referral in self.referrals.values():
+            if referral["case_id"] == case_id and referral.get("part_closed_at") is None:
+                referral["part_closed_at"] = at
 
     def put_referral(self, referral: NewReferral) -> None:
         self.referrals[referral.referral_id] = {
@@ -41,6 +44,7 @@ class MemoryReferralsView(ReferralsView):
             "status": "pending",
             "status_changed_at": referral.referred_at,
             "details": {},
+            "part_closed_at": None,
         }
 
     def set_referral_status(

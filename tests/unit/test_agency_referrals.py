@@ -93,6 +93,25 @@ def test_a_re_referred_case_is_open_again(cases: Cases):
     assert view.referrals[second]["status"] == "pending"
 
 
+def test_a_closing_dates_the_end_of_its_parts_referrals_once_and_for_all(cases: Cases):
+    # Retention counts from the part's closing, even after the case is referred again.
+    case_id = consented_case(cases)
+    first = refer(cases, case_id, "education", "return_to_school")
+    cases.execute(officer("education"), case_id, DeclineReferral(referral_id=first, reason="full"))
+    second = refer(cases, case_id, "education", "non_formal_education")
+    closed_once = inbox(cases, "education")
+    cases.execute(officer("education"), case_id, DeclineReferral(referral_id=second, reason="no"))
+
+    view = inbox(cases, "education")
+
+    first_closed_at = closed_once.referrals[first]["part_closed_at"]
+    assert first_closed_at is not None
+    assert closed_once.referrals[second]["part_closed_at"] is None
+    assert view.referrals[first]["part_closed_at"] == first_closed_at
+    assert view.referrals[second]["part_closed_at"] == view.cases[str(case_id)]["closed_at"]
+    assert view.referrals[second]["part_closed_at"] > first_closed_at
+
+
 def test_a_handed_over_case_shows_as_handed_over_to_the_receiving_agency(cases: Cases):
     case_id = handed_over_case(cases)
 

@@ -98,6 +98,59 @@ def test_every_message_produced_for_a_busy_case_validates_against_its_schema(cas
         assert validator.errors(message.cloud_event) == [], message.cloud_event["type"]
 
 
+def test_withheld_texts_still_validate_against_the_frozen_v1_schemas(cases: Cases):
+    # A consumer written against v1 as first published must accept what is sent now.
+    handed_over_case(cases)  # before consent: the handover's texts are withheld
+    busy_case(cases)  # the school's cancellation reason and pre-consent texts withheld
+    frozen = MessageValidator(
+        {
+            path.name.removesuffix(".json"): json.loads(path.read_text())
+            for path in FROZEN.glob("*.json")
+        }
+    )
+
+    messages = [m.cloud_event for m in produced(cases) if ".agency." in m.cloud_event["type"]]
+
+    handed_over = [m for m in messages if m["type"].endswith("case.handed_over.v1")]
+    assert handed_over[0]["data"]["receiving_unit"] == "" and handed_over[0]["data"]["notes"] == ""
+    for message in messages:
+        assert frozen.errors(message) == [], message["type"]
+
+
+def test_every_free_text_field_of_an_agency_message_says_it_may_be_withheld():
+    schemas = load_schemas()
+    texts = {
+        "referral.received": ("notes", "referral_record_ref"),
+        "referral.updated": ("notes", "reason", "summary"),
+        "case.handed_over": ("notes", "receiving_unit"),
+    }
+
+    for kind, fields in texts.items():
+        data = schemas[f"id.simpul.agency.{kind}.v1"]["properties"]["data"]
+        for field in fields:
+            assert "empty string" in data["properties"][field]["description"], (kind, field)
+
+
+def test_the_closing_messages_and_the_asyncapi_document_say_how_long_data_is_kept():
+    from services.profiles import load_profiles
+
+    schemas = load_schemas()
+    document = asyncapi_document(profiles=load_profiles(agency_retention_days=30))
+
+    for kind in ("case.closed", "case.handed_over"):
+        assert (
+            "Retention"
+            in schemas[f"id.simpul.agency.{kind}.v1"]["properties"]["data"]["description"]
+        )
+    assert document["info"]["x-simpul-retention"]["districts"] == {
+        "kota-batu": 30,
+        "luwu-utara": 30,
+    }
+    assert document["info"]["x-simpul-retention"]["default_days"] == 30
+    assert asyncapi_document()["info"]["x-simpul-retention"]["districts"]["luwu-utara"] == 90
+    assert "x-simpul-retention" in document["info"]["description"]
+
+
 def test_messages_are_deterministic_and_their_ids_unique(cases: Cases):
     case_id = consented_case(cases)
     refer(cases, case_id, "police", "legal_process")

@@ -65,12 +65,17 @@ class Story:
     # ---- Steps of the SOP, as the tests need them ----
 
     def classify(
-        self, *, emergency: bool = False, risk: str = "high", jurisdiction: str = "district"
+        self,
+        *,
+        emergency: bool = False,
+        risk: str = "high",
+        jurisdiction: str = "district",
+        case_type: str = "KTA",
     ):
         return self.act(
             "classify",
             by=INTAKE_OFFICER,
-            case_type="KTA",
+            case_type=case_type,
             risk_level=risk,
             jurisdiction=jurisdiction,
             emergency=emergency,
@@ -87,7 +92,16 @@ class Story:
             document_ref="IC-1" if given else "",
         )
 
-    def refer(self, referral_id: str, agency: str, service: str, *, emergency: bool = False):
+    def refer(
+        self,
+        referral_id: str,
+        agency: str,
+        service: str,
+        *,
+        emergency: bool = False,
+        notes: str = "",
+        record_ref: str = "",
+    ):
         return self.act(
             "refer",
             by=CASE_WORKER,
@@ -96,6 +110,8 @@ class Story:
             agency=agency,
             due_at=after(days=7),
             emergency=emergency,
+            notes=notes,
+            referral_record_ref=record_ref,
         )
 
     def assess(self, domain: str, findings: str, *, by=CASE_WORKER, agency: str = "uptd_ppa"):
@@ -108,15 +124,23 @@ class Story:
             findings=findings,
         )
 
-    def deliver(self, referral_id: str, *, by, outcome: str = "completed"):
-        self.act("accept_referral", by=by, referral_id=referral_id)
+    def deliver(
+        self,
+        referral_id: str,
+        *,
+        by,
+        outcome: str = "completed",
+        acceptance_notes: str = "",
+        summary: str = "done",
+    ):
+        self.act("accept_referral", by=by, referral_id=referral_id, notes=acceptance_notes)
         return self.act(
             "record_service_delivery",
             by=by,
             referral_id=referral_id,
             outcome=outcome,
             delivered_on="2025-03-05",
-            summary="done",
+            summary=summary,
         )
 
 
@@ -380,7 +404,8 @@ def test_a_handover_closes_other_agencies_and_hands_the_case_to_the_receiver():
     assert health_closed[1]["reason"] == "case_handed_over"
     assert health_closed[1]["referrals"] == [{"referral_id": "r-health", "status": "cancelled"}]
     assert kinds(story.to("patbm")) == ["case.opened", "case.handed_over"]
-    assert story.to("patbm")[-1][1]["receiving_unit"] == "PATBM Desa Baebunta"
+    # Before consent: the unit's name tells the village the child lives in.
+    assert story.to("patbm")[-1][1]["receiving_unit"] == ""
 
 
 def test_a_consent_refusal_closes_an_emergency_referral():
@@ -391,6 +416,284 @@ def test_a_consent_refusal_closes_an_emergency_referral():
     story.consent(given=False)
 
     assert kinds(story.to("health"))[-1] == "case.closed"
+
+
+# ---- Free text: personal data until proven otherwise ----------------------------------------
+
+HANDOVER_NOTE = "Anak A tinggal di Jl. Melati 4, Desa Baebunta, bersama pamannya"
+
+
+def texts_of(messages: list[tuple[str, dict]], *fields: str) -> list[str]:
+    """The given fields of the messages that carry recorded text (not case.closed's reason)."""
+    return [
+        data[name]
+        for kind, data in messages
+        if kind.startswith("referral.") or kind == "case.handed_over"
+        for name in fields
+        if name in data
+    ]
+
+
+def test_a_handover_note_written_before_consent_does_not_reach_the_receiving_agency():
+    story = Story()
+    story.classify(case_type="ABH")
+
+    story.act(
+        "hand_over", target="social", receiving_unit="Bidang Rehsos, Pak D", notes=HANDOVER_NOTE
+    )
+
+    handed_over = story.to("social")[-1]
+    assert handed_over[0] == "case.handed_over"
+    assert handed_over[1]["notes"] == ""
+    assert handed_over[1]["receiving_unit"] == ""
+    assert "Melati" not in str(story.to("social"))
+    assert "Pak D" not in str(story.to("social"))
+
+
+def test_a_handover_note_after_consent_reaches_a_receiver_whose_row_lists_it():
+    story = Story()
+    story.classify(case_type="ABH")
+    story.consent()
+
+    story.act("hand_over", target="social", receiving_unit="Bidang Rehsos", notes=HANDOVER_NOTE)
+
+    handed_over = story.to("social")[-1][1]
+    assert handed_over["notes"] == HANDOVER_NOTE
+    assert handed_over["receiving_unit"] == "Bidang Rehsos"
+
+
+def a_matrix_where_only_police_lists_referral_texts():
+    return parse_matrix(
+        {
+            "consent": {"gated": ["victim"]},
+            "agencies": {
+                "police": {"facts": ["victim.*", "referral.*"]},
+                "health": {"facts": ["victim.*"]},
+            },
+        }
+    )
+
+
+def test_each_referral_text_reaches_exactly_the_agencies_whose_row_lists_it():
+    story = a_consented_case(a_matrix_where_only_police_lists_referral_texts())
+    for agency, service in (("police", "legal_process"), ("health", "medical_care")):
+        story.refer(
+            f"r-{agency}", agency, service, notes=f"bring {agency} file", record_ref=f"BA-{agency}"
+        )
+        story.deliver(
+            f"r-{agency}", by=COORDINATOR, acceptance_notes="seen today", summary="visum done"
+        )
+    for agency, service in (("police", "legal_aid"), ("health", "psychological_counselling")):
+        story.refer(f"d-{agency}", agency, service)
+        story.act("decline_referral", referral_id=f"d-{agency}", reason="mother refuses")
+    story.refer("c-police", "police", "legal_process")
+    story.refer("c-health", "health", "medical_care")
+    for agency in ("police", "health"):
+        story.act("cancel_referral", referral_id=f"c-{agency}", reason="moved to her aunt")
+
+    texts = ("notes", "referral_record_ref", "reason", "summary")
+    police, health = texts_of(story.to("police"), *texts), texts_of(story.to("health"), *texts)
+    assert {"bring police file", "BA-police", "seen today", "visum done"} <= set(police)
+    assert {"mother refuses", "moved to her aunt"} <= set(police)
+    assert health and set(health) == {""}, "withheld text is an empty string, never absent"
+
+
+def test_the_bundled_matrix_tells_the_school_its_referral_but_not_why_the_office_cancelled_it():
+    story = a_consented_case()
+    story.refer("r-school", "education", "return_to_school", notes="enrol at SMP 2")
+
+    story.act("cancel_referral", referral_id="r-school", reason="the family moved to Palopo")
+
+    received, updated = (data for kind, data in story.to("education") if kind.startswith("ref"))
+    assert received["notes"] == "enrol at SMP 2"
+    assert updated["status"] == "cancelled" and updated["reason"] == ""
+    assert "Palopo" not in str(story.to("education"))
+
+
+def test_the_texts_of_an_emergency_referral_reach_its_agency_before_consent():
+    story = Story()
+    story.classify(emergency=True)
+    story.refer("r-health", "health", "medical_examination", emergency=True, notes="bleeding")
+
+    story.act("decline_referral", referral_id="r-health", reason="no doctor on duty tonight")
+
+    assert texts_of(story.to("health"), "notes", "reason") == [
+        "bleeding",
+        "no doctor on duty tonight",
+    ]
+
+
+def test_referral_notes_recorded_before_consent_without_an_emergency_are_withheld():
+    policy = SharingPolicy(MATRIX)
+    state = policy.new_case(str(CASE_ID))
+    at = after()
+    report_event = recorded(
+        Case.ReportReceived,
+        1,
+        at,
+        originator_topic="domain.case:Case",
+        district="luwu-utara",
+        register_number="R/1",
+        channel="walk_in",
+        arrived_at=at,
+        chronology="what happened",
+        needs="",
+        documents=[],
+        psychological_first_aid_needed=False,
+        victim={"name": "Anak B"},
+        reporter={},
+        reported_person={},
+        incident={},
+    )
+    referred = recorded(
+        Case.Referred,
+        2,
+        at,
+        referral_id="r-1",
+        service_type="legal_process",
+        agency="police",
+        due_at=at,
+        emergency=False,
+        notes="Anak B hides at the neighbour's",
+        referral_record_ref="BA-7",
+    )
+
+    messages = [m for event in (report_event, referred) for m in policy.share(state, event)]
+
+    received = [m.data for m in messages if m.kind == "referral.received"]
+    assert received[0]["notes"] == "" and received[0]["referral_record_ref"] == ""
+
+
+SECRET = "RAHASIA"
+
+
+def secret(field: str) -> str:
+    return f"{SECRET}-{field}"
+
+
+def a_story_writing_secrets_in_every_text(matrix, *, consent: bool, case_type: str = "KTA"):
+    """Every free-text input a case can carry to an agency holds a marker naming it."""
+    story = Story(matrix)
+    story.case = report(
+        after(),
+        chronology=secret("chronology"),
+        needs=secret("needs"),
+        documents=[secret("documents")],
+        victim={"name": secret("victim"), "village": secret("village")},
+        reporter={"name": secret("reporter")},
+        reported_person={"name": secret("reported_person")},
+        incident={"village": secret("incident")},
+    )
+    story.state = story.policy.new_case(str(story.case.id))
+    story.messages = []
+    story._share(story.case.collect_events())
+    story.classify(emergency=not consent, case_type=case_type)
+    if consent:
+        story.consent()
+    return story
+
+
+def everything_listed(gated: list[str]) -> Any:
+    every_path = [
+        "report.*",
+        "victim.*",
+        "reporter.*",
+        "reported_person.*",
+        "incident.*",
+        "classification.*",
+        "consent.*",
+        "case_worker.*",
+        "assessments.*",
+        "case_report.*",
+        "intervention_plan.*",
+        "referral.*",
+        "handover.*",
+    ]
+    return parse_matrix(
+        {"consent": {"gated": gated}, "agencies": {a: {"facts": every_path} for a in MATRIX.rows}}
+    )
+
+
+def test_no_matrix_releases_free_text_before_consent_even_with_nothing_gated():
+    story = a_story_writing_secrets_in_every_text(
+        everything_listed([]), consent=False, case_type="ABH"
+    )
+    story.refer("r-police", "police", "legal_process", emergency=True)
+    story.act("hand_over", target="social", receiving_unit=secret("unit"), notes=secret("note"))
+
+    assert SECRET not in str(story.to("social"))
+    assert SECRET in str(story.to("police")), "an emergency referral does carry personal data"
+
+
+def test_no_recorded_text_reaches_an_agency_whose_row_lists_none():
+    matrix = parse_matrix(
+        {
+            "consent": {"gated": []},
+            "agencies": {a: {"facts": ["classification.*"]} for a in MATRIX.rows},
+        }
+    )
+    story = a_story_writing_secrets_in_every_text(matrix, consent=True)
+    story.assess("legal", secret("findings"))
+    story.refer("r-1", "police", "legal_process", notes=secret("notes"), record_ref=secret("ref"))
+    story.deliver("r-1", by=POLICE_OFFICER, acceptance_notes=secret("acc"), summary=secret("sum"))
+    story.refer("r-2", "health", "medical_care")
+    story.act("decline_referral", referral_id="r-2", reason=secret("decline"))
+    story.refer("r-3", "education", "return_to_school")
+    story.act("cancel_referral", referral_id="r-3", reason=secret("cancel"))
+    handed = a_story_writing_secrets_in_every_text(matrix, consent=True, case_type="ABH")
+    handed.act("hand_over", target="social", receiving_unit=secret("unit"), notes=secret("note"))
+
+    assert story.messages and handed.messages
+    assert SECRET not in str(story.messages + handed.messages)
+
+
+def test_text_recorded_for_the_office_alone_reaches_no_agency_whatever_the_matrix_lists():
+    # Siblings of the message texts: what no agency message carries at all.
+    story = Story(everything_listed([]))
+    story.act(
+        "classify",
+        by=INTAKE_OFFICER,
+        case_type="KTA",
+        risk_level="high",
+        jurisdiction="district",
+        emergency=True,
+        rationale=secret("rationale"),
+    )
+    story.refer("r-police", "police", "legal_process", emergency=True)
+    story.act("give_psychological_first_aid", notes=secret("first-aid"))
+    story.act("record_emergency_response", actions=[secret("action")], notes=secret("outreach"))
+    story.act(
+        "assign_case_worker",
+        case_worker_id=CASE_WORKER.user_id,
+        assignment_letter_ref=secret("letter"),
+    )
+    story.act("record_contact", by=CASE_WORKER, mode="home_visit", notes=secret("visit"))
+    story.act(
+        "record_consent",
+        by=CASE_WORKER,
+        given=True,
+        given_by="parent",
+        document_ref=secret("form"),
+        notes=secret("consent"),
+    )
+    story.act("record_accompaniment", by=CASE_WORKER, activity=secret("court"), notes=secret("acc"))
+    story.act(
+        "terminate",
+        kind="unilateral",
+        reason="whereabouts_unknown",
+        termination_form_ref=secret("termination"),
+        notes=secret("end"),
+    )
+
+    assert kinds(story.to("police"))[-1] == "case.closed"
+    assert SECRET not in str(story.messages)
+
+
+def test_the_matrix_names_an_unknown_text_of_a_message():
+    with pytest.raises(MatrixError, match=r"referral\.note"):
+        parse_matrix(
+            {"consent": {"gated": []}, "agencies": {"police": {"facts": ["referral.note"]}}}
+        )
 
 
 # ---- Determinism and the matrix ----------------------------------------------------------------

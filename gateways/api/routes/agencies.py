@@ -41,16 +41,31 @@ class AgencyReferral(BaseModel):
     overdue: bool = Field(description="Still open after its due time.")
     referred_at: datetime
     status_changed_at: datetime
-    notes: str
-    referral_record_ref: str
-    details: dict[str, Any] = Field(description="What the last status changes said.")
+    notes: str = Field(
+        description="The referral's notes; empty where the data-sharing matrix or the consent "
+        "gate withheld them, or once its retention passed."
+    )
+    referral_record_ref: str = Field(
+        description="The referral record's number; empty like the notes."
+    )
+    details: dict[str, Any] = Field(
+        description="What the last status changes said; their free text (notes, reason, "
+        "summary) is empty where withheld, and gone once the retention passed."
+    )
     case_status: Literal["open", "closed", "handed_over"] = Field(
         description="Whether the case is still open to this agency."
     )
     closing_reason: str | None = None
+    personal_data_until: datetime | None = Field(
+        default=None,
+        description="When this inbox removes the referral's free text, and the case's "
+        "personal facts unless the case is open to the agency again: the district's "
+        "retention period after the agency's part in the case closed. Absent while open.",
+    )
     facts: CaseFacts = Field(
         description="The case facts the data-sharing matrix allows this agency; "
-        "what it may not see is absent."
+        "what it may not see is absent, and so are the personal ones once the retention "
+        "passed (see personal_data_until)."
     )
 
 
