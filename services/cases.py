@@ -115,8 +115,10 @@ def _fingerprint(command: str, case_id: UUID | None, arguments: dict[str, Any]) 
 
 
 def _key_hash(actor: Actor, idempotency_key: str) -> str:
-    # Keys are scoped to the client that chose them and stored only as a digest.
-    return hashlib.sha256(f"{actor.user_id}\x00{idempotency_key}".encode()).hexdigest()
+    # Keys are scoped to the caller that chose them, by the whole identity (a replay answers
+    # before any access check), and stored only as a digest.
+    caller = "\x00".join((actor.user_id, actor.role.value, actor.agency.value, actor.district))
+    return hashlib.sha256(f"{caller}\x00{idempotency_key}".encode()).hexdigest()
 
 
 class Cases(Application[UUID]):
