@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from domain.actors import Actor
@@ -24,8 +25,8 @@ def test_a_request_without_a_token_gets_401(client: TestClient):
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_a_token_signed_with_another_secret_gets_401(client: TestClient):
-    foreign = TokenService(secret="another-deployment-" + "y" * 40)
+def test_a_token_signed_with_another_deployments_key_gets_401(client: TestClient):
+    foreign = TokenService.minting(Ed25519PrivateKey.generate())
     token = foreign.mint(Actor("mallory", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara"))
 
     response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
