@@ -27,7 +27,9 @@ from domain.sharing_matrix import SharingMatrix
 from gateways.api.app import create_app
 from gateways.api.deps import ChainChecker
 from gateways.eventstore.environment import postgres_env
+from gateways.eventstore.postgres import ChainedPostgresRecorder
 from gateways.eventstore.revocations import PostgresRevocations
+from gateways.eventstore.roles import StoreTables, is_set_up, may_set_up
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import DEFAULT_SCHEMA, CoordinatorStore
 from gateways.tokens import (
@@ -189,11 +191,41 @@ def sharing_matrix(settings: Settings) -> SharingMatrix:
     return load_matrix(settings.sharing_matrix)
 
 
-def open_cases(settings: Settings, database: str) -> Cases:
-    """The case service on a PostgreSQL event store."""
-    return Cases(
-        env=postgres_env(database, settings), profiles=load_profiles(settings.profiles_dir)
-    )
+def open_cases(settings: Settings, database: str, *, set_up: bool | None = None) -> Cases:
+    """The case service on a PostgreSQL event store.
+
+    It creates and migrates the store's tables (``set_up``) where the process's
+    role owns them, as in development; a process under the service role
+    (production) leaves that to `simpul db setup` and only checks it was done.
+    """
+    env = postgres_env(database, settings)
+    if set_up is None:
+        set_up = _may_set_up(database, settings)
+    env["CREATE_TABLE"] = "y" if set_up else "n"
+    cases = Cases(env=env, profiles=load_profiles(settings.profiles_dir))
+    if not set_up:
+        _require_set_up(cases, database)
+    return cases
+
+
+def _may_set_up(database: str, settings: Settings) -> bool:
+    with psycopg.connect(
+        database, autocommit=True, connect_timeout=int(settings.database_connect_timeout)
+    ) as conn:
+        return may_set_up(conn, "public", f"{Cases.name.lower()}_events")
+
+
+def _require_set_up(cases: Cases, database: str) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        done = is_set_up(conn, StoreTables.of(cast(ChainedPostgresRecorder, cases.recorder)))
+    if not done:
+        cases.close()
+        print(
+            "the event store is not set up for this version: run `simpul db setup` as its "
+            "owner (see the README's Security section)",
+            file=sys.stderr,
+        )
+        raise NotConfigured(2)
 
 
 def _pool(cases: Cases) -> Any:

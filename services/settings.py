@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL for the event store. Unset: an embedded PostgreSQL in data_dir.",
     )
+    database_service_role: str = Field(
+        default="simpul_service",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="The database role processes connect as; `simpul db setup`, run as the "
+        "owner, gives it only what it needs (see the README's Security section).",
+    )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_connect_timeout: float = Field(default=5.0, gt=0)
 

@@ -8,13 +8,22 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventsourcing.persistence import OperationalError
 from fastapi.testclient import TestClient
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways import runtime
+from gateways.api.app import create_app
 from gateways.cli import main
-from gateways.tokens import TokenService, private_key_pem, public_key_pem
+from gateways.eventstore.environment import memory_env
+from gateways.tokens import (
+    CachedRevocations,
+    RevocationSet,
+    TokenService,
+    private_key_pem,
+    public_key_pem,
+)
 from services.cases import Cases
 from services.settings import Settings
 
@@ -160,3 +169,22 @@ def test_in_production_the_api_needs_the_public_key_and_minting_needs_the_privat
         runtime.minting_token_service(production)
     assert "SIMPUL_TOKEN_PUBLIC_KEY" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # no development key made in production
+
+
+class UnreachableRevocations:
+    def live_revocations(self) -> RevocationSet:
+        raise OperationalError("connection refused")
+
+
+def test_when_revocations_cannot_be_read_a_token_is_not_accepted_on_trust() -> None:
+    tokens = TokenService.minting(
+        KEY, revocations=CachedRevocations(UnreachableRevocations(), timedelta(seconds=2))
+    )
+    app = create_app(cases=Cases(env=memory_env()), tokens=tokens)
+
+    with TestClient(app) as client:
+        response = client.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {tokens.mint(SITI)}"}
+        )
+
+    assert response.status_code == 503

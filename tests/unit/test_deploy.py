@@ -2,6 +2,7 @@
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -88,19 +89,24 @@ def test_the_image_runs_simpul():
 
 PUBLIC_KEY = public_key_pem(Ed25519PrivateKey.generate().public_key())
 SECRET_PLACEHOLDERS = {
-    "database-url": "postgresql://simpul:secret@postgres:5432/simpul",
+    "database-url": "postgresql://simpul_service:secret@postgres:5432/simpul",
+    "owner-database-url": "postgresql://simpul_owner:secret@postgres:5432/simpul",
     "token-public-key": PUBLIC_KEY,
 }
 # What the operator exports before `docker compose up`.
-COMPOSE_VARIABLES = {"SIMPUL_TOKEN_PUBLIC_KEY": PUBLIC_KEY}
+COMPOSE_VARIABLES = {
+    "SIMPUL_TOKEN_PUBLIC_KEY": PUBLIC_KEY,
+    "SIMPUL_DB_OWNER_PASSWORD": "owner-secret",
+    "SIMPUL_DB_SERVICE_PASSWORD": "service-secret",
+}
 
 
 def kubernetes_workloads() -> dict[str, dict[str, str]]:
-    """Each Deployment's container environment, as Kubernetes would set it."""
+    """Each Deployment's and Job's container environment, as Kubernetes would set it."""
     config = next(doc for doc in kubernetes() if doc["kind"] == "ConfigMap")["data"]
     workloads = {}
     for doc in kubernetes():
-        if doc["kind"] != "Deployment":
+        if doc["kind"] not in ("Deployment", "Job"):
             continue
         for container in doc["spec"]["template"]["spec"]["containers"]:
             environment = dict(config)
@@ -145,7 +151,7 @@ def test_every_kubernetes_process_gets_the_settings_production_requires():
 
 def test_compose_services_get_the_settings_production_requires():
     services = compose_services()
-    assert {"api", "relay", "projectors", "coordinator-projector"} <= set(services)
+    assert {"db-setup", "api", "relay", "projectors", "coordinator-projector"} <= set(services)
     for environment in services.values():
         settings_of(environment)
 
@@ -163,3 +169,31 @@ def test_only_the_api_holds_a_token_key_and_only_the_public_one():
         assert all(_token_keys(environment) == set() for environment in others)
         # The API builds its verifier from exactly that, and can mint nothing with it.
         assert not runtime.token_service(settings_of(api)).can_mint
+
+
+def test_every_process_connects_as_the_service_role_and_only_set_up_as_the_owner():
+    for deployment in (kubernetes_workloads(), compose_services()):
+        users = {
+            name: urlsplit(environment["SIMPUL_DATABASE_URL"]).username
+            for name, environment in deployment.items()
+        }
+        set_up = {name for name in users if "db-setup" in name}
+
+        assert len(set_up) == 1
+        owner = users[set_up.pop()]
+        assert {user for name, user in users.items() if "db-setup" not in name} == {
+            "simpul_service"
+        }
+        assert owner != "simpul_service"
+
+
+def test_the_set_up_job_runs_simpul_db_setup():
+    job = next(doc for doc in kubernetes() if doc["kind"] == "Job")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+
+    assert container["args"] == ["db", "setup"]
+    parses_as_simpul_command(container["args"])
+    assert compose()["services"]["db-setup"]["command"] == ["db", "setup"]
+    for name in ("api", "relay", "projectors", "coordinator-projector"):
+        depends = compose()["services"][name]["depends_on"]
+        assert depends["db-setup"]["condition"] == "service_completed_successfully"
