@@ -212,13 +212,15 @@ def measure_access_logging_http(
     """
     TestClient = _test_client()
 
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from gateways.api.deps import ActorDep
     from gateways.runtime import api
     from gateways.tokens import TokenService
 
     case = build_case(uuid4(), 0, case_events, datetime.now(UTC) - timedelta(days=2))
     cases.save(case)
-    tokens = TokenService(secret=uuid4().hex * 2)
+    tokens = TokenService.minting(Ed25519PrivateKey.generate())
     headers = {"Authorization": f"Bearer {tokens.mint(AUDITOR)}"}
     app = api(cases, tokens)
 
@@ -265,12 +267,14 @@ class TimelineTiming:
 def measure_timeline(cases: Cases, *, events: int = 1000, runs: int = 20) -> TimelineTiming:
     TestClient = _test_client()
 
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from gateways.runtime import api
     from gateways.tokens import TokenService
 
     case = build_case(uuid4(), 1, events, datetime.now(UTC) - timedelta(days=30))
     cases.save(case)
-    tokens = TokenService(secret=uuid4().hex * 2)
+    tokens = TokenService.minting(Ed25519PrivateKey.generate())
     headers = {"Authorization": f"Bearer {tokens.mint(AUDITOR)}"}
     timings = []
     size = 0

@@ -13,6 +13,7 @@ from typing import Self
 
 import httpx
 import psutil
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from benchmarks.harness import Figure, summary
 from benchmarks.loadgen import LoadResult, post_request, run_load
@@ -21,13 +22,13 @@ from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways.embedded.ports import free_port
 from gateways.eventstore.environment import postgres_env
-from gateways.tokens import TokenService
+from gateways.tokens import TokenService, public_key_pem
 from services.case_commands import RecordAccompaniment
 from services.cases import Cases
 from services.settings import Settings
 
 CLIENTS = 32
-SECRET = "bench-secret-" + "b" * 40
+SIGNING_KEY = Ed25519PrivateKey.generate()
 
 
 class PeakMemory:
@@ -67,8 +68,8 @@ def _start_server(database_url: str, state_bytes: int) -> tuple[subprocess.Popen
             database_url,
             "--port",
             str(port),
-            "--token-secret",
-            SECRET,
+            "--token-public-key",
+            public_key_pem(SIGNING_KEY.public_key()),
             "--state-bytes",
             str(state_bytes),
         ],
@@ -97,7 +98,7 @@ def measure(database_url: str, seconds: float = 8.0, rounds: int = 2) -> list[Fi
         _, state_bytes = stored_event_shape(database_url)
     finally:
         cases.close()
-    token = TokenService(secret=SECRET).mint(
+    token = TokenService.minting(SIGNING_KEY).mint(
         Actor("bench.coordinator", Role.COORDINATOR, Agency.UPTD_PPA, DISTRICT)
     )
     auth = {"Authorization": f"Bearer {token}"}

@@ -14,7 +14,7 @@ from psycopg_pool import ConnectionPool
 
 from benchmarks.workload import RAW_INSERT, RAW_TABLE
 from gateways.runtime import api, open_cases
-from gateways.tokens import TokenService
+from gateways.tokens import TokenService, load_public_key
 from services.settings import Settings
 
 
@@ -22,13 +22,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--token-secret", required=True)
+    parser.add_argument("--token-public-key", required=True, help="PEM")
     parser.add_argument("--state-bytes", type=int, default=330)
     args = parser.parse_args()
 
     settings = Settings(database_pool_size=10, _env_file=None)
     cases = open_cases(settings, args.database_url)
-    app = api(cases, TokenService(secret=args.token_secret))
+    app = api(cases, TokenService(load_public_key(args.token_public_key)))
     pool = ConnectionPool(args.database_url, min_size=10, max_size=20, kwargs={"autocommit": True})
     with pool.connection() as conn:
         conn.execute(RAW_TABLE)

@@ -2,8 +2,9 @@
 
 Every process (`simpul run`, `serve`, `relay`, `project`, the one-off
 commands) asks this module for what it needs: the case service on the
-configured PostgreSQL, the token service, the sharing matrix, the read models
-over the event store's pool, the API. Nothing else constructs them.
+configured PostgreSQL, the token service (verifying only, for the API; minting
+only where `simpul token` runs), the sharing matrix, the read models over the
+event store's pool, the API. Nothing else constructs them.
 
 With nothing configured, a development machine gets an embedded PostgreSQL
 (and an embedded broker) under the data folder; those come from the
@@ -26,9 +27,19 @@ from domain.sharing_matrix import SharingMatrix
 from gateways.api.app import create_app
 from gateways.api.deps import ChainChecker
 from gateways.eventstore.environment import postgres_env
+from gateways.eventstore.postgres import ChainedPostgresRecorder
+from gateways.eventstore.revocations import PostgresRevocations
+from gateways.eventstore.roles import StoreTables, is_set_up, may_set_up
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import DEFAULT_SCHEMA, CoordinatorStore
-from gateways.tokens import TokenService, development_secret
+from gateways.tokens import (
+    CachedRevocations,
+    TokenService,
+    UnusableKey,
+    development_key_files,
+    load_private_key,
+    load_public_key,
+)
 from services.cases import Cases
 from services.profiles import ProfileBook, load_profiles
 from services.settings import Settings
@@ -104,15 +115,76 @@ def services(settings: Settings, *, kafka: bool = True) -> Services:
     return Services(database, servers or "")
 
 
-def token_service(settings: Settings) -> TokenService:
-    secret = (
-        settings.token_secret.get_secret_value()
-        if settings.token_secret
-        else development_secret(settings.data_dir)
+def _token_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "issuer": settings.token_issuer,
+        "audience": settings.token_audience,
+        "ttl": timedelta(hours=settings.token_ttl_hours),
+        "max_lifetime": timedelta(hours=settings.token_max_hours),
+    }
+
+
+def _unusable(error: UnusableKey) -> NotConfigured:
+    print(f"{error}; see the README's Security section", file=sys.stderr)
+    return NotConfigured(2)
+
+
+def _development_keys(settings: Settings, what: str) -> tuple[Path, Path]:
+    if settings.environment == "production":
+        print(f"production needs {what}; see the README's Security section", file=sys.stderr)
+        raise NotConfigured(2)
+    return development_key_files(settings.data_dir)
+
+
+def token_service(settings: Settings, cases: Cases | None = None) -> TokenService:
+    """How an API process checks tokens: with the public key only, so it can mint none.
+
+    Given the case service, revocations are read from its store (every few seconds).
+    """
+    try:
+        if settings.token_public_key is not None:
+            public_key = load_public_key(settings.token_public_key)
+        else:
+            _, public_file = _development_keys(settings, "SIMPUL_TOKEN_PUBLIC_KEY")
+            public_key = load_public_key(public_file.read_text())
+    except UnusableKey as error:
+        raise _unusable(error) from None
+    revocations = (
+        CachedRevocations(
+            revocation_store(cases),
+            timedelta(seconds=settings.token_revocation_refresh_seconds),
+        )
+        if cases is not None
+        else None
     )
-    return TokenService(
-        secret=secret, issuer=settings.token_issuer, ttl=timedelta(hours=settings.token_ttl_hours)
-    )
+    return TokenService(public_key, revocations=revocations, **_token_options(settings))
+
+
+def minting_token_service(settings: Settings) -> TokenService:
+    """Where tokens are minted (`simpul token`, the demo): the private key, from the settings
+    (checked against the public key if that is set too) or the development one."""
+    try:
+        if settings.token_private_key is not None:
+            private_key = load_private_key(settings.token_private_key.get_secret_value())
+        else:
+            private_file, _ = _development_keys(settings, "SIMPUL_TOKEN_PRIVATE_KEY")
+            private_key = load_private_key(private_file.read_text())
+        public_key = (
+            load_public_key(settings.token_public_key)
+            if settings.token_public_key is not None
+            else private_key.public_key()
+        )
+        return TokenService(public_key, signing_key=private_key, **_token_options(settings))
+    except UnusableKey as error:
+        raise _unusable(error) from None
+
+
+def revocation_store(cases: Cases) -> PostgresRevocations:
+    """The revoked tokens, beside the event store."""
+    store: PostgresRevocations | None = getattr(cases.recorder, "revocations", None)
+    if store is None:
+        raise RuntimeError("token revocations need the PostgreSQL event store")
+    return store
 
 
 def sharing_matrix(settings: Settings) -> SharingMatrix:
@@ -131,9 +203,41 @@ def agency_retention(settings: Settings) -> AgencyRetention:
     return AgencyRetention.of(sharing_matrix(settings), profiles(settings))
 
 
-def open_cases(settings: Settings, database: str) -> Cases:
-    """The case service on a PostgreSQL event store."""
-    return Cases(env=postgres_env(database, settings), profiles=profiles(settings))
+def open_cases(settings: Settings, database: str, *, set_up: bool | None = None) -> Cases:
+    """The case service on a PostgreSQL event store.
+
+    It creates and migrates the store's tables (``set_up``) where the process's
+    role owns them, as in development; a process under the service role
+    (production) leaves that to `simpul db setup` and only checks it was done.
+    """
+    env = postgres_env(database, settings)
+    if set_up is None:
+        set_up = _may_set_up(database, settings)
+    env["CREATE_TABLE"] = "y" if set_up else "n"
+    cases = Cases(env=env, profiles=profiles(settings))
+    if not set_up:
+        _require_set_up(cases, database)
+    return cases
+
+
+def _may_set_up(database: str, settings: Settings) -> bool:
+    with psycopg.connect(
+        database, autocommit=True, connect_timeout=int(settings.database_connect_timeout)
+    ) as conn:
+        return may_set_up(conn, "public", f"{Cases.name.lower()}_events")
+
+
+def _require_set_up(cases: Cases, database: str) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        done = is_set_up(conn, StoreTables.of(cast(ChainedPostgresRecorder, cases.recorder)))
+    if not done:
+        cases.close()
+        print(
+            "the event store is not set up for this version: run `simpul db setup` as its "
+            "owner (see the README's Security section)",
+            file=sys.stderr,
+        )
+        raise NotConfigured(2)
 
 
 def _pool(cases: Cases) -> Any:

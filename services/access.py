@@ -4,6 +4,11 @@ A case is visible to its coordinating office (the UPTD PPA of its district),
 its assigned case worker, the agencies it was referred or handed over to, and
 auditors. Anyone else is told the case does not exist. Visible is not
 enough to act: each command names the people who may issue it.
+
+Every rule checks the whole identity a token carries (role, agency, district
+and user id), never one claim alone: a user id names a person only within
+their office, and a token naming the right person in the wrong role, agency
+or district is someone else.
 """
 
 from enum import Enum
@@ -39,16 +44,30 @@ class Who(Enum):
     CASE_WORKER_OR_COORDINATOR = "the assigned case worker or a coordinator"
 
 
+def coordinating_agency(district: str) -> Agency:
+    """The agency that coordinates a district's cases: in every district today, its UPTD PPA.
+
+    One place to change when a district's profile names another coordinating office.
+    """
+    return Agency.UPTD_PPA
+
+
+def _is_of_coordinating_office(actor: Actor, district: str) -> bool:
+    return actor.district == district and actor.agency == coordinating_agency(district)
+
+
 def is_case_office(actor: Actor, case: Case) -> bool:
-    return (
-        actor.agency == Agency.UPTD_PPA
-        and actor.district == case.district
-        and actor.role in CASE_OFFICE_ROLES
-    )
+    return _is_of_coordinating_office(actor, case.district) and actor.role in CASE_OFFICE_ROLES
 
 
 def is_assigned_case_worker(actor: Actor, case: Case) -> bool:
-    return case.case_worker_id is not None and actor.user_id == case.case_worker_id
+    """The case worker the office assigned: that user, as a case worker of that office."""
+    return (
+        case.case_worker_id is not None
+        and actor.user_id == case.case_worker_id
+        and actor.role == Role.CASE_WORKER
+        and _is_of_coordinating_office(actor, case.district)
+    )
 
 
 def _agency_serves_district(actor: Actor, case: Case) -> bool:
@@ -96,11 +115,8 @@ def require_may_read_case_file(actor: Actor, case: Case) -> None:
     what the data-sharing matrix (domain/sop/sharing.toml) allows it: the same
     rule as on its Kafka topic, kept in one place.
     """
-    if (
-        actor.role == Role.AGENCY_OFFICER
-        and not is_case_office(actor, case)
-        and not is_assigned_case_worker(actor, case)
-    ):
+    # The case team are officers of the coordinating office: never an agency officer.
+    if actor.role == Role.AGENCY_OFFICER:
         raise AccessDenied(
             "agency_view_only",
             "an agency sees a case only through its referrals inbox, with what the "
@@ -153,5 +169,5 @@ def may_read_coordinator_views(actor: Actor) -> bool:
     """The open-case list, workload and time-standard dashboard of the actor's district:
     its coordinating office (UPTD PPA) and auditors."""
     return actor.role == Role.AUDITOR or (
-        actor.agency == Agency.UPTD_PPA and actor.role in CASE_OFFICE_ROLES
+        _is_of_coordinating_office(actor, actor.district) and actor.role in CASE_OFFICE_ROLES
     )

@@ -1,14 +1,20 @@
-"""The access log: who read which case, in which view, when and why.
+"""The access log: who read which case, in which view, when and why; and who was refused.
 
 Every read of a case's data is recorded before the data leaves the store, in
 the same database round trip as the read itself where the store can do that.
 If the record cannot be written, the read fails: an unattributable read of a
 victim's file must not happen (fail closed).
+
+Refusals are recorded too, without personal data: a caller whose token was
+refused (401) by the view and the reason only (nothing of the token, no path
+value), an identified caller refused a case (403, or 404 for a case they may
+not see) by who they are, the view, the case id and the rule.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
@@ -36,9 +42,18 @@ class CaseRead:
     request_id: str | None = None
 
 
+class Outcome(StrEnum):
+    """What became of an access."""
+
+    GRANTED = "granted"  # the data was read
+    DENIED = "denied"  # 403: the caller may not do this
+    NOT_FOUND = "not_found"  # 404: no such case visible to the caller
+    UNAUTHENTICATED = "unauthenticated"  # 401: no valid token
+
+
 @dataclass(frozen=True)
 class AccessRecord:
-    """One read, attributed. ``case_id`` is None for reads across cases (an actor's log)."""
+    """One access by an identified caller. ``case_id`` is None for reads across cases."""
 
     accessed_at: datetime
     user_id: str
@@ -49,6 +64,8 @@ class AccessRecord:
     view: str
     purpose: str | None
     request_id: str | None
+    outcome: Outcome = Outcome.GRANTED
+    reason: str | None = None  # the rule that refused it, for a refusal
 
     @classmethod
     def of(cls, actor: Actor, case_id: UUID | None, read: CaseRead, at: datetime) -> "AccessRecord":
@@ -63,6 +80,42 @@ class AccessRecord:
             purpose=read.purpose,
             request_id=read.request_id,
         )
+
+    @classmethod
+    def refusal(cls, actor: Actor, refused: "Refusal", at: datetime) -> "AccessRecord":
+        return cls(
+            accessed_at=at,
+            user_id=actor.user_id,
+            role=actor.role.value,
+            agency=actor.agency.value,
+            district=actor.district,
+            case_id=refused.case_id,
+            view=refused.view,
+            purpose=None,
+            request_id=refused.request_id,
+            outcome=refused.outcome,
+            reason=refused.reason,
+        )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An identified caller refused: what they asked for (the view, the case if any) and why."""
+
+    view: str
+    outcome: Outcome
+    reason: str
+    case_id: UUID | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FailedAuthentication:
+    """A request whose token was missing or refused: only the view, the reason and the time."""
+
+    attempted_at: datetime
+    view: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -79,13 +132,17 @@ class AccessLog(Protocol):
     def record_access(self, record: AccessRecord) -> None:
         """Append one record, or raise AccessNotRecorded."""
 
+    def record_failed_authentication(self, attempt: FailedAuthentication) -> None:
+        """Append a refused token's trace, or raise AccessNotRecorded."""
+
     def select_events_recording_access(
         self, originator_id: UUID, record: AccessRecord, *, lte: int | None = None
     ) -> Sequence[StoredEvent]:
         """A case's stored events, only if the record was appended with the same statement."""
 
     def select_access(self, query: "AccessQuery") -> list[AccessEntry]:
-        """Records of one case or one user, oldest first, after a position in the log."""
+        """Records of one case or one user, oldest first, after a position in the log
+        (identified callers only: a failed authentication names neither)."""
 
 
 @dataclass(frozen=True)

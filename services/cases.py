@@ -31,7 +31,15 @@ from services.access import (
     require_may_read_case_file,
     require_may_report,
 )
-from services.access_log import AccessEntry, AccessLog, AccessQuery, AccessRecord, CaseRead
+from services.access_log import (
+    AccessEntry,
+    AccessLog,
+    AccessQuery,
+    AccessRecord,
+    CaseRead,
+    FailedAuthentication,
+    Refusal,
+)
 from services.case_commands import CaseCommand, CommandContext, ReportCase
 from services.profiles import ProfileBook, UnknownDistrict, load_profiles
 
@@ -115,8 +123,10 @@ def _fingerprint(command: str, case_id: UUID | None, arguments: dict[str, Any]) 
 
 
 def _key_hash(actor: Actor, idempotency_key: str) -> str:
-    # Keys are scoped to the client that chose them and stored only as a digest.
-    return hashlib.sha256(f"{actor.user_id}\x00{idempotency_key}".encode()).hexdigest()
+    # Keys are scoped to the caller that chose them, by the whole identity (a replay answers
+    # before any access check), and stored only as a digest.
+    caller = "\x00".join((actor.user_id, actor.role.value, actor.agency.value, actor.district))
+    return hashlib.sha256(f"{caller}\x00{idempotency_key}".encode()).hexdigest()
 
 
 class Cases(Application[UUID]):
@@ -207,6 +217,15 @@ class Cases(Application[UUID]):
     def record_office_view_read(self, actor: Actor, read: CaseRead) -> None:
         """A read across the district's cases (the office's lists): attributable, no case id."""
         self._access_log.record_access(AccessRecord.of(actor, None, read, self.clock()))
+
+    def record_refusal(self, actor: Actor, refused: Refusal) -> None:
+        """An identified caller was refused (403, or 404 for a case they may not see)."""
+        self._access_log.record_access(AccessRecord.refusal(actor, refused, self.clock()))
+
+    def record_failed_authentication(self, view: str, reason: str) -> None:
+        """A request without a valid token: the view and the reason, nothing of the token."""
+        attempt = FailedAuthentication(attempted_at=self.clock(), view=view, reason=reason)
+        self._access_log.record_failed_authentication(attempt)
 
     def head_position(self) -> int:
         """The position of the newest event in the store (0 when empty); fails if unreachable."""

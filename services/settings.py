@@ -18,12 +18,18 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Field(
         default=Path(".simpul"),
-        description="Where embedded services keep their data and the development token secret.",
+        description="Where embedded services keep their data and the development token keys.",
     )
 
     database_url: PostgresDsn | None = Field(
         default=None,
         description="PostgreSQL for the event store. Unset: an embedded PostgreSQL in data_dir.",
+    )
+    database_service_role: str = Field(
+        default="simpul_service",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="The database role processes connect as; `simpul db setup`, run as the "
+        "owner, gives it only what it needs (see the README's Security section).",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_connect_timeout: float = Field(default=5.0, gt=0)
@@ -49,13 +55,36 @@ class Settings(BaseSettings):
         default=9465, ge=0, le=65535, description="Prometheus /metrics of the projectors; 0: off."
     )
 
-    token_secret: SecretStr | None = Field(
+    # Bearer tokens are Ed25519-signed: the private key only where tokens are minted
+    # (`simpul token`), the public key in every API process, neither anywhere else.
+    token_private_key: SecretStr | None = Field(
         default=None,
-        description="HMAC key for bearer tokens. Required in production; in development "
-        "a random one is kept in data_dir.",
+        description="PEM of the Ed25519 key that signs tokens, only where tokens are minted. "
+        "Unset in development: one is kept in data_dir.",
     )
-    token_issuer: str = "simpul"
-    token_ttl_hours: int = Field(default=12, ge=1, le=24 * 30)
+    token_public_key: str | None = Field(
+        default=None,
+        description="PEM of the Ed25519 public key API processes verify tokens with. Required "
+        "by the API in production; in development the one in data_dir.",
+    )
+    token_issuer: str = Field(default="simpul", min_length=1, max_length=100)
+    token_audience: str = Field(default="simpul-api", min_length=1, max_length=100)
+    token_ttl_hours: int = Field(
+        default=12, ge=1, le=24 * 30, description="Lifetime of a minted token unless asked."
+    )
+    token_max_hours: int = Field(
+        default=12,
+        ge=1,
+        le=24 * 30,
+        description="Longest lifetime (exp - iat) the API accepts and `simpul token` mints.",
+    )
+    token_revocation_refresh_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How often each API process reloads revoked tokens: a revocation is "
+        "honoured within this time.",
+    )
 
     profiles_dir: Path | None = Field(
         default=None,
@@ -102,6 +131,12 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _token_lifetime_within_maximum(self) -> "Settings":
+        if self.token_ttl_hours > self.token_max_hours:
+            raise ValueError("SIMPUL_TOKEN_TTL_HOURS exceeds SIMPUL_TOKEN_MAX_HOURS")
+        return self
+
+    @model_validator(mode="after")
     def _production_needs_real_services(self) -> "Settings":
         if self.environment == "production":
             missing = [
@@ -109,13 +144,9 @@ class Settings(BaseSettings):
                 for name, value in (
                     ("SIMPUL_DATABASE_URL", self.database_url),
                     ("SIMPUL_KAFKA_BOOTSTRAP_SERVERS", self.kafka_bootstrap_servers),
-                    ("SIMPUL_TOKEN_SECRET", self.token_secret),
                 )
                 if value is None
             ]
             if missing:
                 raise ValueError(f"production needs {', '.join(missing)}")
-            secret = self.token_secret.get_secret_value() if self.token_secret else ""
-            if len(secret) < 32:
-                raise ValueError("SIMPUL_TOKEN_SECRET must be at least 32 characters")
         return self

@@ -2,6 +2,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from domain.actors import Actor
@@ -49,7 +50,8 @@ def pg_cases(database_url: str, test_settings: Settings) -> Iterator[Cases]:
 
 @pytest.fixture
 def tokens() -> TokenService:
-    return TokenService(secret="test-secret-" + "x" * 40)
+    """Mints and verifies: tests play the minting process and the API at once."""
+    return TokenService.minting(Ed25519PrivateKey.generate())
 
 
 @pytest.fixture

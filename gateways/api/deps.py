@@ -1,9 +1,11 @@
 """What routes declare they need: the calling actor, the case service, command headers."""
 
+import logging
 import re
 from typing import Annotated, Protocol
 from uuid import UUID, uuid4
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import Depends, Header, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -13,7 +15,12 @@ from gateways.eventstore.verify import CaseVerification
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import InvalidToken, TokenService
-from services.access_log import MAX_PURPOSE_LENGTH, MAX_REQUEST_ID_LENGTH, CaseRead
+from services.access_log import (
+    MAX_PURPOSE_LENGTH,
+    MAX_REQUEST_ID_LENGTH,
+    AccessNotRecorded,
+    CaseRead,
+)
 from services.cases import Cases
 
 
@@ -21,6 +28,7 @@ class ChainChecker(Protocol):
     def verify_case(self, case_id: UUID) -> CaseVerification: ...
 
 
+log = logging.getLogger("simpul.api")
 _bearer = HTTPBearer(auto_error=False, description="A token from `simpul token`")
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
 
@@ -64,16 +72,40 @@ def get_chain_checker(request: Request) -> ChainChecker:
 
 
 def current_actor(
+    request: Request,
     tokens: Annotated[TokenService, Depends(get_tokens)],
+    cases: Annotated[Cases, Depends(get_cases)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
+    """The caller the token names; a missing or refused token is a 401, recorded in the
+    access log by the view and the reason only (nothing of the token, no path value)."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
+        _record_failed_authentication(request, cases, "token_missing")
         raise HTTPException(401, "a bearer token is required", headers=challenge)
     try:
-        return tokens.verify(credentials.credentials)
+        actor = tokens.verify(credentials.credentials)
     except InvalidToken as error:
+        _record_failed_authentication(request, cases, error.reason)
         raise HTTPException(401, str(error), headers=challenge) from None
+    # The problem handlers attribute a refusal (403, 404) to the caller from here.
+    request.state.actor = actor
+    return actor
+
+
+def _record_failed_authentication(request: Request, cases: Cases, reason: str) -> None:
+    try:
+        cases.record_failed_authentication(view_of(request), reason)
+    except (AccessNotRecorded, OperationalError, InterfaceError) as error:
+        # The caller is refused either way; the operator learns the trace is missing.
+        log.error("failed authentication not recorded: %s", type(error).__name__)
+
+
+def view_of(request: Request) -> str:
+    """The API operation a request reached (its route's name), never its path."""
+    route = request.scope.get("route")
+    # Command routes are built from one endpoint function and named by their operation id.
+    return str(getattr(route, "operation_id", None) or getattr(route, "name", None) or "unrouted")
 
 
 def expected_version(

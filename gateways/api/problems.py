@@ -2,10 +2,17 @@
 
 No message here echoes a submitted value: request bodies carry personal data,
 and error responses end up in client logs.
+
+A refusal of an identified caller (403, and 404 for a case they may not see)
+is recorded in the access log before it is answered: who, the view, the case
+id and the rule, nothing else of the request (401s are recorded where the
+token is checked, in deps.current_actor).
 """
 
 import logging
+import re
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
@@ -14,10 +21,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from domain.actors import Actor
 from domain.errors import InvalidValue, ReferralNotFound, RuleViolated
+from gateways.api.deps import view_of
 from projections.case_file import NothingRecordedThen
 from services.access import AccessDenied
-from services.access_log import AccessNotRecorded
+from services.access_log import MAX_REQUEST_ID_LENGTH, AccessNotRecorded, Outcome, Refusal
 from services.cases import CaseNotFound, IdempotencyKeyReused, VersionConflict
 
 log = logging.getLogger("simpul.api")
@@ -135,7 +144,46 @@ def _rule_violated(_: Request, error: RuleViolated) -> JSONResponse:
     )
 
 
-def _not_found(_: Request, error: CaseNotFound | ReferralNotFound) -> JSONResponse:
+_REQUEST_ID = re.compile(rf"^[A-Za-z0-9._:-]{{1,{MAX_REQUEST_ID_LENGTH}}}$")
+
+
+def _record_refusal(
+    request: Request, outcome: Outcome, reason: str, case_id: UUID | None = None
+) -> None:
+    actor: Actor | None = getattr(request.state, "actor", None)
+    if actor is None:
+        return  # refused before the token was checked: no one to attribute it to
+    request_id = request.headers.get("X-Request-ID")
+    refused = Refusal(
+        view=view_of(request),
+        outcome=outcome,
+        reason=reason,
+        case_id=case_id,
+        request_id=request_id if request_id and _REQUEST_ID.match(request_id) else None,
+    )
+    try:
+        request.app.state.cases.record_refusal(actor, refused)
+    except (AccessNotRecorded, OperationalError, InterfaceError) as error:
+        # The caller is refused either way; the operator learns the trace is missing.
+        log.error("refusal not recorded: %s", type(error).__name__)
+
+
+def _case_id_in_path(request: Request) -> UUID | None:
+    value = request.path_params.get("case_id")
+    if value is None:
+        return None
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _case_not_found(request: Request, error: CaseNotFound) -> JSONResponse:
+    _record_refusal(request, Outcome.NOT_FOUND, "case_not_visible", error.case_id)
+    return problem_response(404, "not-found", "Not found", str(error))
+
+
+def _not_found(_: Request, error: ReferralNotFound) -> JSONResponse:
     return problem_response(404, "not-found", "Not found", str(error))
 
 
@@ -143,7 +191,8 @@ def _nothing_recorded_then(_: Request, error: NothingRecordedThen) -> JSONRespon
     return problem_response(404, "not-found", "Not found", str(error))
 
 
-def _access_denied(_: Request, error: AccessDenied) -> JSONResponse:
+def _access_denied(request: Request, error: AccessDenied) -> JSONResponse:
+    _record_refusal(request, Outcome.DENIED, error.rule, _case_id_in_path(request))
     return problem_response(403, "forbidden", "Forbidden", error.message, rule=error.rule)
 
 
@@ -185,7 +234,9 @@ def _access_not_recorded(_: Request, error: AccessNotRecorded) -> JSONResponse:
     )
 
 
-def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    if error.status_code == 403:
+        _record_refusal(request, Outcome.DENIED, "not_permitted", _case_id_in_path(request))
     return problem_response(
         error.status_code,
         "http-" + str(error.status_code),
@@ -206,7 +257,7 @@ def install(app: FastAPI) -> None:
         RequestValidationError: _validation_problem,
         InvalidValue: _invalid_value,
         RuleViolated: _rule_violated,
-        CaseNotFound: _not_found,
+        CaseNotFound: _case_not_found,
         ReferralNotFound: _not_found,
         NothingRecordedThen: _nothing_recorded_then,
         AccessDenied: _access_denied,

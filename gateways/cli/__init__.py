@@ -3,6 +3,7 @@
 - service: `run` (everything on one machine), `serve` (the API), `token`
 - projections: `relay`, `project`, `projections rebuild|verify`, `replay`
 - audit: `audit verify`
+- database: `db setup`
 - demo: `demo`
 
 Benchmarks are not part of it: they live in benchmarks/, outside the package
@@ -15,14 +16,14 @@ import signal
 from collections.abc import Sequence
 from types import FrameType
 
-from gateways.cli import audit, demo, projections, service
+from gateways.cli import audit, database, demo, projections, service
 from gateways.cli.commands import Commands
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="simpul", description=__doc__)
     commands = Commands(top.add_subparsers(dest="command", required=True))
-    for module in (service, demo, projections, audit):
+    for module in (service, demo, projections, audit, database):
         module.add_commands(commands)
     return top
 

@@ -23,7 +23,7 @@ from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways.cli.audit import verify_event_store
 from gateways.cli.commands import Commands
-from gateways.runtime import Runtime, database_url, token_service
+from gateways.runtime import Runtime, database_url, minting_token_service
 from gateways.tokens import TokenService
 from services.settings import Settings
 
@@ -404,7 +404,9 @@ def demo(args: argparse.Namespace) -> int:
     settings = Settings()
     runtime = Runtime.load(settings)
     url = args.url or (runtime.api_url if runtime else f"http://127.0.0.1:{settings.api_port}")
-    return run_demo(url, token_service(settings), settings.default_district, database_url(settings))
+    return run_demo(
+        url, minting_token_service(settings), settings.default_district, database_url(settings)
+    )
 
 
 def add_commands(commands: Commands) -> None:

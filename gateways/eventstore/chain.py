@@ -18,15 +18,26 @@ rewrite is a root that has left the server. `simpul audit verify` prints the
 root (``ChainRoot``); printed in an inspection report or sent to the ministry,
 every later state of an untampered chain passes through it, so a rewrite or a
 rollback of anything before it is caught when verifying against it.
+
+The access log is chained the same way, in its own single chain in id order
+(``access_entry_hash``): each entry's hash covers the previous entry's hash and
+every column of the entry, and a head (last id, hash, count) sits beside it.
+Its root (``AccessLogRoot``) is printed and anchored next to the events' root,
+on a line of its own, so roots published before the access log was chained
+keep their form and still verify.
 """
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 GENESIS = bytes(32)
 _EVENT_DOMAIN = b"simpul/event/v1"
 _CHAIN_DOMAIN = b"simpul/chain/v1"
+_ACCESS_DOMAIN = b"simpul/access/v1"
+_ABSENT = (-1).to_bytes(4, "big", signed=True)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def event_hash(
@@ -68,7 +79,59 @@ def chain_hash(previous: bytes, notification_id: int, this_event_hash: bytes) ->
     ).digest()
 
 
+def _field(value: bytes | None) -> bytes:
+    return _ABSENT if value is None else len(value).to_bytes(4, "big") + value
+
+
+def _text(value: str | None) -> bytes:
+    return _field(None if value is None else value.encode("utf-8"))
+
+
+def access_entry_hash(
+    previous: bytes,
+    entry_id: int,
+    accessed_at: datetime,
+    user_id: str | None,
+    role: str | None,
+    agency: str | None,
+    district: str | None,
+    case_id: UUID | None,
+    view: str,
+    purpose: str | None,
+    request_id: str | None,
+    outcome: str,
+    reason: str | None,
+) -> bytes:
+    """An access log entry's link: every column, each length-prefixed (absent: length -1).
+
+    The time counts in microseconds since 1970 (PostgreSQL's resolution), so the
+    database's trigger and this function hash the same integer.
+    """
+    micros = (accessed_at - _EPOCH) // timedelta(microseconds=1)
+    return hashlib.sha256(
+        b"".join(
+            (
+                _ACCESS_DOMAIN,
+                previous,
+                entry_id.to_bytes(8, "big", signed=True),
+                micros.to_bytes(8, "big", signed=True),
+                _text(user_id),
+                _text(role),
+                _text(agency),
+                _text(district),
+                _field(None if case_id is None else case_id.bytes),
+                _text(view),
+                _text(purpose),
+                _text(request_id),
+                _text(outcome),
+                _text(reason),
+            )
+        )
+    ).digest()
+
+
 ROOT_PREFIX = "simpul-root:v1"
+ACCESS_ROOT_PREFIX = "simpul-access-root:v1"
 
 
 class MalformedRoot(ValueError):
@@ -106,3 +169,38 @@ class ChainRoot:
         if len(root.chain_hash) != 32 or root.notification_id < 1 or root.event_count < 1:
             raise MalformedRoot("a chain root names a positive id and count and a 32-byte hash")
         return root
+
+
+@dataclass(frozen=True)
+class AccessLogRoot:
+    """Where the access log's chain stood after one entry: published beside the events' root."""
+
+    entry_id: int
+    entry_count: int
+    chain_hash: bytes
+
+    def __str__(self) -> str:
+        return f"{ACCESS_ROOT_PREFIX}:{self.entry_id}:{self.entry_count}:{self.chain_hash.hex()}"
+
+    @classmethod
+    def parse(cls, text: str) -> "AccessLogRoot":
+        parts = text.strip().rsplit(":", 3)
+        if len(parts) != 4 or parts[0] != ACCESS_ROOT_PREFIX:
+            raise MalformedRoot(
+                f"an access-log root looks like {ACCESS_ROOT_PREFIX}:<id>:<count>:<sha256 hex>"
+            )
+        _, entry_id, entry_count, hex_hash = parts
+        try:
+            root = cls(int(entry_id), int(entry_count), bytes.fromhex(hex_hash))
+        except ValueError:
+            raise MalformedRoot("a root's id and count are integers, its hash hex") from None
+        if len(root.chain_hash) != 32 or root.entry_id < 1 or root.entry_count < 1:
+            raise MalformedRoot("a root names a positive id and count and a 32-byte hash")
+        return root
+
+
+def parse_root(text: str) -> ChainRoot | AccessLogRoot:
+    """Either kind of published root, told apart by its prefix."""
+    if text.strip().startswith(ACCESS_ROOT_PREFIX + ":"):
+        return AccessLogRoot.parse(text)
+    return ChainRoot.parse(text)

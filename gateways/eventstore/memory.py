@@ -7,7 +7,7 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
-from services.access_log import AccessEntry, AccessQuery, AccessRecord
+from services.access_log import AccessEntry, AccessQuery, AccessRecord, FailedAuthentication
 from services.cases import CommandRecord
 
 
@@ -42,10 +42,15 @@ class MemoryAccessLog:
     def __init__(self, recorder: MemoryRecorder) -> None:
         self.recorder = recorder
         self._records: list[AccessRecord] = []
+        self.failed_authentications: list[FailedAuthentication] = []
 
     def record_access(self, record: AccessRecord) -> None:
         with self.recorder._database_lock:
             self._records.append(record)
+
+    def record_failed_authentication(self, attempt: FailedAuthentication) -> None:
+        with self.recorder._database_lock:
+            self.failed_authentications.append(attempt)
 
     def select_events_recording_access(
         self, originator_id: UUID, record: AccessRecord, *, lte: int | None = None

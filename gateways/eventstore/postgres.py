@@ -8,8 +8,8 @@ the same transaction:
   primary key makes a concurrent retry of the same request fail as a whole;
 - one hash row per event and the new chain head (see ``chain.py``).
 
-It also keeps the access log of case reads (``access_log.py``) and checks a
-case's chain on request (``verify.py``).
+It also keeps the access log of case reads (``access_log.py``) and the revoked
+tokens (``revocations.py``), and checks a case's chain on request (``verify.py``).
 """
 
 import hashlib
@@ -22,6 +22,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.sql import SQL, Identifier
 
 from gateways.eventstore.access_log import PostgresAccessLog
+from gateways.eventstore.revocations import PostgresRevocations
 from gateways.eventstore.verify import CaseVerification, ChainTables, verify_case
 from services.cases import CommandRecord
 
@@ -113,10 +114,15 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             head=self.chain_head_table_name,
             schema=self.datastore.schema,
         )
-        access_log_table_name = f"{events_table_name.removesuffix('_events')}_access_log"
+        prefix = events_table_name.removesuffix("_events")
+        access_log_table_name = f"{prefix}_access_log"
         self.check_identifier_length(f"{access_log_table_name}_append_only")
         self.access_log = PostgresAccessLog(datastore, access_log_table_name, events_table_name)
         self.sql_create_statements.extend(self.access_log.create_statements)
+        revocations_table_name = f"{prefix}_token_revocations"
+        self.check_identifier_length(f"{revocations_table_name}_in_force_idx")
+        self.revocations = PostgresRevocations(datastore, revocations_table_name)
+        self.sql_create_statements.extend(self.revocations.create_statements)
 
     def _create_table(self, curs: Any) -> None:
         # Processes starting together (API, relay, projectors) would otherwise race on

@@ -15,6 +15,10 @@ The first problem found is reported, named precisely: which kind, which case
 - ``reordered``: events sit at other positions than the ones they were chained at;
 - ``head_mismatch``: the chain head does not describe the chain;
 - ``anchor_mismatch``: the chain does not pass through a root published earlier.
+
+The access log is walked the same way (``verify_access_log``), its single
+chain in id order recomputed from every column and compared with each entry's
+hash, its head and its published roots.
 """
 
 import time
@@ -31,7 +35,15 @@ from psycopg.pq import Format
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from gateways.eventstore.chain import GENESIS, ChainRoot, chain_hash, event_digest, event_hash
+from gateways.eventstore.chain import (
+    GENESIS,
+    AccessLogRoot,
+    ChainRoot,
+    access_entry_hash,
+    chain_hash,
+    event_digest,
+    event_hash,
+)
 
 DEFAULT_BATCH_SIZE = 5000
 BEYOND_ANY_POSITION = 2**63
@@ -54,6 +66,7 @@ class ChainProblem:
     case_id: UUID | None = None
     version: int | None = None
     notification_id: int | None = None
+    access_entry_id: int | None = None  # for a problem in the access log
 
     def describe(self) -> str:
         where = ", ".join(
@@ -62,6 +75,7 @@ class ChainProblem:
                 f"case {self.case_id}" if self.case_id else "",
                 f"version {self.version}" if self.version is not None else "",
                 f"notification id {self.notification_id}" if self.notification_id else "",
+                f"access log entry {self.access_entry_id}" if self.access_entry_id else "",
             )
             if part
         )
@@ -665,4 +679,249 @@ def _case_row_problem(
             version,
             position,
         )
+    return None
+
+
+# ---- The access log ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessLogTables:
+    """The access log of one application's store, and its chain head."""
+
+    log: str
+    head: str
+    schema: str = "public"
+
+    @classmethod
+    def of_application(cls, name: str, schema: str = "public") -> "AccessLogTables":
+        log = f"{name.lower()}_access_log"
+        return cls(log, f"{log}_chain_head", schema)
+
+    def identifier(self, table: str) -> Identifier:
+        return Identifier(self.schema, table)
+
+
+CASES_ACCESS_LOG = AccessLogTables.of_application("Cases")
+
+
+@dataclass(frozen=True)
+class AccessLogVerification:
+    entries: int
+    root: AccessLogRoot | None  # where the recomputed chain ends; None for an empty log
+    problem: ChainProblem | None
+    seconds: float
+    anchors_checked: int
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None
+
+
+class _AccessLogWalk:
+    def __init__(self, anchors: Sequence[AccessLogRoot], head: tuple[int, bytes, int] | None):
+        self.anchors = sorted(anchors, key=lambda anchor: anchor.entry_id)
+        self.head = head
+        self.next_anchor = 0
+        self.chain = GENESIS
+        self.count = 0
+        self.last_id = 0
+
+    def visit(self, row: tuple[Any, ...]) -> None:
+        entry_id = row[0]
+        self._pass_anchors_before(entry_id)
+        if self.head is not None and entry_id > self.head[0]:
+            raise Interrupted(
+                _access_problem(
+                    ProblemKind.INSERTED,
+                    f"it lies after the chain head (entry {self.head[0]}): appended "
+                    "behind the chain trigger's back",
+                    entry_id,
+                )
+            )
+        stored = row[-1]
+        if stored is None:
+            raise Interrupted(
+                _access_problem(
+                    ProblemKind.INSERTED,
+                    "the entry has no hash: it was inserted with the chain trigger disabled",
+                    entry_id,
+                )
+            )
+        computed = access_entry_hash(self.chain, *row[:-1])
+        if computed != bytes(stored):
+            raise Interrupted(
+                _access_problem(
+                    ProblemKind.CHANGED,
+                    "the entry's content or hash differs from what was chained, or entries "
+                    f"between it and entry {self.last_id or 'the first'} were removed",
+                    entry_id,
+                )
+            )
+        self.chain = computed
+        self.count += 1
+        self.last_id = entry_id
+        self._check_anchor_at(entry_id)
+
+    def finish(self) -> None:
+        self._pass_anchors_before(None)
+        if self.head is None:
+            if self.count:
+                raise Interrupted(
+                    _access_problem(
+                        ProblemKind.HEAD_MISMATCH,
+                        f"the access log holds {self.count} entries but has no chain head",
+                    )
+                )
+            return
+        head_id, head_hash, head_count = self.head
+        if head_id > self.last_id:
+            raise Interrupted(
+                _access_problem(
+                    ProblemKind.MISSING,
+                    f"the chain head records entries up to {head_id} ({head_count} entries); "
+                    f"the log ends at {self.last_id} ({self.count} entries): entries were "
+                    "removed from the end",
+                    head_id,
+                )
+            )
+        if head_hash != self.chain or head_count != self.count:
+            raise Interrupted(
+                _access_problem(
+                    ProblemKind.HEAD_MISMATCH,
+                    "the chain head's hash or entry count differs from the recomputed chain",
+                    head_id,
+                )
+            )
+
+    def _pass_anchors_before(self, entry_id: int | None) -> None:
+        if self.next_anchor < len(self.anchors):
+            anchor = self.anchors[self.next_anchor]
+            if entry_id is not None and anchor.entry_id >= entry_id:
+                return
+            raise Interrupted(
+                _access_problem(
+                    ProblemKind.MISSING,
+                    f"the published root {anchor} names entry {anchor.entry_id}, which the "
+                    "access log no longer holds",
+                    anchor.entry_id,
+                )
+            )
+
+    def _check_anchor_at(self, entry_id: int) -> None:
+        while (
+            self.next_anchor < len(self.anchors)
+            and self.anchors[self.next_anchor].entry_id == entry_id
+        ):
+            anchor = self.anchors[self.next_anchor]
+            if anchor.chain_hash != self.chain or anchor.entry_count != self.count:
+                raise Interrupted(
+                    _access_problem(
+                        ProblemKind.ANCHOR_MISMATCH,
+                        f"the access log no longer passes through the published root {anchor}: "
+                        "entries up to it were rewritten",
+                        entry_id,
+                    )
+                )
+            self.next_anchor += 1
+
+
+def _access_problem(kind: ProblemKind, detail: str, entry_id: int | None = None) -> ChainProblem:
+    return ChainProblem(kind, detail, access_entry_id=entry_id)
+
+
+def _exists(conn: psycopg.Connection[Any], tables: AccessLogTables, table: str) -> bool:
+    row = (
+        _tuples(conn)
+        .execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{tables.schema}"."{table}"',))
+        .fetchone()
+    )
+    return bool(row and row[0])
+
+
+def count_access_entries(
+    conn: psycopg.Connection[Any], tables: AccessLogTables = CASES_ACCESS_LOG
+) -> int:
+    if not _exists(conn, tables, tables.log):
+        return 0
+    row = (
+        _tuples(conn)
+        .execute(SQL("SELECT count(*) FROM {log}").format(log=tables.identifier(tables.log)))
+        .fetchone()
+    )
+    return int(row[0]) if row else 0
+
+
+def verify_access_log(
+    conn: psycopg.Connection[Any],
+    tables: AccessLogTables = CASES_ACCESS_LOG,
+    *,
+    anchors: Iterable[AccessLogRoot] = (),
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int], object] | None = None,
+) -> AccessLogVerification:
+    """Walk the whole access log from one snapshot; stop at the first problem.
+
+    ``conn`` must be idle: the walk runs in a read-only REPEATABLE READ
+    transaction of its own, so reads (and their entries) may go on.
+    """
+    started = time.perf_counter()
+    anchor_list = list(anchors)
+    conn.isolation_level = IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    walk = _AccessLogWalk(anchor_list, None)
+    problem = None
+    with conn.transaction():
+        if not _exists(conn, tables, tables.log) or not _exists(conn, tables, tables.head):
+            problem = _access_problem(
+                ProblemKind.MISSING,
+                "the access log or its chain head is gone (or was never set up: `simpul db setup`)",
+            )
+        else:
+            head_row = (
+                _tuples(conn)
+                .execute(
+                    SQL("SELECT entry_id, chain_hash, entry_count FROM {head}").format(
+                        head=tables.identifier(tables.head)
+                    )
+                )
+                .fetchone()
+            )
+            walk.head = (
+                (int(head_row[0]), bytes(head_row[1]), int(head_row[2])) if head_row else None
+            )
+            problem = _walk_access_log(conn, tables, walk, batch_size, progress)
+    root = AccessLogRoot(walk.last_id, walk.count, walk.chain) if walk.count else None
+    return AccessLogVerification(
+        entries=walk.count,
+        root=root,
+        problem=problem,
+        seconds=time.perf_counter() - started,
+        anchors_checked=walk.next_anchor,
+    )
+
+
+def _walk_access_log(
+    conn: psycopg.Connection[Any],
+    tables: AccessLogTables,
+    walk: _AccessLogWalk,
+    batch_size: int,
+    progress: Callable[[int], object] | None,
+) -> ChainProblem | None:
+    query = SQL(
+        "SELECT id, accessed_at, user_id, role, agency, district, case_id, view, purpose, "
+        "request_id, outcome, reason, entry_hash FROM {log} ORDER BY id"
+    ).format(log=tables.identifier(tables.log))
+    try:
+        with conn.cursor(name="simpul_verify_access_log", row_factory=tuple_row) as cursor:
+            cursor.itersize = batch_size
+            cursor.execute(query)
+            while batch := cursor.fetchmany(batch_size):
+                for row in batch:
+                    walk.visit(row)
+                if progress is not None:
+                    progress(len(batch))
+        walk.finish()
+    except Interrupted as interrupted:
+        return interrupted.problem
     return None

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from domain.actors import Actor
@@ -24,8 +25,8 @@ def test_a_request_without_a_token_gets_401(client: TestClient):
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_a_token_signed_with_another_secret_gets_401(client: TestClient):
-    foreign = TokenService(secret="another-deployment-" + "y" * 40)
+def test_a_token_signed_with_another_deployments_key_gets_401(client: TestClient):
+    foreign = TokenService.minting(Ed25519PrivateKey.generate())
     token = foreign.mint(Actor("mallory", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara"))
 
     response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
@@ -136,3 +137,42 @@ def test_an_auditor_cannot_record_a_report(client: TestClient, auth: Headers):
     response = client.post("/api/v1/cases", json=a_report_body(), headers=auth("auditor"))
 
     assert response.status_code == 403
+
+
+def test_a_token_with_the_case_workers_user_id_but_another_role_agency_or_district_is_refused(
+    client: TestClient, auth: Headers
+):
+    case_id = _report(client, auth)
+    client.post(
+        f"/api/v1/cases/{case_id}/classification",
+        json={
+            "case_type": "KTA",
+            "risk_level": "high",
+            "jurisdiction": "district",
+            "emergency": False,
+        },
+        headers=auth("intake_officer"),
+    )
+    assigned = client.post(
+        f"/api/v1/cases/{case_id}/case-worker",
+        json={"case_worker_id": "rina.pendamping"},
+        headers=auth("coordinator"),
+    )
+    assert assigned.status_code == 200, assigned.text
+    impostor = auth("data_officer", agency="police", district="kota-batu", user="rina.pendamping")
+
+    case_file = client.get(f"/api/v1/cases/{case_id}", headers=impostor)
+    export = client.get(f"/api/v1/cases/{case_id}/timeline.json", headers=impostor)
+    termination = client.post(
+        f"/api/v1/cases/{case_id}/termination",
+        json={"kind": "agreed", "reason": "recovered", "termination_form_ref": "T-1"},
+        headers=impostor,
+    )
+
+    assert [case_file.status_code, export.status_code, termination.status_code] == [404] * 3
+    assert (
+        client.get(
+            f"/api/v1/cases/{case_id}", headers=auth("case_worker", user="rina.pendamping")
+        ).status_code
+        == 200
+    )

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
@@ -26,7 +27,6 @@ from tests.support.servers import serving
 WRITERS = 50
 HOT_WRITERS = 25
 COOL_CASES = 5
-SECRET = "writers-test-" + "w" * 40
 REFERRED_TO = ("police", "health")
 
 
@@ -40,7 +40,7 @@ def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(
 ):
     commands_each = rounds(3, 12)
     relay = services("relay", log_name="relay")
-    tokens = TokenService(secret=SECRET)
+    tokens = TokenService.minting(Ed25519PrivateKey.generate())
     headers = {
         "Authorization": "Bearer "
         + tokens.mint(Actor("coordinator", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara"))

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
@@ -29,7 +30,6 @@ from tests.support.lifecycle import open_referred_case
 from tests.support.servers import serving
 
 WRITERS = 4
-SECRET = "restart-test-" + "s" * 40
 DOWN_SECONDS = 3
 AGENCIES = ("police", "health")
 
@@ -66,7 +66,7 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_with_nothing_hal
 ):
     restarts = rounds(2, 20)
     database_url, cases = cases_on_own_postgres
-    tokens = TokenService(secret=SECRET)
+    tokens = TokenService.minting(Ed25519PrivateKey.generate())
     coordinator = {
         "Authorization": "Bearer "
         + tokens.mint(Actor("coordinator", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara"))

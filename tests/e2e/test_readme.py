@@ -11,12 +11,14 @@ import subprocess
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateways.embedded.ports import free_port
+from gateways.tokens import private_key_pem, public_key_pem
 from tests.e2e.conftest import SIMPUL, wait_until
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-SECRET = "readme-test-secret-" + "r" * 40
+SIGNING_KEY = Ed25519PrivateKey.generate()
 
 
 def runnable_blocks() -> list[str]:
@@ -39,7 +41,14 @@ def test_the_readme_examples_work_as_written(service_env: dict[str, str], tmp_pa
     blocks = runnable_blocks()
     assert len(blocks) >= 8, "the README lost its examples"
     api_port = free_port()
-    env = {**service_env, "SIMPUL_API_PORT": str(api_port), "SIMPUL_TOKEN_SECRET": SECRET}
+    # `simpul run` (the API) gets the public key alone; the README's shell, where
+    # `simpul token` mints, gets the private key too.
+    env = {
+        **service_env,
+        "SIMPUL_API_PORT": str(api_port),
+        "SIMPUL_TOKEN_PUBLIC_KEY": public_key_pem(SIGNING_KEY.public_key()),
+    }
+    shell_env = {**env, "SIMPUL_TOKEN_PRIVATE_KEY": private_key_pem(SIGNING_KEY)}
     script = "set -euo pipefail\n" + "\n".join(
         adapted(block, api_port, env["SIMPUL_PROJECTION_METRICS_PORT"]) for block in blocks
     )
@@ -53,7 +62,7 @@ def test_the_readme_examples_work_as_written(service_env: dict[str, str], tmp_pa
         )
         shell = subprocess.run(
             ["bash", "-c", script],
-            env=env,
+            env=shell_env,
             cwd=tmp_path,
             capture_output=True,
             text=True,

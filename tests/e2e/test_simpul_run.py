@@ -1,29 +1,38 @@
 """`simpul run` starts the API with the relay and all projectors, and stops them all."""
 
+import re
 import subprocess
 from pathlib import Path
 
 import httpx
 import psutil
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways.embedded.ports import free_port
-from gateways.tokens import TokenService
+from gateways.tokens import TokenService, public_key_pem
 from tests.e2e.conftest import SIMPUL, wait_until
 from tests.support.lifecycle import a_report_body
 
-SECRET = "run-test-secret-" + "z" * 40
+SIGNING_KEY = Ed25519PrivateKey.generate()
+# A token as it would appear in a log: three base64url parts, the first an encoded JSON object.
+TOKEN_PATTERN = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
 
 def test_simpul_run_starts_the_relay_and_projectors_and_a_referral_reaches_every_view(
     service_env: dict[str, str], tmp_path: Path
 ):
     port = free_port()
-    env = {**service_env, "SIMPUL_API_PORT": str(port), "SIMPUL_TOKEN_SECRET": SECRET}
+    # The API gets the public key alone; the test mints as `simpul token` would.
+    env = {
+        **service_env,
+        "SIMPUL_API_PORT": str(port),
+        "SIMPUL_TOKEN_PUBLIC_KEY": public_key_pem(SIGNING_KEY.public_key()),
+    }
     log = (tmp_path / "run.log").open("wb")
     run = subprocess.Popen([str(SIMPUL), "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    tokens = TokenService(secret=SECRET)
+    tokens = TokenService.minting(SIGNING_KEY)
 
     def headers(role: Role, agency: Agency = Agency.UPTD_PPA, user: str = "u") -> dict[str, str]:
         return {"Authorization": f"Bearer {tokens.mint(Actor(user, role, agency, 'luwu-utara'))}"}
@@ -84,6 +93,9 @@ def test_simpul_run_starts_the_relay_and_projectors_and_a_referral_reaches_every
         log.close()
     _, alive = psutil.wait_procs(processes, timeout=20)
     assert alive == []
+    printed = (tmp_path / "run.log").read_text(errors="replace")
+    assert TOKEN_PATTERN.search(printed) is None, "simpul run printed a token into its log"
+    assert "$(.venv/bin/simpul token --user" in printed
 
 
 def _healthy(port: int) -> bool:

@@ -442,6 +442,47 @@ def test_an_agency_officer_of_another_district_is_told_the_case_does_not_exist(
         cases.visible_case(police_elsewhere, case_in_intervention)
 
 
+# Each differs from the assigned case worker in one part of the identity but the user id.
+IMPERSONATIONS_OF_THE_CASE_WORKER = {
+    "another role": an_actor(Role.DATA_OFFICER, user_id=CASE_WORKER.user_id),
+    "another agency": an_actor(Role.CASE_WORKER, agency=Agency.POLICE, user_id=CASE_WORKER.user_id),
+    "another district": an_actor(
+        Role.CASE_WORKER, district="kota-batu", user_id=CASE_WORKER.user_id
+    ),
+    "all three": an_actor(
+        Role.DATA_OFFICER, agency=Agency.POLICE, district="kota-batu", user_id=CASE_WORKER.user_id
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "impostor", IMPERSONATIONS_OF_THE_CASE_WORKER.values(), ids=IMPERSONATIONS_OF_THE_CASE_WORKER
+)
+def test_only_the_whole_identity_of_the_assigned_case_worker_reads_and_acts_as_them(
+    cases, impostor
+):
+    case_id = report_a_case(cases).case_id
+    advance_reported_case(cases, case_id, Stage.MONITORING)
+    assert cases.visible_case(COORDINATOR, case_id).case_worker_id == CASE_WORKER.user_id
+
+    with pytest.raises(CaseNotFound):
+        cases.read_case_events(impostor, case_id, TEST_READ)
+    with pytest.raises(CaseNotFound):
+        cases.execute(impostor, case_id, Terminate(**an_agreed_termination()))
+    assert cases.visible_case(COORDINATOR, case_id).stage == Stage.MONITORING.value
+
+
+def test_an_office_colleague_with_the_case_workers_user_id_is_not_the_case_worker(cases):
+    case_id = report_a_case(cases).case_id
+    advance_reported_case(cases, case_id, Stage.MONITORING)
+    intake_as_case_worker = an_actor(Role.INTAKE_OFFICER, user_id=CASE_WORKER.user_id)
+
+    with pytest.raises(AccessDenied) as caught:
+        cases.execute(intake_as_case_worker, case_id, Terminate(**an_agreed_termination()))
+
+    assert caught.value.rule == "not_permitted"
+
+
 def test_only_the_assigned_case_worker_or_a_coordinator_terminates(cases):
     """L6: the case worker plans termination with the family; the coordinator may close."""
     case_id = report_a_case(cases).case_id
@@ -572,6 +613,22 @@ def test_idempotency_keys_belong_to_the_user_who_chose_them(cases):
 
     assert result.replayed is False
     assert result.recorded == ("CaseWorkerAssigned",)
+
+
+def test_a_retry_under_another_identity_with_the_same_user_id_is_not_a_replay(cases):
+    """A replay answers before any access check, so it must be the same caller, all of them."""
+    case_id = report_a_case(cases).case_id
+    classify = Classify(**a_classification())
+    cases.execute(INTAKE_OFFICER, case_id, classify, idempotency_key="k-1")
+    elsewhere = an_actor(
+        Role.DATA_OFFICER,
+        agency=Agency.POLICE,
+        district="kota-batu",
+        user_id=INTAKE_OFFICER.user_id,
+    )
+
+    with pytest.raises(CaseNotFound):
+        cases.execute(elsewhere, case_id, classify, idempotency_key="k-1")
 
 
 def test_a_refused_command_does_not_use_up_its_key(cases):

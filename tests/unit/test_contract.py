@@ -177,12 +177,15 @@ def test_the_asyncapi_document_describes_each_agency_topic_and_the_reference_sub
 
 
 def test_the_api_serves_the_asyncapi_document():
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from fastapi.testclient import TestClient
 
     from gateways.api.app import create_app
     from gateways.tokens import TokenService
 
-    app = create_app(cases=Cases(env=memory_env()), tokens=TokenService(secret="s" * 40))
+    app = create_app(
+        cases=Cases(env=memory_env()), tokens=TokenService.minting(Ed25519PrivateKey.generate())
+    )
     with TestClient(app) as client:
         response = client.get("/asyncapi.json")
 

@@ -1,11 +1,16 @@
 """The deployment files parse, and every command they run is one the `simpul` command knows."""
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateways import runtime
 from gateways.cli import parser
+from gateways.tokens import public_key_pem
 from services.settings import Settings
 from services.sharing import load_matrix
 
@@ -82,35 +87,113 @@ def test_the_image_runs_simpul():
     assert "-c constraints.txt" in dockerfile
 
 
-def test_every_kubernetes_process_gets_the_settings_production_requires():
+PUBLIC_KEY = public_key_pem(Ed25519PrivateKey.generate().public_key())
+SECRET_PLACEHOLDERS = {
+    "database-url": "postgresql://simpul_service:secret@postgres:5432/simpul",
+    "owner-database-url": "postgresql://simpul_owner:secret@postgres:5432/simpul",
+    "token-public-key": PUBLIC_KEY,
+}
+# What the operator exports before `docker compose up`.
+COMPOSE_VARIABLES = {
+    "SIMPUL_TOKEN_PUBLIC_KEY": PUBLIC_KEY,
+    "SIMPUL_DB_OWNER_PASSWORD": "owner-secret",
+    "SIMPUL_DB_SERVICE_PASSWORD": "service-secret",
+}
+
+
+def kubernetes_workloads() -> dict[str, dict[str, str]]:
+    """Each Deployment's and Job's container environment, as Kubernetes would set it."""
     config = next(doc for doc in kubernetes() if doc["kind"] == "ConfigMap")["data"]
-    placeholders = {
-        "database-url": "postgresql://simpul:secret@postgres:5432/simpul",
-        "token-secret": "k" * 40,
-    }
+    workloads = {}
     for doc in kubernetes():
-        if doc["kind"] != "Deployment":
+        if doc["kind"] not in ("Deployment", "Job"):
             continue
         for container in doc["spec"]["template"]["spec"]["containers"]:
             environment = dict(config)
             for variable in container.get("env", []):
                 if "valueFrom" in variable:
                     key = variable["valueFrom"]["secretKeyRef"]["key"]
-                    environment[variable["name"]] = placeholders[key]
+                    environment[variable["name"]] = SECRET_PLACEHOLDERS[key]
                 else:
                     environment[variable["name"]] = variable["value"]
-            fields = {
-                name.removeprefix("SIMPUL_").lower(): value
-                for name, value in environment.items()
-                if name.startswith("SIMPUL_")
-            }
-            Settings(_env_file=None, **fields)  # raises if production settings are missing
+            workloads[doc["metadata"]["name"]] = environment
+    return workloads
+
+
+def compose_services() -> dict[str, dict[str, str]]:
+    """Each Simpul service's environment, with the operator's variables substituted."""
+
+    def substituted(value: object) -> str:
+        return re.sub(
+            r"\$\{(\w+):\?[^}]*\}", lambda match: COMPOSE_VARIABLES[match.group(1)], str(value)
+        )
+
+    return {
+        name: {key: substituted(value) for key, value in service["environment"].items()}
+        for name, service in compose()["services"].items()
+        if service.get("image") == "simpul:latest"
+    }
+
+
+def settings_of(environment: dict[str, str]) -> Settings:
+    fields = {
+        name.removeprefix("SIMPUL_").lower(): value
+        for name, value in environment.items()
+        if name.startswith("SIMPUL_")
+    }
+    return Settings(_env_file=None, **fields)  # raises if production settings are missing
+
+
+def test_every_kubernetes_process_gets_the_settings_production_requires():
+    for environment in kubernetes_workloads().values():
+        settings_of(environment)
 
 
 def test_compose_services_get_the_settings_production_requires():
-    services = compose()["services"]
+    services = compose_services()
+    assert {"db-setup", "api", "relay", "projectors", "coordinator-projector"} <= set(services)
+    for environment in services.values():
+        settings_of(environment)
+
+
+def _token_keys(environment: dict[str, str]) -> set[str]:
+    return {name for name in environment if name.startswith("SIMPUL_TOKEN_")}
+
+
+def test_only_the_api_holds_a_token_key_and_only_the_public_one():
+    for deployment in (kubernetes_workloads(), compose_services()):
+        api = next(env for name, env in deployment.items() if name in ("simpul-api", "api"))
+        others = [env for name, env in deployment.items() if name not in ("simpul-api", "api")]
+
+        assert _token_keys(api) == {"SIMPUL_TOKEN_PUBLIC_KEY"}
+        assert all(_token_keys(environment) == set() for environment in others)
+        # The API builds its verifier from exactly that, and can mint nothing with it.
+        assert not runtime.token_service(settings_of(api)).can_mint
+
+
+def test_every_process_connects_as_the_service_role_and_only_set_up_as_the_owner():
+    for deployment in (kubernetes_workloads(), compose_services()):
+        users = {
+            name: urlsplit(environment["SIMPUL_DATABASE_URL"]).username
+            for name, environment in deployment.items()
+        }
+        set_up = {name for name in users if "db-setup" in name}
+
+        assert len(set_up) == 1
+        owner = users[set_up.pop()]
+        assert {user for name, user in users.items() if "db-setup" not in name} == {
+            "simpul_service"
+        }
+        assert owner != "simpul_service"
+
+
+def test_the_set_up_job_runs_simpul_db_setup():
+    job = next(doc for doc in kubernetes() if doc["kind"] == "Job")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+
+    assert container["args"] == ["db", "setup"]
+    parses_as_simpul_command(container["args"])
+    assert compose()["services"]["db-setup"]["command"] == ["db", "setup"]
     for name in ("api", "relay", "projectors", "coordinator-projector"):
-        environment = {key: str(value) for key, value in services[name]["environment"].items()}
-        environment["SIMPUL_TOKEN_SECRET"] = "k" * 40  # given by the operator at `up`
-        fields = {key.removeprefix("SIMPUL_").lower(): value for key, value in environment.items()}
-        Settings(_env_file=None, **fields)
+        depends = compose()["services"][name]["depends_on"]
+        assert depends["db-setup"]["condition"] == "service_completed_successfully"

@@ -210,7 +210,7 @@ def read_verification(
 
 
 class AccessLogEntry(BaseModel):
-    """One recorded read."""
+    """One recorded read, or one refusal of an identified caller."""
 
     id: int = Field(description="Position in the access log; pass as `after` for the next page")
     accessed_at: datetime
@@ -222,6 +222,10 @@ class AccessLogEntry(BaseModel):
     view: str = Field(description="What was read: the API operation, e.g. read_case")
     purpose: str | None
     request_id: str | None
+    outcome: str = Field(
+        description="granted (read), denied (403) or not_found (404: a case the caller may not see)"
+    )
+    reason: str | None = Field(description="For a refusal, the rule that refused it")
 
 
 class AccessLogPage(BaseModel):
