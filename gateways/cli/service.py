@@ -77,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  export TOKEN={tokens.mint(coordinator)}")
         print(f'  curl -s -H "Authorization: Bearer $TOKEN" {api_url}/api/v1/me')
         print("Walk one case through all six SOP stages:  .venv/bin/simpul demo\n", flush=True)
-        app = runtime.api(cases, tokens, runtime.sharing_matrix(settings))
+        app = runtime.api(
+            cases, tokens, runtime.sharing_matrix(settings), runtime.message_verifier(settings)
+        )
         uvicorn.run(app, host=settings.api_host, port=port, log_level="warning")
     finally:
         for stop in reversed(stack):
@@ -92,7 +94,12 @@ def serve(args: argparse.Namespace) -> int:
         print("simpul serve needs SIMPUL_DATABASE_URL; use `simpul run` for embedded services")
         return 2
     cases = runtime.open_cases(settings, str(settings.database_url))
-    app = runtime.api(cases, runtime.token_service(settings), runtime.sharing_matrix(settings))
+    app = runtime.api(
+        cases,
+        runtime.token_service(settings),
+        runtime.sharing_matrix(settings),
+        runtime.message_verifier(settings),
+    )
     uvicorn.run(
         app,
         host=args.host or settings.api_host,

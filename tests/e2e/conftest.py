@@ -15,6 +15,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from gateways.embedded.ports import free_port
+from gateways.kafka.security import PLAINTEXT, KafkaSecurity
 from services.settings import Settings
 
 SIMPUL = Path(sys.executable).parent / "simpul"
@@ -143,7 +144,13 @@ def _decoded(value: bytes | None) -> Any:
 
 
 def read_topic(
-    servers: str, topic: str, *, settle_seconds: float = 2.0, at_least: int = 0, timeout: float = 60
+    servers: str,
+    topic: str,
+    *,
+    settle_seconds: float = 2.0,
+    at_least: int = 0,
+    timeout: float = 60,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[dict[str, Any]]:
     """Every message on ``topic``, read with a plain consumer from the beginning.
 
@@ -151,7 +158,10 @@ def read_topic(
     ``settle_seconds``. Returns the decoded CloudEvents with their key and partition.
     """
     consumer = KafkaConsumer(
-        bootstrap_servers=servers, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **security.options(),
     )
     try:
         partitions = wait_until(

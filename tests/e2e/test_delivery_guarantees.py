@@ -16,9 +16,11 @@ from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from gateways.cli.projections import projection_differences
+from gateways.kafka.contract import asyncapi_document
 from gateways.kafka.messages import agency_topic, dead_letter_topic, encode
 from gateways.kafka.projector import AgencyProjector
 from gateways.kafka.relay import Relay, ensure_topics, producer_for
+from gateways.kafka.signing import MessageSigner, MessageVerifier
 from gateways.projectors.agencies import derived_agency_events
 from gateways.readmodels.agency import AgencyStore
 from services.cases import Cases
@@ -29,6 +31,7 @@ from tests.support.referred_case import consented_case, deliver, refer
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 MATRIX = load_matrix()
+RELAY_KEY = MessageSigner.generate("test-relay")
 
 
 def a_referred_case(cases: Cases, *, deliver_police: bool = False) -> None:
@@ -52,6 +55,7 @@ def in_process(kafka_settings: Settings, pg_cases: Cases) -> Iterator[Callable[.
         producer=producer,
         policy=SharingPolicy(MATRIX),
         prefix=prefix,
+        signer=RELAY_KEY,
         batch_size=50,
     )
     projectors: list[AgencyProjector] = []
@@ -62,6 +66,7 @@ def in_process(kafka_settings: Settings, pg_cases: Cases) -> Iterator[Callable[.
             database_url=str(kafka_settings.database_url),
             bootstrap_servers=servers,
             prefix=prefix,
+            verifier=MessageVerifier({RELAY_KEY.key_id: RELAY_KEY.public_key()}),
             registry=CollectorRegistry(),
         )
         made.subscribe()
@@ -120,10 +125,14 @@ def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
 
 
 def poison_for(case_key: bytes, valid: dict) -> list[tuple[str, bytes | None]]:
-    """Malformed messages, each with the kind of malformation it stands for."""
+    """Malformed messages, each with the kind of malformation it stands for. Those meant to
+    fail after the signature check (schema, database) are signed with the relay's key."""
+
+    def changed(**changes: object) -> dict:
+        return {**valid, "id": f"{case_key.decode()}:poison:{sorted(changes)}", **changes}
 
     def valid_but(**changes: object) -> bytes:
-        return encode({**valid, "id": f"{case_key.decode()}:poison:{sorted(changes)}", **changes})
+        return RELAY_KEY.signed_value(changed(**changes))
 
     return [
         ("not JSON", b"{not json"),
@@ -141,9 +150,11 @@ def poison_for(case_key: bytes, valid: dict) -> list[tuple[str, bytes | None]]:
                 {"specversion": "1.0", "id": "x:2", "type": ["id.simpul.agency.case.opened.v1"]}
             ),
         ),
+        ("unsigned", encode(changed(simpulversion=1))),
+        ("signed by another key", MessageSigner.generate("test-relay").signed_value(changed())),
         (
             "fails its schema",
-            encode(
+            RELAY_KEY.signed_value(
                 {
                     "specversion": "1.0",
                     "id": "x:3",
@@ -290,7 +301,19 @@ def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client
     a_referred_case(pg_cases, deliver_police=True)
     a_referred_case(pg_cases)
     in_process["publish_all"]()
+    prefix = kafka_settings.kafka_topic_prefix
+    genuine = derived_agency_events(pg_cases, SharingPolicy(MATRIX), prefix, "police")[0]
+    forged = {**genuine, "id": f"{genuine['id']}:forged", "data": {**genuine["data"]}}
+    forger = KafkaProducer(bootstrap_servers=str(kafka_settings.kafka_bootstrap_servers))
+    forger.send(
+        agency_topic(prefix, "police"), key=genuine["subject"].encode(), value=encode(forged)
+    )
+    forger.flush()
+    forger.close()
     inbox = tmp_path / "police.sqlite3"
+    keys = tmp_path / "asyncapi.json"  # as the deployment serves it, with the relay's key
+    verifier = MessageVerifier({RELAY_KEY.key_id: RELAY_KEY.public_key()})
+    keys.write_text(json.dumps(asyncapi_document(verifier=verifier)))
 
     run = subprocess.run(
         [
@@ -304,6 +327,10 @@ def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client
             kafka_settings.kafka_topic_prefix,
             "--db",
             str(inbox),
+            "--keys",
+            str(keys),
+            "--security-protocol",
+            "PLAINTEXT",
             "--exit-when-idle",
             "15",
         ],
@@ -313,8 +340,11 @@ def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client
         check=True,
     )
 
-    assert "applied 7, skipped 0 repeats" in run.stdout
+    assert "applied 7, skipped 0 repeats, refused 1 unsigned or forged" in run.stdout
     with sqlite3.connect(inbox) as db:
+        assert [row[0] for row in db.execute("SELECT reason FROM refused")] == [
+            "unsigned, or signed with a key not in the deployment's key set"
+        ]
         statuses = sorted(row[0] for row in db.execute("SELECT status FROM referrals"))
         open_cases = [row[0] for row in db.execute("SELECT open FROM cases")]
         facts = [json.loads(row[0]) for row in db.execute("SELECT facts FROM cases")]
