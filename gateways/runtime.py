@@ -275,6 +275,24 @@ def start_embedded_postgres(settings: Settings) -> tuple["EmbeddedPostgres", str
     return server, server.database_url(EMBEDDED_DATABASE)
 
 
+# The embedded broker's principals: one per process `simpul run` starts, one per agency's
+# own system (for the reference subscriber); their passwords are kept in the data folder.
+RELAY_PRINCIPAL = "simpul-relay"
+PROJECTORS_PRINCIPAL = "simpul-projectors"
+
+
+def agency_principal(agency: str) -> str:
+    return f"agency-{agency}"
+
+
 def start_embedded_kafka(settings: Settings) -> "EmbeddedKafka":
+    """The development broker, reached only with TLS and SCRAM (gateways/embedded/kafka.py)."""
     _, embedded_kafka = _embedded()
-    return embedded_kafka(settings.data_dir / "kafka", port=PREFERRED_KAFKA_PORT).start()
+    agencies = sharing_matrix(settings).agencies
+    return embedded_kafka(
+        settings.data_dir / "kafka",
+        port=PREFERRED_KAFKA_PORT,
+        authentication=True,
+        principals=[RELAY_PRINCIPAL, PROJECTORS_PRINCIPAL]
+        + [agency_principal(agency) for agency in agencies],
+    ).start()

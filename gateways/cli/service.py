@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -15,15 +16,32 @@ from gateways import runtime
 from gateways.cli.commands import Commands
 from services.settings import Settings
 
-# Beside the API, `simpul run` starts these as child processes.
-CHILDREN = (["relay"], ["project", "--all-agencies"], ["project", "--coordinator"])
+if TYPE_CHECKING:
+    from gateways.embedded.kafka import EmbeddedKafka
+
+# Beside the API, `simpul run` starts these as child processes, each with the embedded
+# broker's principal it connects as (None: it uses no Kafka).
+CHILDREN = (
+    (["relay"], runtime.RELAY_PRINCIPAL),
+    (["project", "--all-agencies"], runtime.PROJECTORS_PRINCIPAL),
+    (["project", "--coordinator"], None),
+)
 
 
-def start_children(environment: dict[str, str]) -> Callable[[], None]:
-    """`simpul <command>` for each of CHILDREN as a child process; returns how to stop them."""
+def start_children(
+    environment: dict[str, str], broker: "EmbeddedKafka | None" = None
+) -> Callable[[], None]:
+    """`simpul <command>` for each of CHILDREN as a child process, given the credentials of
+    its own principal on the embedded ``broker``; returns how to stop them."""
     children = [
-        subprocess.Popen([sys.executable, "-m", "gateways.cli", *command], env=environment)
-        for command in CHILDREN
+        subprocess.Popen(
+            [sys.executable, "-m", "gateways.cli", *command],
+            env={
+                **environment,
+                **(broker.security(principal).environment() if broker and principal else {}),
+            },
+        )
+        for command, principal in CHILDREN
     ]
 
     def stop() -> None:
@@ -52,11 +70,15 @@ def run(args: argparse.Namespace) -> int:
         else:
             database = str(settings.database_url)
         kafka_servers = settings.kafka_bootstrap_servers
+        broker = None
         if kafka_servers is None:
             broker = runtime.start_embedded_kafka(settings)
             stack.append(broker.stop)
             kafka_servers = broker.bootstrap_servers
-            print(f"embedded Kafka-protocol broker: {kafka_servers}")
+            print(
+                f"embedded Kafka-protocol broker: {kafka_servers} (TLS and SCRAM; CA "
+                f"{broker.ca_file}, passwords in {broker.credentials_file})"
+            )
         port = args.port or settings.api_port
         api_url = f"http://{settings.api_host}:{port}"
         runtime.Runtime(api_url, database, kafka_servers).save(settings)
@@ -65,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             "SIMPUL_DATABASE_URL": database,
             "SIMPUL_KAFKA_BOOTSTRAP_SERVERS": kafka_servers,
         }
-        stack.append(start_children(environment))
+        stack.append(start_children(environment, broker))
         cases = runtime.open_cases(settings, database)
         stack.append(cases.close)
         tokens = runtime.token_service(settings)

@@ -79,12 +79,21 @@ def topic_prefix() -> str:
 
 @pytest.fixture
 def kafka_settings(
-    database_url: str, kafka_servers: str, topic_prefix: str, tmp_path: Path
+    database_url: str,
+    kafka_servers: str,
+    kafka_security: KafkaSecurity,
+    topic_prefix: str,
+    tmp_path: Path,
 ) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         kafka_bootstrap_servers=kafka_servers,
+        kafka_security_protocol=kafka_security.protocol,
+        kafka_sasl_mechanism=kafka_security.sasl_mechanism,
+        kafka_sasl_username=kafka_security.username,
+        kafka_sasl_password=kafka_security.password,
+        kafka_ssl_cafile=kafka_security.cafile,
         kafka_topic_prefix=topic_prefix,
         data_dir=tmp_path / "simpul",
         database_pool_size=4,
@@ -96,6 +105,7 @@ def kafka_settings(
 @pytest.fixture
 def service_env(kafka_settings: Settings) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("SIMPUL_")}
+    env.update(KafkaSecurity.from_settings(kafka_settings).environment())
     env.update(
         {
             "SIMPUL_DATABASE_URL": str(kafka_settings.database_url),

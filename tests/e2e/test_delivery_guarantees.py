@@ -20,6 +20,7 @@ from gateways.kafka.contract import asyncapi_document
 from gateways.kafka.messages import agency_topic, dead_letter_topic, encode
 from gateways.kafka.projector import AgencyProjector
 from gateways.kafka.relay import Relay, ensure_topics, producer_for
+from gateways.kafka.security import KafkaSecurity
 from gateways.kafka.signing import MessageSigner, MessageVerifier
 from gateways.projectors.agencies import derived_agency_events
 from gateways.readmodels.agency import AgencyStore
@@ -47,8 +48,11 @@ def in_process(kafka_settings: Settings, pg_cases: Cases) -> Iterator[Callable[.
     """A relay and agency projectors in this process, stepped by the test."""
     servers = str(kafka_settings.kafka_bootstrap_servers)
     prefix = kafka_settings.kafka_topic_prefix
-    ensure_topics(servers, prefix, MATRIX.agencies, partitions=3, replication_factor=1)
-    producer = producer_for(servers, "test-relay")
+    security = KafkaSecurity.from_settings(kafka_settings)
+    ensure_topics(
+        servers, prefix, MATRIX.agencies, partitions=3, replication_factor=1, security=security
+    )
+    producer = producer_for(servers, "test-relay", security)
     relay = Relay(
         cases=pg_cases,
         database_url=str(kafka_settings.database_url),
@@ -67,6 +71,7 @@ def in_process(kafka_settings: Settings, pg_cases: Cases) -> Iterator[Callable[.
             bootstrap_servers=servers,
             prefix=prefix,
             verifier=MessageVerifier({RELAY_KEY.key_id: RELAY_KEY.public_key()}),
+            security=security,
             registry=CollectorRegistry(),
         )
         made.subscribe()
@@ -106,8 +111,9 @@ def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
     before = police.store.snapshot()
 
     # When every message on the topic is delivered again
-    messages = read_topic(servers, topic, at_least=expected)
-    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
+    security = KafkaSecurity.from_settings(kafka_settings)
+    messages = read_topic(servers, topic, at_least=expected, security=security)
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all", **security.options())
     for message in messages:
         producer.send(topic, key=message["key"], value=message["raw"])
     producer.flush()
@@ -192,7 +198,8 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partit
     case_id = consented_case(pg_cases)
     case_key = str(case_id).encode()
     poison = poison_for(case_key, template)
-    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
+    security = KafkaSecurity.from_settings(kafka_settings)
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all", **security.options())
     for _, value in poison:
         producer.send(topic, key=case_key, value=value)
     producer.flush()
@@ -212,7 +219,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partit
         what="the poison to be dead-lettered and every valid message applied",
     )
 
-    on_topic = read_topic(servers, topic, at_least=expected + len(poison))
+    on_topic = read_topic(servers, topic, at_least=expected + len(poison), security=security)
     mine = [m for m in on_topic if m["key"] == case_key]
     partition = mine[0]["partition"]
     poison_values = [value for _, value in poison]
@@ -221,7 +228,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partit
     assert all(m["partition"] == partition for m in mine)
     assert len(poison_offsets) == len(poison) and valid_offsets
     assert max(poison_offsets) < min(valid_offsets), "the valid messages came after the poison"
-    dead = read_topic(servers, dead_letter_topic(topic), at_least=len(poison))
+    dead = read_topic(servers, dead_letter_topic(topic), at_least=len(poison), security=security)
     assert sorted(m["raw"] or b"" for m in dead) == sorted(value or b"" for _, value in poison)
     assert all("simpul-error" in m["headers"] for m in dead)
     with psycopg.connect(str(kafka_settings.database_url)) as conn:
@@ -292,6 +299,24 @@ def test_a_rebuild_from_the_command_line_shows_progress_and_converges_to_the_sam
     )
 
 
+def subscriber_security(security: KafkaSecurity, folder: Path) -> list[str]:
+    """The reference subscriber's options for the test broker (TLS and SCRAM when embedded)."""
+    if not security.protocol.startswith("SASL_"):
+        return ["--security-protocol", security.protocol]
+    password = folder / "password"
+    password.write_text(str(security.password))
+    return [
+        "--security-protocol",
+        security.protocol,
+        "--username",
+        str(security.username),
+        "--password-file",
+        str(password),
+        "--cafile",
+        str(security.cafile),
+    ]
+
+
 def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client(
     pg_cases: Cases,
     kafka_settings: Settings,
@@ -304,7 +329,10 @@ def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client
     prefix = kafka_settings.kafka_topic_prefix
     genuine = derived_agency_events(pg_cases, SharingPolicy(MATRIX), prefix, "police")[0]
     forged = {**genuine, "id": f"{genuine['id']}:forged", "data": {**genuine["data"]}}
-    forger = KafkaProducer(bootstrap_servers=str(kafka_settings.kafka_bootstrap_servers))
+    security = KafkaSecurity.from_settings(kafka_settings)
+    forger = KafkaProducer(
+        bootstrap_servers=str(kafka_settings.kafka_bootstrap_servers), **security.options()
+    )
     forger.send(
         agency_topic(prefix, "police"), key=genuine["subject"].encode(), value=encode(forged)
     )
@@ -329,8 +357,7 @@ def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client
             str(inbox),
             "--keys",
             str(keys),
-            "--security-protocol",
-            "PLAINTEXT",
+            *subscriber_security(security, tmp_path),
             "--exit-when-idle",
             "15",
         ],
