@@ -1,7 +1,7 @@
 """Reference subscriber: how an agency's own system follows its Simpul topic.
 
-Needs nothing but a Kafka client (kafka-python) and the standard library; no
-Simpul code. It keeps a small local inbox in SQLite:
+Needs a Kafka client (kafka-python), `cryptography` (to verify signatures) and
+the standard library; no Simpul code. It keeps a small local inbox in SQLite:
 
 - ``applied``: the CloudEvent ids already applied. Delivery is at least once,
   so a repeated id is skipped.
@@ -9,26 +9,41 @@ Simpul code. It keeps a small local inbox in SQLite:
   ``case.updated`` carry a full snapshot: replace it), and whether the case is
   still open to the agency (``case.closed`` / ``case.handed_over`` end it).
 - ``referrals``: the agency's referrals and their status.
+- ``refused``: messages whose signature did not verify (where, and why), set
+  aside and never applied: a broker credential can leak, and a forged message
+  must not reach the agency's officers.
 
-Kafka offsets are committed only after the message is stored, so a crash
-re-reads, never skips. The message contract (one JSON Schema per type) is the
-AsyncAPI document Simpul serves at ``/asyncapi.json``.
+Every message is signed by Simpul's relay with Ed25519 (``simpulkeyid``,
+``simpulsignature``); the public keys are in the deployment's AsyncAPI
+document (``/asyncapi.json``, ``info.x-simpul-signing-keys``), which also
+describes each message type. Kafka offsets are committed only after the
+message is stored, so a crash re-reads, never skips.
 
 Retention: once ``--retention-days`` (your district's number, ``x-simpul-retention``
 in that document; 90 by default) have passed since a case was closed to the
 agency, its personal facts are removed and only what is not personal is kept.
 This inbox stores no free text of the messages, so there is none to remove.
 
-    pip install kafka-python
-    python examples/agency_subscriber.py --bootstrap kafka:9092 --agency police
+    pip install kafka-python cryptography
+    python examples/agency_subscriber.py --bootstrap kafka:9093 --agency police \\
+        --username agency-police --password-file police.password --cafile ca.crt \\
+        --keys https://simpul.example.go.id/asyncapi.json
 """
 
 import argparse
+import base64
+import binascii
 import json
+import re
 import sqlite3
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from kafka import KafkaConsumer
 
 SCHEMA = """
@@ -38,6 +53,10 @@ CREATE TABLE IF NOT EXISTS cases (
 );
 CREATE TABLE IF NOT EXISTS referrals (
     referral_id TEXT PRIMARY KEY, case_id TEXT, service_type TEXT, status TEXT, due_at TEXT
+);
+CREATE TABLE IF NOT EXISTS refused (
+    topic TEXT, partition INTEGER, "offset" INTEGER, reason TEXT,
+    PRIMARY KEY (topic, partition, "offset")
 );
 """
 # Added later: when the case was closed to the agency, and whether its personal data went.
@@ -94,7 +113,67 @@ def purge(db: sqlite3.Connection, retention_days: int, now: datetime) -> int:
     return len(due)
 
 
-def apply(db: sqlite3.Connection, event: dict) -> None:
+# ---- Signatures ----------------------------------------------------------------------------
+
+
+def canonical(message: dict[str, Any]) -> bytes:
+    """Keys sorted, no whitespace, UTF-8 unescaped: the form Simpul signs and sends."""
+    return json.dumps(message, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def from_b64url(text: str) -> bytes:
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
+        raise ValueError("not base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error:
+        raise ValueError("not base64url") from None
+
+
+def load_keys(source: str) -> dict[str, Ed25519PublicKey]:
+    """The signing keys by key id, from an AsyncAPI document or a JSON Web Key Set
+    (a file, or an https:// URL such as the deployment's /asyncapi.json)."""
+    if source.startswith(("https://", "http://")):
+        with urllib.request.urlopen(source, timeout=30) as response:
+            document = json.load(response)
+    else:
+        document = json.loads(Path(source).read_text())
+    key_set = document.get("info", {}).get("x-simpul-signing-keys", document)
+    keys = {}
+    for key in key_set.get("keys", []):
+        if key.get("kty") == "OKP" and key.get("crv") == "Ed25519":
+            keys[key["kid"]] = Ed25519PublicKey.from_public_bytes(from_b64url(key["x"]))
+    if not keys:
+        raise SystemExit(f"no Ed25519 signing keys in {source}")
+    return keys
+
+
+def refusal(value: bytes, keys: dict[str, Ed25519PublicKey]) -> tuple[dict[str, Any] | None, str]:
+    """The message if Simpul signed it, else why it is refused."""
+    try:
+        message = json.loads(value)
+    except (TypeError, ValueError):
+        return None, "not JSON"
+    if not isinstance(message, dict):
+        return None, "not a JSON object"
+    key = keys.get(message.get("simpulkeyid"))  # type: ignore[arg-type]
+    signature = message.get("simpulsignature")
+    if key is None or not isinstance(signature, str):
+        return None, "unsigned, or signed with a key not in the deployment's key set"
+    if canonical(message) != value:
+        return None, "not in canonical form"
+    unsigned = {name: item for name, item in message.items() if name != "simpulsignature"}
+    try:
+        key.verify(from_b64url(signature), canonical(unsigned))
+    except (InvalidSignature, ValueError):
+        return None, "the signature does not verify"
+    return message, ""
+
+
+# ---- The inbox -----------------------------------------------------------------------------
+
+
+def apply(db: sqlite3.Connection, event: dict[str, Any]) -> None:
     kind, data = event["type"], event["data"]
     if kind.endswith((".case.opened.v1", ".case.updated.v1")):
         db.execute(
@@ -127,6 +206,30 @@ def apply(db: sqlite3.Connection, event: dict) -> None:
     # Any other (newer) type: ignore it; the contract only ever adds new versions.
 
 
+def consumer_for(args: argparse.Namespace, topic: str) -> KafkaConsumer:
+    security: dict[str, Any] = {"security_protocol": args.security_protocol}
+    if args.security_protocol.startswith("SASL_"):
+        if not (args.username and args.password_file):
+            raise SystemExit("SASL needs --username and --password-file")
+        security.update(
+            sasl_mechanism=args.sasl_mechanism,
+            sasl_plain_username=args.username,
+            sasl_plain_password=Path(args.password_file).read_text().strip(),
+        )
+    if args.security_protocol.endswith("SSL"):
+        security.update(ssl_check_hostname=True, ssl_cafile=args.cafile)
+    return KafkaConsumer(
+        topic,
+        bootstrap_servers=args.bootstrap,
+        group_id=args.group or f"{args.agency}-inbox",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        **security,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers")
@@ -141,6 +244,22 @@ def main() -> int:
         help="days to keep a closed case's personal facts (x-simpul-retention of /asyncapi.json)",
     )
     parser.add_argument(
+        "--keys",
+        required=True,
+        help="the deployment's AsyncAPI document or a JSON Web Key Set: file or https:// URL",
+    )
+    parser.add_argument(
+        "--security-protocol",
+        default="SASL_SSL",
+        choices=["SASL_SSL", "SSL", "SASL_PLAINTEXT", "PLAINTEXT"],
+    )
+    parser.add_argument(
+        "--sasl-mechanism", default="SCRAM-SHA-512", choices=["SCRAM-SHA-512", "SCRAM-SHA-256"]
+    )
+    parser.add_argument("--username", default=None, help="your agency's principal")
+    parser.add_argument("--password-file", default=None, help="a file holding its password")
+    parser.add_argument("--cafile", default=None, help="CA certificate of the brokers (PEM)")
+    parser.add_argument(
         "--exit-when-idle",
         type=float,
         default=None,
@@ -148,18 +267,11 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    keys = load_keys(args.keys)
     topic = f"{args.topic_prefix}.agency.{args.agency}.v1"
     db = open_inbox(args.db)
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=args.bootstrap,
-        group_id=args.group or f"{args.agency}-inbox",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
-    )
-    applied = skipped = purged = 0
+    consumer = consumer_for(args, topic)
+    applied = skipped = refused = purged = 0
     last_message = time.monotonic()
     next_purge = 0.0
     try:
@@ -170,8 +282,15 @@ def main() -> int:
             batches = consumer.poll(timeout_ms=500)
             for records in batches.values():
                 for record in records:
-                    event = json.loads(record.value)
+                    event, reason = refusal(record.value, keys)
                     with db:  # one SQLite transaction: the id and its effect together
+                        if event is None:
+                            refused += 1
+                            db.execute(
+                                "INSERT OR IGNORE INTO refused VALUES (?, ?, ?, ?)",
+                                (record.topic, record.partition, record.offset, reason),
+                            )
+                            continue
                         seen = db.execute("SELECT 1 FROM applied WHERE id = ?", (event["id"],))
                         if seen.fetchone():
                             skipped += 1
@@ -186,7 +305,7 @@ def main() -> int:
     finally:
         consumer.close()
         db.close()
-    print(f"applied {applied}, skipped {skipped} repeats")
+    print(f"applied {applied}, skipped {skipped} repeats, refused {refused} unsigned or forged")
     print(f"removed the personal data of {purged} closed cases past retention")
     return 0
 

@@ -14,6 +14,8 @@ token` and the child processes find them without more configuration.
 """
 
 import json
+import os
+import secrets
 import sys
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -26,10 +28,12 @@ from fastapi import FastAPI
 from domain.sharing_matrix import SharingMatrix
 from gateways.api.app import create_app
 from gateways.api.deps import ChainChecker
-from gateways.eventstore.environment import postgres_env
+from gateways.eventstore.environment import postgres_env, with_tls
 from gateways.eventstore.postgres import ChainedPostgresRecorder
 from gateways.eventstore.revocations import PostgresRevocations
 from gateways.eventstore.roles import StoreTables, is_set_up, may_set_up
+from gateways.kafka.security import KafkaCredentialsMissing, KafkaSecurity
+from gateways.kafka.signing import MessageSigner, MessageVerifier
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import DEFAULT_SCHEMA, CoordinatorStore
 from gateways.tokens import (
@@ -91,9 +95,10 @@ class Services:
 
 
 def database_url(settings: Settings) -> str | None:
-    """The configured PostgreSQL, else the embedded one `simpul run` started."""
+    """The configured PostgreSQL (with its TLS settings), else the embedded one `simpul run`
+    started."""
     if settings.database_url is not None:
-        return str(settings.database_url)
+        return with_tls(str(settings.database_url), settings)
     runtime = Runtime.load(settings)
     return runtime.database_url if runtime else None
 
@@ -113,6 +118,79 @@ def services(settings: Settings, *, kafka: bool = True) -> Services:
         )
         raise NotConfigured(2)
     return Services(database, servers or "")
+
+
+def kafka_security(settings: Settings) -> KafkaSecurity:
+    """How this process's Kafka clients authenticate; exits 2 if SASL lacks its credentials."""
+    try:
+        return KafkaSecurity.from_settings(settings)
+    except KafkaCredentialsMissing as missing:
+        print(str(missing), file=sys.stderr)
+        raise NotConfigured(2) from None
+
+
+# ---- Message signing keys -----------------------------------------------------------------
+
+DEVELOPMENT_SIGNING_KEY = "message-signing-key.json"
+
+
+def _development_signer(data_dir: Path) -> MessageSigner:
+    """A signing key kept in the data folder (made once, shared by the processes of
+    `simpul run`): written whole under a temporary name, then linked into place, so a
+    process starting at the same moment reads either nothing or the whole key."""
+    path = data_dir / DEVELOPMENT_SIGNING_KEY
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        made = MessageSigner.generate(f"dev-{secrets.token_hex(4)}")
+        draft = data_dir / f".{DEVELOPMENT_SIGNING_KEY}.{os.getpid()}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump({"key_id": made.key_id, "private_key": made.private_key_text()}, file)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made one first: use that
+        finally:
+            draft.unlink()
+    stored = json.loads(path.read_text())
+    return MessageSigner.from_text(stored["key_id"], stored["private_key"])
+
+
+def message_signer(settings: Settings) -> MessageSigner:
+    """The relay's signing key: configured, or in development one kept in the data folder."""
+    key = settings.message_signing_key
+    if key is not None:
+        if settings.message_signing_key_id is None:
+            print("SIMPUL_MESSAGE_SIGNING_KEY needs SIMPUL_MESSAGE_SIGNING_KEY_ID", file=sys.stderr)
+            raise NotConfigured(2)
+        try:
+            return MessageSigner.from_text(settings.message_signing_key_id, key.get_secret_value())
+        except ValueError as refused:
+            print(f"SIMPUL_MESSAGE_SIGNING_KEY: {refused}", file=sys.stderr)
+            raise NotConfigured(2) from None
+    if settings.environment == "production":
+        print("the relay needs SIMPUL_MESSAGE_SIGNING_KEY in production", file=sys.stderr)
+        raise NotConfigured(2)
+    return _development_signer(settings.data_dir)
+
+
+def message_verifier(settings: Settings) -> MessageVerifier:
+    """The public keys messages may be signed with: SIMPUL_MESSAGE_VERIFY_KEYS, and in
+    development also the key the development relay signs with."""
+    keys = dict(settings.message_verify_keys)
+    if settings.environment == "development":
+        signer = message_signer(settings)
+        keys.setdefault(signer.key_id, signer.public_key())
+    if not keys:
+        print(
+            "production needs SIMPUL_MESSAGE_VERIFY_KEYS (the relay's public keys)", file=sys.stderr
+        )
+        raise NotConfigured(2)
+    try:
+        return MessageVerifier(keys)
+    except ValueError as refused:
+        print(f"SIMPUL_MESSAGE_VERIFY_KEYS: {refused}", file=sys.stderr)
+        raise NotConfigured(2) from None
 
 
 def _token_options(settings: Settings) -> dict[str, Any]:
@@ -263,8 +341,14 @@ def agency_store(cases: Cases, agency: str, matrix: SharingMatrix) -> AgencyStor
     )
 
 
-def api(cases: Cases, tokens: TokenService, matrix: SharingMatrix | None = None) -> FastAPI:
-    """The HTTP API over the case service and the read models beside its event store."""
+def api(
+    cases: Cases,
+    tokens: TokenService,
+    matrix: SharingMatrix | None = None,
+    verifier: MessageVerifier | None = None,
+) -> FastAPI:
+    """The HTTP API over the case service and the read models beside its event store;
+    ``verifier``'s keys are published in its AsyncAPI document."""
     matrix = matrix or load_matrix()
     return create_app(
         cases=cases,
@@ -273,6 +357,7 @@ def api(cases: Cases, tokens: TokenService, matrix: SharingMatrix | None = None)
         coordinator_views=coordinator_store(cases),
         agency_inboxes={agency: agency_store(cases, agency, matrix) for agency in matrix.agencies},
         chain_checker=cast(ChainChecker, cases.recorder),
+        message_verifier=verifier,
     )
 
 
@@ -307,6 +392,24 @@ def start_embedded_postgres(settings: Settings) -> tuple["EmbeddedPostgres", str
     return server, server.database_url(EMBEDDED_DATABASE)
 
 
+# The embedded broker's principals: one per process `simpul run` starts, one per agency's
+# own system (for the reference subscriber); their passwords are kept in the data folder.
+RELAY_PRINCIPAL = "simpul-relay"
+PROJECTORS_PRINCIPAL = "simpul-projectors"
+
+
+def agency_principal(agency: str) -> str:
+    return f"agency-{agency}"
+
+
 def start_embedded_kafka(settings: Settings) -> "EmbeddedKafka":
+    """The development broker, reached only with TLS and SCRAM (gateways/embedded/kafka.py)."""
     _, embedded_kafka = _embedded()
-    return embedded_kafka(settings.data_dir / "kafka", port=PREFERRED_KAFKA_PORT).start()
+    agencies = sharing_matrix(settings).agencies
+    return embedded_kafka(
+        settings.data_dir / "kafka",
+        port=PREFERRED_KAFKA_PORT,
+        authentication=True,
+        principals=[RELAY_PRINCIPAL, PROJECTORS_PRINCIPAL]
+        + [agency_principal(agency) for agency in agencies],
+    ).start()

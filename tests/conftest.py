@@ -8,11 +8,17 @@ from fastapi.testclient import TestClient
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways.eventstore.environment import postgres_env
+from gateways.kafka.security import KafkaSecurity
 from gateways.runtime import api
 from gateways.tokens import TokenService
 from services.cases import Cases
 from services.settings import Settings
-from tests.support.infrastructure import PostgresServer, kafka_bootstrap_servers, postgres_server
+from tests.support.infrastructure import (
+    KafkaEndpoint,
+    PostgresServer,
+    kafka_broker,
+    postgres_server,
+)
 from tests.support.lifecycle import Headers
 
 
@@ -31,9 +37,28 @@ def database_url(pg_server: PostgresServer) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def kafka_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with kafka_bootstrap_servers(tmp_path_factory.mktemp("kafka")) as servers:
-        yield servers
+def kafka_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaEndpoint]:
+    """The session's broker, which (embedded) requires TLS and SCRAM, as `simpul run`'s does."""
+    with kafka_broker(tmp_path_factory.mktemp("kafka")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def kafka_servers(kafka_endpoint: KafkaEndpoint) -> str:
+    return kafka_endpoint.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def kafka_security(kafka_endpoint: KafkaEndpoint) -> KafkaSecurity:
+    return kafka_endpoint.security
+
+
+@pytest.fixture(scope="session")
+def plain_kafka_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker without authentication, for the benchmarks (they measure speed, and their
+    raw baselines are plain clients)."""
+    with kafka_broker(tmp_path_factory.mktemp("plain-kafka"), authentication=False) as endpoint:
+        yield endpoint.bootstrap_servers
 
 
 @pytest.fixture

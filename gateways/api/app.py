@@ -17,6 +17,7 @@ from gateways.api.routes import audit, case_steps, service
 from gateways.api.routes import cases as case_routes
 from gateways.api.routes import coordinator as coordinator_routes
 from gateways.kafka.contract import asyncapi_document
+from gateways.kafka.signing import MessageVerifier
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import TokenService
@@ -45,6 +46,7 @@ def create_app(
     coordinator_views: CoordinatorStore | None = None,
     agency_inboxes: Mapping[str, AgencyStore] | None = None,
     chain_checker: ChainChecker | None = None,
+    message_verifier: MessageVerifier | None = None,
 ) -> FastAPI:
     """The app; read models left out (an in-memory store has none) answer 503."""
     app = FastAPI(
@@ -73,7 +75,8 @@ def create_app(
     api.include_router(agency_routes.router)
     app.include_router(api)
     app.include_router(service.health)
-    asyncapi = asyncapi_document(matrix=sharing, profiles=cases.profiles)
+    # With the deployment's public keys, so agencies can verify what they receive.
+    asyncapi = asyncapi_document(matrix=sharing, profiles=cases.profiles, verifier=message_verifier)
 
     @app.get("/asyncapi.json", tags=["service"], summary="The Kafka message contract (AsyncAPI 3)")
     def published_contract() -> dict[str, Any]:

@@ -66,16 +66,21 @@ def relay(args: argparse.Namespace) -> int:
     settings = Settings()
     found = runtime.services(settings)
     matrix = runtime.sharing_matrix(settings)
+    security = runtime.kafka_security(settings)
+    signer = runtime.message_signer(settings)
     topics = ensure_topics(
         found.bootstrap_servers,
         settings.kafka_topic_prefix,
         matrix.agencies,
         partitions=settings.kafka_partitions,
         replication_factor=settings.kafka_replication_factor,
+        security=security,
     )
     log.info("relay: topics ready: %s", ", ".join(topics))
     cases = runtime.open_cases(settings, found.database_url)
-    producer = producer_for(found.bootstrap_servers, f"{settings.kafka_topic_prefix}-relay")
+    producer = producer_for(
+        found.bootstrap_servers, f"{settings.kafka_topic_prefix}-relay", security
+    )
     registry = CollectorRegistry()
     try:
         publisher = Relay(
@@ -84,11 +89,16 @@ def relay(args: argparse.Namespace) -> int:
             producer=producer,
             policy=SharingPolicy(matrix),
             prefix=settings.kafka_topic_prefix,
+            signer=signer,
             batch_size=args.batch_size or settings.relay_batch_size,
             registry=registry,
         )
-        serve_metrics(registry, settings.relay_metrics_port)
-        log.info("relay: publishing from position %d", publisher.position())
+        serve_metrics(registry, settings.relay_metrics_port, settings.metrics_host)
+        log.info(
+            "relay: publishing from position %d, signing with key %s",
+            publisher.position(),
+            signer.key_id,
+        )
         publisher.run(threading.Event())
     finally:
         producer.close()
@@ -112,9 +122,15 @@ def project(args: argparse.Namespace) -> int:
     agencies = _agencies(args, runtime.sharing_matrix(settings))
     if agencies is None:
         return EXIT_USAGE
+    verifier = runtime.message_verifier(settings)
+    security = runtime.kafka_security(settings)
     registry = CollectorRegistry()
-    serve_metrics(registry, settings.projector_metrics_port)
-    log.info("projectors: %s", ", ".join(agencies))
+    serve_metrics(registry, settings.projector_metrics_port, settings.metrics_host)
+    log.info(
+        "projectors: %s; accepting messages signed with %s",
+        ", ".join(agencies),
+        ", ".join(verifier.key_ids),
+    )
     run_projectors(
         agencies,
         database_url=found.database_url,
@@ -124,6 +140,8 @@ def project(args: argparse.Namespace) -> int:
         registry=registry,
         retention=runtime.agency_retention(settings),
         purge_interval=settings.agency_purge_interval_seconds,
+        verifier=verifier,
+        security=security,
     )
     return 0
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -17,15 +18,32 @@ from gateways.cli.commands import Commands
 from gateways.tokens import InvalidToken, TokenLifetimeTooLong
 from services.settings import Settings
 
-# Beside the API, `simpul run` starts these as child processes.
-CHILDREN = (["relay"], ["project", "--all-agencies"], ["project", "--coordinator"])
+if TYPE_CHECKING:
+    from gateways.embedded.kafka import EmbeddedKafka
+
+# Beside the API, `simpul run` starts these as child processes, each with the embedded
+# broker's principal it connects as (None: it uses no Kafka).
+CHILDREN = (
+    (["relay"], runtime.RELAY_PRINCIPAL),
+    (["project", "--all-agencies"], runtime.PROJECTORS_PRINCIPAL),
+    (["project", "--coordinator"], None),
+)
 
 
-def start_children(environment: dict[str, str]) -> Callable[[], None]:
-    """`simpul <command>` for each of CHILDREN as a child process; returns how to stop them."""
+def start_children(
+    environment: dict[str, str], broker: "EmbeddedKafka | None" = None
+) -> Callable[[], None]:
+    """`simpul <command>` for each of CHILDREN as a child process, given the credentials of
+    its own principal on the embedded ``broker``; returns how to stop them."""
     children = [
-        subprocess.Popen([sys.executable, "-m", "gateways.cli", *command], env=environment)
-        for command in CHILDREN
+        subprocess.Popen(
+            [sys.executable, "-m", "gateways.cli", *command],
+            env={
+                **environment,
+                **(broker.security(principal).environment() if broker and principal else {}),
+            },
+        )
+        for command, principal in CHILDREN
     ]
 
     def stop() -> None:
@@ -54,11 +72,15 @@ def run(args: argparse.Namespace) -> int:
         else:
             database = str(settings.database_url)
         kafka_servers = settings.kafka_bootstrap_servers
+        broker = None
         if kafka_servers is None:
             broker = runtime.start_embedded_kafka(settings)
             stack.append(broker.stop)
             kafka_servers = broker.bootstrap_servers
-            print(f"embedded Kafka-protocol broker: {kafka_servers}")
+            print(
+                f"embedded Kafka-protocol broker: {kafka_servers} (TLS and SCRAM; CA "
+                f"{broker.ca_file}, passwords in {broker.credentials_file})"
+            )
         port = args.port or settings.api_port
         api_url = f"http://{settings.api_host}:{port}"
         runtime.Runtime(api_url, database, kafka_servers).save(settings)
@@ -67,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             "SIMPUL_DATABASE_URL": database,
             "SIMPUL_KAFKA_BOOTSTRAP_SERVERS": kafka_servers,
         }
-        stack.append(start_children(environment))
+        stack.append(start_children(environment, broker))
         cases = runtime.open_cases(settings, database)
         stack.append(cases.close)
         tokens = runtime.token_service(settings, cases)
@@ -81,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f'  curl -s -H "Authorization: Bearer $TOKEN" {api_url}/api/v1/me')
         print("Walk one case through all six SOP stages:  .venv/bin/simpul demo\n", flush=True)
-        app = runtime.api(cases, tokens, runtime.sharing_matrix(settings))
+        app = runtime.api(
+            cases, tokens, runtime.sharing_matrix(settings), runtime.message_verifier(settings)
+        )
         uvicorn.run(app, host=settings.api_host, port=port, log_level="warning")
     finally:
         for stop in reversed(stack):
@@ -97,7 +121,9 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     cases = runtime.open_cases(settings, str(settings.database_url))
     tokens = runtime.token_service(settings, cases)
-    app = runtime.api(cases, tokens, runtime.sharing_matrix(settings))
+    app = runtime.api(
+        cases, tokens, runtime.sharing_matrix(settings), runtime.message_verifier(settings)
+    )
     uvicorn.run(
         app,
         host=args.host or settings.api_host,

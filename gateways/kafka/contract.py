@@ -25,6 +25,7 @@ from pydantic import BaseModel, create_model
 from domain.case import CASE_EVENT_TYPES, Case
 from domain.events import STAMP_FIELDS
 from domain.sharing_matrix import MESSAGE_KINDS, SharingMatrix
+from gateways.kafka import signing
 from gateways.kafka.messages import (
     AGENCY_DATA_MODELS,
     AGENCY_DESCRIPTIONS,
@@ -35,6 +36,7 @@ from gateways.kafka.messages import (
     cases_topic,
 )
 from services.profiles import ProfileBook, load_profiles
+from services.settings import KEY_ID_PATTERN
 from services.sharing import load_matrix
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -132,6 +134,21 @@ def _envelope(type_name: str, title: str, description: str, data: dict[str, Any]
                 "type": "integer",
                 "minimum": 1,
                 "description": "The case version of the stored event.",
+            },
+            # Declared, not required: the envelope was always open to extension attributes,
+            # so v1 consumers that ignore them are unaffected. Verifiers require them.
+            signing.KEY_ID_ATTRIBUTE: {
+                "type": "string",
+                "pattern": KEY_ID_PATTERN,
+                "description": "Which of the keys in this document's info.x-simpul-signing-keys "
+                "signed the message. Always set by Simpul; refuse a message without it.",
+            },
+            signing.SIGNATURE_ATTRIBUTE: {
+                "type": "string",
+                "pattern": signing.SIGNATURE_PATTERN,
+                "description": "Ed25519 signature (base64url, no padding) over the message's "
+                "canonical JSON without this attribute. Always set by Simpul; refuse a message "
+                "whose signature does not verify.",
             },
             "data": data,
         },
@@ -301,6 +318,28 @@ A complete reference subscriber (kafka-python and the standard library only) is
 It keeps the applied ids and each case's facts and referrals in a local SQLite file,
 committing Kafka offsets only after the message is stored, and removes a case's personal
 data once its retention period has passed (`--retention-days`).
+
+Connect with the credentials the deployment gave your agency (TLS and SASL/SCRAM: the
+brokers let your principal read your topic and your consumer group only).
+
+Every message is signed by Simpul's relay (Ed25519). Verify each one before you believe
+it, and set aside any that fails: a broker credential can leak, and a forged message
+("arrest the reporter") must not reach your officers.
+
+1. Take the raw message value (bytes) and parse it as JSON.
+2. Refuse it unless `simpulkeyid` names a key in `info.x-simpul-signing-keys` of this
+   document (a JSON Web Key Set: `kid` is the key id, `x` the Ed25519 public key in
+   base64url) and `simpulsignature` is present.
+3. Refuse it unless the raw bytes equal its canonical form: JSON with keys sorted, no
+   whitespace, UTF-8 not escaped (Python:
+   `json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()`).
+4. Remove `simpulsignature`, encode the rest the same way, and verify the signature
+   (base64url decoded, 64 bytes) over those bytes with the key. Refuse it if it fails.
+
+Keys rotate: the set may hold several keys while messages signed with an older one are
+still on the topic. Take the keys from the deployment's `/asyncapi.json` (or from the
+deployment's operators), not from the copy in Simpul's repository, which holds none.
+The reference subscriber verifies signatures this way (it needs `cryptography`).
 """
 
 RETENTION_DESCRIPTION = (
@@ -334,11 +373,23 @@ def retention_extension(profiles: ProfileBook) -> dict[str, Any]:
     }
 
 
+def signing_keys_description(verifier: signing.MessageVerifier | None) -> dict[str, Any]:
+    """``info.x-simpul-signing-keys``: the deployment's public keys, a JSON Web Key Set."""
+    keys = verifier.jwks()["keys"] if verifier is not None else []
+    return {
+        "description": "The Ed25519 public keys messages are signed with (JSON Web Key Set, "
+        "RFC 7517/8037). The copy of this document in Simpul's repository holds none: take "
+        "the keys from your deployment's /asyncapi.json.",
+        "keys": keys,
+    }
+
+
 def asyncapi_document(
     schemas: dict[str, dict[str, Any]] | None = None,
     matrix: SharingMatrix | None = None,
     prefix: str = "simpul",
     profiles: ProfileBook | None = None,
+    verifier: signing.MessageVerifier | None = None,
 ) -> dict[str, Any]:
     schemas = schemas if schemas is not None else load_schemas()
     matrix = matrix or load_matrix()
@@ -402,19 +453,30 @@ def asyncapi_document(
             "description": SUBSCRIBER_GUIDE,
             "license": {"name": "Apache-2.0"},
             "x-simpul-retention": retention_extension(profiles),
+            "x-simpul-signing-keys": signing_keys_description(verifier),
         },
         "defaultContentType": CONTENT_TYPE,
         "servers": {
             "deployment": {
                 "host": "kafka:9092",
                 "protocol": "kafka",
-                "description": "The deployment's Kafka cluster; topic ACLs grant each agency "
-                "read on its own topic only.",
+                "description": "The deployment's Kafka cluster, over TLS with SASL/SCRAM; "
+                "topic ACLs grant each agency read on its own topic only.",
+                "security": [{"$ref": "#/components/securitySchemes/scram"}],
             }
         },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": components_messages, "schemas": schemas},
+        "components": {
+            "messages": components_messages,
+            "schemas": schemas,
+            "securitySchemes": {
+                "scram": {
+                    "type": "scramSha512",
+                    "description": "SASL/SCRAM-SHA-512 over TLS, one principal per agency system.",
+                }
+            },
+        },
     }
 
 

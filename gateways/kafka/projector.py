@@ -8,8 +8,10 @@ partitions are assigned, the consumer seeks to the offsets stored in
 PostgreSQL, so a crash between the database commit and the Kafka commit
 neither loses nor repeats work; a message redelivered anyway is skipped by id.
 
-A message that is not JSON, has an unknown type, fails its schema or cannot
-be applied (a value the database refuses) goes to ``<topic>.dlq`` (with the
+A message that is not JSON, is not signed by a key the projector was given
+(gateways/kafka/signing.py: a forged message, even one written with a leaked
+broker credential), has an unknown type, fails its schema or cannot be
+applied (a value the database refuses) goes to ``<topic>.dlq`` (with the
 reason in a header) and is recorded as a dead letter in the same transaction
 as the offset that passes it: it never blocks its partition.
 
@@ -39,6 +41,8 @@ from psycopg.rows import dict_row
 
 from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, dead_letter_topic
+from gateways.kafka.security import PLAINTEXT, KafkaSecurity
+from gateways.kafka.signing import MessageVerifier
 from gateways.readmodels.agency import AgencyStore, Applied, ConsumedMessage
 from services.sharing import AgencyRetention
 
@@ -78,11 +82,18 @@ class ProjectorMetrics:
         )
 
 
-def parse(record: Any, validator: MessageValidator) -> tuple[dict[str, Any] | None, str | None]:
+def parse(
+    record: Any, validator: MessageValidator, verifier: MessageVerifier
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The record's CloudEvent, or why it is refused: its signature is checked before
+    anything else is believed, then its schema."""
     try:
         cloud_event = json.loads(record.value)
     except (TypeError, ValueError, UnicodeDecodeError):
         return None, "not JSON"
+    refusal = verifier.refusal(record.value, cloud_event)
+    if refusal is not None:
+        return None, refusal
     errors = validator.errors(cloud_event)
     if errors:
         return None, "; ".join(errors[:3])[:500]
@@ -112,6 +123,8 @@ class AgencyProjector:
         database_url: str,
         bootstrap_servers: str,
         prefix: str,
+        verifier: MessageVerifier,
+        security: KafkaSecurity = PLAINTEXT,
         registry: CollectorRegistry | None = None,
         metrics: ProjectorMetrics | None = None,
         validator: MessageValidator | None = None,
@@ -125,6 +138,8 @@ class AgencyProjector:
         self._next_purge = 0.0
         self.store.ensure_schema()
         self.validator = validator or MessageValidator()
+        self.verifier = verifier
+        self.security = security
         self.metrics = metrics or ProjectorMetrics(registry or CollectorRegistry())
         self.bootstrap_servers = bootstrap_servers
         self.consumer = KafkaConsumer(
@@ -139,6 +154,7 @@ class AgencyProjector:
             # The embedded broker answers a fetch only when this wait ends, even with data
             # ready; it bounds the added latency (Apache Kafka answers as soon as data is there).
             fetch_max_wait_ms=50,
+            **security.options(),
         )
         self._dead_letter_producer: KafkaProducer | None = None
         self._conn: psycopg.Connection[Any] | None = None
@@ -161,7 +177,10 @@ class AgencyProjector:
     def _dead_letter(self, record: Any, reason: str) -> None:
         if self._dead_letter_producer is None:
             self._dead_letter_producer = KafkaProducer(
-                bootstrap_servers=self.bootstrap_servers, enable_idempotence=True, acks="all"
+                bootstrap_servers=self.bootstrap_servers,
+                enable_idempotence=True,
+                acks="all",
+                **self.security.options(),
             )
         self._dead_letter_producer.send(
             dead_letter_topic(self.topic),
@@ -177,7 +196,7 @@ class AgencyProjector:
         """Apply one partition's records in one transaction, dead-lettering poison first."""
         messages = []
         for record in records:
-            cloud_event, error = parse(record, self.validator)
+            cloud_event, error = parse(record, self.validator, self.verifier)
             if error is not None:
                 self._dead_letter(record, error)
                 log.warning(
@@ -364,6 +383,8 @@ def run_projectors(
     prefix: str,
     stop: threading.Event,
     registry: CollectorRegistry,
+    verifier: MessageVerifier,
+    security: KafkaSecurity = PLAINTEXT,
     retention: AgencyRetention | None = None,
     purge_interval: float = PURGE_INTERVAL_SECONDS,
 ) -> None:
@@ -379,6 +400,8 @@ def run_projectors(
                 database_url=database_url,
                 bootstrap_servers=bootstrap_servers,
                 prefix=prefix,
+                verifier=verifier,
+                security=security,
                 metrics=metrics,
                 validator=validator,
                 retention=retention,

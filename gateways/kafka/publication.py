@@ -22,7 +22,6 @@ from gateways.kafka.messages import (
     agency_cloud_event,
     agency_topic,
     cases_topic,
-    encode,
     internal_cloud_event,
 )
 from services.cases import Cases
@@ -33,15 +32,12 @@ STATE_CACHE_SIZE = 10_000
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One message to publish: its topic, key (the case id) and CloudEvent."""
+    """One message to publish: its topic, key (the case id) and CloudEvent, not yet signed
+    (the relay signs it as it sends it: gateways/kafka/signing.py)."""
 
     topic: str
     key: bytes
     cloud_event: dict[str, Any]
-
-    @property
-    def value(self) -> bytes:
-        return encode(self.cloud_event)
 
 
 class Publication:

@@ -8,6 +8,8 @@ the whole event on ``<prefix>.cases.v1``; what the sharing policy allows on
 relay move its tracked position (in its own schema, ``<prefix>_relay``). A
 crash anywhere before that republishes the batch; nothing is ever skipped.
 Republished messages are byte-identical, so consumers drop them by id.
+Each message is signed with the relay's key (gateways/kafka/signing.py) as it
+is sent.
 """
 
 import contextlib
@@ -25,6 +27,8 @@ from psycopg.sql import SQL, Identifier
 
 from gateways.kafka.messages import CONTENT_TYPE, agency_topic, cases_topic, dead_letter_topic
 from gateways.kafka.publication import Outgoing, Publication
+from gateways.kafka.security import PLAINTEXT, KafkaSecurity
+from gateways.kafka.signing import MessageSigner
 from gateways.projectors.runner import Batch, Lag, Runner
 from gateways.projectors.tracking import Tracking, create_statement
 from projections.open_cases import CASE_TOPICS
@@ -50,7 +54,9 @@ def recorded_position(database_url: str, prefix: str, application_name: str = "C
         return Tracking(relay_schema(prefix), application_name).position(conn)
 
 
-def producer_for(bootstrap_servers: str, client_id: str) -> KafkaProducer:
+def producer_for(
+    bootstrap_servers: str, client_id: str, security: KafkaSecurity = PLAINTEXT
+) -> KafkaProducer:
     return KafkaProducer(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
@@ -58,6 +64,7 @@ def producer_for(bootstrap_servers: str, client_id: str) -> KafkaProducer:
         acks="all",
         linger_ms=2,
         max_in_flight_requests_per_connection=5,
+        **security.options(),
     )
 
 
@@ -68,11 +75,14 @@ def ensure_topics(
     *,
     partitions: int,
     replication_factor: int,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[str]:
     """Create the internal, agency and dead-letter topics that do not exist yet."""
     main = [cases_topic(prefix)] + [agency_topic(prefix, agency) for agency in agencies]
     wanted = main + [dead_letter_topic(agency_topic(prefix, agency)) for agency in agencies]
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=f"{prefix}-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id=f"{prefix}-admin", **security.options()
+    )
     try:
         existing = set(admin.list_topics())
         missing = [
@@ -132,6 +142,7 @@ class Relay:
         producer: KafkaProducer,
         policy: SharingPolicy,
         prefix: str,
+        signer: MessageSigner,
         batch_size: int = 500,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -140,6 +151,7 @@ class Relay:
         self.database_url = database_url
         self.producer = producer
         self.prefix = prefix
+        self.signer = signer
         self.batch_size = batch_size
         self.publication = Publication(cases, policy, prefix)
         self.metrics = RelayMetrics(registry or CollectorRegistry())
@@ -179,7 +191,12 @@ class Relay:
                 oldest = batch.recorded[0].event.timestamp
                 self.metrics.lag_seconds.set(max((self.clock() - oldest).total_seconds(), 0))
             futures = [
-                self.producer.send(m.topic, key=m.key, value=m.value, headers=HEADERS)
+                self.producer.send(
+                    m.topic,
+                    key=m.key,
+                    value=self.signer.signed_value(m.cloud_event),
+                    headers=HEADERS,
+                )
                 for m in outgoing
             ]
             self.producer.flush()
@@ -256,6 +273,6 @@ class Relay:
         self.runner(idle_wait=idle_wait).run(stop)
 
 
-def serve_metrics(registry: CollectorRegistry, port: int) -> None:
+def serve_metrics(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> None:
     if port:
-        start_http_server(port, addr="0.0.0.0", registry=registry)
+        start_http_server(port, addr=host, registry=registry)

@@ -159,7 +159,9 @@ def test_in_production_the_api_needs_the_public_key_and_minting_needs_the_privat
         _env_file=None,
         environment="production",
         database_url="postgresql://simpul@db/simpul",
-        kafka_bootstrap_servers="kafka:9092",
+        database_sslmode="verify-full",
+        kafka_bootstrap_servers="kafka:9093",
+        kafka_security_protocol="SASL_SSL",
         data_dir=tmp_path,
     )
 

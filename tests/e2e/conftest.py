@@ -15,6 +15,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from gateways.embedded.ports import free_port
+from gateways.kafka.security import PLAINTEXT, KafkaSecurity
 from services.settings import Settings
 
 SIMPUL = Path(sys.executable).parent / "simpul"
@@ -78,12 +79,21 @@ def topic_prefix() -> str:
 
 @pytest.fixture
 def kafka_settings(
-    database_url: str, kafka_servers: str, topic_prefix: str, tmp_path: Path
+    database_url: str,
+    kafka_servers: str,
+    kafka_security: KafkaSecurity,
+    topic_prefix: str,
+    tmp_path: Path,
 ) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         kafka_bootstrap_servers=kafka_servers,
+        kafka_security_protocol=kafka_security.protocol,
+        kafka_sasl_mechanism=kafka_security.sasl_mechanism,
+        kafka_sasl_username=kafka_security.username,
+        kafka_sasl_password=kafka_security.password,
+        kafka_ssl_cafile=kafka_security.cafile,
         kafka_topic_prefix=topic_prefix,
         data_dir=tmp_path / "simpul",
         database_pool_size=4,
@@ -95,6 +105,7 @@ def kafka_settings(
 @pytest.fixture
 def service_env(kafka_settings: Settings) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("SIMPUL_")}
+    env.update(KafkaSecurity.from_settings(kafka_settings).environment())
     env.update(
         {
             "SIMPUL_DATABASE_URL": str(kafka_settings.database_url),
@@ -143,7 +154,13 @@ def _decoded(value: bytes | None) -> Any:
 
 
 def read_topic(
-    servers: str, topic: str, *, settle_seconds: float = 2.0, at_least: int = 0, timeout: float = 60
+    servers: str,
+    topic: str,
+    *,
+    settle_seconds: float = 2.0,
+    at_least: int = 0,
+    timeout: float = 60,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[dict[str, Any]]:
     """Every message on ``topic``, read with a plain consumer from the beginning.
 
@@ -151,7 +168,10 @@ def read_topic(
     ``settle_seconds``. Returns the decoded CloudEvents with their key and partition.
     """
     consumer = KafkaConsumer(
-        bootstrap_servers=servers, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **security.options(),
     )
     try:
         partitions = wait_until(

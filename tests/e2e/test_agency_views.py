@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, cases_topic
+from gateways.kafka.security import KafkaSecurity
 from services.cases import Cases
 from services.settings import Settings
 from services.sharing import load_matrix
@@ -136,12 +137,17 @@ def test_each_agency_sees_its_own_referrals_and_nothing_else(
 
     # and each agency topic, read with a plain Kafka consumer, holds only its cases and fields
     servers = str(kafka_settings.kafka_bootstrap_servers)
+    security = KafkaSecurity.from_settings(kafka_settings)
     prefix = kafka_settings.kafka_topic_prefix
     validator = MessageValidator()
-    police_topic = read_topic(servers, agency_topic(prefix, "police"), at_least=4)
-    health_topic = read_topic(servers, agency_topic(prefix, "health"), at_least=2)
-    education_topic = read_topic(servers, agency_topic(prefix, "education"))
-    internal = read_topic(servers, cases_topic(prefix), at_least=13)
+    police_topic = read_topic(
+        servers, agency_topic(prefix, "police"), at_least=4, security=security
+    )
+    health_topic = read_topic(
+        servers, agency_topic(prefix, "health"), at_least=2, security=security
+    )
+    education_topic = read_topic(servers, agency_topic(prefix, "education"), security=security)
+    internal = read_topic(servers, cases_topic(prefix), at_least=13, security=security)
     assert education_topic == []
     assert {m["event"]["subject"] for m in police_topic} == {both, police_only}
     assert {m["event"]["subject"] for m in health_topic} == {both}

@@ -21,10 +21,12 @@ TINY = Sizes(
 
 
 def test_every_benchmark_figure_is_measured_against_its_baseline_and_written(
-    pg_server: PostgresServer, kafka_servers: str, tmp_path: Path
+    pg_server: PostgresServer, plain_kafka_servers: str, tmp_path: Path
 ):
     settings = Settings(
-        database_url=pg_server.admin_url, kafka_bootstrap_servers=kafka_servers, _env_file=None
+        database_url=pg_server.admin_url,
+        kafka_bootstrap_servers=plain_kafka_servers,
+        _env_file=None,
     )  # type: ignore[call-arg]
     results = tmp_path / "bench-results.json"
 

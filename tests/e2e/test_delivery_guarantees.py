@@ -16,9 +16,12 @@ from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from gateways.cli.projections import projection_differences
+from gateways.kafka.contract import asyncapi_document
 from gateways.kafka.messages import agency_topic, dead_letter_topic, encode
 from gateways.kafka.projector import AgencyProjector
 from gateways.kafka.relay import Relay, ensure_topics, producer_for
+from gateways.kafka.security import KafkaSecurity
+from gateways.kafka.signing import MessageSigner, MessageVerifier
 from gateways.projectors.agencies import derived_agency_events
 from gateways.readmodels.agency import AgencyStore
 from services.cases import Cases
@@ -29,6 +32,7 @@ from tests.support.referred_case import consented_case, deliver, refer
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 MATRIX = load_matrix()
+RELAY_KEY = MessageSigner.generate("test-relay")
 
 
 def a_referred_case(cases: Cases, *, deliver_police: bool = False) -> None:
@@ -44,14 +48,18 @@ def in_process(kafka_settings: Settings, pg_cases: Cases) -> Iterator[Callable[.
     """A relay and agency projectors in this process, stepped by the test."""
     servers = str(kafka_settings.kafka_bootstrap_servers)
     prefix = kafka_settings.kafka_topic_prefix
-    ensure_topics(servers, prefix, MATRIX.agencies, partitions=3, replication_factor=1)
-    producer = producer_for(servers, "test-relay")
+    security = KafkaSecurity.from_settings(kafka_settings)
+    ensure_topics(
+        servers, prefix, MATRIX.agencies, partitions=3, replication_factor=1, security=security
+    )
+    producer = producer_for(servers, "test-relay", security)
     relay = Relay(
         cases=pg_cases,
         database_url=str(kafka_settings.database_url),
         producer=producer,
         policy=SharingPolicy(MATRIX),
         prefix=prefix,
+        signer=RELAY_KEY,
         batch_size=50,
     )
     projectors: list[AgencyProjector] = []
@@ -62,6 +70,8 @@ def in_process(kafka_settings: Settings, pg_cases: Cases) -> Iterator[Callable[.
             database_url=str(kafka_settings.database_url),
             bootstrap_servers=servers,
             prefix=prefix,
+            verifier=MessageVerifier({RELAY_KEY.key_id: RELAY_KEY.public_key()}),
+            security=security,
             registry=CollectorRegistry(),
         )
         made.subscribe()
@@ -101,8 +111,9 @@ def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
     before = police.store.snapshot()
 
     # When every message on the topic is delivered again
-    messages = read_topic(servers, topic, at_least=expected)
-    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
+    security = KafkaSecurity.from_settings(kafka_settings)
+    messages = read_topic(servers, topic, at_least=expected, security=security)
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all", **security.options())
     for message in messages:
         producer.send(topic, key=message["key"], value=message["raw"])
     producer.flush()
@@ -120,10 +131,14 @@ def test_redelivering_a_whole_topic_leaves_the_projection_unchanged(
 
 
 def poison_for(case_key: bytes, valid: dict) -> list[tuple[str, bytes | None]]:
-    """Malformed messages, each with the kind of malformation it stands for."""
+    """Malformed messages, each with the kind of malformation it stands for. Those meant to
+    fail after the signature check (schema, database) are signed with the relay's key."""
+
+    def changed(**changes: object) -> dict:
+        return {**valid, "id": f"{case_key.decode()}:poison:{sorted(changes)}", **changes}
 
     def valid_but(**changes: object) -> bytes:
-        return encode({**valid, "id": f"{case_key.decode()}:poison:{sorted(changes)}", **changes})
+        return RELAY_KEY.signed_value(changed(**changes))
 
     return [
         ("not JSON", b"{not json"),
@@ -141,9 +156,11 @@ def poison_for(case_key: bytes, valid: dict) -> list[tuple[str, bytes | None]]:
                 {"specversion": "1.0", "id": "x:2", "type": ["id.simpul.agency.case.opened.v1"]}
             ),
         ),
+        ("unsigned", encode(changed(simpulversion=1))),
+        ("signed by another key", MessageSigner.generate("test-relay").signed_value(changed())),
         (
             "fails its schema",
-            encode(
+            RELAY_KEY.signed_value(
                 {
                     "specversion": "1.0",
                     "id": "x:3",
@@ -181,7 +198,8 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partit
     case_id = consented_case(pg_cases)
     case_key = str(case_id).encode()
     poison = poison_for(case_key, template)
-    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
+    security = KafkaSecurity.from_settings(kafka_settings)
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all", **security.options())
     for _, value in poison:
         producer.send(topic, key=case_key, value=value)
     producer.flush()
@@ -201,7 +219,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partit
         what="the poison to be dead-lettered and every valid message applied",
     )
 
-    on_topic = read_topic(servers, topic, at_least=expected + len(poison))
+    on_topic = read_topic(servers, topic, at_least=expected + len(poison), security=security)
     mine = [m for m in on_topic if m["key"] == case_key]
     partition = mine[0]["partition"]
     poison_values = [value for _, value in poison]
@@ -210,7 +228,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_do_not_block_the_partit
     assert all(m["partition"] == partition for m in mine)
     assert len(poison_offsets) == len(poison) and valid_offsets
     assert max(poison_offsets) < min(valid_offsets), "the valid messages came after the poison"
-    dead = read_topic(servers, dead_letter_topic(topic), at_least=len(poison))
+    dead = read_topic(servers, dead_letter_topic(topic), at_least=len(poison), security=security)
     assert sorted(m["raw"] or b"" for m in dead) == sorted(value or b"" for _, value in poison)
     assert all("simpul-error" in m["headers"] for m in dead)
     with psycopg.connect(str(kafka_settings.database_url)) as conn:
@@ -281,6 +299,24 @@ def test_a_rebuild_from_the_command_line_shows_progress_and_converges_to_the_sam
     )
 
 
+def subscriber_security(security: KafkaSecurity, folder: Path) -> list[str]:
+    """The reference subscriber's options for the test broker (TLS and SCRAM when embedded)."""
+    if not security.protocol.startswith("SASL_"):
+        return ["--security-protocol", security.protocol]
+    password = folder / "password"
+    password.write_text(str(security.password))
+    return [
+        "--security-protocol",
+        security.protocol,
+        "--username",
+        str(security.username),
+        "--password-file",
+        str(password),
+        "--cafile",
+        str(security.cafile),
+    ]
+
+
 def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client(
     pg_cases: Cases,
     kafka_settings: Settings,
@@ -290,7 +326,22 @@ def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client
     a_referred_case(pg_cases, deliver_police=True)
     a_referred_case(pg_cases)
     in_process["publish_all"]()
+    prefix = kafka_settings.kafka_topic_prefix
+    genuine = derived_agency_events(pg_cases, SharingPolicy(MATRIX), prefix, "police")[0]
+    forged = {**genuine, "id": f"{genuine['id']}:forged", "data": {**genuine["data"]}}
+    security = KafkaSecurity.from_settings(kafka_settings)
+    forger = KafkaProducer(
+        bootstrap_servers=str(kafka_settings.kafka_bootstrap_servers), **security.options()
+    )
+    forger.send(
+        agency_topic(prefix, "police"), key=genuine["subject"].encode(), value=encode(forged)
+    )
+    forger.flush()
+    forger.close()
     inbox = tmp_path / "police.sqlite3"
+    keys = tmp_path / "asyncapi.json"  # as the deployment serves it, with the relay's key
+    verifier = MessageVerifier({RELAY_KEY.key_id: RELAY_KEY.public_key()})
+    keys.write_text(json.dumps(asyncapi_document(verifier=verifier)))
 
     run = subprocess.run(
         [
@@ -304,6 +355,9 @@ def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client
             kafka_settings.kafka_topic_prefix,
             "--db",
             str(inbox),
+            "--keys",
+            str(keys),
+            *subscriber_security(security, tmp_path),
             "--exit-when-idle",
             "15",
         ],
@@ -313,8 +367,11 @@ def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client
         check=True,
     )
 
-    assert "applied 7, skipped 0 repeats" in run.stdout
+    assert "applied 7, skipped 0 repeats, refused 1 unsigned or forged" in run.stdout
     with sqlite3.connect(inbox) as db:
+        assert [row[0] for row in db.execute("SELECT reason FROM refused")] == [
+            "unsigned, or signed with a key not in the deployment's key set"
+        ]
         statuses = sorted(row[0] for row in db.execute("SELECT status FROM referrals"))
         open_cases = [row[0] for row in db.execute("SELECT open FROM cases")]
         facts = [json.loads(row[0]) for row in db.execute("SELECT facts FROM cases")]

@@ -17,11 +17,13 @@ from gateways.embedded.kafka import EmbeddedKafka
 from gateways.embedded.ports import free_port
 from gateways.kafka.messages import agency_topic, cases_topic
 from gateways.kafka.relay import recorded_position
+from gateways.kafka.security import KafkaSecurity
 from gateways.readmodels.agency import schema_name
 from services.cases import Cases
 from services.settings import Settings
 from tests.e2e.conftest import ServiceProcess, read_topic, wait_until
 from tests.support.faults import SteadyLoad, check_topic, derived_messages
+from tests.support.infrastructure import TEST_PRINCIPAL
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy
 
 AGENCIES = ("police", "health", "education", "social", "patbm", "province")
@@ -36,13 +38,22 @@ class BrokerBehindProxy:
     def bootstrap_servers(self) -> str:
         return self.proxy.address
 
+    @property
+    def security(self) -> KafkaSecurity:
+        return self.broker.security(TEST_PRINCIPAL)
+
 
 @pytest.fixture
 def broker_behind_proxy(tmp_path: Path) -> Iterator[BrokerBehindProxy]:
     """A broker of this test's own that tells its clients to connect to the proxy, so every
     connection, not only the first, goes through it."""
     proxy_port = free_port()
-    broker = EmbeddedKafka(tmp_path / "kafka", advertised_port=proxy_port).start()
+    broker = EmbeddedKafka(
+        tmp_path / "kafka",
+        advertised_port=proxy_port,
+        authentication=True,
+        principals=[TEST_PRINCIPAL],
+    ).start()
     try:
         with tcp_proxy(broker.port, listen_port=proxy_port) as proxy:
             yield BrokerBehindProxy(broker, proxy)
@@ -98,7 +109,10 @@ def test_an_unreachable_broker_delays_publication_but_loses_nothing_and_lag_retu
     database_url = str(kafka_settings.database_url)
     prefix = kafka_settings.kafka_topic_prefix
     proxy = broker_behind_proxy.proxy
-    env = {"SIMPUL_KAFKA_BOOTSTRAP_SERVERS": broker_behind_proxy.bootstrap_servers}
+    env = {
+        "SIMPUL_KAFKA_BOOTSTRAP_SERVERS": broker_behind_proxy.bootstrap_servers,
+        **broker_behind_proxy.security.environment(),
+    }
     relay = services("relay", "--batch-size", "20", log_name="relay", env=env)
     projector = services("project", "--all-agencies", log_name="project", env=env)
     relay_port = service_env["SIMPUL_RELAY_METRICS_PORT"]
@@ -181,7 +195,14 @@ def test_an_unreachable_broker_delays_publication_but_loses_nothing_and_lag_retu
         if not expected:
             continue
         check = check_topic(
-            read_topic(servers, topic, at_least=len(expected), settle_seconds=0.5), expected
+            read_topic(
+                servers,
+                topic,
+                at_least=len(expected),
+                settle_seconds=0.5,
+                security=broker_behind_proxy.security,
+            ),
+            expected,
         )
         assert check.problems == [], (topic, check.problems)
         topic_lines.append(f"{topic.split('.', 1)[1]} {check.distinct}(+{check.repeats})")

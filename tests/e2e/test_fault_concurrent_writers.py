@@ -15,6 +15,7 @@ from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways.kafka.messages import agency_topic, cases_topic
 from gateways.kafka.relay import recorded_position
+from gateways.kafka.security import KafkaSecurity
 from gateways.runtime import api
 from gateways.tokens import TokenService
 from services.cases import Cases
@@ -144,6 +145,7 @@ def test_concurrent_writers_lose_no_update_and_the_store_has_no_gap(
                 topic,
                 at_least=len(derived[topic]),
                 settle_seconds=0.5,
+                security=KafkaSecurity.from_settings(kafka_settings),
             ),
             derived[topic],
         )

@@ -17,6 +17,7 @@ from gateways.embedded.ports import free_port
 from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, cases_topic
 from gateways.kafka.relay import recorded_position
+from gateways.kafka.security import KafkaSecurity
 from gateways.projectors.coordinator import coordinator_runner
 from gateways.readmodels.agency import schema_name
 from gateways.runtime import coordinator_store
@@ -224,7 +225,13 @@ def test_sigkilling_relay_and_projectors_under_load_loses_nothing_and_applies_no
     validator = MessageValidator()
     for topic in topics:
         messages = (
-            read_topic(servers, topic, at_least=len(derived.get(topic, [])), settle_seconds=0.5)
+            read_topic(
+                servers,
+                topic,
+                at_least=len(derived.get(topic, [])),
+                settle_seconds=0.5,
+                security=KafkaSecurity.from_settings(kafka_settings),
+            )
             if derived.get(topic)
             else []
         )

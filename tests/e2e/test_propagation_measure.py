@@ -8,12 +8,12 @@ from tests.support.infrastructure import PostgresServer
 
 
 def test_measuring_propagation_times_every_referral_from_commit_to_the_agency_projection(
-    pg_server: PostgresServer, kafka_servers: str, tmp_path: Path
+    pg_server: PostgresServer, plain_kafka_servers: str, tmp_path: Path
 ):
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=pg_server.admin_url,
-        kafka_bootstrap_servers=kafka_servers,
+        kafka_bootstrap_servers=plain_kafka_servers,
         data_dir=tmp_path,
         database_pool_size=4,
     )

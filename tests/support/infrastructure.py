@@ -3,13 +3,16 @@
 - SIMPUL_TEST_DATABASE_URL: use this PostgreSQL (its user must be able to CREATE DATABASE).
 - SIMPUL_TEST_KAFKA_BOOTSTRAP_SERVERS: use these brokers.
 - SIMPUL_TEST_DOCKER=1: start PostgreSQL and Apache Kafka with testcontainers (needs Docker).
-Otherwise an embedded PostgreSQL and the embedded Tansu broker start in a temp folder.
+Otherwise an embedded PostgreSQL and the embedded Tansu broker start in a temp folder, the
+broker as `simpul run` starts it: reached only with TLS and SASL/SCRAM, the tests being one
+principal (configured and containerised brokers are used as they are: plaintext).
 """
 
 import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,6 +20,9 @@ import psycopg
 
 from gateways.embedded.kafka import EmbeddedKafka
 from gateways.embedded.postgres import EmbeddedPostgres
+from gateways.kafka.security import PLAINTEXT, KafkaSecurity
+
+TEST_PRINCIPAL = "simpul-tests"
 
 
 class PostgresServer:
@@ -64,19 +70,29 @@ def postgres_server(work_dir: Path) -> Iterator[PostgresServer]:
             embedded.stop("immediate")
 
 
+@dataclass(frozen=True)
+class KafkaEndpoint:
+    """Where the test broker is, and how a client authenticates to it."""
+
+    bootstrap_servers: str
+    security: KafkaSecurity
+
+
 @contextmanager
-def kafka_bootstrap_servers(work_dir: Path) -> Iterator[str]:
+def kafka_broker(work_dir: Path, *, authentication: bool = True) -> Iterator[KafkaEndpoint]:
     configured = os.environ.get("SIMPUL_TEST_KAFKA_BOOTSTRAP_SERVERS")
     if configured:
-        yield configured
+        yield KafkaEndpoint(configured, PLAINTEXT)
     elif _docker_wanted():
         from testcontainers.kafka import KafkaContainer
 
         with KafkaContainer().with_kraft() as container:
-            yield container.get_bootstrap_server()
+            yield KafkaEndpoint(container.get_bootstrap_server(), PLAINTEXT)
     else:
-        broker = EmbeddedKafka(work_dir / "kafka").start()
+        broker = EmbeddedKafka(
+            work_dir / "kafka", authentication=authentication, principals=[TEST_PRINCIPAL]
+        ).start()
         try:
-            yield broker.bootstrap_servers
+            yield KafkaEndpoint(broker.bootstrap_servers, broker.security(TEST_PRINCIPAL))
         finally:
             broker.stop()

@@ -15,11 +15,13 @@ from gateways.kafka.contract import (
     written_files,
 )
 from gateways.kafka.publication import Publication
+from gateways.kafka.signing import KEY_ID_ATTRIBUTE, SIGNATURE_ATTRIBUTE, MessageSigner
 from services.cases import Cases
 from services.sharing import SharingPolicy, load_matrix
 from tests.support.referred_case import busy_case, consented_case, handed_over_case, refer
 
 FROZEN = Path(__file__).parent / "published_schemas"
+SIGNER = MessageSigner.generate("contract-test")
 
 
 @pytest.fixture
@@ -96,6 +98,17 @@ def test_every_message_produced_for_a_busy_case_validates_against_its_schema(cas
     } <= kinds
     for message in messages:
         assert validator.errors(message.cloud_event) == [], message.cloud_event["type"]
+        assert validator.errors(SIGNER.sign(message.cloud_event)) == [], "signed, too"
+
+
+def test_every_envelope_declares_the_signature_attributes_without_requiring_them():
+    """The v1 envelope is open to extension attributes (no additionalProperties: false),
+    so declaring the two keeps every frozen v1 schema compatible (checked above); they stay
+    optional so a v1 consumer validating by the published schema is not broken by them."""
+    for name, schema in load_schemas().items():
+        assert schema.get("additionalProperties") is not False, name
+        assert {KEY_ID_ATTRIBUTE, SIGNATURE_ATTRIBUTE} <= set(schema["properties"]), name
+        assert not {KEY_ID_ATTRIBUTE, SIGNATURE_ATTRIBUTE} & set(schema["required"]), name
 
 
 def test_withheld_texts_still_validate_against_the_frozen_v1_schemas(cases: Cases):
@@ -158,7 +171,10 @@ def test_messages_are_deterministic_and_their_ids_unique(cases: Cases):
 
     first, second = produced(cases), produced(cases)
 
-    assert [(m.topic, m.key, m.value) for m in first] == [(m.topic, m.key, m.value) for m in second]
+    def sent(messages: list) -> list:
+        return [(m.topic, m.key, SIGNER.signed_value(m.cloud_event)) for m in messages]
+
+    assert sent(first) == sent(second), "signed and sent twice, byte for byte the same"
     ids = [(m.topic, m.cloud_event["id"]) for m in first]
     assert len(ids) == len(set(ids))
     assert all(m.key == m.cloud_event["subject"].encode() for m in first)
@@ -191,6 +207,33 @@ def test_the_api_serves_the_asyncapi_document():
 
     assert response.status_code == 200
     assert response.json() == json.loads(json.dumps(asyncapi_document()))
+
+
+def test_the_api_publishes_the_deployments_signing_keys_in_its_asyncapi_document():
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from fastapi.testclient import TestClient
+
+    from gateways.api.app import create_app
+    from gateways.kafka.signing import MessageVerifier
+    from gateways.tokens import TokenService
+
+    old, new = MessageSigner.generate("2026-01"), MessageSigner.generate("2026-07")
+    verifier = MessageVerifier({"2026-01": old.public_key(), "2026-07": new.public_key()})
+    app = create_app(
+        cases=Cases(env=memory_env()),
+        tokens=TokenService(Ed25519PrivateKey.generate().public_key()),
+        message_verifier=verifier,
+    )
+    with TestClient(app) as client:
+        keys = client.get("/asyncapi.json").json()["info"]["x-simpul-signing-keys"]["keys"]
+
+    assert keys == [
+        {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": x}
+        for kid, x in (("2026-01", old.public_key()), ("2026-07", new.public_key()))
+    ]
+    checked_in = asyncapi_document()["info"]["x-simpul-signing-keys"]
+    assert checked_in["keys"] == [], "the repository's copy names no deployment's keys"
+    assert "simpulsignature" in asyncapi_document()["info"]["description"]
 
 
 def test_a_schema_violation_is_described_without_quoting_the_message_data():
