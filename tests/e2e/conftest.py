@@ -202,3 +202,21 @@ def read_topic(
         raise AssertionError(f"{topic}: {len(messages)} messages, expected at least {at_least}")
     finally:
         consumer.close()
+
+
+def subscriber_security(security: KafkaSecurity, folder: Path) -> list[str]:
+    """The reference subscriber's options for the test broker (TLS and SCRAM when embedded)."""
+    if not security.protocol.startswith("SASL_"):
+        return ["--security-protocol", security.protocol]
+    password = folder / "password"
+    password.write_text(str(security.password))
+    return [
+        "--security-protocol",
+        security.protocol,
+        "--username",
+        str(security.username),
+        "--password-file",
+        str(password),
+        "--cafile",
+        str(security.cafile),
+    ]

@@ -12,8 +12,11 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 
+from gateways import runtime
+from gateways.kafka.contract import asyncapi_document
+from gateways.kafka.security import KafkaSecurity
 from services.settings import Settings
-from tests.e2e.conftest import ServiceProcess, wait_until
+from tests.e2e.conftest import ServiceProcess, subscriber_security, wait_until
 from tests.e2e.test_agency_views import a_consented_case, post, refer
 
 Headers = Callable[..., dict[str, str]]
@@ -100,6 +103,10 @@ def test_the_projector_and_the_reference_subscriber_remove_personal_data_past_re
 
     # and the reference subscriber, told the same retention, keeps no name either
     inbox = tmp_path / "education.sqlite3"
+    keys = tmp_path / "asyncapi.json"  # as the deployment serves it, with the relay's key
+    keys.write_text(
+        json.dumps(asyncapi_document(verifier=runtime.message_verifier(kafka_settings)))
+    )
     run = subprocess.run(
         [
             sys.executable,
@@ -114,6 +121,9 @@ def test_the_projector_and_the_reference_subscriber_remove_personal_data_past_re
             str(inbox),
             "--retention-days",
             "0",
+            "--keys",
+            str(keys),
+            *subscriber_security(KafkaSecurity.from_settings(kafka_settings), tmp_path),
             "--exit-when-idle",
             "10",
         ],

@@ -27,7 +27,7 @@ from gateways.readmodels.agency import AgencyStore
 from services.cases import Cases
 from services.settings import Settings
 from services.sharing import SharingPolicy, load_matrix
-from tests.e2e.conftest import read_topic, wait_until
+from tests.e2e.conftest import read_topic, subscriber_security, wait_until
 from tests.support.referred_case import consented_case, deliver, refer
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -297,24 +297,6 @@ def test_a_rebuild_from_the_command_line_shows_progress_and_converges_to_the_sam
         timeout=90,
         what="the projector to continue after the rebuild",
     )
-
-
-def subscriber_security(security: KafkaSecurity, folder: Path) -> list[str]:
-    """The reference subscriber's options for the test broker (TLS and SCRAM when embedded)."""
-    if not security.protocol.startswith("SASL_"):
-        return ["--security-protocol", security.protocol]
-    password = folder / "password"
-    password.write_text(str(security.password))
-    return [
-        "--security-protocol",
-        security.protocol,
-        "--username",
-        str(security.username),
-        "--password-file",
-        str(password),
-        "--cafile",
-        str(security.cafile),
-    ]
 
 
 def test_the_reference_subscriber_keeps_an_inbox_with_nothing_but_a_kafka_client(

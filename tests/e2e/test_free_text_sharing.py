@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from gateways.kafka.messages import agency_topic
+from gateways.kafka.security import KafkaSecurity
 from services.settings import Settings
 from services.sharing import load_matrix
 from tests.e2e.conftest import ServiceProcess, read_topic, wait_until
@@ -161,9 +162,13 @@ def test_free_text_reaches_only_agencies_whose_row_lists_it_and_only_with_consen
     services("relay")
     services("project", "--all-agencies")
     servers, prefix = str(kafka_settings.kafka_bootstrap_servers), kafka_settings.kafka_topic_prefix
+    security = KafkaSecurity.from_settings(kafka_settings)
     topics = {
         agency: [
-            m["event"] for m in read_topic(servers, agency_topic(prefix, agency), at_least=at_least)
+            m["event"]
+            for m in read_topic(
+                servers, agency_topic(prefix, agency), at_least=at_least, security=security
+            )
         ]
         for agency, at_least in (("social", 4), ("police", 4), ("education", 4), ("health", 7))
     }
