@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from domain.sharing_matrix import SharingMatrix
 from gateways.api.app import create_app
 from gateways.api.deps import ChainChecker
+from gateways.api.limits import HttpLimits
 from gateways.eventstore.environment import postgres_env
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import DEFAULT_SCHEMA, CoordinatorStore
@@ -143,9 +144,19 @@ def agency_store(cases: Cases, agency: str) -> AgencyStore:
     return AgencyStore("", agency, connector=_pool(cases).get_connection)
 
 
-def api(cases: Cases, tokens: TokenService, matrix: SharingMatrix | None = None) -> FastAPI:
-    """The HTTP API over the case service and the read models beside its event store."""
+def api(
+    cases: Cases,
+    tokens: TokenService,
+    matrix: SharingMatrix | None = None,
+    *,
+    settings: Settings | None = None,
+) -> FastAPI:
+    """The HTTP API over the case service and the read models beside its event store.
+
+    Its request limits and documentation follow ``settings`` (the environment's if none).
+    """
     matrix = matrix or load_matrix()
+    settings = settings or Settings()
     return create_app(
         cases=cases,
         tokens=tokens,
@@ -153,6 +164,8 @@ def api(cases: Cases, tokens: TokenService, matrix: SharingMatrix | None = None)
         coordinator_views=coordinator_store(cases),
         agency_inboxes={agency: agency_store(cases, agency) for agency in matrix.agencies},
         chain_checker=cast(ChainChecker, cases.recorder),
+        limits=HttpLimits.from_settings(settings),
+        docs=settings.serves_api_docs,
     )
 
 

@@ -1,7 +1,10 @@
 """Errors as RFC 9457 problem details: a 4xx naming the field or rule, never a 500 for bad input.
 
-No message here echoes a submitted value: request bodies carry personal data,
-and error responses end up in client logs.
+No message here echoes a submitted value, not even a key or a path segment:
+request bodies carry personal data, and error responses end up in client logs.
+Every error leaves the app as ``application/problem+json`` and the server's log
+gets the error's type only (``ProblemGuard``): never a traceback, whose frames
+would show the values being handled.
 """
 
 import logging
@@ -13,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import InvalidValue, ReferralNotFound, RuleViolated
 from projections.case_file import NothingRecordedThen
@@ -42,14 +47,16 @@ class Problem(BaseModel):
     errors: list[FieldError] = Field(default_factory=list)
 
 
-# What each kind of route documents it may answer besides success.
+# What each kind of route documents it may answer besides success. Answers every route
+# may give (429, 500, and 408/413 for a body) are added to the document in openapi.py.
 COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No valid bearer token"},
     403: {"model": Problem, "description": "The caller may see the case but not do this"},
     404: {"model": Problem, "description": "No such case visible to the caller"},
     409: {
         "model": Problem,
-        "description": "A rule of the SOP refuses it now, or If-Match is stale",
+        "description": "A rule of the SOP refuses it now, If-Match is stale, or the "
+        "Idempotency-Key was used for another request",
     },
     422: {"model": Problem, "description": "A field is invalid; the problem names it"},
     503: {"model": Problem, "description": "The case store is unreachable; nothing was recorded"},
@@ -70,6 +77,27 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def problem_body(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    rule: str | None = None,
+    step: str | None = None,
+    errors: list[FieldError] | None = None,
+) -> dict[str, Any]:
+    return Problem(
+        type=f"urn:simpul:problem:{code}",
+        title=title,
+        status=status,
+        detail=detail,
+        rule=rule,
+        step=step,
+        errors=errors or [],
+    ).model_dump(exclude_none=True)
+
+
 def problem_response(
     status: int,
     code: str,
@@ -81,21 +109,21 @@ def problem_response(
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = Problem(
-        type=f"urn:simpul:problem:{code}",
-        title=title,
-        status=status,
-        detail=detail,
-        rule=rule,
-        step=step,
-        errors=errors or [],
-    )
     return JSONResponse(
-        body.model_dump(exclude_none=True),
+        problem_body(status, code, title, detail, rule=rule, step=step, errors=errors),
         status_code=status,
         media_type=MEDIA_TYPE,
         headers=headers,
     )
+
+
+# Messages for validation errors whose library text quotes part of the input.
+_QUOTING_ERRORS = {
+    "uuid_parsing": "must be a UUID",
+    "uuid_type": "must be a UUID",
+    "url_parsing": "must be a URL",
+    "url_type": "must be a URL",
+}
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -103,20 +131,33 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 
 def _field_error(error: dict[str, Any]) -> FieldError:
-    if error["type"] == "json_invalid":
+    kind = error["type"]
+    if kind == "json_invalid":
         # FastAPI puts the character offset where a field would be; the field is the body.
         body, *offset = error["loc"]
         where = f" at character {offset[0]}" if offset else ""
         return FieldError(field=body, message=f"not valid JSON{where}", type="json_invalid")
-    return FieldError(field=_location(error["loc"]), message=error["msg"], type=error["type"])
+    if kind == "extra_forbidden":
+        # The last part of the location is the unknown key itself, which may be a name.
+        return FieldError(
+            field=_location(error["loc"][:-1]),
+            message="has a field this request does not accept",
+            type=kind,
+        )
+    return FieldError(
+        field=_location(error["loc"]), message=_QUOTING_ERRORS.get(kind, error["msg"]), type=kind
+    )
 
 
-def _validation_problem(_: Request, error: RequestValidationError) -> JSONResponse:
-    errors = [_field_error(e) for e in error.errors()]
+def invalid_request(errors: list[FieldError]) -> JSONResponse:
     fields = ", ".join(sorted({e.field for e in errors}))
     return problem_response(
         422, "invalid-request", "Invalid request", f"invalid fields: {fields}", errors=errors
     )
+
+
+def _validation_problem(_: Request, error: RequestValidationError) -> JSONResponse:
+    return invalid_request([_field_error(e) for e in error.errors()])
 
 
 def _invalid_value(_: Request, error: InvalidValue) -> JSONResponse:
@@ -135,8 +176,12 @@ def _rule_violated(_: Request, error: RuleViolated) -> JSONResponse:
     )
 
 
-def _not_found(_: Request, error: CaseNotFound | ReferralNotFound) -> JSONResponse:
-    return problem_response(404, "not-found", "Not found", str(error))
+def _case_not_found(_: Request, __: CaseNotFound) -> JSONResponse:
+    return problem_response(404, "not-found", "Not found", "no such case is visible to you")
+
+
+def _referral_not_found(_: Request, __: ReferralNotFound) -> JSONResponse:
+    return problem_response(404, "not-found", "Not found", "the case has no such referral")
 
 
 def _nothing_recorded_then(_: Request, error: NothingRecordedThen) -> JSONResponse:
@@ -152,13 +197,14 @@ def _version_conflict(_: Request, error: VersionConflict) -> JSONResponse:
         409,
         "version-conflict",
         "The case has changed",
-        f"{error}; reload the case and decide again",
+        f"the case is now at version {error.actual}; reload the case and decide again",
         headers={"ETag": f'"{error.actual}"'} if error.actual else None,
     )
 
 
 def _idempotency_reused(_: Request, error: IdempotencyKeyReused) -> JSONResponse:
-    return problem_response(422, "idempotency-key-reused", "Idempotency key reused", str(error))
+    # 409: the request itself is well formed; it conflicts with what the key already recorded.
+    return problem_response(409, "idempotency-key-reused", "Idempotency key reused", str(error))
 
 
 def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
@@ -185,20 +231,65 @@ def _access_not_recorded(_: Request, error: AccessNotRecorded) -> JSONResponse:
     )
 
 
-def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
+def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    if error.status_code == 400 and isinstance(error.__cause__, UnicodeDecodeError):
+        # A body that is not UTF-8 is as unreadable as malformed JSON: the same 422.
+        return invalid_request(
+            [FieldError(field="body", message="not valid JSON: not UTF-8", type="json_invalid")]
+        )
+    headers = dict(getattr(error, "headers", None) or {})
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
     return problem_response(
         error.status_code,
         "http-" + str(error.status_code),
         str(error.detail),
         str(error.detail),
-        headers=getattr(error, "headers", None),
+        headers=headers or None,
     )
 
 
-def _unexpected(_: Request, error: Exception) -> JSONResponse:
-    # Only the type: the message may quote data the request carried.
-    log.error("unexpected error: %s", type(error).__name__)
-    return problem_response(500, "internal", "Internal error", "an unexpected error occurred")
+class ProblemGuard:
+    """The last word on any error the app did not handle: a 500 problem, the type logged.
+
+    Starlette's own error middleware re-raises after answering, and the server then
+    logs the traceback, with the values in its frames; this one ends the error here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:  # noqa: BLE001 - the point: nothing escapes, only its type is told
+            # Only the type: the message may quote data the request carried.
+            log.error("unexpected error: %s", type(error).__name__)
+            if not started:
+                response = problem_response(
+                    500, "internal", "Internal error", "an unexpected error occurred"
+                )
+                await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -206,8 +297,8 @@ def install(app: FastAPI) -> None:
         RequestValidationError: _validation_problem,
         InvalidValue: _invalid_value,
         RuleViolated: _rule_violated,
-        CaseNotFound: _not_found,
-        ReferralNotFound: _not_found,
+        CaseNotFound: _case_not_found,
+        ReferralNotFound: _referral_not_found,
         NothingRecordedThen: _nothing_recorded_then,
         AccessDenied: _access_denied,
         VersionConflict: _version_conflict,
@@ -216,7 +307,6 @@ def install(app: FastAPI) -> None:
         OperationalError: _store_unavailable,
         InterfaceError: _store_unavailable,
         StarletteHTTPException: _http_error,
-        Exception: _unexpected,
     }
     for exception_class, handler in handlers.items():
         app.add_exception_handler(exception_class, handler)

@@ -87,7 +87,7 @@ def relay(args: argparse.Namespace) -> int:
             batch_size=args.batch_size or settings.relay_batch_size,
             registry=registry,
         )
-        serve_metrics(registry, settings.relay_metrics_port)
+        serve_metrics(registry, settings.relay_metrics_port, settings.relay_metrics_host)
         log.info("relay: publishing from position %d", publisher.position())
         publisher.run(threading.Event())
     finally:
@@ -113,7 +113,7 @@ def project(args: argparse.Namespace) -> int:
     if agencies is None:
         return EXIT_USAGE
     registry = CollectorRegistry()
-    serve_metrics(registry, settings.projector_metrics_port)
+    serve_metrics(registry, settings.projector_metrics_port, settings.projector_metrics_host)
     log.info("projectors: %s", ", ".join(agencies))
     run_projectors(
         agencies,

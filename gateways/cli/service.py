@@ -12,6 +12,7 @@ import uvicorn
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways import runtime
+from gateways.api.server import server_config
 from gateways.cli.commands import Commands
 from services.settings import Settings
 
@@ -77,8 +78,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  export TOKEN={tokens.mint(coordinator)}")
         print(f'  curl -s -H "Authorization: Bearer $TOKEN" {api_url}/api/v1/me')
         print("Walk one case through all six SOP stages:  .venv/bin/simpul demo\n", flush=True)
-        app = runtime.api(cases, tokens, runtime.sharing_matrix(settings))
-        uvicorn.run(app, host=settings.api_host, port=port, log_level="warning")
+        app = runtime.api(cases, tokens, runtime.sharing_matrix(settings), settings=settings)
+        config = server_config(
+            app, settings, host=settings.api_host, port=port, log_level="warning", access_log=False
+        )
+        uvicorn.Server(config).run()
     finally:
         for stop in reversed(stack):
             stop()
@@ -92,14 +96,13 @@ def serve(args: argparse.Namespace) -> int:
         print("simpul serve needs SIMPUL_DATABASE_URL; use `simpul run` for embedded services")
         return 2
     cases = runtime.open_cases(settings, str(settings.database_url))
-    app = runtime.api(cases, runtime.token_service(settings), runtime.sharing_matrix(settings))
-    uvicorn.run(
-        app,
-        host=args.host or settings.api_host,
-        port=args.port or settings.api_port,
-        log_level="info",
-        access_log=True,
+    app = runtime.api(
+        cases, runtime.token_service(settings), runtime.sharing_matrix(settings), settings=settings
     )
+    config = server_config(
+        app, settings, host=args.host or settings.api_host, port=args.port or settings.api_port
+    )
+    uvicorn.Server(config).run()
     return 0
 
 
