@@ -171,8 +171,9 @@ def _a_json_number(value: object) -> object:
     return value
 
 
-# A whole number as JSON Schema means it (4 or 4.0), never a string or a boolean.
-WholeNumber = Annotated[int, BeforeValidator(_a_json_number)]
+# A whole number as JSON Schema means it (4 or 4.0), never a string or a boolean; placed
+# after a field's bounds, so that the bounds are published as JSON Schema keywords.
+JSON_NUMBER = BeforeValidator(_a_json_number)
 
 
 class UniqueItems:
@@ -215,7 +216,7 @@ class Person(CommandModel):
     sex: Literal["female", "male"] | None = None
     birth_place: ShortText | None = None
     birth_date: Day | None = None
-    age: WholeNumber | None = Field(default=None, ge=0, le=130)
+    age: Annotated[int, Field(ge=0, le=130), JSON_NUMBER] | None = None
     nik: Annotated[str, StringConstraints(pattern=r"^[0-9]{16}$")] | None = Field(
         default=None, description="National identity number (16 digits)"
     )
@@ -768,8 +769,8 @@ class StartReassessment(CaseCommand):
 
 
 class BeneficiaryFeedback(CommandModel):
-    satisfaction: WholeNumber | None = Field(
-        default=None, ge=1, le=5, description="1 (poor) to 5 (very good)"
+    satisfaction: Annotated[int, Field(ge=1, le=5), JSON_NUMBER] | None = Field(
+        default=None, description="1 (poor) to 5 (very good)"
     )
     comments: Note = ""
 

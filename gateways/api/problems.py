@@ -8,6 +8,7 @@ would show the values being handled.
 """
 
 import logging
+import re
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError
@@ -16,7 +17,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import InvalidValue, ReferralNotFound, RuleViolated
@@ -231,13 +231,16 @@ def _access_not_recorded(_: Request, error: AccessNotRecorded) -> JSONResponse:
     )
 
 
-def allowed_methods(request: Request) -> str:
-    """Every method some route serves at this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+def allowed_methods(request: Request, named: str) -> str:
+    """Every method served at this path: Starlette names only the first matching route's
+    (``named``), the OpenAPI document names them all."""
+    methods = {method.strip() for method in named.split(",") if method.strip()}
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
     return ", ".join(sorted(methods))
 
 
@@ -249,7 +252,7 @@ def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse
         )
     headers = dict(getattr(error, "headers", None) or {})
     if error.status_code == 405:
-        headers["Allow"] = allowed_methods(request)
+        headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
     return problem_response(
         error.status_code,
         "http-" + str(error.status_code),

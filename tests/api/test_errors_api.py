@@ -415,3 +415,60 @@ def test_an_unexpected_error_is_a_500_problem_and_the_log_has_its_type_only(
     assert "unexpected error: RuntimeError" in caplog.text
     assert SECRET_NAME not in caplog.text
     assert all(record.exc_info is None for record in caplog.records)
+
+
+@pytest.mark.parametrize("given", ["yes", "true", 1, 0, "1", None])
+def test_a_consent_is_recorded_only_from_a_json_boolean(
+    client: TestClient, auth: Headers, given: object
+):
+    case_id = _report(client, auth)
+
+    response = client.post(
+        f"/api/v1/cases/{case_id}/consent",
+        json={"given": given, "given_by": "parent", "document_ref": "IC-1"},
+        headers=auth("case_worker"),
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.given"
+    assert _version(client, auth, case_id) == 1
+
+
+def test_a_repeated_form_of_violence_is_refused_as_the_document_says(
+    client: TestClient, auth: Headers
+):
+    case_id = _report(client, auth)
+
+    response = client.post(
+        f"/api/v1/cases/{case_id}/classification",
+        json={
+            "case_type": "KTA",
+            "risk_level": "high",
+            "jurisdiction": "district",
+            "emergency": False,
+            "forms_of_violence": ["physical", "physical"],
+        },
+        headers=auth("intake_officer"),
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "field": "body.forms_of_violence",
+            "message": "must not repeat a value",
+            "type": "repeated_value",
+        }
+    ]
+
+
+def test_a_body_that_is_not_utf8_gets_the_documented_422(client: TestClient, auth: Headers):
+    response = client.post(
+        "/api/v1/cases",
+        content=b'{"chronology": "\xff\xfe"}',
+        headers={**auth("intake_officer"), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "body", "message": "not valid JSON: not UTF-8", "type": "json_invalid"}
+    ]

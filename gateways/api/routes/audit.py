@@ -187,7 +187,10 @@ def export_timeline_html(
             "Content-Disposition": f'inline; filename="{_file_name(timeline, "html")}"',
             "X-Request-ID": read.request_id or "",
             "Cache-Control": "no-store",
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            # A page with case data: nothing loads, nothing frames it, no link tells its address.
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            "Referrer-Policy": "no-referrer",
         },
     )
 
