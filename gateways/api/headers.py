@@ -13,7 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 HSTS_SECONDS = 2 * 365 * 24 * 3600
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
 ALWAYS = {
-    "Strict-Transport-Security": f"max-age={HSTS_SECONDS}; includeSubDomains",
+    # This host only: other hosts of an office's domain may not speak HTTPS yet.
+    "Strict-Transport-Security": f"max-age={HSTS_SECONDS}",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",

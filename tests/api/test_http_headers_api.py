@@ -23,7 +23,7 @@ from tests.api.conftest import Deployed
 from tests.support.lifecycle import Headers, a_report_body
 
 SECURITY_HEADERS = {
-    "strict-transport-security": "max-age=63072000; includeSubDomains",
+    "strict-transport-security": "max-age=63072000",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
