@@ -26,8 +26,8 @@ test-fast: install  ## unit tests only
 bench: install  ## speed as ratios against raw baselines measured in the same run
 	$(BIN)/python -m benchmarks all
 
-soak: install  ## every fault-injection test at soak sizes (tens of minutes)
-	$(BIN)/python -m pytest -m fault --soak
+soak: install  ## every fault-injection test and the HTTP contract check at soak sizes (tens of minutes)
+	$(BIN)/python -m pytest -m "fault or contract" --soak
 
 lint: install  ## ruff (rules and format) and mypy, pinned in pyproject.toml
 	$(BIN)/ruff check .

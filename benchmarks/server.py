@@ -26,9 +26,12 @@ def main() -> None:
     parser.add_argument("--state-bytes", type=int, default=330)
     args = parser.parse_args()
 
-    settings = Settings(database_pool_size=10, _env_file=None)
+    # 32 clients share one token and one address: request limits off, the rest as deployed.
+    settings = Settings(
+        database_pool_size=10, api_rate_per_address=0, api_rate_per_user=0, _env_file=None
+    )
     cases = open_cases(settings, args.database_url)
-    app = api(cases, TokenService(load_public_key(args.token_public_key)))
+    app = api(cases, TokenService(load_public_key(args.token_public_key)), settings=settings)
     pool = ConnectionPool(args.database_url, min_size=10, max_size=20, kwargs={"autocommit": True})
     with pool.connection() as conn:
         conn.execute(RAW_TABLE)

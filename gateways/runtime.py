@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from domain.sharing_matrix import SharingMatrix
 from gateways.api.app import create_app
 from gateways.api.deps import ChainChecker
+from gateways.api.limits import HttpLimits
 from gateways.eventstore.environment import postgres_env, with_tls
 from gateways.eventstore.postgres import ChainedPostgresRecorder
 from gateways.eventstore.revocations import PostgresRevocations
@@ -346,10 +347,16 @@ def api(
     tokens: TokenService,
     matrix: SharingMatrix | None = None,
     verifier: MessageVerifier | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> FastAPI:
-    """The HTTP API over the case service and the read models beside its event store;
-    ``verifier``'s keys are published in its AsyncAPI document."""
+    """The HTTP API over the case service and the read models beside its event store.
+
+    ``verifier``'s keys are published in its AsyncAPI document; its request limits and
+    documentation follow ``settings`` (the environment's if none).
+    """
     matrix = matrix or load_matrix()
+    settings = settings or Settings()
     return create_app(
         cases=cases,
         tokens=tokens,
@@ -358,6 +365,8 @@ def api(
         agency_inboxes={agency: agency_store(cases, agency, matrix) for agency in matrix.agencies},
         chain_checker=cast(ChainChecker, cases.recorder),
         message_verifier=verifier,
+        limits=HttpLimits.from_settings(settings),
+        docs=settings.serves_api_docs,
     )
 
 

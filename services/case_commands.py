@@ -15,10 +15,22 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from uuid import UUID, uuid5
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictBool,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from domain import vocabulary as vocab
 from domain.actors import Actor
@@ -26,15 +38,168 @@ from domain.case import Case
 from domain.time_standards import TimeStandardProfile
 from services.access import Who
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Note = Annotated[str, StringConstraints(max_length=5_000)]
-LongText = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+# ---- What the API accepts as text, days and moments ----------------------------------------
+#
+# Every text field refuses control characters: PostgreSQL cannot store NUL, and a
+# control character in a name or a note breaks the screens, exports and agency systems
+# it travels to. Multi-line text keeps tab, line feed and carriage return. Each rule is
+# also published as a JSON Schema keyword (patterns valid in ECMA-262 and Python alike),
+# so the OpenAPI document says exactly what is accepted.
+
+_SINGLE_LINE_REFUSED = r"\x00-\x1f\x7f-\x9f"
+_MULTI_LINE_REFUSED = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# What str.strip() removes besides control characters: a blank value holds only these.
+_BLANK = r"\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_BLANK_LINE_BREAKS = r"\t\n\r"
+
+
+@dataclass(frozen=True)
+class TextRule:
+    """No control characters (nor line breaks in single-line text); not blank if required.
+
+    Single-line text is stripped of surrounding blanks after the checks; lengths count
+    the characters as sent.
+    """
+
+    multiline: bool
+    required: bool
+    strip: bool
+
+    @property
+    def refused(self) -> str:
+        return _MULTI_LINE_REFUSED if self.multiline else _SINGLE_LINE_REFUSED
+
+    @property
+    def pattern(self) -> str:
+        if not self.required:
+            return f"^[^{self.refused}]*$"
+        blank = _BLANK + (_BLANK_LINE_BREAKS if self.multiline else "")
+        return f"^[{blank}]*[^{self.refused}{blank}][^{self.refused}]*$"
+
+    def check(self, value: str) -> str:
+        if re.search(f"[{self.refused}]", value):
+            what = "control characters" if self.multiline else "control characters or line breaks"
+            raise PydanticCustomError("control_character", f"must not contain {what}")
+        if self.required and not value.strip():
+            raise PydanticCustomError("blank", "must not be blank")
+        return value.strip() if self.strip else value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        published = handler(schema)
+        published["pattern"] = self.pattern
+        return published
+
+
+SINGLE_LINE = TextRule(multiline=False, required=False, strip=True)
+REQUIRED_LINE = TextRule(multiline=False, required=True, strip=True)
+MULTI_LINE = TextRule(multiline=True, required=False, strip=False)
+REQUIRED_MULTI_LINE = TextRule(multiline=True, required=True, strip=False)
+
+ShortText = Annotated[str, StringConstraints(max_length=200), SINGLE_LINE]
+Reference = Annotated[str, StringConstraints(max_length=200), SINGLE_LINE]
+Item = Annotated[str, StringConstraints(max_length=1_000), REQUIRED_LINE]
+UserId = Annotated[str, StringConstraints(max_length=128), REQUIRED_LINE]
+Identifier = Annotated[str, StringConstraints(max_length=200), REQUIRED_LINE]
+Note = Annotated[str, StringConstraints(max_length=5_000), MULTI_LINE]
 RequiredText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)
+    str,
+    StringConstraints(max_length=5_000),
+    TextRule(multiline=True, required=True, strip=True),
 ]
-Reference = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1_000)]
-UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+LongText = Annotated[str, StringConstraints(max_length=20_000), REQUIRED_MULTI_LINE]
+
+# Years a day or a moment may name: wide enough for any birth date or case, and narrow
+# enough that every moment converts to every time zone (a moment in 9999 may not).
+FIRST_YEAR, LAST_YEAR = 1900, 9998
+_YEAR = "(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+_DATE = f"{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+_OFFSET = "([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+
+
+@dataclass(frozen=True)
+class Spelled:
+    """A string spelled as ``pattern`` says (RFC 3339), never a number or another form.
+
+    Python callers may pass the value itself (a date or datetime), within the same years.
+    """
+
+    pattern: str
+    message: str
+
+    def check(self, value: object) -> object:
+        if isinstance(value, date):
+            if not FIRST_YEAR <= value.year <= LAST_YEAR:
+                raise PydanticCustomError("format", self.message)
+        elif not isinstance(value, str) or not re.fullmatch(self.pattern, value):
+            raise PydanticCustomError("format", self.message)
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        published = handler(schema)
+        published["pattern"] = self.pattern
+        return published
+
+
+DAY = Spelled(f"^{_DATE}$", f"must be a date YYYY-MM-DD in the years {FIRST_YEAR}-{LAST_YEAR}")
+MOMENT = Spelled(
+    f"^{_DATE}[Tt]{_CLOCK}{_OFFSET}$",
+    "must be a date and time with its time zone (RFC 3339), e.g. 2026-03-01T08:00:00+08:00, "
+    f"in the years {FIRST_YEAR}-{LAST_YEAR}",
+)
+Day = Annotated[date, DAY]
+Moment = Annotated[AwareDatetime, MOMENT]
+
+
+def _a_json_number(value: object) -> object:
+    if isinstance(value, (bool, str, bytes)):
+        raise PydanticCustomError("int_type", "must be a whole number")
+    return value
+
+
+# A whole number as JSON Schema means it (4 or 4.0), never a string or a boolean; placed
+# after a field's bounds, so that the bounds are published as JSON Schema keywords.
+JSON_NUMBER = BeforeValidator(_a_json_number)
+
+
+class UniqueItems:
+    """A list whose items must all differ (the aggregate refuses repeats): uniqueItems."""
+
+    @staticmethod
+    def check(values: list[Any]) -> list[Any]:
+        if len(set(values)) != len(values):
+            raise PydanticCustomError("repeated_value", "must not repeat a value")
+        return values
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        published = handler(schema)
+        published["uniqueItems"] = True
+        return published
+
+
+T = TypeVar("T")
+Distinct = Annotated[list[T], UniqueItems()]
 
 
 class CommandModel(BaseModel):
@@ -50,12 +215,12 @@ class Person(CommandModel):
     name: ShortText | None = None
     sex: Literal["female", "male"] | None = None
     birth_place: ShortText | None = None
-    birth_date: date | None = None
-    age: int | None = Field(default=None, ge=0, le=130)
-    nik: Annotated[str, StringConstraints(pattern=r"^\d{16}$")] | None = Field(
+    birth_date: Day | None = None
+    age: Annotated[int, Field(ge=0, le=130), JSON_NUMBER] | None = None
+    nik: Annotated[str, StringConstraints(pattern=r"^[0-9]{16}$")] | None = Field(
         default=None, description="National identity number (16 digits)"
     )
-    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+    address: Annotated[str, StringConstraints(max_length=500), MULTI_LINE] | None = None
     village: ShortText | None = None
     subdistrict: ShortText | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
@@ -68,7 +233,7 @@ class Person(CommandModel):
 
 
 class Incident(CommandModel):
-    occurred_on: date | None = None
+    occurred_on: Day | None = None
     place_type: (
         Literal[
             "household",
@@ -106,14 +271,14 @@ class ReportCase(CommandModel):
     """L1.1-L1.2: a report of violence, as far as it is known."""
 
     channel: vocab.Channel
-    arrived_at: AwareDatetime = Field(description="When the report reached the office")
+    arrived_at: Moment = Field(description="When the report reached the office")
     chronology: LongText = Field(description="What happened, in the reporter's words")
     victim: Person
     reporter: Person | None = None
     reported_person: Person | None = Field(default=None, description="The terlapor, if known")
     incident: Incident | None = None
     needs: Note = Field(default="", description="Kebutuhan dan harapan: needs and expectations")
-    psychological_first_aid_needed: bool = False
+    psychological_first_aid_needed: StrictBool = False
     documents: list[DocumentType] = Field(default_factory=list, max_length=20)
 
     def open_case(self, *, case_id: UUID, district: str, register_number: str) -> Case:
@@ -189,7 +354,7 @@ class CaseCommand(CommandModel, ABC):
 class ReferralCommand(CaseCommand):
     """A command on one referral of the case; the API takes the referral from the path."""
 
-    referral_id: str = Field(min_length=1, max_length=200)
+    referral_id: Identifier
 
     @property
     def referral_id_acted_on(self) -> str | None:
@@ -223,9 +388,9 @@ class Classify(CaseCommand):
     case_type: vocab.CaseType
     risk_level: vocab.RiskLevel
     jurisdiction: vocab.Jurisdiction
-    emergency: bool
-    forms_of_violence: list[vocab.FormOfViolence] = Field(default_factory=list, max_length=9)
-    ampk_categories: list[vocab.AmpkCategory] = Field(default_factory=list, max_length=15)
+    emergency: StrictBool
+    forms_of_violence: Distinct[vocab.FormOfViolence] = Field(default_factory=list, max_length=9)
+    ampk_categories: Distinct[vocab.AmpkCategory] = Field(default_factory=list, max_length=15)
     rationale: Note = ""
 
     def apply(self, case: Case, context: CommandContext) -> None:
@@ -303,7 +468,7 @@ class RecordConsent(CaseCommand):
         Who.CASE_TEAM,
     )
 
-    given: bool
+    given: StrictBool
     given_by: vocab.ConsentGiver
     document_ref: Reference = Field(
         default="", description="The signed consent form (required when given)"
@@ -336,7 +501,7 @@ class RecordAssessment(CaseCommand):
         default=None, description="Defaults to the caller's agency"
     )
     findings: LongText
-    recommended_services: list[vocab.ServiceType] = Field(default_factory=list, max_length=18)
+    recommended_services: Distinct[vocab.ServiceType] = Field(default_factory=list, max_length=18)
 
     def apply(self, case: Case, context: CommandContext) -> None:
         case.record_assessment(
@@ -354,7 +519,7 @@ class ConcludeCaseReport(CaseCommand):
     )
 
     summary: LongText
-    needs: list[vocab.ServiceType] = Field(max_length=18)
+    needs: Distinct[vocab.ServiceType] = Field(max_length=18)
 
     def apply(self, case: Case, context: CommandContext) -> None:
         case.conclude_case_report(summary=self.summary, needs=list(self.needs))
@@ -368,8 +533,8 @@ class HoldCaseConference(CaseCommand):
         "case-conferences", "L3.3 / L5.3", "Record a multi-agency case conference", Who.CASE_TEAM
     )
 
-    held_on: date
-    participating_agencies: list[vocab.Agency] = Field(min_length=1, max_length=14)
+    held_on: Day
+    participating_agencies: Distinct[vocab.Agency] = Field(min_length=1, max_length=14)
     decisions: list[Item] = Field(min_length=1, max_length=50)
 
     def apply(self, case: Case, context: CommandContext) -> None:
@@ -383,7 +548,7 @@ class HoldCaseConference(CaseCommand):
 class HoldFamilyMeeting(CaseCommand):
     step = Step("family-meetings", "L3.4 / L5.4", "Record a family meeting", Who.CASE_TEAM)
 
-    held_on: date
+    held_on: Day
     participants: list[Item] = Field(min_length=1, max_length=30)
     agreements: list[Item] = Field(min_length=1, max_length=50)
 
@@ -410,7 +575,7 @@ class AgreeInterventionPlan(CaseCommand):
 
     goals: list[Item] = Field(min_length=1, max_length=30)
     services: list[PlannedService] = Field(min_length=1, max_length=30)
-    agreed_with: list[vocab.ConsentGiver] = Field(min_length=1, max_length=4)
+    agreed_with: Distinct[vocab.ConsentGiver] = Field(min_length=1, max_length=4)
     plan_document_ref: Reference = ""
 
     def apply(self, case: Case, context: CommandContext) -> None:
@@ -434,7 +599,7 @@ class Refer(CaseCommand):
 
     service_type: vocab.ServiceType
     agency: vocab.Agency
-    emergency: bool = Field(
+    emergency: StrictBool = Field(
         default=False, description="An emergency referral may precede consent (routing rule e)"
     )
     notes: Note = ""
@@ -458,7 +623,7 @@ class Refer(CaseCommand):
 class NamedReferral(Refer):
     """A referral whose id the caller chose (imports and tests inside Simpul, not the API)."""
 
-    referral_id: str = Field(min_length=1, max_length=200)
+    referral_id: Identifier
 
     @classmethod
     def operation(cls) -> str:
@@ -502,7 +667,7 @@ class RecordServiceDelivery(ReferralCommand):
     )
 
     outcome: vocab.DeliveryOutcome
-    delivered_on: date
+    delivered_on: Day
     summary: LongText
 
     def apply(self, case: Case, context: CommandContext) -> None:
@@ -536,12 +701,12 @@ class HoldMediation(CaseCommand):
         Who.CASE_TEAM,
     )
 
-    held_on: date
+    held_on: Day
     parties: list[Item] = Field(min_length=2, max_length=20)
-    perpetrator_is_child: bool = Field(
+    perpetrator_is_child: StrictBool = Field(
         description="A child perpetrator: the one case of sexual violence mediation may settle"
     )
-    agreement_reached: bool
+    agreement_reached: StrictBool
     agreements: list[Item] = Field(default_factory=list, max_length=50)
 
     def apply(self, case: Case, context: CommandContext) -> None:
@@ -574,8 +739,8 @@ class RecordMonitoringVisit(CaseCommand):
 
     mode: vocab.ContactMode
     findings: LongText
-    services_on_track: bool
-    recovered: bool
+    services_on_track: StrictBool
+    recovered: StrictBool
 
     def apply(self, case: Case, context: CommandContext) -> None:
         case.record_monitoring_visit(
@@ -604,8 +769,8 @@ class StartReassessment(CaseCommand):
 
 
 class BeneficiaryFeedback(CommandModel):
-    satisfaction: int | None = Field(
-        default=None, ge=1, le=5, description="1 (poor) to 5 (very good)"
+    satisfaction: Annotated[int, Field(ge=1, le=5), JSON_NUMBER] | None = Field(
+        default=None, description="1 (poor) to 5 (very good)"
     )
     comments: Note = ""
 

@@ -166,6 +166,46 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_docs: bool | None = Field(
+        default=None,
+        description="Serve the interactive documentation at /api/v1/docs (self-hosted). "
+        "Unset: on in development, off in production.",
+    )
+    api_trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="Addresses of reverse proxies whose X-Forwarded-For names the client "
+        "(comma-separated, or *); limits count per client address.",
+    )
+    # Limits on what one client may ask (gateways/api/limits.py); counted per process.
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    api_body_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="Longest wait for a request's whole body."
+    )
+    api_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="Longest wait for a request's headers."
+    )
+    api_keep_alive_seconds: int = Field(
+        default=5, ge=1, le=300, description="How long an idle connection is kept open."
+    )
+    api_rate_per_address: float = Field(
+        default=100.0, ge=0, description="Requests per second per client address; 0: no limit."
+    )
+    api_burst_per_address: int = Field(default=1000, ge=1)
+    api_rate_per_user: float = Field(
+        default=20.0, ge=0, description="Requests per second per authenticated user; 0: no limit."
+    )
+    api_burst_per_user: int = Field(default=300, ge=1)
+    api_auth_failures_before_lockout: int = Field(
+        default=10,
+        ge=0,
+        description="Failed authentications from one address (within the window) that lock "
+        "it out; 0: no lockout.",
+    )
+    api_auth_failure_window_seconds: float = Field(default=300.0, gt=0)
+    api_lockout_seconds: float = Field(
+        default=60.0, gt=0, description="The first lockout; each further one doubles."
+    )
+    api_max_lockout_seconds: float = Field(default=3600.0, gt=0)
 
     aggregate_cache_size: int = Field(default=1000, ge=0)
 
@@ -186,6 +226,10 @@ class Settings(BaseSettings):
     projection_metrics_port: int = Field(
         default=9466, ge=0, le=65535, description="Prometheus /metrics of the projector; 0: off."
     )
+
+    @property
+    def serves_api_docs(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.environment != "production"
 
     @model_validator(mode="after")
     def _token_lifetime_within_maximum(self) -> "Settings":

@@ -7,11 +7,22 @@ models once and hands them in; routes reach them only through gateways/api/deps.
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from domain.sharing_matrix import SharingMatrix
 from gateways.api import problems
 from gateways.api.deps import ChainChecker
+from gateways.api.docs import install_docs
+from gateways.api.headers import SecurityHeaders
+from gateways.api.limits import (
+    HttpLimits,
+    RequestGuard,
+    RequestLimits,
+    TooManyRequests,
+    too_many_requests,
+)
+from gateways.api.openapi import install_contract
 from gateways.api.routes import agencies as agency_routes
 from gateways.api.routes import audit, case_steps, service
 from gateways.api.routes import cases as case_routes
@@ -47,15 +58,22 @@ def create_app(
     agency_inboxes: Mapping[str, AgencyStore] | None = None,
     chain_checker: ChainChecker | None = None,
     message_verifier: MessageVerifier | None = None,
+    limits: HttpLimits | None = None,
+    docs: bool = True,
 ) -> FastAPI:
-    """The app; read models left out (an in-memory store has none) answer 503."""
+    """The app; read models left out (an in-memory store has none) answer 503.
+
+    ``limits`` (body size and time, rates, lockout) come from the settings through the
+    composition root; without them nothing is limited. ``docs`` serves the interactive
+    documentation (self-hosted); the OpenAPI document is always served.
+    """
     app = FastAPI(
         title="Simpul",
         version="1.0.0",
         summary="Event-sourced multi-agency coordination for protecting women and children",
         description=DESCRIPTION,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,
         redoc_url=None,
     )
     sharing = sharing or load_matrix()
@@ -66,6 +84,24 @@ def create_app(
     app.state.projected_agencies = sharing.agencies
     app.state.chain_checker = chain_checker
     problems.install(app)
+
+    def _too_many_requests(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, TooManyRequests)
+        return too_many_requests(error)
+
+    app.add_exception_handler(TooManyRequests, _too_many_requests)
+    # Outermost last: headers on every answer, then no error escapes, then the limits,
+    # which measure and time a body before anything parses it.
+    if limits is not None:
+        app.state.guard = RequestGuard(limits)
+        app.add_middleware(RequestLimits, guard=app.state.guard)
+    else:
+        app.state.guard = None
+    app.add_middleware(problems.ProblemGuard)
+    app.add_middleware(SecurityHeaders)
+    install_contract(app)
+    if docs:
+        install_docs(app, API_PREFIX)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(case_routes.router)
     api.include_router(case_steps.build_router())

@@ -8,9 +8,12 @@ from uuid import UUID, uuid4
 from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import Depends, Header, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import StringConstraints
 
 from domain.actors import Actor
 from domain.vocabulary import Agency
+from gateways.api.limits import RequestGuard
+from gateways.api.views import view_of
 from gateways.eventstore.verify import CaseVerification
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
@@ -21,6 +24,7 @@ from services.access_log import (
     AccessNotRecorded,
     CaseRead,
 )
+from services.case_commands import SINGLE_LINE
 from services.cases import Cases
 
 
@@ -30,7 +34,8 @@ class ChainChecker(Protocol):
 
 log = logging.getLogger("simpul.api")
 _bearer = HTTPBearer(auto_error=False, description="A token from `simpul token`")
-_ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
+# A case version as an ETag: "3", W/"3" or a bare 3.
+ETAG_PATTERN = r'^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$'
 
 
 def get_cases(request: Request) -> Cases:
@@ -101,11 +106,12 @@ def _record_failed_authentication(request: Request, cases: Cases, reason: str) -
         log.error("failed authentication not recorded: %s", type(error).__name__)
 
 
-def view_of(request: Request) -> str:
-    """The API operation a request reached (its route's name), never its path."""
-    route = request.scope.get("route")
-    # Command routes are built from one endpoint function and named by their operation id.
-    return str(getattr(route, "operation_id", None) or getattr(route, "name", None) or "unrouted")
+def admitted_actor(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    """The caller, within their own request rate (429 beyond it)."""
+    guard: RequestGuard | None = request.app.state.guard
+    if guard is not None:
+        guard.admit_user(actor.user_id)
+    return actor
 
 
 def expected_version(
@@ -113,26 +119,24 @@ def expected_version(
         str | None,
         Header(
             alias="If-Match",
-            description="The case version (ETag) the command is based on; a stale one gets 409",
+            pattern=ETAG_PATTERN,
+            description='The case version (ETag) the command is based on, e.g. "3"; a stale '
+            "one gets 409",
         ),
     ] = None,
 ) -> int | None:
     if if_match is None:
         return None
-    match = _ETAG.match(if_match.strip())
-    if not match:
-        raise HTTPException(422, 'If-Match must be a case version, e.g. "3"')
-    return int(match.group(1))
+    return int(re.sub("[^0-9]", "", if_match))
 
 
 async def case_read(
     request: Request,
     response: Response,
     purpose: Annotated[
-        str | None,
+        Annotated[str, StringConstraints(max_length=MAX_PURPOSE_LENGTH), SINGLE_LINE] | None,
         Header(
             alias="X-Access-Purpose",
-            max_length=MAX_PURPOSE_LENGTH,
             description="Why the case is read (e.g. an inspection's letter number); recorded "
             "with the read in the access log. A header, never a query parameter, so it stays "
             "out of URLs and server logs.",
@@ -160,15 +164,15 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        min_length=8,
-        max_length=200,
-        description="Any unique string per intended command; a retry with it never records twice",
+        pattern=r"^[\x21-\x7e][\x20-\x7e]{6,198}[\x21-\x7e]$",
+        description="Any unique string per intended command (8 to 200 printable ASCII "
+        "characters); a retry with it never records twice",
     ),
 ]
 CasesDep = Annotated[Cases, Depends(get_cases)]
 CoordinatorViewsDep = Annotated[CoordinatorStore, Depends(get_coordinator_views)]
 AgencyInboxDep = Annotated[AgencyStore, Depends(agency_inbox)]
 ChainCheckerDep = Annotated[ChainChecker, Depends(get_chain_checker)]
-ActorDep = Annotated[Actor, Depends(current_actor)]
+ActorDep = Annotated[Actor, Depends(admitted_actor)]
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 CaseReadDep = Annotated[CaseRead, Depends(case_read)]

@@ -1,7 +1,10 @@
 """Errors as RFC 9457 problem details: a 4xx naming the field or rule, never a 500 for bad input.
 
-No message here echoes a submitted value: request bodies carry personal data,
-and error responses end up in client logs.
+No message here echoes a submitted value, not even a key or a path segment:
+request bodies carry personal data, and error responses end up in client logs.
+Every error leaves the app as ``application/problem+json`` and the server's log
+gets the error's type only (``ProblemGuard``): never a traceback, whose frames
+would show the values being handled.
 
 A refusal of an identified caller (403, and 404 for a case they may not see)
 is recorded in the access log before it is answered: who, the view, the case
@@ -20,10 +23,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.actors import Actor
 from domain.errors import InvalidValue, ReferralNotFound, RuleViolated
-from gateways.api.deps import view_of
+from gateways.api.views import view_of
 from projections.case_file import NothingRecordedThen
 from services.access import AccessDenied
 from services.access_log import MAX_REQUEST_ID_LENGTH, AccessNotRecorded, Outcome, Refusal
@@ -51,14 +55,16 @@ class Problem(BaseModel):
     errors: list[FieldError] = Field(default_factory=list)
 
 
-# What each kind of route documents it may answer besides success.
+# What each kind of route documents it may answer besides success. Answers every route
+# may give (429, 500, and 408/413 for a body) are added to the document in openapi.py.
 COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No valid bearer token"},
     403: {"model": Problem, "description": "The caller may see the case but not do this"},
     404: {"model": Problem, "description": "No such case visible to the caller"},
     409: {
         "model": Problem,
-        "description": "A rule of the SOP refuses it now, or If-Match is stale",
+        "description": "A rule of the SOP refuses it now, If-Match is stale, or the "
+        "Idempotency-Key was used for another request",
     },
     422: {"model": Problem, "description": "A field is invalid; the problem names it"},
     503: {"model": Problem, "description": "The case store is unreachable; nothing was recorded"},
@@ -79,6 +85,27 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def problem_body(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    rule: str | None = None,
+    step: str | None = None,
+    errors: list[FieldError] | None = None,
+) -> dict[str, Any]:
+    return Problem(
+        type=f"urn:simpul:problem:{code}",
+        title=title,
+        status=status,
+        detail=detail,
+        rule=rule,
+        step=step,
+        errors=errors or [],
+    ).model_dump(exclude_none=True)
+
+
 def problem_response(
     status: int,
     code: str,
@@ -90,21 +117,21 @@ def problem_response(
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = Problem(
-        type=f"urn:simpul:problem:{code}",
-        title=title,
-        status=status,
-        detail=detail,
-        rule=rule,
-        step=step,
-        errors=errors or [],
-    )
     return JSONResponse(
-        body.model_dump(exclude_none=True),
+        problem_body(status, code, title, detail, rule=rule, step=step, errors=errors),
         status_code=status,
         media_type=MEDIA_TYPE,
         headers=headers,
     )
+
+
+# Messages for validation errors whose library text quotes part of the input.
+_QUOTING_ERRORS = {
+    "uuid_parsing": "must be a UUID",
+    "uuid_type": "must be a UUID",
+    "url_parsing": "must be a URL",
+    "url_type": "must be a URL",
+}
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -112,20 +139,33 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 
 def _field_error(error: dict[str, Any]) -> FieldError:
-    if error["type"] == "json_invalid":
+    kind = error["type"]
+    if kind == "json_invalid":
         # FastAPI puts the character offset where a field would be; the field is the body.
         body, *offset = error["loc"]
         where = f" at character {offset[0]}" if offset else ""
         return FieldError(field=body, message=f"not valid JSON{where}", type="json_invalid")
-    return FieldError(field=_location(error["loc"]), message=error["msg"], type=error["type"])
+    if kind == "extra_forbidden":
+        # The last part of the location is the unknown key itself, which may be a name.
+        return FieldError(
+            field=_location(error["loc"][:-1]),
+            message="has a field this request does not accept",
+            type=kind,
+        )
+    return FieldError(
+        field=_location(error["loc"]), message=_QUOTING_ERRORS.get(kind, error["msg"]), type=kind
+    )
 
 
-def _validation_problem(_: Request, error: RequestValidationError) -> JSONResponse:
-    errors = [_field_error(e) for e in error.errors()]
+def invalid_request(errors: list[FieldError]) -> JSONResponse:
     fields = ", ".join(sorted({e.field for e in errors}))
     return problem_response(
         422, "invalid-request", "Invalid request", f"invalid fields: {fields}", errors=errors
     )
+
+
+def _validation_problem(_: Request, error: RequestValidationError) -> JSONResponse:
+    return invalid_request([_field_error(e) for e in error.errors()])
 
 
 def _invalid_value(_: Request, error: InvalidValue) -> JSONResponse:
@@ -180,11 +220,11 @@ def _case_id_in_path(request: Request) -> UUID | None:
 
 def _case_not_found(request: Request, error: CaseNotFound) -> JSONResponse:
     _record_refusal(request, Outcome.NOT_FOUND, "case_not_visible", error.case_id)
-    return problem_response(404, "not-found", "Not found", str(error))
+    return problem_response(404, "not-found", "Not found", "no such case is visible to you")
 
 
-def _not_found(_: Request, error: ReferralNotFound) -> JSONResponse:
-    return problem_response(404, "not-found", "Not found", str(error))
+def _referral_not_found(_: Request, __: ReferralNotFound) -> JSONResponse:
+    return problem_response(404, "not-found", "Not found", "the case has no such referral")
 
 
 def _nothing_recorded_then(_: Request, error: NothingRecordedThen) -> JSONResponse:
@@ -201,13 +241,14 @@ def _version_conflict(_: Request, error: VersionConflict) -> JSONResponse:
         409,
         "version-conflict",
         "The case has changed",
-        f"{error}; reload the case and decide again",
+        f"the case is now at version {error.actual}; reload the case and decide again",
         headers={"ETag": f'"{error.actual}"'} if error.actual else None,
     )
 
 
 def _idempotency_reused(_: Request, error: IdempotencyKeyReused) -> JSONResponse:
-    return problem_response(422, "idempotency-key-reused", "Idempotency key reused", str(error))
+    # 409: the request itself is well formed; it conflicts with what the key already recorded.
+    return problem_response(409, "idempotency-key-reused", "Idempotency key reused", str(error))
 
 
 def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
@@ -234,22 +275,70 @@ def _access_not_recorded(_: Request, error: AccessNotRecorded) -> JSONResponse:
     )
 
 
+def allowed_methods(request: Request, named: str) -> str:
+    """Every method served at this path: Starlette names only the first matching route's
+    (``named``), the OpenAPI document names them all."""
+    methods = {method.strip() for method in named.split(",") if method.strip()}
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
 def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     if error.status_code == 403:
         _record_refusal(request, Outcome.DENIED, "not_permitted", _case_id_in_path(request))
+    if error.status_code == 400 and isinstance(error.__cause__, UnicodeDecodeError):
+        # A body that is not UTF-8 is as unreadable as malformed JSON: the same 422.
+        return invalid_request(
+            [FieldError(field="body", message="not valid JSON: not UTF-8", type="json_invalid")]
+        )
+    headers = dict(getattr(error, "headers", None) or {})
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
     return problem_response(
         error.status_code,
         "http-" + str(error.status_code),
         str(error.detail),
         str(error.detail),
-        headers=getattr(error, "headers", None),
+        headers=headers or None,
     )
 
 
-def _unexpected(_: Request, error: Exception) -> JSONResponse:
-    # Only the type: the message may quote data the request carried.
-    log.error("unexpected error: %s", type(error).__name__)
-    return problem_response(500, "internal", "Internal error", "an unexpected error occurred")
+class ProblemGuard:
+    """The last word on any error the app did not handle: a 500 problem, the type logged.
+
+    Starlette's own error middleware re-raises after answering, and the server then
+    logs the traceback, with the values in its frames; this one ends the error here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:  # noqa: BLE001 - the point: nothing escapes, only its type is told
+            # Only the type: the message may quote data the request carried.
+            log.error("unexpected error: %s", type(error).__name__)
+            if not started:
+                response = problem_response(
+                    500, "internal", "Internal error", "an unexpected error occurred"
+                )
+                await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -258,7 +347,7 @@ def install(app: FastAPI) -> None:
         InvalidValue: _invalid_value,
         RuleViolated: _rule_violated,
         CaseNotFound: _case_not_found,
-        ReferralNotFound: _not_found,
+        ReferralNotFound: _referral_not_found,
         NothingRecordedThen: _nothing_recorded_then,
         AccessDenied: _access_denied,
         VersionConflict: _version_conflict,
@@ -267,7 +356,6 @@ def install(app: FastAPI) -> None:
         OperationalError: _store_unavailable,
         InterfaceError: _store_unavailable,
         StarletteHTTPException: _http_error,
-        Exception: _unexpected,
     }
     for exception_class, handler in handlers.items():
         app.add_exception_handler(exception_class, handler)

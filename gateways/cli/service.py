@@ -14,6 +14,7 @@ from domain.actors import Actor
 from domain.errors import InvalidValue
 from domain.vocabulary import Agency, Role
 from gateways import runtime
+from gateways.api.server import server_config
 from gateways.cli.commands import Commands
 from gateways.tokens import InvalidToken, TokenLifetimeTooLong
 from services.settings import Settings
@@ -104,9 +105,16 @@ def run(args: argparse.Namespace) -> int:
         print(f'  curl -s -H "Authorization: Bearer $TOKEN" {api_url}/api/v1/me')
         print("Walk one case through all six SOP stages:  .venv/bin/simpul demo\n", flush=True)
         app = runtime.api(
-            cases, tokens, runtime.sharing_matrix(settings), runtime.message_verifier(settings)
+            cases,
+            tokens,
+            runtime.sharing_matrix(settings),
+            runtime.message_verifier(settings),
+            settings=settings,
         )
-        uvicorn.run(app, host=settings.api_host, port=port, log_level="warning")
+        config = server_config(
+            app, settings, host=settings.api_host, port=port, log_level="warning", access_log=False
+        )
+        uvicorn.Server(config).run()
     finally:
         for stop in reversed(stack):
             stop()
@@ -122,15 +130,16 @@ def serve(args: argparse.Namespace) -> int:
     cases = runtime.open_cases(settings, str(settings.database_url))
     tokens = runtime.token_service(settings, cases)
     app = runtime.api(
-        cases, tokens, runtime.sharing_matrix(settings), runtime.message_verifier(settings)
+        cases,
+        tokens,
+        runtime.sharing_matrix(settings),
+        runtime.message_verifier(settings),
+        settings=settings,
     )
-    uvicorn.run(
-        app,
-        host=args.host or settings.api_host,
-        port=args.port or settings.api_port,
-        log_level="info",
-        access_log=True,
+    config = server_config(
+        app, settings, host=args.host or settings.api_host, port=args.port or settings.api_port
     )
+    uvicorn.Server(config).run()
     return 0
 
 

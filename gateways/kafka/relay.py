@@ -273,6 +273,7 @@ class Relay:
         self.runner(idle_wait=idle_wait).run(stop)
 
 
-def serve_metrics(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> None:
+def serve_metrics(registry: CollectorRegistry, port: int, host: str) -> None:
+    """Prometheus /metrics on ``host:port`` (port 0: none)."""
     if port:
         start_http_server(port, addr=host, registry=registry)

@@ -34,3 +34,92 @@ def test_vocabulary_fields_list_their_allowed_values(client: TestClient):
 
     assert "KTA" in schemas["CaseType"]["enum"]
     assert "legal_process" in schemas["ServiceType"]["enum"]
+
+
+def _operations(document: dict):
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def test_every_error_answer_is_documented_as_a_problem_document(client: TestClient):
+    document = client.get("/api/v1/openapi.json").json()
+
+    for path, method, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                assert response["content"] == {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                }, (path, method, status)
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_every_operation_documents_the_limits_answers(client: TestClient):
+    document = client.get("/api/v1/openapi.json").json()
+
+    for path, method, operation in _operations(document):
+        responses = operation["responses"]
+        assert responses["429"]["headers"]["Retry-After"]["required"] is True, (path, method)
+        assert "500" in responses, (path, method)
+        if "requestBody" in operation:
+            assert {"408", "413"} <= set(responses), (path, method)
+
+
+def test_optional_parameters_are_never_documented_as_null(client: TestClient):
+    document = client.get("/api/v1/openapi.json").json()
+
+    for path, method, operation in _operations(document):
+        for parameter in operation.get("parameters", []):
+            assert {"type": "null"} not in parameter["schema"].get("anyOf", []), (path, method)
+
+
+def test_if_match_and_idempotency_key_are_documented_as_the_server_reads_them(
+    client: TestClient,
+):
+    operation = client.get("/api/v1/openapi.json").json()["paths"][
+        "/api/v1/cases/{case_id}/consent"
+    ]["post"]
+    headers = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "header"}
+
+    assert headers["If-Match"]["pattern"] == '^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$'
+    assert headers["Idempotency-Key"]["pattern"].startswith("^[\\x21-\\x7e]")
+
+
+def test_lists_that_refuse_repeats_say_so_with_unique_items(client: TestClient):
+    schemas = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+
+    for model, field in [
+        ("Classify", "forms_of_violence"),
+        ("Classify", "ampk_categories"),
+        ("RecordAssessment", "recommended_services"),
+        ("ConcludeCaseReport", "needs"),
+        ("HoldCaseConference", "participating_agencies"),
+        ("AgreeInterventionPlan", "agreed_with"),
+    ]:
+        assert schemas[model]["properties"][field]["uniqueItems"] is True, (model, field)
+
+
+PYDANTIC_SPELLINGS = {"ge", "gt", "le", "lt", "min_length", "max_length", "multiple_of"}
+
+
+def _keys(value: object):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key, item
+            yield from _keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item)
+
+
+def test_every_constraint_is_published_as_a_json_schema_keyword(client: TestClient):
+    document = client.get("/api/v1/openapi.json").json()
+
+    misspelt = {
+        key
+        for key, value in _keys(document)
+        if key in PYDANTIC_SPELLINGS and isinstance(value, (int, float))
+    }
+    assert misspelt == set()
+    age = document["components"]["schemas"]["Person"]["properties"]["age"]["anyOf"][0]
+    assert (age["minimum"], age["maximum"]) == (0, 130)

@@ -13,6 +13,7 @@ from gateways.api.deps import ActorDep, AgencyInboxDep, CaseReadDep, CasesDep
 from gateways.api.problems import Problem
 from gateways.kafka.messages import CaseFacts
 from services.access import CROSS_DISTRICT_AGENCIES
+from services.case_commands import Identifier
 
 router = APIRouter(prefix="/agencies", tags=["agencies"])
 
@@ -122,7 +123,7 @@ def list_referrals(
 )
 def read_referral(
     agency: Agency,
-    referral_id: str,
+    referral_id: Identifier,
     inbox: AgencyInboxDep,
     actor: ActorDep,
     read: CaseReadDep,

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from gateways.api.case_review import render_case_review
 from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, ChainCheckerDep
@@ -21,6 +21,7 @@ from gateways.eventstore.verify import CaseVerification
 from projections.timeline import Timeline, case_timeline
 from services.access import may_verify
 from services.access_log import AccessEntry
+from services.case_commands import Moment, UserId
 
 router = APIRouter(tags=["audit"])
 
@@ -30,7 +31,7 @@ AUDIT_READ_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 VersionQuery = Annotated[int | None, Query(ge=1, description="Cut the timeline at this version")]
 AsOfQuery = Annotated[
-    AwareDatetime | None, Query(description="Cut the timeline at this moment (with time zone)")
+    Moment | None, Query(description="Cut the timeline at this moment (with time zone)")
 ]
 
 
@@ -186,7 +187,10 @@ def export_timeline_html(
             "Content-Disposition": f'inline; filename="{_file_name(timeline, "html")}"',
             "X-Request-ID": read.request_id or "",
             "Cache-Control": "no-store",
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            # A page with case data: nothing loads, nothing frames it, no link tells its address.
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            "Referrer-Policy": "no-referrer",
         },
     )
 
@@ -273,7 +277,7 @@ def read_actor_access_log(
     cases: CasesDep,
     actor: ActorDep,
     read: CaseReadDep,
-    user_id: Annotated[str, Query(min_length=1, max_length=128, description="The reader")],
+    user_id: Annotated[UserId, Query(description="The reader")],
     after: AfterQuery = 0,
     limit: LimitQuery = 100,
 ) -> AccessLogPage:

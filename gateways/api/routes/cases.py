@@ -4,14 +4,13 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, IdempotencyKey
 from gateways.api.problems import COMMAND_ERRORS, READ_ERRORS
 from gateways.api.schemas import CommandAccepted, accepted
 from projections.case_file import CaseFile, HistoryEntry, case_file_as_of, history_entry
 from projections.due_steps import DueSteps, due_steps
-from services.case_commands import ReportCase
+from services.case_commands import Moment, ReportCase
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -49,7 +48,7 @@ def read_case(
     actor: ActorDep,
     read: CaseReadDep,
     version: Annotated[int | None, Query(ge=1, description="State as of this version")] = None,
-    as_of: Annotated[AwareDatetime | None, Query(description="State as of this time")] = None,
+    as_of: Annotated[Moment | None, Query(description="State as of this time")] = None,
 ) -> CaseFile:
     """The case file of a case the caller may see; its ETag is the case version."""
     events = cases.read_case_events(actor, case_id, read, upto_version=version)

@@ -1,11 +1,13 @@
 """Liveness, readiness, the caller's identity and the district profiles."""
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gateways.api.deps import ActorDep, CasesDep
-from gateways.api.problems import Problem
+from gateways.api.problems import Problem, problem_response
 from services.profiles import UnknownDistrict
 
 health = APIRouter(tags=["service"])
@@ -29,8 +31,12 @@ def readyz(cases: CasesDep) -> JSONResponse:
     try:
         cases.head_position()
     except Exception as error:  # noqa: BLE001 - any failure means not ready
-        return JSONResponse(
-            {"status": "unavailable", "reason": type(error).__name__}, status_code=503
+        return problem_response(
+            503,
+            "unavailable",
+            "Not ready",
+            f"the event store cannot be reached ({type(error).__name__})",
+            headers={"Retry-After": "2"},
         )
     return JSONResponse({"status": "ready"})
 
@@ -45,6 +51,9 @@ class Me(BaseModel):
 @meta.get("/me", response_model=Me, summary="Who the bearer token says you are")
 def me(actor: ActorDep) -> Me:
     return Me(**actor.as_record())
+
+
+DISTRICT_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class StepStandardOut(BaseModel):
@@ -74,11 +83,16 @@ class ProfileOut(BaseModel):
     summary="A district's time standards (Mutu Baku - Waktu)",
     responses={404: {"model": Problem, "description": "No profile for this district"}},
 )
-def district_profile(district: str, cases: CasesDep, _: ActorDep) -> ProfileOut:
+def district_profile(
+    district: Annotated[str, Path(pattern=DISTRICT_PATTERN, description="e.g. luwu-utara")],
+    cases: CasesDep,
+    _: ActorDep,
+) -> ProfileOut:
     try:
         profile = cases.profiles.profile(district)
-    except UnknownDistrict as error:
-        raise HTTPException(404, str(error)) from None
+    except UnknownDistrict:
+        # Not the district's name: the answer never repeats what was asked.
+        raise HTTPException(404, "no profile is configured for this district") from None
     return ProfileOut(
         district=profile.district,
         name=profile.name,
