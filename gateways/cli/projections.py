@@ -1,7 +1,7 @@
 """The processes that follow the store and the broker, and the rebuilds of what they keep.
 
 `simpul relay`; `simpul project --coordinator` or `--agency X` (or
-`--all-agencies`); `simpul projections rebuild|verify`; `simpul replay`. Each
+`--all-agencies`); `simpul projections rebuild|verify|quarantine`; `simpul replay`. Each
 finds PostgreSQL and the broker in SIMPUL_DATABASE_URL and
 SIMPUL_KAFKA_BOOTSTRAP_SERVERS, or else where `simpul run` started them.
 """
@@ -280,17 +280,27 @@ def projections(args: argparse.Namespace) -> int:
         print("simpul projections needs SIMPUL_DATABASE_URL (or a running `simpul run`)")
         return EXIT_USAGE
     if args.coordinator:
+        if args.action == "quarantine":
+            return _list_coordinator_quarantine(settings, database)
         if args.action != "rebuild":
             print("the coordinator's views are checked by rebuilding them: use rebuild")
             return EXIT_USAGE
         return _rebuild_coordinator(settings, database)
+    if args.action == "quarantine":
+        print(
+            "agency projectors set bad messages aside in their dead-letter topics: see <topic>.dlq"
+        )
+        return EXIT_USAGE
     agencies = _agencies(args, runtime.sharing_matrix(settings))
     if agencies is None:
         return EXIT_USAGE
     if args.action == "rebuild":
-        rebuild_agencies(settings, database, agencies)
+        result = rebuild_agencies(settings, database, agencies)
         for agency in agencies:
             print(f"{schema_name(agency)}: rebuilt from the event store")
+        if result.set_aside:
+            print(result.built[0])
+            return 1
         return 0
     status = 0
     for agency in agencies:
@@ -321,7 +331,25 @@ def _rebuild_coordinator(settings: Settings, database: str) -> int:
         f"rebuilt coordinator: {result.events} events, {cases_built} "
         f"in {result.seconds:.2f} s ({result.events_per_second:,.0f} events/s)"
     )
-    return 0
+    return 1 if result.set_aside else 0
+
+
+def _list_coordinator_quarantine(settings: Settings, database: str) -> int:
+    """The cases the coordinator's projection set aside; exit 1 while there are any."""
+    cases = runtime.open_cases(settings, database)
+    try:
+        set_aside = runtime.coordinator_store(cases).quarantined()
+    finally:
+        cases.close()
+    if not set_aside:
+        print("coordinator: no case set aside")
+        return 0
+    print(f"coordinator: {len(set_aside)} cases set aside")
+    for item in set_aside:
+        print(
+            f"  case {item.case_id}: {item.reason} at position {item.position} ({item.event_topic})"
+        )
+    return 1
 
 
 def replay_projections(
@@ -345,6 +373,9 @@ def replay_projections(
         f"Replayed {result.events:,} events into {len(chosen)} projection(s) in one pass "
         f"({result.seconds:.2f} s).\n"
     )
+    if result.set_aside:
+        out.write(f"{result.set_aside} cases could not be built: see above.\n")
+        return 1
     return 0
 
 
@@ -365,7 +396,7 @@ def add_commands(commands: Commands) -> None:
     for name, handler in (("project", project), ("projections", projections)):
         parser = commands.add(name, handler)
         if name == "projections":
-            parser.add_argument("action", choices=["rebuild", "verify"])
+            parser.add_argument("action", choices=["rebuild", "verify", "quarantine"])
         parser.add_argument(
             "--coordinator", action="store_true", help="the coordinating office's views"
         )

@@ -29,6 +29,7 @@ from gateways.kafka.messages import CONTENT_TYPE, agency_topic, cases_topic, dea
 from gateways.kafka.publication import Outgoing, Publication
 from gateways.kafka.security import PLAINTEXT, KafkaSecurity
 from gateways.kafka.signing import MessageSigner
+from gateways.projectors.quarantine import SetAside
 from gateways.projectors.runner import Batch, Lag, Runner
 from gateways.projectors.tracking import Tracking, create_statement
 from projections.open_cases import CASE_TOPICS
@@ -183,6 +184,8 @@ class Relay:
 
     def apply(self, batch: Batch) -> None:
         """Publish the batch, wait until the broker acknowledged all of it, then move on."""
+        if batch.undecodable:
+            raise UndecodableEvents(batch.undecodable)
         try:
             outgoing: list[Outgoing] = []
             for item in batch.recorded:
@@ -271,6 +274,17 @@ class Relay:
         """
         threading.Thread(target=self.watch_lag, args=(stop,), name="relay-lag", daemon=True).start()
         self.runner(idle_wait=idle_wait).run(stop)
+
+
+class UndecodableEvents(Exception):
+    """Stored events the relay cannot decode: agencies must not miss them, so it waits."""
+
+    def __init__(self, undecodable: Sequence[SetAside]) -> None:
+        first = undecodable[0]
+        super().__init__(
+            f"{len(undecodable)} stored events cannot be decoded, the first of case "
+            f"{first.case_id} at position {first.position} ({first.reason})"
+        )
 
 
 def serve_metrics(registry: CollectorRegistry, port: int, host: str) -> None:

@@ -16,6 +16,11 @@ from services.cases import Cases
 
 
 class RebuildTarget(Follower, Protocol):
+    @property
+    def set_aside_count(self) -> int:
+        """Cases it could not build (gateways/projectors/quarantine.py); the others are built."""
+        ...
+
     def finish(self) -> str:
         """Put the rebuilt projection in place; one line on what was built."""
         ...
@@ -26,6 +31,7 @@ class RebuildResult:
     events: int
     seconds: float
     built: tuple[str, ...]
+    set_aside: int = 0
 
     @property
     def events_per_second(self) -> float:
@@ -48,4 +54,5 @@ def rebuild(
     events = runner.catch_up(progress)
     seconds = time.perf_counter() - started
     built = tuple(target.finish() for target in targets)
-    return RebuildResult(events=events, seconds=seconds, built=built)
+    set_aside = sum(target.set_aside_count for target in targets)
+    return RebuildResult(events=events, seconds=seconds, built=built, set_aside=set_aside)

@@ -16,6 +16,12 @@ version order, however large the batches. A rebuild gives the runner every
 projection it rebuilds, so the store is read and decoded once for all of them.
 When caught up, ``run`` waits for the store's NOTIFY (sent by every insert)
 or, at the latest, the poll interval.
+
+A stored event today's code cannot decode does not stop the runner: it
+reaches each follower as ``batch.undecodable`` (its case, place and the
+error's type), and the follower sets that case aside
+(gateways/projectors/quarantine.py) or raises. Only an outage of the database
+makes a batch be retried.
 """
 
 import logging
@@ -29,6 +35,8 @@ from typing import Any, Protocol
 from eventsourcing.application import Application
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from psycopg.sql import SQL, Identifier
+
+from gateways.projectors.quarantine import SetAside, is_outage, reason_for
 
 log = logging.getLogger("simpul.projections")
 
@@ -61,6 +69,7 @@ class Batch:
     after: int
     to: int
     recorded: Sequence[Recorded]
+    undecodable: Sequence[SetAside] = ()
 
     @property
     def events(self) -> list[Any]:
@@ -84,7 +93,9 @@ class Follower(Protocol):
 
     def apply(self, batch: Batch) -> None:
         """Apply the batch and move the position from ``batch.after`` to ``batch.to``
-        atomically; raise PositionMoved if the position is not ``batch.after``."""
+        atomically; raise PositionMoved if the position is not ``batch.after``.
+
+        The cases of ``batch.undecodable`` are set aside, or the follower raises."""
         ...
 
 
@@ -145,6 +156,10 @@ class RunnerMetrics:
             "simpul_projection_batches",
             "Batches committed by the projection since the process started",
         )
+        self._set_aside = counter(
+            "simpul_projection_cases_set_aside",
+            "Cases set aside because an event of theirs could not be applied (alert on any)",
+        )
 
     def observe(self, lag: Lag) -> None:
         self._position.set(lag.position)
@@ -155,6 +170,9 @@ class RunnerMetrics:
     def applied(self, events: int) -> None:
         self._applied.inc(events)
         self._batches.inc()
+
+    def set_aside(self, cases: int) -> None:
+        self._set_aside.inc(cases)
 
 
 def _age_seconds(event: Any, now: datetime) -> float:
@@ -233,8 +251,7 @@ class Runner:
         else:
             self._observe(head, after, 0.0)
             return 0
-        mapper = self.application.mapper
-        recorded = [Recorded(n.id, n.topic, mapper.to_domain_event(n)) for n in notifications]
+        recorded, undecodable = self._decode(notifications)
         seconds_behind = _age_seconds(recorded[0].event, datetime.now(UTC)) if recorded else 0.0
         self._observe(head, after, seconds_behind)
         moved_all = True
@@ -248,8 +265,13 @@ class Runner:
                 for item in recorded
                 if item.position > mine and (not self._filter or item.topic in wanted)
             ]
+            unreadable = [
+                item
+                for item in undecodable
+                if item.position > mine and (not self._filter or item.event_topic in wanted)
+            ]
             try:
-                follower.apply(Batch(after=mine, to=to, recorded=items))
+                follower.apply(Batch(after=mine, to=to, recorded=items, undecodable=unreadable))
             except PositionMoved as moved:
                 log.info("%s: %s; reading on from its tracked position", follower.name, moved)
                 del self._positions[index]
@@ -265,6 +287,28 @@ class Runner:
             return 0
         self._observe(head, to, 0.0 if to >= head else seconds_behind)
         return to - after
+
+    def _decode(self, notifications: Sequence[Any]) -> tuple[list[Recorded], list[SetAside]]:
+        mapper = self.application.mapper
+        recorded: list[Recorded] = []
+        undecodable: list[SetAside] = []
+        for notification in notifications:
+            try:
+                event = mapper.to_domain_event(notification)
+            except Exception as error:
+                if is_outage(error):
+                    raise
+                undecodable.append(
+                    SetAside(
+                        notification.originator_id,
+                        notification.id,
+                        notification.topic,
+                        reason_for(error),
+                    )
+                )
+                continue
+            recorded.append(Recorded(notification.id, notification.topic, event))
+        return recorded, undecodable
 
     def catch_up(self, progress: Callable[[int], object] | None = None) -> int:
         """Apply batches until the store has nothing newer; the notifications moved past."""

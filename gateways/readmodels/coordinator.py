@@ -17,9 +17,12 @@ from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg import Connection
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
+from gateways.projectors.quarantine import SetAside, reason_for
 from gateways.projectors.tracking import Tracking
 from gateways.projectors.tracking import create_statement as tracking_table
 from projections.open_cases import CaseRows
@@ -33,7 +36,7 @@ Connect = Callable[[], AbstractContextManager[Connection[Any]]]
 # together do not race on CREATE ... IF NOT EXISTS, and DDL never deadlocks with
 # a batch by taking table locks in a different order.
 _DDL_LOCK = 0x53494D50554C  # "SIMPUL"
-_TABLES = ("tracking", "open_cases", "referrals", "case_steps")
+_TABLES = ("tracking", "open_cases", "referrals", "case_steps", "quarantine")
 
 _DDL = [
     "CREATE SCHEMA IF NOT EXISTS {schema}",
@@ -89,7 +92,18 @@ _DDL = [
         PRIMARY KEY (case_id, step_key))""",
     """CREATE INDEX IF NOT EXISTS case_steps_by_district
         ON {schema}.case_steps (district, state, due_at)""",
+    # Cases set aside (gateways/projectors/quarantine.py): the reason is an error type.
+    """CREATE TABLE IF NOT EXISTS {schema}.quarantine (
+        case_id uuid PRIMARY KEY,
+        position bigint NOT NULL,
+        event_topic text NOT NULL,
+        reason text NOT NULL,
+        set_aside_at timestamptz NOT NULL DEFAULT now(),
+        last_failed_at timestamptz NOT NULL DEFAULT now())""",
 ]
+
+# What the database refuses because of one case's values; anything else fails the batch.
+_UNWRITABLE = (psycopg.DataError, psycopg.IntegrityError, ValueError, TypeError, OverflowError)
 
 
 def _copy_columns(declared: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -138,6 +152,9 @@ class CaseChange:
 
     rows: CaseRows
     steps: Sequence[StepRow] = field(default=())
+    # The newest event the rows include: where the case is set aside if they cannot be written.
+    position: int = 0
+    event_topic: str = ""
 
 
 @dataclass(frozen=True)
@@ -232,52 +249,122 @@ class CoordinatorStore:
     # ---- Writing one batch --------------------------------------------------------------------
 
     def write(
-        self, changes: Sequence[CaseChange], application_name: str, *, after: int, to: int
-    ) -> None:
+        self,
+        changes: Sequence[CaseChange],
+        application_name: str,
+        *,
+        after: int | None,
+        to: int,
+        set_aside: Sequence[SetAside] = (),
+    ) -> list[SetAside]:
         """Replace the touched cases' rows and move tracking from ``after`` to ``to``, atomically.
 
         Rows are replaced by delete and COPY, the fastest way into PostgreSQL
         from Python; a case's old and new rows never both survive the commit.
+        A case whose rows the database refuses keeps its earlier rows and is set
+        aside with the others in ``set_aside``; every other case is written. The
+        cases written leave the quarantine. ``after=None`` writes without moving
+        tracking (a retry of cases set aside). Returns the cases the database refused.
         """
         self.ensure_tables()
         with self.connect() as conn, conn.transaction(), conn.cursor() as curs:
             curs.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_DDL_LOCK,))
-            self.tracking(application_name).move(curs, after=after, to=to)
-            if not changes:
-                return
-            case_ids = [change.rows.case.case_id for change in changes]
-            for table in ("open_cases", "referrals", "case_steps"):
+            if after is not None:
+                self.tracking(application_name).move(curs, after=after, to=to)
+            refused = self._replace_each_writable(conn, curs, changes)
+            refused_ids = {item.case_id for item in refused}
+            written = [
+                c.rows.case.case_id for c in changes if c.rows.case.case_id not in refused_ids
+            ]
+            if written:
                 curs.execute(
-                    SQL("DELETE FROM {0}.{1} WHERE case_id = ANY(%s)").format(
-                        self._schema_id, Identifier(table)
+                    SQL("DELETE FROM {0}.quarantine WHERE case_id = ANY(%s)").format(
+                        self._schema_id
                     ),
-                    (case_ids,),
+                    (written,),
                 )
-            self._copy(
-                curs,
-                "open_cases",
-                _CASE_COLUMNS,
-                _CASE_TYPES,
-                (_case_values(change.rows.case) for change in changes),
-            )
-            self._copy(
-                curs,
-                "referrals",
-                _REFERRAL_COLUMNS,
-                _REFERRAL_TYPES,
-                (
-                    _referral_values(referral)
-                    for change in changes
-                    for referral in change.rows.referrals
+            for item in [*set_aside, *refused]:
+                curs.execute(
+                    SQL(
+                        "INSERT INTO {0}.quarantine (case_id, position, event_topic, reason) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT (case_id) DO UPDATE SET "
+                        "position = EXCLUDED.position, event_topic = EXCLUDED.event_topic, "
+                        "reason = EXCLUDED.reason, last_failed_at = now()"
+                    ).format(self._schema_id),
+                    (item.case_id, item.position, item.event_topic, item.reason),
+                )
+        return refused
+
+    def _replace_each_writable(
+        self, conn: Connection[Any], curs: Any, changes: Sequence[CaseChange]
+    ) -> list[SetAside]:
+        """Replace all the cases' rows at once or, if the database refuses, case by case."""
+        if not changes:
+            return []
+        try:
+            with conn.transaction():
+                self._replace(curs, changes)
+            return []
+        except _UNWRITABLE:
+            pass
+        refused: list[SetAside] = []
+        for change in changes:
+            try:
+                with conn.transaction():
+                    self._replace(curs, [change])
+            except _UNWRITABLE as error:
+                case_id = change.rows.case.case_id
+                refused.append(
+                    SetAside(case_id, change.position, change.event_topic, reason_for(error))
+                )
+        return refused
+
+    def _replace(self, curs: Any, changes: Sequence[CaseChange]) -> None:
+        case_ids = [change.rows.case.case_id for change in changes]
+        for table in ("open_cases", "referrals", "case_steps"):
+            curs.execute(
+                SQL("DELETE FROM {0}.{1} WHERE case_id = ANY(%s)").format(
+                    self._schema_id, Identifier(table)
                 ),
+                (case_ids,),
             )
-            self._copy(
-                curs,
-                "case_steps",
-                _STEP_TABLE_COLUMNS,
-                _STEP_TYPES,
-                (_step_values(step) for change in changes for step in change.steps),
+        self._copy(
+            curs,
+            "open_cases",
+            _CASE_COLUMNS,
+            _CASE_TYPES,
+            (_case_values(change.rows.case) for change in changes),
+        )
+        self._copy(
+            curs,
+            "referrals",
+            _REFERRAL_COLUMNS,
+            _REFERRAL_TYPES,
+            (
+                _referral_values(referral)
+                for change in changes
+                for referral in change.rows.referrals
+            ),
+        )
+        self._copy(
+            curs,
+            "case_steps",
+            _STEP_TABLE_COLUMNS,
+            _STEP_TYPES,
+            (_step_values(step) for change in changes for step in change.steps),
+        )
+
+    def quarantined(self) -> list[SetAside]:
+        """The cases set aside, oldest first."""
+        self.ensure_tables()
+        with self.connect() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(
+                self._sql(
+                    "SELECT case_id, position, event_topic, reason FROM {schema}.quarantine "
+                    "ORDER BY set_aside_at, case_id"
+                )
             )
+            return [SetAside(*row) for row in curs.fetchall()]
 
     def _copy(
         self,

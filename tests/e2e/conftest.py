@@ -17,6 +17,7 @@ from kafka import KafkaConsumer, TopicPartition
 from gateways.embedded.ports import free_port
 from gateways.kafka.security import PLAINTEXT, KafkaSecurity
 from services.settings import Settings
+from tests.support.coordinator_process import Projector
 
 SIMPUL = Path(sys.executable).parent / "simpul"
 T = TypeVar("T")
@@ -220,3 +221,11 @@ def subscriber_security(security: KafkaSecurity, folder: Path) -> list[str]:
         "--cafile",
         str(security.cafile),
     ]
+
+
+@pytest.fixture
+def projector(database_url: str, tmp_path: Path) -> Iterator[Projector]:
+    """A `simpul project --coordinator` of the test's database, stopped at the end."""
+    running = Projector(database_url, tmp_path)
+    yield running
+    running.stop()

@@ -1,78 +1,18 @@
 """A real `simpul project --coordinator`, SIGKILLed again and again while cases are recorded,
 ends with exactly the rows a rebuild from the store gives."""
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from gateways.embedded.ports import free_port
 from gateways.projectors.coordinator import coordinator_runner, wait_until_caught_up
 from gateways.runtime import coordinator_store
 from services.cases import Cases
 from services.settings import Settings
 from tests.support.coordinator import record_mix
-
-
-class Projector:
-    def __init__(self, database_url: str, data_dir: Path) -> None:
-        self.metrics_port = free_port()
-        self.environment = {
-            **os.environ,
-            "SIMPUL_DATABASE_URL": database_url,
-            "SIMPUL_DATA_DIR": str(data_dir),
-            "SIMPUL_PROJECTION_BATCH_SIZE": "4",
-            "SIMPUL_PROJECTION_METRICS_PORT": str(self.metrics_port),
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateways.cli", "project", "--coordinator"],
-            env=self.environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def metrics(self, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    return response.read().decode()
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-
-
-@pytest.fixture
-def projector(database_url: str, tmp_path: Path) -> Iterator[Projector]:
-    running = Projector(database_url, tmp_path)
-    yield running
-    running.stop()
+from tests.support.coordinator_process import Projector
 
 
 def wait_for_position_past(cases: Cases, position: int, timeout: float = 60) -> int:
