@@ -216,7 +216,29 @@ class MessageValidator:
         validator = self._validators.get(type_name) if isinstance(type_name, str) else None
         if validator is None:
             return [f"unknown message type {str(message.get('type'))[:100]!r}"]
-        return [_describe(error) for error in validator.iter_errors(message)]
+        described = [_describe(error) for error in validator.iter_errors(message)]
+        return described + [f"{where}: holds a NUL character" for where in _nul_paths(message)]
+
+
+def _nul_paths(value: Any, where: str = "") -> list[str]:
+    """Where a string holds a NUL, which PostgreSQL cannot store: refused before the
+    database sees it, since the database's error would quote the value into its log."""
+    if isinstance(value, str):
+        return [where or "(root)"] if "\x00" in value else []
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    found: list[str] = []
+    for key, item in items:
+        label = f"{where}/{key}" if where else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            label = f"{where}/(a key)" if where else "(a key)"
+            found.append(label)
+        found.extend(_nul_paths(item, label))
+    return found
 
 
 def _describe(error: jsonschema.ValidationError) -> str:

@@ -276,3 +276,14 @@ def test_formats_are_checked_so_a_time_that_is_no_date_is_refused(cases: Cases):
         "time: violates 'format'"
     ]  # no offset
     assert validator.errors({**message, "subject": "nope"}) == ["subject: violates 'format'"]
+
+
+def test_a_nul_anywhere_in_a_message_is_refused_before_the_database_can_quote_it(cases: Cases):
+    consented_case(cases)
+    message = produced(cases)[0].cloud_event
+    poisoned = {**message, "data": {**message["data"], "register_number": "Mawar\x00Baebunta"}}
+
+    errors = MessageValidator().errors(poisoned)
+
+    assert errors == ["data/register_number: holds a NUL character"]
+    assert "Mawar" not in str(errors)
