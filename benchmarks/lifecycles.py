@@ -19,12 +19,15 @@ from domain.actors import Actor, acting_as
 from domain.case import Case
 from domain.vocabulary import Agency, Role
 from services.cases import Cases
+from services.sharing import load_matrix
 
 DISTRICT = "luwu-utara"
 OFFICE = Actor("bench.coordinator", Role.COORDINATOR, Agency.UPTD_PPA, DISTRICT)
 WORKER = Actor("bench.worker", Role.CASE_WORKER, Agency.UPTD_PPA, DISTRICT)
 HEALTH = Actor("bench.health", Role.AGENCY_OFFICER, Agency.HEALTH, DISTRICT)
 POLICE = Actor("bench.police", Role.AGENCY_OFFICER, Agency.POLICE, DISTRICT)
+# The agencies a referral can reach, as the case service passes them to Case.refer.
+RECEIVING_AGENCIES = frozenset(load_matrix().agencies)
 EVENTS_PER_CASE = 20
 EVENTS_PER_ROUND = 5
 
@@ -78,13 +81,21 @@ def _lifecycle(case_number: int, start: datetime) -> Iterator[tuple[Actor, Calla
     yield (
         WORKER,
         lambda case: case.refer(
-            referral_id=legal, service_type="legal_process", agency="police", due_at=due
+            referral_id=legal,
+            service_type="legal_process",
+            agency="police",
+            due_at=due,
+            receiving_agencies=RECEIVING_AGENCIES,
         ),
     )
     yield (
         WORKER,
         lambda case: case.refer(
-            referral_id=medical, service_type="medical_examination", agency="health", due_at=due
+            referral_id=medical,
+            service_type="medical_examination",
+            agency="health",
+            due_at=due,
+            receiving_agencies=RECEIVING_AGENCIES,
         ),
     )
     yield POLICE, lambda case: case.accept_referral(referral_id=legal)

@@ -21,6 +21,7 @@ the case's stage (``stage_after``) and a referral's status
 shared/domain.md.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
@@ -30,7 +31,13 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.actors import current_time
 from domain.checks import one_of, required_text, text_items, value_of, values_of
-from domain.errors import CaseClosed, InvalidValue, ReferralNotFound, RuleViolated
+from domain.errors import (
+    AgencyNotConnected,
+    CaseClosed,
+    InvalidValue,
+    ReferralNotFound,
+    RuleViolated,
+)
 from domain.events import ActedEvent
 from domain.routing import route
 from domain.vocabulary import (
@@ -286,8 +293,19 @@ class Case(Aggregate):
         receiving_unit: str
         notes: str
 
-    def hand_over(self, *, target: str, receiving_unit: str = "", notes: str = "") -> None:
-        """Routing b, c, d, f: the case leaves district handling, as classification routed it."""
+    def hand_over(
+        self,
+        *,
+        target: str,
+        receiving_agencies: Collection[str],
+        receiving_unit: str = "",
+        notes: str = "",
+    ) -> None:
+        """Routing b, c, d, f: the case leaves district handling, as classification routed it.
+
+        ``receiving_agencies``: the agencies Simpul can deliver a case to (those with an
+        inbox); the agency the target names must be one of them.
+        """
         self._require_open()
         self._require_classified()
         target_value = value_of(HandoverTarget, "target", target)
@@ -297,6 +315,11 @@ class Case(Aggregate):
                 "the case's classification does not route it to this target "
                 "(routing rules b, c, d, f at L1.5); reclassify first",
                 step="L1.5",
+            )
+        receiver = HANDOVER_AGENCY.get(HandoverTarget(target_value))
+        if receiver is not None:
+            _require_agency_reachable(
+                receiver.value, receiving_agencies, "hand the case over", "target", step="L1.5"
             )
         self._handed_over(target=target_value, receiving_unit=receiving_unit, notes=notes)
 
@@ -618,15 +641,21 @@ class Case(Aggregate):
         service_type: str,
         agency: str,
         due_at: datetime,
+        receiving_agencies: Collection[str],
         emergency: bool = False,
         notes: str = "",
         referral_record_ref: str = "",
     ) -> None:
-        """L4.1: refer the beneficiary to an agency for a service (with a referral record)."""
+        """L4.1: refer the beneficiary to an agency for a service (with a referral record).
+
+        ``receiving_agencies``: the agencies a referral can reach (those with an inbox,
+        and the coordinating office itself); the service layer knows them.
+        """
         self._require_open()
         service_value = value_of(ServiceType, "service_type", service_type)
         agency_value = value_of(Agency, "agency", agency)
         _require_agency_provides(agency_value, service_value)
+        _require_agency_reachable(agency_value, receiving_agencies, "refer", "agency", step="L4.1")
         if emergency and not self.emergency:
             raise RuleViolated(
                 "not_an_emergency",
@@ -1049,6 +1078,24 @@ def _require_agency_provides(agency: str, service_type: str) -> None:
             "agency_cannot_provide_service",
             f"service {service_type} is provided by: {names} (L3.2)",
             step="L3.2",
+        )
+
+
+def _require_agency_reachable(
+    agency: str, receiving_agencies: Collection[str], what: str, field: str, *, step: str
+) -> None:
+    # A referral or hand-over recorded for an agency nobody reads (Baznas, the
+    # prosecutor, the court... have no topic or inbox) would look sent and reach
+    # nobody: the beneficiary would wait for a service no one was asked for.
+    if agency not in receiving_agencies:
+        names = ", ".join(sorted(receiving_agencies))
+        raise AgencyNotConnected(
+            field,
+            f"cannot {what} to {agency}: it has no inbox in Simpul, so nobody there would "
+            f"receive it; agencies connected: {names}. Refer through a connected agency "
+            "(the social office writes to Baznas, the police to the prosecutor) or by letter "
+            "outside Simpul",
+            step=step,
         )
 
 

@@ -32,6 +32,18 @@ class RuleViolated(DomainError):
         self.step = step
 
 
+class AgencyNotConnected(RuleViolated):
+    """A referral or hand-over names an agency Simpul cannot deliver to (no inbox).
+
+    No state of the case would allow it, so it is an invalid target rather than a
+    conflict; ``field`` names the request field that chose the agency.
+    """
+
+    def __init__(self, field: str, message: str, *, step: str) -> None:
+        super().__init__("agency_not_connected", message, step=step)
+        self.field = field
+
+
 class CaseClosed(RuleViolated):
     def __init__(self) -> None:
         super().__init__(

@@ -293,7 +293,9 @@ def open_cases(settings: Settings, database: str, *, set_up: bool | None = None)
     if set_up is None:
         set_up = _may_set_up(database, settings)
     env["CREATE_TABLE"] = "y" if set_up else "n"
-    cases = Cases(env=env, profiles=profiles(settings))
+    cases = Cases(
+        env=env, profiles=profiles(settings), agencies_with_inbox=sharing_matrix(settings).agencies
+    )
     if not set_up:
         _require_set_up(cases, database)
     return cases

@@ -328,6 +328,9 @@ class CommandContext:
     actor: Actor
     now: datetime
     profile: TimeStandardProfile
+    # The agencies a referral or hand-over of this case can reach: those with an inbox
+    # (the rows of the data-sharing matrix) and the case's coordinating office.
+    receiving_agencies: frozenset[str]
 
 
 class CaseCommand(CommandModel, ABC):
@@ -418,7 +421,12 @@ class HandOver(CaseCommand):
     notes: Note = ""
 
     def apply(self, case: Case, context: CommandContext) -> None:
-        case.hand_over(target=self.target, receiving_unit=self.receiving_unit, notes=self.notes)
+        case.hand_over(
+            target=self.target,
+            receiving_agencies=context.receiving_agencies,
+            receiving_unit=self.receiving_unit,
+            notes=self.notes,
+        )
 
 
 class RecordEmergencyResponse(CaseCommand):
@@ -611,6 +619,7 @@ class Refer(CaseCommand):
             service_type=self.service_type,
             agency=self.agency,
             due_at=context.now + context.profile.step("L4.1").limit,
+            receiving_agencies=context.receiving_agencies,
             emergency=self.emergency,
             notes=self.notes,
             referral_record_ref=self.referral_record_ref,

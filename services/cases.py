@@ -24,6 +24,7 @@ from domain.register import CaseRegister
 from domain.time_standards import TimeStandardProfile
 from services.access import (
     AccessDenied,
+    coordinating_agency,
     may_read,
     may_read_access_log,
     may_read_actor_access_log,
@@ -42,6 +43,7 @@ from services.access_log import (
 )
 from services.case_commands import CaseCommand, CommandContext, ReportCase
 from services.profiles import ProfileBook, UnknownDistrict, load_profiles
+from services.sharing import load_matrix
 
 MAX_CONFLICT_RETRIES = 5
 
@@ -140,10 +142,16 @@ class Cases(Application[UUID]):
         env: dict[str, str] | None = None,
         *,
         profiles: ProfileBook | None = None,
+        agencies_with_inbox: Iterable[str] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        """``agencies_with_inbox``: the rows of the data-sharing matrix in use (the
+        bundled one's by default); a referral or hand-over reaches only these."""
         super().__init__(env)
         self.profiles = profiles or load_profiles()
+        self.agencies_with_inbox = frozenset(
+            load_matrix().agencies if agencies_with_inbox is None else agencies_with_inbox
+        )
         self.clock = clock
 
     # ---- Reading ---------------------------------------------------------------
@@ -238,6 +246,12 @@ class Cases(Application[UUID]):
             raise TypeError("a case's district is named by its ReportReceived event")
         return self.profiles.profile(report.district)
 
+    def receiving_agencies(self, case: Case) -> frozenset[str]:
+        """Where a referral or hand-over of ``case`` can go: an agency with an inbox, or
+        the case's coordinating office (its own services, L3.2), which sees every referral
+        in its views and answers for it."""
+        return self.agencies_with_inbox | {coordinating_agency(case.district).value}
+
     @property
     def _access_log(self) -> AccessLog:
         log: AccessLog = self.recorder.access_log  # type: ignore[attr-defined]  # the recorder is ours (gateways/eventstore)
@@ -308,7 +322,9 @@ class Cases(Application[UUID]):
             referral_agency = case.referral(acted_on).agency if acted_on is not None else None
             require_may_act(actor, case, command.step.who, referral_agency=referral_agency)
             now = self.clock()
-            context = CommandContext(actor, now, self.profiles.profile(case.district))
+            context = CommandContext(
+                actor, now, self.profiles.profile(case.district), self.receiving_agencies(case)
+            )
             with acting_as(actor, now):
                 command.apply(case, context)
             recorded = tuple(type(event).__name__ for event in case.pending_events)

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.actors import Actor
-from domain.errors import InvalidValue, ReferralNotFound, RuleViolated
+from domain.errors import AgencyNotConnected, InvalidValue, ReferralNotFound, RuleViolated
 from gateways.api.views import view_of
 from projections.case_file import NothingRecordedThen
 from services.access import AccessDenied
@@ -66,7 +66,11 @@ COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "A rule of the SOP refuses it now, If-Match is stale, or the "
         "Idempotency-Key was used for another request",
     },
-    422: {"model": Problem, "description": "A field is invalid; the problem names it"},
+    422: {
+        "model": Problem,
+        "description": "A field is invalid, or names an agency Simpul cannot deliver to "
+        "(rule agency_not_connected); the problem names it",
+    },
     503: {"model": Problem, "description": "The case store is unreachable; nothing was recorded"},
 }
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -181,6 +185,25 @@ def _invalid_value(_: Request, error: InvalidValue) -> JSONResponse:
 def _rule_violated(_: Request, error: RuleViolated) -> JSONResponse:
     return problem_response(
         409, "rule-violated", "Not allowed now", error.message, rule=error.rule, step=error.step
+    )
+
+
+def _agency_not_connected(_: Request, error: AgencyNotConnected) -> JSONResponse:
+    # 422, not 409: no later state of the case makes the agency reachable.
+    return problem_response(
+        422,
+        "agency-not-connected",
+        "Agency not connected",
+        error.message,
+        rule=error.rule,
+        step=error.step,
+        errors=[
+            FieldError(
+                field=f"body.{error.field}",
+                message="names an agency without an inbox in Simpul",
+                type="agency_not_connected",
+            )
+        ],
     )
 
 
@@ -346,6 +369,7 @@ def install(app: FastAPI) -> None:
         RequestValidationError: _validation_problem,
         InvalidValue: _invalid_value,
         RuleViolated: _rule_violated,
+        AgencyNotConnected: _agency_not_connected,
         CaseNotFound: _case_not_found,
         ReferralNotFound: _referral_not_found,
         NothingRecordedThen: _nothing_recorded_then,

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.case_commands import CASE_STEPS, ReferralCommand
-from tests.support.lifecycle import Headers, a_report_body
+from tests.support.lifecycle import Headers, a_report_body, open_referred_case
 
 SECRET_NAME = "Kembang Sepatu"
 SECRET_NIK = "12345678901234X6"
@@ -472,3 +472,37 @@ def test_a_body_that_is_not_utf8_gets_the_documented_422(client: TestClient, aut
     assert response.json()["errors"] == [
         {"field": "body", "message": "not valid JSON: not UTF-8", "type": "json_invalid"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("agency", "service_type"),
+    [
+        ("baznas", "repatriation"),
+        ("prosecutor", "legal_process"),
+        ("court", "legal_process"),
+        ("legal_aid", "legal_aid"),
+        ("civil_registry", "civil_documents"),
+        ("religious_affairs", "religious_guidance"),
+        ("bpjs", "health_insurance"),
+    ],
+)
+def test_a_referral_to_an_agency_without_an_inbox_is_422_naming_the_rule(
+    client: TestClient, auth: Headers, agency: str, service_type: str
+):
+    """L4.1: Tanjungpinang T4 names Baznas and the prosecutor, but Simpul has no inbox for them."""
+    case_id = open_referred_case(client, auth("coordinator"), {})
+    version = _version(client, auth, case_id)
+
+    response = client.post(
+        f"/api/v1/cases/{case_id}/referrals",
+        json={"service_type": service_type, "agency": agency},
+        headers=auth("coordinator"),
+    )
+
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["rule"] == "agency_not_connected"
+    assert problem["step"] == "L4.1"
+    assert problem["errors"][0]["field"] == "body.agency"
+    assert f"to {agency}:" in problem["detail"]
+    assert _version(client, auth, case_id) == version

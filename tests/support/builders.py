@@ -47,6 +47,7 @@ from services.case_commands import (
 )
 from services.cases import Cases, CommandResult
 from services.profiles import ProfileBook, load_profiles
+from services.sharing import load_matrix
 
 DISTRICT = "luwu-utara"
 REGISTER_CODE = "LUTRA"
@@ -57,6 +58,9 @@ OTHER_REGISTER_CODE = "BATU"
 FIXED_TIME = datetime(2024, 3, 4, 1, 0, tzinfo=UTC)
 REPORT_ARRIVED_AT = FIXED_TIME - timedelta(minutes=20)
 REFERRAL_ID = "referral-1"
+# Where a referral or hand-over can go with the bundled matrix: its rows and the
+# coordinating UPTD PPA (what the case service passes ``Case.refer``).
+RECEIVING_AGENCIES = frozenset({*load_matrix().agencies, Agency.UPTD_PPA.value})
 
 
 # ---- Actors --------------------------------------------------------------------
@@ -174,6 +178,11 @@ def a_handover(**overrides: Any) -> dict[str, Any]:
     return {"target": "patbm", "receiving_unit": "PATBM Desa Contoh", "notes": "", **overrides}
 
 
+def a_direct_handover(**overrides: Any) -> dict[str, Any]:
+    """Routing b, as ``Case.hand_over`` takes it: ``a_handover`` and the agencies it can reach."""
+    return a_handover(**{"receiving_agencies": RECEIVING_AGENCIES, **overrides})
+
+
 def an_emergency_response(**overrides: Any) -> dict[str, Any]:
     return {"actions": ["Korban dijemput dan dibawa ke rumah aman."], "notes": "", **overrides}
 
@@ -278,7 +287,12 @@ def a_referral(**overrides: Any) -> dict[str, Any]:
 def a_direct_referral(**overrides: Any) -> dict[str, Any]:
     """L4.1, as ``Case.refer`` takes it: ``a_referral`` with ``REFERRAL_ID``, due in 7 days."""
     return a_referral(
-        **{"referral_id": REFERRAL_ID, "due_at": FIXED_TIME + timedelta(days=7), **overrides}
+        **{
+            "referral_id": REFERRAL_ID,
+            "due_at": FIXED_TIME + timedelta(days=7),
+            "receiving_agencies": RECEIVING_AGENCIES,
+            **overrides,
+        }
     )
 
 
@@ -356,7 +370,7 @@ def a_unilateral_termination(**overrides: Any) -> dict[str, Any]:
 COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "give_psychological_first_aid": a_psychological_first_aid,
     "classify": a_classification,
-    "hand_over": a_handover,
+    "hand_over": a_direct_handover,
     "record_emergency_response": an_emergency_response,
     "assign_case_worker": a_case_worker_assignment,
     "record_contact": a_contact,

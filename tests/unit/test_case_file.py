@@ -37,6 +37,7 @@ from tests.support.builders import (
     LEGAL_AID_OFFICER,
     POLICE_OFFICER,
     PROVINCE_OFFICER,
+    RECEIVING_AGENCIES,
     SOCIAL_OFFICER,
     START,
     after,
@@ -286,7 +287,7 @@ def tell_the_whole_story() -> CaseStory:
     with story.step(after(hours=3), by=CASE_WORKER) as case:
         case.record_emergency_response(**EMERGENCY_RESPONSE)
     with story.step(after(hours=3, minutes=30), by=CASE_WORKER) as case:
-        case.refer(**MEDICAL_REFERRAL)
+        case.refer(**MEDICAL_REFERRAL, receiving_agencies=RECEIVING_AGENCIES)
     with story.step(after(hours=5), by=CASE_WORKER) as case:
         case.record_contact(**CONTACT)
     with story.step(after(hours=5, minutes=30), by=CASE_WORKER) as case:
@@ -311,11 +312,11 @@ def tell_the_whole_story() -> CaseStory:
         case.agree_intervention_plan(**FIRST_PLAN)
     # Intervention (L4): one referral completed in two deliveries, one declined, one withdrawn.
     with story.step(after(days=3, hours=1), by=CASE_WORKER) as case:
-        case.refer(**COUNSELLING_REFERRAL)
+        case.refer(**COUNSELLING_REFERRAL, receiving_agencies=RECEIVING_AGENCIES)
     with story.step(after(days=3, hours=2), by=CASE_WORKER) as case:
-        case.refer(**LEGAL_PROCESS_REFERRAL)
+        case.refer(**LEGAL_PROCESS_REFERRAL, receiving_agencies=RECEIVING_AGENCIES)
     with story.step(after(days=3, hours=3), by=CASE_WORKER) as case:
-        case.refer(**SCHOOL_REFERRAL)
+        case.refer(**SCHOOL_REFERRAL, receiving_agencies=RECEIVING_AGENCIES)
     with story.step(after(days=4), by=PROVINCE_OFFICER) as case:
         case.accept_referral(referral_id="counselling")
     with story.step(after(days=4, hours=1), by=POLICE_OFFICER) as case:
@@ -342,7 +343,8 @@ def tell_the_whole_story() -> CaseStory:
     with story.step(after(days=24), by=CASE_WORKER) as case:
         case.agree_intervention_plan(**SECOND_PLAN)
     with story.step(after(days=24, hours=1), by=CASE_WORKER) as case:
-        case.refer(**LEGAL_AID_REFERRAL)
+        # The bundled matrix gives LBH no inbox; this deployment's matrix adds its row.
+        case.refer(**LEGAL_AID_REFERRAL, receiving_agencies=RECEIVING_AGENCIES | {"legal_aid"})
     with story.step(after(days=25), by=LEGAL_AID_OFFICER) as case:
         case.accept_referral(referral_id="legal-aid")
     with story.step(after(days=40), by=LEGAL_AID_OFFICER) as case:
@@ -688,6 +690,7 @@ def test_handover_closes_the_case_file() -> None:
     with story.step(after(hours=1)) as case:
         case.hand_over(
             target="patbm",
+            receiving_agencies=RECEIVING_AGENCIES,
             receiving_unit="PATBM Desa Baebunta",
             notes="The village group knows the family.",
         )
@@ -782,6 +785,7 @@ def test_termination_cancels_the_referrals_still_unsettled() -> None:
                 service_type=service_type,
                 agency=agency,
                 due_at=after(days=10),
+                receiving_agencies=RECEIVING_AGENCIES,
             )
     with story.step(after(days=4), by=SOCIAL_OFFICER) as case:
         case.decline_referral(referral_id="shelter", reason="The shelter is full.")
@@ -839,7 +843,7 @@ def test_scenarios_exercise_every_case_event() -> None:
     }
     handed_over = classified_story(risk_level="low", jurisdiction="village")
     with handed_over.step(after(hours=1)) as case:
-        case.hand_over(target="patbm")
+        case.hand_over(target="patbm", receiving_agencies=RECEIVING_AGENCIES)
     mediated = mediated_story()
 
     exercised = {

@@ -17,7 +17,13 @@ from eventsourcing.application import Application
 
 from domain.actors import Actor, NoActorError, acting_as
 from domain.case import Case
-from domain.errors import CaseClosed, InvalidValue, ReferralNotFound, RuleViolated
+from domain.errors import (
+    AgencyNotConnected,
+    CaseClosed,
+    InvalidValue,
+    ReferralNotFound,
+    RuleViolated,
+)
 from domain.vocabulary import ReferralStatus, Stage
 from gateways.eventstore.environment import memory_env
 from tests.support.builders import (
@@ -27,6 +33,7 @@ from tests.support.builders import (
     FIXED_TIME,
     HEALTH_OFFICER,
     INTAKE_OFFICER,
+    RECEIVING_AGENCIES,
     REFERRAL_ID,
     FakeClock,
     a_case_at,
@@ -36,8 +43,8 @@ from tests.support.builders import (
     a_consent,
     a_consent_refusal,
     a_contact,
+    a_direct_handover,
     a_direct_referral,
-    a_handover,
     a_mediation,
     a_monitoring_visit,
     a_new_case,
@@ -100,6 +107,79 @@ def test_referral_before_consent_is_refused():
         case.refer(**a_direct_referral())
 
     assert caught.value.step == "L1.9"
+
+
+# Each agency the SOPs name that has no row in the bundled sharing matrix, with a
+# service it provides (L3.2; Tanjungpinang T4 c and e name the prosecutor and Baznas).
+AGENCIES_WITHOUT_INBOX = [
+    ("baznas", "repatriation"),
+    ("prosecutor", "legal_process"),
+    ("court", "legal_process"),
+    ("legal_aid", "legal_aid"),
+    ("civil_registry", "civil_documents"),
+    ("religious_affairs", "religious_guidance"),
+    ("bpjs", "social_security_enrolment"),
+]
+
+
+@pytest.mark.parametrize(("agency", "service_type"), AGENCIES_WITHOUT_INBOX)
+def test_a_referral_to_an_agency_without_an_inbox_is_refused(agency, service_type):
+    """L4.1: a referral nobody receives would leave the beneficiary waiting for nothing."""
+    case = a_case_at(Stage.INTERVENTION)
+
+    with (
+        acting(),
+        refused(case, AgencyNotConnected, rule="agency_not_connected") as caught,
+    ):
+        case.refer(**a_direct_referral(agency=agency, service_type=service_type))
+
+    assert caught.value.step == "L4.1"
+    assert caught.value.field == "agency"
+    assert agency in caught.value.message
+
+
+def test_a_referral_reaches_an_agency_that_a_replacement_matrix_connects():
+    """The agencies with inboxes are configuration (SIMPUL_SHARING_MATRIX), not code."""
+    case = a_case_at(Stage.INTERVENTION)
+
+    with acting():
+        case.refer(
+            **a_direct_referral(
+                agency="baznas",
+                service_type="repatriation",
+                receiving_agencies=RECEIVING_AGENCIES | {"baznas"},
+            )
+        )
+
+    assert case.referral(REFERRAL_ID).agency == "baznas"
+
+
+def test_a_handover_to_an_agency_without_an_inbox_is_refused():
+    """L1.5 rule b: a matrix without a PATBM row leaves the village group unreachable."""
+    case = a_new_case()
+    with acting(INTAKE_OFFICER):
+        case.classify(**a_classification(risk_level="low", jurisdiction="village"))
+
+    with (
+        acting(COORDINATOR),
+        refused(case, AgencyNotConnected, rule="agency_not_connected") as caught,
+    ):
+        case.hand_over(**a_direct_handover(receiving_agencies=RECEIVING_AGENCIES - {"patbm"}))
+
+    assert caught.value.step == "L1.5"
+    assert caught.value.field == "target"
+
+
+def test_information_only_needs_no_receiving_agency():
+    """L1.5 rule f: information about services goes to nobody, so nothing must be reachable."""
+    case = a_new_case()
+    with acting(INTAKE_OFFICER):
+        case.classify(**a_classification(case_type="other"))
+
+    with acting(COORDINATOR):
+        case.hand_over(**a_direct_handover(target="information_only", receiving_agencies=()))
+
+    assert case.closure == "handed_over:information_only"
 
 
 def test_emergency_referral_before_consent_is_allowed_on_an_emergency_case():
@@ -217,7 +297,7 @@ def handed_over_case() -> Case:
     with acting():
         case.classify(**a_classification(risk_level="low", jurisdiction="village"))
     with acting(COORDINATOR):
-        case.hand_over(**a_handover(target="patbm"))
+        case.hand_over(**a_direct_handover(target="patbm"))
     return case
 
 
@@ -466,7 +546,7 @@ def test_handover_to_the_routed_target_closes_the_case(classification, target, r
         case.classify(**a_classification(**classification))
 
     with acting(COORDINATOR):
-        case.hand_over(**a_handover(target=target))
+        case.hand_over(**a_direct_handover(target=target))
 
     assert case.stage == Stage.CLOSED
     assert case.closure == f"handed_over:{target}"
@@ -486,7 +566,7 @@ def test_handover_ends_the_open_referrals():
         case.classify(**an_emergency_classification(case_type="ABH"))
 
     with acting(COORDINATOR):
-        case.hand_over(**a_handover(target="social"))
+        case.hand_over(**a_direct_handover(target="social"))
 
     assert case.referral(REFERRAL_ID).status == ReferralStatus.CANCELLED
     assert case.open_referral_agencies() == frozenset()
@@ -500,7 +580,7 @@ def test_handover_of_a_case_the_district_handles_is_refused(target):
         case.classify(**a_classification())
 
     with acting(COORDINATOR), refused(case, RuleViolated, rule="handover_not_routed") as caught:
-        case.hand_over(**a_handover(target=target))
+        case.hand_over(**a_direct_handover(target=target))
 
     assert caught.value.step == "L1.5"
 
@@ -512,7 +592,7 @@ def test_handover_to_a_target_other_than_the_routed_one_is_refused():
         case.classify(**a_classification(case_type="ABH"))
 
     with acting(COORDINATOR), refused(case, RuleViolated, rule="handover_not_routed"):
-        case.hand_over(**a_handover(target="patbm"))
+        case.hand_over(**a_direct_handover(target="patbm"))
 
 
 def test_handover_follows_the_latest_classification():
@@ -523,7 +603,7 @@ def test_handover_follows_the_latest_classification():
         case.classify(**a_classification(risk_level="low", jurisdiction="village"))
 
     with acting(COORDINATOR):
-        case.hand_over(**a_handover(target="patbm"))
+        case.hand_over(**a_direct_handover(target="patbm"))
 
     assert case.closure == "handed_over:patbm"
 
@@ -533,7 +613,7 @@ def test_handover_needs_a_classification():
     case = a_new_case()
 
     with acting(COORDINATOR), refused(case, RuleViolated, rule="classification_required") as caught:
-        case.hand_over(**a_handover())
+        case.hand_over(**a_direct_handover())
 
     assert caught.value.step == "L1.5"
 

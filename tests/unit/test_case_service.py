@@ -6,7 +6,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.errors import RuleViolated
+from domain.errors import AgencyNotConnected, RuleViolated
 from domain.vocabulary import Agency, ReferralStatus, Role, Stage
 from gateways.eventstore.environment import memory_env
 from services.access import AccessDenied
@@ -51,6 +51,7 @@ from tests.support.builders import (
     a_classification,
     a_consent,
     a_contact,
+    a_handover,
     a_monitoring_visit,
     a_psychological_first_aid,
     a_referral,
@@ -287,6 +288,48 @@ def test_an_agency_the_case_was_not_referred_to_is_told_it_does_not_exist(
         )
 
 
+def test_the_service_refuses_a_referral_to_an_agency_without_an_inbox(cases):
+    """L4.1: Baznas funds repatriation (Tanjungpinang T4 e) but has no inbox in Simpul."""
+    case_id = report_a_case(cases).case_id
+    advance_reported_case(cases, case_id, Stage.INTERVENTION)
+    version = cases.visible_case(CASE_WORKER, case_id).version
+
+    with pytest.raises(AgencyNotConnected) as caught:
+        cases.execute(
+            CASE_WORKER, case_id, Refer(service_type="repatriation", agency=Agency.BAZNAS)
+        )
+
+    assert caught.value.rule == "agency_not_connected"
+    assert cases.visible_case(CASE_WORKER, case_id).version == version
+
+
+def test_the_service_refers_to_the_agencies_of_the_matrix_it_was_given(clock):
+    """A deployment whose matrix gives Baznas a row may refer there."""
+    cases = Cases(env=memory_env(), clock=clock, agencies_with_inbox={"health", "police", "baznas"})
+    case_id = report_a_case(cases).case_id
+    advance_reported_case(cases, case_id, Stage.INTERVENTION)
+
+    result = cases.execute(
+        CASE_WORKER, case_id, Refer(service_type="repatriation", agency=Agency.BAZNAS)
+    )
+
+    assert result.recorded == ("Referred",)
+
+
+def test_the_coordinating_office_may_refer_to_its_own_service(cases):
+    """L3.2: counselling by the UPTD PPA's psychologist; the office's views show the referral."""
+    case_id = report_a_case(cases).case_id
+    advance_reported_case(cases, case_id, Stage.INTERVENTION)
+
+    result = cases.execute(
+        CASE_WORKER,
+        case_id,
+        Refer(service_type="psychological_counselling", agency=Agency.UPTD_PPA),
+    )
+
+    assert result.recorded == ("Referred",)
+
+
 def test_an_agency_is_told_the_case_does_not_exist_until_it_is_referred(cases):
     case_id = report_a_case(cases).case_id
     advance_reported_case(cases, case_id, Stage.INTERVENTION)
@@ -389,7 +432,7 @@ def test_an_auditor_reads_the_case_and_its_history(cases, case_in_intervention):
 
 
 # Service-level arguments: the service chooses a referral's due time itself.
-SERVICE_COMMAND_ARGUMENTS = {**COMMAND_ARGUMENTS, "refer": a_referral}
+SERVICE_COMMAND_ARGUMENTS = {**COMMAND_ARGUMENTS, "refer": a_referral, "hand_over": a_handover}
 
 
 @pytest.mark.parametrize("command", sorted(SERVICE_COMMAND_ARGUMENTS))

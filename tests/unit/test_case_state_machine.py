@@ -60,6 +60,7 @@ from tests.support.builders import (
     CASE_WORKER,
     COMMAND_ARGUMENTS,
     COORDINATOR,
+    RECEIVING_AGENCIES,
     FakeClock,
     a_case_at,
     a_direct_referral,
@@ -241,6 +242,8 @@ class CaseUnderRandomCommands(RuleBasedStateMachine):
         pending = list(self.case.pending_events)
         with acting_as(COORDINATOR, self.clock.advance(STEP)):
             try:
+                if command in ("refer", "hand_over"):
+                    command_arguments.setdefault("receiving_agencies", RECEIVING_AGENCIES)
                 getattr(self.case, command)(**command_arguments)
             except DomainError:
                 assert state_of(self.case) == state

@@ -16,6 +16,7 @@ from tests.support.builders import (
     COORDINATOR,
     HEALTH_OFFICER,
     POLICE_OFFICER,
+    RECEIVING_AGENCIES,
     after,
     record,
     report,
@@ -32,6 +33,9 @@ class History:
         self.events: list[Any] = list(self.case.collect_events())
 
     def do(self, when: Any, command: str, *, by: Any = COORDINATOR, **arguments: Any) -> "History":
+        if command in ("refer", "hand_over"):
+            # What the case service passes: where a referral or hand-over can go.
+            arguments.setdefault("receiving_agencies", RECEIVING_AGENCIES)
         with record(self.case, when, by=by) as recorded:
             getattr(self.case, command)(**arguments)
         self.events.extend(recorded)

@@ -16,6 +16,7 @@ from tests.support.builders import (
     EDUCATION_OFFICER,
     INTAKE_OFFICER,
     POLICE_OFFICER,
+    RECEIVING_AGENCIES,
     after,
     record,
     report,
@@ -45,6 +46,9 @@ class Story:
         self._share(self.case.collect_events())
 
     def act(self, command: str, *, by=COORDINATOR, **arguments: Any) -> list[tuple[str, str, dict]]:
+        if command in ("refer", "hand_over"):
+            # What the case service passes: where a referral or hand-over can go.
+            arguments.setdefault("receiving_agencies", RECEIVING_AGENCIES)
         self.minutes += 5
         with record(self.case, after(minutes=self.minutes), by=by) as events:
             getattr(self.case, command)(**arguments)

@@ -32,6 +32,7 @@ from domain.time_standards import (
 )
 from domain.vocabulary import Agency, Role
 from services.profiles import load_profiles
+from tests.support.builders import RECEIVING_AGENCIES
 
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=ZoneInfo("Asia/Makassar"))
 COORDINATOR = Actor("coordinator-1", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara")
@@ -67,6 +68,9 @@ class Scenario:
         self.events: list[object] = list(self.case.collect_events())
 
     def do(self, after: timedelta, command: str, **arguments: Any) -> "Scenario":
+        if command in ("refer", "hand_over"):
+            # What the case service passes: where a referral or hand-over can go.
+            arguments.setdefault("receiving_agencies", RECEIVING_AGENCIES)
         with acting_as(COORDINATOR, T0 + after):
             getattr(self.case, command)(**arguments)
         self.events.extend(self.case.collect_events())
