@@ -93,6 +93,9 @@ class StepStandard:
     ends: str
     when: str | None = None
     per_referral: bool = False
+    # The start of a range the SOP gives ("3-7 hari", Tanjungpinang T4): the step falls
+    # due this long after it starts and is overdue only after ``limit``, the range's end.
+    due_from: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,17 @@ def _step(raw: Any, index: int) -> StepStandard:
         limit = parse_duration(raw_limit)
     except ProfileError as error:
         raise ProfileError(f"{where}: 'limit': {error}") from None
+    due_from = None
+    if "due_from" in raw:
+        try:
+            due_from = parse_duration(raw["due_from"])
+        except ProfileError as error:
+            raise ProfileError(f"{where}: 'due_from': {error}") from None
+        if due_from >= limit:
+            raise ProfileError(
+                f"{where}: 'due_from' must be shorter than 'limit' "
+                '(a range such as 3-7 days is due_from = "3d", limit = "7d")'
+            )
     starts = _milestone(raw, "starts", where, per_referral)
     ends = _milestone(raw, "ends", where, per_referral)
     if starts == ends:
@@ -176,6 +190,7 @@ def _step(raw: Any, index: int) -> StepStandard:
         ends=ends,
         when=when,
         per_referral=per_referral,
+        due_from=due_from,
     )
 
 
@@ -500,6 +515,9 @@ class StepStatus:
     # The version of the event that did the step, if done: the timeline shows the
     # step's time standard on that event.
     done_version: int | None = None
+    # When the step falls due, where the SOP gives a range (StepStandard.due_from);
+    # it is overdue only after ``due_at``.
+    due_from: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -579,6 +597,9 @@ def _status(
         state=state,
         referral_id=referral.referral_id if referral is not None else None,
         done_version=version_of(step.ends) if done_at is not None else None,
+        due_from=(
+            (started_at + step.due_from).astimezone(timezone) if step.due_from is not None else None
+        ),
     )
 
 

@@ -157,7 +157,10 @@ def test_the_closing_messages_and_the_asyncapi_document_say_how_long_data_is_kep
         )
     assert document["info"]["x-simpul-retention"]["districts"] == {
         "kota-batu": 30,
+        "kutai-timur": 30,
         "luwu-utara": 30,
+        "purwakarta": 30,
+        "tanjungpinang": 30,
     }
     assert document["info"]["x-simpul-retention"]["default_days"] == 30
     assert asyncapi_document()["info"]["x-simpul-retention"]["districts"]["luwu-utara"] == 90

@@ -71,7 +71,10 @@ def test_the_bundled_districts_say_their_retention_and_the_setting_overrides_eve
         d: bundled.profile(d).agency_personal_data_retention_days for d in bundled.districts()
     } == {
         "kota-batu": 90,
+        "kutai-timur": 90,  # K-I6: reintegration is monitored for 3 bulan
         "luwu-utara": 90,
+        "purwakarta": 90,
+        "tanjungpinang": 90,
     }
     assert {
         overridden.profile(d).agency_personal_data_retention_days for d in overridden.districts()

@@ -634,13 +634,86 @@ def test_milestones_accept_events_in_any_order():
 # ---- Profiles: numbers are configuration, not code ---------------------------------------
 
 
-def test_both_bundled_profiles_load_with_distinct_register_codes():
-    assert PROFILES.districts() == ["kota-batu", "luwu-utara"]
-    assert LUWU_UTARA.register_code != KOTA_BATU.register_code
-    assert LUWU_UTARA.timezone == ZoneInfo("Asia/Makassar")
-    assert KOTA_BATU.timezone == ZoneInfo("Asia/Jakarta")
-    for profile in (LUWU_UTARA, KOTA_BATU):
+def test_the_five_seed_districts_load_with_distinct_register_codes():
+    assert PROFILES.districts() == [
+        "kota-batu",
+        "kutai-timur",
+        "luwu-utara",
+        "purwakarta",
+        "tanjungpinang",
+    ]
+    profiles = [PROFILES.profile(district) for district in PROFILES.districts()]
+    assert len({profile.register_code for profile in profiles}) == 5
+    assert {p.district: p.timezone.key for p in profiles} == {
+        "kota-batu": "Asia/Jakarta",
+        "kutai-timur": "Asia/Makassar",  # East Kalimantan, WITA
+        "luwu-utara": "Asia/Makassar",
+        "purwakarta": "Asia/Jakarta",
+        "tanjungpinang": "Asia/Jakarta",  # Riau Islands, WIB
+    }
+    for profile in profiles:
         assert profile.step("L4.1").per_referral  # the case service reads it when referring
+        # Every district runs the same thirteen clocks, so compliance compares.
+        assert [step.code for step in profile.steps] == [step.code for step in LUWU_UTARA.steps]
+
+
+def hours(n: float) -> timedelta:
+    return timedelta(hours=n)
+
+
+# (district, step) -> (due from, overdue after), and where the number comes from.
+SEED_CLOCKS = {
+    # Kota Batu (000_): B1, B2 + B3, B4; the rest fall back to Luwu Utara.
+    ("kota-batu", "L1.2"): (None, minutes(60)),  # B1 identifikasi korban
+    ("kota-batu", "L1.5"): (None, minutes(60 + 30)),  # B2 assessment + B3 classification
+    ("kota-batu", "L2.1"): (None, minutes(60)),  # B4 screening, home visit
+    ("kota-batu", "L4.1"): (None, days(7)),  # fallback: no time for referred services
+    # Purwakarta (001_): P1, P2 + P3, P4, P6.
+    ("purwakarta", "L1.2"): (None, minutes(15)),  # P1 pengaduan
+    ("purwakarta", "L1.5"): (None, minutes(120 + 15)),  # P2 assessment + P3 classification
+    ("purwakarta", "L2.1"): (None, minutes(120)),  # P4 screening
+    ("purwakarta", "L5.2"): (None, days(7) + minutes(240)),  # L4.1 fallback + P6 monitoring
+    ("purwakarta", "L4.1"): (None, days(7)),  # fallback
+    # Tanjungpinang (003_): T1, T2 + T3, T2, T3, T4; ranges are due from their start.
+    ("tanjungpinang", "L1.2"): (None, minutes(15)),  # T1
+    ("tanjungpinang", "L1.5"): (minutes(30 + 30), minutes(30 + 60)),  # T2 + T3
+    ("tanjungpinang", "L2.1"): (None, minutes(30)),  # T2
+    ("tanjungpinang", "L2.7"): (minutes(30), minutes(60)),  # T3 30-60 menit
+    ("tanjungpinang", "L4.1"): (days(3), days(7)),  # T4 3-7 hari
+    ("tanjungpinang", "L1.9"): (None, days(1)),  # fallback: no consent step
+    # Kutai Timur (004_): K-C1, K-C2, K-C3, K-C4, K-C9, K-C5 + K-C6, K-O10.
+    ("kutai-timur", "L1.2"): (None, minutes(30)),  # K-C1
+    ("kutai-timur", "L1.5"): (None, hours(2)),  # K-C2 initial assessment
+    ("kutai-timur", "L1.9"): (None, hours(1)),  # K-C3 services offered, family decides
+    ("kutai-timur", "L2.1"): (None, days(1)),  # K-C4 further assessment
+    ("kutai-timur", "L2.7"): (None, hours(1)),  # K-C9 assessment report
+    ("kutai-timur", "L3.5"): (None, days(7) + days(1)),  # K-C5 conference + K-C6 plan
+    ("kutai-timur", "L4.1"): (None, days(7)),  # fallback: "sesuai kebutuhan" (K-O9)
+    ("kutai-timur", "L5.2"): (None, days(7) + days(1)),  # L4.1 fallback + K-O10
+}
+
+
+@pytest.mark.parametrize(("district", "code"), sorted(SEED_CLOCKS))
+def test_each_district_runs_its_own_seeds_clocks(district, code):
+    step = PROFILES.profile(district).step(code)
+
+    assert (step.due_from, step.limit) == SEED_CLOCKS[(district, code)]
+
+
+def test_a_range_falls_due_at_its_start_and_is_overdue_only_after_its_end():
+    """Tanjungpinang T4: referral services take 3-7 hari."""
+    tanjungpinang = PROFILES.profile("tanjungpinang")
+    scenario = planned_case().refer(days(2), "r1", due_after=days(2) + days(7))
+
+    (on_day_6,) = [s for s in scenario.schedule(days(2 + 6), tanjungpinang) if s.code == "L4.1"]
+    (on_day_8,) = [s for s in scenario.schedule(days(2 + 8), tanjungpinang) if s.code == "L4.1"]
+
+    assert on_day_6.state == StepState.DUE
+    assert on_day_6.due_from == (T0 + days(2 + 3)).astimezone(tanjungpinang.timezone)
+    assert on_day_8.state == StepState.OVERDUE
+    assert [s.due_from for s in scenario.schedule(days(8), LUWU_UTARA) if s.code == "L4.1"] == [
+        None
+    ]
 
 
 def test_luwu_utara_limits_follow_perbup_58_2023():
@@ -753,6 +826,31 @@ def test_bad_durations_are_rejected(text):
 def test_profile_steps_with_bad_fields_are_rejected_naming_the_field(step, message):
     with pytest.raises(ProfileError, match=message):
         parse_profile(profile_data(steps=[step]))
+
+
+@pytest.mark.parametrize(
+    ("due_from", "message"),
+    [
+        ("3 days", r"steps\[0\] \(L1.2\): 'due_from': duration"),
+        ("15m", r"steps\[0\] \(L1.2\): 'due_from' must be shorter than 'limit'"),
+        ("1h", r"steps\[0\] \(L1.2\): 'due_from' must be shorter than 'limit'"),
+    ],
+)
+def test_a_range_whose_start_is_not_before_its_end_is_rejected(due_from, message):
+    with pytest.raises(ProfileError, match=message):
+        parse_profile(profile_data(steps=[step_data(due_from=due_from)]))
+
+
+def test_a_bad_range_in_a_profile_file_names_the_file_step_and_field(tmp_path: Path):
+    bundled = (Path(__file__).parents[2] / "domain/sop/profiles/tanjungpinang.toml").read_text()
+    (tmp_path / "tanjungpinang.toml").write_text(
+        bundled.replace('due_from = "3d"', 'due_from = "8d"')
+    )
+
+    with pytest.raises(ProfileError) as caught:
+        load_profiles(tmp_path)
+
+    assert str(caught.value).startswith("tanjungpinang.toml: steps[10] (L4.1): 'due_from'")
 
 
 def test_profile_with_duplicate_step_codes_is_rejected():
