@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.case import CASE_EVENT_TYPES, Case, referral_status_after
-from domain.vocabulary import ANSWERED_REFERRAL_STATUSES, SETTLED_REFERRAL_STATUSES
+from domain.vocabulary import ANSWERED_REFERRAL_STATUSES, SETTLED_REFERRAL_STATUSES, Agency
 
 # Milestones of the case as a whole, each the time of one recorded event
 # (see CaseMilestones for which event).
@@ -108,6 +108,11 @@ class TimeStandardProfile:
     steps: tuple[StepStandard, ...]
     # Days an agency's inbox keeps a case's personal data after its part in the case closed.
     agency_personal_data_retention_days: int = DEFAULT_AGENCY_RETENTION_DAYS
+    # The agency whose office receives, classifies and coordinates the district's cases
+    # (its intake officers, case workers and coordinators are the case office), and the
+    # name the SOP gives that body. Luwu Utara's and Kota Batu's is the UPTD PPA.
+    coordinating_agency: Agency = Agency.UPTD_PPA
+    coordinating_body: str = ""
 
     def step(self, code: str) -> StepStandard:
         for step in self.steps:
@@ -203,6 +208,19 @@ def retention_days(value: object, where: str) -> int:
     return value
 
 
+# Offices that may coordinate a district's cases. The province serves several districts
+# (it sees its referrals wherever they come from), so it cannot be one district's office.
+COORDINATING_AGENCIES = frozenset(Agency) - {Agency.PROVINCE}
+
+
+def _coordinating_agency(data: Mapping[str, Any]) -> Agency:
+    value = data.get("coordinating_agency", Agency.UPTD_PPA.value)
+    if not isinstance(value, str) or value not in COORDINATING_AGENCIES:
+        known = ", ".join(sorted(agency.value for agency in COORDINATING_AGENCIES))
+        raise ProfileError(f"profile: 'coordinating_agency' must be one of: {known}")
+    return Agency(value)
+
+
 def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
     timezone_name = _text(data, "timezone", "profile")
     try:
@@ -231,6 +249,8 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
             data.get("agency_personal_data_retention_days", DEFAULT_AGENCY_RETENTION_DAYS),
             "profile: 'agency_personal_data_retention_days'",
         ),
+        coordinating_agency=_coordinating_agency(data),
+        coordinating_body=data.get("coordinating_body", ""),
     )
 
 

@@ -22,10 +22,7 @@ from domain.time_standards import (
     case_milestones,
     step_schedule,
 )
-from domain.vocabulary import Agency
 
-# Steps not tied to a referral are the coordinating office's to meet.
-COORDINATING_AGENCY = Agency.UPTD_PPA.value
 OPEN = "open"
 
 
@@ -71,7 +68,8 @@ def step_rows(profile: TimeStandardProfile, history: Sequence[Any]) -> list[Step
             agency=(
                 agency_of_referral[status.referral_id]
                 if status.referral_id is not None
-                else COORDINATING_AGENCY
+                # Steps not tied to a referral are the coordinating office's to meet.
+                else profile.coordinating_agency.value
             ),
             referral_id=status.referral_id,
             limit_minutes=int(status.limit / timedelta(minutes=1)),

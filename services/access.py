@@ -1,9 +1,11 @@
 """Who may read a case and who may issue which command.
 
-A case is visible to its coordinating office (the UPTD PPA of its district),
-its assigned case worker, the agencies it was referred or handed over to, and
-auditors. Anyone else is told the case does not exist. Visible is not
-enough to act: each command names the people who may issue it.
+A case is visible to its coordinating office (the office its district's profile
+names: the UPTD PPA by default, Dinas Sosial in Tanjungpinang, the PKSAI led by
+Dinas Sosial in Kutai Timur), its assigned case worker, the agencies it was
+referred or handed over to, and auditors. Anyone else is told the case does
+not exist. Visible is not enough to act: each command names the people who
+may issue it.
 
 Every rule checks the whole identity a token carries (role, agency, district
 and user id), never one claim alone: a user id names a person only within
@@ -11,7 +13,9 @@ their office, and a token naming the right person in the wrong role, agency
 or district is someone else.
 """
 
+from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 from domain.actors import Actor
 from domain.case import Case
@@ -44,30 +48,10 @@ class Who(Enum):
     CASE_WORKER_OR_COORDINATOR = "the assigned case worker or a coordinator"
 
 
-def coordinating_agency(district: str) -> Agency:
-    """The agency that coordinates a district's cases: in every district today, its UPTD PPA.
+class CoordinatingOffices(Protocol):
+    """Which agency coordinates each district's cases (services.profiles.ProfileBook)."""
 
-    One place to change when a district's profile names another coordinating office.
-    """
-    return Agency.UPTD_PPA
-
-
-def _is_of_coordinating_office(actor: Actor, district: str) -> bool:
-    return actor.district == district and actor.agency == coordinating_agency(district)
-
-
-def is_case_office(actor: Actor, case: Case) -> bool:
-    return _is_of_coordinating_office(actor, case.district) and actor.role in CASE_OFFICE_ROLES
-
-
-def is_assigned_case_worker(actor: Actor, case: Case) -> bool:
-    """The case worker the office assigned: that user, as a case worker of that office."""
-    return (
-        case.case_worker_id is not None
-        and actor.user_id == case.case_worker_id
-        and actor.role == Role.CASE_WORKER
-        and _is_of_coordinating_office(actor, case.district)
-    )
+    def coordinating_agency(self, district: str) -> Agency: ...
 
 
 def _agency_serves_district(actor: Actor, case: Case) -> bool:
@@ -82,25 +66,88 @@ def is_referred_agency(actor: Actor, case: Case) -> bool:
     )
 
 
-def may_read(actor: Actor, case: Case) -> bool:
-    return (
-        actor.role == Role.AUDITOR
-        or is_case_office(actor, case)
-        or is_assigned_case_worker(actor, case)
-        or is_referred_agency(actor, case)
-    )
+@dataclass(frozen=True)
+class AccessRules:
+    """The rules that depend on which office coordinates a district's cases.
 
+    That office is a setting of the district's profile (``coordinating_agency``), so
+    the rules ask ``offices`` rather than assume the UPTD PPA.
+    """
 
-def may_verify(actor: Actor, case: Case) -> bool:
-    """A case's hash chain is checked by auditors and by the office accountable for the case."""
-    return actor.role == Role.AUDITOR or is_case_office(actor, case)
+    offices: CoordinatingOffices
 
+    def coordinating_agency(self, district: str) -> Agency:
+        return self.offices.coordinating_agency(district)
 
-def may_read_access_log(actor: Actor, case: Case) -> bool:
-    """Who read a case: auditors, and the coordinator answerable for the case's office."""
-    return actor.role == Role.AUDITOR or (
-        is_case_office(actor, case) and actor.role == Role.COORDINATOR
-    )
+    def _is_of_coordinating_office(self, actor: Actor, district: str) -> bool:
+        return actor.district == district and actor.agency == self.coordinating_agency(district)
+
+    def is_case_office(self, actor: Actor, case: Case) -> bool:
+        return (
+            self._is_of_coordinating_office(actor, case.district)
+            and actor.role in CASE_OFFICE_ROLES
+        )
+
+    def is_assigned_case_worker(self, actor: Actor, case: Case) -> bool:
+        """The case worker the office assigned: that user, as a case worker of that office."""
+        return (
+            case.case_worker_id is not None
+            and actor.user_id == case.case_worker_id
+            and actor.role == Role.CASE_WORKER
+            and self._is_of_coordinating_office(actor, case.district)
+        )
+
+    def may_read(self, actor: Actor, case: Case) -> bool:
+        return (
+            actor.role == Role.AUDITOR
+            or self.is_case_office(actor, case)
+            or self.is_assigned_case_worker(actor, case)
+            or is_referred_agency(actor, case)
+        )
+
+    def may_verify(self, actor: Actor, case: Case) -> bool:
+        """A case's hash chain is checked by auditors and by the office accountable for it."""
+        return actor.role == Role.AUDITOR or self.is_case_office(actor, case)
+
+    def may_read_access_log(self, actor: Actor, case: Case) -> bool:
+        """Who read a case: auditors, and the coordinator answerable for the case's office."""
+        return actor.role == Role.AUDITOR or (
+            self.is_case_office(actor, case) and actor.role == Role.COORDINATOR
+        )
+
+    def require_may_act(
+        self, actor: Actor, case: Case, who: Who, *, referral_agency: str | None = None
+    ) -> None:
+        _refuse_auditors(actor)
+        office = self.is_case_office(actor, case)
+        team = office or self.is_assigned_case_worker(actor, case)
+        allowed = {
+            Who.CASE_TEAM: team,
+            Who.OFFICE_LEADS: office and actor.role in OFFICE_LEADS,
+            Who.CASE_TEAM_OR_ASSESSING_AGENCY: team
+            or (
+                is_referred_agency(actor, case)
+                and actor.agency.value in case.open_referral_agencies()
+            ),
+            Who.RECEIVING_AGENCY: (
+                actor.role == Role.AGENCY_OFFICER
+                and actor.agency.value == referral_agency
+                and _agency_serves_district(actor, case)
+            )
+            or (office and actor.role == Role.COORDINATOR),
+            Who.CASE_WORKER_OR_COORDINATOR: self.is_assigned_case_worker(actor, case)
+            or (office and actor.role == Role.COORDINATOR),
+        }[who]
+        if not allowed:
+            raise AccessDenied("not_permitted", f"only {who.value} may do this")
+
+    def may_read_coordinator_views(self, actor: Actor) -> bool:
+        """The open-case list, workload and time-standard dashboard of the actor's district:
+        its coordinating office and auditors."""
+        return actor.role == Role.AUDITOR or (
+            self._is_of_coordinating_office(actor, actor.district)
+            and actor.role in CASE_OFFICE_ROLES
+        )
 
 
 def may_read_actor_access_log(actor: Actor) -> bool:
@@ -138,36 +185,3 @@ def require_may_report(actor: Actor) -> None:
     _refuse_auditors(actor)
     if not may_report(actor):
         raise AccessDenied("not_permitted", "data officers cannot record reports")
-
-
-def require_may_act(
-    actor: Actor, case: Case, who: Who, *, referral_agency: str | None = None
-) -> None:
-    _refuse_auditors(actor)
-    team = is_case_office(actor, case) or is_assigned_case_worker(actor, case)
-    allowed = {
-        Who.CASE_TEAM: team,
-        Who.OFFICE_LEADS: is_case_office(actor, case) and actor.role in OFFICE_LEADS,
-        Who.CASE_TEAM_OR_ASSESSING_AGENCY: team
-        or (
-            is_referred_agency(actor, case) and actor.agency.value in case.open_referral_agencies()
-        ),
-        Who.RECEIVING_AGENCY: (
-            actor.role == Role.AGENCY_OFFICER
-            and actor.agency.value == referral_agency
-            and _agency_serves_district(actor, case)
-        )
-        or (is_case_office(actor, case) and actor.role == Role.COORDINATOR),
-        Who.CASE_WORKER_OR_COORDINATOR: is_assigned_case_worker(actor, case)
-        or (is_case_office(actor, case) and actor.role == Role.COORDINATOR),
-    }[who]
-    if not allowed:
-        raise AccessDenied("not_permitted", f"only {who.value} may do this")
-
-
-def may_read_coordinator_views(actor: Actor) -> bool:
-    """The open-case list, workload and time-standard dashboard of the actor's district:
-    its coordinating office (UPTD PPA) and auditors."""
-    return actor.role == Role.AUDITOR or (
-        _is_of_coordinating_office(actor, actor.district) and actor.role in CASE_OFFICE_ROLES
-    )

@@ -24,11 +24,8 @@ from domain.register import CaseRegister
 from domain.time_standards import TimeStandardProfile
 from services.access import (
     AccessDenied,
-    coordinating_agency,
-    may_read,
-    may_read_access_log,
+    AccessRules,
     may_read_actor_access_log,
-    require_may_act,
     require_may_read_case_file,
     require_may_report,
 )
@@ -149,6 +146,7 @@ class Cases(Application[UUID]):
         bundled one's by default); a referral or hand-over reaches only these."""
         super().__init__(env)
         self.profiles = profiles or load_profiles()
+        self.access = AccessRules(self.profiles)
         self.agencies_with_inbox = frozenset(
             load_matrix().agencies if agencies_with_inbox is None else agencies_with_inbox
         )
@@ -158,7 +156,7 @@ class Cases(Application[UUID]):
 
     def visible_case(self, actor: Actor, case_id: UUID) -> Case:
         case = self._load(case_id)
-        if not may_read(actor, case):
+        if not self.access.may_read(actor, case):
             raise CaseNotFound(case_id)
         return case
 
@@ -181,10 +179,12 @@ class Cases(Application[UUID]):
         case_id: UUID,
         read: CaseRead,
         *,
-        permitted: Callable[[Actor, Case], bool] = may_read,
+        permitted: Callable[[Actor, Case], bool] | None = None,
     ) -> Case:
-        """For reads about a case other than its events: check who may, then record the read."""
+        """For reads about a case other than its events: check who may (``permitted``, by
+        default whoever may read the case), then record the read."""
         case = self.visible_case(actor, case_id)
+        permitted = permitted or self.access.may_read
         if not permitted(actor, case):
             raise AccessDenied(
                 "not_permitted", f"this view of the case is not open to the {actor.role} role"
@@ -196,7 +196,7 @@ class Cases(Application[UUID]):
         self, actor: Actor, case_id: UUID, read: CaseRead, *, after: int = 0, limit: int = 100
     ) -> list[AccessEntry]:
         """Who read the case, oldest first. Reading it is itself recorded."""
-        self.authorize_case_read(actor, case_id, read, permitted=may_read_access_log)
+        self.authorize_case_read(actor, case_id, read, permitted=self.access.may_read_access_log)
         return self._access_log.select_access(
             AccessQuery(case_id=case_id, after=after, limit=limit)
         )
@@ -250,7 +250,7 @@ class Cases(Application[UUID]):
         """Where a referral or hand-over of ``case`` can go: an agency with an inbox, or
         the case's coordinating office (its own services, L3.2), which sees every referral
         in its views and answers for it."""
-        return self.agencies_with_inbox | {coordinating_agency(case.district).value}
+        return self.agencies_with_inbox | {self.access.coordinating_agency(case.district).value}
 
     @property
     def _access_log(self) -> AccessLog:
@@ -320,7 +320,9 @@ class Cases(Application[UUID]):
                 raise VersionConflict(case_id, expected_version, case.version)
             acted_on = command.referral_id_acted_on
             referral_agency = case.referral(acted_on).agency if acted_on is not None else None
-            require_may_act(actor, case, command.step.who, referral_agency=referral_agency)
+            self.access.require_may_act(
+                actor, case, command.step.who, referral_agency=referral_agency
+            )
             now = self.clock()
             context = CommandContext(
                 actor, now, self.profiles.profile(case.district), self.receiving_agencies(case)

@@ -12,6 +12,7 @@ from domain.time_standards import (
     parse_profile,
     retention_days,
 )
+from domain.vocabulary import Agency
 
 
 class UnknownDistrict(LookupError):
@@ -44,6 +45,15 @@ class ProfileBook:
             return self._profiles[district]
         except KeyError:
             raise UnknownDistrict(district) from None
+
+    def coordinating_agency(self, district: str) -> Agency:
+        """The agency of the office coordinating the district's cases (services.access).
+
+        A district without a profile has no cases (a report needs the profile); its
+        officers are treated as the UPTD PPA's, which coordinates where nothing says.
+        """
+        profile = self._profiles.get(district)
+        return profile.coordinating_agency if profile is not None else Agency.UPTD_PPA
 
 
 # The case service computes a referral's due time from this step.

@@ -27,3 +27,101 @@ def test_a_district_with_its_own_profile_records_a_report_in_its_register(
 
     assert response.status_code == 201, response.text
     assert response.json()["register_number"].startswith(f"{REGISTER_CODES[district]}/")
+
+
+def _intake_classify_consent_refer(
+    client: TestClient, auth: Headers, *, agency: str, district: str
+) -> tuple[str, int]:
+    """Report, classify (rule a), consent and refer to health as the district's office."""
+    office = {"agency": agency, "district": district}
+    reported = client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer", **office)
+    )
+    assert reported.status_code == 201, reported.text
+    case_id = reported.json()["case_id"]
+    classified = client.post(
+        f"/api/v1/cases/{case_id}/classification",
+        json={
+            "case_type": "KTA",
+            "risk_level": "high",
+            "jurisdiction": "district",
+            "emergency": False,
+        },
+        headers=auth("coordinator", **office),
+    )
+    assert classified.status_code == 200, classified.text
+    consented = client.post(
+        f"/api/v1/cases/{case_id}/consent",
+        json={"given": True, "given_by": "parent", "document_ref": "IC/01"},
+        headers=auth("coordinator", **office),
+    )
+    assert consented.status_code == 200, consented.text
+    referred = client.post(
+        f"/api/v1/cases/{case_id}/referrals",
+        json={"service_type": "medical_examination", "agency": "health"},
+        headers=auth("coordinator", **office),
+    )
+    return case_id, referred.status_code
+
+
+def test_tanjungpinang_dinas_sosial_takes_a_case_from_intake_to_referral(
+    client: TestClient, auth: Headers
+):
+    """T1-T4: Dinas Sosial (Bidang Rehabilitasi Sosial) receives, assesses and refers."""
+    case_id, referred = _intake_classify_consent_refer(
+        client, auth, agency="social", district="tanjungpinang"
+    )
+
+    assert referred == 200
+    read = client.get(
+        f"/api/v1/cases/{case_id}",
+        headers=auth("coordinator", agency="social", district="tanjungpinang"),
+    )
+    assert read.status_code == 200
+    assert read.json()["stage"] == "assessment"
+
+
+def test_kutai_timur_pksai_takes_a_case_from_intake_to_referral(client: TestClient, auth: Headers):
+    """K-C1-C8: the PKSAI (its Divisi Penanganan led by Dinas Sosial, Pasal 14) refers."""
+    _case_id, referred = _intake_classify_consent_refer(
+        client, auth, agency="social", district="kutai-timur"
+    )
+
+    assert referred == 200
+
+
+def test_where_dinas_sosial_coordinates_the_uptd_ppa_is_not_the_case_office(
+    client: TestClient, auth: Headers
+):
+    """Tanjungpinang's profile names Dinas Sosial; a UPTD PPA officer there is no case team."""
+    reported = client.post(
+        "/api/v1/cases",
+        json=a_report_body(),
+        headers=auth("intake_officer", agency="social", district="tanjungpinang"),
+    )
+    case_id = reported.json()["case_id"]
+    uptd_ppa = auth("coordinator", district="tanjungpinang")
+
+    read = client.get(f"/api/v1/cases/{case_id}", headers=uptd_ppa)
+    views = client.get("/api/v1/cases", headers=uptd_ppa)
+    social_views = client.get(
+        "/api/v1/cases",
+        headers=auth("coordinator", agency="social", district="tanjungpinang"),
+    )
+
+    assert read.status_code == 404
+    assert views.status_code == 403
+    assert social_views.status_code == 200
+
+
+def test_where_the_uptd_ppa_coordinates_a_social_office_coordinator_still_cannot(
+    client: TestClient, auth: Headers
+):
+    """Luwu Utara keeps the UPTD PPA: the social office sees only what is referred to it."""
+    case_id = client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
+    ).json()["case_id"]
+
+    read = client.get(f"/api/v1/cases/{case_id}", headers=auth("coordinator", agency="social"))
+
+    assert read.status_code == 404

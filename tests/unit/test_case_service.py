@@ -330,6 +330,21 @@ def test_the_coordinating_office_may_refer_to_its_own_service(cases):
     assert result.recorded == ("Referred",)
 
 
+def test_the_office_a_districts_profile_names_coordinates_its_cases(cases):
+    """Tanjungpinang's profile names Dinas Sosial; the UPTD PPA there is not the case office."""
+    social = an_actor(Role.COORDINATOR, agency=Agency.SOCIAL, district="tanjungpinang")
+    uptd_ppa = an_actor(Role.COORDINATOR, agency=Agency.UPTD_PPA, district="tanjungpinang")
+    case_id = report_a_case(cases, actor=social).case_id
+
+    cases.execute(social, case_id, Classify(**a_classification()))
+
+    assert cases.visible_case(social, case_id).classified
+    with pytest.raises(CaseNotFound):
+        cases.visible_case(uptd_ppa, case_id)
+    assert cases.access.may_read_coordinator_views(social)
+    assert not cases.access.may_read_coordinator_views(uptd_ppa)
+
+
 def test_an_agency_is_told_the_case_does_not_exist_until_it_is_referred(cases):
     case_id = report_a_case(cases).case_id
     advance_reported_case(cases, case_id, Stage.INTERVENTION)

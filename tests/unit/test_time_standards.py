@@ -853,6 +853,28 @@ def test_a_bad_range_in_a_profile_file_names_the_file_step_and_field(tmp_path: P
     assert str(caught.value).startswith("tanjungpinang.toml: steps[10] (L4.1): 'due_from'")
 
 
+def test_the_coordinating_agency_is_the_uptd_ppa_unless_a_profile_names_another():
+    assert parse_profile(profile_data()).coordinating_agency == Agency.UPTD_PPA
+    assert parse_profile(profile_data(coordinating_agency="social")).coordinating_agency == (
+        Agency.SOCIAL
+    )
+    assert {d: PROFILES.coordinating_agency(d) for d in PROFILES.districts()} == {
+        "kota-batu": Agency.UPTD_PPA,
+        "kutai-timur": Agency.SOCIAL,  # the PKSAI, its Divisi Penanganan led by Dinas Sosial
+        "luwu-utara": Agency.UPTD_PPA,
+        "purwakarta": Agency.UPTD_PPA,  # the merged Dinsos-P3A office's PPA field
+        "tanjungpinang": Agency.SOCIAL,  # Dinas Sosial, Bidang Rehabilitasi Sosial
+    }
+    assert PROFILES.coordinating_agency("no-such-district") == Agency.UPTD_PPA
+
+
+@pytest.mark.parametrize("agency", ["dinsos", "province", 7])
+def test_a_coordinating_agency_that_cannot_coordinate_a_district_is_rejected(agency):
+    """The province serves several districts, so it is no district's coordinating office."""
+    with pytest.raises(ProfileError, match="'coordinating_agency' must be one of"):
+        parse_profile(profile_data(coordinating_agency=agency))
+
+
 def test_profile_with_duplicate_step_codes_is_rejected():
     steps = [step_data(), step_data(limit="30m")]
 

@@ -19,7 +19,6 @@ from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, ChainCheckerDep
 from gateways.api.problems import READ_ERRORS, Problem
 from gateways.eventstore.verify import CaseVerification
 from projections.timeline import Timeline, case_timeline
-from services.access import may_verify
 from services.access_log import AccessEntry
 from services.case_commands import Moment, UserId
 
@@ -209,7 +208,7 @@ def read_verification(
     checker: ChainCheckerDep,
 ) -> ChainCheck:
     """Auditors and the case's office: recompute the case's chain from the stored bytes."""
-    cases.authorize_case_read(actor, case_id, read, permitted=may_verify)
+    cases.authorize_case_read(actor, case_id, read, permitted=cases.access.may_verify)
     return chain_check(checker.verify_case(case_id))
 
 

@@ -21,7 +21,7 @@ from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, CoordinatorViewsD
 from gateways.api.problems import Problem
 from gateways.readmodels.coordinator import CaseFilters, StepFilters
 from projections.workload import AgencyLoad, CaseWorkerLoad, Workload
-from services.access import AccessDenied, may_read_coordinator_views
+from services.access import AccessDenied
 from services.case_commands import UserId
 
 router = APIRouter(tags=["coordinator"])
@@ -38,10 +38,11 @@ DashboardState = Literal["due", "overdue", "met", "late", "closed"]
 
 def office_reader(actor: ActorDep, read: CaseReadDep, cases: CasesDep) -> Actor:
     """The caller, if the office's views are theirs to read; the read is recorded first."""
-    if not may_read_coordinator_views(actor):
+    if not cases.access.may_read_coordinator_views(actor):
         raise AccessDenied(
             "coordinator_views",
-            "only the district's coordinating office (UPTD PPA) and auditors read these views",
+            "only the district's coordinating office (its profile's coordinating agency, "
+            "the UPTD PPA unless it says otherwise) and auditors read these views",
         )
     cases.record_office_view_read(actor, read)
     return actor
