@@ -197,6 +197,7 @@ class Case(Aggregate):
         self.case_worker_id: str | None = None
         self.consent: str | None = None
         self.assessments_in_cycle = 0
+        self.assessments_recorded = 0
         self.last_visit_found_recovery = False
         self.referrals: dict[str, ReferralState] = {}
         self.handed_over_to_agency: str | None = None
@@ -242,9 +243,22 @@ class Case(Aggregate):
         forms_of_violence: list[str] | None = None,
         ampk_categories: list[str] | None = None,
         rationale: str = "",
+        assessment_first: str | None = None,
     ) -> None:
-        """L1.5: classify case type, risk and jurisdiction, which routes the case (a-f)."""
+        """L1.5: classify case type, risk and jurisdiction, which routes the case (a-f).
+
+        ``assessment_first``: the SOP step of a district that assesses before it
+        classifies (Kota Batu B2, Purwakarta P2); its first classification then needs
+        an assessment recorded.
+        """
         self._require_open()
+        if assessment_first is not None and not self.classified and not self.assessments_recorded:
+            raise RuleViolated(
+                "assessment_before_classification",
+                "this district assesses a case before it classifies it: record the "
+                "assessment first",
+                step=assessment_first,
+            )
         case_type_value = one_of(CaseType, "case_type", case_type)
         risk_value = one_of(RiskLevel, "risk_level", risk_level)
         jurisdiction_value = one_of(Jurisdiction, "jurisdiction", jurisdiction)
@@ -465,10 +479,18 @@ class Case(Aggregate):
         assessing_agency: str,
         findings: str,
         recommended_services: list[str] | None = None,
+        before_classification: bool = False,
     ) -> None:
-        """L2.1-L2.3: home visit, further and specialist assessment, by the agency that did it."""
+        """L2.1-L2.3: home visit, further and specialist assessment, by the agency that did it.
+
+        ``before_classification``: the district assesses before it classifies (Kota Batu
+        B2, Purwakarta P2), so an unclassified case may be assessed before consent. The
+        findings stay the office's: they are personal data, which no agency receives
+        before consent (the sharing matrix's gate), and referring still needs consent.
+        """
         self._require_open()
-        self._require_consent("assessment")
+        if not (before_classification and not self.classified):
+            self._require_consent("assessment")
         self._assessment_recorded(
             kind=value_of(AssessmentKind, "kind", kind),
             domain=value_of(AssessmentDomain, "domain", domain),
@@ -488,6 +510,7 @@ class Case(Aggregate):
         findings: str,
         recommended_services: list[str],
     ) -> None:
+        self.assessments_recorded += 1
         if self.stage == Stage.ASSESSMENT:
             self.assessments_in_cycle += 1
 

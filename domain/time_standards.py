@@ -113,6 +113,10 @@ class TimeStandardProfile:
     # name the SOP gives that body. Luwu Utara's and Kota Batu's is the UPTD PPA.
     coordinating_agency: Agency = Agency.UPTD_PPA
     coordinating_body: str = ""
+    # The order of steps, where the district's differs from Luwu Utara's: the SOP step
+    # at which the district assesses before it classifies (Kota Batu B2, Purwakarta P2),
+    # or None where classification comes first (L1.5 before L2).
+    assessment_before_classification: str | None = None
 
     def step(self, code: str) -> StepStandard:
         for step in self.steps:
@@ -221,6 +225,22 @@ def _coordinating_agency(data: Mapping[str, Any]) -> Agency:
     return Agency(value)
 
 
+ORDER_SETTINGS = frozenset({"assessment_before_classification"})
+
+
+def _order(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    order = data.get("order", {})
+    if not isinstance(order, Mapping):
+        raise ProfileError("order: must be a table")
+    unknown = sorted(set(order) - ORDER_SETTINGS)
+    if unknown:
+        known = ", ".join(sorted(ORDER_SETTINGS))
+        raise ProfileError(f"order: unknown settings {unknown}; known: {known}")
+    if "assessment_before_classification" in order:
+        _text(order, "assessment_before_classification", "order")
+    return order
+
+
 def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
     timezone_name = _text(data, "timezone", "profile")
     try:
@@ -251,6 +271,7 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
         ),
         coordinating_agency=_coordinating_agency(data),
         coordinating_body=data.get("coordinating_body", ""),
+        assessment_before_classification=_order(data).get("assessment_before_classification"),
     )
 
 

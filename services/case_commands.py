@@ -405,6 +405,7 @@ class Classify(CaseCommand):
             forms_of_violence=list(self.forms_of_violence),
             ampk_categories=list(self.ampk_categories),
             rationale=self.rationale,
+            assessment_first=context.profile.assessment_before_classification,
         )
 
 
@@ -518,6 +519,7 @@ class RecordAssessment(CaseCommand):
             assessing_agency=self.assessing_agency or context.actor.agency,
             findings=self.findings,
             recommended_services=list(self.recommended_services),
+            before_classification=context.profile.assessment_before_classification is not None,
         )
 
 

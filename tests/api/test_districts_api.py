@@ -125,3 +125,64 @@ def test_where_the_uptd_ppa_coordinates_a_social_office_coordinator_still_cannot
     read = client.get(f"/api/v1/cases/{case_id}", headers=auth("coordinator", agency="social"))
 
     assert read.status_code == 404
+
+
+@pytest.mark.parametrize(("district", "step"), [("kota-batu", "B2"), ("purwakarta", "P2")])
+def test_a_district_that_assesses_first_classifies_only_after_an_assessment(
+    client: TestClient, auth: Headers, district: str, step: str
+):
+    """Kota Batu B2 before B3, Purwakarta P2 before P3; Luwu Utara classifies first."""
+    office = {"district": district}
+    case_id = client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer", **office)
+    ).json()["case_id"]
+    classification = {
+        "case_type": "KTA",
+        "risk_level": "high",
+        "jurisdiction": "district",
+        "emergency": False,
+    }
+
+    early = client.post(
+        f"/api/v1/cases/{case_id}/classification",
+        json=classification,
+        headers=auth("coordinator", **office),
+    )
+    assessed = client.post(
+        f"/api/v1/cases/{case_id}/assessments",
+        json={
+            "kind": "initial_home_visit",
+            "domain": "social_spiritual",
+            "findings": "Verified with the family at home; bruises seen.",
+        },
+        headers=auth("case_worker", **office),
+    )
+    classified = client.post(
+        f"/api/v1/cases/{case_id}/classification",
+        json=classification,
+        headers=auth("coordinator", **office),
+    )
+
+    assert early.status_code == 409
+    assert (early.json()["rule"], early.json()["step"]) == (
+        "assessment_before_classification",
+        step,
+    )
+    assert assessed.status_code == 200, assessed.text
+    assert classified.status_code == 200, classified.text
+
+
+def test_luwu_utara_classifies_before_it_assesses(client: TestClient, auth: Headers):
+    """L1.5 before L2.1: no assessment before consent, classification needs none."""
+    case_id = client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
+    ).json()["case_id"]
+
+    assessed = client.post(
+        f"/api/v1/cases/{case_id}/assessments",
+        json={"kind": "initial_home_visit", "domain": "social_spiritual", "findings": "Visited."},
+        headers=auth("case_worker"),
+    )
+
+    assert assessed.status_code == 409
+    assert assessed.json()["rule"] == "consent_required"

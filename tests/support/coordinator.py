@@ -12,6 +12,7 @@ from services.case_commands import (
     AssignCaseWorker,
     Classify,
     HandOver,
+    RecordAssessment,
     RecordConsent,
     RecordContact,
     Refer,
@@ -29,6 +30,21 @@ def office(district: str = "luwu-utara") -> dict[str, Actor]:
         "health": Actor(f"rsud.{district}", Role.AGENCY_OFFICER, Agency.HEALTH, district),
         "police": Actor(f"polres.{district}", Role.AGENCY_OFFICER, Agency.POLICE, district),
     }
+
+
+def classify(cases: Cases, case_id: UUID, district: str, **classification: Any) -> None:
+    """L1.5 as the district's office does it: after an assessment where its SOP assesses
+    first (Kota Batu B2, Purwakarta P2)."""
+    actors = office(district)
+    if cases.profiles.profile(district).assessment_before_classification is not None:
+        cases.execute(
+            actors["intake"],
+            case_id,
+            RecordAssessment(
+                kind="initial_home_visit", domain="social_spiritual", findings="Verified at home."
+            ),
+        )
+    cases.execute(actors["intake"], case_id, Classify(**classification))
 
 
 def report_arguments(**overrides: Any) -> dict[str, Any]:
@@ -63,18 +79,26 @@ def record_case(
     if shape == "reported":
         return RecordedCase(case_id, shape)
     if shape == "handed_over":
-        cases.execute(
-            actors["intake"],
+        classify(
+            cases,
             case_id,
-            Classify(case_type="KTA", risk_level="low", jurisdiction="village", emergency=False),
+            district,
+            case_type="KTA",
+            risk_level="low",
+            jurisdiction="village",
+            emergency=False,
         )
         cases.execute(actors["coordinator"], case_id, HandOver(target="patbm"))
         return RecordedCase(case_id, shape)
     risk = "medium" if shape == "classified_medium" else "high"
-    cases.execute(
-        actors["intake"],
+    classify(
+        cases,
         case_id,
-        Classify(case_type="KTA", risk_level=risk, jurisdiction="district", emergency=False),
+        district,
+        case_type="KTA",
+        risk_level=risk,
+        jurisdiction="district",
+        emergency=False,
     )
     if shape.startswith("classified"):
         return RecordedCase(case_id, shape)

@@ -15,7 +15,7 @@ from eventsourcing.utils import get_topic
 from domain.case import Case
 from services.case_commands import AssignCaseWorker, Classify, ReportCase
 from services.cases import Cases
-from tests.support.coordinator import office, report_arguments
+from tests.support.coordinator import classify, office, report_arguments
 
 # What the review stored: a NUL inside a case worker's id. PostgreSQL cannot store it.
 NUL_WORKER = "rina\x00pendamping"
@@ -32,10 +32,14 @@ def case_with_a_nul(cases: Cases, district: str = "kota-batu") -> Poisoned:
     API refused control characters (the command built without its validation)."""
     actors = office(district)
     case_id = cases.report_case(actors["intake"], ReportCase(**report_arguments())).case_id
-    cases.execute(
-        actors["intake"],
+    classify(
+        cases,
         case_id,
-        Classify(case_type="KTA", risk_level="high", jurisdiction="district", emergency=False),
+        district,
+        case_type="KTA",
+        risk_level="high",
+        jurisdiction="district",
+        emergency=False,
     )
     cases.execute(
         actors["coordinator"],

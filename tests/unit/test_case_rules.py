@@ -182,6 +182,56 @@ def test_information_only_needs_no_receiving_agency():
     assert case.closure == "handed_over:information_only"
 
 
+def test_a_district_that_assesses_first_refuses_classification_before_an_assessment():
+    """Kota Batu B2 before B3: the first classification needs an assessment recorded."""
+    case = a_new_case()
+
+    with (
+        acting(INTAKE_OFFICER),
+        refused(case, RuleViolated, rule="assessment_before_classification") as caught,
+    ):
+        case.classify(**a_classification(assessment_first="B2"))
+
+    assert caught.value.step == "B2"
+
+
+def test_a_district_that_assesses_first_assesses_before_consent_then_classifies():
+    """Kota Batu B2: the office assesses the unclassified case; consent still gates referrals."""
+    case = a_new_case()
+
+    with acting():
+        case.record_assessment(**an_assessment(before_classification=True))
+    with acting(INTAKE_OFFICER):
+        case.classify(**a_classification(assessment_first="B2"))
+        # A reclassification needs no second assessment.
+        case.classify(**a_classification(assessment_first="B2", risk_level="medium"))
+
+    assert case.classified
+    assert case.stage == Stage.IDENTIFICATION
+    with acting(), refused(case, RuleViolated, rule="consent_required"):
+        case.refer(**a_direct_referral())
+
+
+def test_where_classification_comes_first_an_assessment_still_needs_consent():
+    """Luwu Utara L1.5 before L2.1: an unclassified case is not assessed before consent."""
+    case = a_new_case()
+
+    with acting(), refused(case, RuleViolated, rule="consent_required"):
+        case.record_assessment(**an_assessment())
+
+
+def test_an_assessment_before_classification_is_no_longer_allowed_once_classified():
+    """The exception covers B2/P2 only: after classification, L2 assessment needs consent."""
+    case = a_new_case()
+    with acting():
+        case.record_assessment(**an_assessment(before_classification=True))
+    with acting(INTAKE_OFFICER):
+        case.classify(**a_classification(assessment_first="P2"))
+
+    with acting(), refused(case, RuleViolated, rule="consent_required"):
+        case.record_assessment(**an_assessment(before_classification=True))
+
+
 def test_emergency_referral_before_consent_is_allowed_on_an_emergency_case():
     """Rule e, L1.6: emergency services come first, consent after."""
     case = a_new_case()

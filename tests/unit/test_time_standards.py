@@ -875,6 +875,31 @@ def test_a_coordinating_agency_that_cannot_coordinate_a_district_is_rejected(age
         parse_profile(profile_data(coordinating_agency=agency))
 
 
+def test_the_order_of_assessment_and_classification_is_a_profile_setting():
+    orders = {d: PROFILES.profile(d).assessment_before_classification for d in PROFILES.districts()}
+
+    assert orders == {
+        "kota-batu": "B2",
+        "kutai-timur": None,
+        "luwu-utara": None,
+        "purwakarta": "P2",
+        "tanjungpinang": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("order", "message"),
+    [
+        ("B2", r"order: must be a table"),
+        ({"assess_first": "B2"}, r"order: unknown settings \['assess_first'\]"),
+        ({"assessment_before_classification": ""}, r"order: 'assessment_before_classification'"),
+    ],
+)
+def test_a_bad_order_setting_is_rejected_naming_it(order, message):
+    with pytest.raises(ProfileError, match=message):
+        parse_profile(profile_data(order=order))
+
+
 def test_profile_with_duplicate_step_codes_is_rejected():
     steps = [step_data(), step_data(limit="30m")]
 
