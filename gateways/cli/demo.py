@@ -1,8 +1,10 @@
 """`simpul demo`: one realistic case, from report to termination, through the HTTP API.
 
-A 12-year-old girl's mother walks into the UPTD PPA office of Luwu Utara.
-The intake officer records the report, classifies it (KTA, high risk,
-emergency), the coordinator assigns a case worker, health examines her under
+A 12-year-old girl's mother walks into the coordinating office of a district
+(Luwu Utara's UPTD PPA unless ``--district`` names another profile's). The
+intake officer records the report, classifies it (KTA, high risk,
+emergency; a district that assesses first, Kota Batu B2 or Purwakarta P2, has
+the case worker assess before), the coordinator assigns a case worker, health examines her under
 an emergency referral, consent is signed, she is assessed, a case conference
 agrees a plan, police and the school receive referrals, monitoring finds her
 recovered, and the case is terminated by agreement. Every name is invented.
@@ -20,10 +22,11 @@ from typing import Any
 import httpx
 
 from domain.actors import Actor
+from domain.time_standards import TimeStandardProfile
 from domain.vocabulary import Agency, Role
 from gateways.cli.audit import verify_event_store
 from gateways.cli.commands import Commands
-from gateways.runtime import Runtime, database_url, minting_token_service
+from gateways.runtime import Runtime, database_url, minting_token_service, profiles
 from gateways.tokens import TokenService
 from services.settings import Settings
 
@@ -76,17 +79,25 @@ class Client:
 
 
 def run_demo(
-    base_url: str, tokens: TokenService, district: str, database_url: str | None = None
+    base_url: str,
+    tokens: TokenService,
+    profile: TimeStandardProfile,
+    database_url: str | None = None,
 ) -> int:
+    """The demo case in ``profile``'s district, its office's officers acting in its order."""
     try:
         httpx.get(f"{base_url}/healthz", timeout=5).raise_for_status()
     except httpx.HTTPError:
         print(f"No Simpul service answers at {base_url}. Start one with `make run` first.")
         return 1
-    client = Client(base_url, tokens, district)
-    intake = client.token_for("siti.intake", Role.INTAKE_OFFICER, Agency.UPTD_PPA)
-    coordinator = client.token_for("andi.koordinator", Role.COORDINATOR, Agency.UPTD_PPA)
-    case_worker = client.token_for("rina.pendamping", Role.CASE_WORKER, Agency.UPTD_PPA)
+    client = Client(base_url, tokens, profile.district)
+    office = profile.coordinating_agency
+    print(f"District {profile.name}, coordinated by {profile.coordinating_body or office.value}")
+    intake = client.token_for("siti.intake", Role.INTAKE_OFFICER, office)
+    coordinator = client.token_for("andi.koordinator", Role.COORDINATOR, office)
+    case_worker = client.token_for("rina.pendamping", Role.CASE_WORKER, office)
+    # The office's own counselling where it is the UPTD PPA (L3.2), else the health office's.
+    counselling = Agency.UPTD_PPA if office == Agency.UPTD_PPA else Agency.HEALTH
     health = client.token_for("dr.yusuf.rsud", Role.AGENCY_OFFICER, Agency.HEALTH)
     police = client.token_for("bripka.dewi.ppa", Role.AGENCY_OFFICER, Agency.POLICE)
     school = client.token_for("pak.hasan.smp", Role.AGENCY_OFFICER, Agency.EDUCATION)
@@ -125,6 +136,17 @@ def run_demo(
             {"notes": "Calmed the child; mother stays with her."},
             "L1.3",
         )
+        if profile.assessment_before_classification is not None:
+            client.command(
+                case_worker,
+                "/cases/{case}/assessments",
+                {
+                    "kind": "initial_home_visit",
+                    "domain": "physical",
+                    "findings": "Bruises on both arms seen at home; the mother's account holds.",
+                },
+                profile.assessment_before_classification,
+            )
         client.command(
             intake,
             "/cases/{case}/classification",
@@ -214,7 +236,7 @@ def run_demo(
             "/cases/{case}/case-conferences",
             {
                 "held_on": today,
-                "participating_agencies": ["uptd_ppa", "police", "health", "education"],
+                "participating_agencies": sorted({office.value, "police", "health", "education"}),
                 "decisions": [
                     "Report to Unit PPA Polres",
                     "Counselling weekly",
@@ -234,7 +256,7 @@ def run_demo(
                 ],
                 "services": [
                     {"service_type": "legal_process", "agency": "police"},
-                    {"service_type": "psychological_counselling", "agency": "uptd_ppa"},
+                    {"service_type": "psychological_counselling", "agency": counselling.value},
                     {"service_type": "return_to_school", "agency": "education"},
                 ],
                 "agreed_with": ["parent", "victim"],
@@ -404,11 +426,22 @@ def demo(args: argparse.Namespace) -> int:
     settings = Settings()
     runtime = Runtime.load(settings)
     url = args.url or (runtime.api_url if runtime else f"http://127.0.0.1:{settings.api_port}")
+    book = profiles(settings)
+    district = args.district or settings.default_district
+    if district not in book:
+        print(f"No profile for district {district!r}; known: {', '.join(book.districts())}")
+        return 2
     return run_demo(
-        url, minting_token_service(settings), settings.default_district, database_url(settings)
+        url, minting_token_service(settings), book.profile(district), database_url(settings)
     )
 
 
 def add_commands(commands: Commands) -> None:
     parser = commands.add("demo", demo)
     parser.add_argument("--url", default=None, help="defaults to the one `simpul run` started")
+    parser.add_argument(
+        "--district",
+        default=None,
+        help="a district with a profile (kota-batu, kutai-timur, luwu-utara, purwakarta, "
+        "tanjungpinang); defaults to SIMPUL_DEFAULT_DISTRICT",
+    )
