@@ -186,3 +186,18 @@ def test_luwu_utara_classifies_before_it_assesses(client: TestClient, auth: Head
 
     assert assessed.status_code == 409
     assert assessed.json()["rule"] == "consent_required"
+
+
+def test_a_districts_profile_shows_its_ranges_office_and_order(client: TestClient, auth: Headers):
+    """Tanjungpinang T4 (3-7 hari) and its Dinas Sosial; Kota Batu assesses first (B2)."""
+    tanjungpinang = client.get(
+        "/api/v1/profiles/tanjungpinang", headers=auth("coordinator", agency="social")
+    ).json()
+    kota_batu = client.get("/api/v1/profiles/kota-batu", headers=auth("coordinator")).json()
+
+    referral = next(step for step in tanjungpinang["steps"] if step["code"] == "L4.1")
+    assert (referral["due_from_minutes"], referral["limit_minutes"]) == (3 * 1440, 7 * 1440)
+    assert tanjungpinang["coordinating_agency"] == "social"
+    assert tanjungpinang["assessment_before_classification"] is None
+    assert kota_batu["coordinating_agency"] == "uptd_ppa"
+    assert kota_batu["assessment_before_classification"] == "B2"

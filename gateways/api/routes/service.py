@@ -61,7 +61,11 @@ class StepStandardOut(BaseModel):
     stage: str
     title_id: str
     title_en: str
-    limit_minutes: int
+    limit_minutes: int = Field(description="Overdue after this many minutes")
+    due_from_minutes: int | None = Field(
+        default=None,
+        description="Where the SOP gives a range (3-7 hari): due from this many minutes",
+    )
     starts: str = Field(description="The milestone that starts the clock")
     ends: str = Field(description="The milestone that stops it")
     when: str | None = Field(description="The condition under which the step applies")
@@ -74,6 +78,14 @@ class ProfileOut(BaseModel):
     timezone: str
     register_code: str
     source: str
+    coordinating_agency: str = Field(
+        description="The agency whose officers are the district's case office"
+    )
+    coordinating_body: str = Field(description="The SOP's name for that office")
+    assessment_before_classification: str | None = Field(
+        default=None,
+        description="The SOP step at which the district assesses before it classifies",
+    )
     steps: list[StepStandardOut]
 
 
@@ -99,6 +111,9 @@ def district_profile(
         timezone=str(profile.timezone),
         register_code=profile.register_code,
         source=profile.source,
+        coordinating_agency=profile.coordinating_agency.value,
+        coordinating_body=profile.coordinating_body,
+        assessment_before_classification=profile.assessment_before_classification,
         steps=[
             StepStandardOut(
                 code=step.code,
@@ -106,6 +121,9 @@ def district_profile(
                 title_id=step.title_id,
                 title_en=step.title_en,
                 limit_minutes=int(step.limit.total_seconds() // 60),
+                due_from_minutes=(
+                    int(step.due_from.total_seconds() // 60) if step.due_from is not None else None
+                ),
                 starts=step.starts,
                 ends=step.ends,
                 when=step.when,
