@@ -244,12 +244,15 @@ class Case(Aggregate):
         ampk_categories: list[str] | None = None,
         rationale: str = "",
         assessment_first: str | None = None,
+        coordinating_agency: str | None = None,
     ) -> None:
         """L1.5: classify case type, risk and jurisdiction, which routes the case (a-f).
 
         ``assessment_first``: the SOP step of a district that assesses before it
         classifies (Kota Batu B2, Purwakarta P2); its first classification then needs
-        an assessment recorded.
+        an assessment recorded. ``coordinating_agency``: the district's coordinating
+        office; a rule handing the case to that same office (c, where Dinas Sosial
+        coordinates, as in Tanjungpinang) keeps it with the district.
         """
         self._require_open()
         if assessment_first is not None and not self.classified and not self.assessments_recorded:
@@ -263,6 +266,11 @@ class Case(Aggregate):
         risk_value = one_of(RiskLevel, "risk_level", risk_level)
         jurisdiction_value = one_of(Jurisdiction, "jurisdiction", jurisdiction)
         decision = route(case_type_value, risk_value, jurisdiction_value, bool(emergency))
+        handover_to = decision.handover_to
+        if handover_to is not None and coordinating_agency is not None:
+            receiver = HANDOVER_AGENCY.get(handover_to)
+            if receiver is not None and receiver.value == coordinating_agency:
+                handover_to = None
         self._risk_classified(
             case_type=case_type_value.value,
             risk_level=risk_value.value,
@@ -273,7 +281,7 @@ class Case(Aggregate):
             ),
             ampk_categories=values_of(AmpkCategory, "ampk_categories", ampk_categories or []),
             routing=list(decision.rules),
-            handover_to=decision.handover_to.value if decision.handover_to else None,
+            handover_to=handover_to.value if handover_to else None,
             rationale=rationale,
         )
 

@@ -406,6 +406,7 @@ class Classify(CaseCommand):
             ampk_categories=list(self.ampk_categories),
             rationale=self.rationale,
             assessment_first=context.profile.assessment_before_classification,
+            coordinating_agency=context.profile.coordinating_agency,
         )
 
 

@@ -201,3 +201,32 @@ def test_a_districts_profile_shows_its_ranges_office_and_order(client: TestClien
     assert tanjungpinang["assessment_before_classification"] is None
     assert kota_batu["coordinating_agency"] == "uptd_ppa"
     assert kota_batu["assessment_before_classification"] == "B2"
+
+
+def test_an_abh_case_stays_with_tanjungpinangs_dinas_sosial(client: TestClient, auth: Headers):
+    """Routing c sends ABH to Dinas Sosial, which coordinates Tanjungpinang's cases already."""
+    office = {"agency": "social", "district": "tanjungpinang"}
+    case_id = client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer", **office)
+    ).json()["case_id"]
+
+    classified = client.post(
+        f"/api/v1/cases/{case_id}/classification",
+        json={
+            "case_type": "ABH",
+            "risk_level": "medium",
+            "jurisdiction": "district",
+            "emergency": False,
+        },
+        headers=auth("coordinator", **office),
+    )
+    assigned = client.post(
+        f"/api/v1/cases/{case_id}/case-worker",
+        json={"case_worker_id": "peksos-1"},
+        headers=auth("coordinator", **office),
+    )
+
+    assert classified.status_code == 200, classified.text
+    assert assigned.status_code == 200, assigned.text
+    case = client.get(f"/api/v1/cases/{case_id}", headers=auth("coordinator", **office)).json()
+    assert case["status"] == "open"

@@ -154,6 +154,27 @@ def test_a_referral_reaches_an_agency_that_a_replacement_matrix_connects():
     assert case.referral(REFERRAL_ID).agency == "baznas"
 
 
+def test_routing_c_keeps_the_case_where_the_social_office_coordinates_it():
+    """Rule c hands an ABH case to Dinas Sosial; in Tanjungpinang Dinas Sosial has it already."""
+    case = a_new_case()
+
+    with acting(INTAKE_OFFICER):
+        case.classify(**a_classification(case_type="ABH", coordinating_agency="social"))
+
+    assert case.handover_to is None
+    with acting(COORDINATOR), refused(case, RuleViolated, rule="handover_not_routed"):
+        case.hand_over(**a_direct_handover(target="social"))
+
+
+def test_routing_c_hands_the_case_to_the_social_office_where_the_uptd_ppa_coordinates():
+    case = a_new_case()
+
+    with acting(INTAKE_OFFICER):
+        case.classify(**a_classification(case_type="ABH", coordinating_agency="uptd_ppa"))
+
+    assert case.handover_to == "social"
+
+
 def test_a_handover_to_an_agency_without_an_inbox_is_refused():
     """L1.5 rule b: a matrix without a PATBM row leaves the village group unreachable."""
     case = a_new_case()
