@@ -18,6 +18,16 @@ as the offset that passes it: it never blocks its partition.
 Outages of the broker or of PostgreSQL are waited out: the projector retries,
 going back to the offsets stored in PostgreSQL first.
 
+Stored offsets hold only for the topic they were read from. When its
+partitions are assigned, the projector compares the topic's id and partition
+count with those stored beside the offsets; a topic recreated (the embedded
+broker starts empty after a restart; on Kafka, a topic deleted and made again)
+or repartitioned is read again from the beginning, and so is a partition the
+broker moved back to an earlier offset (truncated): every message applied
+before is skipped by id, none is lost. It subscribes by pattern, which asks
+the broker for every topic and so never creates one; it waits for the relay to
+create it.
+
 Between polls, at most every ``purge_interval`` seconds, the projector removes
 from the agency's schema the personal data whose retention period has passed
 (the inbox never serves it meanwhile: reads remove it too).
@@ -26,13 +36,14 @@ from the agency's schema the personal data whose retention period has passed
 import dataclasses
 import json
 import logging
+import re
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
@@ -43,6 +54,7 @@ from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, dead_letter_topic
 from gateways.kafka.security import PLAINTEXT, KafkaSecurity
 from gateways.kafka.signing import MessageVerifier
+from gateways.kafka.topics import describe_topics
 from gateways.readmodels.agency import AgencyStore, Applied, ConsumedMessage
 from services.sharing import AgencyRetention
 
@@ -51,6 +63,8 @@ log = logging.getLogger("simpul.projector")
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
 PURGE_INTERVAL_SECONDS = 60.0
+# How soon a topic that appears, disappears or changes is noticed (Kafka's default: 5 min).
+METADATA_MAX_AGE_MS = 5000
 # What a message itself can cause when applied (bad values the schema lets through);
 # an OperationalError (the database away) is not among them: that batch is retried.
 UNAPPLICABLE = (psycopg.DataError, psycopg.IntegrityError, LookupError, TypeError, ValueError)
@@ -79,6 +93,12 @@ class ProjectorMetrics:
         self.duplicates = per_agency(Counter, "duplicates", "Redelivered messages skipped by id")
         self.dead_letters = per_agency(
             Counter, "dead_letters", "Messages sent to the dead-letter topic"
+        )
+        self.topic_restarts = per_agency(
+            Counter,
+            "topic_restarts",
+            "Partitions read again from the beginning: their topic was recreated, "
+            "repartitioned or truncated",
         )
 
 
@@ -154,19 +174,75 @@ class AgencyProjector:
             # The embedded broker answers a fetch only when this wait ends, even with data
             # ready; it bounds the added latency (Apache Kafka answers as soon as data is there).
             fetch_max_wait_ms=50,
+            # The relay makes the topics; a consumer that made one would give it the
+            # broker's default partition count (the embedded broker's front stops it anyway).
+            allow_auto_create_topics=False,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
             **security.options(),
         )
+        self._admin: KafkaAdminClient | None = None
+        # Per partition, the offset the next record should have (a smaller one: truncated).
+        self._expected: dict[int, int] = {}
+        self.topic_restarts = 0
         self._dead_letter_producer: KafkaProducer | None = None
         self._conn: psycopg.Connection[Any] | None = None
         self.consumed = self.applied = self.duplicates = self.dead_letters = 0
 
+    def _topic_shape(self) -> tuple[str | None, int] | None:
+        if self._admin is None:
+            self._admin = KafkaAdminClient(
+                bootstrap_servers=self.bootstrap_servers,
+                client_id=f"{self.consumer.config['client_id']}-admin",
+                **self.security.options(),
+            )
+        shape = describe_topics(self._admin).get(self.topic)
+        return None if shape is None else (shape.topic_id, shape.partitions)
+
+    def _restart(
+        self, partitions: list[int] | None, why: str, shape: tuple[str | None, int]
+    ) -> None:
+        """Forget the stored offsets of ``partitions`` (None: all), counted and logged."""
+        self.store.restart_topic(self.topic, shape[0], shape[1], forget=partitions)
+        count = shape[1] if partitions is None else len(partitions)
+        self.topic_restarts += count
+        self.metrics.topic_restarts.labels(self.agency).inc(count)
+        log.warning(
+            "%s: %s %s; reading %s again from the beginning (applied messages are skipped by id)",
+            self.agency,
+            self.topic,
+            why,
+            "all its partitions" if partitions is None else f"partitions {partitions}",
+        )
+
+    def check_topic(self) -> None:
+        """Forget the stored offsets if the topic is not the one they were stored for."""
+        shape = self._topic_shape()
+        if shape is None:
+            return  # gone again; checked on the next assignment
+        known = self.store.topic_identity(self.topic)
+        if known is None:
+            stored = self.store.stored_offsets(self.topic)
+            if stored and max(stored) >= shape[1]:
+                self._restart(None, f"has {shape[1]} partitions, fewer than before", shape)
+            else:
+                self.store.restart_topic(self.topic, shape[0], shape[1], forget=[])
+        elif known[1] != shape[1]:
+            self._restart(None, f"has {shape[1]} partitions, not {known[1]}", shape)
+        elif known[0] and shape[0] and known[0] != shape[0]:
+            self._restart(None, "was recreated (another topic id)", shape)
+        elif known[0] != shape[0]:
+            self.store.restart_topic(self.topic, shape[0], shape[1], forget=[])
+
     def seek_to_stored(self, assigned: Any) -> None:
+        self.check_topic()
         stored = self.store.stored_offsets(self.topic)
         for partition in assigned:
             if partition.partition in stored:
                 self.consumer.seek(partition, stored[partition.partition])
+                self._expected[partition.partition] = stored[partition.partition]
             else:
                 self.consumer.seek_to_beginning(partition)
+                self._expected[partition.partition] = 0
         log.info(
             "%s: assigned partitions %s, resuming at %s",
             self.agency,
@@ -291,7 +367,13 @@ class AgencyProjector:
         offsets = {}
         count = 0
         for partition, records in sorted(batches.items(), key=lambda item: item[0].partition):
+            expected = self._expected.get(partition.partition, 0)
+            if records[0].offset < expected:
+                # The broker reset the position (the offset was out of range): truncated.
+                shape = self._topic_shape() or (None, len(self._expected))
+                self._restart([partition.partition], "was truncated", shape)
             self.apply_records(records)
+            self._expected[partition.partition] = records[-1].offset + 1
             offsets[partition] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
             count += len(records)
         try:
@@ -301,16 +383,27 @@ class AgencyProjector:
         self._update_lag()
         return count
 
-    def _update_lag(self) -> None:
+    def lag(self) -> int:
+        """Messages known to be on the topic and not applied yet.
+
+        From the high-water marks of the last fetches, which the embedded broker
+        reports short (one past the first message of a partition's last write), so
+        this can show less lag than there is, never more, and never below 0. Whether
+        everything arrived is decided by the messages applied, never by this figure.
+        """
         behind = 0
         for partition in self.consumer.assignment():
             highwater = self.consumer.highwater(partition)
             if highwater is not None:
                 behind += max(highwater - self.consumer.position(partition), 0)
-        self.metrics.lag_messages.labels(self.agency).set(behind)
+        return behind
+
+    def _update_lag(self) -> None:
+        self.metrics.lag_messages.labels(self.agency).set(self.lag())
 
     def subscribe(self) -> None:
-        self.consumer.subscribe([self.topic], listener=_SeekToStored(self))
+        # By pattern: the consumer then asks for every topic, never naming (creating) its own.
+        self.consumer.subscribe(pattern=f"^{re.escape(self.topic)}$", listener=_SeekToStored(self))
 
     def purge_when_due(self) -> None:
         """Remove the personal data past its retention, at most once per ``purge_interval``."""
@@ -371,6 +464,8 @@ class AgencyProjector:
     def close(self) -> None:
         self._close_connection()
         self.consumer.close()
+        if self._admin is not None:
+            self._admin.close()
         if self._dead_letter_producer is not None:
             self._dead_letter_producer.close()
 
