@@ -98,6 +98,12 @@ PUBLISHED_DDL = """CREATE TABLE IF NOT EXISTS {schema}.published (
     last_offsets bigint[] NOT NULL)"""
 
 
+def producer_like(producer: KafkaProducer) -> KafkaProducer:
+    """A new producer configured as ``producer`` (its config also holds derived values)."""
+    options = {k: v for k, v in producer.config.items() if k in KafkaProducer.DEFAULT_CONFIG}
+    return KafkaProducer(**options)
+
+
 def create_missing_topics(
     admin: KafkaAdminClient,
     prefix: str,
@@ -196,11 +202,13 @@ class Relay:
         registry: CollectorRegistry | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         admin: Callable[[], KafkaAdminClient] | None = None,
+        new_producer: Callable[[], KafkaProducer] | None = None,
         check_interval: float = 5.0,
     ) -> None:
         """``admin``: how to reach the broker to compare its topics with what was published
-        (by default as ``producer`` does); ``check_interval``: at most this many seconds
-        between two comparisons while publishing."""
+        (by default as ``producer`` does); ``new_producer``: a producer to replace one that
+        failed for good (by default one configured as ``producer``); ``check_interval``: at
+        most this many seconds between two comparisons while publishing."""
         self.cases = cases
         self.database_url = database_url
         self.producer = producer
@@ -217,6 +225,7 @@ class Relay:
         self.republished = 0
         self._admin_factory = admin or (lambda: admin_like(producer.config, f"{prefix}-relay"))
         self._admin: KafkaAdminClient | None = None
+        self._new_producer = new_producer or (lambda: producer_like(producer))
         self.check_interval = check_interval
         self._next_check = 0.0  # now: before the first batch
         self._shapes: dict[str, TopicShape] = {}
@@ -335,7 +344,20 @@ class Relay:
                 (self.cases.name,),
             )
         self.publication.forget()
+        # The broker that lost the topics knows nothing of this producer's id either.
+        self._replace_producer()
         raise PositionMoved(after, 0)
+
+    def _replace_producer(self) -> None:
+        old, self.producer = self.producer, self._new_producer()
+        with contextlib.suppress(Exception):
+            old.close(timeout=0)
+
+    def _producer_failed_for_good(self) -> bool:
+        # An idempotent producer whose InitProducerId failed (the broker restarting, say)
+        # refuses every later send; kafka-python shows it only on its transaction manager.
+        manager = getattr(self.producer, "_transaction_manager", None)
+        return bool(manager is not None and manager.has_fatal_error())
 
     def _record_published(self, cursor: Any, acknowledged: Iterable[Any]) -> None:
         last: dict[str, dict[int, int]] = {}
@@ -391,6 +413,9 @@ class Relay:
         except Exception:
             self.publication.forget()
             self._next_check = 0.0  # a topic gone, say: compare before the next try
+            if self._producer_failed_for_good():
+                log.warning("the producer failed for good; replacing it")
+                self._replace_producer()
             raise
         with psycopg.connect(self.database_url) as conn, conn.cursor() as cursor:
             self._record_published(cursor, acknowledged)
