@@ -207,6 +207,25 @@ def _frame(correlation_id: int, body: bytes, flexible: bool) -> bytes:
     return struct.pack(">i", len(header) + len(body)) + header + body
 
 
+def without_feature_tags(response: bytes, api_version: int) -> bytes:
+    """An ApiVersions v3+ response (after its size) without its tagged fields.
+
+    Tansu sends all four feature fields even when they hold only their defaults
+    (Kafka leaves those out), among them FinalizedFeaturesEpoch = -1, which
+    librdkafka 2.0.2 (Debian 12's kcat) misreads as a length: "ApiVersionRequest
+    failed: Local: Read underflow". No client needs them: they describe KRaft
+    feature flags.
+    """
+    if api_version < 3:
+        return response
+    offset = 6  # correlation id, error code
+    count, offset = _uvarint(response, offset)
+    for _ in range(max(count - 1, 0)):
+        offset = _skip_tagged_fields(response, offset + 6)  # key, min and max version
+    offset += 4  # throttle time
+    return response[:offset] + b"\x00"
+
+
 def handshake_response(request: Request, error: int) -> bytes:
     names = b"".join(struct.pack(">h", len(name)) + name.encode() for name in MECHANISMS)
     body = struct.pack(">hi", error, len(MECHANISMS)) + names
@@ -389,7 +408,7 @@ class Front:
                 # Answered by the broker: it lists the SASL requests this front implements.
                 backend_writer.write(struct.pack(">i", len(payload)) + payload)
                 await backend_writer.drain()
-                answer = await read_frame(backend_reader)
+                answer = without_feature_tags(await read_frame(backend_reader), api_version)
                 writer.write(struct.pack(">i", len(answer)) + answer)
             elif api_key == SASL_HANDSHAKE:
                 request = parse_request(payload, flexible=False)
