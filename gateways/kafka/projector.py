@@ -1,12 +1,18 @@
 """An agency projector: consumes the agency's topic into the agency's PostgreSQL schema.
 
-One consumer group per agency (``<prefix>-<agency>-projector``). Each poll's
+One consumer per agency, assigned every partition of the agency's topic (its
+commits go to the group ``<prefix>-<agency>-projector``, for tools). Each poll's
 records are applied partition by partition (keeping each partition's order),
 a partition's records in one transaction together with their message ids and
 the partition's next offset. Kafka's committed offsets are only a hint: when
 partitions are assigned, the consumer seeks to the offsets stored in
 PostgreSQL, so a crash between the database commit and the Kafka commit
 neither loses nor repeats work; a message redelivered anyway is skipped by id.
+The partitions are assigned, not balanced by the group coordinator: one
+projector reads an agency's topic (a second would only repeat its work,
+serialised by the agency's lock), and the embedded broker loses its groups on a
+restart, after which a rejoining kafka-python consumer kept being assigned no
+partitions at all.
 
 A message that is not JSON, is not signed by a key the projector was given
 (gateways/kafka/signing.py: a forged message, even one written with a leaked
@@ -17,6 +23,17 @@ as the offset that passes it: it never blocks its partition.
 
 Outages of the broker or of PostgreSQL are waited out: the projector retries,
 going back to the offsets stored in PostgreSQL first.
+
+Stored offsets hold only for the topic they were read from. The projector
+looks the topic up (asking for every topic, which creates none) at start,
+every ``METADATA_MAX_AGE_MS`` and after a broker error; when it appeared or
+changed it assigns its partitions and compares the topic's id and partition
+count with those stored beside the offsets; a topic recreated (the embedded
+broker starts empty after a restart; on Kafka, a topic deleted and made again)
+or repartitioned is read again from the beginning, and so is a partition the
+broker moved back to an earlier offset (truncated): every message applied
+before is skipped by id, none is lost. Until the relay created the topic, the
+projector waits.
 
 Between polls, at most every ``purge_interval`` seconds, the projector removes
 from the agency's schema the personal data whose retention period has passed
@@ -32,8 +49,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from kafka import KafkaConsumer, KafkaProducer
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -43,6 +59,7 @@ from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, dead_letter_topic
 from gateways.kafka.security import PLAINTEXT, KafkaSecurity
 from gateways.kafka.signing import MessageVerifier
+from gateways.kafka.topics import describe_topics
 from gateways.readmodels.agency import AgencyStore, Applied, ConsumedMessage
 from services.sharing import AgencyRetention
 
@@ -51,6 +68,8 @@ log = logging.getLogger("simpul.projector")
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
 PURGE_INTERVAL_SECONDS = 60.0
+# How soon a topic that appears, disappears or changes is noticed (Kafka's default: 5 min).
+METADATA_MAX_AGE_MS = 5000
 # What a message itself can cause when applied (bad values the schema lets through);
 # an OperationalError (the database away) is not among them: that batch is retried.
 UNAPPLICABLE = (psycopg.DataError, psycopg.IntegrityError, LookupError, TypeError, ValueError)
@@ -80,6 +99,12 @@ class ProjectorMetrics:
         self.dead_letters = per_agency(
             Counter, "dead_letters", "Messages sent to the dead-letter topic"
         )
+        self.topic_restarts = per_agency(
+            Counter,
+            "topic_restarts",
+            "Partitions read again from the beginning: their topic was recreated, "
+            "repartitioned or truncated",
+        )
 
 
 def parse(
@@ -100,17 +125,6 @@ def parse(
     if ".agency." not in cloud_event["type"]:
         return None, f"{cloud_event['type']} does not belong on an agency topic"
     return cloud_event, None
-
-
-class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python has no types
-    def __init__(self, projector: "AgencyProjector") -> None:
-        self.projector = projector
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        pass
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        self.projector.seek_to_stored(assigned)
 
 
 class AgencyProjector:
@@ -142,10 +156,25 @@ class AgencyProjector:
         self.security = security
         self.metrics = metrics or ProjectorMetrics(registry or CollectorRegistry())
         self.bootstrap_servers = bootstrap_servers
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=group_id(prefix, agency),
-            client_id=f"{prefix}-{agency}-projector",
+        self.group_id = group_id(prefix, agency)
+        self.client_id = f"{prefix}-{agency}-projector"
+        self.consumer = self._new_consumer()
+        # The topic's (id, partitions) when its partitions were last assigned.
+        self._assigned_shape: tuple[str | None, int] | None = None
+        self._next_lookup = 0.0
+        self._admin: KafkaAdminClient | None = None
+        # Per partition, the offset the next record should have (a smaller one: truncated).
+        self._expected: dict[int, int] = {}
+        self.topic_restarts = 0
+        self._dead_letter_producer: KafkaProducer | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        self.consumed = self.applied = self.duplicates = self.dead_letters = 0
+
+    def _new_consumer(self) -> KafkaConsumer:
+        return KafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=self.client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=SESSION_TIMEOUT_MS,
@@ -154,19 +183,88 @@ class AgencyProjector:
             # The embedded broker answers a fetch only when this wait ends, even with data
             # ready; it bounds the added latency (Apache Kafka answers as soon as data is there).
             fetch_max_wait_ms=50,
-            **security.options(),
+            # The relay makes the topics; a consumer that made one would give it the
+            # broker's default partition count (the embedded broker's front stops it anyway).
+            allow_auto_create_topics=False,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
+            **self.security.options(),
         )
-        self._dead_letter_producer: KafkaProducer | None = None
-        self._conn: psycopg.Connection[Any] | None = None
-        self.consumed = self.applied = self.duplicates = self.dead_letters = 0
+
+    def _topic_shape(self) -> tuple[str | None, int] | None:
+        if self._admin is None:
+            self._admin = KafkaAdminClient(
+                bootstrap_servers=self.bootstrap_servers,
+                client_id=f"{self.client_id}-admin",
+                **self.security.options(),
+            )
+        shape = describe_topics(self._admin).get(self.topic)
+        return None if shape is None else (shape.topic_id, shape.partitions)
+
+    def _restart(
+        self, partitions: list[int] | None, why: str, shape: tuple[str | None, int]
+    ) -> None:
+        """Forget the stored offsets of ``partitions`` (None: all), counted and logged."""
+        self.store.restart_topic(self.topic, shape[0], shape[1], forget=partitions)
+        count = shape[1] if partitions is None else len(partitions)
+        self.topic_restarts += count
+        self.metrics.topic_restarts.labels(self.agency).inc(count)
+        log.warning(
+            "%s: %s %s; reading %s again from the beginning (applied messages are skipped by id)",
+            self.agency,
+            self.topic,
+            why,
+            "all its partitions" if partitions is None else f"partitions {partitions}",
+        )
+
+    def check_topic(self) -> bool:
+        """Forget the stored offsets if the topic is not the one they were stored for
+        (whether it was not)."""
+        shape = self._topic_shape()
+        if shape is None:
+            return False  # gone again; checked on the next assignment
+        known = self.store.topic_identity(self.topic)
+        if known is None:
+            stored = self.store.stored_offsets(self.topic)
+            if stored and max(stored) >= shape[1]:
+                self._restart(None, f"has {shape[1]} partitions, fewer than before", shape)
+                return True
+            self.store.restart_topic(self.topic, shape[0], shape[1], forget=[])
+        elif known[1] != shape[1]:
+            self._restart(None, f"has {shape[1]} partitions, not {known[1]}", shape)
+            return True
+        elif known[0] and shape[0] and known[0] != shape[0]:
+            self._restart(None, "was recreated (another topic id)", shape)
+            return True
+        elif known[0] != shape[0]:
+            self.store.restart_topic(self.topic, shape[0], shape[1], forget=[])
+        return False
+
+    def follow_topic(self, *, again: bool = False) -> None:
+        """Assign the topic's partitions if it appeared or changed since the last look
+        (``again``: in any case, seeking to the offsets stored)."""
+        self._next_lookup = time.monotonic() + METADATA_MAX_AGE_MS / 1000
+        shape = self._topic_shape()
+        if shape == self._assigned_shape and not again:
+            return
+        self._assigned_shape = shape
+        if shape is None:
+            log.info("%s: waiting for the relay to create %s", self.agency, self.topic)
+            self.consumer.assign([])
+            return
+        partitions = [TopicPartition(self.topic, number) for number in range(shape[1])]
+        self.consumer.assign(partitions)
+        self.seek_to_stored(partitions)
 
     def seek_to_stored(self, assigned: Any) -> None:
+        self.check_topic()
         stored = self.store.stored_offsets(self.topic)
         for partition in assigned:
             if partition.partition in stored:
                 self.consumer.seek(partition, stored[partition.partition])
+                self._expected[partition.partition] = stored[partition.partition]
             else:
                 self.consumer.seek_to_beginning(partition)
+                self._expected[partition.partition] = 0
         log.info(
             "%s: assigned partitions %s, resuming at %s",
             self.agency,
@@ -291,7 +389,13 @@ class AgencyProjector:
         offsets = {}
         count = 0
         for partition, records in sorted(batches.items(), key=lambda item: item[0].partition):
+            expected = self._expected.get(partition.partition, 0)
+            if records[0].offset < expected:
+                # The broker reset the position (the offset was out of range): truncated.
+                shape = self._topic_shape() or (None, len(self._expected))
+                self._restart([partition.partition], "was truncated", shape)
             self.apply_records(records)
+            self._expected[partition.partition] = records[-1].offset + 1
             offsets[partition] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
             count += len(records)
         try:
@@ -301,16 +405,27 @@ class AgencyProjector:
         self._update_lag()
         return count
 
-    def _update_lag(self) -> None:
+    def lag(self) -> int:
+        """Messages known to be on the topic and not applied yet.
+
+        From the high-water marks of the last fetches, which the embedded broker
+        reports short (one past the first message of a partition's last write), so
+        this can show less lag than there is, never more, and never below 0. Whether
+        everything arrived is decided by the messages applied, never by this figure.
+        """
         behind = 0
         for partition in self.consumer.assignment():
             highwater = self.consumer.highwater(partition)
             if highwater is not None:
                 behind += max(highwater - self.consumer.position(partition), 0)
-        self.metrics.lag_messages.labels(self.agency).set(behind)
+        return behind
+
+    def _update_lag(self) -> None:
+        self.metrics.lag_messages.labels(self.agency).set(self.lag())
 
     def subscribe(self) -> None:
-        self.consumer.subscribe([self.topic], listener=_SeekToStored(self))
+        """Start reading the topic (or waiting for it), from the offsets stored."""
+        self.follow_topic()
 
     def purge_when_due(self) -> None:
         """Remove the personal data past its retention, at most once per ``purge_interval``."""
@@ -337,9 +452,12 @@ class AgencyProjector:
         try:
             while not stop.is_set():
                 try:
-                    if rewind:
-                        self._rewind()
+                    if rewind or time.monotonic() >= self._next_lookup:
+                        self.follow_topic(again=rewind)
                         rewind = False
+                    if not self.consumer.assignment():
+                        stop.wait(0.5)  # the topic is not there (yet)
+                        continue
                     self.poll_once()
                     self.purge_when_due()
                 except psycopg.OperationalError as error:
@@ -358,11 +476,6 @@ class AgencyProjector:
         finally:
             self.close()
 
-    def _rewind(self) -> None:
-        assigned = self.consumer.assignment()
-        if assigned:
-            self.seek_to_stored(assigned)
-
     def _close_connection(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -371,6 +484,8 @@ class AgencyProjector:
     def close(self) -> None:
         self._close_connection()
         self.consumer.close()
+        if self._admin is not None:
+            self._admin.close()
         if self._dead_letter_producer is not None:
             self._dead_letter_producer.close()
 

@@ -10,27 +10,45 @@ crash anywhere before that republishes the batch; nothing is ever skipped.
 Republished messages are byte-identical, so consumers drop them by id.
 Each message is signed with the relay's key (gateways/kafka/signing.py) as it
 is sent.
+
+The event store is the source of truth, the topics are derived from it. The
+relay records, in the same transaction as its position, what it published to:
+each topic's id and partition count as the broker reported them, and the last
+offset acknowledged on each partition. Before publishing (at start, after any
+failed batch, and at least every ``check_interval`` seconds) it compares that
+with what the broker holds now. A topic missing, recreated (another topic id)
+or with another partition count, or a partition it published to that is empty,
+means the broker lost what was published (the embedded broker keeps topics in
+memory, so a restart starts it empty; on Kafka, someone deleted a topic): the
+relay recreates the missing topics and publishes the whole store again from
+position 0. The messages are the same bytes with the same ids, so consumers
+apply only what they had not. End offsets are never compared otherwise: the
+embedded broker reports a partition's end offset as one past the first message
+of its last write, short by all but one of that write's messages.
 """
 
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
-from kafka import KafkaAdminClient, KafkaProducer
-from kafka.admin import NewTopic
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic, OffsetSpec
 from kafka.errors import TopicAlreadyExistsError
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from gateways.kafka.messages import CONTENT_TYPE, agency_topic, cases_topic, dead_letter_topic
 from gateways.kafka.publication import Outgoing, Publication
 from gateways.kafka.security import PLAINTEXT, KafkaSecurity
 from gateways.kafka.signing import MessageSigner
+from gateways.kafka.topics import TopicShape, admin_like, describe_topics
 from gateways.projectors.quarantine import SetAside
-from gateways.projectors.runner import Batch, Lag, Runner
+from gateways.projectors.runner import Batch, Lag, PositionMoved, Runner
 from gateways.projectors.tracking import Tracking, create_statement
 from projections.open_cases import CASE_TOPICS
 from services.cases import Cases
@@ -65,8 +83,49 @@ def producer_for(
         acks="all",
         linger_ms=2,
         max_in_flight_requests_per_connection=5,
+        # Topics are made by ensure_topics only, with the configured partition count.
+        allow_auto_create_topics=False,
+        # A send to a topic that is not there fails this soon (and the relay then finds
+        # out why) instead of waiting a minute for it to appear.
+        max_block_ms=15_000,
         **security.options(),
     )
+
+
+PUBLISHED_DDL = """CREATE TABLE IF NOT EXISTS {schema}.published (
+    topic text PRIMARY KEY,
+    topic_id text,
+    partitions integer NOT NULL,
+    last_offsets bigint[] NOT NULL)"""
+
+
+def producer_like(producer: KafkaProducer) -> KafkaProducer:
+    """A new producer configured as ``producer`` (its config also holds derived values)."""
+    options = {k: v for k, v in producer.config.items() if k in KafkaProducer.DEFAULT_CONFIG}
+    return KafkaProducer(**options)
+
+
+def create_missing_topics(
+    admin: KafkaAdminClient,
+    prefix: str,
+    agencies: Sequence[str],
+    *,
+    partitions: int,
+    replication_factor: int,
+) -> list[str]:
+    """Create the internal, agency and dead-letter topics that do not exist yet."""
+    main = [cases_topic(prefix)] + [agency_topic(prefix, agency) for agency in agencies]
+    wanted = main + [dead_letter_topic(agency_topic(prefix, agency)) for agency in agencies]
+    existing = set(admin.list_topics())
+    missing = [
+        NewTopic(name, partitions if name in main else 1, replication_factor)
+        for name in wanted
+        if name not in existing
+    ]
+    for topic in missing:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another relay made it meanwhile
+            admin.create_topics([topic])
+    return wanted
 
 
 def ensure_topics(
@@ -79,24 +138,15 @@ def ensure_topics(
     security: KafkaSecurity = PLAINTEXT,
 ) -> list[str]:
     """Create the internal, agency and dead-letter topics that do not exist yet."""
-    main = [cases_topic(prefix)] + [agency_topic(prefix, agency) for agency in agencies]
-    wanted = main + [dead_letter_topic(agency_topic(prefix, agency)) for agency in agencies]
     admin = KafkaAdminClient(
         bootstrap_servers=bootstrap_servers, client_id=f"{prefix}-admin", **security.options()
     )
     try:
-        existing = set(admin.list_topics())
-        missing = [
-            NewTopic(name, partitions if name in main else 1, replication_factor)
-            for name in wanted
-            if name not in existing
-        ]
-        for topic in missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another relay made it meanwhile
-                admin.create_topics([topic])
+        return create_missing_topics(
+            admin, prefix, agencies, partitions=partitions, replication_factor=replication_factor
+        )
     finally:
         admin.close()
-    return wanted
 
 
 class RelayMetrics:
@@ -118,6 +168,11 @@ class RelayMetrics:
         self.events = Counter("simpul_relay_events", "Stored events published", registry=registry)
         self.messages = Counter(
             "simpul_relay_messages", "Kafka messages acknowledged", ["topic"], registry=registry
+        )
+        self.republications = Counter(
+            "simpul_relay_republications",
+            "Times the broker had lost what was published, and the store was published again",
+            registry=registry,
         )
 
     def observe(self, lag: Lag) -> None:
@@ -147,7 +202,14 @@ class Relay:
         batch_size: int = 500,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        admin: Callable[[], KafkaAdminClient] | None = None,
+        new_producer: Callable[[], KafkaProducer] | None = None,
+        check_interval: float = 5.0,
     ) -> None:
+        """``admin``: how to reach the broker to compare its topics with what was published
+        (by default as ``producer`` does); ``new_producer``: a producer to replace one that
+        failed for good (by default one configured as ``producer``); ``check_interval``: at
+        most this many seconds between two comparisons while publishing."""
         self.cases = cases
         self.database_url = database_url
         self.producer = producer
@@ -158,8 +220,16 @@ class Relay:
         self.metrics = RelayMetrics(registry or CollectorRegistry())
         self.clock = clock
         self.tracking = Tracking(relay_schema(prefix), cases.name)
+        self.agencies = list(policy.matrix.agencies)
         self.published_events = 0
         self.published_messages = 0
+        self.republished = 0
+        self._admin_factory = admin or (lambda: admin_like(producer.config, f"{prefix}-relay"))
+        self._admin: KafkaAdminClient | None = None
+        self._new_producer = new_producer or (lambda: producer_like(producer))
+        self.check_interval = check_interval
+        self._next_check = 0.0  # now: before the first batch
+        self._shapes: dict[str, TopicShape] = {}
         self._create_tracking()
 
     def _create_tracking(self) -> None:
@@ -177,6 +247,141 @@ class Relay:
                 ).fetchone()
                 if row is not None:
                     self.tracking.move(conn.cursor(), after=0, to=int(row[0]))
+            conn.execute(self._sql(PUBLISHED_DDL))
+
+    def _sql(self, text: str) -> Composed:
+        return SQL(text).format(schema=Identifier(relay_schema(self.prefix)))
+
+    def published(self) -> dict[str, tuple[str | None, int, list[int | None]]]:
+        """topic -> (topic id, partitions, last offset acknowledged on each partition)."""
+        with psycopg.connect(self.database_url) as conn:
+            rows = conn.execute(
+                self._sql(
+                    "SELECT topic, topic_id, partitions, last_offsets FROM {schema}.published"
+                )
+            ).fetchall()
+        return {row[0]: (row[1], int(row[2]), list(row[3])) for row in rows}
+
+    def _broker_topics(self) -> dict[str, TopicShape]:
+        if self._admin is None:
+            self._admin = self._admin_factory()
+        try:
+            return describe_topics(self._admin)
+        except Exception:
+            self._admin.close()
+            self._admin = None
+            raise
+
+    def _empty_partitions(
+        self, published: dict[str, tuple[str | None, int, list[int | None]]]
+    ) -> list[TopicPartition]:
+        """(topic, partition) published to whose end offset is 0 now. Only 0 is evidence:
+        the embedded broker may report any end offset from one past the first message of
+        the last write on."""
+        wanted = [
+            TopicPartition(topic, partition)
+            for topic, (_id, _count, offsets) in published.items()
+            for partition, offset in enumerate(offsets)
+            if offset is not None
+        ]
+        if not wanted:
+            return []
+        assert self._admin is not None
+        ends = self._admin.list_partition_offsets(dict.fromkeys(wanted, OffsetSpec.LATEST))
+        return [tp for tp in wanted if tp in ends and ends[tp].offset == 0]
+
+    def losses(self) -> list[str]:
+        """What the broker lost of what the relay published (empty: nothing), and learn
+        the shapes of the topics it holds now."""
+        shapes = self._broker_topics()
+        self._shapes = shapes
+        published = self.published()
+        lost = []
+        for topic, (topic_id, partitions, _offsets) in sorted(published.items()):
+            shape = shapes.get(topic)
+            if shape is None:
+                lost.append(f"{topic} is missing")
+            elif shape.partitions != partitions:
+                lost.append(f"{topic} has {shape.partitions} partitions, not {partitions}")
+            elif topic_id and shape.topic_id and topic_id != shape.topic_id:
+                lost.append(f"{topic} was recreated")
+        if not lost:
+            lost = [
+                f"{tp.topic}/{tp.partition} is empty" for tp in self._empty_partitions(published)
+            ]
+        return lost
+
+    def _republish_if_lost(self, after: int) -> None:
+        lost = self.losses()
+        if not lost:
+            return
+        log.warning(
+            "the broker lost what was published (%s); publishing the store again from the start",
+            "; ".join(lost),
+        )
+        self.republished += 1
+        self.metrics.republications.inc()
+        published = self.published()
+        expected = max((count for _id, count, _offsets in published.values()), default=1)
+        cases_shape = published.get(cases_topic(self.prefix))
+        partitions = cases_shape[1] if cases_shape else expected
+        replicas = max((shape.replicas for shape in self._shapes.values()), default=1)
+        assert self._admin is not None
+        create_missing_topics(
+            self._admin,
+            self.prefix,
+            self.agencies,
+            partitions=partitions,
+            replication_factor=replicas,
+        )
+        self._shapes = self._broker_topics()
+        with psycopg.connect(self.database_url) as conn, conn.transaction():
+            conn.execute(self._sql("DELETE FROM {schema}.published"))
+            conn.execute(
+                self._sql(
+                    "UPDATE {schema}.tracking SET notification_id = 0, applied_at = now() "
+                    "WHERE application_name = %s"
+                ),
+                (self.cases.name,),
+            )
+        self.publication.forget()
+        # The broker that lost the topics knows nothing of this producer's id either.
+        self._replace_producer()
+        raise PositionMoved(after, 0)
+
+    def _replace_producer(self) -> None:
+        old, self.producer = self.producer, self._new_producer()
+        with contextlib.suppress(Exception):
+            old.close(timeout=0)
+
+    def _producer_failed_for_good(self) -> bool:
+        # An idempotent producer whose InitProducerId failed (the broker restarting, say)
+        # refuses every later send; kafka-python shows it only on its transaction manager.
+        manager = getattr(self.producer, "_transaction_manager", None)
+        return bool(manager is not None and manager.has_fatal_error())
+
+    def _record_published(self, cursor: Any, acknowledged: Iterable[Any]) -> None:
+        last: dict[str, dict[int, int]] = {}
+        for metadata in acknowledged:
+            partitions = last.setdefault(metadata.topic, {})
+            partitions[metadata.partition] = max(
+                partitions.get(metadata.partition, -1), metadata.offset
+            )
+        for topic, offsets in last.items():
+            shape = self._shapes.get(topic)
+            count = shape.partitions if shape else max(offsets) + 1
+            row = [offsets.get(partition) for partition in range(count)]
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO {schema}.published AS p (topic, topic_id, partitions, "
+                    "last_offsets) VALUES (%s, %s, %s, %s) ON CONFLICT (topic) DO UPDATE SET "
+                    "topic_id = EXCLUDED.topic_id, partitions = EXCLUDED.partitions, "
+                    "last_offsets = ARRAY(SELECT GREATEST(a, b) FROM unnest("
+                    "CASE WHEN p.partitions = EXCLUDED.partitions THEN p.last_offsets "
+                    "ELSE EXCLUDED.last_offsets END, EXCLUDED.last_offsets) AS u(a, b))"
+                ),
+                (topic, shape.topic_id if shape else None, count, row),
+            )
 
     def position(self) -> int:
         with psycopg.connect(self.database_url) as conn:
@@ -186,6 +391,9 @@ class Relay:
         """Publish the batch, wait until the broker acknowledged all of it, then move on."""
         if batch.undecodable:
             raise UndecodableEvents(batch.undecodable)
+        if time.monotonic() >= self._next_check:
+            self._republish_if_lost(batch.after)
+            self._next_check = time.monotonic() + self.check_interval
         try:
             outgoing: list[Outgoing] = []
             for item in batch.recorded:
@@ -203,12 +411,17 @@ class Relay:
                 for m in outgoing
             ]
             self.producer.flush()
-            for future in futures:
-                future.get(timeout=30)  # raises if the broker refused any message
+            # raises if the broker refused any message
+            acknowledged = [future.get(timeout=30) for future in futures]
         except Exception:
             self.publication.forget()
+            self._next_check = 0.0  # a topic gone, say: compare before the next try
+            if self._producer_failed_for_good():
+                log.warning("the producer failed for good; replacing it")
+                self._replace_producer()
             raise
         with psycopg.connect(self.database_url) as conn, conn.cursor() as cursor:
+            self._record_published(cursor, acknowledged)
             self.tracking.move(cursor, after=batch.after, to=batch.to)
         events = len(batch.recorded)
         self.published_events += events

@@ -8,8 +8,10 @@ freshly built schema between two batches.
 Tables per schema: ``cases`` (what the agency knows of each case and whether
 its part is open), ``referrals`` (its inbox), ``applied_messages`` (ids of
 applied CloudEvents: redelivery is skipped), ``partition_offsets`` (where to
-resume each partition: Kafka's committed offsets are only a hint) and
-``dead_letters`` (messages it could not apply, also sent to ``<topic>.dlq``).
+resume each partition: Kafka's committed offsets are only a hint), ``topics``
+(the id and partition count of the topic those offsets are in: offsets of a
+recreated topic mean nothing) and ``dead_letters`` (messages it could not
+apply, also sent to ``<topic>.dlq``).
 
 Retention (services.sharing.AgencyRetention): once the district's retention
 period has passed since the agency's part in a case closed, the case's
@@ -107,6 +109,11 @@ CREATE INDEX IF NOT EXISTS cases_keeping_personal_data ON {schema}.cases (closed
     WHERE status <> 'open' AND NOT personal_data_removed;
 CREATE INDEX IF NOT EXISTS referrals_keeping_personal_data ON {schema}.referrals (part_closed_at)
     WHERE part_closed_at IS NOT NULL AND NOT personal_data_removed;
+CREATE TABLE IF NOT EXISTS {schema}.topics (
+    topic text PRIMARY KEY,
+    topic_id text,
+    partitions integer NOT NULL
+);
 """
 
 
@@ -272,6 +279,44 @@ class AgencyStore:
                 (topic,),
             ).fetchall()
         return {row["partition"]: row["next_offset"] for row in rows}
+
+    def topic_identity(self, topic: str) -> tuple[str | None, int] | None:
+        """The id and partition count of ``topic`` when its offsets were stored."""
+        with self.connect() as conn:
+            row = conn.execute(
+                self._sql("SELECT topic_id, partitions FROM {schema}.topics WHERE topic = %s"),
+                (topic,),
+            ).fetchone()
+        return None if row is None else (row["topic_id"], row["partitions"])
+
+    def restart_topic(
+        self, topic: str, topic_id: str | None, partitions: int, *, forget: Sequence[int] | None
+    ) -> None:
+        """Record the topic's identity, forgetting the offsets of the ``forget`` partitions
+        (None: all) so that they are read again from the beginning (what was applied stays,
+        and is skipped by id)."""
+        with self.connect() as conn, conn.transaction():
+            self._lock(conn)
+            if forget is None:
+                conn.execute(
+                    self._sql("DELETE FROM {schema}.partition_offsets WHERE topic = %s"), (topic,)
+                )
+            elif forget:
+                conn.execute(
+                    self._sql(
+                        "DELETE FROM {schema}.partition_offsets "
+                        "WHERE topic = %s AND partition = ANY(%s)"
+                    ),
+                    (topic, list(forget)),
+                )
+            conn.execute(
+                self._sql(
+                    "INSERT INTO {schema}.topics (topic, topic_id, partitions) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (topic) DO UPDATE SET topic_id = EXCLUDED.topic_id, "
+                    "partitions = EXCLUDED.partitions"
+                ),
+                (topic, topic_id, partitions),
+            )
 
     def apply(self, conn: psycopg.Connection[Any], messages: Iterable[ConsumedMessage]) -> Applied:
         """Apply messages in order, skipping ids already applied, in the caller's transaction.
@@ -596,7 +641,7 @@ class AgencyRebuild:
                 return self.target
             live._lock(conn)
             live.create(conn)
-            for table in ("partition_offsets", "dead_letters"):
+            for table in ("partition_offsets", "topics", "dead_letters"):
                 conn.execute(
                     SQL("INSERT INTO {target}.{table} SELECT * FROM {live}.{table}").format(
                         target=Identifier(self.target),

@@ -1,5 +1,6 @@
 """`simpul run` starts the API with the relay and all projectors, and stops them all."""
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -103,3 +104,43 @@ def _healthy(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_make_run_restarted_then_demoed_again_and_again_delivers_every_referral(tmp_path: Path):
+    """Issue 10, defect 1, as a new user met it: `make run`, `simpul demo`, stop, `make run`
+    again, `simpul demo` twice. The embedded broker starts empty each time; every demo's
+    referrals must still reach every agency inbox."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SIMPUL_")}
+    env.update(
+        {
+            "SIMPUL_DATA_DIR": str(tmp_path / "simpul"),
+            "SIMPUL_API_PORT": str(free_port()),
+            "SIMPUL_RELAY_METRICS_PORT": str(free_port()),
+            "SIMPUL_PROJECTOR_METRICS_PORT": str(free_port()),
+            "SIMPUL_PROJECTION_METRICS_PORT": str(free_port()),
+        }
+    )
+    demos: list[subprocess.CompletedProcess[str]] = []
+    for start, demo_runs in enumerate((1, 2)):
+        log = (tmp_path / f"run-{start}.log").open("wb")
+        run = subprocess.Popen([str(SIMPUL), "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: _healthy(int(env["SIMPUL_API_PORT"])), what="the API to answer")
+            for _ in range(demo_runs):
+                demos.append(
+                    subprocess.run(
+                        [str(SIMPUL), "demo"],
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        timeout=300,
+                        check=False,
+                    )
+                )
+        finally:
+            run.terminate()
+            run.wait(timeout=60)
+            log.close()
+    for number, demo in enumerate(demos, start=1):
+        assert demo.returncode == 0, f"demo {number}:\n{demo.stdout[-2000:]}\n{demo.stderr[-2000:]}"
+        assert "did not arrive" not in demo.stdout
