@@ -13,7 +13,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from domain.case import Case
-from services.case_commands import AssignCaseWorker, Classify, ReportCase
+from services.case_commands import AssignCaseWorker, ReportCase
 from services.cases import Cases
 from tests.support.coordinator import classify, office, report_arguments
 
@@ -75,10 +75,14 @@ def case_the_fold_cannot_read(cases: Cases, district: str = "luwu-utara") -> Poi
     """A history that starts with a classification and has no report: decodable, unfoldable."""
     actors = office(district)
     source = cases.report_case(actors["intake"], ReportCase(**report_arguments())).case_id
-    cases.execute(
-        actors["intake"],
+    classify(
+        cases,
         source,
-        Classify(case_type="KTA", risk_level="low", jurisdiction="district", emergency=False),
+        district,
+        case_type="KTA",
+        risk_level="low",
+        jurisdiction="district",
+        emergency=False,
     )
     classified = next(
         stored
