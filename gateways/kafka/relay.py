@@ -6,7 +6,10 @@ the whole event on ``<prefix>.cases.v1``; what the sharing policy allows on
 ``<prefix>.agency.<agency>.v1``), sent with the idempotent producer
 (``acks=all``), and only once the broker has acknowledged every one does the
 relay move its tracked position (in its own schema, ``<prefix>_relay``). A
-crash anywhere before that republishes the batch; nothing is ever skipped.
+crash anywhere before that republishes the batch; nothing is ever skipped. A case
+with an event that cannot be decoded or turned into messages is held (``<prefix>_relay.held``):
+its events wait, every other case goes on, and each start publishes, in order, the held
+events of the cases that can be published by then.
 Republished messages are byte-identical, so consumers drop them by id.
 Each message is signed with the relay's key (gateways/kafka/signing.py) as it
 is sent.
@@ -34,6 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
@@ -47,7 +51,7 @@ from gateways.kafka.publication import Outgoing, Publication
 from gateways.kafka.security import PLAINTEXT, KafkaSecurity
 from gateways.kafka.signing import MessageSigner
 from gateways.kafka.topics import TopicShape, admin_like, describe_topics
-from gateways.projectors.quarantine import SetAside
+from gateways.projectors.quarantine import SetAside, is_outage, reason_for
 from gateways.projectors.runner import Batch, Lag, PositionMoved, Runner
 from gateways.projectors.tracking import Tracking, create_statement
 from projections.open_cases import CASE_TOPICS
@@ -97,6 +101,15 @@ PUBLISHED_DDL = """CREATE TABLE IF NOT EXISTS {schema}.published (
     topic_id text,
     partitions integer NOT NULL,
     last_offsets bigint[] NOT NULL)"""
+
+# Cases whose events are held back (gateways/projectors/quarantine.py): the reason is an
+# error type, never the event's data.
+HELD_DDL = """CREATE TABLE IF NOT EXISTS {schema}.held (
+    case_id uuid PRIMARY KEY,
+    position bigint NOT NULL,
+    event_topic text NOT NULL,
+    reason text NOT NULL,
+    held_at timestamptz NOT NULL DEFAULT now())"""
 
 
 def producer_like(producer: KafkaProducer) -> KafkaProducer:
@@ -174,6 +187,11 @@ class RelayMetrics:
             "Times the broker had lost what was published, and the store was published again",
             registry=registry,
         )
+        self.held = Counter(
+            "simpul_relay_cases_held",
+            "Cases held back because an event of theirs could not be published (alert on any)",
+            registry=registry,
+        )
 
     def observe(self, lag: Lag) -> None:
         self.lag_events.set(lag.events_behind)
@@ -231,6 +249,7 @@ class Relay:
         self._next_check = 0.0  # now: before the first batch
         self._shapes: dict[str, TopicShape] = {}
         self._create_tracking()
+        self.held: dict[UUID, SetAside] = self._load_held()
 
     def _create_tracking(self) -> None:
         schema = relay_schema(self.prefix)
@@ -248,9 +267,20 @@ class Relay:
                 if row is not None:
                     self.tracking.move(conn.cursor(), after=0, to=int(row[0]))
             conn.execute(self._sql(PUBLISHED_DDL))
+            conn.execute(self._sql(HELD_DDL))
 
     def _sql(self, text: str) -> Composed:
         return SQL(text).format(schema=Identifier(relay_schema(self.prefix)))
+
+    def _load_held(self) -> dict[UUID, SetAside]:
+        with psycopg.connect(self.database_url) as conn:
+            rows = conn.execute(
+                self._sql(
+                    "SELECT case_id, position, event_topic, reason FROM {schema}.held "
+                    "ORDER BY position"
+                )
+            ).fetchall()
+        return {row[0]: SetAside(*row) for row in rows}
 
     def published(self) -> dict[str, tuple[str | None, int, list[int | None]]]:
         """topic -> (topic id, partitions, last offset acknowledged on each partition)."""
@@ -388,31 +418,37 @@ class Relay:
             return self.tracking.position(conn)
 
     def apply(self, batch: Batch) -> None:
-        """Publish the batch, wait until the broker acknowledged all of it, then move on."""
-        if batch.undecodable:
-            raise UndecodableEvents(batch.undecodable)
+        """Publish the batch, wait until the broker acknowledged all of it, then move on.
+
+        A case with an event that cannot be decoded or turned into messages is held:
+        that event and the case's later ones are not published (never out of order),
+        every other case is, and the hold is recorded with the position move.
+        """
         if time.monotonic() >= self._next_check:
             self._republish_if_lost(batch.after)
             self._next_check = time.monotonic() + self.check_interval
+        holding: dict[UUID, SetAside] = {}
+        for unreadable in batch.undecodable:
+            if unreadable.case_id not in self.held:
+                holding.setdefault(unreadable.case_id, unreadable)
         try:
             outgoing: list[Outgoing] = []
             for item in batch.recorded:
-                outgoing.extend(self.publication.messages(item.position, item.event))
+                case_id = item.event.originator_id
+                if case_id in self.held or case_id in holding:
+                    continue
+                try:
+                    outgoing.extend(self.publication.messages(item.position, item.event))
+                except Exception as error:
+                    if is_outage(error):
+                        raise
+                    holding[case_id] = SetAside(
+                        case_id, item.position, item.topic, reason_for(error)
+                    )
             if batch.recorded:
                 oldest = batch.recorded[0].event.timestamp
                 self.metrics.lag_seconds.set(max((self.clock() - oldest).total_seconds(), 0))
-            futures = [
-                self.producer.send(
-                    m.topic,
-                    key=m.key,
-                    value=self.signer.signed_value(m.cloud_event),
-                    headers=HEADERS,
-                )
-                for m in outgoing
-            ]
-            self.producer.flush()
-            # raises if the broker refused any message
-            acknowledged = [future.get(timeout=30) for future in futures]
+            acknowledged = self._send(outgoing)
         except Exception:
             self.publication.forget()
             self._next_check = 0.0  # a topic gone, say: compare before the next try
@@ -423,6 +459,15 @@ class Relay:
         with psycopg.connect(self.database_url) as conn, conn.cursor() as cursor:
             self._record_published(cursor, acknowledged)
             self.tracking.move(cursor, after=batch.after, to=batch.to)
+            for hold in holding.values():
+                cursor.execute(
+                    self._sql(
+                        "INSERT INTO {schema}.held (case_id, position, event_topic, reason) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT (case_id) DO NOTHING"
+                    ),
+                    (hold.case_id, hold.position, hold.event_topic, hold.reason),
+                )
+        self._hold(holding.values())
         events = len(batch.recorded)
         self.published_events += events
         self.published_messages += len(outgoing)
@@ -437,6 +482,79 @@ class Relay:
                 self.published_events,
                 self.published_messages,
             )
+
+    def _send(self, outgoing: Sequence[Outgoing]) -> list[Any]:
+        """Send, flush and wait: every message acknowledged, or an exception."""
+        futures = [
+            self.producer.send(
+                m.topic,
+                key=m.key,
+                value=self.signer.signed_value(m.cloud_event),
+                headers=HEADERS,
+            )
+            for m in outgoing
+        ]
+        self.producer.flush()
+        return [future.get(timeout=30) for future in futures]  # raises if any was refused
+
+    def _hold(self, holding: Iterable[SetAside]) -> None:
+        for item in holding:
+            self.held[item.case_id] = item
+            self.metrics.held.inc()
+            # The case id and the error's type only: the event may hold personal data.
+            log.error(
+                "case %s held at position %d (%s): %s; its later events wait, every other "
+                "case is published",
+                item.case_id,
+                item.position,
+                item.event_topic,
+                item.reason,
+            )
+
+    def release_held(self) -> int:
+        """Publish the held events of every held case that can be published now (after a fix
+        is deployed), in order, up to the relay's position; how many cases were released."""
+        released = 0
+        tracked = self.position()
+        for case_id, held in list(self.held.items()):
+            try:
+                outgoing = [
+                    message
+                    for position, event in self._held_events(case_id, held.position, tracked)
+                    for message in self.publication.messages(position, event)
+                ]
+            except Exception as error:
+                if is_outage(error):
+                    raise
+                self.publication.forget()
+                continue
+            acknowledged = self._send(outgoing)
+            with psycopg.connect(self.database_url) as conn, conn.cursor() as cursor:
+                self._record_published(cursor, acknowledged)
+                cursor.execute(
+                    self._sql("DELETE FROM {schema}.held WHERE case_id = %s"), (case_id,)
+                )
+            del self.held[case_id]
+            released += 1
+            log.info("case %s released: %d held messages published", case_id, len(outgoing))
+        return released
+
+    def _held_events(self, case_id: UUID, start: int, stop: int) -> list[tuple[int, Any]]:
+        """The case's stored events from ``start`` up to ``stop``, decoded (or an exception)."""
+        events: list[tuple[int, Any]] = []
+        while start <= stop:
+            page = self.cases.recorder.select_notifications(
+                start=start, limit=self.batch_size, stop=stop, topics=list(self.topics)
+            )
+            if not page:
+                break
+            events.extend(
+                (n.id, self.cases.mapper.to_domain_event(n))
+                for n in page
+                if n.originator_id == case_id
+            )
+            start = page[-1].id + 1
+        return events
 
     def runner(self, *, idle_wait: float = 1.0) -> Runner:
         return Runner(
@@ -486,18 +604,12 @@ class Relay:
         runner waits, reconnects and goes on from the position recorded in the database.
         """
         threading.Thread(target=self.watch_lag, args=(stop,), name="relay-lag", daemon=True).start()
+        if self.held:
+            try:
+                self.release_held()
+            except Exception as error:  # noqa: BLE001 - the runner below waits outages out
+                log.error("held cases not retried (%s)", type(error).__name__)
         self.runner(idle_wait=idle_wait).run(stop)
-
-
-class UndecodableEvents(Exception):
-    """Stored events the relay cannot decode: agencies must not miss them, so it waits."""
-
-    def __init__(self, undecodable: Sequence[SetAside]) -> None:
-        first = undecodable[0]
-        super().__init__(
-            f"{len(undecodable)} stored events cannot be decoded, the first of case "
-            f"{first.case_id} at position {first.position} ({first.reason})"
-        )
 
 
 def serve_metrics(registry: CollectorRegistry, port: int, host: str) -> None:
