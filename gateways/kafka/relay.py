@@ -96,6 +96,9 @@ def producer_for(
     )
 
 
+# How long a send, a flush or a comparison of topics may take before the batch fails.
+SEND_TIMEOUT_SECONDS = 30.0
+
 PUBLISHED_DDL = """CREATE TABLE IF NOT EXISTS {schema}.published (
     topic text PRIMARY KEY,
     topic_id text,
@@ -425,7 +428,7 @@ class Relay:
         every other case is, and the hold is recorded with the position move.
         """
         if time.monotonic() >= self._next_check:
-            self._republish_if_lost(batch.after)
+            self._within_time(lambda: self._republish_if_lost(batch.after), "comparing topics")
             self._next_check = time.monotonic() + self.check_interval
         holding: dict[UUID, SetAside] = {}
         for unreadable in batch.undecodable:
@@ -483,6 +486,30 @@ class Relay:
                 self.published_messages,
             )
 
+    def _within_time(self, call: Callable[[], None], what: str) -> None:
+        """Run ``call`` (broker admin requests) in a thread of its own, for at most
+        SEND_TIMEOUT_SECONDS: an admin client can wait for ever on a broker that restarted.
+        A call that does not finish in time fails the batch with a fresh admin client next."""
+        outcome: list[BaseException | None] = []
+
+        def run() -> None:
+            try:
+                call()
+                outcome.append(None)
+            except BaseException as error:  # noqa: BLE001 - handed to the relay's thread
+                outcome.append(error)
+
+        worker = threading.Thread(target=run, name="relay-admin", daemon=True)
+        worker.start()
+        worker.join(SEND_TIMEOUT_SECONDS)
+        if not outcome:
+            stuck, self._admin = self._admin, None
+            if stuck is not None:
+                threading.Thread(target=stuck.close, daemon=True).start()
+            raise TimeoutError(f"{what} with the broker took over {SEND_TIMEOUT_SECONDS} s")
+        if outcome[0] is not None:
+            raise outcome[0]
+
     def _send(self, outgoing: Sequence[Outgoing]) -> list[Any]:
         """Send, flush and wait: every message acknowledged, or an exception."""
         futures = [
@@ -494,8 +521,10 @@ class Relay:
             )
             for m in outgoing
         ]
-        self.producer.flush()
-        return [future.get(timeout=30) for future in futures]  # raises if any was refused
+        # Bounded: a producer stuck after a broker restart must fail the batch (which is
+        # then retried, with a new producer if this one failed for good), not stall the relay.
+        self.producer.flush(timeout=SEND_TIMEOUT_SECONDS)
+        return [future.get(timeout=SEND_TIMEOUT_SECONDS) for future in futures]
 
     def _hold(self, holding: Iterable[SetAside]) -> None:
         for item in holding:
