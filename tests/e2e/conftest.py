@@ -8,9 +8,11 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
@@ -229,3 +231,38 @@ def projector(database_url: str, tmp_path: Path) -> Iterator[Projector]:
     running = Projector(database_url, tmp_path)
     yield running
     running.stop()
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 now."""
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def simpul_run(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`simpul run` with ``env`` (SIMPUL_API_PORT set), its output in ``log_path``, once its
+    API answers; stopped on leaving."""
+    port = env["SIMPUL_API_PORT"]
+    with log_path.open("wb") as log:
+        run = subprocess.Popen([str(SIMPUL), "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), what="the API")
+            yield run
+        finally:
+            run.terminate()
+            run.wait(timeout=60)
+
+
+def simpul(*arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """One `simpul` command run to its end (at most 5 minutes), its output captured."""
+    return subprocess.run(
+        [str(SIMPUL), *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

@@ -10,12 +10,11 @@ import re
 import subprocess
 from pathlib import Path
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateways.embedded.ports import free_port
 from gateways.tokens import private_key_pem, public_key_pem
-from tests.e2e.conftest import SIMPUL, wait_until
+from tests.e2e.conftest import SIMPUL, answers, simpul_run, wait_until
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SIGNING_KEY = Ed25519PrivateKey.generate()
@@ -52,12 +51,10 @@ def test_the_readme_examples_work_as_written(service_env: dict[str, str], tmp_pa
     script = "set -euo pipefail\n" + "\n".join(
         adapted(block, api_port, env["SIMPUL_PROJECTION_METRICS_PORT"]) for block in blocks
     )
-    log = (tmp_path / "run.log").open("wb")
-    run = subprocess.Popen([str(SIMPUL), "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until(lambda: _healthy(api_port), what="the API to answer")
+    with simpul_run(env, tmp_path / "run.log"):
+        metrics = env["SIMPUL_PROJECTION_METRICS_PORT"]
         wait_until(
-            lambda: _healthy_metrics(env["SIMPUL_PROJECTION_METRICS_PORT"]),
+            lambda: answers(f"http://127.0.0.1:{metrics}/metrics"),
             what="the coordinator projector's metrics",
         )
         shell = subprocess.run(
@@ -69,23 +66,5 @@ def test_the_readme_examples_work_as_written(service_env: dict[str, str], tmp_pa
             timeout=300,
             check=False,
         )
-    finally:
-        run.terminate()
-        run.wait(timeout=60)
-        log.close()
     assert shell.returncode == 0, f"{shell.stdout[-3000:]}\n{shell.stderr[-3000:]}"
     assert "case " in shell.stdout
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _healthy_metrics(port: str) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -13,7 +13,7 @@ from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways.embedded.ports import free_port
 from gateways.tokens import TokenService, public_key_pem
-from tests.e2e.conftest import SIMPUL, wait_until
+from tests.e2e.conftest import SIMPUL, answers, simpul, simpul_run, wait_until
 from tests.support.lifecycle import a_report_body
 
 SIGNING_KEY = Ed25519PrivateKey.generate()
@@ -40,7 +40,7 @@ def test_simpul_run_starts_the_relay_and_projectors_and_a_referral_reaches_every
 
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=10)
     try:
-        wait_until(lambda: _healthy(port), what="the API to answer")
+        wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), what="the API")
         children = " ".join(" ".join(c.cmdline()) for c in psutil.Process(run.pid).children())
         assert "relay" in children and "project --all-agencies" in children
         assert "project --coordinator" in children
@@ -99,13 +99,6 @@ def test_simpul_run_starts_the_relay_and_projectors_and_a_referral_reaches_every
     assert "$(.venv/bin/simpul token --user" in printed
 
 
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def test_make_run_restarted_then_demoed_again_and_again_delivers_every_referral(tmp_path: Path):
     """Issue 10, defect 1, as a new user met it: `make run`, `simpul demo`, stop, `make run`
     again, `simpul demo` twice. The embedded broker starts empty each time; every demo's
@@ -122,25 +115,8 @@ def test_make_run_restarted_then_demoed_again_and_again_delivers_every_referral(
     )
     demos: list[subprocess.CompletedProcess[str]] = []
     for start, demo_runs in enumerate((1, 2)):
-        log = (tmp_path / f"run-{start}.log").open("wb")
-        run = subprocess.Popen([str(SIMPUL), "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until(lambda: _healthy(int(env["SIMPUL_API_PORT"])), what="the API to answer")
-            for _ in range(demo_runs):
-                demos.append(
-                    subprocess.run(
-                        [str(SIMPUL), "demo"],
-                        env=env,
-                        capture_output=True,
-                        text=True,
-                        timeout=300,
-                        check=False,
-                    )
-                )
-        finally:
-            run.terminate()
-            run.wait(timeout=60)
-            log.close()
+        with simpul_run(env, tmp_path / f"run-{start}.log"):
+            demos.extend(simpul("demo", env=env) for _ in range(demo_runs))
     for number, demo in enumerate(demos, start=1):
         assert demo.returncode == 0, f"demo {number}:\n{demo.stdout[-2000:]}\n{demo.stderr[-2000:]}"
         assert "did not arrive" not in demo.stdout
