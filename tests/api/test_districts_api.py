@@ -4,6 +4,7 @@ cases under its own profile (domain/sop/profiles/<district>.toml)."""
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support.builders import a_classification
 from tests.support.lifecycle import Headers, a_report_body
 
 # The office that coordinates each district's cases, as a token names it.
@@ -41,12 +42,7 @@ def _intake_classify_consent_refer(
     case_id = reported.json()["case_id"]
     classified = client.post(
         f"/api/v1/cases/{case_id}/classification",
-        json={
-            "case_type": "KTA",
-            "risk_level": "high",
-            "jurisdiction": "district",
-            "emergency": False,
-        },
+        json=a_classification(),
         headers=auth("coordinator", **office),
     )
     assert classified.status_code == 200, classified.text
@@ -136,12 +132,7 @@ def test_a_district_that_assesses_first_classifies_only_after_an_assessment(
     case_id = client.post(
         "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer", **office)
     ).json()["case_id"]
-    classification = {
-        "case_type": "KTA",
-        "risk_level": "high",
-        "jurisdiction": "district",
-        "emergency": False,
-    }
+    classification = a_classification()
 
     early = client.post(
         f"/api/v1/cases/{case_id}/classification",

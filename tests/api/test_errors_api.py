@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.case_commands import CASE_STEPS, ReferralCommand
+from tests.support.builders import AGENCIES_WITHOUT_INBOX
 from tests.support.lifecycle import Headers, a_report_body, open_referred_case
 
 SECRET_NAME = "Kembang Sepatu"
@@ -474,18 +475,7 @@ def test_a_body_that_is_not_utf8_gets_the_documented_422(client: TestClient, aut
     ]
 
 
-@pytest.mark.parametrize(
-    ("agency", "service_type"),
-    [
-        ("baznas", "repatriation"),
-        ("prosecutor", "legal_process"),
-        ("court", "legal_process"),
-        ("legal_aid", "legal_aid"),
-        ("civil_registry", "civil_documents"),
-        ("religious_affairs", "religious_guidance"),
-        ("bpjs", "health_insurance"),
-    ],
-)
+@pytest.mark.parametrize(("agency", "service_type"), AGENCIES_WITHOUT_INBOX)
 def test_a_referral_to_an_agency_without_an_inbox_is_422_naming_the_rule(
     client: TestClient, auth: Headers, agency: str, service_type: str
 ):

@@ -58,6 +58,18 @@ OTHER_REGISTER_CODE = "BATU"
 FIXED_TIME = datetime(2024, 3, 4, 1, 0, tzinfo=UTC)
 REPORT_ARRIVED_AT = FIXED_TIME - timedelta(minutes=20)
 REFERRAL_ID = "referral-1"
+
+# Each agency the SOPs name that has no row in the bundled sharing matrix, with a
+# service it provides (L3.2; Tanjungpinang T4 c and e name the prosecutor and Baznas).
+AGENCIES_WITHOUT_INBOX = [
+    ("baznas", "repatriation"),
+    ("prosecutor", "legal_process"),
+    ("court", "legal_process"),
+    ("legal_aid", "legal_aid"),
+    ("civil_registry", "civil_documents"),
+    ("religious_affairs", "religious_guidance"),
+    ("bpjs", "social_security_enrolment"),
+]
 # Where a referral or hand-over can go with the bundled matrix: its rows and the
 # coordinating UPTD PPA (what the case service passes ``Case.refer``).
 RECEIVING_AGENCIES = frozenset({*load_matrix().agencies, Agency.UPTD_PPA.value})

@@ -27,6 +27,7 @@ from domain.errors import (
 from domain.vocabulary import ReferralStatus, Stage
 from gateways.eventstore.environment import memory_env
 from tests.support.builders import (
+    AGENCIES_WITHOUT_INBOX,
     CASE_WORKER,
     COMMAND_ARGUMENTS,
     COORDINATOR,
@@ -107,19 +108,6 @@ def test_referral_before_consent_is_refused():
         case.refer(**a_direct_referral())
 
     assert caught.value.step == "L1.9"
-
-
-# Each agency the SOPs name that has no row in the bundled sharing matrix, with a
-# service it provides (L3.2; Tanjungpinang T4 c and e name the prosecutor and Baznas).
-AGENCIES_WITHOUT_INBOX = [
-    ("baznas", "repatriation"),
-    ("prosecutor", "legal_process"),
-    ("court", "legal_process"),
-    ("legal_aid", "legal_aid"),
-    ("civil_registry", "civil_documents"),
-    ("religious_affairs", "religious_guidance"),
-    ("bpjs", "social_security_enrolment"),
-]
 
 
 @pytest.mark.parametrize(("agency", "service_type"), AGENCIES_WITHOUT_INBOX)
