@@ -21,7 +21,7 @@ the case's stage (``stage_after``) and a referral's status
 shared/domain.md.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
@@ -29,7 +29,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.actors import current_time
+from domain.actors import current_actor_record, current_time
 from domain.checks import one_of, required_text, text_items, value_of, values_of
 from domain.errors import (
     AgencyNotConnected,
@@ -43,6 +43,7 @@ from domain.routing import route
 from domain.vocabulary import (
     AGENCIES_FOR_SERVICE,
     HANDOVER_AGENCY,
+    PROGRESSING_REFERRAL_STATUSES,
     REFERRAL_STATUS_AFTER_DELIVERY,
     SETTLED_REFERRAL_STATUSES,
     UNILATERAL_REASONS,
@@ -58,7 +59,9 @@ from domain.vocabulary import (
     FormOfViolence,
     HandoverTarget,
     Jurisdiction,
+    RecommendationStatus,
     ReferralStatus,
+    ReviewOutcome,
     RiskLevel,
     ServiceType,
     Stage,
@@ -90,6 +93,14 @@ class ReferralState:
     @property
     def is_settled(self) -> bool:
         return self.status in SETTLED_REFERRAL_STATUSES
+
+
+@dataclass(frozen=True)
+class RecommendationState:
+    service_type: str
+    agency: str
+    proposed_by: str
+    status: str
 
 
 class Case(Aggregate):
@@ -191,6 +202,8 @@ class Case(Aggregate):
         self.stage = Stage.IDENTIFICATION
         self.closure: str | None = None
         self.classified = False
+        # A district may give a referral less time where the risk is higher.
+        self.risk_level: str | None = None
         self.sexual_violence = False
         self.emergency = False
         self.handover_to: str | None = None
@@ -200,6 +213,7 @@ class Case(Aggregate):
         self.assessments_recorded = 0
         self.last_visit_found_recovery = False
         self.referrals: dict[str, ReferralState] = {}
+        self.recommendations: dict[str, RecommendationState] = {}
         self.handed_over_to_agency: str | None = None
 
     class PsychologicalFirstAidGiven(Event):
@@ -299,6 +313,7 @@ class Case(Aggregate):
         rationale: str,
     ) -> None:
         self.classified = True
+        self.risk_level = risk_level
         self.sexual_violence = bool(
             SEXUAL_VIOLENCE_FORMS & set(forms_of_violence)
             or SEXUAL_VIOLENCE_CATEGORIES & set(ampk_categories)
@@ -468,6 +483,57 @@ class Case(Aggregate):
     def _consent_recorded(self, given: bool, given_by: str, document_ref: str, notes: str) -> None:
         self.consent = "given" if given else "refused"
 
+    class FamilyDecisionRecorded(Event):
+        """K-C3: the services identified were offered to the family, and what it decided."""
+
+        first_marks = "family_decision_recorded"
+
+        offered_services: list[str]
+        accepted_services: list[str]
+        decided_by: str
+        notes: str
+
+    def record_family_decision(
+        self,
+        *,
+        offered_services: list[str],
+        accepted_services: list[str],
+        decided_by: str,
+        notes: str = "",
+    ) -> None:
+        """K-C3: "jenis layanan ... ditawarkan ke pengadu/keluarga anak": their decision.
+
+        The family may accept some of the services offered, or none; a refusal of
+        them all is recorded as such, and ending the case is then the office's own
+        decision (a unilateral termination, L6.4), not a consequence of this event.
+        """
+        self._require_open()
+        self._require_classified()
+        offered = values_of(ServiceType, "offered_services", offered_services)
+        if not offered:
+            raise InvalidValue("offered_services", "must list at least 1 item(s)")
+        accepted = values_of(ServiceType, "accepted_services", accepted_services)
+        if not set(accepted) <= set(offered):
+            raise InvalidValue(
+                "accepted_services", "must list only services that were offered (K-C3)"
+            )
+        self._family_decision_recorded(
+            offered_services=offered,
+            accepted_services=accepted,
+            decided_by=value_of(ConsentGiver, "decided_by", decided_by),
+            notes=notes,
+        )
+
+    @event(FamilyDecisionRecorded)
+    def _family_decision_recorded(
+        self,
+        offered_services: list[str],
+        accepted_services: list[str],
+        decided_by: str,
+        notes: str,
+    ) -> None:
+        pass
+
     # ---- 2. Assessment -------------------------------------------------------
 
     class AssessmentRecorded(Event):
@@ -522,6 +588,33 @@ class Case(Aggregate):
         if self.stage == Stage.ASSESSMENT:
             self.assessments_in_cycle += 1
 
+    class AssessmentReviewed(Event):
+        """T3 / P2-P4: a supervisor reviewed the assessment's results with the case worker."""
+
+        first_marks = "assessment_reviewed"
+
+        outcome: str
+        notes: str
+
+    def review_assessment(self, *, outcome: str, notes: str = "") -> None:
+        """T3 "koordinasi dengan atasan tentang hasil assessment"; Purwakarta's Kasi (P2, P4).
+
+        Only an assessment already recorded can be reviewed; "further assessment
+        needed" sends the case worker back to assess before the case report.
+        """
+        self._require_open()
+        if self.assessments_recorded == 0:
+            raise RuleViolated(
+                "assessment_required",
+                "an assessment must be recorded before a supervisor reviews it",
+                step="T3",
+            )
+        self._assessment_reviewed(outcome=value_of(ReviewOutcome, "outcome", outcome), notes=notes)
+
+    @event(AssessmentReviewed)
+    def _assessment_reviewed(self, outcome: str, notes: str) -> None:
+        pass
+
     class CaseReportConcluded(Event):
         """L2.7: the assessment was concluded into the case report."""
 
@@ -551,6 +644,9 @@ class Case(Aggregate):
 
     class CaseConferenceHeld(Event):
         """L3.3 / L5.3: a multi-agency case conference and its decisions."""
+
+        # K-C5 and K-O7 set a week for the first case conference.
+        first_marks = "case_conference_held"
 
         held_on: str
         participating_agencies: list[str]
@@ -676,17 +772,53 @@ class Case(Aggregate):
         emergency: bool = False,
         notes: str = "",
         referral_record_ref: str = "",
+        approval_required: str | None = None,
     ) -> None:
         """L4.1: refer the beneficiary to an agency for a service (with a referral record).
 
         ``receiving_agencies``: the agencies a referral can reach (those with an inbox,
         and the coordinating office itself); the service layer knows them.
+        ``approval_required``: the SOP step of a district whose supervisor approves every
+        referral (Kutai Timur K-C8); such a district refers through
+        ``approve_recommendation``, except in an emergency (routing rule e).
         """
         self._require_open()
+        if approval_required is not None and not emergency:
+            raise RuleViolated(
+                "referral_needs_approval",
+                "this district refers only on a supervisor's approval of a recommendation: "
+                "recommend the referral, and a supervisor approves it",
+                step=approval_required,
+            )
+        self._refer_checked(
+            referral_id=referral_id,
+            service_type=service_type,
+            agency=agency,
+            due_at=due_at,
+            receiving_agencies=receiving_agencies,
+            emergency=emergency,
+            notes=notes,
+            referral_record_ref=referral_record_ref,
+            step="L4.1",
+        )
+
+    def _refer_checked(
+        self,
+        *,
+        referral_id: str,
+        service_type: str,
+        agency: str,
+        due_at: datetime,
+        receiving_agencies: Collection[str],
+        emergency: bool,
+        notes: str,
+        referral_record_ref: str,
+        step: str,
+    ) -> None:
         service_value = value_of(ServiceType, "service_type", service_type)
         agency_value = value_of(Agency, "agency", agency)
         _require_agency_provides(agency_value, service_value)
-        _require_agency_reachable(agency_value, receiving_agencies, "refer", "agency", step="L4.1")
+        _require_agency_reachable(agency_value, receiving_agencies, "refer", "agency", step=step)
         if emergency and not self.emergency:
             raise RuleViolated(
                 "not_an_emergency",
@@ -706,7 +838,7 @@ class Case(Aggregate):
                 raise RuleViolated(
                     "referral_already_open",
                     "this agency already has an open referral for this service on the case",
-                    step="L4.1",
+                    step=step,
                 )
         if due_at.tzinfo is None:
             raise InvalidValue("due_at", "must include a timezone")
@@ -833,6 +965,175 @@ class Case(Aggregate):
 
     @event(ReferralCancelled)
     def _referral_cancelled(self, referral_id: str, reason: str) -> None:
+        pass
+
+    class ReferralRecommended(Event):
+        """K-C7: the social worker proposed a referral, for a supervisor to approve (K-C8)."""
+
+        first_marks = "referral_recommended"
+
+        recommendation_id: str
+        service_type: str
+        agency: str
+        rationale: str
+
+    def recommend_referral(
+        self,
+        *,
+        recommendation_id: str,
+        service_type: str,
+        agency: str,
+        receiving_agencies: Collection[str],
+        rationale: str,
+    ) -> None:
+        """K-C7: "membuat usulan rekomendasi ke layanan lain atau layanan lanjutan/rujukan"."""
+        self._require_open()
+        self._require_consent("a referral")
+        service_value = value_of(ServiceType, "service_type", service_type)
+        agency_value = value_of(Agency, "agency", agency)
+        _require_agency_provides(agency_value, service_value)
+        _require_agency_reachable(
+            agency_value, receiving_agencies, "recommend a referral", "agency", step="K-C7"
+        )
+        if recommendation_id in self.recommendations:
+            raise RuleViolated(
+                "recommendation_exists", "a recommendation with this id exists", step="K-C7"
+            )
+        self._referral_recommended(
+            recommendation_id=recommendation_id,
+            service_type=service_value,
+            agency=agency_value,
+            rationale=required_text("rationale", rationale),
+        )
+
+    @event(ReferralRecommended)
+    def _referral_recommended(
+        self,
+        recommendation_id: str,
+        service_type: str,
+        agency: str,
+        rationale: str,
+        actor: Mapping[str, str] | None = None,
+    ) -> None:
+        # ``actor`` is the event's own stamp (the library passes the event's fields a
+        # body names); the four-eyes rule of K-C8 needs to know who proposed.
+        self.recommendations[recommendation_id] = RecommendationState(
+            service_type=service_type,
+            agency=agency,
+            proposed_by=(actor or {}).get("user_id", ""),
+            status=RecommendationStatus.PROPOSED.value,
+        )
+
+    class RecommendationApproved(Event):
+        """K-C8: a supervisor approved a recommendation; the referral it made follows."""
+
+        first_marks = "recommendation_approved"
+
+        recommendation_id: str
+        referral_id: str
+        recommendation_letter_ref: str
+        referral_record_ref: str
+
+    def approve_recommendation(
+        self,
+        *,
+        recommendation_id: str,
+        referral_id: str,
+        due_at: datetime,
+        receiving_agencies: Collection[str],
+        recommendation_letter_ref: str,
+        referral_record_ref: str,
+        notes: str = "",
+    ) -> None:
+        """K-C8: the Ketua Pelaksana Harian approves and refers, with the surat rekomendasi
+        and the Berita Acara Rujukan: the approval and the referral are recorded together.
+
+        Someone other than the proposer approves: a recommendation its own author
+        approves has had no supervision.
+        """
+        self._require_open()
+        recommendation = self._pending_recommendation(recommendation_id)
+        if recommendation.proposed_by == current_actor_record()["user_id"]:
+            raise RuleViolated(
+                "approval_by_proposer",
+                "a recommendation is approved by a supervisor other than the person who "
+                "proposed it",
+                step="K-C8",
+            )
+        self._recommendation_approved(
+            recommendation_id=recommendation_id,
+            referral_id=referral_id,
+            recommendation_letter_ref=required_text(
+                "recommendation_letter_ref", recommendation_letter_ref
+            ),
+            referral_record_ref=required_text("referral_record_ref", referral_record_ref),
+        )
+        self._refer_checked(
+            referral_id=referral_id,
+            service_type=recommendation.service_type,
+            agency=recommendation.agency,
+            due_at=due_at,
+            receiving_agencies=receiving_agencies,
+            emergency=False,
+            notes=notes,
+            referral_record_ref=referral_record_ref,
+            step="K-C8",
+        )
+
+    @event(RecommendationApproved)
+    def _recommendation_approved(
+        self,
+        recommendation_id: str,
+        referral_id: str,
+        recommendation_letter_ref: str,
+        referral_record_ref: str,
+    ) -> None:
+        self._set_recommendation_status(recommendation_id, RecommendationStatus.APPROVED)
+
+    class RecommendationReturned(Event):
+        """K-C8: a supervisor returned a recommendation to the social worker, saying why."""
+
+        recommendation_id: str
+        reason: str
+
+    def return_recommendation(self, *, recommendation_id: str, reason: str) -> None:
+        """K-C8: the supervisor does not approve the recommendation and says why."""
+        self._require_open()
+        self._pending_recommendation(recommendation_id)
+        self._recommendation_returned(
+            recommendation_id=recommendation_id, reason=required_text("reason", reason)
+        )
+
+    @event(RecommendationReturned)
+    def _recommendation_returned(self, recommendation_id: str, reason: str) -> None:
+        self._set_recommendation_status(recommendation_id, RecommendationStatus.RETURNED)
+
+    class ReferralProgressNoted(Event):
+        """K-R5: how the referred agency's handling of the client is progressing."""
+
+        referral_id: str
+        noted_on: str
+        progress: str
+
+    def note_referral_progress(self, *, referral_id: str, noted_on: str, progress: str) -> None:
+        """K-R5 "pemantauan perkembangan penanganan klien dari lembaga yang dirujuk",
+        "selama kasus berlangsung": progress without an outcome, as often as needed."""
+        self._require_open()
+        referral = self._referral(referral_id)
+        if referral.status not in PROGRESSING_REFERRAL_STATUSES:
+            raise RuleViolated(
+                "referral_not_in_progress",
+                "progress is noted on a referral the agency has accepted and not yet settled",
+                step="K-R5",
+            )
+        self._referral_progress_noted(
+            referral_id=referral_id,
+            noted_on=required_text("noted_on", noted_on),
+            progress=required_text("progress", progress),
+        )
+
+    @event(ReferralProgressNoted)
+    def _referral_progress_noted(self, referral_id: str, noted_on: str, progress: str) -> None:
         pass
 
     class MediationHeld(Event):
@@ -1050,6 +1351,16 @@ class Case(Aggregate):
     def referral(self, referral_id: str) -> ReferralState:
         return self._referral(referral_id)
 
+    def recommendation(self, recommendation_id: str) -> RecommendationState:
+        recommendation = self.recommendations.get(recommendation_id)
+        if recommendation is None:
+            raise RuleViolated(
+                "recommendation_not_found",
+                "no recommendation with this id exists on this case",
+                step="K-C8",
+            )
+        return recommendation
+
     # ---- Rules shared by commands ---------------------------------------------
 
     def _close(self, closure: str) -> None:
@@ -1061,6 +1372,23 @@ class Case(Aggregate):
                     referral, status=ReferralStatus.CANCELLED.value
                 )
         self.closure = closure
+
+    def _pending_recommendation(self, recommendation_id: str) -> RecommendationState:
+        recommendation = self.recommendation(recommendation_id)
+        if recommendation.status != RecommendationStatus.PROPOSED.value:
+            raise RuleViolated(
+                "recommendation_settled",
+                "the recommendation was already approved or returned",
+                step="K-C8",
+            )
+        return recommendation
+
+    def _set_recommendation_status(
+        self, recommendation_id: str, status: RecommendationStatus
+    ) -> None:
+        self.recommendations[recommendation_id] = replace(
+            self.recommendations[recommendation_id], status=status.value
+        )
 
     def _set_referral_status(self, referral_id: str, status: ReferralStatus) -> None:
         self.referrals[referral_id] = replace(self.referrals[referral_id], status=status.value)
@@ -1141,7 +1469,9 @@ CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.CaseWorkerAssigned,
     Case.BeneficiaryContacted,
     Case.ConsentRecorded,
+    Case.FamilyDecisionRecorded,
     Case.AssessmentRecorded,
+    Case.AssessmentReviewed,
     Case.CaseReportConcluded,
     Case.CaseConferenceHeld,
     Case.FamilyMeetingHeld,
@@ -1151,6 +1481,10 @@ CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.ReferralDeclined,
     Case.ServiceDelivered,
     Case.ReferralCancelled,
+    Case.ReferralRecommended,
+    Case.RecommendationApproved,
+    Case.RecommendationReturned,
+    Case.ReferralProgressNoted,
     Case.MediationHeld,
     Case.AccompanimentRecorded,
     Case.MonitoringVisitRecorded,

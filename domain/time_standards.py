@@ -21,7 +21,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.case import CASE_EVENT_TYPES, Case, referral_status_after
-from domain.vocabulary import ANSWERED_REFERRAL_STATUSES, SETTLED_REFERRAL_STATUSES, Agency
+from domain.vocabulary import (
+    ANSWERED_REFERRAL_STATUSES,
+    SETTLED_REFERRAL_STATUSES,
+    Agency,
+    RiskLevel,
+    ServiceType,
+)
 
 # Milestones of the case as a whole, each the time of one recorded event
 # (see CaseMilestones for which event).
@@ -96,6 +102,23 @@ class StepStandard:
     # The start of a range the SOP gives ("3-7 hari", Tanjungpinang T4): the step falls
     # due this long after it starts and is overdue only after ``limit``, the range's end.
     due_from: timedelta | None = None
+    # Limits that replace ``limit`` for one service (a per-referral step: Luwu Utara's
+    # referral for a specialist assessment, L2.3, is owed in 2 days, not L4.1's 7) or
+    # for one risk level of the case's latest classification. Where both name a
+    # limit, the shorter holds: a high-risk case never waits longer for its service.
+    limit_by_service: Mapping[str, timedelta] = field(default_factory=dict)
+    limit_by_risk: Mapping[str, timedelta] = field(default_factory=dict)
+
+    def limit_for(
+        self, *, service_type: str | None = None, risk_level: str | None = None
+    ) -> timedelta:
+        """The step's limit for a referral of ``service_type`` on a case of ``risk_level``."""
+        limits = [
+            self.limit_by_service.get(service_type or ""),
+            self.limit_by_risk.get(risk_level or ""),
+        ]
+        named = [limit for limit in limits if limit is not None]
+        return min(named) if named else self.limit
 
 
 @dataclass(frozen=True)
@@ -117,6 +140,9 @@ class TimeStandardProfile:
     # at which the district assesses before it classifies (Kota Batu B2, Purwakarta P2),
     # or None where classification comes first (L1.5 before L2).
     assessment_before_classification: str | None = None
+    # The SOP step at which the district's supervisor approves each referral (Kutai Timur
+    # K-C8), or None where the case team refers directly (L4.1).
+    referral_approval: str | None = None
 
     def step(self, code: str) -> StepStandard:
         for step in self.steps:
@@ -176,6 +202,18 @@ def _step(raw: Any, index: int) -> StepStandard:
                 f"{where}: 'due_from' must be shorter than 'limit' "
                 '(a range such as 3-7 days is due_from = "3d", limit = "7d")'
             )
+    limit_by_service = _limits_by(raw, "limit_by_service", ServiceType, where)
+    if limit_by_service and not per_referral:
+        raise ProfileError(
+            f"{where}: 'limit_by_service' needs per_referral = true (a service is a referral's)"
+        )
+    limit_by_risk = _limits_by(raw, "limit_by_risk", RiskLevel, where)
+    if due_from is not None:
+        for key, other in {**limit_by_service, **limit_by_risk}.items():
+            if due_from >= other:
+                raise ProfileError(
+                    f"{where}: 'due_from' must be shorter than the limit for {key!r}"
+                )
     starts = _milestone(raw, "starts", where, per_referral)
     ends = _milestone(raw, "ends", where, per_referral)
     if starts == ends:
@@ -200,7 +238,27 @@ def _step(raw: Any, index: int) -> StepStandard:
         when=when,
         per_referral=per_referral,
         due_from=due_from,
+        limit_by_service=limit_by_service,
+        limit_by_risk=limit_by_risk,
     )
+
+
+def _limits_by(
+    raw: Mapping[str, Any], key: str, vocabulary: type[StrEnum], where: str
+) -> dict[str, timedelta]:
+    table = raw.get(key, {})
+    if not isinstance(table, Mapping):
+        raise ProfileError(f"{where}: '{key}' must be a table of durations")
+    limits: dict[str, timedelta] = {}
+    for name, text in table.items():
+        if name not in {member.value for member in vocabulary}:
+            known = ", ".join(member.value for member in vocabulary)
+            raise ProfileError(f"{where}: '{key}' names unknown {name!r}; known: {known}")
+        try:
+            limits[name] = parse_duration(text)
+        except ProfileError as error:
+            raise ProfileError(f"{where}: '{key}.{name}': {error}") from None
+    return limits
 
 
 def retention_days(value: object, where: str) -> int:
@@ -225,7 +283,7 @@ def _coordinating_agency(data: Mapping[str, Any]) -> Agency:
     return Agency(value)
 
 
-ORDER_SETTINGS = frozenset({"assessment_before_classification"})
+ORDER_SETTINGS = frozenset({"assessment_before_classification", "referral_approval"})
 
 
 def _order(data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -236,8 +294,8 @@ def _order(data: Mapping[str, Any]) -> Mapping[str, Any]:
     if unknown:
         known = ", ".join(sorted(ORDER_SETTINGS))
         raise ProfileError(f"order: unknown settings {unknown}; known: {known}")
-    if "assessment_before_classification" in order:
-        _text(order, "assessment_before_classification", "order")
+    for setting in ORDER_SETTINGS & set(order):
+        _text(order, setting, "order")
     return order
 
 
@@ -272,6 +330,7 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
         coordinating_agency=_coordinating_agency(data),
         coordinating_body=data.get("coordinating_body", ""),
         assessment_before_classification=_order(data).get("assessment_before_classification"),
+        referral_approval=_order(data).get("referral_approval"),
     )
 
 
@@ -347,6 +406,7 @@ class CaseMilestones:
     # The case milestones reached so far, by name (report_recorded always).
     reached: Mapping[str, datetime]
     emergency: bool = False  # as the latest classification says
+    risk_level: str | None = None  # as the latest classification says
     district_handling: bool = False  # classified, and routed to no handover
     cycles: tuple[AssessmentCycle, ...] = ()  # oldest first; the last is current
     referrals: tuple[ReferralMilestones, ...] = ()  # in the order referred
@@ -412,6 +472,7 @@ class _MilestoneFold:
         self.times: dict[str, datetime] = {"report_recorded": report.timestamp}
         self.versions: dict[str, int] = {"report_recorded": 1}
         self.emergency = False
+        self.risk_level: str | None = None
         self.district_handling = False
         self.cycles: list[AssessmentCycle] = []
         self.referrals: dict[str, ReferralMilestones] = {}
@@ -426,6 +487,7 @@ class _MilestoneFold:
                 self._follow_run("emergency_classified", event.emergency, event)
                 self._follow_run("routed_to_district", event.handover_to is None, event)
                 self.emergency = event.emergency
+                self.risk_level = event.risk_level
                 self.district_handling = event.handover_to is None
             case Case.ConsentRecorded() if event.given:
                 self._new_cycle(event)
@@ -515,6 +577,7 @@ class _MilestoneFold:
             psychological_first_aid_needed=bool(report.psychological_first_aid_needed),
             reached=dict(self.times),
             emergency=self.emergency,
+            risk_level=self.risk_level,
             district_handling=self.district_handling,
             cycles=tuple(self.cycles),
             referrals=tuple(self.referrals.values()),
@@ -613,7 +676,10 @@ def _status(
     started_at = time_of(step.starts)
     if started_at is None:
         return None
-    due_at = started_at + step.limit
+    due_at = started_at + step.limit_for(
+        service_type=referral.service_type if referral is not None else None,
+        risk_level=milestones.risk_level,
+    )
     # The service computed the referral's due time from this same step when it
     # referred, and told the receiving agency; that recorded promise is the
     # one to hold the agency to, even if the profile changes afterwards.

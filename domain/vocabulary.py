@@ -199,6 +199,9 @@ SETTLED_REFERRAL_STATUSES = frozenset(
     }
 )
 
+# A referral whose agency is handling it: its progress can be noted (K-R5).
+PROGRESSING_REFERRAL_STATUSES = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS})
+
 # The receiving agency has answered a referral once it accepted or declined it (L4.1).
 ANSWERED_REFERRAL_STATUSES = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.DECLINED})
 
@@ -210,6 +213,21 @@ REFERRAL_STATUS_AFTER_DELIVERY: Mapping[DeliveryOutcome, ReferralStatus] = Mappi
         DeliveryOutcome.NOT_DELIVERED: ReferralStatus.NOT_DELIVERED,
     }
 )
+
+
+class RecommendationStatus(StrEnum):
+    """K-C7-C8: a social worker's proposed referral, awaiting a supervisor."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    RETURNED = "returned"
+
+
+class ReviewOutcome(StrEnum):
+    """T3: what the supervisor concluded from the assessment's results."""
+
+    AGREED = "agreed"
+    FURTHER_ASSESSMENT_NEEDED = "further_assessment_needed"
 
 
 class MeetingKind(StrEnum):

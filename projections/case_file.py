@@ -210,6 +210,63 @@ class InterventionPlan(RecordedStep):
 # ---- 4. Intervention -------------------------------------------------------------------------
 
 
+class FamilyDecision(RecordedStep):
+    """K-C3: the services offered to the complainant or family, and their decision."""
+
+    offered_services: list[vocab.ServiceType] = Field(description="The services offered.")
+    accepted_services: list[vocab.ServiceType] = Field(
+        description="Those the family accepted; none if it refused them all."
+    )
+    decided_by: vocab.ConsentGiver = Field(description="Who decided for the beneficiary.")
+    notes: str = Field(description="Notes on the decision.")
+
+
+class AssessmentReview(RecordedStep):
+    """T3 / P2-P4: a supervisor's review of the assessment's results."""
+
+    outcome: vocab.ReviewOutcome = Field(description="Agreed, or further assessment needed.")
+    notes: str = Field(description="What the supervisor said.")
+
+
+class RecommendationApproval(RecordedStep):
+    """K-C8: the approval, the letters it was given with, and the referral it made."""
+
+    referral_id: str = Field(description="The referral the approval made.")
+    recommendation_letter_ref: str = Field(description="The surat rekomendasi's number.")
+    referral_record_ref: str = Field(description="The Berita Acara Rujukan's number.")
+
+
+class RecommendationReturn(RecordedStep):
+    """K-C8: why the supervisor did not approve the recommendation."""
+
+    reason: str = Field(description="Why it was returned.")
+
+
+class Recommendation(BaseModel):
+    """K-C7-C8: a referral the social worker proposed, and the supervisor's answer."""
+
+    recommendation_id: str = Field(description="The recommendation's id, unique within the case.")
+    service_type: vocab.ServiceType = Field(description="The service proposed.")
+    agency: vocab.Agency = Field(description="The agency proposed.")
+    rationale: str = Field(description="Why the social worker proposes it (K-C7).")
+    status: vocab.RecommendationStatus = Field(description="Proposed, approved or returned.")
+    proposed_at: datetime = Field(description="When it was proposed.")
+    proposed_by: ActorRef = Field(description="Who proposed it.")
+    approved: RecommendationApproval | None = Field(
+        default=None, description="The approval (K-C8), if approved."
+    )
+    returned: RecommendationReturn | None = Field(
+        default=None, description="The return to the social worker, if returned."
+    )
+
+
+class ProgressNote(RecordedStep):
+    """K-R5: how the referred agency's handling was progressing on a day."""
+
+    noted_on: str = Field(description="The date the progress was observed.")
+    progress: str = Field(description="What was observed.")
+
+
 class ServiceDelivery(RecordedStep):
     """L4.2-4.3: what the agency reported it delivered."""
 
@@ -258,6 +315,9 @@ class Referral(BaseModel):
     )
     deliveries: list[ServiceDelivery] = Field(
         default_factory=list, description="Service deliveries the agency reported, in order."
+    )
+    progress_notes: list[ProgressNote] = Field(
+        default_factory=list, description="Progress of the agency's handling, in order (K-R5)."
     )
     cancelled: ReferralCancellation | None = Field(
         default=None, description="The cancellation, if the referral was cancelled."
@@ -366,8 +426,14 @@ class CaseFile(BaseModel):
     consent: Consent | None = Field(
         default=None, description="Informed consent (L1.9-10), once recorded."
     )
+    family_decisions: list[FamilyDecision] = Field(
+        default_factory=list, description="Services offered and the family's decisions (K-C3)."
+    )
     assessments: list[Assessment] = Field(
         default_factory=list, description="Every assessment, oldest first (L2.1-L2.3)."
+    )
+    assessment_reviews: list[AssessmentReview] = Field(
+        default_factory=list, description="Supervisors' reviews of the assessment (T3, P2-P4)."
     )
     case_report: CaseReport | None = Field(
         default=None, description="The latest case report (L2.7), if concluded."
@@ -377,6 +443,10 @@ class CaseFile(BaseModel):
     )
     intervention_plan: InterventionPlan | None = Field(
         default=None, description="The latest agreed intervention plan (L3.5), if any."
+    )
+    recommendations: list[Recommendation] = Field(
+        default_factory=list,
+        description="Proposed referrals awaiting or given a supervisor's answer (K-C7-C8).",
     )
     referrals: list[Referral] = Field(
         default_factory=list, description="Referrals in the order they were made (L4.1)."
@@ -574,6 +644,24 @@ class _CaseFileFold:
             **_stamp(event),
         )
 
+    @apply.register(Case.FamilyDecisionRecorded)
+    def _family_decision_recorded(self, event: Case.FamilyDecisionRecorded) -> None:
+        self.file.family_decisions.append(
+            FamilyDecision(
+                offered_services=event.offered_services,
+                accepted_services=event.accepted_services,
+                decided_by=event.decided_by,
+                notes=event.notes,
+                **_stamp(event),
+            )
+        )
+
+    @apply.register(Case.AssessmentReviewed)
+    def _assessment_reviewed(self, event: Case.AssessmentReviewed) -> None:
+        self.file.assessment_reviews.append(
+            AssessmentReview(outcome=event.outcome, notes=event.notes, **_stamp(event))
+        )
+
     @apply.register(Case.AssessmentRecorded)
     def _assessment_recorded(self, event: Case.AssessmentRecorded) -> None:
         self.file.assessments.append(
@@ -672,6 +760,42 @@ class _CaseFileFold:
             cause="withdrawn", reason=event.reason, **_stamp(event)
         )
 
+    @apply.register(Case.ReferralRecommended)
+    def _referral_recommended(self, event: Case.ReferralRecommended) -> None:
+        recommendation = Recommendation(
+            recommendation_id=event.recommendation_id,
+            service_type=event.service_type,
+            agency=event.agency,
+            rationale=event.rationale,
+            status=vocab.RecommendationStatus.PROPOSED,
+            proposed_at=event.timestamp,
+            proposed_by=event.actor,
+        )
+        self.file.recommendations.append(recommendation)
+
+    @apply.register(Case.RecommendationApproved)
+    def _recommendation_approved(self, event: Case.RecommendationApproved) -> None:
+        recommendation = self._recommendation(event.recommendation_id)
+        recommendation.status = vocab.RecommendationStatus.APPROVED
+        recommendation.approved = RecommendationApproval(
+            referral_id=event.referral_id,
+            recommendation_letter_ref=event.recommendation_letter_ref,
+            referral_record_ref=event.referral_record_ref,
+            **_stamp(event),
+        )
+
+    @apply.register(Case.RecommendationReturned)
+    def _recommendation_returned(self, event: Case.RecommendationReturned) -> None:
+        recommendation = self._recommendation(event.recommendation_id)
+        recommendation.status = vocab.RecommendationStatus.RETURNED
+        recommendation.returned = RecommendationReturn(reason=event.reason, **_stamp(event))
+
+    @apply.register(Case.ReferralProgressNoted)
+    def _referral_progress_noted(self, event: Case.ReferralProgressNoted) -> None:
+        self._referral(event.referral_id).progress_notes.append(
+            ProgressNote(noted_on=event.noted_on, progress=event.progress, **_stamp(event))
+        )
+
     @apply.register(Case.MediationHeld)
     def _mediation_held(self, event: Case.MediationHeld) -> None:
         self.file.mediations.append(
@@ -738,6 +862,12 @@ class _CaseFileFold:
         if referral_moved is not None:
             referral_id, status = referral_moved
             self._referral(referral_id).status = status
+
+    def _recommendation(self, recommendation_id: str) -> Recommendation:
+        for recommendation in self.file.recommendations:
+            if recommendation.recommendation_id == recommendation_id:
+                return recommendation
+        raise ValueError("an event refers to a recommendation the case never made")
 
     def _referral(self, referral_id: str) -> Referral:
         try:

@@ -17,6 +17,7 @@ from domain.vocabulary import (
     DeliveryOutcome,
     HandoverTarget,
     Jurisdiction,
+    ReviewOutcome,
     RiskLevel,
     Role,
     ServiceType,
@@ -172,6 +173,14 @@ TERMINATION_REASON: dict[str, Words] = {
     TerminationReason.CONSENT_REFUSED: ("persetujuan ditolak", "consent refused"),
 }
 
+REVIEW_OUTCOME: dict[str, Words] = {
+    ReviewOutcome.AGREED: ("hasil asesmen disetujui", "assessment agreed"),
+    ReviewOutcome.FURTHER_ASSESSMENT_NEEDED: (
+        "perlu asesmen lanjutan",
+        "further assessment needed",
+    ),
+}
+
 # Which vocabulary each table covers, for the completeness test.
 TABLES: dict[type[StrEnum], dict[str, Words]] = {
     Agency: AGENCY,
@@ -189,6 +198,7 @@ TABLES: dict[type[StrEnum], dict[str, Words]] = {
     DeliveryOutcome: DELIVERY_OUTCOME,
     TerminationKind: TERMINATION_KIND,
     TerminationReason: TERMINATION_REASON,
+    ReviewOutcome: REVIEW_OUTCOME,
 }
 
 

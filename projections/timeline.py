@@ -110,6 +110,7 @@ class _Narrator:
     """Says what each event means, remembering what earlier events established."""
 
     referrals: dict[str, tuple[str, str]] = field(default_factory=dict)
+    recommendations: dict[str, tuple[str, str]] = field(default_factory=dict)
     plan_agreed: bool = False
 
     @singledispatchmethod
@@ -201,6 +202,24 @@ class _Narrator:
             "L1.9-10",
             f"Persetujuan ditolak oleh {giver_id}; penanganan tidak dapat dilanjutkan",
             f"Consent refused by {giver_en}; handling cannot continue",
+        )
+
+    @summarize.register(Case.FamilyDecisionRecorded)
+    def _family_decision_recorded(self, event: Case.FamilyDecisionRecorded) -> Summary:
+        offered, accepted = len(event.offered_services), len(event.accepted_services)
+        return Summary(
+            "K-C3",
+            f"Layanan ditawarkan kepada keluarga: {accepted} dari {offered} diterima",
+            f"Services offered to the family: {accepted} of {offered} accepted",
+        )
+
+    @summarize.register(Case.AssessmentReviewed)
+    def _assessment_reviewed(self, event: Case.AssessmentReviewed) -> Summary:
+        outcome_id, outcome_en = labels.words(labels.REVIEW_OUTCOME, event.outcome)
+        return Summary(
+            "T3",
+            f"Hasil asesmen dikoordinasikan dengan atasan: {outcome_id}",
+            f"Assessment reviewed with the supervisor: {outcome_en}",
         )
 
     @summarize.register(Case.AssessmentRecorded)
@@ -321,6 +340,50 @@ class _Narrator:
             "L4.1",
             f"Rujukan ke {agency_id} untuk {service_id} dibatalkan",
             f"Referral to {agency_en} for {service_en} withdrawn",
+        )
+
+    @summarize.register(Case.ReferralRecommended)
+    def _referral_recommended(self, event: Case.ReferralRecommended) -> Summary:
+        self.recommendations[event.recommendation_id] = (event.agency, event.service_type)
+        agency_id, agency_en = labels.words(labels.AGENCY, event.agency)
+        service_id, service_en = labels.words(labels.SERVICE, event.service_type)
+        return Summary(
+            "K-C7",
+            f"Usulan rekomendasi rujukan ke {agency_id} untuk {service_id}",
+            f"Referral to {agency_en} for {service_en} proposed for approval",
+        )
+
+    @summarize.register(Case.RecommendationApproved)
+    def _recommendation_approved(self, event: Case.RecommendationApproved) -> Summary:
+        agency, service = self.recommendations.get(event.recommendation_id, ("", ""))
+        agency_id, agency_en = labels.words(labels.AGENCY, agency)
+        service_id, service_en = labels.words(labels.SERVICE, service)
+        return Summary(
+            "K-C8",
+            f"Rekomendasi rujukan ke {agency_id} untuk {service_id} disetujui "
+            "(surat rekomendasi dan berita acara rujukan)",
+            f"Referral to {agency_en} for {service_en} approved "
+            "(recommendation letter and referral record)",
+        )
+
+    @summarize.register(Case.RecommendationReturned)
+    def _recommendation_returned(self, event: Case.RecommendationReturned) -> Summary:
+        agency, service = self.recommendations.get(event.recommendation_id, ("", ""))
+        agency_id, agency_en = labels.words(labels.AGENCY, agency)
+        service_id, service_en = labels.words(labels.SERVICE, service)
+        return Summary(
+            "K-C8",
+            f"Rekomendasi rujukan ke {agency_id} untuk {service_id} dikembalikan",
+            f"Recommended referral to {agency_en} for {service_en} returned",
+        )
+
+    @summarize.register(Case.ReferralProgressNoted)
+    def _referral_progress_noted(self, event: Case.ReferralProgressNoted) -> Summary:
+        agency_id, agency_en, service_id, service_en = self._referral_words(event.referral_id)
+        return Summary(
+            "K-R5",
+            f"Perkembangan penanganan {service_id} oleh {agency_id} dicatat",
+            f"Progress of {agency_en}'s handling of {service_en} noted",
         )
 
     @summarize.register(Case.MediationHeld)

@@ -46,6 +46,13 @@ class Who(Enum):
     )
     RECEIVING_AGENCY = "an officer of the agency the referral was made to, or a coordinator"
     CASE_WORKER_OR_COORDINATOR = "the assigned case worker or a coordinator"
+    # The SOPs' supervisors (Kutai Timur's Ketua Pelaksana Harian K-C8, Tanjungpinang's
+    # Kabid T3, Purwakarta's Kasi and Kabid) are the office's coordinators until accounts
+    # give them a role of their own.
+    SUPERVISOR = "a coordinator of the case's coordinating office (the SOP's supervisor)"
+    CASE_TEAM_OR_RECEIVING_AGENCY = (
+        "the case team, or an officer of the agency the referral was made to"
+    )
 
 
 class CoordinatingOffices(Protocol):
@@ -137,6 +144,13 @@ class AccessRules:
             or (office and actor.role == Role.COORDINATOR),
             Who.CASE_WORKER_OR_COORDINATOR: self.is_assigned_case_worker(actor, case)
             or (office and actor.role == Role.COORDINATOR),
+            Who.SUPERVISOR: office and actor.role == Role.COORDINATOR,
+            Who.CASE_TEAM_OR_RECEIVING_AGENCY: team
+            or (
+                actor.role == Role.AGENCY_OFFICER
+                and actor.agency.value == referral_agency
+                and _agency_serves_district(actor, case)
+            ),
         }[who]
         if not allowed:
             raise AccessDenied("not_permitted", f"only {who.value} may do this")

@@ -302,6 +302,11 @@ class ReportCase(CommandModel):
 # ---- Commands on a case ---------------------------------------------------------------------
 
 
+def recommendation_id_for(case_id: UUID, recommended_at_version: int) -> str:
+    """Recommendation ids derive from the case and the version of their event, as referrals'."""
+    return str(uuid5(case_id, f"recommendation/{recommended_at_version}"))
+
+
 def referral_id_for(case_id: UUID, referred_at_version: int) -> str:
     """Referral ids derive from the case and the version of their Referred event.
 
@@ -494,6 +499,32 @@ class RecordConsent(CaseCommand):
         )
 
 
+class RecordFamilyDecision(CaseCommand):
+    """K-C3 (Kutai Timur, 1 jam): the services identified are offered to the family."""
+
+    step = Step(
+        "family-decisions",
+        "K-C3",
+        "Record the services offered to the complainant or family and their decision",
+        Who.CASE_TEAM,
+    )
+
+    offered_services: Distinct[vocab.ServiceType] = Field(min_length=1, max_length=18)
+    accepted_services: Distinct[vocab.ServiceType] = Field(
+        max_length=18, description="Those of the offered services the family accepted; [] if none"
+    )
+    decided_by: vocab.ConsentGiver
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.record_family_decision(
+            offered_services=list(self.offered_services),
+            accepted_services=list(self.accepted_services),
+            decided_by=self.decided_by,
+            notes=self.notes,
+        )
+
+
 # ---- 2. Assessment ---------------------------------------------------------------------------
 
 
@@ -522,6 +553,23 @@ class RecordAssessment(CaseCommand):
             recommended_services=list(self.recommended_services),
             before_classification=context.profile.assessment_before_classification is not None,
         )
+
+
+class ReviewAssessment(CaseCommand):
+    """T3 (Tanjungpinang, 30-60 menit): the supervisor reviews the assessment's results."""
+
+    step = Step(
+        "assessment-reviews",
+        "T3 / P2-P4",
+        "A supervisor reviews the assessment's results (Kabid, Kasi, Ketua Pelaksana Harian)",
+        Who.SUPERVISOR,
+    )
+
+    outcome: vocab.ReviewOutcome
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.review_assessment(outcome=self.outcome, notes=self.notes)
 
 
 class ConcludeCaseReport(CaseCommand):
@@ -601,6 +649,13 @@ class AgreeInterventionPlan(CaseCommand):
 # ---- 4. Intervention -------------------------------------------------------------------------
 
 
+def referral_due_at(context: CommandContext, service_type: str, case: Case) -> datetime:
+    """L4.1: when the agency owes the service: the district's limit for this service and risk."""
+    return context.now + context.profile.step("L4.1").limit_for(
+        service_type=service_type, risk_level=case.risk_level
+    )
+
+
 class Refer(CaseCommand):
     """L4.1: the referral's due time comes from the district's time standard."""
 
@@ -621,11 +676,12 @@ class Refer(CaseCommand):
             referral_id=self.new_referral_id(case),
             service_type=self.service_type,
             agency=self.agency,
-            due_at=context.now + context.profile.step("L4.1").limit,
+            due_at=referral_due_at(context, self.service_type, case),
             receiving_agencies=context.receiving_agencies,
             emergency=self.emergency,
             notes=self.notes,
             referral_record_ref=self.referral_record_ref,
+            approval_required=context.profile.referral_approval,
         )
 
     def new_referral_id(self, case: Case) -> str:
@@ -700,6 +756,105 @@ class CancelReferral(ReferralCommand):
 
     def apply(self, case: Case, context: CommandContext) -> None:
         case.cancel_referral(referral_id=self.referral_id, reason=self.reason)
+
+
+class RecommendReferral(CaseCommand):
+    """K-C7 (Kutai Timur, 1 hari): the social worker proposes a referral for approval."""
+
+    step = Step(
+        "recommendations",
+        "K-C7",
+        "Propose a referral to another service, for a supervisor to approve (K-C8)",
+        Who.CASE_TEAM,
+    )
+
+    service_type: vocab.ServiceType
+    agency: vocab.Agency
+    rationale: LongText
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.recommend_referral(
+            recommendation_id=recommendation_id_for(case.id, case.version + 1),
+            service_type=self.service_type,
+            agency=self.agency,
+            receiving_agencies=context.receiving_agencies,
+            rationale=self.rationale,
+        )
+
+
+class RecommendationCommand(CaseCommand):
+    """A command on one recommendation of the case."""
+
+    recommendation_id: Identifier
+
+
+class ApproveRecommendation(RecommendationCommand):
+    """K-C8 (Kutai Timur, 1 hari): approve, and refer with the Berita Acara Rujukan."""
+
+    step = Step(
+        "recommendation-approvals",
+        "K-C8",
+        "A supervisor approves a recommendation and refers, with the referral record",
+        Who.SUPERVISOR,
+    )
+
+    recommendation_letter_ref: Reference = Field(
+        min_length=1, description="The surat rekomendasi's number"
+    )
+    referral_record_ref: Reference = Field(
+        min_length=1, description="The Berita Acara Rujukan's number"
+    )
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        recommendation = case.recommendation(self.recommendation_id)
+        case.approve_recommendation(
+            recommendation_id=self.recommendation_id,
+            # The approval is version + 1 and the referral it makes version + 2.
+            referral_id=referral_id_for(case.id, case.version + 2),
+            due_at=referral_due_at(context, recommendation.service_type, case),
+            receiving_agencies=context.receiving_agencies,
+            recommendation_letter_ref=self.recommendation_letter_ref,
+            referral_record_ref=self.referral_record_ref,
+            notes=self.notes,
+        )
+
+
+class ReturnRecommendation(RecommendationCommand):
+    """K-C8: the supervisor returns a recommendation to the social worker."""
+
+    step = Step(
+        "recommendation-returns",
+        "K-C8",
+        "A supervisor returns a recommendation, saying why",
+        Who.SUPERVISOR,
+    )
+
+    reason: RequiredText
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.return_recommendation(recommendation_id=self.recommendation_id, reason=self.reason)
+
+
+class NoteReferralProgress(ReferralCommand):
+    """K-R5 (Kutai Timur, "selama kasus berlangsung"): the referred agency's progress."""
+
+    step = Step(
+        "progress-notes",
+        "K-R5",
+        "Note how the referred agency's handling is progressing, without an outcome",
+        Who.CASE_TEAM_OR_RECEIVING_AGENCY,
+    )
+
+    noted_on: Day
+    progress: LongText
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.note_referral_progress(
+            referral_id=self.referral_id,
+            noted_on=self.noted_on.isoformat(),
+            progress=self.progress,
+        )
 
 
 class HoldMediation(CaseCommand):
@@ -822,7 +977,9 @@ CASE_STEPS: tuple[type[CaseCommand], ...] = (
     AssignCaseWorker,
     RecordContact,
     RecordConsent,
+    RecordFamilyDecision,
     RecordAssessment,
+    ReviewAssessment,
     ConcludeCaseReport,
     HoldCaseConference,
     HoldFamilyMeeting,
@@ -832,6 +989,10 @@ CASE_STEPS: tuple[type[CaseCommand], ...] = (
     DeclineReferral,
     RecordServiceDelivery,
     CancelReferral,
+    RecommendReferral,
+    ApproveRecommendation,
+    ReturnRecommendation,
+    NoteReferralProgress,
     HoldMediation,
     RecordAccompaniment,
     RecordMonitoringVisit,

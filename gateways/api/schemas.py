@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import Response
 from pydantic import BaseModel, Field
 
-from services.case_commands import referral_id_for
+from services.case_commands import recommendation_id_for, referral_id_for
 from services.cases import CommandResult
 
 
@@ -23,6 +23,10 @@ class CommandAccepted(BaseModel):
     replayed: bool = Field(description="True when this answers a retry of an earlier request")
     referral_id: UUID | None = Field(
         default=None, description="The new referral's id, when the command made a referral"
+    )
+    recommendation_id: UUID | None = Field(
+        default=None,
+        description="The new recommendation's id, when the command proposed a referral (K-C7)",
     )
 
 
@@ -40,6 +44,11 @@ def accepted(response: Response, result: CommandResult) -> CommandAccepted:
         referral_id=(
             UUID(referral_id_for(result.case_id, result.version))
             if "Referred" in result.recorded
+            else None
+        ),
+        recommendation_id=(
+            UUID(recommendation_id_for(result.case_id, result.version))
+            if "ReferralRecommended" in result.recorded
             else None
         ),
     )

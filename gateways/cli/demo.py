@@ -161,6 +161,22 @@ def run_demo(
             },
             "L1.5",
         )
+        if any(step.code == "K-C3" for step in profile.steps):
+            client.command(
+                case_worker,
+                "/cases/{case}/family-decisions",
+                {
+                    "offered_services": [
+                        "medical_examination",
+                        "psychological_counselling",
+                        "legal_process",
+                    ],
+                    "accepted_services": ["medical_examination", "psychological_counselling"],
+                    "decided_by": "parent",
+                    "notes": "The mother wants to think about the police report overnight.",
+                },
+                "K-C3",
+            )
         referred = client.command(
             intake,
             "/cases/{case}/referrals",
@@ -218,6 +234,13 @@ def run_demo(
             },
             "L2.1",
         )
+        if any(step.code == "T3" for step in profile.steps):
+            client.command(
+                coordinator,
+                "/cases/{case}/assessment-reviews",
+                {"outcome": "agreed", "notes": "Proceed; ask the police about the neighbour."},
+                "T3",
+            )
         client.command(
             case_worker,
             "/cases/{case}/case-report",
@@ -264,19 +287,35 @@ def run_demo(
             "L3.5",
         )
 
+        def refer(service_type: str, agency: str, number: int) -> str:
+            """L4.1, or where a supervisor approves referrals, K-C7 then K-C8."""
+            body = {"service_type": service_type, "agency": agency}
+            if profile.referral_approval is None:
+                referral: str = client.command(
+                    case_worker, "/cases/{case}/referrals", body, "L4.1"
+                )["referral_id"]
+                return referral
+            proposed = client.command(
+                case_worker,
+                "/cases/{case}/recommendations",
+                {**body, "rationale": "Agreed at the case conference."},
+                "K-C7",
+            )
+            approved: str = client.command(
+                coordinator,
+                "/cases/{case}/recommendation-approvals",
+                {
+                    "recommendation_id": proposed["recommendation_id"],
+                    "recommendation_letter_ref": f"REK/{profile.register_code}/{number:03}",
+                    "referral_record_ref": f"BAR/{profile.register_code}/{number:03}",
+                },
+                profile.referral_approval,
+            )["referral_id"]
+            return approved
+
         print("4. Intervention")
-        legal = client.command(
-            case_worker,
-            "/cases/{case}/referrals",
-            {"service_type": "legal_process", "agency": "police"},
-            "L4.1",
-        )["referral_id"]
-        schooling = client.command(
-            case_worker,
-            "/cases/{case}/referrals",
-            {"service_type": "return_to_school", "agency": "education"},
-            "L4.1",
-        )["referral_id"]
+        legal = refer("legal_process", "police", 1)
+        schooling = refer("return_to_school", "education", 2)
         client.command(police, f"/cases/{{case}}/referrals/{legal}/acceptance", {}, "L4.1")
         client.command(school, f"/cases/{{case}}/referrals/{schooling}/acceptance", {}, "L4.1")
         client.command(

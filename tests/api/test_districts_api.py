@@ -77,13 +77,144 @@ def test_tanjungpinang_dinas_sosial_takes_a_case_from_intake_to_referral(
     assert read.json()["stage"] == "assessment"
 
 
-def test_kutai_timur_pksai_takes_a_case_from_intake_to_referral(client: TestClient, auth: Headers):
-    """K-C1-C8: the PKSAI (its Divisi Penanganan led by Dinas Sosial, Pasal 14) refers."""
-    _case_id, referred = _intake_classify_consent_refer(
+def test_kutai_timur_refuses_a_referral_without_the_ketua_pelaksana_harians_approval(
+    client: TestClient, auth: Headers
+):
+    """K-C8: nobody at the PKSAI refers a case before its supervisor approves it."""
+    case_id, referred = _intake_classify_consent_refer(
         client, auth, agency="social", district="kutai-timur"
     )
 
-    assert referred == 200
+    assert referred == 409
+    refused = client.post(
+        f"/api/v1/cases/{case_id}/referrals",
+        json={"service_type": "medical_examination", "agency": "health"},
+        headers=auth("coordinator", agency="social", district="kutai-timur"),
+    ).json()
+    assert (refused["rule"], refused["step"]) == ("referral_needs_approval", "K-C8")
+
+
+def test_kutai_timur_pksai_refers_on_an_approved_recommendation(client: TestClient, auth: Headers):
+    """K-C7 the Peksos proposes, K-C8 the Ketua Pelaksana Harian approves and refers with the
+    surat rekomendasi and the Berita Acara Rujukan; the proposer cannot approve it."""
+    pksai = {"agency": "social", "district": "kutai-timur"}
+    peksos = auth("case_worker", user="peksos-1", **pksai)
+    ketua = auth("coordinator", user="ketua-pelaksana-harian", **pksai)
+    case_id, _refused = _intake_classify_consent_refer(client, auth, **pksai)
+    client.post(
+        f"/api/v1/cases/{case_id}/case-worker",
+        json={"case_worker_id": "peksos-1"},
+        headers=ketua,
+    )
+
+    proposed = client.post(
+        f"/api/v1/cases/{case_id}/recommendations",
+        json={"service_type": "medical_examination", "agency": "health", "rationale": "Visum."},
+        headers=peksos,
+    )
+    assert proposed.status_code == 200, proposed.text
+    recommendation_id = proposed.json()["recommendation_id"]
+    approval = {
+        "recommendation_id": recommendation_id,
+        "recommendation_letter_ref": "REK/PKSAI/2026/01",
+        "referral_record_ref": "BAR/PKSAI/2026/01",
+    }
+    by_coordinator_not_in_office = client.post(
+        f"/api/v1/cases/{case_id}/recommendation-approvals",
+        json=approval,
+        headers=auth("coordinator", district="kutai-timur"),
+    )
+    approved = client.post(
+        f"/api/v1/cases/{case_id}/recommendation-approvals", json=approval, headers=ketua
+    )
+
+    assert by_coordinator_not_in_office.status_code == 404
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["recorded"] == ["RecommendationApproved", "Referred"]
+    referral_id = approved.json()["referral_id"]
+    case_file = client.get(f"/api/v1/cases/{case_id}", headers=ketua).json()
+    (recommendation,) = case_file["recommendations"]
+    assert recommendation["status"] == "approved"
+    assert recommendation["approved"]["referral_id"] == referral_id
+    (referral,) = case_file["referrals"]
+    assert (referral["referral_id"], referral["referral_record_ref"]) == (
+        referral_id,
+        "BAR/PKSAI/2026/01",
+    )
+
+
+def test_a_supervisor_cannot_approve_a_recommendation_they_proposed(
+    client: TestClient, auth: Headers
+):
+    pksai = {"agency": "social", "district": "kutai-timur"}
+    ketua = auth("coordinator", user="ketua-pelaksana-harian", **pksai)
+    case_id, _refused = _intake_classify_consent_refer(client, auth, **pksai)
+    proposed = client.post(
+        f"/api/v1/cases/{case_id}/recommendations",
+        json={"service_type": "medical_examination", "agency": "health", "rationale": "Visum."},
+        headers=ketua,
+    ).json()
+
+    approved = client.post(
+        f"/api/v1/cases/{case_id}/recommendation-approvals",
+        json={
+            "recommendation_id": proposed["recommendation_id"],
+            "recommendation_letter_ref": "REK/1",
+            "referral_record_ref": "BAR/1",
+        },
+        headers=ketua,
+    )
+
+    assert approved.status_code == 409
+    assert (approved.json()["rule"], approved.json()["step"]) == ("approval_by_proposer", "K-C8")
+
+
+def test_a_case_worker_cannot_approve_a_recommendation(client: TestClient, auth: Headers):
+    """K-C8 is the supervisor's (the office's coordinators until accounts give them a role)."""
+    pksai = {"agency": "social", "district": "kutai-timur"}
+    case_id, _refused = _intake_classify_consent_refer(client, auth, **pksai)
+    proposed = client.post(
+        f"/api/v1/cases/{case_id}/recommendations",
+        json={"service_type": "medical_examination", "agency": "health", "rationale": "Visum."},
+        headers=auth("coordinator", **pksai),
+    ).json()
+
+    approved = client.post(
+        f"/api/v1/cases/{case_id}/recommendation-approvals",
+        json={
+            "recommendation_id": proposed["recommendation_id"],
+            "recommendation_letter_ref": "REK/1",
+            "referral_record_ref": "BAR/1",
+        },
+        headers=auth("intake_officer", user="someone-else", **pksai),
+    )
+
+    assert approved.status_code == 403
+
+
+def test_tanjungpinangs_kabid_reviews_the_assessment_and_the_timeline_says_t3(
+    client: TestClient, auth: Headers
+):
+    """T3 "koordinasi dengan atasan tentang hasil assessment" by the Kabid Rehabilitasi."""
+    dinsos = {"agency": "social", "district": "tanjungpinang"}
+    case_id, _referred = _intake_classify_consent_refer(client, auth, **dinsos)
+    client.post(
+        f"/api/v1/cases/{case_id}/assessments",
+        json={"kind": "initial_home_visit", "domain": "social_spiritual", "findings": "Safe."},
+        headers=auth("coordinator", **dinsos),
+    )
+
+    reviewed = client.post(
+        f"/api/v1/cases/{case_id}/assessment-reviews",
+        json={"outcome": "agreed"},
+        headers=auth("coordinator", user="kabid-rehabilitasi", **dinsos),
+    )
+
+    assert reviewed.status_code == 200, reviewed.text
+    timeline = client.get(
+        f"/api/v1/cases/{case_id}/timeline", headers=auth("auditor", district="tanjungpinang")
+    ).json()
+    assert "T3" in [entry["sop_step"] for entry in timeline["entries"]]
 
 
 def test_where_dinas_sosial_coordinates_the_uptd_ppa_is_not_the_case_office(

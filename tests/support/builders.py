@@ -342,6 +342,75 @@ def a_mediation(**overrides: Any) -> dict[str, Any]:
     }
 
 
+def a_family_decision(**overrides: Any) -> dict[str, Any]:
+    return {
+        "offered_services": ["medical_care", "psychological_counselling"],
+        "accepted_services": ["medical_care"],
+        "decided_by": "parent",
+        **overrides,
+    }
+
+
+def an_assessment_review(**overrides: Any) -> dict[str, Any]:
+    return {"outcome": "agreed", "notes": "", **overrides}
+
+
+def a_recommendation(**overrides: Any) -> dict[str, Any]:
+    return {
+        "recommendation_id": "recommendation-1",
+        "service_type": "medical_care",
+        "agency": "health",
+        "receiving_agencies": RECEIVING_AGENCIES,
+        "rationale": "Injuries need a doctor.",
+        **overrides,
+    }
+
+
+def a_recommendation_approval(**overrides: Any) -> dict[str, Any]:
+    return {
+        "recommendation_id": "recommendation-1",
+        "referral_id": REFERRAL_ID,
+        "due_at": FIXED_TIME + timedelta(days=7),
+        "receiving_agencies": RECEIVING_AGENCIES,
+        "recommendation_letter_ref": "REK/2024/001",
+        "referral_record_ref": "BAR/2024/001",
+        **overrides,
+    }
+
+
+def a_recommendation_request(**overrides: Any) -> dict[str, Any]:
+    """K-C7 as the API takes it: the service numbers the recommendation."""
+    return {
+        "service_type": "medical_care",
+        "agency": "health",
+        "rationale": "Injuries need a doctor.",
+        **overrides,
+    }
+
+
+def an_approval_request(**overrides: Any) -> dict[str, Any]:
+    """K-C8 as the API takes it: the service makes the referral and its due time."""
+    return {
+        "recommendation_id": "recommendation-1",
+        "recommendation_letter_ref": "REK/2024/001",
+        "referral_record_ref": "BAR/2024/001",
+        **overrides,
+    }
+
+
+def a_recommendation_return(**overrides: Any) -> dict[str, Any]:
+    return {"recommendation_id": "recommendation-1", "reason": "Name the clinic.", **overrides}
+
+
+def a_progress_note(**overrides: Any) -> dict[str, Any]:
+    return {
+        "referral_id": REFERRAL_ID,
+        "noted_on": "2024-03-10",
+        "progress": "Second session held.",
+        **overrides,
+    }
+
+
 def an_accompaniment(**overrides: Any) -> dict[str, Any]:
     return {"activity": "Mendampingi korban ke Unit PPA Polres.", "notes": "", **overrides}
 
@@ -387,7 +456,9 @@ COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "assign_case_worker": a_case_worker_assignment,
     "record_contact": a_contact,
     "record_consent": a_consent,
+    "record_family_decision": a_family_decision,
     "record_assessment": an_assessment,
+    "review_assessment": an_assessment_review,
     "conclude_case_report": a_case_report,
     "hold_case_conference": a_case_conference,
     "hold_family_meeting": a_family_meeting,
@@ -397,6 +468,10 @@ COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "decline_referral": a_referral_decline,
     "record_service_delivery": a_service_delivery,
     "cancel_referral": a_referral_cancellation,
+    "recommend_referral": a_recommendation,
+    "approve_recommendation": a_recommendation_approval,
+    "return_recommendation": a_recommendation_return,
+    "note_referral_progress": a_progress_note,
     "hold_mediation": a_mediation,
     "record_accompaniment": an_accompaniment,
     "record_monitoring_visit": a_monitoring_visit,

@@ -457,7 +457,7 @@ def test_meetings_are_filed_and_the_latest_intervention_plan_stands(
 
 def test_referrals_are_filed_in_order_with_their_whole_course(whole_story: CaseStory) -> None:
     not_accepted = {"accepted_at": None, "accepted_by": None, "acceptance_notes": ""}
-    unsettled_parts = {"declined": None, "cancelled": None}
+    unsettled_parts = {"declined": None, "cancelled": None, "progress_notes": []}
 
     assert dumps(whole_story.file.referrals) == [
         {
@@ -498,6 +498,7 @@ def test_referrals_are_filed_in_order_with_their_whole_course(whole_story: CaseS
             "declined": {"reason": POLICE_DECLINE, **stamp(after(days=9), POLICE_OFFICER)},
             "deliveries": [],
             "cancelled": None,
+            "progress_notes": [],
         },
         {
             **SCHOOL_REFERRAL,
@@ -513,6 +514,7 @@ def test_referrals_are_filed_in_order_with_their_whole_course(whole_story: CaseS
                 "reason": SCHOOL_NOT_NEEDED,
                 **stamp(after(days=5), COORDINATOR),
             },
+            "progress_notes": [],
         },
         {
             **LEGAL_AID_REFERRAL,
@@ -627,6 +629,75 @@ def test_a_mediation_is_filed_with_its_parties_and_agreements() -> None:
 
     assert [m.model_dump(exclude={"at", "by"}) for m in file.mediations] == [MEDIATION]
     assert file.mediations[0].by.user_id == CASE_WORKER.user_id
+
+
+def supervised_referral_story() -> CaseStory:
+    """Kutai Timur's complaint SOP: the family decides on the services offered (K-C3), a
+    supervisor reviews the assessment (T3), one recommendation is returned and one
+    approved into a referral (K-C7-C8), whose progress is noted (K-R5)."""
+    story = classified_story()
+    with story.step(after(minutes=40), by=CASE_WORKER) as case:
+        case.record_family_decision(
+            offered_services=["medical_care", "psychological_counselling"],
+            accepted_services=["medical_care"],
+            decided_by="parent",
+        )
+    with story.step(after(hours=1)) as case:
+        case.assign_case_worker(case_worker_id=CASE_WORKER.user_id)
+    with story.step(after(hours=2), by=CASE_WORKER) as case:
+        case.record_consent(given=True, given_by="parent", document_ref="IC/2025/042")
+    with story.step(after(days=1), by=CASE_WORKER) as case:
+        case.record_assessment(**HOME_VISIT_ASSESSMENT)
+    with story.step(after(days=1, hours=1)) as case:
+        case.review_assessment(outcome="agreed", notes="Proceed to the case conference.")
+    for number, when in ((1, after(days=2)), (2, after(days=3))):
+        with story.step(when, by=CASE_WORKER) as case:
+            case.recommend_referral(
+                recommendation_id=f"rec-{number}",
+                service_type="medical_care",
+                agency="health",
+                receiving_agencies=RECEIVING_AGENCIES,
+                rationale="Injuries need a doctor.",
+            )
+        if number == 1:
+            with story.step(after(days=2, hours=4)) as case:
+                case.return_recommendation(recommendation_id="rec-1", reason="Name the clinic.")
+    with story.step(after(days=4)) as case:
+        case.approve_recommendation(
+            recommendation_id="rec-2",
+            referral_id="approved-referral",
+            due_at=after(days=11),
+            receiving_agencies=RECEIVING_AGENCIES,
+            recommendation_letter_ref="REK/2025/007",
+            referral_record_ref="BAR/2025/007",
+        )
+    with story.step(after(days=5), by=HEALTH_OFFICER) as case:
+        case.accept_referral(referral_id="approved-referral")
+    with story.step(after(days=9), by=CASE_WORKER) as case:
+        case.note_referral_progress(
+            referral_id="approved-referral", noted_on="2025-03-12", progress="Second visit done."
+        )
+    return story
+
+
+def test_a_supervised_referral_is_filed_from_recommendation_to_progress() -> None:
+    file = supervised_referral_story().file
+
+    assert [d.accepted_services for d in file.family_decisions] == [["medical_care"]]
+    assert [r.outcome for r in file.assessment_reviews] == ["agreed"]
+    assert [(r.recommendation_id, r.status) for r in file.recommendations] == [
+        ("rec-1", "returned"),
+        ("rec-2", "approved"),
+    ]
+    returned, approved = file.recommendations
+    assert returned.returned is not None and returned.returned.reason == "Name the clinic."
+    assert approved.approved is not None
+    assert approved.approved.referral_id == "approved-referral"
+    assert approved.approved.referral_record_ref == "BAR/2025/007"
+    (referral,) = file.referrals
+    assert referral.referral_record_ref == "BAR/2025/007"
+    assert referral.status == "accepted"
+    assert [note.progress for note in referral.progress_notes] == ["Second visit done."]
 
 
 def planned_story() -> CaseStory:
@@ -845,10 +916,14 @@ def test_scenarios_exercise_every_case_event() -> None:
     with handed_over.step(after(hours=1)) as case:
         case.hand_over(target="patbm", receiving_agencies=RECEIVING_AGENCIES)
     mediated = mediated_story()
+    supervised = supervised_referral_story()
 
     exercised = {
         type(event).__name__
-        for event in tell_the_whole_story().events + handed_over.events + mediated.events
+        for event in tell_the_whole_story().events
+        + handed_over.events
+        + mediated.events
+        + supervised.events
     }
 
     assert exercised == case_event_types

@@ -46,10 +46,15 @@ from tests.support.builders import (
     a_contact,
     a_direct_handover,
     a_direct_referral,
+    a_family_decision,
     a_mediation,
     a_monitoring_visit,
     a_new_case,
+    a_progress_note,
     a_reassessment,
+    a_recommendation,
+    a_recommendation_approval,
+    a_recommendation_return,
     a_referral_acceptance,
     a_referral_cancellation,
     a_referral_decline,
@@ -58,6 +63,7 @@ from tests.support.builders import (
     advance_case,
     an_agreed_termination,
     an_assessment,
+    an_assessment_review,
     an_emergency_classification,
     an_intervention_plan,
     move_referral_to,
@@ -67,7 +73,7 @@ from tests.support.builders import (
 PERSONAL_VALUE = "Siti Aminah 7371234567890001"
 
 # Public methods of Case that are no commands on an existing case.
-NOT_COMMANDS = frozenset({"receive_report", "referral", "open_referral_agencies"})
+NOT_COMMANDS = frozenset({"receive_report", "referral", "recommendation", "open_referral_agencies"})
 
 
 @contextmanager
@@ -1351,3 +1357,146 @@ def test_replaying_the_recorded_events_reconstructs_an_equal_case():
     assert replayed.version == case.version == 13
     assert replayed.referral("referral-1").status == ReferralStatus.IN_PROGRESS
     assert replayed.stage == Stage.MONITORING
+
+
+# ---- Kutai Timur's complaint SOP: family decision, recommendation, approval (K-C3-C8) ----
+
+
+def recommended_case() -> Case:
+    """A case in intervention with one recommendation proposed by the case worker (K-C7)."""
+    case = a_case_at(Stage.INTERVENTION)
+    with acting():
+        case.recommend_referral(**a_recommendation())
+    return case
+
+
+def test_the_family_may_accept_only_services_that_were_offered():
+    case = a_case_at(Stage.ASSESSMENT)
+
+    with acting(), refused(case, InvalidValue) as caught:
+        case.record_family_decision(
+            **a_family_decision(offered_services=["medical_care"], accepted_services=["legal_aid"])
+        )
+
+    assert caught.value.field == "accepted_services"
+
+
+def test_a_family_decision_needs_a_classified_case():
+    case = a_new_case()
+
+    with acting(), refused(case, RuleViolated, rule="classification_required"):
+        case.record_family_decision(**a_family_decision())
+
+
+def test_a_refusal_of_every_service_offered_is_recorded_and_leaves_the_case_open():
+    case = a_case_at(Stage.ASSESSMENT)
+
+    with acting():
+        case.record_family_decision(**a_family_decision(accepted_services=[]))
+
+    assert not case.is_closed
+
+
+def test_a_recommendation_needs_consent_like_the_referral_it_proposes():
+    case = a_case_at(Stage.IDENTIFICATION)
+    with acting(COORDINATOR):
+        case.classify(**a_classification())
+
+    with acting(), refused(case, RuleViolated, rule="consent_required"):
+        case.recommend_referral(**a_recommendation())
+
+
+def test_a_recommendation_to_an_agency_that_cannot_provide_the_service_is_refused():
+    case = a_case_at(Stage.INTERVENTION)
+
+    with acting(), refused(case, RuleViolated, rule="agency_cannot_provide_service"):
+        case.recommend_referral(**a_recommendation(agency="education"))
+
+
+def test_the_proposer_cannot_approve_their_own_recommendation():
+    """K-C8: the Ketua Pelaksana Harian approves what the Peksos proposed (K-C7)."""
+    case = recommended_case()
+
+    with acting(CASE_WORKER), refused(case, RuleViolated, rule="approval_by_proposer") as caught:
+        case.approve_recommendation(**a_recommendation_approval())
+
+    assert caught.value.step == "K-C8"
+
+
+def test_an_approval_records_the_referral_with_its_berita_acara_rujukan():
+    case = recommended_case()
+
+    with acting(COORDINATOR):
+        case.approve_recommendation(**a_recommendation_approval())
+
+    assert [type(event).__name__ for event in case.pending_events][-2:] == [
+        "RecommendationApproved",
+        "Referred",
+    ]
+    assert case.referral(REFERRAL_ID).status == ReferralStatus.PENDING
+    assert case.recommendation("recommendation-1").status == "approved"
+
+
+def test_a_settled_recommendation_is_neither_approved_nor_returned_again():
+    case = recommended_case()
+    with acting(COORDINATOR):
+        case.return_recommendation(**a_recommendation_return())
+
+    with acting(COORDINATOR), refused(case, RuleViolated, rule="recommendation_settled"):
+        case.approve_recommendation(**a_recommendation_approval())
+    with acting(COORDINATOR), refused(case, RuleViolated, rule="recommendation_settled"):
+        case.return_recommendation(**a_recommendation_return())
+
+
+def test_an_approval_needs_a_berita_acara_rujukan():
+    case = recommended_case()
+
+    with acting(COORDINATOR), refused(case, InvalidValue) as caught:
+        case.approve_recommendation(**a_recommendation_approval(referral_record_ref=" "))
+
+    assert caught.value.field == "referral_record_ref"
+
+
+def test_where_a_supervisor_approves_referrals_a_direct_referral_is_refused():
+    case = a_case_at(Stage.INTERVENTION)
+
+    with acting(), refused(case, RuleViolated, rule="referral_needs_approval") as caught:
+        case.refer(**a_direct_referral(), approval_required="K-C8")
+
+    assert caught.value.step == "K-C8"
+
+
+def test_where_a_supervisor_approves_referrals_an_emergency_referral_still_goes_at_once():
+    case = a_new_case()
+    with acting():
+        case.classify(**an_emergency_classification())
+
+        case.refer(
+            **a_direct_referral(service_type="emergency_support", emergency=True),
+            approval_required="K-C8",
+        )
+
+    assert case.referral(REFERRAL_ID).emergency
+
+
+# ---- Supervisor review (T3) and progress of a referral (K-R5) ------------------------------
+
+
+def test_an_assessment_review_needs_an_assessment():
+    case = a_case_at(Stage.ASSESSMENT)
+
+    with acting(COORDINATOR), refused(case, RuleViolated, rule="assessment_required") as caught:
+        case.review_assessment(**an_assessment_review())
+
+    assert caught.value.step == "T3"
+
+
+def test_progress_is_noted_only_on_a_referral_the_agency_is_handling():
+    pending = referred_case(status=ReferralStatus.PENDING)
+    with acting(HEALTH_OFFICER), refused(pending, RuleViolated, rule="referral_not_in_progress"):
+        pending.note_referral_progress(**a_progress_note())
+
+    accepted = referred_case(status=ReferralStatus.ACCEPTED)
+    with acting(HEALTH_OFFICER):
+        accepted.note_referral_progress(**a_progress_note())
+    assert accepted.referral(REFERRAL_ID).status == ReferralStatus.ACCEPTED

@@ -54,12 +54,14 @@ from tests.support.builders import (
     a_handover,
     a_monitoring_visit,
     a_psychological_first_aid,
+    a_recommendation_request,
     a_referral,
     a_service_delivery,
     advance_reported_case,
     an_accompaniment,
     an_actor,
     an_agreed_termination,
+    an_approval_request,
     an_assessment,
     an_intervention_plan,
     referral_history,
@@ -447,7 +449,13 @@ def test_an_auditor_reads_the_case_and_its_history(cases, case_in_intervention):
 
 
 # Service-level arguments: the service chooses a referral's due time itself.
-SERVICE_COMMAND_ARGUMENTS = {**COMMAND_ARGUMENTS, "refer": a_referral, "hand_over": a_handover}
+SERVICE_COMMAND_ARGUMENTS = {
+    **COMMAND_ARGUMENTS,
+    "refer": a_referral,
+    "hand_over": a_handover,
+    "recommend_referral": a_recommendation_request,
+    "approve_recommendation": an_approval_request,
+}
 
 
 @pytest.mark.parametrize("command", sorted(SERVICE_COMMAND_ARGUMENTS))

@@ -36,6 +36,7 @@ from tests.support.builders import RECEIVING_AGENCIES
 
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=ZoneInfo("Asia/Makassar"))
 COORDINATOR = Actor("coordinator-1", Role.COORDINATOR, Agency.UPTD_PPA, "luwu-utara")
+CASE_WORKER = Actor("case-worker-1", Role.CASE_WORKER, Agency.UPTD_PPA, "luwu-utara")
 PROFILES = load_profiles()
 LUWU_UTARA = PROFILES.profile("luwu-utara")
 KOTA_BATU = PROFILES.profile("kota-batu")
@@ -67,11 +68,13 @@ class Scenario:
             )
         self.events: list[object] = list(self.case.collect_events())
 
-    def do(self, after: timedelta, command: str, **arguments: Any) -> "Scenario":
-        if command in ("refer", "hand_over"):
+    def do(
+        self, after: timedelta, command: str, *, by: Actor = COORDINATOR, **arguments: Any
+    ) -> "Scenario":
+        if command in ("refer", "hand_over", "recommend_referral", "approve_recommendation"):
             # What the case service passes: where a referral or hand-over can go.
             arguments.setdefault("receiving_agencies", RECEIVING_AGENCIES)
-        with acting_as(COORDINATOR, T0 + after):
+        with acting_as(by, T0 + after):
             getattr(self.case, command)(**arguments)
         self.events.extend(self.case.collect_events())
         return self
@@ -653,8 +656,10 @@ def test_the_five_seed_districts_load_with_distinct_register_codes():
     }
     for profile in profiles:
         assert profile.step("L4.1").per_referral  # the case service reads it when referring
-        # Every district runs the same thirteen clocks, so compliance compares.
-        assert [step.code for step in profile.steps] == [step.code for step in LUWU_UTARA.steps]
+        # Every district runs the same thirteen clocks, so compliance compares; its own
+        # steps (T3, K-C3, ...) come after them.
+        codes = [step.code for step in profile.steps]
+        assert codes[: len(LUWU_UTARA.steps)] == [step.code for step in LUWU_UTARA.steps]
 
 
 def hours(n: float) -> timedelta:
@@ -684,7 +689,11 @@ SEED_CLOCKS = {
     # Kutai Timur (004_): K-C1, K-C2, K-C3, K-C4, K-C9, K-C5 + K-C6, K-O10.
     ("kutai-timur", "L1.2"): (None, minutes(30)),  # K-C1
     ("kutai-timur", "L1.5"): (None, hours(2)),  # K-C2 initial assessment
-    ("kutai-timur", "L1.9"): (None, hours(1)),  # K-C3 services offered, family decides
+    ("kutai-timur", "L1.9"): (None, days(1)),  # fallback: no consent step
+    ("kutai-timur", "K-C3"): (None, hours(1)),  # services offered, family decides
+    ("kutai-timur", "K-C5"): (None, days(7)),  # case conference, 1 minggu
+    ("kutai-timur", "K-C8"): (None, days(1)),  # recommendation approved and referred
+    ("tanjungpinang", "T3"): (minutes(30), minutes(60)),  # coordination with the superior
     ("kutai-timur", "L2.1"): (None, days(1)),  # K-C4 further assessment
     ("kutai-timur", "L2.7"): (None, hours(1)),  # K-C9 assessment report
     ("kutai-timur", "L3.5"): (None, days(7) + days(1)),  # K-C5 conference + K-C6 plan
@@ -943,7 +952,21 @@ def test_every_known_milestone_is_read_off_a_full_case():
     scenario.do(minutes(25), "record_emergency_response", actions=["safe house"])
     scenario.do(minutes(30), "assign_case_worker", case_worker_id="cw-1")
     scenario.do(minutes(40), "record_contact", mode="home_visit")
+    scenario.do(
+        minutes(45),
+        "record_family_decision",
+        offered_services=["medical_care"],
+        accepted_services=["medical_care"],
+        decided_by="parent",
+    )
     scenario.do(minutes(50), "record_consent", given=True, given_by="parent", document_ref="IC")
+    scenario.do(
+        minutes(52),
+        "hold_case_conference",
+        held_on="2024-03-04",
+        participating_agencies=["health"],
+        decisions=["refer"],
+    )
     scenario.do(
         minutes(55),
         "hold_mediation",
@@ -953,8 +976,27 @@ def test_every_known_milestone_is_read_off_a_full_case():
         agreement_reached=False,
         agreements=[],
     )
-    scenario.assess(minutes(60)).conclude(minutes(70)).agree_plan(days(1))
-    scenario.refer(days(1), "r1", due_after=days(8))
+    scenario.assess(minutes(60))
+    scenario.do(minutes(65), "review_assessment", outcome="agreed")
+    scenario.conclude(minutes(70)).agree_plan(days(1))
+    scenario.do(
+        days(1),
+        "recommend_referral",
+        by=CASE_WORKER,
+        recommendation_id="rec-1",
+        service_type="medical_care",
+        agency="health",
+        rationale="injuries",
+    )
+    scenario.do(
+        days(1),
+        "approve_recommendation",
+        recommendation_id="rec-1",
+        referral_id="r1",
+        due_at=T0 + days(8),
+        recommendation_letter_ref="REK/1",
+        referral_record_ref="BAR/1",
+    )
     scenario.do(days(2), "accept_referral", referral_id="r1")
     scenario.do(
         days(3),
@@ -981,3 +1023,149 @@ def test_every_known_milestone_is_read_off_a_full_case():
     assert milestones.is_closed
     schedule = step_schedule(LUWU_UTARA, milestones, T0 + days(9))
     assert [s.code for s in schedule if s.state != StepState.MET] == []
+
+
+# ---- Limits per service and per risk (L2.3, L4.1) ----------------------------------------
+
+
+def referral_step(**overrides: Any) -> dict[str, Any]:
+    return step_data(
+        code="L4.1",
+        stage="intervention",
+        limit="7d",
+        starts="referred",
+        ends="referral_settled",
+        per_referral=True,
+        **overrides,
+    )
+
+
+def test_luwu_utara_gives_a_specialist_assessment_referral_two_days_and_others_seven():
+    """L2.3 "membantu mengakseskan ... untuk asesmen lanjutan": 2 hari; L4.1: 7 hari."""
+    step = LUWU_UTARA.step("L4.1")
+
+    assert step.limit_for(service_type="specialist_assessment") == days(2)
+    assert step.limit_for(service_type="medical_care") == days(7)
+    assert step.limit_for() == days(7)
+
+
+def test_a_referral_for_a_specialist_assessment_is_overdue_after_day_two_in_luwu_utara():
+    scenario = planned_case().do(
+        days(2),
+        "refer",
+        referral_id="specialist",
+        service_type="specialist_assessment",
+        agency="province",
+        due_at=T0 + days(4),
+    )
+
+    on_day_2 = scenario.step("L4.1", days(4), referral_id="specialist")
+    after_day_2 = scenario.step("L4.1", days(4) + minutes(1), referral_id="specialist")
+
+    assert on_day_2.state == StepState.DUE
+    assert after_day_2.state == StepState.OVERDUE
+    assert after_day_2.limit == days(2)
+
+
+def test_a_limit_per_risk_level_applies_to_the_latest_classification_and_the_shorter_wins():
+    profile = parse_profile(
+        profile_data(
+            steps=[
+                step_data(
+                    code="L1.7",
+                    limit="120m",
+                    starts="routed_to_district",
+                    ends="case_worker_assigned",
+                    limit_by_risk={"high": "30m"},
+                ),
+                referral_step(
+                    limit_by_service={"medical_care": "1d"}, limit_by_risk={"high": "2h"}
+                ),
+            ]
+        )
+    )
+    referral = profile.step("L4.1")
+
+    assert referral.limit_for(service_type="medical_care", risk_level="high") == timedelta(hours=2)
+    assert referral.limit_for(service_type="medical_care", risk_level="low") == days(1)
+    assert referral.limit_for(service_type="legal_process", risk_level="medium") == days(7)
+    high = Scenario().classify(minutes(10), risk_level="high")
+    medium = Scenario().classify(minutes(10), risk_level="medium")
+    assert high.step("L1.7", minutes(41), profile).state == StepState.OVERDUE
+    assert medium.step("L1.7", minutes(41), profile).state == StepState.DUE
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (referral_step(limit_by_service={"haircut": "1d"}), "'limit_by_service' names unknown"),
+        (referral_step(limit_by_risk={"extreme": "1h"}), "'limit_by_risk' names unknown"),
+        (referral_step(limit_by_risk={"high": "soon"}), "'limit_by_risk.high'"),
+        (step_data(limit_by_service={"medical_care": "1d"}), "needs per_referral = true"),
+        (
+            referral_step(due_from="3d", limit_by_service={"medical_care": "2d"}),
+            "'due_from' must be shorter than the limit for 'medical_care'",
+        ),
+    ],
+)
+def test_a_malformed_limit_per_service_or_risk_is_refused_naming_the_step_and_field(step, message):
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(profile_data(steps=[step]))
+
+    assert message in str(caught.value)
+    assert "steps[0]" in str(caught.value)
+
+
+# ---- Kutai Timur's and Tanjungpinang's own steps (K-C3, K-C5, K-C8, T3) --------------------
+
+
+def test_kutai_timur_owes_the_family_decision_one_hour_after_classification():
+    """K-C3: 1 jam; output "keputusan pengadu/keluarga anak"."""
+    kutai_timur = PROFILES.profile("kutai-timur")
+    scenario = Scenario().classify(minutes(20))
+
+    assert scenario.step("K-C3", minutes(80), kutai_timur).state == StepState.DUE
+    assert scenario.step("K-C3", minutes(81), kutai_timur).state == StepState.OVERDUE
+    scenario.do(
+        minutes(70),
+        "record_family_decision",
+        offered_services=["medical_care"],
+        accepted_services=[],
+        decided_by="parent",
+    )
+    assert scenario.step("K-C3", minutes(81), kutai_timur).state == StepState.MET
+
+
+def test_kutai_timur_owes_the_approval_one_day_after_a_recommendation_and_none_before():
+    """K-C8: 1 hari from the Peksos's proposal (K-C7) to the approval and referral."""
+    kutai_timur = PROFILES.profile("kutai-timur")
+    scenario = planned_case()
+    assert "K-C8" not in [s.code for s in scenario.schedule(days(3), kutai_timur)]
+
+    scenario.do(
+        days(3),
+        "recommend_referral",
+        by=CASE_WORKER,
+        recommendation_id="rec-1",
+        service_type="medical_care",
+        agency="health",
+        rationale="injuries",
+    )
+
+    assert scenario.step("K-C8", days(4), kutai_timur).state == StepState.DUE
+    assert scenario.step("K-C8", days(4) + minutes(1), kutai_timur).state == StepState.OVERDUE
+
+
+def test_tanjungpinang_reviews_the_assessment_with_the_superior_in_30_to_60_minutes():
+    """T3 "koordinasi dengan atasan tentang hasil assessment": 30 - 60 menit."""
+    tanjungpinang = PROFILES.profile("tanjungpinang")
+    scenario = Scenario().through_consent(minutes(30)).assess(minutes(120))
+
+    due = scenario.step("T3", minutes(180), tanjungpinang)
+    assert (due.state, due.due_from) == (
+        StepState.DUE,
+        (T0 + minutes(150)).astimezone(tanjungpinang.timezone),
+    )
+    assert scenario.step("T3", minutes(181), tanjungpinang).state == StepState.OVERDUE
+    scenario.do(minutes(170), "review_assessment", outcome="agreed")
+    assert scenario.step("T3", minutes(181), tanjungpinang).state == StepState.MET
