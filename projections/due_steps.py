@@ -23,7 +23,11 @@ class DueStep(BaseModel):
     title_en: str
     limit_minutes: int = Field(description="The time standard for this step")
     started_at: datetime
-    due_at: datetime
+    due_at: datetime = Field(description="Overdue after this time")
+    due_from: datetime | None = Field(
+        default=None,
+        description="Where the SOP gives a range (Tanjungpinang T4, 3-7 hari): due from this time",
+    )
     done_at: datetime | None
     state: Literal["met", "late", "due", "overdue", "closed"]
     referral_id: str | None = None
@@ -54,6 +58,7 @@ def due_steps(
             limit_minutes=int(status.limit / timedelta(minutes=1)),
             started_at=status.started_at,
             due_at=status.due_at,
+            due_from=status.due_from,
             done_at=status.done_at,
             state=status.state.value,
             referral_id=status.referral_id,

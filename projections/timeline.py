@@ -50,6 +50,11 @@ class StepCheck(BaseModel):
     title_en: str = Field(description="The step's name in English.")
     started_at: datetime = Field(description="When the step's clock started.")
     due_at: datetime = Field(description="When the time standard said it was due.")
+    due_from: datetime | None = Field(
+        default=None,
+        description="Where the SOP gives a range (3-7 hari): when the step fell due; it is "
+        "overdue only after due_at.",
+    )
     done_at: datetime | None = Field(description="When it was done, if it was.")
     state: StepState = Field(
         description="met or late when done; due, overdue or closed (never done, case closed) "
@@ -471,6 +476,7 @@ def _check(status: StepStatus) -> StepCheck:
         title_en=status.title_en,
         started_at=status.started_at,
         due_at=status.due_at,
+        due_from=status.due_from,
         done_at=status.done_at,
         state=status.state.value,
         referral_id=status.referral_id,

@@ -1,6 +1,8 @@
 """Issue 11, five districts and five SOPs: each district's office records and handles its
 cases under its own profile (domain/sop/profiles/<district>.toml)."""
 
+from datetime import datetime, timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -352,3 +354,36 @@ def test_an_abh_case_stays_with_tanjungpinangs_dinas_sosial(client: TestClient, 
     assert assigned.status_code == 200, assigned.text
     case = client.get(f"/api/v1/cases/{case_id}", headers=auth("coordinator", **office)).json()
     assert case["status"] == "open"
+
+
+def test_tanjungpinangs_referral_falls_due_on_day_3_and_is_overdue_after_day_7(
+    client: TestClient, auth: Headers
+):
+    """T4 "3-7 hari": the due-steps view and the timeline give both ends of the range."""
+    dinsos = {"agency": "social", "district": "tanjungpinang"}
+    case_id, referred = _intake_classify_consent_refer(client, auth, **dinsos)
+    assert referred == 200
+
+    due = client.get(f"/api/v1/cases/{case_id}/due-steps", headers=auth("coordinator", **dinsos))
+    timeline = client.get(
+        f"/api/v1/cases/{case_id}/timeline", headers=auth("auditor", district="tanjungpinang")
+    )
+
+    (referral,) = [step for step in due.json()["steps"] if step["code"] == "L4.1"]
+    started = datetime.fromisoformat(referral["started_at"])
+    assert datetime.fromisoformat(referral["due_from"]) - started == timedelta(days=3)
+    assert datetime.fromisoformat(referral["due_at"]) - started == timedelta(days=7)
+    (check,) = [step for step in timeline.json()["steps"] if step["code"] == "L4.1"]
+    assert check["due_from"] == referral["due_from"]
+
+
+def test_a_profile_shows_its_limits_per_service_and_its_approval_step(
+    client: TestClient, auth: Headers
+):
+    luwu = client.get("/api/v1/profiles/luwu-utara", headers=auth("coordinator")).json()
+    kutai = client.get("/api/v1/profiles/kutai-timur", headers=auth("coordinator")).json()
+
+    (referral,) = [step for step in luwu["steps"] if step["code"] == "L4.1"]
+    assert referral["limit_by_service_minutes"] == {"specialist_assessment": 2 * 24 * 60}
+    assert (luwu["referral_approval"], kutai["referral_approval"]) == (None, "K-C8")
+    assert {"K-C3", "K-C5", "K-C8"} <= {step["code"] for step in kutai["steps"]}

@@ -1,5 +1,7 @@
 """Liveness, readiness, the caller's identity and the district profiles."""
 
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
@@ -66,6 +68,13 @@ class StepStandardOut(BaseModel):
         default=None,
         description="Where the SOP gives a range (3-7 hari): due from this many minutes",
     )
+    limit_by_service_minutes: dict[str, int] = Field(
+        default_factory=dict, description="Limits that replace limit_minutes for one service"
+    )
+    limit_by_risk_minutes: dict[str, int] = Field(
+        default_factory=dict,
+        description="Limits for one risk level of the case's classification; the shorter wins",
+    )
     starts: str = Field(description="The milestone that starts the clock")
     ends: str = Field(description="The milestone that stops it")
     when: str | None = Field(description="The condition under which the step applies")
@@ -86,7 +95,15 @@ class ProfileOut(BaseModel):
         default=None,
         description="The SOP step at which the district assesses before it classifies",
     )
+    referral_approval: str | None = Field(
+        default=None,
+        description="The SOP step at which a supervisor approves every referral (K-C8)",
+    )
     steps: list[StepStandardOut]
+
+
+def _minutes(limits: Mapping[str, timedelta]) -> dict[str, int]:
+    return {key: int(limit.total_seconds() // 60) for key, limit in limits.items()}
 
 
 @meta.get(
@@ -114,6 +131,7 @@ def district_profile(
         coordinating_agency=profile.coordinating_agency.value,
         coordinating_body=profile.coordinating_body,
         assessment_before_classification=profile.assessment_before_classification,
+        referral_approval=profile.referral_approval,
         steps=[
             StepStandardOut(
                 code=step.code,
@@ -124,6 +142,8 @@ def district_profile(
                 due_from_minutes=(
                     int(step.due_from.total_seconds() // 60) if step.due_from is not None else None
                 ),
+                limit_by_service_minutes=_minutes(step.limit_by_service),
+                limit_by_risk_minutes=_minutes(step.limit_by_risk),
                 starts=step.starts,
                 ends=step.ends,
                 when=step.when,
