@@ -53,6 +53,7 @@ from domain.vocabulary import (
     AssessmentKind,
     CaseType,
     Channel,
+    ComplaintKind,
     ConsentGiver,
     ContactMode,
     DeliveryOutcome,
@@ -207,6 +208,7 @@ class Case(Aggregate):
         self.sexual_violence = False
         self.emergency = False
         self.handover_to: str | None = None
+        self.complaint_kind: str | None = None
         self.case_worker_id: str | None = None
         self.consent: str | None = None
         self.assessments_in_cycle = 0
@@ -231,6 +233,31 @@ class Case(Aggregate):
     @event(PsychologicalFirstAidGiven)
     def _psychological_first_aid_given(self, notes: str) -> None:
         pass
+
+    class ComplaintKindRecorded(Event):
+        """Kota Batu's complaint kinds (B-K1-K15): which of them the report is."""
+
+        kind: str
+
+    def record_complaint_kind(self, *, kind: str, district_kinds: Collection[str]) -> None:
+        """Which of the district's complaint kinds the report is; routing reads it (L1.5 f).
+
+        ``district_kinds``: the kinds the district's profile lists; a district that
+        lists none records no kind.
+        """
+        self._require_open()
+        kind_value = value_of(ComplaintKind, "kind", kind)
+        if kind_value not in district_kinds:
+            raise RuleViolated(
+                "complaint_kind_not_in_profile",
+                "this district's SOP does not list this kind of complaint",
+                step="B-K",
+            )
+        self._complaint_kind_recorded(kind=kind_value)
+
+    @event(ComplaintKindRecorded)
+    def _complaint_kind_recorded(self, kind: str) -> None:
+        self.complaint_kind = kind
 
     class RiskClassified(Event):
         """L1.5: case type, risk and jurisdiction, and the routing rules (a-f) they gave."""
@@ -259,6 +286,7 @@ class Case(Aggregate):
         rationale: str = "",
         assessment_first: str | None = None,
         coordinating_agency: str | None = None,
+        served_complaint_kinds: Collection[str] = (),
     ) -> None:
         """L1.5: classify case type, risk and jurisdiction, which routes the case (a-f).
 
@@ -267,6 +295,9 @@ class Case(Aggregate):
         an assessment recorded. ``coordinating_agency``: the district's coordinating
         office; a rule handing the case to that same office (c, where Dinas Sosial
         coordinates, as in Tanjungpinang) keeps it with the district.
+        ``served_complaint_kinds``: complaint kinds the district serves though they are
+        no violence case (Kota Batu 10-14); such a complaint, classified "other", stays
+        with the district instead of getting information only (rule f).
         """
         self._require_open()
         if assessment_first is not None and not self.classified and not self.assessments_recorded:
@@ -279,7 +310,13 @@ class Case(Aggregate):
         case_type_value = one_of(CaseType, "case_type", case_type)
         risk_value = one_of(RiskLevel, "risk_level", risk_level)
         jurisdiction_value = one_of(Jurisdiction, "jurisdiction", jurisdiction)
-        decision = route(case_type_value, risk_value, jurisdiction_value, bool(emergency))
+        decision = route(
+            case_type_value,
+            risk_value,
+            jurisdiction_value,
+            bool(emergency),
+            served_complaint=self.complaint_kind in served_complaint_kinds,
+        )
         handover_to = decision.handover_to
         if handover_to is not None and coordinating_agency is not None:
             receiver = HANDOVER_AGENCY.get(handover_to)
@@ -1463,6 +1500,7 @@ def _require_agency_reachable(
 CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.ReportReceived,
     Case.PsychologicalFirstAidGiven,
+    Case.ComplaintKindRecorded,
     Case.RiskClassified,
     Case.HandedOver,
     Case.EmergencyResponseRecorded,

@@ -6,6 +6,9 @@ c. child in conflict with the law (ABH)            -> hand to Dinas Sosial
 d. KTP/KTA within provincial / national authority  -> hand to UPTD PPA Provinsi / KemenPPPA
 e. emergency                                        -> outreach and emergency services now (L1.6)
 f. neither KTP/KTA nor ABH                          -> information about services only
+   (unless the district serves the complaint's kind: Kota Batu serves problems with
+   education, health, civil registration, welfare and other child-rights services,
+   its complaint kinds 10-14, which stay with the district as "served")
 
 Children needing special protection (AMPK) are routed as KTA: the Luwu Utara
 regulation covers both under one SOP. A low-risk case whose jurisdiction is
@@ -31,16 +34,26 @@ class RoutingDecision:
         return self.handover_to is None
 
 
+# The routing "rule" recorded for a complaint that is no violence case but that the
+# district serves (its profile's served complaint kinds): it stays with the district.
+SERVED_COMPLAINT = "served"
+
+
 def route(
     case_type: CaseType,
     risk_level: RiskLevel,
     jurisdiction: Jurisdiction,
     emergency: bool,
+    *,
+    served_complaint: bool = False,
 ) -> RoutingDecision:
+    """``served_complaint``: the district serves this complaint's kind (Kota Batu 10-14)."""
     rules: list[str]
     handover: HandoverTarget | None
     if case_type == CaseType.ABH:
         rules, handover = ["c"], HandoverTarget.SOCIAL
+    elif case_type not in VIOLENCE_CASE_TYPES and served_complaint:
+        rules, handover = [SERVED_COMPLAINT], None
     elif case_type not in VIOLENCE_CASE_TYPES:
         rules, handover = ["f"], HandoverTarget.INFORMATION_ONLY
     elif jurisdiction in (Jurisdiction.PROVINCE, Jurisdiction.NATIONAL):

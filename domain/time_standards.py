@@ -25,6 +25,7 @@ from domain.vocabulary import (
     ANSWERED_REFERRAL_STATUSES,
     SETTLED_REFERRAL_STATUSES,
     Agency,
+    ComplaintKind,
     RiskLevel,
     ServiceType,
 )
@@ -143,6 +144,11 @@ class TimeStandardProfile:
     # The SOP step at which the district's supervisor approves each referral (Kutai Timur
     # K-C8), or None where the case team refers directly (L4.1).
     referral_approval: str | None = None
+    # The kinds of complaint the district's SOP lists (Kota Batu's 15), and those of
+    # them it serves though they are no violence case (10-14): classified "other",
+    # they stay with the district instead of getting information only (L1.5 f).
+    complaint_kinds: tuple[str, ...] = ()
+    served_complaint_kinds: frozenset[str] = frozenset()
 
     def step(self, code: str) -> StepStandard:
         for step in self.steps:
@@ -299,6 +305,34 @@ def _order(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return order
 
 
+def _complaints(data: Mapping[str, Any]) -> tuple[tuple[str, ...], frozenset[str]]:
+    complaints = data.get("complaints", {})
+    if not isinstance(complaints, Mapping):
+        raise ProfileError("complaints: must be a table")
+    unknown_settings = sorted(set(complaints) - {"kinds", "served_without_violence"})
+    if unknown_settings:
+        raise ProfileError(
+            f"complaints: unknown settings {unknown_settings}; "
+            "known: kinds, served_without_violence"
+        )
+    known = {kind.value for kind in ComplaintKind}
+    lists: dict[str, list[str]] = {}
+    for key in ("kinds", "served_without_violence"):
+        values = complaints.get(key, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ProfileError(f"complaints: '{key}' must be a list of complaint kinds")
+        for value in values:
+            if value not in known:
+                names = ", ".join(kind.value for kind in ComplaintKind)
+                raise ProfileError(
+                    f"complaints: '{key}' names unknown kind {value!r}; known: {names}"
+                )
+        lists[key] = values
+    if not set(lists["served_without_violence"]) <= set(lists["kinds"]):
+        raise ProfileError("complaints: 'served_without_violence' must list only kinds in 'kinds'")
+    return tuple(lists["kinds"]), frozenset(lists["served_without_violence"])
+
+
 def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
     timezone_name = _text(data, "timezone", "profile")
     try:
@@ -331,6 +365,8 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
         coordinating_body=data.get("coordinating_body", ""),
         assessment_before_classification=_order(data).get("assessment_before_classification"),
         referral_approval=_order(data).get("referral_approval"),
+        complaint_kinds=_complaints(data)[0],
+        served_complaint_kinds=_complaints(data)[1],
     )
 
 

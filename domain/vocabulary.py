@@ -100,6 +100,27 @@ class AmpkCategory(StrEnum):
     PARENTAL_CONDITION_STIGMA = "parental_condition_stigma"
 
 
+class ComplaintKind(StrEnum):
+    """Kota Batu's "Pengaduan yang mendapatkan Layanan": the 15 kinds of complaint it serves,
+    in its numbering (B-K1 ... B-K15)."""
+
+    EMERGENCY = "emergency"  # 1 korban dalam situasi darurat
+    VIOLENCE = "violence"  # 2 kekerasan fisik, psikis dan seksual
+    EXPLOITATION = "exploitation"  # 3 eksploitasi ekonomi dan seksual
+    MINORITY_OR_ISOLATED = "minority_or_isolated"  # 4
+    MISTREATMENT_OR_NEGLECT = "mistreatment_or_neglect"  # 5 perlakuan salah, penelantaran
+    TRAFFICKING = "trafficking"  # 6
+    IN_CONFLICT_WITH_LAW = "in_conflict_with_law"  # 7 berhadapan dengan hukum
+    SUBSTANCE_ABUSE = "substance_abuse"  # 8 NAPZA
+    DISABILITY = "disability"  # 9
+    EDUCATION_SERVICE = "education_service"  # 10 masalah dengan layanan pendidikan
+    HEALTH_SERVICE = "health_service"  # 11 masalah dengan layanan kesehatan
+    CIVIL_REGISTRATION_SERVICE = "civil_registration_service"  # 12 administrasi kependudukan
+    SOCIAL_WELFARE_SERVICE = "social_welfare_service"  # 13 layanan kesejahteraan sosial
+    OTHER_CHILD_RIGHTS_SERVICE = "other_child_rights_service"  # 14 pemenuhan hak anak lainnya
+    RIGHTS_CONSULTATION = "rights_consultation"  # 15 konsultasi tentang haknya
+
+
 class HandoverTarget(StrEnum):
     """Where routing b, c, d and f send a case away from district handling."""
 

@@ -27,7 +27,9 @@ from domain import vocabulary as vocab
 from domain.case import Case, referral_status_after, stage_after
 from domain.events import recorded_fields
 
-RoutingRule = Literal["a", "b", "c", "d", "e", "f"]
+# L1.5's rules, and "served": a complaint that is no violence case but whose kind the
+# district serves (Kota Batu's complaint kinds 10-14), kept with the district.
+RoutingRule = Literal["a", "b", "c", "d", "e", "f", "served"]
 
 
 class UnknownCaseEvent(TypeError):
@@ -408,6 +410,9 @@ class CaseFile(BaseModel):
     psychological_first_aid: list[PsychologicalFirstAid] = Field(
         default_factory=list, description="Initial psychological support given (L1.3)."
     )
+    complaint_kind: vocab.ComplaintKind | None = Field(
+        default=None, description="Which of the district's complaint kinds the report is."
+    )
     classification: Classification | None = Field(
         default=None, description="The latest classification (L1.5), if classified."
     )
@@ -587,6 +592,10 @@ class _CaseFileFold:
         self.file.psychological_first_aid.append(
             PsychologicalFirstAid(notes=event.notes, **_stamp(event))
         )
+
+    @apply.register(Case.ComplaintKindRecorded)
+    def _complaint_kind_recorded(self, event: Case.ComplaintKindRecorded) -> None:
+        self.file.complaint_kind = vocab.ComplaintKind(event.kind)
 
     @apply.register(Case.RiskClassified)
     def _risk_classified(self, event: Case.RiskClassified) -> None:

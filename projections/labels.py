@@ -12,6 +12,7 @@ from domain.vocabulary import (
     AssessmentKind,
     CaseType,
     Channel,
+    ComplaintKind,
     ConsentGiver,
     ContactMode,
     DeliveryOutcome,
@@ -173,6 +174,54 @@ TERMINATION_REASON: dict[str, Words] = {
     TerminationReason.CONSENT_REFUSED: ("persetujuan ditolak", "consent refused"),
 }
 
+COMPLAINT_KIND: dict[str, Words] = {
+    ComplaintKind.EMERGENCY: ("korban dalam situasi darurat", "a victim in an emergency"),
+    ComplaintKind.VIOLENCE: ("korban kekerasan", "a victim of violence"),
+    ComplaintKind.EXPLOITATION: (
+        "korban eksploitasi ekonomi dan seksual",
+        "a victim of economic or sexual exploitation",
+    ),
+    ComplaintKind.MINORITY_OR_ISOLATED: (
+        "korban dari kelompok minoritas dan terisolasi",
+        "a victim from a minority or isolated group",
+    ),
+    ComplaintKind.MISTREATMENT_OR_NEGLECT: (
+        "korban perlakuan salah dan penelantaran",
+        "a victim of mistreatment or neglect",
+    ),
+    ComplaintKind.TRAFFICKING: ("korban trafiking", "a victim of trafficking"),
+    ComplaintKind.IN_CONFLICT_WITH_LAW: (
+        "korban berhadapan dengan hukum",
+        "a victim in conflict with the law",
+    ),
+    ComplaintKind.SUBSTANCE_ABUSE: ("korban penyalahgunaan NAPZA", "a victim of substance abuse"),
+    ComplaintKind.DISABILITY: ("korban penyandang disabilitas", "a victim with a disability"),
+    ComplaintKind.EDUCATION_SERVICE: (
+        "masalah dengan layanan pendidikan",
+        "a problem with education services",
+    ),
+    ComplaintKind.HEALTH_SERVICE: (
+        "masalah dengan layanan kesehatan",
+        "a problem with health services",
+    ),
+    ComplaintKind.CIVIL_REGISTRATION_SERVICE: (
+        "masalah dengan layanan administrasi kependudukan",
+        "a problem with civil registration services",
+    ),
+    ComplaintKind.SOCIAL_WELFARE_SERVICE: (
+        "masalah dengan layanan kesejahteraan sosial",
+        "a problem with social welfare services",
+    ),
+    ComplaintKind.OTHER_CHILD_RIGHTS_SERVICE: (
+        "masalah dengan layanan pemenuhan hak anak lainnya",
+        "a problem with other child-rights services",
+    ),
+    ComplaintKind.RIGHTS_CONSULTATION: (
+        "konsultasi tentang haknya",
+        "a consultation about the victim's rights",
+    ),
+}
+
 REVIEW_OUTCOME: dict[str, Words] = {
     ReviewOutcome.AGREED: ("hasil asesmen disetujui", "assessment agreed"),
     ReviewOutcome.FURTHER_ASSESSMENT_NEEDED: (
@@ -199,6 +248,7 @@ TABLES: dict[type[StrEnum], dict[str, Words]] = {
     TerminationKind: TERMINATION_KIND,
     TerminationReason: TERMINATION_REASON,
     ReviewOutcome: REVIEW_OUTCOME,
+    ComplaintKind: COMPLAINT_KIND,
 }
 
 

@@ -141,6 +141,13 @@ class _Narrator:
             "L1.3", "Dukungan psikologis awal diberikan", "Initial psychological support given"
         )
 
+    @summarize.register(Case.ComplaintKindRecorded)
+    def _complaint_kind_recorded(self, event: Case.ComplaintKindRecorded) -> Summary:
+        kind_id, kind_en = labels.words(labels.COMPLAINT_KIND, event.kind)
+        return Summary(
+            "B-K", f"Jenis pengaduan dicatat: {kind_id}", f"Complaint kind recorded: {kind_en}"
+        )
+
     @summarize.register(Case.RiskClassified)
     def _risk_classified(self, event: Case.RiskClassified) -> Summary:
         type_id, type_en = labels.words(labels.CASE_TYPE, event.case_type)

@@ -383,6 +383,22 @@ class GivePsychologicalFirstAid(CaseCommand):
         case.give_psychological_first_aid(notes=self.notes)
 
 
+class RecordComplaintKind(CaseCommand):
+    """Kota Batu's "Pengaduan yang mendapatkan Layanan" (B-K1-K15): the complaint's kind."""
+
+    step = Step(
+        "complaint-kind",
+        "B-K1-K15",
+        "Record which of the district's complaint kinds the report is (before classifying)",
+        Who.CASE_TEAM,
+    )
+
+    kind: vocab.ComplaintKind
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.record_complaint_kind(kind=self.kind, district_kinds=context.profile.complaint_kinds)
+
+
 class Classify(CaseCommand):
     """L1.5: case type, risk and jurisdiction route the case (rules a-f)."""
 
@@ -412,6 +428,7 @@ class Classify(CaseCommand):
             rationale=self.rationale,
             assessment_first=context.profile.assessment_before_classification,
             coordinating_agency=context.profile.coordinating_agency,
+            served_complaint_kinds=context.profile.served_complaint_kinds,
         )
 
 
@@ -971,6 +988,7 @@ class Terminate(CaseCommand):
 # one endpoint per entry; other front ends build their forms from the same table.
 CASE_STEPS: tuple[type[CaseCommand], ...] = (
     GivePsychologicalFirstAid,
+    RecordComplaintKind,
     Classify,
     HandOver,
     RecordEmergencyResponse,

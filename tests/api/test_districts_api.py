@@ -387,3 +387,63 @@ def test_a_profile_shows_its_limits_per_service_and_its_approval_step(
     assert referral["limit_by_service_minutes"] == {"specialist_assessment": 2 * 24 * 60}
     assert (luwu["referral_approval"], kutai["referral_approval"]) == (None, "K-C8")
     assert {"K-C3", "K-C5", "K-C8"} <= {step["code"] for step in kutai["steps"]}
+
+
+@pytest.mark.parametrize(
+    ("kind", "routing", "stage"),
+    [
+        ("education_service", ["served"], "identification"),  # B-K10: served in Kota Batu
+        ("other_child_rights_service", ["served"], "identification"),  # B-K14
+        ("rights_consultation", ["f"], "closed"),  # B-K15: information about rights (rule f)
+    ],
+)
+def test_kota_batu_serves_complaints_about_childrens_services_that_rule_f_would_close(
+    client: TestClient, auth: Headers, kind: str, routing: list[str], stage: str
+):
+    """Kota Batu's "Pengaduan yang mendapatkan Layanan" 10-14 stay with the P2TP2A."""
+    office = auth("coordinator", district="kota-batu")
+    case_id = client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer", district="kota-batu")
+    ).json()["case_id"]
+    kind_recorded = client.post(
+        f"/api/v1/cases/{case_id}/complaint-kind", json={"kind": kind}, headers=office
+    )
+    client.post(
+        f"/api/v1/cases/{case_id}/assessments",
+        json={"kind": "initial_home_visit", "domain": "social_spiritual", "findings": "Seen."},
+        headers=office,
+    )
+    classified = client.post(
+        f"/api/v1/cases/{case_id}/classification",
+        json=a_classification(case_type="other"),
+        headers=office,
+    )
+    if stage == "closed":
+        client.post(
+            f"/api/v1/cases/{case_id}/handover", json={"target": "information_only"}, headers=office
+        )
+
+    assert kind_recorded.status_code == 200, kind_recorded.text
+    assert classified.status_code == 200, classified.text
+    case_file = client.get(f"/api/v1/cases/{case_id}", headers=office).json()
+    assert case_file["complaint_kind"] == kind
+    assert case_file["classification"]["routing_rules"] == routing
+    assert case_file["stage"] == stage
+
+
+def test_a_district_without_complaint_kinds_refuses_one_naming_the_rule(
+    client: TestClient, auth: Headers
+):
+    case_id = client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
+    ).json()["case_id"]
+
+    refused = client.post(
+        f"/api/v1/cases/{case_id}/complaint-kind",
+        json={"kind": "education_service"},
+        headers=auth("coordinator"),
+    )
+
+    assert refused.status_code == 409
+    assert refused.json()["rule"] == "complaint_kind_not_in_profile"
+    assert "education_service" not in refused.text

@@ -342,6 +342,10 @@ def a_mediation(**overrides: Any) -> dict[str, Any]:
     }
 
 
+def a_complaint_kind(**overrides: Any) -> dict[str, Any]:
+    return {"kind": "violence", "district_kinds": ("violence", "education_service"), **overrides}
+
+
 def a_family_decision(**overrides: Any) -> dict[str, Any]:
     return {
         "offered_services": ["medical_care", "psychological_counselling"],
@@ -450,6 +454,7 @@ def a_unilateral_termination(**overrides: Any) -> dict[str, Any]:
 # Valid arguments for every public command of the Case aggregate, by command name.
 COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "give_psychological_first_aid": a_psychological_first_aid,
+    "record_complaint_kind": a_complaint_kind,
     "classify": a_classification,
     "hand_over": a_direct_handover,
     "record_emergency_response": an_emergency_response,

@@ -634,8 +634,15 @@ def test_a_mediation_is_filed_with_its_parties_and_agreements() -> None:
 def supervised_referral_story() -> CaseStory:
     """Kutai Timur's complaint SOP: the family decides on the services offered (K-C3), a
     supervisor reviews the assessment (T3), one recommendation is returned and one
-    approved into a referral (K-C7-C8), whose progress is noted (K-R5)."""
-    story = classified_story()
+    approved into a referral (K-C7-C8), whose progress is noted (K-R5). The complaint's
+    kind is recorded first, as Kota Batu's SOP lists them (B-K2)."""
+    story = CaseStory()
+    with story.step(after(minutes=20)) as case:
+        case.record_complaint_kind(kind="violence", district_kinds=["violence"])
+    with story.step(after(minutes=30)) as case:
+        case.classify(
+            case_type="KTA", risk_level="medium", jurisdiction="district", emergency=False
+        )
     with story.step(after(minutes=40), by=CASE_WORKER) as case:
         case.record_family_decision(
             offered_services=["medical_care", "psychological_counselling"],
@@ -683,6 +690,7 @@ def supervised_referral_story() -> CaseStory:
 def test_a_supervised_referral_is_filed_from_recommendation_to_progress() -> None:
     file = supervised_referral_story().file
 
+    assert file.complaint_kind == "violence"
     assert [d.accepted_services for d in file.family_decisions] == [["medical_care"]]
     assert [r.outcome for r in file.assessment_reviews] == ["agreed"]
     assert [(r.recommendation_id, r.status) for r in file.recommendations] == [

@@ -41,6 +41,7 @@ from tests.support.builders import (
     a_case_report,
     a_case_worker_assignment,
     a_classification,
+    a_complaint_kind,
     a_consent,
     a_consent_refusal,
     a_contact,
@@ -1500,3 +1501,35 @@ def test_progress_is_noted_only_on_a_referral_the_agency_is_handling():
     with acting(HEALTH_OFFICER):
         accepted.note_referral_progress(**a_progress_note())
     assert accepted.referral(REFERRAL_ID).status == ReferralStatus.ACCEPTED
+
+
+# ---- Complaint kinds (Kota Batu B-K1-K15) and rule f ----------------------------------------
+
+
+def test_a_complaint_kind_the_district_does_not_list_is_refused():
+    case = a_new_case()
+
+    with acting(), refused(case, RuleViolated, rule="complaint_kind_not_in_profile"):
+        case.record_complaint_kind(kind="education_service", district_kinds=())
+
+
+def test_a_served_complaint_that_is_no_violence_case_stays_with_the_district():
+    """Kota Batu serves kinds 10-14 (problems with services): not rule f's information only."""
+    case = a_new_case()
+    with acting(COORDINATOR):
+        case.record_complaint_kind(**a_complaint_kind(kind="education_service"))
+        case.classify(
+            **a_classification(case_type="other"), served_complaint_kinds={"education_service"}
+        )
+
+    assert case.handover_to is None
+    assert case.pending_events[-1].routing == ["served"]
+
+
+def test_an_unserved_complaint_that_is_no_violence_case_gets_information_only():
+    case = a_new_case()
+    with acting(COORDINATOR):
+        case.record_complaint_kind(**a_complaint_kind(kind="education_service"))
+        case.classify(**a_classification(case_type="other"), served_complaint_kinds=set())
+
+    assert case.handover_to == "information_only"

@@ -455,6 +455,7 @@ SERVICE_COMMAND_ARGUMENTS = {
     "hand_over": a_handover,
     "recommend_referral": a_recommendation_request,
     "approve_recommendation": an_approval_request,
+    "record_complaint_kind": lambda: {"kind": "violence"},
 }
 
 

@@ -99,6 +99,13 @@ class ProfileOut(BaseModel):
         default=None,
         description="The SOP step at which a supervisor approves every referral (K-C8)",
     )
+    complaint_kinds: list[str] = Field(
+        default_factory=list, description="The kinds of complaint the district's SOP lists"
+    )
+    served_complaint_kinds: list[str] = Field(
+        default_factory=list,
+        description="Kinds served though no violence case (Kota Batu 10-14), not rule f",
+    )
     steps: list[StepStandardOut]
 
 
@@ -132,6 +139,8 @@ def district_profile(
         coordinating_body=profile.coordinating_body,
         assessment_before_classification=profile.assessment_before_classification,
         referral_approval=profile.referral_approval,
+        complaint_kinds=list(profile.complaint_kinds),
+        served_complaint_kinds=sorted(profile.served_complaint_kinds),
         steps=[
             StepStandardOut(
                 code=step.code,
