@@ -53,6 +53,13 @@ SERVICE_FOR_AGENCY = {
     "education": ("return_to_school", "non_formal_education"),
     "patbm": ("community_accompaniment", "social_reintegration"),
     "province": ("specialist_assessment", "psychological_counselling"),
+    "prosecutor": ("legal_process",),
+    "court": ("legal_process",),
+    "legal_aid": ("legal_aid",),
+    "civil_registry": ("civil_documents",),
+    "religious_affairs": ("religious_guidance",),
+    "baznas": ("repatriation",),
+    "bpjs": ("health_insurance", "social_security_enrolment"),
 }
 POLL_INTERVAL_SECONDS = 0.002
 VISIBLE_DEADLINE_SECONDS = 120
@@ -251,7 +258,7 @@ def measure_propagation(
         start = time.monotonic()
         for index in range(events):
             time.sleep(max(0.0, start + index * interval - time.monotonic()))
-            sent.append(refer(case_ids[index // 2], services[index % 2]))
+            sent.append(refer(case_ids[index // 2], services[index % len(services)]))
         watcher.wait_for([referral_id for referral_id, _, _ in sent])
         result = PropagationResult(agency=agency, events=events, rate=rate)
         for referral_id, returned, stored_at in sent:

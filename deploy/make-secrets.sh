@@ -19,7 +19,7 @@ set -euo pipefail
 DEPLOY="${SIMPUL_DEPLOY_DIR:-$(cd "$(dirname "$0")" && pwd)}"
 PUBLIC_HOST="${SIMPUL_PUBLIC_HOST:?set SIMPUL_PUBLIC_HOST, the host name of the API}"
 KAFKA_HOST="${SIMPUL_KAFKA_PUBLIC_HOST:?set SIMPUL_KAFKA_PUBLIC_HOST, the host name agencies reach Kafka at}"
-AGENCIES="${SIMPUL_AGENCIES:-police health social education patbm province}"
+AGENCIES="${SIMPUL_AGENCIES:-police health social education patbm province prosecutor court legal_aid civil_registry religious_affairs baznas bpjs}"
 SECRETS="$DEPLOY/secrets"
 ENV_FILE="$DEPLOY/.env"
 DAYS=825

@@ -233,7 +233,7 @@ def consumer_for(args: argparse.Namespace, topic: str) -> KafkaConsumer:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers")
-    parser.add_argument("--agency", required=True, help="police, health, social, ...")
+    parser.add_argument("--agency", required=True, help="police, baznas, ... (a matrix row)")
     parser.add_argument("--topic-prefix", default="simpul")
     parser.add_argument("--group", default=None, help="consumer group (default: <agency>-inbox)")
     parser.add_argument("--db", default="inbox.sqlite3", help="the local SQLite inbox")

@@ -24,7 +24,7 @@
 set -euo pipefail
 
 PREFIX="${SIMPUL_KAFKA_TOPIC_PREFIX:-simpul}"
-AGENCIES="${SIMPUL_AGENCIES:-police health social education patbm province}"
+AGENCIES="${SIMPUL_AGENCIES:-police health social education patbm province prosecutor court legal_aid civil_registry religious_affairs baznas bpjs}"
 BOOTSTRAP="${KAFKA_BOOTSTRAP:-127.0.0.1:9091}"
 KAFKA_BIN="${KAFKA_BIN:-/opt/kafka/bin}"
 KAFKA_ACLS="${KAFKA_ACLS:-$KAFKA_BIN/kafka-acls.sh}"

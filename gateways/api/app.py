@@ -40,7 +40,8 @@ API_PREFIX = "/api/v1"
 DESCRIPTION = """
 Simpul coordinates the handling of violence against women and children across
 agencies: the women & child protection office (UPTD PPA) records reports and
-coordinates; police, health, social affairs, schools and village groups receive
+coordinates; police, prosecutors, courts, legal aid, health, social affairs, schools,
+village groups, the civil registry, religious affairs, Baznas and BPJS receive
 referrals. Every command records an immutable event; every read is scoped to the
 caller. Errors are RFC 9457 problem documents that name the field or SOP rule.
 

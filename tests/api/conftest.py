@@ -1,14 +1,18 @@
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from pathlib import Path
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from gateways import runtime
 from gateways.api.server import server_config
 from gateways.embedded.ports import free_port
+from gateways.tokens import TokenService
 from services.settings import Settings
 
 Deployed = Callable[[FastAPI, Settings], AbstractContextManager[str]]
@@ -39,3 +43,21 @@ def _deployed(app: FastAPI, settings: Settings) -> Iterator[str]:
 @pytest.fixture
 def deployed() -> Deployed:
     return _deployed
+
+
+@pytest.fixture
+def client_under_matrix(
+    database_url: str, tokens: TokenService
+) -> Iterator[Callable[[Path], TestClient]]:
+    """``client_under_matrix(path)``: the API of a deployment whose SIMPUL_SHARING_MATRIX
+    names ``path``, composed as `simpul serve` composes it."""
+    with ExitStack() as stack:
+
+        def client(matrix: Path) -> TestClient:
+            settings = Settings(sharing_matrix=matrix, database_pool_size=4, _env_file=None)  # type: ignore[call-arg]
+            cases = runtime.open_cases(settings, database_url)
+            stack.callback(cases.close)
+            app = runtime.api(cases, tokens, runtime.sharing_matrix(settings), settings=settings)
+            return stack.enter_context(TestClient(app))
+
+        yield client

@@ -1,7 +1,11 @@
 """The agency inbox endpoints and what agency officers may no longer read directly."""
 
+from collections.abc import Callable
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
+from tests.support.builders import a_matrix_without
 from tests.support.lifecycle import Headers, a_report_body
 
 
@@ -92,8 +96,10 @@ def test_only_officers_of_the_agency_read_its_inbox(client: TestClient, auth: He
 
 
 def test_an_agency_without_an_inbox_and_an_unknown_referral_get_404(
-    client: TestClient, auth: Headers
+    client_under_matrix: Callable[[Path], TestClient], auth: Headers, tmp_path: Path
 ):
+    """A deployment whose matrix (SIMPUL_SHARING_MATRIX) has no legal aid row has no inbox."""
+    client = client_under_matrix(a_matrix_without(tmp_path, "legal_aid"))
     no_inbox = client.get(
         "/api/v1/agencies/legal_aid/referrals", headers=auth("agency_officer", agency="legal_aid")
     )

@@ -1,12 +1,14 @@
 """Bad input gets a clear 4xx naming the field or rule; nothing is recorded; no value is echoed."""
 
+from collections.abc import Callable
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
 
 from services.case_commands import CASE_STEPS, ReferralCommand
-from tests.support.builders import AGENCIES_WITHOUT_INBOX
+from tests.support.builders import AGENCY_SERVICES, a_matrix_without
 from tests.support.lifecycle import Headers, a_report_body, open_referred_case
 
 SECRET_NAME = "Kembang Sepatu"
@@ -475,11 +477,17 @@ def test_a_body_that_is_not_utf8_gets_the_documented_422(client: TestClient, aut
     ]
 
 
-@pytest.mark.parametrize(("agency", "service_type"), AGENCIES_WITHOUT_INBOX)
+@pytest.mark.parametrize(("agency", "service_type"), AGENCY_SERVICES)
 def test_a_referral_to_an_agency_without_an_inbox_is_422_naming_the_rule(
-    client: TestClient, auth: Headers, agency: str, service_type: str
+    client_under_matrix: Callable[[Path], TestClient],
+    auth: Headers,
+    tmp_path: Path,
+    agency: str,
+    service_type: str,
 ):
-    """L4.1: Tanjungpinang T4 names Baznas and the prosecutor, but Simpul has no inbox for them."""
+    """L4.1: a deployment whose matrix leaves the agency out has no inbox for it, and a
+    referral there is refused, not recorded and left unread."""
+    client = client_under_matrix(a_matrix_without(tmp_path, agency))
     case_id = open_referred_case(client, auth("coordinator"), {})
     version = _version(client, auth, case_id)
 

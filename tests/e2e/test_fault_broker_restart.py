@@ -20,11 +20,12 @@ from gateways.readmodels.agency import schema_name
 from projections.agency_referrals import REFERRAL_RECEIVED
 from services.cases import Cases
 from services.settings import Settings
+from services.sharing import load_matrix
 from tests.e2e.conftest import ServiceProcess, wait_until
 from tests.support.faults import SteadyLoad, derived_messages
 from tests.support.infrastructure import TEST_PRINCIPAL
 
-AGENCIES = ("police", "health", "education", "social", "patbm", "province")
+AGENCIES = load_matrix().agencies
 
 
 @pytest.fixture

@@ -21,12 +21,13 @@ from gateways.kafka.security import KafkaSecurity
 from gateways.readmodels.agency import schema_name
 from services.cases import Cases
 from services.settings import Settings
+from services.sharing import load_matrix
 from tests.e2e.conftest import ServiceProcess, read_topic, wait_until
 from tests.support.faults import SteadyLoad, check_topic, derived_messages
 from tests.support.infrastructure import TEST_PRINCIPAL
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy
 
-AGENCIES = ("police", "health", "education", "social", "patbm", "province")
+AGENCIES = load_matrix().agencies
 
 
 @dataclass

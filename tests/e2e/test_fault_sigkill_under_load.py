@@ -23,12 +23,15 @@ from gateways.readmodels.agency import schema_name
 from gateways.runtime import coordinator_store
 from services.cases import Cases
 from services.settings import Settings
+from services.sharing import load_matrix
 from tests.e2e.conftest import ServiceProcess, read_topic, wait_until
 from tests.support.faults import SteadyLoad, check_topic, derived_messages
 
 PROJECTOR_GROUPS = {
     "project police+health": ("police", "health"),
-    "project education+social+patbm+province": ("education", "social", "patbm", "province"),
+    "project the other agencies": tuple(
+        agency for agency in load_matrix().agencies if agency not in ("police", "health")
+    ),
 }
 AGENCIES = tuple(agency for group in PROJECTOR_GROUPS.values() for agency in group)
 DUPLICATES_SKIPPED = re.compile(r"duplicates skipped (\d+)")

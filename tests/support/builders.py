@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
+from importlib import resources
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -59,20 +61,40 @@ FIXED_TIME = datetime(2024, 3, 4, 1, 0, tzinfo=UTC)
 REPORT_ARRIVED_AT = FIXED_TIME - timedelta(minutes=20)
 REFERRAL_ID = "referral-1"
 
-# Each agency the SOPs name that has no row in the bundled sharing matrix, with a
-# service it provides (L3.2; Tanjungpinang T4 c and e name the prosecutor and Baznas).
-AGENCIES_WITHOUT_INBOX = [
+# The agencies the SOPs name for one service of their own, each with that service (L3.2d
+# legal aid; Tanjungpinang T4b Jamkesda, T4c prosecutor, T4e Baznas; the civil registry,
+# Kemenag, Kejaksaan and Pengadilan among Kutai Timur's PKSAI members, Pasal 14(2)).
+AGENCY_SERVICES = [
     ("baznas", "repatriation"),
+    ("bpjs", "health_insurance"),
     ("prosecutor", "legal_process"),
     ("court", "legal_process"),
     ("legal_aid", "legal_aid"),
     ("civil_registry", "civil_documents"),
     ("religious_affairs", "religious_guidance"),
-    ("bpjs", "social_security_enrolment"),
 ]
 # Where a referral or hand-over can go with the bundled matrix: its rows and the
 # coordinating UPTD PPA (what the case service passes ``Case.refer``).
 RECEIVING_AGENCIES = frozenset({*load_matrix().agencies, Agency.UPTD_PPA.value})
+BUNDLED_MATRIX = resources.files("domain.sop") / "sharing.toml"
+
+
+def a_matrix_without(folder: Path, *agencies: str) -> Path:
+    """The bundled sharing matrix less these agencies' rows, written into ``folder`` as a
+    deployment names it in SIMPUL_SHARING_MATRIX: those agencies have no inbox there."""
+    bundled = load_matrix().agencies
+    assert set(agencies) <= set(bundled), "only a row of the bundled matrix can be left out"
+    dropped = {f"[agencies.{agency}]" for agency in agencies}
+    kept, dropping = [], False
+    for line in BUNDLED_MATRIX.read_text(encoding="utf-8").splitlines():
+        if line.startswith("["):
+            dropping = line.strip() in dropped
+        if not dropping:
+            kept.append(line)
+    path = folder / "sharing.toml"
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    assert load_matrix(path).agencies == tuple(a for a in bundled if a not in agencies)
+    return path
 
 
 # ---- Actors --------------------------------------------------------------------

@@ -27,7 +27,7 @@ from domain.errors import (
 from domain.vocabulary import ReferralStatus, Stage
 from gateways.eventstore.environment import memory_env
 from tests.support.builders import (
-    AGENCIES_WITHOUT_INBOX,
+    AGENCY_SERVICES,
     CASE_WORKER,
     COMMAND_ARGUMENTS,
     COORDINATOR,
@@ -117,36 +117,37 @@ def test_referral_before_consent_is_refused():
     assert caught.value.step == "L1.9"
 
 
-@pytest.mark.parametrize(("agency", "service_type"), AGENCIES_WITHOUT_INBOX)
+@pytest.mark.parametrize(("agency", "service_type"), AGENCY_SERVICES)
 def test_a_referral_to_an_agency_without_an_inbox_is_refused(agency, service_type):
     """L4.1: a referral nobody receives would leave the beneficiary waiting for nothing."""
     case = a_case_at(Stage.INTERVENTION)
+    # What the case service passes under a matrix (SIMPUL_SHARING_MATRIX) without the row.
+    without_a_row = RECEIVING_AGENCIES - {agency}
 
     with (
         acting(),
         refused(case, AgencyNotConnected, rule="agency_not_connected") as caught,
     ):
-        case.refer(**a_direct_referral(agency=agency, service_type=service_type))
+        case.refer(
+            **a_direct_referral(
+                agency=agency, service_type=service_type, receiving_agencies=without_a_row
+            )
+        )
 
     assert caught.value.step == "L4.1"
     assert caught.value.field == "agency"
     assert agency in caught.value.message
 
 
-def test_a_referral_reaches_an_agency_that_a_replacement_matrix_connects():
-    """The agencies with inboxes are configuration (SIMPUL_SHARING_MATRIX), not code."""
+@pytest.mark.parametrize(("agency", "service_type"), AGENCY_SERVICES)
+def test_a_referral_reaches_each_agency_the_bundled_matrix_connects(agency, service_type):
+    """L3.2d, Tanjungpinang T4b/c/e, Kutai Timur Pasal 14(2): each has an inbox."""
     case = a_case_at(Stage.INTERVENTION)
 
     with acting():
-        case.refer(
-            **a_direct_referral(
-                agency="baznas",
-                service_type="repatriation",
-                receiving_agencies=RECEIVING_AGENCIES | {"baznas"},
-            )
-        )
+        case.refer(**a_direct_referral(agency=agency, service_type=service_type))
 
-    assert case.referral(REFERRAL_ID).agency == "baznas"
+    assert case.referral(REFERRAL_ID).agency == agency
 
 
 def test_routing_c_keeps_the_case_where_the_social_office_coordinates_it():

@@ -30,6 +30,7 @@ from services.case_commands import (
     Terminate,
 )
 from services.cases import CaseNotFound, Cases, IdempotencyKeyReused, VersionConflict
+from services.sharing import load_matrix
 from tests.support.builders import (
     AUDITOR,
     CASE_WORKER,
@@ -290,8 +291,13 @@ def test_an_agency_the_case_was_not_referred_to_is_told_it_does_not_exist(
         )
 
 
-def test_the_service_refuses_a_referral_to_an_agency_without_an_inbox(cases):
-    """L4.1: Baznas funds repatriation (Tanjungpinang T4 e) but has no inbox in Simpul."""
+def test_the_service_refuses_a_referral_to_an_agency_without_an_inbox(clock):
+    """L4.1: a deployment whose matrix has no Baznas row cannot refer repatriation there."""
+    cases = Cases(
+        env=memory_env(),
+        clock=clock,
+        agencies_with_inbox=set(load_matrix().agencies) - {"baznas"},
+    )
     case_id = report_a_case(cases).case_id
     advance_reported_case(cases, case_id, Stage.INTERVENTION)
     version = cases.visible_case(CASE_WORKER, case_id).version
@@ -305,9 +311,8 @@ def test_the_service_refuses_a_referral_to_an_agency_without_an_inbox(cases):
     assert cases.visible_case(CASE_WORKER, case_id).version == version
 
 
-def test_the_service_refers_to_the_agencies_of_the_matrix_it_was_given(clock):
-    """A deployment whose matrix gives Baznas a row may refer there."""
-    cases = Cases(env=memory_env(), clock=clock, agencies_with_inbox={"health", "police", "baznas"})
+def test_the_service_refers_to_the_agencies_of_the_bundled_matrix(cases):
+    """Tanjungpinang T4e: Baznas funds the repatriation, and the bundled matrix gives it a row."""
     case_id = report_a_case(cases).case_id
     advance_reported_case(cases, case_id, Stage.INTERVENTION)
 

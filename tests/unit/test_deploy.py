@@ -395,6 +395,19 @@ def test_there_is_one_projector_deployment_per_agency_in_the_matrix_and_one_for_
     assert projector_args.count(["--coordinator"]) == 1
 
 
+def test_every_kubernetes_name_is_a_valid_dns_label():
+    """RFC 1123, as the API server checks it: an agency's '_' would make it refuse the file."""
+    label = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+    names = [doc["metadata"]["name"] for doc in kubernetes()] + [
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for container in containers()
+        for e in container.get("env", [])
+        if "valueFrom" in e
+    ]
+
+    assert [name for name in names if not (label.fullmatch(name) and len(name) <= 63)] == []
+
+
 def test_each_kubernetes_process_reads_only_its_own_secret_and_only_what_it_needs():
     for container in containers():
         process = role(container["args"])
@@ -404,6 +417,7 @@ def test_each_kubernetes_process_reads_only_its_own_secret_and_only_what_it_need
             if "valueFrom" in e
         }
         own = f"simpul-{'coordinator-projector' if process == 'coordinator' else process}-secrets"
+        own = own.replace("_", "-")  # Kubernetes names allow no '_' (legal_aid's projector)
         assert {ref["name"] for ref in references.values()} == {own}, process
         assert set(references) & SECRET_SETTINGS == NEEDS[process], process
         username = {e["name"]: e.get("value") for e in container.get("env", [])}.get(

@@ -9,6 +9,7 @@ import pytest
 from domain.actors import acting_as
 from domain.case import Case
 from domain.sharing_matrix import MatrixError, parse_matrix
+from domain.vocabulary import AGENCIES_FOR_SERVICE, HANDOVER_AGENCY, Agency
 from services.sharing import SharingPolicy, load_matrix
 from tests.support.builders import (
     CASE_WORKER,
@@ -20,6 +21,7 @@ from tests.support.builders import (
     after,
     record,
     report,
+    report_details,
 )
 
 MATRIX = load_matrix()
@@ -37,8 +39,8 @@ def recorded(event_class: type[Case.Event], version: int, at: datetime, **fields
 class Story:
     """A real Case driven by its commands, its events run through the sharing policy."""
 
-    def __init__(self, matrix=MATRIX) -> None:
-        self.case = report(after())
+    def __init__(self, matrix=MATRIX, **report_overrides: Any) -> None:
+        self.case = report(after(), **report_overrides)
         self.policy = SharingPolicy(matrix)
         self.state = self.policy.new_case(str(self.case.id))
         self.minutes = 0
@@ -766,8 +768,148 @@ def test_an_agency_without_a_matrix_row_receives_nothing():
     assert kinds(story.to("health")) == ["case.opened", "referral.received"]
 
 
-def test_the_default_matrix_gives_a_row_to_each_agency_with_a_projection():
-    assert set(MATRIX.agencies) == {"police", "health", "social", "education", "patbm", "province"}
+def test_the_bundled_matrix_gives_a_row_to_every_agency_a_referral_can_name():
+    """Every agency L3.2 and the other SOPs refer to has a topic and an inbox; the
+    coordinating UPTD PPA answers its own referrals in the office's views."""
+    named = {agency for agencies in AGENCIES_FOR_SERVICE.values() for agency in agencies}
+
+    assert set(MATRIX.agencies) == {agency.value for agency in Agency} - {"uptd_ppa"}
+    assert named - {Agency.UPTD_PPA} <= set(MATRIX.agencies)
+
+
+def test_only_the_agencies_a_case_can_be_handed_over_to_get_the_handovers_texts():
+    """Routing b, c, d: PATBM, the social office and the province take a case over."""
+    with_handover_texts = {
+        row.agency for row in MATRIX.rows.values() if row.allows("handover", "notes")
+    }
+
+    assert with_handover_texts == {agency.value for agency in HANDOVER_AGENCY.values()}
+
+
+# ---- The agencies one SOP names for one service ------------------------------------------------
+
+A_FULL_IDENTITY = {
+    "name": "Anak A",
+    "sex": "female",
+    "age": 12,
+    "birth_place": "Masamba",
+    "birth_date": "2012-11-12",
+    "nik": "7322011211120001",
+    "address": "Jl. Contoh 1",
+    "village": "Desa Baebunta",
+    "phone": "0812-1111-1111",
+    "education": "SD kelas 6",
+}
+
+
+def a_case_referred_to(agency: str, service: str) -> dict[str, Any]:
+    """The facts ``agency`` received of a consented case with every assessment on file."""
+    story = Story(victim=A_FULL_IDENTITY)
+    story.classify()
+    story.consent()
+    for domain in ("physical", "psychological", "social_spiritual", "legal"):
+        story.assess(domain, f"{domain} findings")
+    story.refer(f"r-{agency}", agency, service)
+    opened = [data for kind, data in story.to(agency) if kind == "case.opened"]
+    return dict(opened[0]["facts"])
+
+
+def test_baznas_learns_whom_to_send_home_and_where_never_what_happened():
+    """Tanjungpinang T4e: repatriation funded by Baznas needs the person and her home."""
+    facts = a_case_referred_to("baznas", "repatriation")
+
+    assert facts["victim"] == {
+        "name": "Anak A",
+        "sex": "female",
+        "age": 12,
+        "address": "Jl. Contoh 1",
+        "village": "Desa Baebunta",
+    }
+    assert set(facts) == {"victim", "consent", "case_worker"}
+
+
+def test_bpjs_learns_the_identity_an_enrolment_needs_and_no_chronology():
+    """Tanjungpinang T4b (Jamkesda), Kota Batu kegiatan 6: NIK, birth date, address."""
+    facts = a_case_referred_to("bpjs", "health_insurance")
+
+    assert set(facts["victim"]) == {"name", "sex", "birth_place", "birth_date", "nik", "address"}
+    assert facts["report"] == {"documents": ["birth_certificate", "family_card"]}
+    assert not {"reporter", "reported_person", "incident", "assessments"} & set(facts)
+
+
+def test_the_civil_registry_learns_what_a_birth_certificate_or_family_card_needs():
+    """Kutai Timur Pasal 14(2) d, 15(1) d: Disdukcapil issues the civil documents."""
+    facts = a_case_referred_to("civil_registry", "civil_documents")
+
+    assert set(facts["victim"]) == {
+        "name",
+        "sex",
+        "birth_place",
+        "birth_date",
+        "nik",
+        "address",
+        "village",
+    }
+    assert facts["report"] == {"documents": ["birth_certificate", "family_card"]}
+    assert not {"reporter", "reported_person", "incident", "assessments"} & set(facts)
+
+
+def test_religious_affairs_learns_whom_to_visit_and_the_kind_of_case_only():
+    """Kota Batu and Kutai Timur (Pasal 14(2) g) name Kemenag for religious guidance."""
+    facts = a_case_referred_to("religious_affairs", "religious_guidance")
+
+    assert facts["victim"] == {
+        "name": "Anak A",
+        "sex": "female",
+        "age": 12,
+        "village": "Desa Baebunta",
+    }
+    assert facts["classification"] == {"case_type": "KTA"}
+    assert set(facts) == {"victim", "classification", "consent", "case_worker"}
+
+
+@pytest.mark.parametrize("agency", ["prosecutor", "court", "legal_aid"])
+def test_the_legal_agencies_learn_the_legal_view_and_only_the_legal_assessment(agency):
+    """Tanjungpinang T4c (police/prosecutor), Kutai Timur Pasal 14(2) l-m, L3.2d (LBH)."""
+    service = "legal_aid" if agency == "legal_aid" else "legal_process"
+    facts = a_case_referred_to(agency, service)
+
+    assert facts["report"]["chronology"] == report_details()["chronology"]
+    assert facts["reported_person"] == report_details()["reported_person"]
+    assert facts["incident"] == report_details()["incident"]
+    assert facts["victim"] == A_FULL_IDENTITY
+    assert set(facts["assessments"]) == {"legal"}
+    assert not {"case_report", "intervention_plan"} & set(facts)
+
+
+def test_legal_aid_does_not_learn_who_reported_the_case():
+    """The LBH represents the victim; the reporter is the police's and prosecutor's witness."""
+    assert "reporter" not in a_case_referred_to("legal_aid", "legal_aid")
+    assert "reporter" in a_case_referred_to("prosecutor", "legal_process")
+
+
+@pytest.mark.parametrize(
+    ("agency", "service", "told_why"),
+    [
+        ("prosecutor", "legal_process", True),
+        ("court", "legal_process", True),
+        ("legal_aid", "legal_aid", True),
+        ("baznas", "repatriation", False),
+        ("bpjs", "health_insurance", False),
+        ("civil_registry", "civil_documents", False),
+        ("religious_affairs", "religious_guidance", False),
+    ],
+)
+def test_only_an_agency_whose_duty_a_withdrawal_interrupts_is_told_why(agency, service, told_why):
+    story = a_consented_case()
+    story.refer("r-1", agency, service, notes="see the case worker", record_ref="BA-1")
+
+    story.act("cancel_referral", referral_id="r-1", reason="the family moved to Palopo")
+
+    received, updated = (data for kind, data in story.to(agency) if kind.startswith("ref"))
+    assert (received["notes"], received["referral_record_ref"]) == ("see the case worker", "BA-1")
+    assert updated["status"] == "cancelled"
+    assert updated["reason"] == ("the family moved to Palopo" if told_why else "")
 
 
 def test_the_bundled_matrix_names_only_fields_a_report_can_carry():
