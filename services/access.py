@@ -46,6 +46,9 @@ class Who(Enum):
     )
     RECEIVING_AGENCY = "an officer of the agency the referral was made to, or a coordinator"
     CASE_WORKER_OR_COORDINATOR = "the assigned case worker or a coordinator"
+    HANDOVER_RECEIVER = (
+        "an officer of the agency the case was handed over to, or a coordinator on its behalf"
+    )
 
 
 class CoordinatingOffices(Protocol):
@@ -136,6 +139,15 @@ class AccessRules:
             )
             or (office and actor.role == Role.COORDINATOR),
             Who.CASE_WORKER_OR_COORDINATOR: self.is_assigned_case_worker(actor, case)
+            or (office and actor.role == Role.COORDINATOR),
+            # The receiver answers for itself; the office's coordinator may record its answer
+            # when it came by letter or phone, as for a referral's answer.
+            Who.HANDOVER_RECEIVER: (
+                actor.role == Role.AGENCY_OFFICER
+                and case.handed_over_to_agency is not None
+                and actor.agency.value == case.handed_over_to_agency
+                and _agency_serves_district(actor, case)
+            )
             or (office and actor.role == Role.COORDINATOR),
         }[who]
         if not allowed:
