@@ -109,6 +109,7 @@ CREATE INDEX IF NOT EXISTS cases_keeping_personal_data ON {schema}.cases (closed
     WHERE status <> 'open' AND NOT personal_data_removed;
 CREATE INDEX IF NOT EXISTS referrals_keeping_personal_data ON {schema}.referrals (part_closed_at)
     WHERE part_closed_at IS NOT NULL AND NOT personal_data_removed;
+ALTER TABLE {schema}.cases ADD COLUMN IF NOT EXISTS handover_answer jsonb;
 CREATE TABLE IF NOT EXISTS {schema}.topics (
     topic text PRIMARY KEY,
     topic_id text,
@@ -204,6 +205,13 @@ class PostgresReferralsView(ReferralsView):
             "ELSE %(at)s END, status = %(status)s, details = details || %(details)s "
             "WHERE referral_id = %(referral_id)s",
             {"referral_id": referral_id, "status": status, "at": at, "details": Jsonb(details)},
+        )
+
+    def set_handover_answer(self, case_id: str, *, status: str, at: str) -> None:
+        self._run(
+            "UPDATE {schema}.cases SET handover_answer = %(answer)s, updated_at = %(at)s "
+            "WHERE case_id = %(case_id)s",
+            {"case_id": case_id, "answer": Jsonb({"status": status, "at": at}), "at": at},
         )
 
     def count_message(self, case_id: str) -> None:
