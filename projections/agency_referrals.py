@@ -89,8 +89,9 @@ class ReferralsView(ABC):
         """Change a known referral's status, merging the details of the change."""
 
     @abstractmethod
-    def set_handover_answer(self, case_id: str, *, status: str, at: str) -> None:
-        """Record the agency's answer to a case handed over to it (acknowledged, handed_back).
+    def set_handover_answer(self, case_id: str, answer: dict[str, str] | None) -> None:
+        """Record the agency's answer to a case handed over to it: its ``status``
+        (acknowledged, handed_back) and ``at``; None while it awaits one.
 
         Only the status and time: the answer's texts are the agency's own, on its topic,
         and the inbox keeps no free text it would have to remove at retention.
@@ -168,6 +169,8 @@ class AgencyReferralsProjection:
             at=data["at"],
             sequence=message["simpulsequence"],
         )
+        # A case handed over again after a hand-back awaits a new answer.
+        view.set_handover_answer(data["case_id"], None)
 
     def _case_closed(self, message: dict[str, Any], view: ReferralsView) -> None:
         data = message["data"]
@@ -182,4 +185,4 @@ class AgencyReferralsProjection:
 
     def _handover_updated(self, message: dict[str, Any], view: ReferralsView) -> None:
         data = message["data"]
-        view.set_handover_answer(data["case_id"], status=data["status"], at=data["at"])
+        view.set_handover_answer(data["case_id"], {"status": data["status"], "at": data["at"]})

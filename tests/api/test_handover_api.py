@@ -176,3 +176,15 @@ def test_a_terminated_case_refuses_an_acknowledgement_as_closed(client: TestClie
 
     assert response.status_code == 409
     assert response.json()["rule"] == "case_closed"
+
+
+def test_only_the_agencys_own_officers_read_its_handovers(client: TestClient, auth: Headers):
+    _handed_over(client, auth, ABH, "social")
+
+    responses = [
+        client.get("/api/v1/agencies/social/handovers", headers=headers)
+        for headers in (auth("agency_officer", agency="police"), auth("coordinator"))
+    ]
+
+    assert [r.status_code for r in responses] == [403, 403]
+    assert all("Mawar" not in r.text for r in responses)
