@@ -217,6 +217,7 @@ class Case(Aggregate):
         self.referrals: dict[str, ReferralState] = {}
         self.recommendations: dict[str, RecommendationState] = {}
         self.handed_over_to_agency: str | None = None
+        self.handover_acknowledged = False
 
     class PsychologicalFirstAidGiven(Event):
         """L1.3: initial psychological support was given."""
@@ -401,7 +402,81 @@ class Case(Aggregate):
     def _handed_over(self, target: str, receiving_unit: str, notes: str) -> None:
         agency = HANDOVER_AGENCY.get(HandoverTarget(target))
         self.handed_over_to_agency = agency.value if agency else None
+        self.handover_acknowledged = False
         self._close(f"handed_over:{target}")
+
+    # L1.5 b-d say "bantu akseskan": help the case reach the receiver, and the flowchart
+    # ends the district's process there. The hand-over ends district handling (the case
+    # stays closed, as recorded), but the office learns whether the case arrived: the
+    # receiver acknowledges it, or hands it back. Only these two follow a hand-over.
+
+    class HandoverAcknowledged(Event):
+        """L1.5 b-d: the receiving agency confirmed it has taken the handed-over case."""
+
+        first_marks = "handover_acknowledged"
+
+        receiving_unit: str
+        taken_by: str
+        notes: str
+
+    def acknowledge_handover(
+        self, *, receiving_unit: str = "", taken_by: str = "", notes: str = ""
+    ) -> None:
+        """L1.5 b-d: the receiver (or a coordinator on its behalf) confirms it took the case.
+
+        ``receiving_unit`` / ``taken_by``: the unit and person now handling it, if named.
+        """
+        self._require_handed_over_to_agency()
+        if self.handover_acknowledged:
+            raise RuleViolated(
+                "handover_already_acknowledged",
+                "the receiving agency has already acknowledged this hand-over",
+                step="L1.5",
+            )
+        self._handover_acknowledged(receiving_unit=receiving_unit, taken_by=taken_by, notes=notes)
+
+    @event(HandoverAcknowledged)
+    def _handover_acknowledged(self, receiving_unit: str, taken_by: str, notes: str) -> None:
+        self.handover_acknowledged = True
+
+    class HandedBack(Event):
+        """L1.5: the receiver returned the case, saying why; it must be classified again."""
+
+        first_marks = "handed_back"
+
+        reason: str
+
+    def hand_back(self, *, reason: str) -> None:
+        """L1.5: the receiver returns a handed-over case, acknowledged or not, saying why.
+
+        The case comes back to district handling in the identification stage, and its
+        classification no longer stands: the office classifies it again (L1.5), which
+        routes it anew.
+        """
+        self._require_handed_over_to_agency()
+        self._handed_back(reason=required_text("reason", reason))
+
+    @event(HandedBack)
+    def _handed_back(self, reason: str) -> None:
+        self.closure = None
+        self.classified = False
+        self.handover_to = None
+        # The receiver gave the case back: it no longer sees what the office records next.
+        self.handed_over_to_agency = None
+        self.handover_acknowledged = False
+
+    def _require_handed_over_to_agency(self) -> None:
+        # A terminated case, or one given information only (rule f, no receiver), stays
+        # closed to everything; an open case was not handed over.
+        if self.closure is None:
+            raise RuleViolated(
+                "not_handed_over",
+                "only a case handed over to an agency (routing rules b, c, d) is "
+                "acknowledged or handed back",
+                step="L1.5",
+            )
+        if self.handed_over_to_agency is None or not self.closure.startswith("handed_over:"):
+            raise CaseClosed()
 
     class EmergencyResponseRecorded(Event):
         """L1.6: outreach and emergency services for a case classified as an emergency."""
@@ -1503,6 +1578,8 @@ CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.ComplaintKindRecorded,
     Case.RiskClassified,
     Case.HandedOver,
+    Case.HandoverAcknowledged,
+    Case.HandedBack,
     Case.EmergencyResponseRecorded,
     Case.CaseWorkerAssigned,
     Case.BeneficiaryContacted,
@@ -1544,6 +1621,8 @@ def stage_after(stage: Stage, recorded: Case.Event) -> Stage:
             return Stage.MONITORING
         case Case.ReassessmentStarted():
             return Stage.ASSESSMENT
+        case Case.HandedBack():
+            return Stage.IDENTIFICATION
         case Case.HandedOver() | Case.Terminated():
             return Stage.CLOSED
     return stage

@@ -23,6 +23,7 @@ REFERRAL_RECEIVED = "referral.received"
 REFERRAL_UPDATED = "referral.updated"
 CASE_HANDED_OVER = "case.handed_over"
 CASE_CLOSED = "case.closed"
+HANDOVER_UPDATED = "handover.updated"
 MESSAGE_KINDS = (
     CASE_OPENED,
     CASE_UPDATED,
@@ -30,7 +31,11 @@ MESSAGE_KINDS = (
     REFERRAL_UPDATED,
     CASE_HANDED_OVER,
     CASE_CLOSED,
+    HANDOVER_UPDATED,
 )
+# What follows a kind without being listed: the receiver of a hand-over hears what it
+# answered (acknowledged, handed back), so a row listing case.handed_over gets it too.
+FOLLOWING_KINDS: dict[str, str] = {HANDOVER_UPDATED: CASE_HANDED_OVER}
 # Without these an agency could not keep a consistent inbox, so no row may omit them.
 REQUIRED_KINDS = frozenset({CASE_OPENED, REFERRAL_RECEIVED, CASE_HANDED_OVER, CASE_CLOSED})
 
@@ -83,8 +88,11 @@ MESSAGE_TEXTS: dict[str, frozenset[str]] = {
             "cancel_reason",
         }
     ),
-    # case.handed_over: notes, receiving_unit.
-    "handover": frozenset({"notes", "receiving_unit"}),
+    # case.handed_over: notes, receiving_unit; handover.updated: receiving_unit, taken_by
+    # and acknowledgement_notes when acknowledged, handback_reason when handed back.
+    "handover": frozenset(
+        {"notes", "receiving_unit", "taken_by", "acknowledgement_notes", "handback_reason"}
+    ),
 }
 PATH_GROUPS: dict[str, frozenset[str] | None] = {**FACT_GROUPS, **MESSAGE_TEXTS}
 
@@ -256,9 +264,10 @@ def parse_matrix(raw: Mapping[str, Any]) -> SharingMatrix:
         facts = entry.get("facts")
         if not isinstance(facts, list):
             raise MatrixError(f"{where}.facts: must list fact paths")
+        implied = {kind for kind, after in FOLLOWING_KINDS.items() if after in messages}
         rows[agency] = AgencyRow(
             agency=agency,
-            messages=frozenset(messages),
+            messages=frozenset(messages) | implied,
             facts=tuple(FactPath.parse(path, f"{where}.facts") for path in facts),
         )
     listed = [FactPath.parse(path, "consent.gated") for path in gated]

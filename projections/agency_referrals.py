@@ -29,6 +29,7 @@ REFERRAL_RECEIVED = "id.simpul.agency.referral.received.v1"
 REFERRAL_UPDATED = "id.simpul.agency.referral.updated.v1"
 CASE_HANDED_OVER = "id.simpul.agency.case.handed_over.v1"
 CASE_CLOSED = "id.simpul.agency.case.closed.v1"
+HANDOVER_UPDATED = "id.simpul.agency.handover.updated.v1"
 
 REFERRAL_DETAIL_FIELDS = ("notes", "reason", "outcome", "delivered_on", "summary")
 
@@ -88,6 +89,15 @@ class ReferralsView(ABC):
         """Change a known referral's status, merging the details of the change."""
 
     @abstractmethod
+    def set_handover_answer(self, case_id: str, answer: dict[str, str] | None) -> None:
+        """Record the agency's answer to a case handed over to it: its ``status``
+        (acknowledged, handed_back) and ``at``; None while it awaits one.
+
+        Only the status and time: the answer's texts are the agency's own, on its topic,
+        and the inbox keeps no free text it would have to remove at retention.
+        """
+
+    @abstractmethod
     def count_message(self, case_id: str) -> None:
         """One more message applied for the case (a repeat would show in this count)."""
 
@@ -103,6 +113,7 @@ class AgencyReferralsProjection:
             REFERRAL_UPDATED: self._referral_updated,
             CASE_HANDED_OVER: self._case_handed_over,
             CASE_CLOSED: self._case_closed,
+            HANDOVER_UPDATED: self._handover_updated,
         }
 
     @property
@@ -158,6 +169,8 @@ class AgencyReferralsProjection:
             at=data["at"],
             sequence=message["simpulsequence"],
         )
+        # A case handed over again after a hand-back awaits a new answer.
+        view.set_handover_answer(data["case_id"], None)
 
     def _case_closed(self, message: dict[str, Any], view: ReferralsView) -> None:
         data = message["data"]
@@ -169,3 +182,7 @@ class AgencyReferralsProjection:
             at=data["at"],
             sequence=message["simpulsequence"],
         )
+
+    def _handover_updated(self, message: dict[str, Any], view: ReferralsView) -> None:
+        data = message["data"]
+        view.set_handover_answer(data["case_id"], {"status": data["status"], "at": data["at"]})

@@ -105,12 +105,40 @@ class Classification(RecordedStep):
     rationale: str = Field(description="Why the case was classified so.")
 
 
+class HandoverAcknowledgement(RecordedStep):
+    """L1.5 b-d: the receiving agency confirmed it took the case."""
+
+    receiving_unit: str = Field(description="The unit now handling the case, if named.")
+    taken_by: str = Field(description="The officer now handling the case, if named.")
+    notes: str = Field(description="Notes on the acknowledgement.")
+
+
+class HandBack(RecordedStep):
+    """L1.5: the receiving agency returned the case, which came back for reclassification."""
+
+    reason: str = Field(description="Why the receiver returned the case.")
+
+
 class Handover(RecordedStep):
     """Routing b, c, d, f: the case left district handling."""
 
     target: vocab.HandoverTarget = Field(description="Where the case was handed over to.")
     receiving_unit: str = Field(description="The unit that received it.")
     notes: str = Field(description="Notes on the handover.")
+    receiving_agency: vocab.Agency | None = Field(
+        default=None, description="The agency that receives the case; none for rule f."
+    )
+    state: Literal["awaiting_acknowledgement", "acknowledged", "handed_back"] | None = Field(
+        default=None,
+        description="Whether the receiver has acknowledged the case or handed it back; "
+        "none for rule f (information only), which goes to nobody.",
+    )
+    acknowledgement: HandoverAcknowledgement | None = Field(
+        default=None, description="The receiver's acknowledgement, once given."
+    )
+    handed_back: HandBack | None = Field(
+        default=None, description="The receiver's return of the case, if it returned it."
+    )
 
 
 class EmergencyResponse(RecordedStep):
@@ -616,13 +644,42 @@ class _CaseFileFold:
 
     @apply.register(Case.HandedOver)
     def _handed_over(self, event: Case.HandedOver) -> None:
+        receiver = vocab.HANDOVER_AGENCY.get(vocab.HandoverTarget(event.target))
         self.file.handover = Handover(
             target=event.target,
             receiving_unit=event.receiving_unit,
             notes=event.notes,
+            receiving_agency=receiver,
+            state="awaiting_acknowledgement" if receiver is not None else None,
             **_stamp(event),
         )
         self._close(Closure(kind="handed_over", target=event.target, at=event.timestamp))
+
+    @apply.register(Case.HandoverAcknowledged)
+    def _handover_acknowledged(self, event: Case.HandoverAcknowledged) -> None:
+        handover = self._last_handover()
+        handover.state = "acknowledged"
+        handover.acknowledgement = HandoverAcknowledgement(
+            receiving_unit=event.receiving_unit,
+            taken_by=event.taken_by,
+            notes=event.notes,
+            **_stamp(event),
+        )
+
+    @apply.register(Case.HandedBack)
+    def _handed_back(self, event: Case.HandedBack) -> None:
+        handover = self._last_handover()
+        handover.state = "handed_back"
+        handover.handed_back = HandBack(reason=event.reason, **_stamp(event))
+        # Back in district handling: open, and unclassified until the office classifies again.
+        self.file.status = "open"
+        self.file.closure = None
+        self.file.classification = None
+
+    def _last_handover(self) -> Handover:
+        if self.file.handover is None:
+            raise ValueError("an event answers a hand-over the case never made")
+        return self.file.handover
 
     @apply.register(Case.EmergencyResponseRecorded)
     def _emergency_response_recorded(self, event: Case.EmergencyResponseRecorded) -> None:

@@ -146,6 +146,19 @@ class _OpenCaseFold:
     def _handed_over(self, event: Case.HandedOver) -> None:
         self._close(f"handed_over:{event.target}", event.timestamp)
 
+    @apply.register(Case.HandedBack)
+    def _handed_back(self, event: Case.HandedBack) -> None:
+        # Back in the office's triage list, unclassified until classified again (L1.5).
+        self.case.update(
+            status="open",
+            closure=None,
+            closed_at=None,
+            case_type=None,
+            risk_level=None,
+            jurisdiction=None,
+            emergency=False,
+        )
+
     @apply.register(Case.Terminated)
     def _terminated(self, event: Case.Terminated) -> None:
         self._close(f"terminated:{event.reason}", event.timestamp)

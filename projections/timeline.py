@@ -175,6 +175,22 @@ class _Narrator:
             "L1.5", f"Kasus diserahkan ke {target_id}", f"Case handed over to {target_en}"
         )
 
+    @summarize.register(Case.HandoverAcknowledged)
+    def _handover_acknowledged(self, event: Case.HandoverAcknowledged) -> Summary:
+        return Summary(
+            "L1.5",
+            "Penerima serah terima kasus menyatakan telah menerima kasus",
+            "The receiving agency acknowledged the hand-over",
+        )
+
+    @summarize.register(Case.HandedBack)
+    def _handed_back(self, event: Case.HandedBack) -> Summary:
+        return Summary(
+            "L1.5",
+            "Kasus dikembalikan oleh penerima; kasus perlu diklasifikasikan ulang",
+            "The receiving agency handed the case back; it must be classified again",
+        )
+
     @summarize.register(Case.EmergencyResponseRecorded)
     def _emergency_response_recorded(self, event: Case.EmergencyResponseRecorded) -> Summary:
         count = len(event.actions)

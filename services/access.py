@@ -53,6 +53,9 @@ class Who(Enum):
     CASE_TEAM_OR_RECEIVING_AGENCY = (
         "the case team, or an officer of the agency the referral was made to"
     )
+    HANDOVER_RECEIVER = (
+        "an officer of the agency the case was handed over to, or a coordinator on its behalf"
+    )
 
 
 class CoordinatingOffices(Protocol):
@@ -151,6 +154,15 @@ class AccessRules:
                 and actor.agency.value == referral_agency
                 and _agency_serves_district(actor, case)
             ),
+            # The receiver answers for itself; the office's coordinator may record its answer
+            # when it came by letter or phone, as for a referral's answer.
+            Who.HANDOVER_RECEIVER: (
+                actor.role == Role.AGENCY_OFFICER
+                and case.handed_over_to_agency is not None
+                and actor.agency.value == case.handed_over_to_agency
+                and _agency_serves_district(actor, case)
+            )
+            or (office and actor.role == Role.COORDINATOR),
         }[who]
         if not allowed:
             raise AccessDenied("not_permitted", f"only {who.value} may do this")

@@ -453,6 +453,44 @@ class HandOver(CaseCommand):
         )
 
 
+class AcknowledgeHandover(CaseCommand):
+    """L1.5 b-d ("bantu akseskan"): the receiver confirms the handed-over case reached it."""
+
+    step = Step(
+        "handover-acknowledgement",
+        "L1.5",
+        "The agency the case was handed over to acknowledges it (the case stays closed for "
+        "the district)",
+        Who.HANDOVER_RECEIVER,
+    )
+
+    receiving_unit: ShortText = Field(default="", description="The unit now handling the case")
+    taken_by: ShortText = Field(default="", description="The officer now handling the case")
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.acknowledge_handover(
+            receiving_unit=self.receiving_unit, taken_by=self.taken_by, notes=self.notes
+        )
+
+
+class HandBack(CaseCommand):
+    """L1.5: the receiver returns the case; the office must classify it again."""
+
+    step = Step(
+        "handback",
+        "L1.5",
+        "The agency the case was handed over to returns it, saying why; the case reopens "
+        "for reclassification",
+        Who.HANDOVER_RECEIVER,
+    )
+
+    reason: RequiredText
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.hand_back(reason=self.reason)
+
+
 class RecordEmergencyResponse(CaseCommand):
     step = Step(
         "emergency-responses", "L1.6", "Record outreach and emergency services", Who.CASE_TEAM
@@ -991,6 +1029,8 @@ CASE_STEPS: tuple[type[CaseCommand], ...] = (
     RecordComplaintKind,
     Classify,
     HandOver,
+    AcknowledgeHandover,
+    HandBack,
     RecordEmergencyResponse,
     AssignCaseWorker,
     RecordContact,

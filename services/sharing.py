@@ -56,6 +56,7 @@ from domain.sharing_matrix import (
     CASE_OPENED,
     CASE_UPDATED,
     FACT_GROUPS,
+    HANDOVER_UPDATED,
     REFERRAL_RECEIVED,
     REFERRAL_UPDATED,
     MatrixError,
@@ -197,6 +198,9 @@ class CaseSharing:
     referrals: dict[str, ReferralShare] = field(default_factory=dict)
     # Agencies the case is open to now, with the facts snapshot they were last sent.
     open_to: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The agency the case was last handed over to, until it hands the case back.
+    handed_over_to: str | None = None
+    handover_target: str = ""
 
     def open_referrals(self, agency: str) -> list[ReferralShare]:
         return [r for r in self.referrals.values() if r.agency == agency and r.is_open]
@@ -442,6 +446,62 @@ class SharingPolicy:
             )
         )
         del state.open_to[receiver]
+        state.handed_over_to = receiver
+        state.handover_target = event.target
+
+    @_on.register(Case.HandoverAcknowledged)
+    def _handover_acknowledged(
+        self, event: Case.HandoverAcknowledged, state: CaseSharing, messages: Messages
+    ) -> None:
+        receiver = state.handed_over_to
+        if receiver is None or receiver not in self.matrix.rows:
+            return
+        personal = state.consent_given
+        messages.append(
+            self._handover_updated(
+                receiver,
+                state,
+                event,
+                "acknowledged",
+                receiving_unit=self._text(
+                    receiver, "handover", "receiving_unit", event.receiving_unit, personal
+                ),
+                taken_by=self._text(receiver, "handover", "taken_by", event.taken_by, personal),
+                notes=self._text(
+                    receiver, "handover", "acknowledgement_notes", event.notes, personal
+                ),
+            )
+        )
+
+    @_on.register(Case.HandedBack)
+    def _handed_back(self, event: Case.HandedBack, state: CaseSharing, messages: Messages) -> None:
+        receiver = state.handed_over_to
+        state.handed_over_to = None
+        if receiver is None or receiver not in self.matrix.rows:
+            return
+        reason = self._text(
+            receiver, "handover", "handback_reason", event.reason, state.consent_given
+        )
+        messages.append(
+            self._handover_updated(receiver, state, event, "handed_back", reason=reason)
+        )
+
+    def _handover_updated(
+        self, receiver: str, state: CaseSharing, event: Case.Event, status: str, **texts: str
+    ) -> AgencyMessage:
+        # The receiver's own answer, back on its topic; its texts pass the consent gate
+        # like a referral's answers do (a withheld one is an empty string).
+        return AgencyMessage(
+            receiver,
+            HANDOVER_UPDATED,
+            {
+                **self._case_ref(state),
+                "target": state.handover_target,
+                "status": status,
+                "at": _iso(event.timestamp),
+                **texts,
+            },
+        )
 
     @_on.register(Case.Terminated)
     def _terminated(self, event: Case.Terminated, state: CaseSharing, messages: Messages) -> None:

@@ -28,6 +28,7 @@ from domain.sharing_matrix import (
     CASE_HANDED_OVER,
     CASE_OPENED,
     CASE_UPDATED,
+    HANDOVER_UPDATED,
     REFERRAL_RECEIVED,
     REFERRAL_UPDATED,
 )
@@ -303,6 +304,42 @@ class CaseHandedOver(CaseRef):
     referrals: list[FinalReferral]
 
 
+class HandoverUpdated(CaseRef):
+    __doc__ = (
+        "L1.5 b-d: this agency acknowledged the case handed over to it, or handed it back "
+        "(its officer, or the office's coordinator on its behalf). A hand-back is the last "
+        "message of the case for this agency.\n\n" + RETENTION
+    )
+
+    target: vocab.HandoverTarget
+    status: str = Field(
+        description="acknowledged or handed_back", pattern="^(acknowledged|handed_back)$"
+    )
+    at: datetime
+    receiving_unit: str | None = Field(
+        default=None,
+        description=_text(
+            "With an acknowledgement: the unit now handling the case.", "handover.receiving_unit"
+        ),
+    )
+    taken_by: str | None = Field(
+        default=None,
+        description=_text(
+            "With an acknowledgement: who now handles the case.", "handover.taken_by"
+        ),
+    )
+    notes: str | None = Field(
+        default=None,
+        description=_text("With an acknowledgement: its notes.", "handover.acknowledgement_notes"),
+    )
+    reason: str | None = Field(
+        default=None,
+        description=_text(
+            "With a hand-back: why the case was returned.", "handover.handback_reason"
+        ),
+    )
+
+
 class CaseClosed(CaseRef):
     __doc__ = (
         "This agency's part in the case ended; nothing more follows unless it is referred "
@@ -324,6 +361,7 @@ AGENCY_DATA_MODELS: dict[str, type[BaseModel]] = {
     REFERRAL_UPDATED: ReferralUpdated,
     CASE_HANDED_OVER: CaseHandedOver,
     CASE_CLOSED: CaseClosed,
+    HANDOVER_UPDATED: HandoverUpdated,
 }
 
 AGENCY_DESCRIPTIONS = {
@@ -332,8 +370,13 @@ AGENCY_DESCRIPTIONS = {
     "a full new snapshot.",
     REFERRAL_RECEIVED: "A referral to this agency (L4.1), with its due time.",
     REFERRAL_UPDATED: "A referral of this agency changed status.",
-    CASE_HANDED_OVER: "The case was handed over to this agency (routing b, c, d); final message. "
-    "Its personal data is kept for the district's retention period from `at`, then removed.",
+    CASE_HANDED_OVER: "The case was handed over to this agency (routing b, c, d): the last "
+    "snapshot of its facts; only `handover.updated` (its own acknowledgement or hand-back) "
+    "follows. Where the victim's identity is withheld (no informed consent yet), contact "
+    "the district's coordinating office quoting the register number. Its personal data is "
+    "kept for the district's retention period from `at`, then removed.",
+    HANDOVER_UPDATED: "This agency acknowledged the case handed over to it, or handed it "
+    "back (L1.5 b-d).",
     CASE_CLOSED: "The agency's part in the case ended; nothing more follows for it unless the "
     "case is referred to the agency again. Its personal data is kept for the district's "
     "retention period from `at`, then removed.",

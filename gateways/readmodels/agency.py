@@ -109,6 +109,7 @@ CREATE INDEX IF NOT EXISTS cases_keeping_personal_data ON {schema}.cases (closed
     WHERE status <> 'open' AND NOT personal_data_removed;
 CREATE INDEX IF NOT EXISTS referrals_keeping_personal_data ON {schema}.referrals (part_closed_at)
     WHERE part_closed_at IS NOT NULL AND NOT personal_data_removed;
+ALTER TABLE {schema}.cases ADD COLUMN IF NOT EXISTS handover_answer jsonb;
 CREATE TABLE IF NOT EXISTS {schema}.topics (
     topic text PRIMARY KEY,
     topic_id text,
@@ -204,6 +205,17 @@ class PostgresReferralsView(ReferralsView):
             "ELSE %(at)s END, status = %(status)s, details = details || %(details)s "
             "WHERE referral_id = %(referral_id)s",
             {"referral_id": referral_id, "status": status, "at": at, "details": Jsonb(details)},
+        )
+
+    def set_handover_answer(self, case_id: str, answer: dict[str, str] | None) -> None:
+        self._run(
+            "UPDATE {schema}.cases SET handover_answer = %(answer)s, "
+            "updated_at = COALESCE(%(at)s, updated_at) WHERE case_id = %(case_id)s",
+            {
+                "case_id": case_id,
+                "answer": Jsonb(answer) if answer is not None else None,
+                "at": answer["at"] if answer is not None else None,
+            },
         )
 
     def count_message(self, case_id: str) -> None:
@@ -567,6 +579,42 @@ class AgencyStore:
                 return []
             rows = conn.execute(statement, params).fetchall()
         return [self._served(row, now) for row in rows]
+
+    def handovers(
+        self,
+        *,
+        district: str | None,
+        now: datetime,
+        case_id: str | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        """Cases handed over to the agency (L1.5 b-d), newest first, with its answer."""
+        # A handed-back case stays handed over here: nothing reopens it for this agency.
+        conditions: list[Composable] = [SQL("status = 'handed_over'")]
+        params: dict[str, Any] = {"limit": limit}
+        if district is not None:
+            conditions.append(SQL("district = %(district)s"))
+            params["district"] = district
+        if case_id is not None:
+            conditions.append(SQL("case_id = %(case_id)s"))
+            params["case_id"] = case_id
+        statement = SQL(
+            "SELECT case_id, district, register_number, facts, closing_reason, closed_at, "
+            "handover_answer FROM {schema}.cases WHERE {conditions} "
+            "ORDER BY closed_at DESC, case_id LIMIT %(limit)s"
+        ).format(schema=Identifier(self.schema), conditions=SQL(" AND ").join(conditions))
+        with self.connect() as conn:
+            if not self._exists(conn):
+                return []
+            rows = conn.execute(statement, params).fetchall()
+        retention = self.retention
+        for row in rows:
+            if retention.is_due(row["district"], row["closed_at"], now):
+                row["facts"] = retention.impersonal_facts(row["facts"])
+            row["personal_data_until"] = retention.personal_data_until(
+                row["district"], row["closed_at"]
+            )
+        return rows
 
     def _exists(self, conn: psycopg.Connection[Any]) -> bool:
         row = conn.execute(

@@ -217,6 +217,21 @@ def a_direct_handover(**overrides: Any) -> dict[str, Any]:
     return a_handover(**{"receiving_agencies": RECEIVING_AGENCIES, **overrides})
 
 
+def a_handover_acknowledgement(**overrides: Any) -> dict[str, Any]:
+    """L1.5 b-d: the receiver takes the handed-over case."""
+    return {
+        "receiving_unit": "PATBM Desa Contoh",
+        "taken_by": "Ketua PATBM",
+        "notes": "",
+        **overrides,
+    }
+
+
+def a_handback(**overrides: Any) -> dict[str, Any]:
+    """L1.5: the receiver returns the case."""
+    return {"reason": "Bukan kewenangan kami: risiko tinggi.", **overrides}
+
+
 def an_emergency_response(**overrides: Any) -> dict[str, Any]:
     return {"actions": ["Korban dijemput dan dibawa ke rumah aman."], "notes": "", **overrides}
 
@@ -479,6 +494,8 @@ COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "record_complaint_kind": a_complaint_kind,
     "classify": a_classification,
     "hand_over": a_direct_handover,
+    "acknowledge_handover": a_handover_acknowledgement,
+    "hand_back": a_handback,
     "record_emergency_response": an_emergency_response,
     "assign_case_worker": a_case_worker_assignment,
     "record_contact": a_contact,

@@ -56,5 +56,8 @@ class MemoryReferralsView(ReferralsView):
         referral["status"] = status
         referral["details"] = {**referral["details"], **details}
 
+    def set_handover_answer(self, case_id: str, answer: dict[str, str] | None) -> None:
+        self.cases[case_id]["handover_answer"] = answer
+
     def count_message(self, case_id: str) -> None:
         self.cases[case_id]["message_count"] += 1

@@ -9,7 +9,7 @@ from projections.agency_referrals import (
     AgencyReferralsProjection,
     UnknownMessageType,
 )
-from services.case_commands import DeclineReferral
+from services.case_commands import AcknowledgeHandover, DeclineReferral
 from services.cases import Cases
 from services.sharing import SharingPolicy, load_matrix
 from tests.support.memory_inbox import MemoryReferralsView
@@ -136,3 +136,16 @@ def test_an_unknown_message_type_is_refused_not_dropped():
         AgencyReferralsProjection().process(
             {"type": "id.simpul.agency.gossip.v1", "data": {}}, MemoryReferralsView()
         )
+
+
+def test_the_village_groups_acknowledgement_of_a_handover_shows_in_its_inbox(cases: Cases):
+    """L1.5 b: the handed-over case stays handed over, now acknowledged."""
+    case_id = handed_over_case(cases)
+    cases.execute(officer("patbm"), case_id, AcknowledgeHandover(taken_by="Ketua PATBM"))
+
+    view = inbox(cases, "patbm")
+
+    case = view.cases[str(case_id)]
+    assert case["status"] == "handed_over"
+    assert case["handover_answer"]["status"] == "acknowledged"
+    assert "Ketua PATBM" not in str(case)

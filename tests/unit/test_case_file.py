@@ -785,6 +785,10 @@ def test_handover_closes_the_case_file() -> None:
         "target": "patbm",
         "receiving_unit": "PATBM Desa Baebunta",
         "notes": "The village group knows the family.",
+        "receiving_agency": "patbm",
+        "state": "awaiting_acknowledgement",
+        "acknowledgement": None,
+        "handed_back": None,
         **stamp(after(hours=1), COORDINATOR),
     }
     assert file.closure is not None
@@ -923,6 +927,10 @@ def test_scenarios_exercise_every_case_event() -> None:
     handed_over = classified_story(risk_level="low", jurisdiction="village")
     with handed_over.step(after(hours=1)) as case:
         case.hand_over(target="patbm", receiving_agencies=RECEIVING_AGENCIES)
+    with handed_over.step(after(hours=2)) as case:
+        case.acknowledge_handover()
+    with handed_over.step(after(hours=3)) as case:
+        case.hand_back(reason="Bukan kewenangan desa.")
     mediated = mediated_story()
     supervised = supervised_referral_story()
 
@@ -1167,3 +1175,44 @@ def test_case_file_folds_events_read_back_from_the_case_store() -> None:
     assert case_file_as_of(
         cases.read_case_events(AUDITOR, case_id, read, upto_version=2), version=2
     ) == (case_file_as_of(events, version=2))
+
+
+def test_the_case_file_shows_who_acknowledged_a_handover_and_when() -> None:
+    """L1.5 b: the sending office sees that the case reached the village group."""
+    story = classified_story(risk_level="low", jurisdiction="village")
+    with story.step(after(hours=1)) as case:
+        case.hand_over(target="patbm", receiving_agencies=RECEIVING_AGENCIES)
+
+    with story.step(after(hours=3)) as case:
+        case.acknowledge_handover(receiving_unit="PATBM Desa Baebunta", taken_by="Ibu Ketua")
+
+    file = story.file
+    assert file.status == "closed"
+    assert file.handover is not None
+    assert file.handover.state == "acknowledged"
+    assert file.handover.acknowledgement is not None
+    assert file.handover.acknowledgement.model_dump() == {
+        "receiving_unit": "PATBM Desa Baebunta",
+        "taken_by": "Ibu Ketua",
+        "notes": "",
+        **stamp(after(hours=3), COORDINATOR),
+    }
+
+
+def test_a_handed_back_case_file_is_open_and_unclassified_again() -> None:
+    """L1.5: the receiver returned the case; the office must classify it again."""
+    story = classified_story(risk_level="low", jurisdiction="village")
+    with story.step(after(hours=1)) as case:
+        case.hand_over(target="patbm", receiving_agencies=RECEIVING_AGENCIES)
+
+    with story.step(after(hours=2)) as case:
+        case.hand_back(reason="Risiko tinggi, bukan kewenangan desa.")
+
+    file = story.file
+    assert (file.status, file.stage, file.closure) == ("open", "identification", None)
+    assert file.classification is None
+    assert len(file.classification_history) == 1
+    assert file.handover is not None
+    assert file.handover.state == "handed_back"
+    assert file.handover.handed_back is not None
+    assert file.handover.handed_back.reason == "Risiko tinggi, bukan kewenangan desa."

@@ -48,6 +48,8 @@ from tests.support.builders import (
     a_direct_handover,
     a_direct_referral,
     a_family_decision,
+    a_handback,
+    a_handover_acknowledgement,
     a_mediation,
     a_monitoring_visit,
     a_new_case,
@@ -388,10 +390,22 @@ def test_the_command_catalogue_names_every_public_command_of_the_case():
     assert set(COMMAND_ARGUMENTS) == public_commands()
 
 
-@pytest.mark.parametrize("closed_case", CLOSED_CASES.values(), ids=CLOSED_CASES.keys())
-@pytest.mark.parametrize("command", sorted(COMMAND_ARGUMENTS))
+# L1.5 b-d: the receiver's answers to a hand-over, the one thing a handed-over case accepts.
+HANDOVER_ANSWERS = frozenset({"acknowledge_handover", "hand_back"})
+
+
+@pytest.mark.parametrize(
+    ("closed_case", "command"),
+    [
+        (closed_case, command)
+        for name, closed_case in CLOSED_CASES.items()
+        for command in sorted(COMMAND_ARGUMENTS)
+        if not (name == "handed_over" and command in HANDOVER_ANSWERS)
+    ],
+)
 def test_a_closed_case_accepts_no_command(closed_case, command):
-    """L6.5: once terminated, refused at consent or handed over, the case is closed."""
+    """L6.5: once terminated, refused at consent or handed over, the case is closed; a case
+    handed over to an agency accepts only that agency's answer (tested below)."""
     case = closed_case()
     assert case.stage == Stage.CLOSED
 
@@ -683,6 +697,101 @@ def test_handover_needs_a_classification():
         case.hand_over(**a_direct_handover())
 
     assert caught.value.step == "L1.5"
+
+
+# ---- Answers to a hand-over (L1.5 b-d, "bantu akseskan") -------------------------
+
+
+def test_an_acknowledged_handover_leaves_the_case_closed_for_the_district():
+    """L1.5 b: the flowchart ends district handling; the receiver confirms it took the case."""
+    case = handed_over_case()
+
+    with acting(COORDINATOR):
+        case.acknowledge_handover(**a_handover_acknowledgement())
+
+    assert case.stage == Stage.CLOSED
+    assert case.closure == "handed_over:patbm"
+    assert case.handover_acknowledged
+    assert case.handed_over_to_agency == "patbm"
+
+
+def test_a_handover_is_acknowledged_once():
+    case = handed_over_case()
+    with acting(COORDINATOR):
+        case.acknowledge_handover(**a_handover_acknowledgement())
+
+    with acting(COORDINATOR), refused(case, RuleViolated, rule="handover_already_acknowledged"):
+        case.acknowledge_handover(**a_handover_acknowledgement())
+
+
+@pytest.mark.parametrize("command", sorted(HANDOVER_ANSWERS))
+def test_an_open_case_has_no_handover_to_answer(command):
+    """L1.5: only a case handed over by routing b, c or d is acknowledged or handed back."""
+    case = a_new_case()
+    with acting(INTAKE_OFFICER):
+        case.classify(**a_classification(risk_level="low", jurisdiction="village"))
+
+    with acting(COORDINATOR), refused(case, RuleViolated, rule="not_handed_over") as caught:
+        getattr(case, command)(**COMMAND_ARGUMENTS[command]())
+
+    assert caught.value.step == "L1.5"
+
+
+@pytest.mark.parametrize("command", sorted(HANDOVER_ANSWERS))
+def test_a_case_given_information_only_accepts_no_handover_answer(command):
+    """L1.5 rule f: information only goes to nobody, so nobody answers it; the case is closed."""
+    case = a_new_case()
+    with acting(INTAKE_OFFICER):
+        case.classify(**a_classification(case_type="other"))
+    with acting(COORDINATOR):
+        case.hand_over(**a_direct_handover(target="information_only"))
+
+    with acting(COORDINATOR), refused(case, CaseClosed, rule="case_closed"):
+        getattr(case, command)(**COMMAND_ARGUMENTS[command]())
+
+
+@pytest.mark.parametrize("acknowledged_first", [False, True], ids=["unacknowledged", "acked"])
+def test_a_handed_back_case_returns_to_identification_to_be_classified_again(acknowledged_first):
+    """L1.5: the receiver returns the case (not its authority); the office reclassifies it."""
+    case = handed_over_case()
+    if acknowledged_first:
+        with acting(COORDINATOR):
+            case.acknowledge_handover(**a_handover_acknowledgement())
+
+    with acting(COORDINATOR):
+        case.hand_back(**a_handback())
+
+    assert not case.is_closed
+    assert case.stage == Stage.IDENTIFICATION
+    assert case.handed_over_to_agency is None
+    assert "patbm" not in case.referred_agencies
+    with acting(COORDINATOR), refused(case, RuleViolated, rule="classification_required"):
+        case.hand_over(**a_direct_handover(target="patbm"))
+    with acting(INTAKE_OFFICER):
+        case.classify(**a_classification())
+    assert case.handover_to is None
+
+
+def test_a_handed_back_case_may_be_handed_over_again_once_reclassified():
+    case = handed_over_case()
+    with acting(COORDINATOR):
+        case.hand_back(**a_handback())
+    with acting(INTAKE_OFFICER):
+        case.classify(**a_classification(jurisdiction="province"))
+
+    with acting(COORDINATOR):
+        case.hand_over(**a_direct_handover(target="province"))
+        case.acknowledge_handover(**a_handover_acknowledgement())
+
+    assert case.closure == "handed_over:province"
+    assert case.handed_over_to_agency == "province"
+
+
+def test_a_handback_needs_a_reason():
+    case = handed_over_case()
+
+    with acting(COORDINATOR), refused(case, InvalidValue):
+        case.hand_back(reason="  ")
 
 
 # ---- Case worker and contact (L1.6-L1.8) ------------------------------------------

@@ -926,3 +926,31 @@ def test_the_bundled_matrix_names_only_fields_a_report_can_carry():
         for path in row.facts:
             if path.group in fields and path.key is not None:
                 assert path.key in fields[path.group], (row.agency, path)
+
+
+def test_the_receiver_hears_its_acknowledgement_and_no_other_agency_does():
+    """L1.5 c: Dinas Sosial acknowledges the ABH case; its topic carries the answer."""
+    story = Story()
+    story.classify(risk="medium", jurisdiction="district", case_type="ABH")
+    story.act("hand_over", target="social")
+
+    sent = story.act("acknowledge_handover", receiving_unit="Bidang Rehsos", taken_by="Pak D")
+
+    assert [(agency, kind) for agency, kind, _ in sent] == [("social", "handover.updated")]
+    data = sent[0][2]
+    assert (data["status"], data["target"]) == ("acknowledged", "social")
+    assert data["register_number"] == story.case.register_number
+    # Before consent the texts stay withheld, as every text of the case.
+    assert (data["receiving_unit"], data["taken_by"], data["notes"]) == ("", "", "")
+
+
+def test_a_handback_is_the_receivers_last_message_and_reopens_nothing_for_it():
+    story = Story()
+    story.classify(risk="high", jurisdiction="province")
+    story.act("hand_over", target="province")
+
+    story.act("hand_back", reason="Bukan kewenangan provinsi.")
+    story.classify(risk="high", jurisdiction="district")
+
+    assert kinds(story.to("province")) == ["case.opened", "case.handed_over", "handover.updated"]
+    assert story.to("province")[-1][1]["status"] == "handed_back"

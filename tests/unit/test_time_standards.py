@@ -948,6 +948,11 @@ def test_every_known_milestone_is_read_off_a_full_case():
     # Given a case that passes every milestone once
     scenario = Scenario(psychological_first_aid_needed=True)
     scenario.do(minutes(10), "give_psychological_first_aid", notes="calmed")
+    # L1.5 b, then handed back by the village group: the office classifies it again.
+    scenario.classify(minutes(12), risk_level="low", jurisdiction="village")
+    scenario.do(minutes(13), "hand_over", target="patbm")
+    scenario.do(minutes(14), "acknowledge_handover")
+    scenario.do(minutes(15), "hand_back", reason="not the village's to handle")
     scenario.classify(minutes(20), emergency=True)
     scenario.do(minutes(25), "record_emergency_response", actions=["safe house"])
     scenario.do(minutes(30), "assign_case_worker", case_worker_id="cw-1")

@@ -8,12 +8,13 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from domain.actors import Actor
-from domain.vocabulary import Agency, ReferralStatus, Role, ServiceType
+from domain.vocabulary import Agency, HandoverTarget, ReferralStatus, Role, ServiceType
 from gateways.api.deps import ActorDep, AgencyInboxDep, CaseReadDep, CasesDep
 from gateways.api.problems import Problem
 from gateways.kafka.messages import CaseFacts
 from services.access import CROSS_DISTRICT_AGENCIES
 from services.case_commands import Identifier
+from services.cases import Cases
 
 router = APIRouter(prefix="/agencies", tags=["agencies"])
 
@@ -67,6 +68,47 @@ class AgencyReferral(BaseModel):
         description="The case facts the data-sharing matrix allows this agency; "
         "what it may not see is absent, and so are the personal ones once the retention "
         "passed (see personal_data_until)."
+    )
+
+
+class ContactThrough(BaseModel):
+    """Whom to ask about the case: the office that handed it over, by its register number."""
+
+    office: Agency = Field(description="The agency of the district's coordinating office.")
+    coordinating_body: str = Field(
+        description="The office's name in the district's SOP, e.g. UPTD PPA Kabupaten Luwu Utara."
+    )
+    district: str
+    register_number: str = Field(description="Quote it: the case's number in its register.")
+
+
+class AgencyHandover(BaseModel):
+    """A case handed over to the agency (L1.5 b-d), with its answer and whom to contact."""
+
+    case_id: UUID
+    register_number: str
+    district: str
+    target: HandoverTarget
+    handed_over_at: datetime
+    state: Literal["awaiting_acknowledgement", "acknowledged", "handed_back"] = Field(
+        description="Whether the agency has acknowledged the case, or handed it back."
+    )
+    answered_at: datetime | None = Field(
+        default=None, description="When it acknowledged the case or handed it back."
+    )
+    identity_withheld: bool = Field(
+        description="No identity of the victim reached the agency: informed consent (L1.9-10) "
+        "was not recorded before the hand-over. Contact the office (contact_through) to make "
+        "contact with the beneficiary."
+    )
+    contact_through: ContactThrough
+    personal_data_until: datetime = Field(
+        description="When this inbox removes the case's personal facts: the district's "
+        "retention period after the hand-over."
+    )
+    facts: CaseFacts = Field(
+        description="The case facts the data-sharing matrix allows this agency, as at the "
+        "hand-over; personal ones are absent before consent and once the retention passed."
     )
 
 
@@ -137,3 +179,54 @@ def read_referral(
     referral = _referral(rows[0])
     cases.record_inbox_read(actor, [referral.case_id], read)
     return referral
+
+
+def _handover(row: dict[str, Any], cases: Cases) -> AgencyHandover:
+    answer = row["handover_answer"] or {}
+    district = row["district"]
+    profiles = cases.profiles
+    coordinating_body = (
+        profiles.profile(district).coordinating_body if district in profiles.districts() else ""
+    )
+    return AgencyHandover(
+        case_id=row["case_id"],
+        register_number=row["register_number"],
+        district=district,
+        target=row["closing_reason"].removeprefix("handed_over:"),
+        handed_over_at=row["closed_at"],
+        state=answer.get("status", "awaiting_acknowledgement"),
+        answered_at=answer.get("at"),
+        identity_withheld=not row["facts"].get("victim"),
+        contact_through=ContactThrough(
+            office=profiles.coordinating_agency(district),
+            coordinating_body=coordinating_body,
+            district=district,
+            register_number=row["register_number"],
+        ),
+        personal_data_until=row["personal_data_until"],
+        facts=row["facts"],
+    )
+
+
+@router.get(
+    "/{agency}/handovers",
+    response_model=list[AgencyHandover],
+    summary="Cases handed over to the agency (L1.5 b-d), newest first, with its answer",
+    responses=ERRORS,
+    response_model_exclude_none=True,
+)
+def list_handovers(
+    agency: Agency,
+    inbox: AgencyInboxDep,
+    actor: ActorDep,
+    read: CaseReadDep,
+    cases: CasesDep,
+) -> list[AgencyHandover]:
+    """Cases handed over to the caller's agency; acknowledge one at
+    ``POST /cases/{case_id}/handover-acknowledgement``, return it at ``.../handback``."""
+    district = _inbox_district(agency, actor)
+    handovers = [
+        _handover(row, cases) for row in inbox.handovers(district=district, now=cases.clock())
+    ]
+    cases.record_inbox_read(actor, (handover.case_id for handover in handovers), read)
+    return handovers
