@@ -17,9 +17,13 @@ from domain.vocabulary import (
     DeliveryOutcome,
     HandoverTarget,
     Jurisdiction,
+    ReintegrationActivity,
+    ReunifiedWith,
     RiskLevel,
     Role,
     ServiceType,
+    Shelter,
+    ShelterDestination,
     TerminationKind,
     TerminationReason,
 )
@@ -172,6 +176,40 @@ TERMINATION_REASON: dict[str, Words] = {
     TerminationReason.CONSENT_REFUSED: ("persetujuan ditolak", "consent refused"),
 }
 
+SHELTER: dict[str, Words] = {
+    Shelter.RSTS_DINSOS: ("RSTS Dinas Sosial", "the social office's shelter (RSTS)"),
+    Shelter.P2TP2A: ("shelter P2TP2A", "the P2TP2A shelter"),
+    Shelter.OTHER: ("shelter lain", "another shelter"),
+}
+
+SHELTER_DESTINATION: dict[str, Words] = {
+    ShelterDestination.HOME_FAMILY: ("pulang ke keluarga", "home to the family"),
+    ShelterDestination.SUBSTITUTE_FAMILY: ("ke keluarga pengganti", "to a substitute family"),
+    ShelterDestination.OTHER_INSTITUTION: ("ke lembaga lain", "to another institution"),
+}
+
+REINTEGRATION_ACTIVITY: dict[str, Words] = {
+    ReintegrationActivity.PREPARATION: (
+        "Penyiapan keluarga/keluarga pengganti/sekolah/lingkungan",
+        "Family, substitute family, school and community prepared",
+    ),
+    ReintegrationActivity.CHILD_COUNSELLING: ("Konseling anak", "Child counselled"),
+    ReintegrationActivity.CAREGIVER_COUNSELLING: (
+        "Konseling orang tua/keluarga pengasuh",
+        "Parents or caregivers counselled",
+    ),
+    ReintegrationActivity.COMMUNITY_INTRODUCTION: (
+        "Sosialisasi kepada masyarakat/lingkungan anak",
+        "Child's community introduced to the reintegration",
+    ),
+    ReintegrationActivity.REPORT: ("Pelaporan reintegrasi", "Reintegration reported"),
+}
+
+REUNIFIED_WITH: dict[str, Words] = {
+    ReunifiedWith.FAMILY: ("keluarga", "the family"),
+    ReunifiedWith.SUBSTITUTE_FAMILY: ("keluarga pengganti", "a substitute family"),
+}
+
 # Which vocabulary each table covers, for the completeness test.
 TABLES: dict[type[StrEnum], dict[str, Words]] = {
     Agency: AGENCY,
@@ -189,6 +227,10 @@ TABLES: dict[type[StrEnum], dict[str, Words]] = {
     DeliveryOutcome: DELIVERY_OUTCOME,
     TerminationKind: TERMINATION_KIND,
     TerminationReason: TERMINATION_REASON,
+    Shelter: SHELTER,
+    ShelterDestination: SHELTER_DESTINATION,
+    ReintegrationActivity: REINTEGRATION_ACTIVITY,
+    ReunifiedWith: REUNIFIED_WITH,
 }
 
 
