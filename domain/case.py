@@ -30,7 +30,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.actors import current_actor_record, current_time
-from domain.checks import one_of, required_text, text_items, value_of, values_of
+from domain.checks import iso_day, one_of, required_text, text_items, value_of, values_of
 from domain.errors import (
     AgencyNotConnected,
     CaseClosed,
@@ -45,6 +45,7 @@ from domain.vocabulary import (
     HANDOVER_AGENCY,
     PROGRESSING_REFERRAL_STATUSES,
     REFERRAL_STATUS_AFTER_DELIVERY,
+    REINTEGRATION_STEP,
     SETTLED_REFERRAL_STATUSES,
     UNILATERAL_REASONS,
     Agency,
@@ -62,9 +63,13 @@ from domain.vocabulary import (
     Jurisdiction,
     RecommendationStatus,
     ReferralStatus,
+    ReintegrationActivity,
+    ReunifiedWith,
     ReviewOutcome,
     RiskLevel,
     ServiceType,
+    Shelter,
+    ShelterDestination,
     Stage,
     TerminationKind,
     TerminationReason,
@@ -81,6 +86,17 @@ SEXUAL_VIOLENCE_CATEGORIES = frozenset(
         AmpkCategory.ECONOMIC_OR_SEXUAL_EXPLOITATION,
         AmpkCategory.PORNOGRAPHY,
     }
+)
+
+# A referral that ended without its service serves no shelter stay (T4d).
+ENDED_REFERRAL_STATUSES = frozenset(
+    {ReferralStatus.DECLINED, ReferralStatus.CANCELLED, ReferralStatus.NOT_DELIVERED}
+)
+# K-I4's requirement is the counselling record: preparation and both counsellings first.
+REUNIFICATION_PREREQUISITES = (
+    ReintegrationActivity.PREPARATION,
+    ReintegrationActivity.CHILD_COUNSELLING,
+    ReintegrationActivity.CAREGIVER_COUNSELLING,
 )
 
 
@@ -218,6 +234,11 @@ class Case(Aggregate):
         self.recommendations: dict[str, RecommendationState] = {}
         self.handed_over_to_agency: str | None = None
         self.handover_acknowledged = False
+        self.shelter_admitted_on: str | None = None
+        self.reintegration_steps_done: set[str] = set()
+        self.reunified = False
+        self.reintegration_visits = 0
+        self.reintegration_evaluated = False
 
     class PsychologicalFirstAidGiven(Event):
         """L1.3: initial psychological support was given."""
@@ -1300,6 +1321,287 @@ class Case(Aggregate):
     ) -> None:
         pass
 
+    # ---- Temporary shelter (Tanjungpinang T4d) ----------------------------------
+
+    class ShelterAdmitted(Event):
+        """T4d: the beneficiary was placed in a temporary shelter (RSTS Dinsos, P2TP2A)."""
+
+        shelter: str
+        shelter_name: str
+        admitted_on: str
+        referral_id: str | None
+        emergency: bool
+        notes: str
+
+    def admit_to_shelter(
+        self,
+        *,
+        shelter: str,
+        admitted_on: str,
+        shelter_name: str = "",
+        referral_id: str | None = None,
+        emergency: bool = False,
+        notes: str = "",
+    ) -> None:
+        """T4d: "penitipan sementara di shelter RSTS Dinsos/shelter P2TP2A".
+
+        Like any service it needs consent, except in an emergency (routing rule e),
+        as an emergency referral does. ``referral_id``: the shelter referral the stay
+        serves, if the stay was referred.
+        """
+        self._require_open()
+        self._require_classified()
+        if emergency and not self.emergency:
+            raise RuleViolated(
+                "not_an_emergency",
+                "an emergency admission needs a case classified as an emergency (routing rule e)",
+                step="L1.6",
+            )
+        if not emergency:
+            self._require_consent("a shelter stay")
+        if self.shelter_admitted_on is not None:
+            raise RuleViolated(
+                "already_in_shelter",
+                "the beneficiary is in a shelter already; record the discharge first",
+                step="T4d",
+            )
+        shelter_value = value_of(Shelter, "shelter", shelter)
+        if shelter_value == Shelter.OTHER and not shelter_name.strip():
+            raise InvalidValue("shelter_name", "a shelter other than RSTS or P2TP2A needs a name")
+        if referral_id is not None:
+            referral = self._referral(referral_id)
+            if referral.service_type != ServiceType.TEMPORARY_SHELTER:
+                raise RuleViolated(
+                    "referral_not_for_shelter",
+                    "the referral is not for temporary shelter",
+                    step="T4d",
+                )
+            if referral.status in ENDED_REFERRAL_STATUSES:
+                raise RuleViolated(
+                    "referral_ended",
+                    "the referral was declined, cancelled or not delivered: it serves no stay",
+                    step="T4d",
+                )
+        admitted = iso_day("admitted_on", admitted_on)
+        self._shelter_admitted(
+            shelter=shelter_value,
+            shelter_name=shelter_name,
+            admitted_on=admitted.isoformat(),
+            referral_id=referral_id,
+            emergency=bool(emergency),
+            notes=notes,
+        )
+
+    @event(ShelterAdmitted)
+    def _shelter_admitted(
+        self,
+        shelter: str,
+        shelter_name: str,
+        admitted_on: str,
+        referral_id: str | None,
+        emergency: bool,
+        notes: str,
+    ) -> None:
+        self.shelter_admitted_on = admitted_on
+
+    class ShelterDischarged(Event):
+        """T4d: the beneficiary left the shelter, and where she went."""
+
+        discharged_on: str
+        destination: str
+        reason: str
+        notes: str
+
+    def discharge_from_shelter(
+        self, *, discharged_on: str, destination: str, reason: str, notes: str = ""
+    ) -> None:
+        """T4d: the stay ends; the length of stay counts from admission to this day."""
+        self._require_open()
+        if self.shelter_admitted_on is None:
+            raise RuleViolated("not_in_shelter", "the beneficiary is not in a shelter", step="T4d")
+        discharged = iso_day("discharged_on", discharged_on)
+        if discharged < iso_day("admitted_on", self.shelter_admitted_on):
+            raise InvalidValue("discharged_on", "must not be before the day of admission")
+        self._shelter_discharged(
+            discharged_on=discharged.isoformat(),
+            destination=value_of(ShelterDestination, "destination", destination),
+            reason=required_text("reason", reason),
+            notes=notes,
+        )
+
+    @event(ShelterDischarged)
+    def _shelter_discharged(
+        self, discharged_on: str, destination: str, reason: str, notes: str
+    ) -> None:
+        self.shelter_admitted_on = None
+
+    # ---- Social reintegration (Kutai Timur K-I1-K-I8) ------------------------------
+
+    class ReintegrationStepRecorded(Event):
+        """K-I1-I3, K-I5, K-I8: a step of the social reintegration was done."""
+
+        activity: str
+        done_on: str
+        notes: str
+
+    def record_reintegration_step(self, *, activity: str, done_on: str, notes: str = "") -> None:
+        """K-I1-I3 prepare and counsel, K-I5 introduce to the community, K-I8 report."""
+        self._require_open()
+        self._require_consent("social reintegration")
+        activity_value = ReintegrationActivity(
+            value_of(ReintegrationActivity, "activity", activity)
+        )
+        step = REINTEGRATION_STEP[activity_value]
+        if activity_value == ReintegrationActivity.COMMUNITY_INTRODUCTION and not self.reunified:
+            raise RuleViolated(
+                "not_reunified",
+                "the community is introduced to a child who has been reunified (K-I4)",
+                step=step,
+            )
+        if activity_value == ReintegrationActivity.REPORT and not self.reintegration_evaluated:
+            raise RuleViolated(
+                "reintegration_not_evaluated",
+                "the reintegration is reported once it has been evaluated (K-I7)",
+                step=step,
+            )
+        self._reintegration_step_recorded(
+            activity=activity_value.value,
+            done_on=iso_day("done_on", done_on).isoformat(),
+            notes=notes,
+        )
+
+    @event(ReintegrationStepRecorded)
+    def _reintegration_step_recorded(self, activity: str, done_on: str, notes: str) -> None:
+        self.reintegration_steps_done.add(activity)
+
+    class ChildReunified(Event):
+        """K-I4: the child went back to the family or a substitute family."""
+
+        first_marks = "reunified"
+
+        reunified_on: str
+        reunified_with: str
+        notes: str
+
+    def reunify_child(self, *, reunified_on: str, reunified_with: str, notes: str = "") -> None:
+        """K-I4: "Melaksanakan reunifikasi kepada keluarga atau keluarga pengganti".
+
+        Its requirement is the counselling record ("catatan hasil konseling"), so the
+        family is prepared (K-I1) and child and caregivers counselled (K-I2, K-I3) first.
+        """
+        self._require_open()
+        self._require_consent("social reintegration")
+        if self.reunified:
+            raise RuleViolated(
+                "already_reunified", "the child has been reunified already", step="K-I4"
+            )
+        missing = [
+            REINTEGRATION_STEP[activity]
+            for activity in REUNIFICATION_PREREQUISITES
+            if activity.value not in self.reintegration_steps_done
+        ]
+        if missing:
+            raise RuleViolated(
+                "reintegration_not_prepared",
+                f"reunification follows preparation and counselling; not yet recorded: "
+                f"{', '.join(missing)}",
+                step="K-I4",
+            )
+        if self.shelter_admitted_on is not None:
+            raise RuleViolated(
+                "still_in_shelter",
+                "the child is in a shelter: record the discharge (T4d) before reunification",
+                step="K-I4",
+            )
+        self._child_reunified(
+            reunified_on=iso_day("reunified_on", reunified_on).isoformat(),
+            reunified_with=value_of(ReunifiedWith, "reunified_with", reunified_with),
+            notes=notes,
+        )
+
+    @event(ChildReunified)
+    def _child_reunified(self, reunified_on: str, reunified_with: str, notes: str) -> None:
+        self.reunified = True
+
+    class ReintegrationVisitRecorded(Event):
+        """K-I6: a monitoring visit in the three months after reunification."""
+
+        visited_on: str
+        mode: str
+        findings: str
+
+    def record_reintegration_visit(self, *, visited_on: str, mode: str, findings: str) -> None:
+        """K-I6: "Pemantauan integrasi sosial dan perkembangan" for 3 bulan after K-I4."""
+        self._require_open()
+        self._require_consent("social reintegration")
+        if not self.reunified:
+            raise RuleViolated(
+                "not_reunified",
+                "reintegration is monitored once the child has been reunified (K-I4)",
+                step="K-I6",
+            )
+        if self.reintegration_evaluated:
+            raise RuleViolated(
+                "reintegration_already_evaluated",
+                "the reintegration has been evaluated, which ends its monitoring (K-I7)",
+                step="K-I6",
+            )
+        self._reintegration_visit_recorded(
+            visited_on=iso_day("visited_on", visited_on).isoformat(),
+            mode=value_of(ContactMode, "mode", mode),
+            findings=required_text("findings", findings),
+        )
+
+    @event(ReintegrationVisitRecorded)
+    def _reintegration_visit_recorded(self, visited_on: str, mode: str, findings: str) -> None:
+        self.reintegration_visits += 1
+
+    class ReintegrationEvaluated(Event):
+        """K-I7: the monitoring's results were evaluated: is the child reintegrated?"""
+
+        first_marks = "reintegration_evaluated"
+
+        evaluated_on: str
+        reintegrated: bool
+        findings: str
+
+    def evaluate_reintegration(
+        self, *, evaluated_on: str, reintegrated: bool, findings: str
+    ) -> None:
+        """K-I7: "Melakukan evaluasi terhadap hasil pemantauan", which ends the monitoring."""
+        self._require_open()
+        self._require_consent("social reintegration")
+        if not self.reunified:
+            raise RuleViolated(
+                "not_reunified",
+                "a reintegration is evaluated after the child's reunification (K-I4)",
+                step="K-I7",
+            )
+        if self.reintegration_evaluated:
+            raise RuleViolated(
+                "reintegration_already_evaluated",
+                "the reintegration has been evaluated already",
+                step="K-I7",
+            )
+        if self.reintegration_visits == 0:
+            raise RuleViolated(
+                "monitoring_required",
+                "the evaluation weighs the monitoring's results: record a monitoring "
+                "visit (K-I6) first",
+                step="K-I7",
+            )
+        self._reintegration_evaluated(
+            evaluated_on=iso_day("evaluated_on", evaluated_on).isoformat(),
+            reintegrated=bool(reintegrated),
+            findings=required_text("findings", findings),
+        )
+
+    @event(ReintegrationEvaluated)
+    def _reintegration_evaluated(
+        self, evaluated_on: str, reintegrated: bool, findings: str
+    ) -> None:
+        self.reintegration_evaluated = True
+
     class AccompanimentRecorded(Event):
         """L4.4-4.6: the case worker accompanied the beneficiary."""
 
@@ -1406,6 +1708,13 @@ class Case(Aggregate):
                     "an agreed termination follows a monitoring visit that found the "
                     "beneficiary recovered",
                     step="L5.5",
+                )
+            if self.shelter_admitted_on is not None:
+                raise RuleViolated(
+                    "still_in_shelter",
+                    "the beneficiary is still in a shelter: record where she went when "
+                    "discharged (T4d) before an agreed termination",
+                    step="L6.1",
                 )
             unsettled = [r for r in self.referrals.values() if not r.is_settled]
             if unsettled:
@@ -1601,6 +1910,12 @@ CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.RecommendationReturned,
     Case.ReferralProgressNoted,
     Case.MediationHeld,
+    Case.ShelterAdmitted,
+    Case.ShelterDischarged,
+    Case.ReintegrationStepRecorded,
+    Case.ChildReunified,
+    Case.ReintegrationVisitRecorded,
+    Case.ReintegrationEvaluated,
     Case.AccompanimentRecorded,
     Case.MonitoringVisitRecorded,
     Case.ReassessmentStarted,

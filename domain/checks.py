@@ -7,6 +7,7 @@ echo the value.
 """
 
 from collections.abc import Sequence
+from datetime import date
 from enum import StrEnum
 from typing import TypeVar
 
@@ -50,3 +51,13 @@ def text_items(field_name: str, values: Sequence[object], *, at_least: int = 1) 
     if not isinstance(values, (list, tuple)) or len(values) < at_least:
         raise InvalidValue(field_name, f"must list at least {at_least} item(s)")
     return [required_text(field_name, value) for value in values]
+
+
+def iso_day(field_name: str, value: object) -> date:
+    """A day spelled YYYY-MM-DD: what the events store, and what lengths of stay count from."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidValue(field_name, "must be a date YYYY-MM-DD")

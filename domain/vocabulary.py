@@ -251,6 +251,56 @@ class ReviewOutcome(StrEnum):
     FURTHER_ASSESSMENT_NEEDED = "further_assessment_needed"
 
 
+class Shelter(StrEnum):
+    """T4d: the temporary shelters Tanjungpinang's SOP names ("penitipan sementara di
+    shelter RSTS Dinsos/shelter P2TP2A"), and any other the office places a victim in."""
+
+    RSTS_DINSOS = "rsts_dinsos"  # Rumah Singgah / RSTS of Dinas Sosial
+    P2TP2A = "p2tp2a"  # the P2TP2A's shelter, run by the UPTD PPA where it replaced P2TP2A
+    OTHER = "other"
+
+
+class ShelterDestination(StrEnum):
+    """T4d: where a victim went when she left the shelter."""
+
+    HOME_FAMILY = "home_family"  # home, to her own family (also after repatriation, T4e)
+    SUBSTITUTE_FAMILY = "substitute_family"
+    OTHER_INSTITUTION = "other_institution"
+
+
+class ReintegrationActivity(StrEnum):
+    """Kutai Timur's SOP Reintegrasi Sosial: the steps recorded as done, with their notes.
+
+    Reunification (K-I4), monitoring (K-I6) and evaluation (K-I7) are facts of their own
+    (ChildReunified, ReintegrationVisitRecorded, ReintegrationEvaluated).
+    """
+
+    PREPARATION = "preparation"  # K-I1 family / substitute family / school / community
+    CHILD_COUNSELLING = "child_counselling"  # K-I2
+    CAREGIVER_COUNSELLING = "caregiver_counselling"  # K-I3
+    COMMUNITY_INTRODUCTION = "community_introduction"  # K-I5
+    REPORT = "report"  # K-I8
+
+
+# The K-I number of each activity (keyed by the stored value), for rules and timelines.
+REINTEGRATION_STEP: Mapping[str, str] = MappingProxyType(
+    {
+        ReintegrationActivity.PREPARATION: "K-I1",
+        ReintegrationActivity.CHILD_COUNSELLING: "K-I2",
+        ReintegrationActivity.CAREGIVER_COUNSELLING: "K-I3",
+        ReintegrationActivity.COMMUNITY_INTRODUCTION: "K-I5",
+        ReintegrationActivity.REPORT: "K-I8",
+    }
+)
+
+
+class ReunifiedWith(StrEnum):
+    """K-I4: "reunifikasi kepada keluarga atau keluarga pengganti"."""
+
+    FAMILY = "family"
+    SUBSTITUTE_FAMILY = "substitute_family"
+
+
 class MeetingKind(StrEnum):
     CASE_CONFERENCE = "case_conference"  # L3.3, L5.3
     FAMILY_MEETING = "family_meeting"  # L3.4, L5.4

@@ -15,7 +15,7 @@ guide already requires for replay.
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from functools import singledispatchmethod
 from itertools import pairwise, takewhile
 from typing import Annotated, Any, Literal
@@ -364,6 +364,84 @@ class Mediation(RecordedStep):
     agreements: list[str] = Field(description="What was agreed, if anything.")
 
 
+class ShelterDischarge(RecordedStep):
+    """T4d: the end of a shelter stay."""
+
+    discharged_on: str = Field(description="The day the beneficiary left the shelter.")
+    destination: vocab.ShelterDestination = Field(description="Where she went.")
+    reason: str = Field(description="Why the stay ended.")
+    notes: str = Field(description="Notes on the discharge.")
+
+
+class ShelterStay(RecordedStep):
+    """T4d: a stay in a temporary shelter; ``at`` and ``by`` are the admission's."""
+
+    shelter: vocab.Shelter = Field(description="RSTS Dinas Sosial, the P2TP2A shelter or other.")
+    shelter_name: str = Field(description="The shelter's name, for a shelter 'other'.")
+    admitted_on: str = Field(description="The day of admission.")
+    referral_id: str | None = Field(description="The shelter referral the stay serves, if any.")
+    emergency: bool = Field(description="Whether it was an emergency admission (rule e).")
+    notes: str = Field(description="Notes on the admission.")
+    discharge: ShelterDischarge | None = Field(
+        default=None, description="The discharge, once the stay has ended."
+    )
+    length_of_stay_days: int | None = Field(
+        default=None,
+        description="Days from admission to discharge (admitted and left the same day: 0), "
+        "counted from the two recorded days; none while the stay goes on.",
+    )
+
+
+class ReintegrationStep(RecordedStep):
+    """K-I1-I3, K-I5, K-I8: a step of the social reintegration done."""
+
+    activity: vocab.ReintegrationActivity = Field(description="Which step.")
+    sop_step: str = Field(description="Its number in the SOP Reintegrasi Sosial (K-I...).")
+    done_on: str = Field(description="The day it was done.")
+    notes: str = Field(description="Notes on it.")
+
+
+class Reunification(RecordedStep):
+    """K-I4: the child's return to the family or a substitute family."""
+
+    reunified_on: str = Field(description="The day of the reunification.")
+    reunified_with: vocab.ReunifiedWith = Field(description="Family or substitute family.")
+    notes: str = Field(description="Notes on it.")
+
+
+class ReintegrationVisit(RecordedStep):
+    """K-I6: a monitoring visit after reunification."""
+
+    visited_on: str = Field(description="The day of the visit.")
+    mode: vocab.ContactMode = Field(description="How the visit or contact was made.")
+    findings: str = Field(description="What the visit found.")
+
+
+class ReintegrationEvaluation(RecordedStep):
+    """K-I7: the evaluation of the monitoring's results."""
+
+    evaluated_on: str = Field(description="The day of the evaluation.")
+    reintegrated: bool = Field(description="Whether the child is reintegrated.")
+    findings: str = Field(description="What the evaluation found.")
+
+
+class Reintegration(BaseModel):
+    """Kutai Timur's social reintegration (SOP Reintegrasi Sosial, K-I1-K-I8)."""
+
+    steps: list[ReintegrationStep] = Field(
+        default_factory=list, description="Preparation, counselling, introduction, report."
+    )
+    reunification: Reunification | None = Field(
+        default=None, description="The reunification (K-I4), once recorded."
+    )
+    monitoring_visits: list[ReintegrationVisit] = Field(
+        default_factory=list, description="Monitoring visits after reunification (K-I6)."
+    )
+    evaluation: ReintegrationEvaluation | None = Field(
+        default=None, description="The evaluation (K-I7), once recorded."
+    )
+
+
 class Accompaniment(RecordedStep):
     """L4.4-4.6: the case worker accompanied the beneficiary."""
 
@@ -486,6 +564,12 @@ class CaseFile(BaseModel):
     )
     mediations: list[Mediation] = Field(
         default_factory=list, description="Mediations between victim and other party (P5, B5)."
+    )
+    shelter_stays: list[ShelterStay] = Field(
+        default_factory=list, description="Temporary shelter stays, oldest first (T4d)."
+    )
+    reintegration: Reintegration | None = Field(
+        default=None, description="The social reintegration (K-I1-K-I8), once begun."
     )
     accompaniment: list[Accompaniment] = Field(
         default_factory=list, description="Accompaniment by the case worker (L4.4-4.6)."
@@ -873,6 +957,84 @@ class _CaseFileFold:
                 agreements=event.agreements,
                 **_stamp(event),
             )
+        )
+
+    @apply.register(Case.ShelterAdmitted)
+    def _shelter_admitted(self, event: Case.ShelterAdmitted) -> None:
+        self.file.shelter_stays.append(
+            ShelterStay(
+                shelter=event.shelter,
+                shelter_name=event.shelter_name,
+                admitted_on=event.admitted_on,
+                referral_id=event.referral_id,
+                emergency=event.emergency,
+                notes=event.notes,
+                **_stamp(event),
+            )
+        )
+
+    @apply.register(Case.ShelterDischarged)
+    def _shelter_discharged(self, event: Case.ShelterDischarged) -> None:
+        stays = self.file.shelter_stays
+        if not stays or stays[-1].discharge is not None:
+            raise ValueError("a discharge from a shelter stay the case never recorded")
+        stay = stays[-1]
+        stay.discharge = ShelterDischarge(
+            discharged_on=event.discharged_on,
+            destination=event.destination,
+            reason=event.reason,
+            notes=event.notes,
+            **_stamp(event),
+        )
+        stay.length_of_stay_days = (
+            date.fromisoformat(event.discharged_on) - date.fromisoformat(stay.admitted_on)
+        ).days
+
+    def _reintegration(self) -> Reintegration:
+        if self.file.reintegration is None:
+            self.file.reintegration = Reintegration()
+        return self.file.reintegration
+
+    @apply.register(Case.ReintegrationStepRecorded)
+    def _reintegration_step_recorded(self, event: Case.ReintegrationStepRecorded) -> None:
+        activity = vocab.ReintegrationActivity(event.activity)
+        self._reintegration().steps.append(
+            ReintegrationStep(
+                activity=activity,
+                sop_step=vocab.REINTEGRATION_STEP[activity],
+                done_on=event.done_on,
+                notes=event.notes,
+                **_stamp(event),
+            )
+        )
+
+    @apply.register(Case.ChildReunified)
+    def _child_reunified(self, event: Case.ChildReunified) -> None:
+        self._reintegration().reunification = Reunification(
+            reunified_on=event.reunified_on,
+            reunified_with=event.reunified_with,
+            notes=event.notes,
+            **_stamp(event),
+        )
+
+    @apply.register(Case.ReintegrationVisitRecorded)
+    def _reintegration_visit_recorded(self, event: Case.ReintegrationVisitRecorded) -> None:
+        self._reintegration().monitoring_visits.append(
+            ReintegrationVisit(
+                visited_on=event.visited_on,
+                mode=event.mode,
+                findings=event.findings,
+                **_stamp(event),
+            )
+        )
+
+    @apply.register(Case.ReintegrationEvaluated)
+    def _reintegration_evaluated(self, event: Case.ReintegrationEvaluated) -> None:
+        self._reintegration().evaluation = ReintegrationEvaluation(
+            evaluated_on=event.evaluated_on,
+            reintegrated=event.reintegrated,
+            findings=event.findings,
+            **_stamp(event),
         )
 
     @apply.register(Case.AccompanimentRecorded)

@@ -18,10 +18,14 @@ from domain.vocabulary import (
     DeliveryOutcome,
     HandoverTarget,
     Jurisdiction,
+    ReintegrationActivity,
+    ReunifiedWith,
     ReviewOutcome,
     RiskLevel,
     Role,
     ServiceType,
+    Shelter,
+    ShelterDestination,
     TerminationKind,
     TerminationReason,
 )
@@ -230,6 +234,40 @@ REVIEW_OUTCOME: dict[str, Words] = {
     ),
 }
 
+SHELTER: dict[str, Words] = {
+    Shelter.RSTS_DINSOS: ("RSTS Dinas Sosial", "the social office's shelter (RSTS)"),
+    Shelter.P2TP2A: ("shelter P2TP2A", "the P2TP2A shelter"),
+    Shelter.OTHER: ("shelter lain", "another shelter"),
+}
+
+SHELTER_DESTINATION: dict[str, Words] = {
+    ShelterDestination.HOME_FAMILY: ("pulang ke keluarga", "home to the family"),
+    ShelterDestination.SUBSTITUTE_FAMILY: ("ke keluarga pengganti", "to a substitute family"),
+    ShelterDestination.OTHER_INSTITUTION: ("ke lembaga lain", "to another institution"),
+}
+
+REINTEGRATION_ACTIVITY: dict[str, Words] = {
+    ReintegrationActivity.PREPARATION: (
+        "Penyiapan keluarga/keluarga pengganti/sekolah/lingkungan",
+        "Family, substitute family, school and community prepared",
+    ),
+    ReintegrationActivity.CHILD_COUNSELLING: ("Konseling anak", "Child counselled"),
+    ReintegrationActivity.CAREGIVER_COUNSELLING: (
+        "Konseling orang tua/keluarga pengasuh",
+        "Parents or caregivers counselled",
+    ),
+    ReintegrationActivity.COMMUNITY_INTRODUCTION: (
+        "Sosialisasi kepada masyarakat/lingkungan anak",
+        "Child's community introduced to the reintegration",
+    ),
+    ReintegrationActivity.REPORT: ("Pelaporan reintegrasi", "Reintegration reported"),
+}
+
+REUNIFIED_WITH: dict[str, Words] = {
+    ReunifiedWith.FAMILY: ("keluarga", "the family"),
+    ReunifiedWith.SUBSTITUTE_FAMILY: ("keluarga pengganti", "a substitute family"),
+}
+
 # Which vocabulary each table covers, for the completeness test.
 TABLES: dict[type[StrEnum], dict[str, Words]] = {
     Agency: AGENCY,
@@ -247,6 +285,10 @@ TABLES: dict[type[StrEnum], dict[str, Words]] = {
     DeliveryOutcome: DELIVERY_OUTCOME,
     TerminationKind: TERMINATION_KIND,
     TerminationReason: TERMINATION_REASON,
+    Shelter: SHELTER,
+    ShelterDestination: SHELTER_DESTINATION,
+    ReintegrationActivity: REINTEGRATION_ACTIVITY,
+    ReunifiedWith: REUNIFIED_WITH,
     ReviewOutcome: REVIEW_OUTCOME,
     ComplaintKind: COMPLAINT_KIND,
 }

@@ -29,7 +29,12 @@ from domain.time_standards import (
     case_milestones,
     step_schedule,
 )
-from domain.vocabulary import HandoverTarget, TerminationKind, TerminationReason
+from domain.vocabulary import (
+    REINTEGRATION_STEP,
+    HandoverTarget,
+    TerminationKind,
+    TerminationReason,
+)
 from projections import labels
 from projections.case_file import (
     ActorRef,
@@ -427,6 +432,66 @@ class _Narrator:
             "P5",
             f"Mediasi dengan {parties} pihak; kesepakatan tidak tercapai",
             f"Mediation between {parties} parties; no agreement was reached",
+        )
+
+    @summarize.register(Case.ShelterAdmitted)
+    def _shelter_admitted(self, event: Case.ShelterAdmitted) -> Summary:
+        shelter_id, shelter_en = labels.words(labels.SHELTER, event.shelter)
+        return Summary(
+            "T4d",
+            f"Penerima manfaat dititipkan sementara di {shelter_id}"
+            f"{' (darurat)' if event.emergency else ''}",
+            f"Beneficiary admitted to {shelter_en}{' (emergency)' if event.emergency else ''}",
+        )
+
+    @summarize.register(Case.ShelterDischarged)
+    def _shelter_discharged(self, event: Case.ShelterDischarged) -> Summary:
+        where_id, where_en = labels.words(labels.SHELTER_DESTINATION, event.destination)
+        return Summary(
+            "T4d",
+            f"Penerima manfaat keluar dari shelter: {where_id}",
+            f"Beneficiary discharged from the shelter: {where_en}",
+        )
+
+    @summarize.register(Case.ReintegrationStepRecorded)
+    def _reintegration_step_recorded(self, event: Case.ReintegrationStepRecorded) -> Summary:
+        activity_id, activity_en = labels.words(labels.REINTEGRATION_ACTIVITY, event.activity)
+        return Summary(
+            REINTEGRATION_STEP.get(event.activity),
+            f"Reintegrasi sosial: {activity_id}",
+            f"Reintegration: {activity_en}",
+        )
+
+    @summarize.register(Case.ChildReunified)
+    def _child_reunified(self, event: Case.ChildReunified) -> Summary:
+        with_id, with_en = labels.words(labels.REUNIFIED_WITH, event.reunified_with)
+        return Summary(
+            "K-I4",
+            f"Anak dikembalikan kepada {with_id}; pemantauan 3 bulan dimulai",
+            f"Child reunified with {with_en}; 3 months of monitoring begin",
+        )
+
+    @summarize.register(Case.ReintegrationVisitRecorded)
+    def _reintegration_visit_recorded(self, event: Case.ReintegrationVisitRecorded) -> Summary:
+        mode_id, mode_en = labels.words(labels.CONTACT_MODE, event.mode)
+        return Summary(
+            "K-I6",
+            f"Pemantauan reintegrasi sosial ({mode_id})",
+            f"Reintegration monitored ({mode_en})",
+        )
+
+    @summarize.register(Case.ReintegrationEvaluated)
+    def _reintegration_evaluated(self, event: Case.ReintegrationEvaluated) -> Summary:
+        if event.reintegrated:
+            return Summary(
+                "K-I7",
+                "Evaluasi reintegrasi: anak telah terintegrasi kembali",
+                "Reintegration evaluated: the child is reintegrated",
+            )
+        return Summary(
+            "K-I7",
+            "Evaluasi reintegrasi: anak belum terintegrasi kembali",
+            "Reintegration evaluated: the child is not yet reintegrated",
         )
 
     @summarize.register(Case.AccompanimentRecorded)

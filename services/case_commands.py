@@ -941,6 +941,149 @@ class HoldMediation(CaseCommand):
         )
 
 
+class AdmitToShelter(CaseCommand):
+    """T4d (Tanjungpinang, within T4's 3-7 hari): a stay at the RSTS Dinsos or P2TP2A shelter."""
+
+    step = Step(
+        "shelter-admissions",
+        "T4d",
+        "Admit the beneficiary to a temporary shelter (RSTS Dinas Sosial, P2TP2A); consent "
+        "first unless an emergency",
+        Who.CASE_TEAM,
+    )
+
+    shelter: vocab.Shelter
+    shelter_name: ShortText = Field(default="", description="Required for a shelter 'other'")
+    admitted_on: Day
+    referral_id: Identifier | None = Field(
+        default=None, description="The temporary_shelter referral the stay serves, if referred"
+    )
+    emergency: StrictBool = Field(
+        default=False, description="An emergency admission may precede consent (routing rule e)"
+    )
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.admit_to_shelter(
+            shelter=self.shelter,
+            shelter_name=self.shelter_name,
+            admitted_on=self.admitted_on.isoformat(),
+            referral_id=self.referral_id,
+            emergency=self.emergency,
+            notes=self.notes,
+        )
+
+
+class DischargeFromShelter(CaseCommand):
+    """T4d: the shelter stay ends; the case file counts its length from the two days."""
+
+    step = Step(
+        "shelter-discharges",
+        "T4d",
+        "Discharge the beneficiary from the shelter, saying where she went",
+        Who.CASE_TEAM,
+    )
+
+    discharged_on: Day
+    destination: vocab.ShelterDestination
+    reason: RequiredText
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.discharge_from_shelter(
+            discharged_on=self.discharged_on.isoformat(),
+            destination=self.destination,
+            reason=self.reason,
+            notes=self.notes,
+        )
+
+
+class RecordReintegrationStep(CaseCommand):
+    """Kutai Timur K-I1 (3 hari), K-I2 and K-I3 (1 jam each), K-I5 (1 hari), K-I8 (1 jam)."""
+
+    step = Step(
+        "reintegration-steps",
+        "K-I1-I3 / K-I5 / K-I8",
+        "Record a step of the social reintegration: preparation, counselling, introduction "
+        "to the community, report",
+        Who.CASE_TEAM,
+    )
+
+    activity: vocab.ReintegrationActivity
+    done_on: Day
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.record_reintegration_step(
+            activity=self.activity, done_on=self.done_on.isoformat(), notes=self.notes
+        )
+
+
+class ReunifyChild(CaseCommand):
+    """K-I4 (Kutai Timur, 1 jam): the child returns to the family or a substitute family."""
+
+    step = Step(
+        "reunification",
+        "K-I4",
+        "Record the child's reunification with the family or a substitute family; starts "
+        "the 3 months of monitoring",
+        Who.CASE_TEAM,
+    )
+
+    reunified_on: Day
+    reunified_with: vocab.ReunifiedWith
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.reunify_child(
+            reunified_on=self.reunified_on.isoformat(),
+            reunified_with=self.reunified_with,
+            notes=self.notes,
+        )
+
+
+class RecordReintegrationVisit(CaseCommand):
+    """K-I6 (Kutai Timur, 3 bulan): monitoring of the child after reunification."""
+
+    step = Step(
+        "reintegration-visits",
+        "K-I6",
+        "Record a monitoring visit in the 3 months after reunification",
+        Who.CASE_TEAM,
+    )
+
+    visited_on: Day
+    mode: vocab.ContactMode
+    findings: LongText
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.record_reintegration_visit(
+            visited_on=self.visited_on.isoformat(), mode=self.mode, findings=self.findings
+        )
+
+
+class EvaluateReintegration(CaseCommand):
+    """K-I7 (Kutai Timur, 1 jam): the monitoring's results evaluated; ends the monitoring."""
+
+    step = Step(
+        "reintegration-evaluation",
+        "K-I7",
+        "Evaluate the reintegration from the monitoring's results",
+        Who.CASE_TEAM,
+    )
+
+    evaluated_on: Day
+    reintegrated: StrictBool = Field(description="Whether the child is reintegrated")
+    findings: LongText
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.evaluate_reintegration(
+            evaluated_on=self.evaluated_on.isoformat(),
+            reintegrated=self.reintegrated,
+            findings=self.findings,
+        )
+
+
 class RecordAccompaniment(CaseCommand):
     step = Step(
         "accompaniment", "L4.4-4.6", "Record accompaniment of the beneficiary", Who.CASE_TEAM
@@ -1052,6 +1195,12 @@ CASE_STEPS: tuple[type[CaseCommand], ...] = (
     ReturnRecommendation,
     NoteReferralProgress,
     HoldMediation,
+    AdmitToShelter,
+    DischargeFromShelter,
+    RecordReintegrationStep,
+    ReunifyChild,
+    RecordReintegrationVisit,
+    EvaluateReintegration,
     RecordAccompaniment,
     RecordMonitoringVisit,
     StartReassessment,

@@ -258,7 +258,14 @@ class SharingPolicy:
 
     @singledispatchmethod
     def _on(self, event: Case.Event, state: CaseSharing, messages: Messages) -> None:
-        """Events that neither change a fact an agency may see nor bring one in: no message."""
+        """Events that neither change a fact an agency may see nor bring one in: no message.
+
+        Among them a shelter stay (T4d) and a social reintegration (K-I1-K-I8): where a
+        victim shelters and where she goes next is what a perpetrator looks for, so it
+        stays with the case team. The social office running a shelter referred to it
+        hears of that referral and its delivery; where it coordinates (Tanjungpinang,
+        Kutai Timur) its officers are the case team and read the case file.
+        """
 
     # ---- Facts: what the case knows, kept for agencies that may later be told ----------------
 

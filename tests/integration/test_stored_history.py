@@ -140,7 +140,9 @@ def test_each_case_reads_as_earlier_code_read_it(restored, case_id):
     assert [_json(history_entry(e).model_dump(mode="json")) for e in events] == expected["events"]
     case_file = _json(CaseFile.from_events(events).model_dump(mode="json"))
     assert _as_earlier(case_file, expected["case_file"]) == expected["case_file"]
-    assert case_file["mediations"] == []  # a field added since, empty for this history
+    # Fields added since, empty for this history.
+    assert case_file["mediations"] == []
+    assert (case_file["shelter_stays"], case_file["reintegration"]) == ([], None)
     timeline = case_timeline(
         events, profile, now=EVALUATED_AT, version=events[-1].originator_version
     )

@@ -452,6 +452,62 @@ def a_progress_note(**overrides: Any) -> dict[str, Any]:
     }
 
 
+def a_shelter_admission(**overrides: Any) -> dict[str, Any]:
+    """T4d: a stay at the social office's shelter, not referred, not an emergency."""
+    return {
+        "shelter": "rsts_dinsos",
+        "admitted_on": "2024-03-05",
+        "notes": "Dititipkan sementara sambil menunggu keluarga.",
+        **overrides,
+    }
+
+
+def a_shelter_discharge(**overrides: Any) -> dict[str, Any]:
+    """T4d: back home to the family, nine days after ``a_shelter_admission``."""
+    return {
+        "discharged_on": "2024-03-14",
+        "destination": "home_family",
+        "reason": "Keluarga siap menerima kembali.",
+        "notes": "",
+        **overrides,
+    }
+
+
+def a_reintegration_step(**overrides: Any) -> dict[str, Any]:
+    """K-I1: the family prepared."""
+    return {
+        "activity": "preparation",
+        "done_on": "2024-03-06",
+        "notes": "Keluarga siap menerima anak kembali.",
+        **overrides,
+    }
+
+
+def a_reunification(**overrides: Any) -> dict[str, Any]:
+    """K-I4: the child back with the family."""
+    return {"reunified_on": "2024-03-10", "reunified_with": "family", "notes": "", **overrides}
+
+
+def a_reintegration_visit(**overrides: Any) -> dict[str, Any]:
+    """K-I6: a monitoring visit after reunification."""
+    return {
+        "visited_on": "2024-04-10",
+        "mode": "home_visit",
+        "findings": "Anak kembali bersekolah dan diterima tetangga.",
+        **overrides,
+    }
+
+
+def a_reintegration_evaluation(**overrides: Any) -> dict[str, Any]:
+    """K-I7: the child reintegrated."""
+    return {
+        "evaluated_on": "2024-06-08",
+        "reintegrated": True,
+        "findings": "Anak terintegrasi kembali di keluarga dan lingkungan.",
+        **overrides,
+    }
+
+
 def an_accompaniment(**overrides: Any) -> dict[str, Any]:
     return {"activity": "Mendampingi korban ke Unit PPA Polres.", "notes": "", **overrides}
 
@@ -517,6 +573,12 @@ COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "return_recommendation": a_recommendation_return,
     "note_referral_progress": a_progress_note,
     "hold_mediation": a_mediation,
+    "admit_to_shelter": a_shelter_admission,
+    "discharge_from_shelter": a_shelter_discharge,
+    "record_reintegration_step": a_reintegration_step,
+    "reunify_child": a_reunification,
+    "record_reintegration_visit": a_reintegration_visit,
+    "evaluate_reintegration": a_reintegration_evaluation,
     "record_accompaniment": an_accompaniment,
     "record_monitoring_visit": a_monitoring_visit,
     "start_reassessment": a_reassessment,

@@ -708,6 +708,90 @@ def test_a_supervised_referral_is_filed_from_recommendation_to_progress() -> Non
     assert [note.progress for note in referral.progress_notes] == ["Second visit done."]
 
 
+def consented_story(**classification: Any) -> CaseStory:
+    story = classified_story(**classification)
+    with story.step(after(hours=1)) as case:
+        case.assign_case_worker(case_worker_id=CASE_WORKER.user_id)
+    with story.step(after(hours=2), by=CASE_WORKER) as case:
+        case.record_consent(given=True, given_by="parent", document_ref="IC/2025/042")
+    return story
+
+
+def sheltered_story() -> CaseStory:
+    """T4d: a stay at the RSTS Dinsos, from the 6th to the 15th, then home to the family."""
+    story = consented_story()
+    with story.step(after(days=1), by=CASE_WORKER) as case:
+        case.admit_to_shelter(shelter="rsts_dinsos", admitted_on="2025-03-06")
+    with story.step(after(days=10), by=CASE_WORKER) as case:
+        case.discharge_from_shelter(
+            discharged_on="2025-03-15", destination="home_family", reason="The family is ready."
+        )
+    return story
+
+
+def test_a_shelter_stay_is_filed_with_its_length_counted_from_admission_to_discharge() -> None:
+    """T4d: the length of stay is read off the two recorded days, not recorded itself."""
+    file = sheltered_story().file
+
+    (stay,) = file.shelter_stays
+    assert (stay.shelter, stay.admitted_on, stay.emergency) == ("rsts_dinsos", "2025-03-06", False)
+    assert stay.discharge is not None and stay.discharge.destination == "home_family"
+    assert stay.length_of_stay_days == 9
+
+
+def test_a_stay_that_goes_on_has_no_length_yet() -> None:
+    story = consented_story()
+    with story.step(after(days=1), by=CASE_WORKER) as case:
+        case.admit_to_shelter(shelter="p2tp2a", admitted_on="2025-03-06")
+
+    (stay,) = story.file.shelter_stays
+    assert (stay.discharge, stay.length_of_stay_days) == (None, None)
+
+
+def reintegrated_story() -> CaseStory:
+    """Kutai Timur's SOP Reintegrasi Sosial, K-I1 to K-I8, over three months."""
+    story = consented_story()
+    for day, activity in enumerate(["preparation", "child_counselling", "caregiver_counselling"]):
+        with story.step(after(days=1 + day), by=CASE_WORKER) as case:
+            case.record_reintegration_step(activity=activity, done_on="2025-03-06")
+    with story.step(after(days=4), by=CASE_WORKER) as case:
+        case.reunify_child(reunified_on="2025-03-09", reunified_with="substitute_family")
+    with story.step(after(days=5), by=CASE_WORKER) as case:
+        case.record_reintegration_step(activity="community_introduction", done_on="2025-03-10")
+    with story.step(after(days=40), by=CASE_WORKER) as case:
+        case.record_reintegration_visit(
+            visited_on="2025-04-14", mode="home_visit", findings="Settled at school."
+        )
+    with story.step(after(days=85), by=CASE_WORKER) as case:
+        case.evaluate_reintegration(
+            evaluated_on="2025-05-29", reintegrated=True, findings="Reintegrated."
+        )
+    with story.step(after(days=85, hours=2), by=CASE_WORKER) as case:
+        case.record_reintegration_step(activity="report", done_on="2025-05-29")
+    return story
+
+
+def test_a_reintegration_is_filed_step_by_step_with_its_sop_numbers() -> None:
+    reintegration = reintegrated_story().file.reintegration
+
+    assert reintegration is not None
+    assert [(s.sop_step, s.activity) for s in reintegration.steps] == [
+        ("K-I1", "preparation"),
+        ("K-I2", "child_counselling"),
+        ("K-I3", "caregiver_counselling"),
+        ("K-I5", "community_introduction"),
+        ("K-I8", "report"),
+    ]
+    assert reintegration.reunification is not None
+    assert reintegration.reunification.reunified_with == "substitute_family"
+    assert [v.visited_on for v in reintegration.monitoring_visits] == ["2025-04-14"]
+    assert reintegration.evaluation is not None and reintegration.evaluation.reintegrated
+
+
+def test_a_case_without_reintegration_has_none_in_its_file() -> None:
+    assert mediated_story().file.reintegration is None
+
+
 def planned_story() -> CaseStory:
     """A non-emergency case with consent, one assessment and an agreed plan: in intervention."""
     story = classified_story()
@@ -931,16 +1015,16 @@ def test_scenarios_exercise_every_case_event() -> None:
         case.acknowledge_handover()
     with handed_over.step(after(hours=3)) as case:
         case.hand_back(reason="Bukan kewenangan desa.")
-    mediated = mediated_story()
-    supervised = supervised_referral_story()
+    stories = [
+        tell_the_whole_story(),
+        handed_over,
+        mediated_story(),
+        supervised_referral_story(),
+        sheltered_story(),
+        reintegrated_story(),
+    ]
 
-    exercised = {
-        type(event).__name__
-        for event in tell_the_whole_story().events
-        + handed_over.events
-        + mediated.events
-        + supervised.events
-    }
+    exercised = {type(event).__name__ for story in stories for event in story.events}
 
     assert exercised == case_event_types
 

@@ -61,7 +61,13 @@ from tests.support.builders import (
     a_referral_acceptance,
     a_referral_cancellation,
     a_referral_decline,
+    a_reintegration_evaluation,
+    a_reintegration_step,
+    a_reintegration_visit,
+    a_reunification,
     a_service_delivery,
+    a_shelter_admission,
+    a_shelter_discharge,
     a_unilateral_termination,
     advance_case,
     an_agreed_termination,
@@ -937,6 +943,320 @@ def test_an_agreement_reached_says_what_was_agreed():
         case.hold_mediation(**a_mediation(agreements=[]))
 
     assert caught.value.field == "agreements"
+
+
+# ---- Temporary shelter (Tanjungpinang T4d) ----------------------------------------------
+
+
+def sheltered_case() -> Case:
+    case = a_case_at(Stage.ASSESSMENT)
+    with acting():
+        case.admit_to_shelter(**a_shelter_admission())
+    return case
+
+
+def test_a_shelter_stay_is_recorded_once_consent_is_given():
+    """T4d: "penitipan sementara di RSTS Dinsos/shelter P2TP2A"."""
+    case = a_case_at(Stage.ASSESSMENT)
+
+    with acting():
+        case.admit_to_shelter(**a_shelter_admission())
+
+    assert type(case.pending_events[-1]).__name__ == "ShelterAdmitted"
+
+
+def test_a_shelter_stay_needs_consent():
+    """L1.9: consent comes before any service but an emergency one."""
+    case = a_new_case()
+    with acting():
+        case.classify(**a_classification())
+
+    with acting(), refused(case, RuleViolated, rule="consent_required") as caught:
+        case.admit_to_shelter(**a_shelter_admission())
+
+    assert caught.value.step == "L1.9"
+
+
+def test_an_emergency_case_is_sheltered_before_consent():
+    """Routing rule e: a victim in danger is sheltered first; consent follows."""
+    case = a_new_case()
+    with acting():
+        case.classify(**an_emergency_classification())
+
+    with acting():
+        case.admit_to_shelter(**a_shelter_admission(emergency=True))
+
+    assert case.pending_events[-1].emergency is True
+
+
+def test_an_emergency_admission_needs_a_case_classified_as_an_emergency():
+    case = a_new_case()
+    with acting():
+        case.classify(**a_classification())
+
+    with acting(), refused(case, RuleViolated, rule="not_an_emergency") as caught:
+        case.admit_to_shelter(**a_shelter_admission(emergency=True))
+
+    assert caught.value.step == "L1.6"
+
+
+def test_a_shelter_stay_needs_a_classified_case():
+    case = a_new_case()
+
+    with acting(), refused(case, RuleViolated, rule="classification_required"):
+        case.admit_to_shelter(**a_shelter_admission(emergency=True))
+
+
+def test_no_second_admission_while_the_beneficiary_is_in_a_shelter():
+    case = sheltered_case()
+
+    with acting(), refused(case, RuleViolated, rule="already_in_shelter") as caught:
+        case.admit_to_shelter(**a_shelter_admission(shelter="p2tp2a"))
+
+    assert caught.value.step == "T4d"
+
+
+def test_a_new_stay_may_follow_a_discharge():
+    case = sheltered_case()
+    with acting():
+        case.discharge_from_shelter(**a_shelter_discharge(destination="other_institution"))
+
+    with acting():
+        case.admit_to_shelter(**a_shelter_admission(shelter="p2tp2a", admitted_on="2024-03-20"))
+
+    assert [type(e).__name__ for e in case.pending_events][-2:] == [
+        "ShelterDischarged",
+        "ShelterAdmitted",
+    ]
+
+
+def test_a_discharge_needs_an_admission():
+    case = a_case_at(Stage.ASSESSMENT)
+
+    with acting(), refused(case, RuleViolated, rule="not_in_shelter") as caught:
+        case.discharge_from_shelter(**a_shelter_discharge())
+
+    assert caught.value.step == "T4d"
+
+
+def test_a_beneficiary_is_not_discharged_before_she_was_admitted():
+    case = sheltered_case()
+
+    with acting(), refused(case, InvalidValue) as caught:
+        case.discharge_from_shelter(**a_shelter_discharge(discharged_on="2024-03-04"))
+
+    assert caught.value.field == "discharged_on"
+
+
+def test_a_beneficiary_admitted_and_discharged_the_same_day_is_recorded():
+    case = sheltered_case()
+
+    with acting():
+        case.discharge_from_shelter(**a_shelter_discharge(discharged_on="2024-03-05"))
+
+    assert case.shelter_admitted_on is None
+
+
+@pytest.mark.parametrize("day", ["5 March 2024", "2024-3-5", "2024-02-30", ""])
+def test_a_shelter_day_must_be_a_date(day):
+    case = a_case_at(Stage.ASSESSMENT)
+
+    with acting(), refused(case, InvalidValue) as caught:
+        case.admit_to_shelter(**a_shelter_admission(admitted_on=day))
+
+    assert caught.value.field == "admitted_on"
+
+
+def test_a_shelter_other_than_rsts_or_p2tp2a_is_named():
+    case = a_case_at(Stage.ASSESSMENT)
+
+    with acting(), refused(case, InvalidValue) as caught:
+        case.admit_to_shelter(**a_shelter_admission(shelter="other"))
+
+    assert caught.value.field == "shelter_name"
+
+
+def shelter_referral_case(status: str = ReferralStatus.ACCEPTED) -> Case:
+    case = a_case_at(Stage.INTERVENTION)
+    with acting():
+        case.refer(**a_direct_referral(service_type="temporary_shelter", agency="social"))
+    return move_referral_to(case, status)
+
+
+def test_a_stay_serves_the_shelter_referral_it_names():
+    case = shelter_referral_case()
+
+    with acting():
+        case.admit_to_shelter(**a_shelter_admission(referral_id=REFERRAL_ID))
+
+    assert case.pending_events[-1].referral_id == REFERRAL_ID
+
+
+def test_a_stay_cannot_serve_a_referral_for_another_service():
+    case = referred_case(status=ReferralStatus.ACCEPTED)
+
+    with acting(), refused(case, RuleViolated, rule="referral_not_for_shelter"):
+        case.admit_to_shelter(**a_shelter_admission(referral_id=REFERRAL_ID))
+
+
+@pytest.mark.parametrize(
+    "status", [ReferralStatus.DECLINED, ReferralStatus.CANCELLED, ReferralStatus.NOT_DELIVERED]
+)
+def test_a_stay_cannot_serve_a_referral_that_ended_without_its_service(status):
+    case = shelter_referral_case(status)
+
+    with acting(), refused(case, RuleViolated, rule="referral_ended"):
+        case.admit_to_shelter(**a_shelter_admission(referral_id=REFERRAL_ID))
+
+
+def test_a_stay_cannot_serve_an_unknown_referral():
+    case = a_case_at(Stage.ASSESSMENT)
+
+    with acting(), refused(case, ReferralNotFound):
+        case.admit_to_shelter(**a_shelter_admission(referral_id="no-such-referral"))
+
+
+def test_an_agreed_termination_waits_for_the_discharge_from_the_shelter():
+    """L6.1: a recovered beneficiary leaves the shelter for somewhere the file names."""
+    case = a_case_at(Stage.MONITORING)
+    with acting():
+        case.admit_to_shelter(**a_shelter_admission())
+
+    with acting(), refused(case, RuleViolated, rule="still_in_shelter"):
+        case.terminate(**an_agreed_termination())
+
+
+# ---- Social reintegration (Kutai Timur K-I1-K-I8) ---------------------------------------
+
+
+def prepared_case() -> Case:
+    """K-I1-I3 done: the family prepared, child and caregivers counselled."""
+    case = a_case_at(Stage.INTERVENTION)
+    with acting():
+        for activity in ("preparation", "child_counselling", "caregiver_counselling"):
+            case.record_reintegration_step(**a_reintegration_step(activity=activity))
+    return case
+
+
+def reunified_case() -> Case:
+    case = prepared_case()
+    with acting():
+        case.reunify_child(**a_reunification())
+    return case
+
+
+def test_k_i4_reunification_follows_preparation_and_counselling():
+    case = prepared_case()
+
+    with acting():
+        case.reunify_child(**a_reunification())
+
+    assert type(case.pending_events[-1]).__name__ == "ChildReunified"
+
+
+def test_k_i4_reunification_names_the_steps_not_yet_recorded():
+    """K-I4's requirement is "catatan hasil konseling": K-I2 and K-I3 come first."""
+    case = a_case_at(Stage.INTERVENTION)
+    with acting():
+        case.record_reintegration_step(**a_reintegration_step(activity="preparation"))
+
+    with acting(), refused(case, RuleViolated, rule="reintegration_not_prepared") as caught:
+        case.reunify_child(**a_reunification())
+
+    assert caught.value.step == "K-I4"
+    assert "K-I2, K-I3" in caught.value.message
+
+
+def test_k_i4_a_child_is_reunified_once():
+    case = reunified_case()
+
+    with acting(), refused(case, RuleViolated, rule="already_reunified"):
+        case.reunify_child(**a_reunification())
+
+
+def test_k_i4_a_child_in_a_shelter_is_discharged_before_reunification():
+    case = prepared_case()
+    with acting():
+        case.admit_to_shelter(**a_shelter_admission())
+
+    with acting(), refused(case, RuleViolated, rule="still_in_shelter") as caught:
+        case.reunify_child(**a_reunification())
+
+    assert caught.value.step == "K-I4"
+
+
+def test_reintegration_needs_consent():
+    case = a_new_case()
+    with acting():
+        case.classify(**an_emergency_classification())
+
+    with acting(), refused(case, RuleViolated, rule="consent_required"):
+        case.record_reintegration_step(**a_reintegration_step())
+
+
+def test_k_i5_the_community_is_introduced_after_reunification():
+    case = prepared_case()
+
+    with acting(), refused(case, RuleViolated, rule="not_reunified") as caught:
+        case.record_reintegration_step(**a_reintegration_step(activity="community_introduction"))
+
+    assert caught.value.step == "K-I5"
+
+
+def test_k_i6_monitoring_starts_at_reunification():
+    case = prepared_case()
+
+    with acting(), refused(case, RuleViolated, rule="not_reunified") as caught:
+        case.record_reintegration_visit(**a_reintegration_visit())
+
+    assert caught.value.step == "K-I6"
+
+
+def test_k_i7_evaluation_weighs_at_least_one_monitoring_visit():
+    case = reunified_case()
+
+    with acting(), refused(case, RuleViolated, rule="monitoring_required") as caught:
+        case.evaluate_reintegration(**a_reintegration_evaluation())
+
+    assert caught.value.step == "K-I7"
+
+
+def test_k_i7_evaluation_ends_the_monitoring():
+    case = reunified_case()
+    with acting():
+        case.record_reintegration_visit(**a_reintegration_visit())
+        case.evaluate_reintegration(**a_reintegration_evaluation())
+
+    with acting(), refused(case, RuleViolated, rule="reintegration_already_evaluated") as caught:
+        case.record_reintegration_visit(**a_reintegration_visit())
+    assert caught.value.step == "K-I6"
+    with acting(), refused(case, RuleViolated, rule="reintegration_already_evaluated"):
+        case.evaluate_reintegration(**a_reintegration_evaluation())
+
+
+def test_k_i8_the_report_follows_the_evaluation():
+    case = reunified_case()
+    with acting():
+        case.record_reintegration_visit(**a_reintegration_visit())
+
+    with acting(), refused(case, RuleViolated, rule="reintegration_not_evaluated") as caught:
+        case.record_reintegration_step(**a_reintegration_step(activity="report"))
+    assert caught.value.step == "K-I8"
+
+    with acting():
+        case.evaluate_reintegration(**a_reintegration_evaluation())
+        case.record_reintegration_step(**a_reintegration_step(activity="report"))
+    assert case.pending_events[-1].activity == "report"
+
+
+def test_an_unknown_reintegration_step_names_the_field_and_does_not_echo_it():
+    case = a_case_at(Stage.INTERVENTION)
+
+    with acting(), refused(case, InvalidValue) as caught:
+        case.record_reintegration_step(**a_reintegration_step(activity=PERSONAL_VALUE))
+
+    assert caught.value.field == "activity"
+    assert PERSONAL_VALUE not in str(caught.value)
 
 
 def test_case_report_needs_an_assessment_in_the_current_cycle():

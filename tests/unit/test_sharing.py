@@ -695,6 +695,52 @@ def test_text_recorded_for_the_office_alone_reaches_no_agency_whatever_the_matri
     assert SECRET not in str(story.messages)
 
 
+def test_a_shelter_stay_and_a_reintegration_send_the_social_office_no_message():
+    """T4d, K-I1-K-I8: where a victim shelters is the office's to know. The social office
+    serving a shelter referral hears of the referral and its delivery (L4.1-L4.3); the
+    stay's days, destination and notes reach no agency topic, whatever the matrix lists."""
+    story = Story(everything_listed([]))
+    story.classify()
+    story.consent()
+    story.refer("r-shelter", "social", "temporary_shelter", notes="Shelter needed.")
+    before = len(story.messages)
+
+    story.act(
+        "admit_to_shelter",
+        by=CASE_WORKER,
+        shelter="other",
+        shelter_name=secret("shelter"),
+        admitted_on="2025-03-04",
+        referral_id="r-shelter",
+        notes=secret("admission"),
+    )
+    story.act(
+        "discharge_from_shelter",
+        by=CASE_WORKER,
+        discharged_on="2025-03-10",
+        destination="substitute_family",
+        reason=secret("discharge"),
+    )
+    for activity in ("preparation", "child_counselling", "caregiver_counselling"):
+        story.act(
+            "record_reintegration_step",
+            by=CASE_WORKER,
+            activity=activity,
+            done_on="2025-03-11",
+            notes=secret(activity),
+        )
+    story.act(
+        "reunify_child",
+        by=CASE_WORKER,
+        reunified_on="2025-03-12",
+        reunified_with="family",
+        notes=secret("reunified"),
+    )
+
+    assert story.messages[before:] == []
+    assert SECRET not in str(story.messages)
+
+
 def test_the_matrix_names_an_unknown_text_of_a_message():
     with pytest.raises(MatrixError, match=r"referral\.note"):
         parse_matrix(

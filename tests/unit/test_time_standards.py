@@ -656,10 +656,17 @@ def test_the_five_seed_districts_load_with_distinct_register_codes():
     }
     for profile in profiles:
         assert profile.step("L4.1").per_referral  # the case service reads it when referring
-        # Every district runs the same thirteen clocks, so compliance compares; its own
-        # steps (T3, K-C3, ...) come after them.
-        codes = [step.code for step in profile.steps]
-        assert codes[: len(LUWU_UTARA.steps)] == [step.code for step in LUWU_UTARA.steps]
+        # Every district runs the same thirteen clocks, so compliance compares; a district
+        # adds the clocks of steps of its own after them (Tanjungpinang's T3, Kutai Timur's K-C3...).
+        common = [step.code for step in LUWU_UTARA.steps]
+        assert [step.code for step in profile.steps][: len(common)] == common
+    assert {p.district: [s.code for s in p.steps[len(LUWU_UTARA.steps) :]] for p in profiles} == {
+        "kota-batu": [],
+        "kutai-timur": ["K-C3", "K-C5", "K-C8", "K-I6"],
+        "luwu-utara": [],
+        "purwakarta": [],
+        "tanjungpinang": ["T3"],
+    }
 
 
 def hours(n: float) -> timedelta:
@@ -699,6 +706,7 @@ SEED_CLOCKS = {
     ("kutai-timur", "L3.5"): (None, days(7) + days(1)),  # K-C5 conference + K-C6 plan
     ("kutai-timur", "L4.1"): (None, days(7)),  # fallback: "sesuai kebutuhan" (K-O9)
     ("kutai-timur", "L5.2"): (None, days(7) + days(1)),  # L4.1 fallback + K-O10
+    ("kutai-timur", "K-I6"): (None, days(90)),  # Reintegrasi Sosial K-I6 3 bulan, K-I7 ends it
 }
 
 
@@ -981,6 +989,25 @@ def test_every_known_milestone_is_read_off_a_full_case():
         agreement_reached=False,
         agreements=[],
     )
+    for activity in ("preparation", "child_counselling", "caregiver_counselling"):
+        scenario.do(
+            minutes(56), "record_reintegration_step", activity=activity, done_on="2024-03-04"
+        )
+    scenario.do(minutes(57), "reunify_child", reunified_on="2024-03-04", reunified_with="family")
+    scenario.do(
+        minutes(58),
+        "record_reintegration_visit",
+        visited_on="2024-03-04",
+        mode="phone",
+        findings="ok",
+    )
+    scenario.do(
+        minutes(59),
+        "evaluate_reintegration",
+        evaluated_on="2024-03-04",
+        reintegrated=True,
+        findings="ok",
+    )
     scenario.assess(minutes(60))
     scenario.do(minutes(65), "review_assessment", outcome="agreed")
     scenario.conclude(minutes(70)).agree_plan(days(1))
@@ -1002,6 +1029,7 @@ def test_every_known_milestone_is_read_off_a_full_case():
         recommendation_letter_ref="REK/1",
         referral_record_ref="BAR/1",
     )
+
     scenario.do(days(2), "accept_referral", referral_id="r1")
     scenario.do(
         days(3),
@@ -1174,3 +1202,106 @@ def test_tanjungpinang_reviews_the_assessment_with_the_superior_in_30_to_60_minu
     assert scenario.step("T3", minutes(181), tanjungpinang).state == StepState.OVERDUE
     scenario.do(minutes(170), "review_assessment", outcome="agreed")
     assert scenario.step("T3", minutes(181), tanjungpinang).state == StepState.MET
+
+
+# ---- Kutai Timur's social reintegration: K-I4 starts 3 months of monitoring (K-I6) -------
+
+KUTAI_TIMUR = PROFILES.profile("kutai-timur")
+REUNIFIED_AFTER = days(10)
+
+
+def prepared_case() -> Scenario:
+    """Consent, then K-I1-I3 two days after the report."""
+    scenario = Scenario().through_consent(minutes(20))
+    for hour, activity in enumerate(["preparation", "child_counselling", "caregiver_counselling"]):
+        scenario.do(
+            days(2) + hours(hour),
+            "record_reintegration_step",
+            activity=activity,
+            done_on="2024-03-06",
+        )
+    return scenario
+
+
+def reunified_case() -> Scenario:
+    """K-I4 reunification REUNIFIED_AFTER the report, once prepared."""
+    return prepared_case().do(
+        REUNIFIED_AFTER, "reunify_child", reunified_on="2024-03-14", reunified_with="family"
+    )
+
+
+def test_k_i6_the_evaluation_is_due_through_the_90th_day_after_reunification():
+    scenario = reunified_case()
+
+    status = scenario.step("K-I6", REUNIFIED_AFTER + days(90), KUTAI_TIMUR)
+
+    assert status.state == StepState.DUE
+    assert status.due_at == (T0 + REUNIFIED_AFTER + days(90)).astimezone(KUTAI_TIMUR.timezone)
+
+
+def test_k_i6_the_evaluation_is_overdue_on_the_91st_day_after_reunification():
+    scenario = reunified_case()
+
+    status = scenario.step("K-I6", REUNIFIED_AFTER + days(91), KUTAI_TIMUR)
+
+    assert status.state == StepState.OVERDUE
+
+
+def test_k_i6_monitoring_visits_do_not_stop_the_clock_the_evaluation_does():
+    scenario = reunified_case()
+    scenario.do(
+        REUNIFIED_AFTER + days(30),
+        "record_reintegration_visit",
+        visited_on="2024-04-13",
+        mode="home_visit",
+        findings="settled",
+    )
+    assert scenario.step("K-I6", REUNIFIED_AFTER + days(60), KUTAI_TIMUR).state == StepState.DUE
+
+    scenario.do(
+        REUNIFIED_AFTER + days(90),
+        "evaluate_reintegration",
+        evaluated_on="2024-06-12",
+        reintegrated=True,
+        findings="reintegrated",
+    )
+
+    status = scenario.step("K-I6", REUNIFIED_AFTER + days(200), KUTAI_TIMUR)
+    assert status.state == StepState.MET
+    assert status.done_at == (T0 + REUNIFIED_AFTER + days(90)).astimezone(KUTAI_TIMUR.timezone)
+
+
+def test_k_i6_an_evaluation_on_the_91st_day_is_late():
+    scenario = reunified_case()
+    scenario.do(
+        REUNIFIED_AFTER + days(30),
+        "record_reintegration_visit",
+        visited_on="2024-04-13",
+        mode="phone",
+        findings="settled",
+    )
+    scenario.do(
+        REUNIFIED_AFTER + days(91),
+        "evaluate_reintegration",
+        evaluated_on="2024-06-13",
+        reintegrated=False,
+        findings="not yet",
+    )
+
+    assert scenario.step("K-I6", REUNIFIED_AFTER + days(92), KUTAI_TIMUR).state == StepState.LATE
+
+
+def test_k_i6_has_no_clock_before_reunification_nor_in_other_districts():
+    assert "K-I6" not in [s.code for s in prepared_case().schedule(days(100), KUTAI_TIMUR)]
+    assert "K-I6" not in reunified_case().codes(REUNIFIED_AFTER + days(1))  # Luwu Utara
+
+
+def test_a_shelter_stay_starts_no_clock_of_its_own_in_tanjungpinang():
+    """T4d: the SOP sets no length of stay ("tergantung kasus"); a referred stay runs L4.1."""
+    tanjungpinang = PROFILES.profile("tanjungpinang")
+    scenario = Scenario().through_consent(minutes(20))
+    before = [s.code for s in scenario.schedule(days(1), tanjungpinang)]
+
+    scenario.do(days(1), "admit_to_shelter", shelter="rsts_dinsos", admitted_on="2024-03-05")
+
+    assert [s.code for s in scenario.schedule(days(1), tanjungpinang)] == before

@@ -16,6 +16,8 @@ from tests.unit.test_case_file import (
     CaseStory,
     classified_story,
     planned_story,
+    reintegrated_story,
+    sheltered_story,
     tell_the_whole_story,
 )
 
@@ -231,3 +233,36 @@ def test_the_actor_of_each_entry_is_the_one_who_acted() -> None:
     assert entry.actor.user_id == COORDINATOR.user_id
     assert entry.actor.role == "coordinator"
     assert entry.summary_en == f"Case worker assigned: {CASE_WORKER.user_id}"
+
+
+def test_a_shelter_stay_is_told_as_t4d_without_its_reason() -> None:
+    story = sheltered_story()
+
+    told = summaries(story.events)[-2:]
+
+    assert [(s.sop_step, s.en) for s in told] == [
+        ("T4d", "Beneficiary admitted to the social office's shelter (RSTS)"),
+        ("T4d", "Beneficiary discharged from the shelter: home to the family"),
+    ]
+    assert all("ready" not in s.en for s in told)
+
+
+def test_a_reintegration_is_told_step_by_step_and_its_evaluation_meets_k_i6() -> None:
+    story = reintegrated_story()
+    kutai_timur = load_profiles().profile("kutai-timur")
+
+    timeline = case_timeline(story.events, kutai_timur, now=LONG_AFTER)
+
+    reintegration = [e for e in timeline.entries if (e.sop_step or "").startswith("K-I")]
+    assert [e.sop_step for e in reintegration] == [
+        "K-I1",
+        "K-I2",
+        "K-I3",
+        "K-I4",
+        "K-I5",
+        "K-I6",
+        "K-I7",
+        "K-I8",
+    ]
+    (evaluation,) = [e for e in reintegration if e.type == "ReintegrationEvaluated"]
+    assert [(c.code, c.state) for c in evaluation.time_standards] == [("K-I6", "met")]
