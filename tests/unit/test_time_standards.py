@@ -657,7 +657,7 @@ def test_the_five_seed_districts_load_with_distinct_register_codes():
     for profile in profiles:
         assert profile.step("L4.1").per_referral  # the case service reads it when referring
         # Every district runs the same thirteen clocks, so compliance compares; a district
-        # adds the clocks of steps of its own after them (Tanjungpinang's T3, Kutai Timur's K-C3...).
+        # adds the clocks of steps of its own after them (Tanjungpinang's T3, K-C3...).
         common = [step.code for step in LUWU_UTARA.steps]
         assert [step.code for step in profile.steps][: len(common)] == common
     assert {p.district: [s.code for s in p.steps[len(LUWU_UTARA.steps) :]] for p in profiles} == {
