@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from domain.case import CASE_EVENT_TYPES, Case, referral_status_after
 from domain.vocabulary import (
     ANSWERED_REFERRAL_STATUSES,
+    HANDOVER_AGENCY,
     SETTLED_REFERRAL_STATUSES,
     Agency,
     ComplaintKind,
@@ -33,7 +34,13 @@ from domain.vocabulary import (
 # Milestones of the case as a whole, each the time of one recorded event
 # (see CaseMilestones for which event).
 CASE_MILESTONES = frozenset(
-    {"report_arrived", "report_recorded", "emergency_classified", "routed_to_district"}
+    {
+        "report_arrived",
+        "report_recorded",
+        "emergency_classified",
+        "routed_to_district",
+        "handed_over_to_agency",
+    }
     | {event.first_marks for event in CASE_EVENT_TYPES if event.first_marks}
 )
 # Milestones of the current assessment cycle (AssessmentCycle): a re-assessment
@@ -525,6 +532,14 @@ class _MilestoneFold:
                 self.emergency = event.emergency
                 self.risk_level = event.risk_level
                 self.district_handling = event.handover_to is None
+            case Case.HandedOver() if event.target in HANDOVER_AGENCY:
+                self._first("handed_over_to_agency", event)
+            case Case.HandedBack():
+                # The case is the office's again, to be classified anew (L1.5): it is
+                # no longer closed, and a later hand-over starts its own clock.
+                for milestone in ("terminated", "handed_over_to_agency", "handover_acknowledged"):
+                    self.times.pop(milestone, None)
+                    self.versions.pop(milestone, None)
             case Case.ConsentRecorded() if event.given:
                 self._new_cycle(event)
             case Case.ReassessmentStarted():
@@ -629,9 +644,11 @@ class StepState(StrEnum):
     LATE = "late"  # done after its due time
     DUE = "due"  # not done, due time not passed
     OVERDUE = "overdue"  # not done, due time passed, case open
-    # Not done when the case closed. A closed case owes nothing more, so the
-    # step is no longer overdue; it is not "met" either, so an auditor still
-    # sees it was never done.
+    # Not done when the case closed. A closed case owes nothing more of what was
+    # owed before it closed, so the step is no longer overdue; it is not "met"
+    # either, so an auditor still sees it was never done. A step whose clock the
+    # closing itself started (the receiver taking a handed-over case, L1.5 b-d)
+    # is still owed.
     CLOSED = "closed"
 
 
@@ -724,7 +741,7 @@ def _status(
     done_at = time_of(step.ends)
     if done_at is not None:
         state = StepState.MET if done_at <= due_at else StepState.LATE
-    elif milestones.is_closed:
+    elif milestones.is_closed and started_at < milestones.reached["terminated"]:
         state = StepState.CLOSED
     else:
         state = StepState.DUE if now <= due_at else StepState.OVERDUE

@@ -171,3 +171,62 @@ def test_workload_and_dashboard_follow_a_whole_lifecycle(
     assert [c["case_id"] for c in open_steps["cases"]] == [open_case]
     listed = client.get("/api/v1/cases", params={"status": "closed"}, headers=office).json()
     assert [i["case_id"] for i in listed["items"]] == [walk.case_id]
+
+
+def test_a_handed_over_case_stays_on_the_dashboard_until_its_receiver_acknowledges_it(
+    client: TestClient, auth: Headers, caught_up: Callable[[], int]
+):
+    """L1.5 b "bantu akseskan": the office follows the case it handed to PATBM (1 hari)."""
+    case_id = report(client, auth)
+    office = auth("coordinator")
+    for path, body in (
+        (
+            "classification",
+            {
+                "case_type": "KTA",
+                "risk_level": "low",
+                "jurisdiction": "village",
+                "emergency": False,
+            },
+        ),
+        ("handover", {"target": "patbm", "notes": "Diantar ke PATBM desa."}),
+    ):
+        response = client.post(f"/api/v1/cases/{case_id}/{path}", json=body, headers=office)
+        assert response.status_code == 200, response.text
+    caught_up()
+
+    def dashboard_steps(**params: str) -> list[dict]:
+        response = client.get("/api/v1/dashboard/time-standards", params=params, headers=office)
+        assert response.status_code == 200, response.text
+        return [step for case in response.json()["cases"] for step in case["steps"]]
+
+    [awaiting] = dashboard_steps(code="L1.5-ack")
+    assert (awaiting["state"], awaiting["limit_minutes"]) == ("due", 24 * 60)
+    acknowledged = client.post(
+        f"/api/v1/cases/{case_id}/handover-acknowledgement",
+        json={"receiving_unit": "PATBM Desa Baebunta"},
+        headers=auth("agency_officer", agency="patbm"),
+    )
+    assert acknowledged.status_code == 200, acknowledged.text
+    caught_up()
+    assert dashboard_steps(code="L1.5-ack") == []
+    [met] = dashboard_steps(code="L1.5-ack", state="met")
+    assert met["done_at"] is not None
+
+
+@pytest.mark.parametrize("code", ["K-C3", "K-I6", "T3", "L1.5-ack", "L4.1"])
+def test_every_districts_step_codes_are_accepted_as_filters(
+    client: TestClient, auth: Headers, code: str
+):
+    office = auth("coordinator")
+
+    assert (
+        client.get("/api/v1/cases", params={"overdue_step": code}, headers=office).status_code
+        == 200
+    )
+    assert (
+        client.get(
+            "/api/v1/dashboard/time-standards", params={"code": code}, headers=office
+        ).status_code
+        == 200
+    )

@@ -188,3 +188,27 @@ def test_only_the_agencys_own_officers_read_its_handovers(client: TestClient, au
 
     assert [r.status_code for r in responses] == [403, 403]
     assert all("Mawar" not in r.text for r in responses)
+
+
+def test_the_office_sees_the_hand_over_owed_its_acknowledgement_then_met(
+    client: TestClient, auth: Headers
+):
+    """L1.5 c: the hand-over closes the case, but its receiver owes it a reply (1 hari)."""
+    case_id = _handed_over(client, auth, ABH, "social")
+    office = auth("coordinator")
+
+    def ack_step() -> dict[str, Any]:
+        response = client.get(f"/api/v1/cases/{case_id}/due-steps", headers=office)
+        assert response.status_code == 200, response.text
+        [step] = [s for s in response.json()["steps"] if s["code"] == "L1.5-ack"]
+        return dict(step)
+
+    awaiting = ack_step()
+    assert (awaiting["state"], awaiting["limit_minutes"]) == ("due", 24 * 60)
+    response = client.post(
+        f"/api/v1/cases/{case_id}/handover-acknowledgement",
+        json={"receiving_unit": "Bidang Rehabilitasi Sosial"},
+        headers=auth("agency_officer", agency="social"),
+    )
+    assert response.status_code == 200, response.text
+    assert ack_step()["state"] == "met"

@@ -560,6 +560,64 @@ def test_a_closed_case_shows_undone_steps_as_closed_not_overdue():
     assert overdue(schedule) == [] and open_steps(schedule) == []
 
 
+def handed_over_to_patbm() -> Scenario:
+    """Classified low risk at the village level (routing b) and handed over to PATBM."""
+    scenario = Scenario().classify(minutes(20), risk_level="low", jurisdiction="village")
+    return scenario.do(minutes(30), "hand_over", target="patbm", receiving_unit="PATBM Desa")
+
+
+def test_l1_5_b_a_hand_over_is_owed_its_acknowledgement_within_a_day_though_the_case_closed():
+    scenario = handed_over_to_patbm()
+
+    at_the_limit = scenario.step("L1.5-ack", minutes(30) + days(1))
+    past_it = scenario.step("L1.5-ack", minutes(31) + days(1))
+
+    assert at_the_limit.started_at == T0 + minutes(30)
+    assert at_the_limit.limit == days(1)
+    assert at_the_limit.state == StepState.DUE
+    assert past_it.state == StepState.OVERDUE
+    # What was owed before the hand-over is not: the case left the office's handling.
+    assert [s.code for s in open_steps(scenario.schedule(days(3)))] == ["L1.5-ack"]
+
+
+def test_l1_5_b_the_receivers_acknowledgement_meets_the_hand_over_clock():
+    scenario = handed_over_to_patbm().do(
+        hours(5), "acknowledge_handover", receiving_unit="PATBM Desa", taken_by="Ibu Ketua"
+    )
+
+    step = scenario.step("L1.5-ack", days(5))
+
+    assert step.state == StepState.MET
+    assert step.done_at == T0 + hours(5)
+
+
+def test_information_only_owes_no_acknowledgement():
+    scenario = Scenario().do(
+        minutes(25),
+        "classify",
+        case_type="other",
+        risk_level="low",
+        jurisdiction="district",
+        emergency=False,
+    )
+    scenario.do(minutes(30), "hand_over", target="information_only")
+
+    assert "L1.5-ack" not in scenario.codes(days(3))
+
+
+def test_a_handed_back_case_owes_its_steps_again_and_a_new_hand_over_its_own_clock():
+    # Given a hand-over the receiver returned after two days (L1.5: not the village's to handle)
+    scenario = handed_over_to_patbm()
+    scenario.do(days(2), "hand_back", reason="Risiko tinggi, bukan kewenangan desa.")
+    # When the office classifies it again for district handling
+    scenario.classify(days(2) + minutes(10))
+
+    # Then the case is open again: assignment of a case worker (L1.7) runs and goes overdue
+    assert scenario.step("L1.7", days(2) + hours(1)).state == StepState.DUE
+    assert scenario.step("L1.7", days(3)).state == StepState.OVERDUE
+    assert "L1.5-ack" not in scenario.codes(days(3))
+
+
 def test_refused_consent_meets_l1_9_and_closes_the_case():
     scenario = Scenario().classify(minutes(20))
     scenario.do(minutes(40), "assign_case_worker", case_worker_id="cw-1")
@@ -740,6 +798,7 @@ def test_luwu_utara_limits_follow_perbup_58_2023():
         "L1.2": minutes(15),
         "L1.3": minutes(60),
         "L1.5": minutes(60),
+        "L1.5-ack": days(1),  # fallback: no time for the receiver; L1.8's 1 hari
         "L1.6": days(1),
         "L1.7": minutes(120),
         "L1.8": days(1),
@@ -867,7 +926,7 @@ def test_a_bad_range_in_a_profile_file_names_the_file_step_and_field(tmp_path: P
     with pytest.raises(ProfileError) as caught:
         load_profiles(tmp_path)
 
-    assert str(caught.value).startswith("tanjungpinang.toml: steps[10] (L4.1): 'due_from'")
+    assert str(caught.value).startswith("tanjungpinang.toml: steps[11] (L4.1): 'due_from'")
 
 
 def test_the_coordinating_agency_is_the_uptd_ppa_unless_a_profile_names_another():
@@ -960,6 +1019,8 @@ def test_every_known_milestone_is_read_off_a_full_case():
     scenario.classify(minutes(12), risk_level="low", jurisdiction="village")
     scenario.do(minutes(13), "hand_over", target="patbm")
     scenario.do(minutes(14), "acknowledge_handover")
+    # The hand-back withdraws the hand-over's milestones (a later one has its own clock).
+    while_handed_over = case_milestones(scenario.events)
     scenario.do(minutes(15), "hand_back", reason="not the village's to handle")
     scenario.classify(minutes(20), emergency=True)
     scenario.do(minutes(25), "record_emergency_response", actions=["safe house"])
@@ -1046,12 +1107,15 @@ def test_every_known_milestone_is_read_off_a_full_case():
     referral = milestones.referrals[0]
 
     # Then each milestone has a time
+    handover = {"handed_over_to_agency", "handover_acknowledged"}
     missing = [
         name
-        for name in KNOWN_MILESTONES
+        for name in KNOWN_MILESTONES - handover
         if (referral.at(name) if name in REFERRAL_MILESTONES else milestones.at(name)) is None
     ]
     assert missing == []
+    assert all(while_handed_over.at(name) is not None for name in handover)
+    assert all(milestones.at(name) is None for name in handover)
     assert all(milestones.holds(condition) for condition in KNOWN_CONDITIONS)
     assert milestones.is_closed
     schedule = step_schedule(LUWU_UTARA, milestones, T0 + days(9))
