@@ -20,6 +20,7 @@ arrived is met, one recorded a minute later is late.
 
 import copy
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -79,6 +80,17 @@ WORKER = "rina.pendamping"
 
 def moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def instants(value: Any) -> Any:
+    """``value`` with every date-time text read as the moment it names."""
+    if isinstance(value, dict):
+        return {key: instants(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [instants(item) for item in value]
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)", value):
+        return moment(value)
+    return value
 
 
 # ---- One service on a clock the test moves, the office's projector beside it -------------
@@ -450,7 +462,8 @@ def check_agencies(
 
         inbox = wait_until(settled_inbox, what=f"{agency}'s inbox")
         assert {r["status"] for r in inbox} == {"completed"}, agency
-        assert all(r["facts"] == snapshots[-1] for r in inbox), agency
+        # (the inbox writes a UTC time with Z where the topic writes +00:00: same moment)
+        assert [instants(r["facts"]) for r in inbox] == [instants(snapshots[-1])] * len(inbox)
     for agency in set(MATRIX.agencies) - referred:
         assert walk_inbox(walk, agency) == [], agency
     return topics
@@ -682,3 +695,410 @@ def test_luwu_utara_l1_to_l6_each_step_within_its_time_standard(
     assert "bruises" not in education and "neighbour" not in education
     assert "reported_person" not in str(topics["health"])
     assert "Healing bruises" not in str(topics["police"])
+
+
+# ---- The steps every district's flow shares after consent ----------------------------------
+
+
+def screening_to_case_report(
+    walk: SopWalk, screening: timedelta, findings: str, needs: list[str]
+) -> None:
+    """L2.1 the first home visit after consent (``screening``), then L2.7, 60 menit."""
+    walk.at_the_limit("L2.1", screening)
+    walk.assess("initial_home_visit", "social_spiritual", findings)
+    walk.met("L2.1")
+    walk.at_the_limit("L2.7", 60 * MINUTE)
+    walk.case_report(f"Concluded: {findings}", needs)
+    walk.met("L2.7")
+
+
+def identification_after_classification(walk: SopWalk, given_by: str) -> None:
+    """L1.7 (120 menit), L1.8 (1 hari) and L1.9 (1 hari), each done at its limit."""
+    walk.at_the_limit("L1.7", 120 * MINUTE)
+    walk.assign()
+    walk.met("L1.7")
+    walk.at_the_limit("L1.8", DAY)
+    walk.worker("/cases/{case}/contacts", {"mode": "home_visit", "notes": OFFICE_ONLY[1]})
+    walk.met("L1.8")
+    walk.at_the_limit("L1.9", DAY)
+    walk.consent(given_by)
+    walk.met("L1.9")
+
+
+def conference_and_plan(walk: SopWalk, planned: list[dict[str, str]]) -> None:
+    """L3.5 (3 hari 1 jam): the case conference, then the plan agreed at its limit."""
+    walk.at_the_limit("L3.5", 3 * DAY + HOUR)
+    walk.post(
+        "coordinator",
+        "/cases/{case}/case-conferences",
+        {
+            "held_on": walk.today(),
+            "participating_agencies": sorted({walk.office, *(s["agency"] for s in planned)}),
+            "decisions": [OFFICE_ONLY[5]],
+        },
+    )
+    walk.plan(
+        ["Safe and served"], planned, ["parent"] if walk.district == "kota-batu" else ["victim"]
+    )
+    walk.met("L3.5")
+
+
+def deliver_at_the_limit(walk: SopWalk, referrals: dict[str, str]) -> None:
+    """L4.1 (7 hari) for referrals made together: each delivered at exactly its limit."""
+    for referral_id in referrals.values():
+        walk.at_the_limit("L4.1", 7 * DAY, referral_id)
+    for agency, referral_id in referrals.items():
+        walk.deliver(agency, referral_id, f"{agency}: service delivered.")
+        walk.met("L4.1", referral_id)
+
+
+def monitor_and_terminate(walk: SopWalk, monitoring: timedelta) -> None:
+    """L5.2 (``monitoring``), then L6.5 (4 hari 4 jam), each at its limit."""
+    walk.at_the_limit("L5.2", monitoring)
+    walk.worker(
+        "/cases/{case}/monitoring-visits",
+        {
+            "mode": "home_visit",
+            "findings": OFFICE_ONLY[8],
+            "services_on_track": True,
+            "recovered": True,
+        },
+    )
+    walk.met("L5.2")
+    walk.at_the_limit("L6.5", 4 * DAY + 4 * HOUR)
+    walk.worker(
+        "/cases/{case}/termination",
+        {
+            "kind": "agreed",
+            "reason": "recovered",
+            "termination_form_ref": "TRM/01",
+            "notes": OFFICE_ONLY[9],
+            "beneficiary_feedback": {"satisfaction": 5},
+        },
+    )
+    walk.met("L6.5")
+    assert walk.due()["overdue"] == []
+
+
+def mediate_without_a_clock(walk: SopWalk, parties: list[str]) -> None:
+    """P5 / B5: the mediation is recorded, and no clock starts or stops with it."""
+    before = walk.due()["steps"]
+    walk.worker(
+        "/cases/{case}/mediations",
+        {
+            "held_on": walk.today(),
+            "parties": parties,
+            "perpetrator_is_child": False,
+            "agreement_reached": True,
+            "agreements": [OFFICE_ONLY[6]],
+        },
+    )
+    assert walk.due()["steps"] == before
+    [mediation] = walk.get("/cases/{case}")["mediations"]
+    assert mediation["agreement_reached"] is True
+
+
+# ---- Kota Batu: SOP Layanan Rehabilitasi Sosial, B1-B6 and kegiatan 1-13 -------------------
+
+SERVED_KINDS = [
+    "civil_registration_service",
+    "education_service",
+    "health_service",
+    "other_child_rights_service",
+    "social_welfare_service",
+]
+
+
+def test_kota_batu_b1_to_b5_with_social_security_enrolment_and_return_to_school(
+    client: TestClient,
+    auth: Headers,
+    clock: FakeClock,
+    kafka_settings: Settings,
+    services: Callable[..., ServiceProcess],
+    office_views: Callable[[], int],
+) -> None:
+    walk = SopWalk(client, auth, clock, "kota-batu")
+    profile = walk.get("/profiles/kota-batu")
+    assert profile["coordinating_body"] == "P2TP2A, DP3AP2KB Kota Batu"
+    assert profile["assessment_before_classification"] == "B2"
+    assert profile["served_complaint_kinds"] == SERVED_KINDS
+    report = {
+        "channel": "hotline",
+        # B1: 60 menit (identity documents, service form, chronology)
+        "arrived_at": (clock.now - 60 * MINUTE).isoformat(),
+        "chronology": "A neighbour reports the boy is beaten at home and kept out of school.",
+        "victim": person(
+            name="Bima",
+            sex="male",
+            age=10,
+            birth_place="Batu",
+            birth_date="2016-05-02",
+            nik="3579010205160001",
+            address="Jl. Apel 7",
+            village="Sisir",
+            phone="0813 3333 3333",
+            education="SD kelas 4 (putus sekolah)",
+        ),
+        "reporter": person(name="Pak Slamet", relationship_to_victim="neighbour"),
+        "reported_person": person(relationship_to_victim="father", sex="male"),
+        "incident": person(place_type="household", village="Sisir"),
+        "needs": "Safety, back to school, a KIS card",
+        "psychological_first_aid_needed": False,
+        # Kelengkapan Dokumen: KTP/KSK, akte, SKTM/KIS, pas foto
+        "documents": ["identity_card", "family_card", "birth_certificate", "photo"],
+    }
+
+    # B1: the P2TP2A records the report (60 menit) and which complaint it is (kind 2)
+    registered = walk.report(report)
+    assert registered["register_number"].startswith("BATU/")
+    report_recorded_at_its_limit(walk, 60 * MINUTE)
+    a_late_report(walk, report, 60 * MINUTE)
+    walk.post("intake_officer", "/cases/{case}/complaint-kind", {"kind": "violence"})
+    classification = {
+        "case_type": "KTA",
+        "risk_level": "medium",
+        "jurisdiction": "district",
+        "emergency": False,
+        "forms_of_violence": ["physical", "neglect"],
+        "ampk_categories": ["mistreatment_and_neglect"],
+        "rationale": OFFICE_ONLY[0],
+    }
+    # B3 before B2 is refused: Kota Batu assesses before it classifies
+    refused = walk.refused("intake_officer", "/cases/{case}/classification", classification)
+    assert (refused["rule"], refused["step"]) == ("assessment_before_classification", "B2")
+    # B2: assessment kasus (Form Laporan PPT), 60 menit after the report
+    clock.advance(60 * MINUTE)
+    walk.assess("further", "psychological", "Withdrawn, flinches; afraid of his father.")
+    # B2 + B3: 60 + 30 = 90 menit from the recorded report to the classification (L1.5)
+    walk.at_the_limit("L1.5", 90 * MINUTE)
+    walk.classify(classification)
+    walk.met("L1.5")
+    # No initial psychological support was needed and it is no emergency: no such clocks
+    assert not walk.codes() & {"L1.3", "L1.6"}
+    # Fallbacks to Luwu Utara: L1.7 120 menit, L1.8 1 hari, L1.9 1 hari
+    identification_after_classification(walk, "parent")
+
+    # B4: screening, verification and home visit, 60 menit (L2.1); L2.7 fallback 60 menit
+    screening_to_case_report(
+        walk,
+        60 * MINUTE,
+        "Verified at home: family card, no KIS; out of school three months.",
+        ["social_security_enrolment", "return_to_school"],
+    )
+    # B5: mediation between the victim and the community (120 menit, no clock)
+    mediate_without_a_clock(walk, ["Bima's mother", "RT 03 Sisir"])
+    # Kegiatan 4: case conference plans the case (fallback L3.5, 3 hari 1 jam)
+    conference_and_plan(
+        walk,
+        [
+            {"service_type": "social_security_enrolment", "agency": "bpjs"},
+            {"service_type": "return_to_school", "agency": "education"},
+        ],
+    )
+    # Kegiatan 6 social-security enrolment, kegiatan 7 return to school (fallback L4.1 7 hari)
+    referrals = {
+        "bpjs": walk.refer("bpjs", "social_security_enrolment", "KIS for Bima, family card here."),
+        "education": walk.refer("education", "return_to_school", "SDN Sisir 2, class 4."),
+    }
+    # B6: accompaniment, monitoring and evaluation ("disesuaikan"): L5.2 fallback 8 hari 30 menit
+    walk.worker("/cases/{case}/accompaniment", {"activity": OFFICE_ONLY[7]})
+    deliver_at_the_limit(walk, referrals)
+    # Kegiatan 11-12: all services reached, the child recovered: terminated (L6.5 fallback)
+    monitor_and_terminate(walk, 8 * DAY + 30 * MINUTE)
+
+    # Kinds 10-14 are served though no violence: kind 10 stays with the P2TP2A
+    served = SopWalk(client, auth, clock, "kota-batu")
+    served.report(
+        {
+            **report,
+            "arrived_at": clock.now.isoformat(),
+            "chronology": "The school refused to re-enrol a girl whose mother has no papers.",
+        }
+    )
+    served.post("intake_officer", "/cases/{case}/complaint-kind", {"kind": "education_service"})
+    served.assess("further", "social_spiritual", "No birth certificate; school asks for one.")
+    served.classify(
+        {"case_type": "other", "risk_level": "low", "jurisdiction": "district", "emergency": False}
+    )
+    served_file = served.get("/cases/{case}")
+    assert served_file["classification"]["routing_rules"] == ["served"]
+    assert served_file["classification"]["handover_to"] is None
+    assert served.step("L1.7")["limit_minutes"] == 120
+    served.assign()
+    assert served.step("L1.7")["state"] == "met"
+    # while kind 15, a consultation about rights, gets information only (rule f)
+    consultation = SopWalk(client, auth, clock, "kota-batu")
+    consultation.report({**report, "arrived_at": clock.now.isoformat()})
+    consultation.post(
+        "intake_officer", "/cases/{case}/complaint-kind", {"kind": "rights_consultation"}
+    )
+    consultation.assess("further", "legal", "Asks what rights a child witness has.")
+    consultation.classify(
+        {"case_type": "other", "risk_level": "low", "jurisdiction": "district", "emergency": False}
+    )
+    consulted = consultation.get("/cases/{case}")["classification"]
+    assert (consulted["routing_rules"], consulted["handover_to"]) == (["f"], "information_only")
+    assert "L1.7" not in consultation.codes()
+
+    check_office_views(
+        walk,
+        office_views,
+        {
+            ("L1.2", None): 60,  # B1
+            ("L1.5", None): 90,  # B2 + B3
+            ("L1.7", None): 120,
+            ("L1.8", None): 24 * 60,
+            ("L1.9", None): 24 * 60,
+            ("L2.1", None): 60,  # B4
+            ("L2.7", None): 60,
+            ("L3.5", None): 3 * 24 * 60 + 60,
+            ("L4.1", referrals["bpjs"]): 7 * 24 * 60,
+            ("L4.1", referrals["education"]): 7 * 24 * 60,
+            ("L5.2", None): 8 * 24 * 60 + 30,
+            ("L6.5", None): 4 * 24 * 60 + 4 * 60,
+        },
+    )
+    topics = check_agencies(
+        walk, kafka_settings, services, other_cases=(served.case_id, consultation.case_id)
+    )
+    # BPJS enrols from the identity and the documents, never what happened
+    bpjs = str([m["event"] for m in topics["bpjs"]])
+    assert "beaten" not in bpjs and "father" not in bpjs and "Withdrawn" not in bpjs
+    assert "beaten" not in str([m["event"] for m in topics["education"]])
+
+
+# ---- Purwakarta: SOP Rehabilitasi Sosial, P1-P7 ---------------------------------------------
+
+
+def test_purwakarta_p1_to_p7_assessment_first_mediation_and_documentation(
+    client: TestClient,
+    auth: Headers,
+    clock: FakeClock,
+    kafka_settings: Settings,
+    services: Callable[..., ServiceProcess],
+    office_views: Callable[[], int],
+) -> None:
+    walk = SopWalk(client, auth, clock, "purwakarta")
+    profile = walk.get("/profiles/purwakarta")
+    assert profile["coordinating_body"] == (
+        "Dinas Sosial P3A Kabupaten Purwakarta, Bidang Perlindungan Perempuan dan Anak"
+    )
+    assert (profile["coordinating_agency"], profile["assessment_before_classification"]) == (
+        "uptd_ppa",
+        "P2",
+    )
+    report = {
+        "channel": "walk_in",
+        # P1: 15 menit (pengaduan: chronology and service form)
+        "arrived_at": (clock.now - 15 * MINUTE).isoformat(),
+        "chronology": "She says her husband hit her with a belt after an argument last night.",
+        "victim": person(
+            name="Siti",
+            sex="female",
+            age=29,
+            birth_place="Purwakarta",
+            birth_date="1997-02-11",
+            nik="3214015102970002",
+            address="Jl. Veteran 12",
+            village="Nagri Kidul",
+            phone="0857 4444 4444",
+            education="SMA",
+            occupation="pedagang",
+        ),
+        "reporter": person(name="Siti", relationship_to_victim="self"),
+        "reported_person": person(relationship_to_victim="husband", sex="male"),
+        "incident": person(place_type="household", village="Nagri Kidul"),
+        "needs": "Visum, a police report, to stay safe at her mother's",
+        "psychological_first_aid_needed": False,
+        # P7 "harus ada berkas dan dokumen/foto": the files and the photo come with the report
+        "documents": ["identity_card", "family_card", "photo"],
+    }
+
+    # P1: the office records the complaint, 15 menit after it arrived
+    registered = walk.report(report)
+    assert registered["register_number"].startswith("PWK/")
+    report_recorded_at_its_limit(walk, 15 * MINUTE)
+    a_late_report(walk, report, 15 * MINUTE)
+    classification = {
+        "case_type": "KTP",
+        "risk_level": "medium",
+        "jurisdiction": "district",
+        "emergency": False,
+        "forms_of_violence": ["physical", "psychological"],
+        "rationale": OFFICE_ONLY[0],
+    }
+    refused = walk.refused("intake_officer", "/cases/{case}/classification", classification)
+    assert (refused["rule"], refused["step"]) == ("assessment_before_classification", "P2")
+    # P2: assessment with the P2TP2A for the evidence (barang bukti), 120 menit
+    clock.advance(120 * MINUTE)
+    walk.assess("further", "legal", "Belt marks photographed; violence confirmed.")
+    # the Kasi Pencegahan, Pelayanan dan Penguatan Kelembagaan answers for P2
+    walk.post(
+        "coordinator",
+        "/cases/{case}/assessment-reviews",
+        {"outcome": "agreed"},
+        user="kasi.pelayanan",
+    )
+    # P2 + P3: 120 + 15 = 135 menit from the recorded complaint to the classification
+    walk.at_the_limit("L1.5", 2 * HOUR + 15 * MINUTE)
+    walk.classify(classification)
+    walk.met("L1.5")
+    assert not walk.codes() & {"L1.3", "L1.6"}
+    # Fallbacks to Luwu Utara: L1.7 120 menit, L1.8 1 hari, L1.9 1 hari (consent, UU 27/2022)
+    identification_after_classification(walk, "victim")
+
+    # P4: screening, verification and home visit, 120 menit (L2.1); L2.7 fallback 60 menit
+    screening_to_case_report(
+        walk,
+        120 * MINUTE,
+        "At her mother's house now; the husband knows where.",
+        ["medical_examination", "legal_process"],
+    )
+    # P5: mediation between the victim and the community (240 menit, no clock)
+    mediate_without_a_clock(walk, ["Siti", "Ketua RW 05 Nagri Kidul"])
+    # P3's disposition to the services (fallback L3.5, 3 hari 1 jam, then L4.1 7 hari)
+    conference_and_plan(
+        walk,
+        [
+            {"service_type": "medical_examination", "agency": "health"},
+            {"service_type": "legal_process", "agency": "police"},
+        ],
+    )
+    referrals = {
+        "health": walk.refer("health", "medical_examination", "Visum at RSUD Bayu Asih."),
+        "police": walk.refer("police", "legal_process", "Report at Unit PPA Polres Purwakarta."),
+    }
+    # P6: accompaniment, monitoring and evaluation, 240 menit after the services' 7 hari:
+    # L5.2 7 hari 4 jam
+    walk.worker("/cases/{case}/accompaniment", {"activity": OFFICE_ONLY[7]})
+    deliver_at_the_limit(walk, referrals)
+    monitor_and_terminate(walk, 7 * DAY + 4 * HOUR)
+    # P7: documentation / photo (10 menit, no clock of its own): the photo is on file
+    case_file = walk.get("/cases/{case}")
+    assert "photo" in case_file["report"]["documents"]
+    assert not {code for code in walk.codes() if code.startswith("P")}
+
+    check_office_views(
+        walk,
+        office_views,
+        {
+            ("L1.2", None): 15,  # P1
+            ("L1.5", None): 135,  # P2 + P3
+            ("L1.7", None): 120,
+            ("L1.8", None): 24 * 60,
+            ("L1.9", None): 24 * 60,
+            ("L2.1", None): 120,  # P4
+            ("L2.7", None): 60,
+            ("L3.5", None): 3 * 24 * 60 + 60,
+            ("L4.1", referrals["health"]): 7 * 24 * 60,
+            ("L4.1", referrals["police"]): 7 * 24 * 60,
+            ("L5.2", None): 7 * 24 * 60 + 4 * 60,  # L4.1 + P6
+            ("L6.5", None): 4 * 24 * 60 + 4 * 60,
+        },
+    )
+    topics = check_agencies(walk, kafka_settings, services)
+    # Health learns the physical and psychological side, never who is reported or the
+    # legal finding; the police the legal finding and not the home visit's
+    health = str([m["event"] for m in topics["health"]])
+    assert "reported_person" not in health and "Belt marks" not in health
+    assert "mother's house" not in str([m["event"] for m in topics["police"]])
