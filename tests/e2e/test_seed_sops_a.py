@@ -320,6 +320,14 @@ class SopWalk:
         done = self.step(code, referral_id)
         assert done["state"] == "met", (code, done)
         assert moment(done["done_at"]) == moment(done["due_at"]) == self.clock.now, (code, done)
+        entries = self.timeline(self.clock.now)["entries"]
+        shown = [
+            (entry["type"], check["state"])
+            for entry in entries
+            for check in entry["time_standards"]
+            if check["code"] == code and check["referral_id"] == referral_id
+        ]
+        assert len(shown) == 1 and shown[0][1] == "met", (code, shown)
 
 
 def a_late_report(walk: SopWalk, body: dict[str, Any], limit: timedelta) -> None:
