@@ -121,6 +121,13 @@ ROW_SHAPES = {
         "case_worker": {"user_id"},
     },
 }
+# The timed steps in the order the walk meets them, each by its profile's code: K-C1,
+# K-C2, K-C3, fallbacks L1.7-L1.9, K-C4, K-C9, K-C5, K-C5+K-C6, K-C8, L4.1 for each of
+# the four referrals (K-R4), L5.2 (K-O10), K-I6 (ended by K-I7).
+TIMED_IN_ORDER = [
+    *("L1.2", "L1.5", "K-C3", "L1.7", "L1.8", "L1.9", "L2.1", "L2.7", "K-C5", "L3.5"),
+    *("K-C8", "L4.1", "L4.1", "L4.1", "L4.1", "L5.2", "K-I6"),
+]
 MINUTES = timedelta(minutes=1)
 HOURS = timedelta(hours=1)
 DAYS = timedelta(days=1)
@@ -392,6 +399,13 @@ def test_kutai_timur_kc1_to_kc9_kr5_ki1_to_ki8_by_the_pksai_each_agency_gets_its
         "K-I8",
     ]
     assert [s["state"] for s in walk.timeline()["steps"] if s["state"] != "met"] == []
+
+    # The timeline tells the walk in the seed's order, each step by its number
+    entries = walk.timeline()["entries"]
+    assert [c["code"] for e in entries for c in e["time_standards"]] == TIMED_IN_ORDER
+    assert {"K-C3", "K-C7", "K-C8", "K-R5"} | {f"K-I{n}" for n in range(1, 9)} <= {
+        e["sop_step"] for e in entries
+    }
 
     # When the relay publishes and the agencies' projectors apply
     services("relay")

@@ -136,6 +136,14 @@ ROW_SHAPES = {
     },
 }
 GOALS = ["She is safe", "She is treated", "The stepfather answers to the law", "She goes home"]
+# The timed steps in the order the walk meets them, each by its profile's code:
+# T1, T2+T3 (route), fallbacks L1.7-L1.9, T2, T3, T3 (case report), fallback L3.5,
+# T4 for each of the six referrals, fallbacks L5.2 and L6.5.
+TIMED_IN_ORDER = [
+    *("L1.2", "L1.5", "L1.7", "L1.8", "L1.9", "L2.1", "T3", "L2.7", "L3.5"),
+    *("L4.1", "L4.1", "L4.1", "L4.1", "L4.1", "L4.1"),
+    *("L5.2", "L6.5"),
+]
 MINUTES = timedelta(minutes=1)
 HOURS = timedelta(hours=1)
 DAYS = timedelta(days=1)
@@ -331,6 +339,11 @@ def test_tanjungpinang_t1_t2_t3_t4_by_dinas_sosial_each_agency_gets_its_row(
     walk.met("L6.5")
     assert walk.timeline()["state"]["status"] == "closed"
     assert [s["state"] for s in walk.timeline()["steps"] if s["state"] != "met"] == []
+
+    # The timeline tells the walk in the seed's order, each step by its number
+    entries = walk.timeline()["entries"]
+    assert [c["code"] for e in entries for c in e["time_standards"]] == TIMED_IN_ORDER
+    assert {"T3", "T4d"} <= {e["sop_step"] for e in entries}
 
     # When the relay publishes and the agencies' projectors apply
     services("relay")
