@@ -148,6 +148,23 @@ def test_invalid_filters_get_422_naming_the_parameter(
     assert any(error["field"].startswith(field) for error in response.json()["errors"])
 
 
+@pytest.mark.parametrize("code", ["L1.5", "T3", "K-C8", "K-I6"])
+def test_every_profiles_step_codes_filter_the_list_and_the_dashboard(
+    client: TestClient, auth: Headers, caught_up: Callable[[], int], code: str
+):
+    """Kutai Timur's PKSAI lists its cases by its own steps overdue (K-C8, K-I6)."""
+    caught_up()
+    office = auth("coordinator", agency="social", district="kutai-timur")
+
+    listed = client.get("/api/v1/cases", params={"overdue_step": code}, headers=office)
+    dashboard = client.get(
+        "/api/v1/dashboard/time-standards", params={"code": code}, headers=office
+    )
+
+    assert listed.status_code == 200, listed.text
+    assert dashboard.status_code == 200, dashboard.text
+
+
 def test_workload_and_dashboard_follow_a_whole_lifecycle(
     client: TestClient, auth: Headers, caught_up: Callable[[], int]
 ):
