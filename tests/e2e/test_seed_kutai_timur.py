@@ -35,6 +35,7 @@ from tests.support.sop_walk import (
     SeedWalk,
     case_facts,
     expected_snapshot,
+    following_the_coordinator_views,
     moment,
     shape,
 )
@@ -146,15 +147,23 @@ def pg_cases(database_url: str, test_settings: Settings, clock: FakeClock) -> It
     app.close()
 
 
+@pytest.fixture
+def caught_up(pg_cases: Cases, test_settings: Settings) -> Iterator[Callable[[], int]]:
+    """The coordinator's views, followed by a projector as `simpul project --coordinator`."""
+    with following_the_coordinator_views(pg_cases, test_settings) as wait:
+        yield wait
+
+
 def test_kutai_timur_kc1_to_kc9_kr5_ki1_to_ki8_by_the_pksai_each_agency_gets_its_row(
     client: TestClient,
     auth: Headers,
     clock: FakeClock,
     pg_cases: Cases,
+    caught_up: Callable[[], int],
     kafka_settings: Settings,
     services: Callable[..., ServiceProcess],
 ) -> None:
-    walk = SeedWalk(client, auth, clock, DISTRICT, PKSAI)
+    walk = SeedWalk(client, auth, clock, DISTRICT, PKSAI, caught_up)
     peksos = walk.headers("case_worker", user=PEKSOS)
     ketua = walk.headers("coordinator", user=KETUA)
     profile = client.get(f"/api/v1/profiles/{DISTRICT}", headers=walk.headers()).json()
@@ -178,6 +187,9 @@ def test_kutai_timur_kc1_to_kc9_kr5_ki1_to_ki8_by_the_pksai_each_agency_gets_its
 
     # K-C2 initial assessment of the problem and its services (L1.5): "2 jam"
     walk.boundary("L1.5", 2 * HOURS)
+    # the PKSAI's own list: both complaints open, neither overdue on the boundary
+    assert set(walk.listed()) == {main, late}
+    assert walk.listed(overdue_step="L1.5") == []
     walk.post(
         "classification",
         {
@@ -206,6 +218,8 @@ def test_kutai_timur_kc1_to_kc9_kr5_ki1_to_ki8_by_the_pksai_each_agency_gets_its
 
     # Fallbacks of Luwu Utara (L1.7 120 menit, L1.8 1 hari, L1.9 1 hari): the profile says so
     walk.boundary("L1.7", 120 * MINUTES)
+    # past K-C2's 2 jam the complaint never assessed is overdue in the PKSAI's list
+    assert walk.listed(overdue_step="L1.5") == [late]
     walk.post("case-worker", {"case_worker_id": PEKSOS})
     walk.met("L1.7")
     walk.boundary("L1.8", DAYS)
@@ -305,6 +319,7 @@ def test_kutai_timur_kc1_to_kc9_kr5_ki1_to_ki8_by_the_pksai_each_agency_gets_its
             ketua,
         )["referral_id"]
     walk.met("K-C8")
+    assert all(walk.listed(agency=agency) == [main] for agency in REFERRALS)
     # and a recommendation its own author approves is refused: four eyes, another person
     own = walk.post(
         "recommendations",
@@ -380,6 +395,7 @@ def test_kutai_timur_kc1_to_kc9_kr5_ki1_to_ki8_by_the_pksai_each_agency_gets_its
     # K-I6 "3 bulan" as 90 days: due through the 90th day, overdue on the 91st
     walk.boundary("K-I6", 90 * DAYS)
     assert walk.step("K-I6", as_of=reunified + 91 * DAYS)["state"] == "overdue"
+    assert main not in walk.listed(overdue_step="K-I6")
     # K-I7 evaluate the monitoring's results, ending it; K-I8 report
     walk.post(
         "reintegration-evaluation",

@@ -32,6 +32,7 @@ from tests.support.sop_walk import (
     SeedWalk,
     case_facts,
     expected_snapshot,
+    following_the_coordinator_views,
     moment,
     shape,
 )
@@ -162,15 +163,23 @@ def pg_cases(database_url: str, test_settings: Settings, clock: FakeClock) -> It
     app.close()
 
 
+@pytest.fixture
+def caught_up(pg_cases: Cases, test_settings: Settings) -> Iterator[Callable[[], int]]:
+    """The coordinator's views, followed by a projector as `simpul project --coordinator`."""
+    with following_the_coordinator_views(pg_cases, test_settings) as wait:
+        yield wait
+
+
 def test_tanjungpinang_t1_t2_t3_t4_by_dinas_sosial_each_agency_gets_its_row(
     client: TestClient,
     auth: Headers,
     clock: FakeClock,
     pg_cases: Cases,
+    caught_up: Callable[[], int],
     kafka_settings: Settings,
     services: Callable[..., ServiceProcess],
 ) -> None:
-    walk = SeedWalk(client, auth, clock, DISTRICT, DINSOS)
+    walk = SeedWalk(client, auth, clock, DISTRICT, DINSOS, caught_up)
     peksos = walk.headers("case_worker", user=PEKSOS)
     kabid = walk.headers("coordinator", user=KABID)
     profile = client.get(f"/api/v1/profiles/{DISTRICT}", headers=walk.headers()).json()
@@ -193,6 +202,9 @@ def test_tanjungpinang_t1_t2_t3_t4_by_dinas_sosial_each_agency_gets_its_row(
 
     # T2 + T3 before the route: "30 menit" + "30 - 60 menit", due from 60, overdue after 90
     walk.boundary("L1.5", 90 * MINUTES, due_from=60 * MINUTES)
+    # Dinas Sosial's own list: both reports open, neither overdue on the boundary
+    assert set(walk.listed()) == {main, late}
+    assert walk.listed(overdue_step="L1.5") == []
     walk.post(
         "classification",
         {
@@ -208,6 +220,8 @@ def test_tanjungpinang_t1_t2_t3_t4_by_dinas_sosial_each_agency_gets_its_row(
 
     # Fallbacks of Luwu Utara (L1.7 120 menit, L1.8 1 hari, L1.9 1 hari): the profile says so
     walk.boundary("L1.7", 120 * MINUTES)
+    # past T2+T3's 90 menit the report never classified is overdue in the office's list
+    assert walk.listed(overdue_step="L1.5") == [late]
     walk.post("case-worker", {"case_worker_id": PEKSOS, "assignment_letter_ref": "ST/RS/07"})
     walk.met("L1.7")
     walk.boundary("L1.8", DAYS)
@@ -289,6 +303,9 @@ def test_tanjungpinang_t1_t2_t3_t4_by_dinas_sosial_each_agency_gets_its_row(
     sheltered_on = walk.today
     for referral_id in referrals.values():
         walk.boundary("L4.1", 7 * DAYS, due_from=3 * DAYS, referral_id=referral_id)
+    # on T4's 7th day the office lists the case by each referred agency, none overdue yet
+    assert all(walk.listed(agency=agency) == [main] for agency in REFERRALS)
+    assert walk.listed(overdue_step="L4.1") == []
     # T4d ends on the 7th day: discharged to her grandmother, so Baznas can take her home
     walk.post(
         "shelter-discharges",
@@ -338,6 +355,7 @@ def test_tanjungpinang_t1_t2_t3_t4_by_dinas_sosial_each_agency_gets_its_row(
     )
     walk.met("L6.5")
     assert walk.timeline()["state"]["status"] == "closed"
+    assert walk.listed(status="closed") == [main]
     assert [s["state"] for s in walk.timeline()["steps"] if s["state"] != "met"] == []
 
     # The timeline tells the walk in the seed's order, each step by its number

@@ -14,7 +14,9 @@ from the stored events) to the paths a row allows, independently of the
 policy's own restriction.
 """
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,8 +26,11 @@ from fastapi.testclient import TestClient
 
 from domain.case import Case
 from domain.sharing_matrix import SharingMatrix
+from gateways.projectors.coordinator import coordinator_runner, wait_until_caught_up
+from gateways.runtime import coordinator_store
 from services.cases import Cases
 from services.profiles import load_profiles
+from services.settings import Settings
 from services.sharing import SharingPolicy
 from tests.support.builders import FakeClock
 
@@ -47,6 +52,9 @@ class SeedWalk:
     clock: FakeClock
     district: str
     office: str
+    # Waits until the coordinator's projection has applied everything recorded (its views
+    # are eventually consistent); see ``following_the_coordinator_views``.
+    caught_up: Callable[[], int] | None = None
     case_id: str = ""
 
     # ---- Who acts ----------------------------------------------------------------------
@@ -109,6 +117,15 @@ class SeedWalk:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def listed(self, **query: str) -> list[str]:
+        """The office's open-case list (``GET /cases``), judged at the clock: the case ids."""
+        assert self.caught_up is not None, "the walk follows no coordinator projection"
+        self.caught_up()
+        response = self.client.get("/api/v1/cases", params=query, headers=self.headers())
+        assert response.status_code == 200, response.text
+        assert moment(response.json()["now"]) == self.clock.now
+        return [str(item["case_id"]) for item in response.json()["items"]]
+
     @staticmethod
     def _one(steps: list[dict[str, Any]], code: str, referral_id: str | None) -> dict[str, Any]:
         found = [
@@ -156,6 +173,24 @@ class SeedWalk:
         assert check["state"] == "met", (code, check)
         assert moment(check["done_at"]) == self.clock.now, (code, check)
         return check
+
+
+@contextmanager
+def following_the_coordinator_views(
+    cases: Cases, settings: Settings
+) -> Iterator[Callable[[], int]]:
+    """A coordinator projector following the case store in a thread, as `simpul project
+    --coordinator` does beside the API; yields a wait until it has caught up."""
+    store = coordinator_store(cases)
+    runner = coordinator_runner(cases, settings, store)
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield lambda: wait_until_caught_up(cases, store, timeout=30)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 # ---- What a topic may carry ---------------------------------------------------------------
