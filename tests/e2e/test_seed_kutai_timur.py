@@ -486,7 +486,17 @@ def test_kutai_timur_kc1_to_kc9_kr5_ki1_to_ki8_by_the_pksai_each_agency_gets_its
 
         listed = wait_until(arrived, what=f"{agency}'s inbox")
         assert [(r["referral_id"], r["status"]) for r in listed] == [(referral_id, "completed")]
+        # its part closed with the delivery; K-I6's 3 bulan later (the profile's 90 days of
+        # retention) the inbox keeps only what is not personal of what its row allowed
+        closed_at = moment(topics[agency][-1]["data"]["at"])
+        assert moment(listed[0]["personal_data_until"]) == closed_at + 90 * DAYS <= clock.now
+        assert listed[0]["facts"] == MATRIX.impersonal_facts(
+            expected_snapshot(MATRIX, agency, facts)
+        ), agency
+        assert (listed[0]["notes"], listed[0]["referral_record_ref"]) == ("", ""), agency
     assert all(late not in str(inbox(client, walk, a)) for a in REFERRALS)
+    # and the inboxes of the agencies not referred stay empty
+    assert {a: inbox(client, walk, a) for a in NOT_REFERRED} == {a: [] for a in NOT_REFERRED}
 
 
 def gap(step: dict[str, Any]) -> timedelta:

@@ -427,7 +427,13 @@ def test_tanjungpinang_t1_t2_t3_t4_by_dinas_sosial_each_agency_gets_its_row(
 
         listed = wait_until(arrived, what=f"{agency}'s inbox")
         assert [(r["referral_id"], r["status"]) for r in listed] == [(referral_id, "completed")]
+        # holding the facts its topic carried, its row's and no others, for 90 more days
+        assert listed[0]["facts"] == expected_snapshot(MATRIX, agency, facts), agency
+        closed_at = moment(topics[agency][-1]["data"]["at"])
+        assert moment(listed[0]["personal_data_until"]) == closed_at + 90 * DAYS > clock.now
     assert all(late not in str(inbox(client, walk, a)) for a in REFERRALS)
+    # and the inboxes of the agencies not referred stay empty
+    assert {a: inbox(client, walk, a) for a in NOT_REFERRED} == {a: [] for a in NOT_REFERRED}
 
 
 def moment_gap(step: dict[str, object]) -> timedelta:
