@@ -32,6 +32,7 @@ VIEW_ERRORS: dict[int | str, dict[str, object]] = {
     422: {"model": Problem, "description": "A query parameter is invalid; the problem names it"},
     503: {"model": Problem, "description": "The store behind the views is unreachable"},
 }
+# A profile's step code: Luwu Utara's L1.5 or L1.5-ack, Tanjungpinang's T3, Kutai Timur's K-C8.
 STEP_CODE = r"^[A-Z]{1,3}(-[A-Z]{1,3})?\d+(\.\d+)*(-[a-z]+)?$"
 DashboardState = Literal["due", "overdue", "met", "late", "closed"]
 
