@@ -741,7 +741,7 @@ def _status(
     done_at = time_of(step.ends)
     if done_at is not None:
         state = StepState.MET if done_at <= due_at else StepState.LATE
-    elif milestones.is_closed and started_at < milestones.reached["terminated"]:
+    elif milestones.is_closed and _owed_before_closing(version_of(step.starts), milestones):
         state = StepState.CLOSED
     else:
         state = StepState.DUE if now <= due_at else StepState.OVERDUE
@@ -761,6 +761,15 @@ def _status(
             (started_at + step.due_from).astimezone(timezone) if step.due_from is not None else None
         ),
     )
+
+
+def _owed_before_closing(started_by: int | None, milestones: CaseMilestones) -> bool:
+    """Whether the event that started a step came before the one that closed the case.
+
+    Versions, not times: events recorded in the same instant keep their order.
+    """
+    closed_by = milestones.versions.get("terminated", 0)
+    return started_by is None or started_by < closed_by
 
 
 # A profile has a few dozen codes, and a projection rebuild sorts every case's steps.

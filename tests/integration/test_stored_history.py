@@ -37,6 +37,9 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "store_v1"
 STORE = json.loads((FIXTURE / "stored_events.json").read_text())
 DERIVED = json.loads((FIXTURE / "derived.json").read_text())
 EVALUATED_AT = datetime.fromisoformat(STORE["evaluated_at"])
+# Steps the profiles gained since: a new clock on old history, which earlier code could
+# not list. The history reads the same; the comparison leaves these steps out.
+STEPS_ADDED_SINCE = frozenset({"L1.5-ack"})
 
 
 def _json(value: Any) -> Any:
@@ -50,6 +53,18 @@ def _as_earlier(derived: Any, earlier: Any) -> Any:
     if isinstance(derived, list) and isinstance(earlier, list):
         return [_as_earlier(d, e) for d, e in zip(derived, earlier, strict=False)] + derived[
             len(earlier) :
+        ]
+    return derived
+
+
+def _without_added_steps(derived: Any) -> Any:
+    if isinstance(derived, dict):
+        return {key: _without_added_steps(value) for key, value in derived.items()}
+    if isinstance(derived, list):
+        return [
+            _without_added_steps(item)
+            for item in derived
+            if not (isinstance(item, dict) and item.get("code") in STEPS_ADDED_SINCE)
         ]
     return derived
 
@@ -146,9 +161,13 @@ def test_each_case_reads_as_earlier_code_read_it(restored, case_id):
     timeline = case_timeline(
         events, profile, now=EVALUATED_AT, version=events[-1].originator_version
     )
-    derived = _json(timeline.model_dump(mode="json"))
+    derived = _without_added_steps(_json(timeline.model_dump(mode="json")))
     assert _as_earlier(derived, expected["timeline"]) == expected["timeline"]
-    schedule = step_schedule(profile, case_milestones(events), EVALUATED_AT)
+    schedule = [
+        status
+        for status in step_schedule(profile, case_milestones(events), EVALUATED_AT)
+        if status.code not in STEPS_ADDED_SINCE
+    ]
     derived_then = [set(status) for status in expected["due_steps"]]
     assert [
         {name: value for name, value in _json(status.__dict__).items() if name in names}
@@ -156,7 +175,10 @@ def test_each_case_reads_as_earlier_code_read_it(restored, case_id):
     ] == expected["due_steps"]
     assert _json(rows.case.__dict__) == expected["open_case"]
     assert _json([line.__dict__ for line in rows.referrals]) == expected["referral_lines"]
-    assert _json([row.__dict__ for row in step_rows(profile, events)]) == expected["step_rows"]
+    assert (
+        _without_added_steps(_json([row.__dict__ for row in step_rows(profile, events)]))
+        == expected["step_rows"]
+    )
 
 
 def test_agencies_receive_what_earlier_code_published(restored):
