@@ -698,6 +698,8 @@ class Case(Aggregate):
         self._require_open()
         if not (before_classification and not self.classified):
             self._require_consent("assessment")
+            # A handed-back case keeps its consent but not its classification (L1.5).
+            self._require_classified()
         self._assessment_recorded(
             kind=value_of(AssessmentKind, "kind", kind),
             domain=value_of(AssessmentDomain, "domain", domain),
