@@ -1879,6 +1879,18 @@ def test_a_settled_recommendation_is_neither_approved_nor_returned_again():
         case.return_recommendation(**a_recommendation_return())
 
 
+def test_an_approval_whose_referral_is_refused_leaves_the_recommendation_pending():
+    """K-C8: the approval and its referral are recorded together, or neither is."""
+    case = recommended_case()
+    with acting():
+        case.refer(**a_direct_referral(referral_id="referral-0", service_type="medical_care"))
+
+    with acting(COORDINATOR), refused(case, RuleViolated, rule="referral_already_open"):
+        case.approve_recommendation(**a_recommendation_approval())
+
+    assert case.recommendation("recommendation-1").status == "proposed"
+
+
 def test_an_approval_needs_a_berita_acara_rujukan():
     case = recommended_case()
 
