@@ -698,6 +698,8 @@ class Case(Aggregate):
         self._require_open()
         if not (before_classification and not self.classified):
             self._require_consent("assessment")
+            # A handed-back case keeps its consent but not its classification (L1.5).
+            self._require_classified()
         self._assessment_recorded(
             kind=value_of(AssessmentKind, "kind", kind),
             domain=value_of(AssessmentDomain, "domain", domain),
@@ -923,19 +925,21 @@ class Case(Aggregate):
                 "recommend the referral, and a supervisor approves it",
                 step=approval_required,
             )
-        self._refer_checked(
-            referral_id=referral_id,
-            service_type=service_type,
-            agency=agency,
-            due_at=due_at,
-            receiving_agencies=receiving_agencies,
-            emergency=emergency,
-            notes=notes,
-            referral_record_ref=referral_record_ref,
-            step="L4.1",
+        self._referred(
+            **self._checked_referral(
+                referral_id=referral_id,
+                service_type=service_type,
+                agency=agency,
+                due_at=due_at,
+                receiving_agencies=receiving_agencies,
+                emergency=emergency,
+                notes=notes,
+                referral_record_ref=referral_record_ref,
+                step="L4.1",
+            )
         )
 
-    def _refer_checked(
+    def _checked_referral(
         self,
         *,
         referral_id: str,
@@ -947,7 +951,8 @@ class Case(Aggregate):
         notes: str,
         referral_record_ref: str,
         step: str,
-    ) -> None:
+    ) -> dict[str, Any]:
+        """The ``_referred`` event's arguments, once every rule of a referral holds."""
         service_value = value_of(ServiceType, "service_type", service_type)
         agency_value = value_of(Agency, "agency", agency)
         _require_agency_provides(agency_value, service_value)
@@ -975,15 +980,15 @@ class Case(Aggregate):
                 )
         if due_at.tzinfo is None:
             raise InvalidValue("due_at", "must include a timezone")
-        self._referred(
-            referral_id=referral_id,
-            service_type=service_value,
-            agency=agency_value,
-            due_at=due_at,
-            emergency=bool(emergency),
-            notes=notes,
-            referral_record_ref=referral_record_ref,
-        )
+        return {
+            "referral_id": referral_id,
+            "service_type": service_value,
+            "agency": agency_value,
+            "due_at": due_at,
+            "emergency": bool(emergency),
+            "notes": notes,
+            "referral_record_ref": referral_record_ref,
+        }
 
     @event(Referred)
     def _referred(
@@ -1193,15 +1198,11 @@ class Case(Aggregate):
                 "proposed it",
                 step="K-C8",
             )
-        self._recommendation_approved(
-            recommendation_id=recommendation_id,
-            referral_id=referral_id,
-            recommendation_letter_ref=required_text(
-                "recommendation_letter_ref", recommendation_letter_ref
-            ),
-            referral_record_ref=required_text("referral_record_ref", referral_record_ref),
-        )
-        self._refer_checked(
+        letter_ref = required_text("recommendation_letter_ref", recommendation_letter_ref)
+        record_ref = required_text("referral_record_ref", referral_record_ref)
+        # Both events or neither: the referral's rules are checked before the approval
+        # is recorded, so a refused referral leaves the recommendation pending.
+        referral = self._checked_referral(
             referral_id=referral_id,
             service_type=recommendation.service_type,
             agency=recommendation.agency,
@@ -1212,6 +1213,13 @@ class Case(Aggregate):
             referral_record_ref=referral_record_ref,
             step="K-C8",
         )
+        self._recommendation_approved(
+            recommendation_id=recommendation_id,
+            referral_id=referral_id,
+            recommendation_letter_ref=letter_ref,
+            referral_record_ref=record_ref,
+        )
+        self._referred(**referral)
 
     @event(RecommendationApproved)
     def _recommendation_approved(

@@ -778,6 +778,18 @@ def test_a_handed_back_case_returns_to_identification_to_be_classified_again(ack
     assert case.handover_to is None
 
 
+def test_a_handed_back_case_is_classified_again_before_it_is_assessed():
+    """L1.5 before L2: the hand-back undid the classification; the consent stands."""
+    case = a_case_at(Stage.ASSESSMENT)
+    with acting(COORDINATOR):
+        case.classify(**a_classification(risk_level="low", jurisdiction="village"))
+        case.hand_over(**a_direct_handover(target="patbm"))
+        case.hand_back(**a_handback())
+
+    with acting(), refused(case, RuleViolated, rule="classification_required"):
+        case.record_assessment(**an_assessment())
+
+
 def test_a_handed_back_case_may_be_handed_over_again_once_reclassified():
     case = handed_over_case()
     with acting(COORDINATOR):
@@ -1877,6 +1889,18 @@ def test_a_settled_recommendation_is_neither_approved_nor_returned_again():
         case.approve_recommendation(**a_recommendation_approval())
     with acting(COORDINATOR), refused(case, RuleViolated, rule="recommendation_settled"):
         case.return_recommendation(**a_recommendation_return())
+
+
+def test_an_approval_whose_referral_is_refused_leaves_the_recommendation_pending():
+    """K-C8: the approval and its referral are recorded together, or neither is."""
+    case = recommended_case()
+    with acting():
+        case.refer(**a_direct_referral(referral_id="referral-0", service_type="medical_care"))
+
+    with acting(COORDINATOR), refused(case, RuleViolated, rule="referral_already_open"):
+        case.approve_recommendation(**a_recommendation_approval())
+
+    assert case.recommendation("recommendation-1").status == "proposed"
 
 
 def test_an_approval_needs_a_berita_acara_rujukan():
