@@ -698,8 +698,6 @@ class Case(Aggregate):
         self._require_open()
         if not (before_classification and not self.classified):
             self._require_consent("assessment")
-            # A handed-back case keeps its consent but not its classification (L1.5).
-            self._require_classified()
         self._assessment_recorded(
             kind=value_of(AssessmentKind, "kind", kind),
             domain=value_of(AssessmentDomain, "domain", domain),
@@ -1841,12 +1839,18 @@ class Case(Aggregate):
             )
 
     def _require_consent(self, what: str) -> None:
+        """Written consent, on a case classified now: the work of district handling.
+
+        A handed-back case keeps its consent but not its classification, and is
+        classified again (L1.5) before anything else is done on it.
+        """
         if self.consent != "given":
             raise RuleViolated(
                 "consent_required",
                 f"{what} needs the beneficiary's written informed consent first",
                 step="L1.9",
             )
+        self._require_classified()
 
     def _require_stage(self, stage: Stage, what: str, step: str) -> None:
         if self.stage != stage:

@@ -778,8 +778,17 @@ def test_a_handed_back_case_returns_to_identification_to_be_classified_again(ack
     assert case.handover_to is None
 
 
-def test_a_handed_back_case_is_classified_again_before_it_is_assessed():
-    """L1.5 before L2: the hand-back undid the classification; the consent stands."""
+@pytest.mark.parametrize(
+    ("command", "arguments"),
+    [
+        ("record_assessment", an_assessment()),
+        ("refer", a_direct_referral()),
+        ("hold_mediation", a_mediation()),
+        ("record_reintegration_step", a_reintegration_step()),
+    ],
+)
+def test_a_handed_back_case_is_classified_again_before_any_other_work(command, arguments):
+    """L1.5 before L2-L4: the hand-back undid the classification; the consent stands."""
     case = a_case_at(Stage.ASSESSMENT)
     with acting(COORDINATOR):
         case.classify(**a_classification(risk_level="low", jurisdiction="village"))
@@ -787,7 +796,7 @@ def test_a_handed_back_case_is_classified_again_before_it_is_assessed():
         case.hand_back(**a_handback())
 
     with acting(), refused(case, RuleViolated, rule="classification_required"):
-        case.record_assessment(**an_assessment())
+        getattr(case, command)(**arguments)
 
 
 def test_a_handed_back_case_may_be_handed_over_again_once_reclassified():
