@@ -2,11 +2,13 @@
 
 Outreach records live in the case store, beside the cases and the register
 (one event store, one notification log): that is what lets an outreach become a
-case in one transaction. The new case, its register number and the outreach's
-BecameCase are saved together, so no outreach is ever marked as a case that
-does not exist, and no case from outreach exists without its outreach naming
-it. The case's id derives from the outreach's, so a retried request names the
-same case and is answered with it instead of opening a second one.
+case in one transaction. The new case (its ReportReceived, channel outreach,
+and its OpenedFromOutreach naming the outreach), its register number and the
+outreach's BecameCase naming the case are saved together, so no outreach is
+ever marked as a case that does not exist, and no case from outreach exists
+without its outreach naming it. The case's id derives from the outreach's, so
+a retried request names the same case and is answered with it instead of
+opening a second one.
 
 Outreach events are not case events: the relay publishes case events only
 (gateways/kafka/publication.py), so nothing of an outreach reaches an agency's
@@ -274,6 +276,7 @@ class OutreachRecords:
 
         def mark_outreach(case: Case) -> Outreach:
             # Decided on a fresh copy on each attempt, inside the case's own acting_as.
+            case.record_outreach_origin(outreach_id=outreach_id)
             fresh = self._load(outreach_id)
             fresh.become_case(case_id=case.id, register_number=case.register_number)
             marked[:] = [fresh]

@@ -76,6 +76,8 @@ def test_k_o1_to_k_o5_then_k_r1_opens_a_case_from_the_outreach(
     case = client.get(f"/api/v1/cases/{body['case_id']}", headers=auth("coordinator", **KUTIM))
     assert case.status_code == 200, case.text
     assert case.json()["register_number"] == body["register_number"]
+    assert case.json()["from_outreach"] == outreach_id
+    assert case.json()["report"]["channel"] == "outreach"
     record = client.get(f"/api/v1/outreach/{outreach_id}", headers=auth("coordinator", **KUTIM))
     assert record.status_code == 200, record.text
     assert (record.json()["status"], record.json()["case_id"], record.json()["last_step"]) == (

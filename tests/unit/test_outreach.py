@@ -321,8 +321,9 @@ def test_k_r1_opens_the_case_and_marks_the_outreach_in_one_save(
     case = records.cases.visible_case(INTAKE, result.case_id)
     assert isinstance(case, Case)
     assert result.register_number == case.register_number
-    (report, *_) = records.cases.history(result.case_id)
+    report, origin = records.cases.history(result.case_id)
     assert isinstance(report, Case.ReportReceived) and report.channel == "outreach"
+    assert isinstance(origin, Case.OpenedFromOutreach) and origin.outreach_id == outreach_id
     outreach = records._load(outreach_id)
     assert outreach.case_id == result.case_id
 
@@ -360,6 +361,23 @@ def test_k_r1_refused_leaves_neither_a_case_nor_a_register_number(
         records.become_case(INTAKE, started.outreach_id, BECOME)
     assert refusal.value.step == "K-O5"
     assert records.cases.head_position() == 1  # only K-O1's event
+
+
+def test_a_case_names_its_outreach_only_when_it_is_opened_k_r1() -> None:
+    with acting_as(INTAKE, FIXED_TIME):
+        case = Case.receive_report(
+            case_id=uuid4(),
+            district=DISTRICT,
+            register_number="KUTIM/2024/00009",
+            channel="outreach",
+            arrived_at=FIXED_TIME,
+            chronology="found at a home visit",
+            victim={},
+        )
+        case.record_outreach_origin(outreach_id=uuid4())
+        with pytest.raises(RuleViolated) as refusal:
+            case.record_outreach_origin(outreach_id=uuid4())
+    assert (refusal.value.rule, refusal.value.step) == ("outreach_origin_at_opening", "K-R1")
 
 
 def test_k_r1_is_for_office_leads_not_case_workers(records: OutreachRecords) -> None:
