@@ -418,3 +418,20 @@ def test_auditors_read_and_their_reads_are_logged_but_they_cannot_act(
     with pytest.raises(AccessDenied) as refusal:
         records.execute(AUDITOR, outreach_id, GradeRisk(risk="low"))
     assert refusal.value.rule == "auditors_read_only"
+
+
+def test_the_relay_publishes_no_outreach_event_and_the_case_origin_only_internally(
+    records: OutreachRecords,
+) -> None:
+    outreach_id = graded(records)
+    records.become_case(INTAKE, outreach_id, BECOME)
+    publication = Publication(records.cases, SharingPolicy(load_matrix()), "simpul")
+
+    published: dict[str, set[str]] = {}
+    for notification in records.cases.recorder.select_notifications(start=None, limit=100):
+        recorded = records.cases.mapper.to_domain_event(notification)
+        for message in publication.messages(notification.id, recorded):
+            published.setdefault(type(recorded).__name__, set()).add(message.topic)
+
+    assert not set(published) & {cls.__name__ for cls in OUTREACH_EVENT_TYPES}
+    assert published["OpenedFromOutreach"] == {"simpul.cases.v1"}
