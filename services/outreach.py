@@ -53,7 +53,7 @@ from services.case_commands import (
     ReportCase,
     UserId,
 )
-from services.cases import MAX_CONFLICT_RETRIES, Cases, VersionConflict
+from services.cases import MAX_CONFLICT_RETRIES, Cases
 
 OUTREACH_TOPICS: tuple[str, ...] = tuple(get_topic(cls) for cls in OUTREACH_EVENT_TYPES)
 # How many notifications one page of the district list reads from the store.
@@ -66,6 +66,15 @@ class OutreachNotFound(LookupError):
     def __init__(self, outreach_id: UUID) -> None:
         super().__init__(f"outreach {outreach_id} not found")
         self.outreach_id = outreach_id
+
+
+class OutreachChanged(Exception):
+    """The outreach changed since the version the client based its command on."""
+
+    def __init__(self, outreach_id: UUID, actual: int) -> None:
+        super().__init__(f"outreach {outreach_id} is at version {actual}")
+        self.outreach_id = outreach_id
+        self.actual = actual
 
 
 @dataclass(frozen=True)
@@ -243,17 +252,15 @@ class OutreachRecords:
             outreach = self._visible(actor, outreach_id)
             self.access.require_may_do_outreach(actor, outreach.district, leads=False)
             if expected_version is not None and outreach.version != expected_version:
-                raise VersionConflict(outreach_id, expected_version, outreach.version)
+                raise OutreachChanged(outreach_id, outreach.version)
             with acting_as(actor, self.cases.clock()):
                 command.apply(outreach)
             try:
                 return self._save(outreach)
             except IntegrityError:
                 if expected_version is not None:
-                    raise VersionConflict(
-                        outreach_id, expected_version, self._load(outreach_id).version
-                    ) from None
-        raise VersionConflict(outreach_id, None, self._load(outreach_id).version)
+                    raise OutreachChanged(outreach_id, self._load(outreach_id).version) from None
+        raise OutreachChanged(outreach_id, self._load(outreach_id).version)
 
     def become_case(self, actor: Actor, outreach_id: UUID, command: BecomeCase) -> OutreachResult:
         """K-R1: open the case through the case service, and mark the outreach, atomically."""

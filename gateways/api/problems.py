@@ -32,7 +32,7 @@ from projections.case_file import NothingRecordedThen
 from services.access import AccessDenied
 from services.access_log import MAX_REQUEST_ID_LENGTH, AccessNotRecorded, Outcome, Refusal
 from services.cases import CaseNotFound, IdempotencyKeyReused, VersionConflict
-from services.outreach import OutreachNotFound
+from services.outreach import OutreachChanged, OutreachNotFound
 
 log = logging.getLogger("simpul.api")
 MEDIA_TYPE = "application/problem+json"
@@ -276,6 +276,16 @@ def _version_conflict(_: Request, error: VersionConflict) -> JSONResponse:
     )
 
 
+def _outreach_changed(_: Request, error: OutreachChanged) -> JSONResponse:
+    return problem_response(
+        409,
+        "version-conflict",
+        "The outreach has changed",
+        f"the outreach is now at version {error.actual}; reload it and decide again",
+        headers={"ETag": f'"{error.actual}"'},
+    )
+
+
 def _idempotency_reused(_: Request, error: IdempotencyKeyReused) -> JSONResponse:
     # 409: the request itself is well formed; it conflicts with what the key already recorded.
     return problem_response(409, "idempotency-key-reused", "Idempotency key reused", str(error))
@@ -383,6 +393,7 @@ def install(app: FastAPI) -> None:
         NothingRecordedThen: _nothing_recorded_then,
         AccessDenied: _access_denied,
         VersionConflict: _version_conflict,
+        OutreachChanged: _outreach_changed,
         IdempotencyKeyReused: _idempotency_reused,
         AccessNotRecorded: _access_not_recorded,
         OperationalError: _store_unavailable,

@@ -228,3 +228,20 @@ def test_an_auditor_reads_outreach_and_each_read_is_logged(
     }
     assert ("list_outreach", "granted", "None") in views
     assert ("read_outreach", "granted", outreach_id) in views
+
+
+def test_a_step_based_on_a_stale_version_is_409_and_records_nothing(
+    client: TestClient, auth: Headers
+) -> None:
+    outreach_id = _mapped(client, auth)
+
+    response = client.post(
+        f"/api/v1/outreach/{outreach_id}/verification",
+        json={"finding": "case_found"},
+        headers=auth("case_worker", **KUTIM, **{"If-Match": '"7"'}),
+    )
+
+    assert response.status_code == 409
+    assert response.headers["ETag"] == '"1"'
+    record = client.get(f"/api/v1/outreach/{outreach_id}", headers=auth("coordinator", **KUTIM))
+    assert record.json()["version"] == 1
