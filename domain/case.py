@@ -240,6 +240,26 @@ class Case(Aggregate):
         self.reintegration_visits = 0
         self.reintegration_evaluated = False
 
+    class OpenedFromOutreach(Event):
+        """K-R1: the case was opened on the outreach team's recommendation (which outreach)."""
+
+        outreach_id: UUID
+
+    def record_outreach_origin(self, *, outreach_id: UUID) -> None:
+        """K-R1: stated with the report that opens the case, never later."""
+        self._require_open()
+        if self.version != 1:
+            raise RuleViolated(
+                "outreach_origin_at_opening",
+                "a case records the outreach it came from when it is opened",
+                step="K-R1",
+            )
+        self._opened_from_outreach(outreach_id=outreach_id)
+
+    @event(OpenedFromOutreach)
+    def _opened_from_outreach(self, outreach_id: UUID) -> None:
+        pass
+
     class PsychologicalFirstAidGiven(Event):
         """L1.3: initial psychological support was given."""
 
@@ -1895,6 +1915,7 @@ def _require_agency_reachable(
 # published contract and the tests take the list from here.
 CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.ReportReceived,
+    Case.OpenedFromOutreach,
     Case.PsychologicalFirstAidGiven,
     Case.ComplaintKindRecorded,
     Case.RiskClassified,

@@ -46,6 +46,7 @@ from gateways.tokens import (
     load_public_key,
 )
 from services.cases import Cases
+from services.outreach import OutreachRecords
 from services.profiles import ProfileBook, load_profiles
 from services.settings import Settings
 from services.sharing import AgencyRetention, load_matrix
@@ -369,6 +370,7 @@ def api(
         message_verifier=verifier,
         limits=HttpLimits.from_settings(settings),
         docs=settings.serves_api_docs,
+        outreach=OutreachRecords(cases),
     )
 
 

@@ -513,6 +513,9 @@ class CaseFile(BaseModel):
     status: Literal["open", "closed"] = Field(description="Whether the case is still open.")
     closure: Closure | None = Field(default=None, description="How the case closed, if it has.")
     report: Report = Field(description="The report that opened the case.")
+    from_outreach: UUID | None = Field(
+        default=None, description="The outreach the case came from (K-R1), if any."
+    )
     psychological_first_aid: list[PsychologicalFirstAid] = Field(
         default_factory=list, description="Initial psychological support given (L1.3)."
     )
@@ -698,6 +701,10 @@ class _CaseFileFold:
     @apply.register(Case.ReportReceived)
     def _report_received_again(self, event: Case.ReportReceived) -> None:
         raise ValueError("a case has one ReportReceived event, its first")
+
+    @apply.register(Case.OpenedFromOutreach)
+    def _opened_from_outreach(self, event: Case.OpenedFromOutreach) -> None:
+        self.file.from_outreach = event.outreach_id
 
     @apply.register(Case.PsychologicalFirstAidGiven)
     def _psychological_first_aid_given(self, event: Case.PsychologicalFirstAidGiven) -> None:

@@ -140,6 +140,14 @@ class _Narrator:
             f"{event.register_number}",
         )
 
+    @summarize.register(Case.OpenedFromOutreach)
+    def _opened_from_outreach(self, event: Case.OpenedFromOutreach) -> Summary:
+        return Summary(
+            "K-R1",
+            "Kasus dibuka atas rekomendasi tim penjangkauan",
+            "Case opened on the outreach team's recommendation",
+        )
+
     @summarize.register(Case.PsychologicalFirstAidGiven)
     def _psychological_first_aid_given(self, event: Case.PsychologicalFirstAidGiven) -> Summary:
         return Summary(

@@ -167,6 +167,25 @@ class AccessRules:
         if not allowed:
             raise AccessDenied("not_permitted", f"only {who.value} may do this")
 
+    def may_read_outreach(self, actor: Actor, district: str) -> bool:
+        """Outreach (K-O1-K-O5) is the coordinating body's own work before any case: its
+        office staff and auditors. No agency sees it, not even one the office works with."""
+        return actor.role == Role.AUDITOR or (
+            self._is_of_coordinating_office(actor, district) and actor.role in CASE_OFFICE_ROLES
+        )
+
+    def require_may_do_outreach(self, actor: Actor, district: str, *, leads: bool) -> None:
+        """Outreach steps are the office staff's; turning one into a case (K-R1) opens a
+        case, which is the office leads' (intake officers, coordinators) to do."""
+        _refuse_auditors(actor)
+        if not self.may_read_outreach(actor, district):
+            raise AccessDenied(
+                "outreach_office_only",
+                "outreach is recorded by the staff of the district's coordinating office",
+            )
+        if leads and actor.role not in OFFICE_LEADS:
+            raise AccessDenied("not_permitted", f"only {Who.OFFICE_LEADS.value} may do this")
+
     def may_read_coordinator_views(self, actor: Actor) -> bool:
         """The open-case list, workload and time-standard dashboard of the actor's district:
         its coordinating office and auditors."""

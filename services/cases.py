@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.actors import Actor, acting_as
@@ -260,9 +261,20 @@ class Cases(Application[UUID]):
     # ---- Commands ----------------------------------------------------------------
 
     def report_case(
-        self, actor: Actor, report: ReportCase, *, idempotency_key: str | None = None
+        self,
+        actor: Actor,
+        report: ReportCase,
+        *,
+        idempotency_key: str | None = None,
+        case_id: UUID | None = None,
+        together: Callable[[Case], Aggregate] | None = None,
     ) -> CommandResult:
-        """L1.1-L1.2: record a report; the case is coordinated by the reporter's district."""
+        """L1.1-L1.2: record a report; the case is coordinated by the reporter's district.
+
+        ``together`` records what the new case causes on another aggregate (an outreach
+        that became this case, K-R1): it is decided afresh on each attempt and saved in
+        the same transaction as the case, so neither is ever stored without the other.
+        """
         require_may_report(actor)
         try:
             profile = self.profiles.profile(actor.district)
@@ -272,7 +284,7 @@ class Cases(Application[UUID]):
         replay = self._replay(actor, idempotency_key, request_hash)
         if replay is not None:
             return replay
-        case_id = uuid4()
+        case_id = case_id or uuid4()
         for _attempt in range(MAX_CONFLICT_RETRIES):
             now = self.clock()
             year = now.astimezone(profile.timezone).year
@@ -284,10 +296,11 @@ class Cases(Application[UUID]):
                 case = report.open_case(
                     case_id=case_id, district=actor.district, register_number=number
                 )
+                companions = [together(case)] if together is not None else []
             recorded = tuple(type(event).__name__ for event in case.pending_events)
             record = self._command_record(actor, idempotency_key, request_hash, case, recorded)
             try:
-                self.save(register, case, command=record)
+                self.save(register, case, *companions, command=record)
             except IntegrityError:
                 replay = self._replay(actor, idempotency_key, request_hash)
                 if replay is not None:

@@ -27,12 +27,14 @@ from gateways.api.routes import agencies as agency_routes
 from gateways.api.routes import audit, case_steps, service
 from gateways.api.routes import cases as case_routes
 from gateways.api.routes import coordinator as coordinator_routes
+from gateways.api.routes import outreach as outreach_routes
 from gateways.kafka.contract import asyncapi_document
 from gateways.kafka.signing import MessageVerifier
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import TokenService
 from services.cases import Cases
+from services.outreach import OutreachRecords
 from services.sharing import load_matrix
 
 API_PREFIX = "/api/v1"
@@ -61,6 +63,7 @@ def create_app(
     message_verifier: MessageVerifier | None = None,
     limits: HttpLimits | None = None,
     docs: bool = True,
+    outreach: OutreachRecords | None = None,
 ) -> FastAPI:
     """The app; read models left out (an in-memory store has none) answer 503.
 
@@ -79,6 +82,8 @@ def create_app(
     )
     sharing = sharing or load_matrix()
     app.state.cases = cases
+    # Outreach is kept in the case store (services/outreach.py), so it is served over it.
+    app.state.outreach = outreach or OutreachRecords(cases)
     app.state.tokens = tokens
     app.state.coordinator_views = coordinator_views
     app.state.agency_inboxes = dict(agency_inboxes or {})
@@ -110,6 +115,7 @@ def create_app(
     api.include_router(service.meta)
     api.include_router(coordinator_routes.router)
     api.include_router(agency_routes.router)
+    api.include_router(outreach_routes.router)
     app.include_router(api)
     app.include_router(service.health)
     # With the deployment's public keys, so agencies can verify what they receive.

@@ -26,6 +26,7 @@ from services.access_log import (
 )
 from services.case_commands import SINGLE_LINE
 from services.cases import Cases
+from services.outreach import OutreachRecords
 
 
 class ChainChecker(Protocol):
@@ -41,6 +42,11 @@ ETAG_PATTERN = r'^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$'
 def get_cases(request: Request) -> Cases:
     cases: Cases = request.app.state.cases
     return cases
+
+
+def get_outreach(request: Request) -> OutreachRecords:
+    records: OutreachRecords = request.app.state.outreach
+    return records
 
 
 def get_tokens(request: Request) -> TokenService:
@@ -170,6 +176,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 CasesDep = Annotated[Cases, Depends(get_cases)]
+OutreachDep = Annotated[OutreachRecords, Depends(get_outreach)]
 CoordinatorViewsDep = Annotated[CoordinatorStore, Depends(get_coordinator_views)]
 AgencyInboxDep = Annotated[AgencyStore, Depends(agency_inbox)]
 ChainCheckerDep = Annotated[ChainChecker, Depends(get_chain_checker)]

@@ -32,6 +32,7 @@ from projections.case_file import NothingRecordedThen
 from services.access import AccessDenied
 from services.access_log import MAX_REQUEST_ID_LENGTH, AccessNotRecorded, Outcome, Refusal
 from services.cases import CaseNotFound, IdempotencyKeyReused, VersionConflict
+from services.outreach import OutreachChanged, OutreachNotFound
 
 log = logging.getLogger("simpul.api")
 MEDIA_TYPE = "application/problem+json"
@@ -232,7 +233,8 @@ def _record_refusal(
 
 
 def _case_id_in_path(request: Request) -> UUID | None:
-    value = request.path_params.get("case_id")
+    # An outreach is recorded under its own id where a case's would be (services/outreach.py).
+    value = request.path_params.get("case_id", request.path_params.get("outreach_id"))
     if value is None:
         return None
     try:
@@ -244,6 +246,11 @@ def _case_id_in_path(request: Request) -> UUID | None:
 def _case_not_found(request: Request, error: CaseNotFound) -> JSONResponse:
     _record_refusal(request, Outcome.NOT_FOUND, "case_not_visible", error.case_id)
     return problem_response(404, "not-found", "Not found", "no such case is visible to you")
+
+
+def _outreach_not_found(request: Request, error: OutreachNotFound) -> JSONResponse:
+    _record_refusal(request, Outcome.NOT_FOUND, "outreach_not_visible", error.outreach_id)
+    return problem_response(404, "not-found", "Not found", "no such outreach is visible to you")
 
 
 def _referral_not_found(_: Request, __: ReferralNotFound) -> JSONResponse:
@@ -266,6 +273,16 @@ def _version_conflict(_: Request, error: VersionConflict) -> JSONResponse:
         "The case has changed",
         f"the case is now at version {error.actual}; reload the case and decide again",
         headers={"ETag": f'"{error.actual}"'} if error.actual else None,
+    )
+
+
+def _outreach_changed(_: Request, error: OutreachChanged) -> JSONResponse:
+    return problem_response(
+        409,
+        "version-conflict",
+        "The outreach has changed",
+        f"the outreach is now at version {error.actual}; reload it and decide again",
+        headers={"ETag": f'"{error.actual}"'},
     )
 
 
@@ -371,10 +388,12 @@ def install(app: FastAPI) -> None:
         RuleViolated: _rule_violated,
         AgencyNotConnected: _agency_not_connected,
         CaseNotFound: _case_not_found,
+        OutreachNotFound: _outreach_not_found,
         ReferralNotFound: _referral_not_found,
         NothingRecordedThen: _nothing_recorded_then,
         AccessDenied: _access_denied,
         VersionConflict: _version_conflict,
+        OutreachChanged: _outreach_changed,
         IdempotencyKeyReused: _idempotency_reused,
         AccessNotRecorded: _access_not_recorded,
         OperationalError: _store_unavailable,

@@ -189,6 +189,11 @@ def a_psychological_first_aid(**overrides: Any) -> dict[str, Any]:
     return {"notes": "Korban ditenangkan dan didengarkan.", **overrides}
 
 
+def an_outreach_origin(**overrides: Any) -> dict[str, Any]:
+    """K-R1: the outreach a case opened from outreach names."""
+    return {"outreach_id": UUID("0b1e0c5a-6d3f-4b8e-9a61-2f7d8c4e1a01"), **overrides}
+
+
 def a_classification(**overrides: Any) -> dict[str, Any]:
     """L1.5, routed by rule a: a high-risk KTA case the district handles, not an emergency."""
     return {
@@ -547,6 +552,7 @@ def a_unilateral_termination(**overrides: Any) -> dict[str, Any]:
 # Valid arguments for every public command of the Case aggregate, by command name.
 COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "give_psychological_first_aid": a_psychological_first_aid,
+    "record_outreach_origin": an_outreach_origin,
     "record_complaint_kind": a_complaint_kind,
     "classify": a_classification,
     "hand_over": a_direct_handover,

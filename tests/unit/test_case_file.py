@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import count, groupby
 from typing import Any
+from uuid import UUID
 
 import jsonschema
 import pytest
@@ -748,6 +749,17 @@ def test_a_stay_that_goes_on_has_no_length_yet() -> None:
     assert (stay.discharge, stay.length_of_stay_days) == (None, None)
 
 
+OUTREACH_ID = UUID("5d0c2a8e-3f41-4e67-b9d2-7a1c6e0f4b93")
+
+
+def outreach_story() -> CaseStory:
+    """Kutai Timur's K-R1: a case opened on the outreach team's recommendation."""
+    story = CaseStory(channel="outreach")
+    with story.step(after(minutes=1)) as case:
+        case.record_outreach_origin(outreach_id=OUTREACH_ID)
+    return story
+
+
 def reintegrated_story() -> CaseStory:
     """Kutai Timur's SOP Reintegrasi Sosial, K-I1 to K-I8, over three months."""
     story = consented_story()
@@ -1022,6 +1034,7 @@ def test_scenarios_exercise_every_case_event() -> None:
         supervised_referral_story(),
         sheltered_story(),
         reintegrated_story(),
+        outreach_story(),
     ]
 
     exercised = {type(event).__name__ for story in stories for event in story.events}
@@ -1030,6 +1043,10 @@ def test_scenarios_exercise_every_case_event() -> None:
 
 
 # ---- As-of views -----------------------------------------------------------------------------
+
+
+def test_a_case_from_outreach_names_its_outreach_k_r1() -> None:
+    assert outreach_story().file.from_outreach == OUTREACH_ID
 
 
 def test_as_of_a_version_is_the_fold_of_that_prefix(whole_story: CaseStory) -> None:

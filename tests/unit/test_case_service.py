@@ -453,9 +453,10 @@ def test_an_auditor_reads_the_case_and_its_history(cases, case_in_intervention):
     assert len(events) == case.version
 
 
-# Service-level arguments: the service chooses a referral's due time itself.
+# Service-level arguments: the service chooses a referral's due time itself. A case's
+# outreach origin (K-R1) is recorded only with the report that opens it, never on its own.
 SERVICE_COMMAND_ARGUMENTS = {
-    **COMMAND_ARGUMENTS,
+    **{name: args for name, args in COMMAND_ARGUMENTS.items() if name != "record_outreach_origin"},
     "refer": a_referral,
     "hand_over": a_handover,
     "recommend_referral": a_recommendation_request,
