@@ -76,7 +76,9 @@ def me(client: TestClient, token: str) -> int:
 def eventually_refused(client: TestClient, token: str) -> float:
     started = time.monotonic()
     while me(client, token) != 401:
-        assert time.monotonic() - started < HONOURED_WITHIN_SECONDS, "the revocation was not honoured"
+        assert time.monotonic() - started < HONOURED_WITHIN_SECONDS, (
+            "the revocation was not honoured"
+        )
         time.sleep(REFRESH_SECONDS / 4)
     return time.monotonic() - started
 
