@@ -44,6 +44,21 @@ class AgencyNotConnected(RuleViolated):
         self.field = field
 
 
+class ProcessNotRun(RuleViolated):
+    """A command of an optional process (mediation, shelter, ...) the case's district does
+    not run: its profile does not list the process, so no state of the case allows it."""
+
+    def __init__(self, process: str, district: str, *, step: str | None) -> None:
+        super().__init__(
+            "process_not_run",
+            f"the district {district} does not run the {process} process "
+            "(its profile's 'processes' does not list it)",
+            step=step,
+        )
+        self.process = process
+        self.district = district
+
+
 class CaseClosed(RuleViolated):
     def __init__(self) -> None:
         super().__init__(

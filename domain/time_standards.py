@@ -17,16 +17,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.case import CASE_EVENT_TYPES, Case, referral_status_after
+from domain.errors import ProcessNotRun
 from domain.vocabulary import (
     ANSWERED_REFERRAL_STATUSES,
     HANDOVER_AGENCY,
     SETTLED_REFERRAL_STATUSES,
     Agency,
     ComplaintKind,
+    Process,
     RiskLevel,
     ServiceType,
 )
@@ -59,6 +62,18 @@ CYCLE_MILESTONES = frozenset(
 # Milestones of one referral (ReferralMilestones); only per-referral steps use them.
 REFERRAL_MILESTONES = frozenset({"referred", "referral_answered", "referral_settled"})
 KNOWN_MILESTONES = CASE_MILESTONES | CYCLE_MILESTONES | REFERRAL_MILESTONES
+# The milestones only an optional process records: a profile whose steps start or end at
+# one must run the process, or the step's clock would wait for an event its district's
+# cases can never record. (A shelter stay and outreach mark no milestone.)
+PROCESS_OF_MILESTONE: Mapping[str, Process] = MappingProxyType(
+    {
+        "mediation_held": Process.MEDIATION,
+        "reunified": Process.REINTEGRATION,
+        "reintegration_evaluated": Process.REINTEGRATION,
+        "referral_recommended": Process.SUPERVISOR_APPROVAL,
+        "recommendation_approved": Process.SUPERVISOR_APPROVAL,
+    }
+)
 # Facts that decide whether a step applies to a case (a step's ``when``).
 KNOWN_CONDITIONS = frozenset({"psychological_first_aid_needed", "emergency", "district_handling"})
 
@@ -156,12 +171,23 @@ class TimeStandardProfile:
     # they stay with the district instead of getting information only (L1.5 f).
     complaint_kinds: tuple[str, ...] = ()
     served_complaint_kinds: frozenset[str] = frozenset()
+    # The optional processes the district's SOP runs besides the case flow every district
+    # runs; a command of any other process is refused (``require_runs``).
+    processes: frozenset[Process] = frozenset()
 
     def step(self, code: str) -> StepStandard:
         for step in self.steps:
             if step.code == code:
                 return step
         raise KeyError(code)
+
+    def runs(self, process: Process) -> bool:
+        return process in self.processes
+
+    def require_runs(self, process: Process, *, step: str | None = None) -> None:
+        """Refuse a command of ``process`` (at SOP ``step``) unless the district runs it."""
+        if not self.runs(process):
+            raise ProcessNotRun(process.value, f"{self.name} ({self.district})", step=step)
 
 
 def _required(mapping: Mapping[str, Any], key: str, where: str) -> Any:
@@ -340,6 +366,42 @@ def _complaints(data: Mapping[str, Any]) -> tuple[tuple[str, ...], frozenset[str
     return tuple(lists["kinds"]), frozenset(lists["served_without_violence"])
 
 
+def _processes(data: Mapping[str, Any]) -> frozenset[Process]:
+    values = data.get("processes", [])
+    if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+        raise ProfileError("profile: 'processes' must be a list of process names")
+    known = {process.value for process in Process}
+    for value in values:
+        if value not in known:
+            names = ", ".join(process.value for process in Process)
+            raise ProfileError(
+                f"profile: 'processes' names unknown process {value!r}; known: {names}"
+            )
+    if len(set(values)) != len(values):
+        raise ProfileError("profile: 'processes' must not repeat a process")
+    return frozenset(Process(value) for value in values)
+
+
+def _require_processes_run(
+    steps: Sequence[StepStandard], order: Mapping[str, Any], processes: frozenset[Process]
+) -> None:
+    """Steps and order settings may name only what the profile's processes record."""
+    for index, step in enumerate(steps):
+        for key in ("starts", "ends"):
+            milestone = getattr(step, key)
+            process = PROCESS_OF_MILESTONE.get(milestone)
+            if process is not None and process not in processes:
+                raise ProfileError(
+                    f"steps[{index}] ({step.code}): '{key}' is the milestone {milestone!r} of "
+                    f"the {process.value} process, which 'processes' does not list"
+                )
+    if "referral_approval" in order and Process.SUPERVISOR_APPROVAL not in processes:
+        raise ProfileError(
+            "order: 'referral_approval' needs the supervisor_approval process, "
+            "which 'processes' does not list"
+        )
+
+
 def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
     timezone_name = _text(data, "timezone", "profile")
     try:
@@ -357,6 +419,9 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
                 f"steps[{index}]: 'code' {step.code!r} repeats steps[{first_index[step.code]}]"
             )
         first_index[step.code] = index
+    order = _order(data)
+    processes = _processes(data)
+    _require_processes_run(steps, order, processes)
     return TimeStandardProfile(
         district=_text(data, "district", "profile"),
         name=_text(data, "name", "profile"),
@@ -370,10 +435,11 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
         ),
         coordinating_agency=_coordinating_agency(data),
         coordinating_body=data.get("coordinating_body", ""),
-        assessment_before_classification=_order(data).get("assessment_before_classification"),
-        referral_approval=_order(data).get("referral_approval"),
+        assessment_before_classification=order.get("assessment_before_classification"),
+        referral_approval=order.get("referral_approval"),
         complaint_kinds=_complaints(data)[0],
         served_complaint_kinds=_complaints(data)[1],
+        processes=processes,
     )
 
 

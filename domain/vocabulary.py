@@ -328,6 +328,21 @@ UNILATERAL_REASONS = frozenset(
 )
 
 
+class Process(StrEnum):
+    """The optional processes a district runs, as its profile lists them (``processes``).
+
+    Every district runs the case flow of Lampiran II (report to termination, referrals
+    included); these are the SOP processes some districts add to it.
+    """
+
+    MEDIATION = "mediation"  # Purwakarta P5, Kota Batu B5
+    OUTREACH = "outreach"  # Kutai Timur's SOP Penjangkauan, K-O1-O11
+    REINTEGRATION = "reintegration"  # Kutai Timur's SOP Reintegrasi Sosial, K-I1-I8
+    SHELTER = "shelter"  # Tanjungpinang T4d
+    # Kutai Timur K-C7-C8: the Peksos recommends a referral, a supervisor approves or returns it.
+    SUPERVISOR_APPROVAL = "supervisor_approval"
+
+
 class Stage(StrEnum):
     """The six stages of Lampiran II, plus the closed state."""
 

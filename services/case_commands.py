@@ -339,9 +339,14 @@ class CommandContext:
 
 
 class CaseCommand(CommandModel, ABC):
-    """A command on an existing case. Subclasses declare their ``step`` and ``apply``."""
+    """A command on an existing case. Subclasses declare their ``step`` and ``apply``.
+
+    A command of an optional process also declares its ``process``: the case service
+    refuses it in a district whose profile does not run the process.
+    """
 
     step: ClassVar[Step]
+    process: ClassVar[vocab.Process | None] = None
 
     @abstractmethod
     def apply(self, case: Case, context: CommandContext) -> None:
@@ -611,7 +616,12 @@ class RecordAssessment(CaseCommand):
 
 
 class ReviewAssessment(CaseCommand):
-    """T3 (Tanjungpinang, 30-60 menit): the supervisor reviews the assessment's results."""
+    """T3 (Tanjungpinang, 30-60 menit): the supervisor reviews the assessment's results.
+
+    Part of assessment, not of the supervisor_approval process: the review approves
+    nothing and holds nothing back (T3's output is "Laporan / Informasi"), so any
+    district may record one, including those whose SOP has no such step.
+    """
 
     step = Step(
         "assessment-reviews",
@@ -816,6 +826,7 @@ class CancelReferral(ReferralCommand):
 class RecommendReferral(CaseCommand):
     """K-C7 (Kutai Timur, 1 hari): the social worker proposes a referral for approval."""
 
+    process = vocab.Process.SUPERVISOR_APPROVAL
     step = Step(
         "recommendations",
         "K-C7",
@@ -846,6 +857,7 @@ class RecommendationCommand(CaseCommand):
 class ApproveRecommendation(RecommendationCommand):
     """K-C8 (Kutai Timur, 1 hari): approve, and refer with the Berita Acara Rujukan."""
 
+    process = vocab.Process.SUPERVISOR_APPROVAL
     step = Step(
         "recommendation-approvals",
         "K-C8",
@@ -878,6 +890,7 @@ class ApproveRecommendation(RecommendationCommand):
 class ReturnRecommendation(RecommendationCommand):
     """K-C8: the supervisor returns a recommendation to the social worker."""
 
+    process = vocab.Process.SUPERVISOR_APPROVAL
     step = Step(
         "recommendation-returns",
         "K-C8",
@@ -915,6 +928,7 @@ class NoteReferralProgress(ReferralCommand):
 class HoldMediation(CaseCommand):
     """P5 (Purwakarta, 240 min) / B5 (Kota Batu, 120 min): mediation of victim and perpetrator."""
 
+    process = vocab.Process.MEDIATION
     step = Step(
         "mediations",
         "P5 / B5",
@@ -944,6 +958,7 @@ class HoldMediation(CaseCommand):
 class AdmitToShelter(CaseCommand):
     """T4d (Tanjungpinang, within T4's 3-7 hari): a stay at the RSTS Dinsos or P2TP2A shelter."""
 
+    process = vocab.Process.SHELTER
     step = Step(
         "shelter-admissions",
         "T4d",
@@ -977,6 +992,7 @@ class AdmitToShelter(CaseCommand):
 class DischargeFromShelter(CaseCommand):
     """T4d: the shelter stay ends; the case file counts its length from the two days."""
 
+    process = vocab.Process.SHELTER
     step = Step(
         "shelter-discharges",
         "T4d",
@@ -1001,6 +1017,7 @@ class DischargeFromShelter(CaseCommand):
 class RecordReintegrationStep(CaseCommand):
     """Kutai Timur K-I1 (3 hari), K-I2 and K-I3 (1 jam each), K-I5 (1 hari), K-I8 (1 jam)."""
 
+    process = vocab.Process.REINTEGRATION
     step = Step(
         "reintegration-steps",
         "K-I1-I3 / K-I5 / K-I8",
@@ -1022,6 +1039,7 @@ class RecordReintegrationStep(CaseCommand):
 class ReunifyChild(CaseCommand):
     """K-I4 (Kutai Timur, 1 jam): the child returns to the family or a substitute family."""
 
+    process = vocab.Process.REINTEGRATION
     step = Step(
         "reunification",
         "K-I4",
@@ -1045,6 +1063,7 @@ class ReunifyChild(CaseCommand):
 class RecordReintegrationVisit(CaseCommand):
     """K-I6 (Kutai Timur, 3 bulan): monitoring of the child after reunification."""
 
+    process = vocab.Process.REINTEGRATION
     step = Step(
         "reintegration-visits",
         "K-I6",
@@ -1065,6 +1084,7 @@ class RecordReintegrationVisit(CaseCommand):
 class EvaluateReintegration(CaseCommand):
     """K-I7 (Kutai Timur, 1 jam): the monitoring's results evaluated; ends the monitoring."""
 
+    process = vocab.Process.REINTEGRATION
     step = Step(
         "reintegration-evaluation",
         "K-I7",

@@ -321,7 +321,9 @@ class Cases(Application[UUID]):
         """Run one command on a case: load, check who may, decide, save (retrying a race).
 
         ``expected_version`` refuses a command based on a stale case; a repeated
-        ``idempotency_key`` with the same command returns the first answer.
+        ``idempotency_key`` with the same command returns the first answer. A command
+        of an optional process the case's district does not run (its profile's
+        ``processes``) is refused, after the check of who may act.
         """
         request_hash = _fingerprint(command.operation(), case_id, command.model_dump(mode="json"))
         replay = self._replay(actor, idempotency_key, request_hash)
@@ -336,10 +338,11 @@ class Cases(Application[UUID]):
             self.access.require_may_act(
                 actor, case, command.step.who, referral_agency=referral_agency
             )
+            profile = self.profiles.profile(case.district)
+            if command.process is not None:
+                profile.require_runs(command.process, step=command.step.sop_step)
             now = self.clock()
-            context = CommandContext(
-                actor, now, self.profiles.profile(case.district), self.receiving_agencies(case)
-            )
+            context = CommandContext(actor, now, profile, self.receiving_agencies(case))
             with acting_as(actor, now):
                 command.apply(case, context)
             recorded = tuple(type(event).__name__ for event in case.pending_events)

@@ -7,7 +7,9 @@ emergency; a district that assesses first, Kota Batu B2 or Purwakarta P2, has
 the case worker assess before), the coordinator assigns a case worker, health examines her under
 an emergency referral, consent is signed, she is assessed, a case conference
 agrees a plan, police and the school receive referrals, monitoring finds her
-recovered, and the case is terminated by agreement. Every name is invented.
+recovered, and the case is terminated by agreement. The case uses no optional
+process (mediation, shelter, reintegration) except the supervisor's approval of
+its referrals where the district requires it (Kutai Timur K-C8). Every name is invented.
 An auditor then reads the case's timeline, and the whole event store's hash
 chain is verified as `simpul audit verify` does.
 """
@@ -288,7 +290,12 @@ def run_demo(
         )
 
         def refer(service_type: str, agency: str, number: int) -> str:
-            """L4.1, or where a supervisor approves referrals, K-C7 then K-C8."""
+            """L4.1, or where a supervisor approves referrals, K-C7 then K-C8.
+
+            Only a profile running the supervisor_approval process may set
+            ``referral_approval`` (loading refuses it otherwise), so K-C7-C8 are
+            called only where the district runs them.
+            """
             body = {"service_type": service_type, "agency": agency}
             if profile.referral_approval is None:
                 referral: str = client.command(

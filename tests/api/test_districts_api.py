@@ -194,6 +194,87 @@ def test_a_case_worker_cannot_approve_a_recommendation(client: TestClient, auth:
     assert approved.status_code == 403
 
 
+def test_a_district_without_supervisor_approval_refuses_a_recommendation_and_refers_directly(
+    client: TestClient, auth: Headers
+):
+    """K-C7-C8 are Kutai Timur's; Tanjungpinang refers straight from the assessment (T4)."""
+    dinsos = {"agency": "social", "district": "tanjungpinang"}
+    office = auth("coordinator", **dinsos)
+    case_id, referred = _intake_classify_consent_refer(client, auth, **dinsos)
+    url = f"/api/v1/cases/{case_id}"
+    before = client.get(url, headers=office).json()["version"]
+    recommendation = {"recommendation_id": "00000000-0000-0000-0000-000000000001"}
+
+    refused = [
+        client.post(
+            f"{url}/recommendations",
+            json={"service_type": "legal_process", "agency": "police", "rationale": "Visum."},
+            headers=office,
+        ),
+        client.post(
+            f"{url}/recommendation-approvals",
+            json={**recommendation, "recommendation_letter_ref": "R", "referral_record_ref": "B"},
+            headers=office,
+        ),
+        client.post(
+            f"{url}/recommendation-returns",
+            json={**recommendation, "reason": "No."},
+            headers=office,
+        ),
+    ]
+
+    assert referred == 200
+    assert [(r.status_code, r.json()["rule"], r.json()["step"]) for r in refused] == [
+        (409, "process_not_run", "K-C7"),
+        (409, "process_not_run", "K-C8"),
+        (409, "process_not_run", "K-C8"),
+    ]
+    assert "does not run the supervisor_approval process" in refused[0].json()["detail"]
+    assert client.get(url, headers=office).json()["version"] == before
+
+
+def test_a_supervisors_review_of_an_assessment_is_recorded_where_no_approval_is_run(
+    client: TestClient, auth: Headers
+):
+    """T3's review approves nothing, so it is part of assessment in every district, not of
+    the supervisor_approval process (Luwu Utara runs none)."""
+    case_id, _referred = _intake_classify_consent_refer(
+        client, auth, agency="uptd_ppa", district="luwu-utara"
+    )
+    client.post(
+        f"/api/v1/cases/{case_id}/assessments",
+        json={"kind": "initial_home_visit", "domain": "social_spiritual", "findings": "Safe."},
+        headers=auth("coordinator"),
+    )
+
+    reviewed = client.post(
+        f"/api/v1/cases/{case_id}/assessment-reviews",
+        json={"outcome": "agreed"},
+        headers=auth("coordinator", user="kepala-uptd"),
+    )
+
+    assert reviewed.status_code == 200, reviewed.text
+
+
+def test_a_profile_shows_the_optional_processes_its_district_runs(
+    client: TestClient, auth: Headers
+):
+    processes = {
+        district: client.get(f"/api/v1/profiles/{district}", headers=auth("coordinator")).json()[
+            "processes"
+        ]
+        for district in REGISTER_CODES
+    }
+
+    assert processes == {
+        "kota-batu": ["mediation"],
+        "kutai-timur": ["outreach", "reintegration", "supervisor_approval"],
+        "luwu-utara": [],
+        "purwakarta": ["mediation"],
+        "tanjungpinang": ["shelter"],
+    }
+
+
 def test_tanjungpinangs_kabid_reviews_the_assessment_and_the_timeline_says_t3(
     client: TestClient, auth: Headers
 ):

@@ -123,3 +123,14 @@ def test_every_constraint_is_published_as_a_json_schema_keyword(client: TestClie
     assert misspelt == set()
     age = document["components"]["schemas"]["Person"]["properties"]["age"]["anyOf"][0]
     assert (age["minimum"], age["maximum"]) == (0, 130)
+
+
+def test_a_step_of_an_optional_process_says_where_it_is_refused(client: TestClient):
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+
+    mediation = paths["/api/v1/cases/{case_id}/mediations"]["post"]["description"]
+    consent = paths["/api/v1/cases/{case_id}/consent"]["post"]["description"]
+
+    assert "optional mediation process" in mediation
+    assert "process_not_run" in mediation
+    assert "process_not_run" not in consent

@@ -4,6 +4,7 @@ clock runs from the reunification to the evaluation."""
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.lifecycle import Headers, a_report_body
@@ -130,3 +131,38 @@ def test_an_evaluation_before_reunification_is_refused(client: TestClient, auth:
 
     assert response.status_code == 409
     assert (response.json()["rule"], response.json()["step"]) == ("not_reunified", "K-I7")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("reintegration-steps", {"activity": "preparation", "done_on": "2026-03-02"}),
+        ("reunification", {"reunified_on": "2026-03-03", "reunified_with": "family"}),
+        (
+            "reintegration-visits",
+            {"visited_on": "2026-04-03", "mode": "home_visit", "findings": "Back at school."},
+        ),
+        (
+            "reintegration-evaluation",
+            {"evaluated_on": "2026-06-01", "reintegrated": True, "findings": "Settled."},
+        ),
+    ],
+)
+def test_a_district_that_runs_no_reintegration_refuses_its_steps_and_records_nothing(
+    client: TestClient, auth: Headers, path: str, body: dict[str, Any]
+):
+    """Tanjungpinang's SOP ends at T4's referrals: no SOP Reintegrasi Sosial (K-I1-I8)."""
+    office = auth("coordinator", agency="social", district="tanjungpinang")
+    case_id = client.post("/api/v1/cases", json=a_report_body(), headers=office).json()["case_id"]
+    url = f"/api/v1/cases/{case_id}"
+    before = client.get(url, headers=office).json()["version"]
+
+    response = client.post(f"{url}/{path}", json=body, headers=office)
+
+    assert response.status_code == 409
+    assert response.json()["rule"] == "process_not_run"
+    assert (
+        "Kota Tanjungpinang (tanjungpinang) does not run the reintegration process"
+        in response.json()["detail"]
+    )
+    assert client.get(url, headers=office).json()["version"] == before

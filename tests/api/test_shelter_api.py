@@ -3,6 +3,7 @@ admitted and discharged by Dinas Sosial's case team, its length of stay in the c
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.lifecycle import Headers, a_report_body
@@ -127,3 +128,32 @@ def test_an_unknown_shelter_is_a_422_naming_the_field(client: TestClient, auth: 
     assert response.status_code == 422
     assert "body.shelter" in [error["field"] for error in response.json()["errors"]]
     assert "rumah tetangga" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("district", "agency"),
+    [
+        ("kota-batu", "uptd_ppa"),
+        ("luwu-utara", "uptd_ppa"),
+        ("purwakarta", "uptd_ppa"),
+        ("kutai-timur", "social"),
+    ],
+)
+def test_a_district_that_runs_no_shelter_refuses_a_stay_naming_the_rule_and_records_nothing(
+    client: TestClient, auth: Headers, district: str, agency: str
+):
+    """Only Tanjungpinang's SOP places victims in a shelter (T4d)."""
+    office = auth("coordinator", agency=agency, district=district)
+    case_id = client.post("/api/v1/cases", json=a_report_body(), headers=office).json()["case_id"]
+    url = f"/api/v1/cases/{case_id}"
+    before = client.get(url, headers=office).json()["version"]
+
+    admitted = client.post(f"{url}/shelter-admissions", json=ADMISSION, headers=office)
+    discharged = client.post(f"{url}/shelter-discharges", json=DISCHARGE, headers=office)
+
+    for refused in (admitted, discharged):
+        assert refused.status_code == 409
+        assert (refused.json()["rule"], refused.json()["step"]) == ("process_not_run", "T4d")
+        assert f"({district}) does not run the shelter process" in refused.json()["detail"]
+    assert "aunt" not in discharged.text
+    assert client.get(url, headers=office).json()["version"] == before

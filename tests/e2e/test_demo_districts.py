@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateways.embedded.ports import free_port
@@ -55,3 +56,29 @@ def test_the_demo_runs_in_tanjungpinang_as_its_dinas_sosial(
     assert "Dinas Sosial Kota Tanjungpinang, Bidang Rehabilitasi Sosial" in demo_stdout
     assert "Case TPI/" in demo_stdout
     assert "(coordinator, social)" in demo_stdout
+
+
+@pytest.mark.parametrize(
+    ("district", "register_code", "step"),
+    [("kota-batu", "BATU", "B2"), ("purwakarta", "PWK", "P2")],
+)
+def test_the_demo_runs_where_the_district_mediates_and_assesses_first(
+    service_env: dict[str, str], tmp_path: Path, district: str, register_code: str, step: str
+):
+    """Kota Batu and Purwakarta run mediation (B5, P5), which the demo's case does not use;
+    they assess before they classify (B2, P2) and refer without a supervisor's approval."""
+    stdout = run_the_demo(district, service_env, tmp_path)
+
+    assert f"Case {register_code}/" in stdout
+    assert f"{step:<10} AssessmentRecorded" in stdout
+    assert "ReferralRecommended" not in stdout
+
+
+def test_the_demo_runs_in_luwu_utara_which_runs_no_optional_process(
+    service_env: dict[str, str], tmp_path: Path
+):
+    """Lampiran II refers directly (L4.1) and has no mediation, shelter or reintegration."""
+    stdout = run_the_demo("luwu-utara", service_env, tmp_path)
+
+    assert "Case LUTRA/" in stdout
+    assert "ReferralRecommended" not in stdout

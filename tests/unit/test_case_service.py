@@ -6,8 +6,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.errors import AgencyNotConnected, RuleViolated
-from domain.vocabulary import Agency, ReferralStatus, Role, Stage
+from domain.errors import AgencyNotConnected, ProcessNotRun, RuleViolated
+from domain.vocabulary import Agency, Process, ReferralStatus, Role, Stage
 from gateways.eventstore.environment import memory_env
 from services.access import AccessDenied
 from services.access_log import CaseRead
@@ -463,6 +463,44 @@ SERVICE_COMMAND_ARGUMENTS = {
     "approve_recommendation": an_approval_request,
     "record_complaint_kind": lambda: {"kind": "violence"},
 }
+
+
+OPTIONAL_PROCESS_COMMANDS = sorted(
+    name for name, command in SERVICE_COMMANDS.items() if command.process is not None
+)
+
+
+def test_the_commands_of_the_optional_processes_declare_them():
+    processes = {name: SERVICE_COMMANDS[name].process for name in OPTIONAL_PROCESS_COMMANDS}
+
+    assert processes == {
+        "admit_to_shelter": Process.SHELTER,
+        "approve_recommendation": Process.SUPERVISOR_APPROVAL,
+        "discharge_from_shelter": Process.SHELTER,
+        "evaluate_reintegration": Process.REINTEGRATION,
+        "hold_mediation": Process.MEDIATION,
+        "record_reintegration_step": Process.REINTEGRATION,
+        "record_reintegration_visit": Process.REINTEGRATION,
+        "recommend_referral": Process.SUPERVISOR_APPROVAL,
+        "return_recommendation": Process.SUPERVISOR_APPROVAL,
+        "reunify_child": Process.REINTEGRATION,
+    }
+
+
+@pytest.mark.parametrize("command", OPTIONAL_PROCESS_COMMANDS)
+def test_a_district_that_runs_no_optional_process_refuses_each_and_records_nothing(
+    cases, case_in_intervention, command
+):
+    """Luwu Utara's Lampiran II mediates, shelters, reintegrates and approves nothing."""
+    issued = SERVICE_COMMANDS[command](**SERVICE_COMMAND_ARGUMENTS[command]())
+    version = cases.visible_case(COORDINATOR, case_in_intervention).version
+
+    with pytest.raises(ProcessNotRun) as caught:
+        cases.execute(COORDINATOR, case_in_intervention, issued)
+
+    assert (caught.value.rule, caught.value.step) == ("process_not_run", issued.step.sop_step)
+    assert caught.value.district == "Kabupaten Luwu Utara (luwu-utara)"
+    assert cases.visible_case(COORDINATOR, case_in_intervention).version == version
 
 
 @pytest.mark.parametrize("command", sorted(SERVICE_COMMAND_ARGUMENTS))

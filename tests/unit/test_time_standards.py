@@ -15,9 +15,11 @@ import pytest
 
 from domain.actors import Actor, acting_as
 from domain.case import Case
+from domain.errors import ProcessNotRun
 from domain.time_standards import (
     KNOWN_CONDITIONS,
     KNOWN_MILESTONES,
+    PROCESS_OF_MILESTONE,
     REFERRAL_MILESTONES,
     ProfileError,
     StepState,
@@ -30,7 +32,7 @@ from domain.time_standards import (
     parse_profile,
     step_schedule,
 )
-from domain.vocabulary import Agency, Role
+from domain.vocabulary import Agency, Process, Role
 from services.profiles import load_profiles
 from tests.support.builders import RECEIVING_AGENCIES
 
@@ -976,6 +978,129 @@ def test_a_bad_order_setting_is_rejected_naming_it(order, message):
         parse_profile(profile_data(order=order))
 
 
+# ---- Optional processes ---------------------------------------------------------------------
+
+
+def test_a_profile_runs_only_the_optional_processes_it_lists():
+    assert parse_profile(profile_data()).processes == frozenset()
+    profile = parse_profile(profile_data(processes=["shelter", "mediation"]))
+
+    assert profile.processes == {Process.SHELTER, Process.MEDIATION}
+    assert profile.runs(Process.SHELTER) and not profile.runs(Process.REINTEGRATION)
+
+
+def test_each_seed_district_runs_the_optional_processes_its_sop_has():
+    processes = {d: PROFILES.profile(d).processes for d in PROFILES.districts()}
+
+    assert processes == {
+        "kota-batu": {Process.MEDIATION},  # B5
+        "kutai-timur": {
+            Process.OUTREACH,  # K-O1-O11
+            Process.REINTEGRATION,  # K-I1-I8
+            Process.SUPERVISOR_APPROVAL,  # K-C7-C8
+        },
+        "luwu-utara": set(),
+        "purwakarta": {Process.MEDIATION},  # P5
+        "tanjungpinang": {Process.SHELTER},  # T4d
+    }
+
+
+@pytest.mark.parametrize(
+    ("processes", "message"),
+    [
+        (["mediasi"], r"profile: 'processes' names unknown process 'mediasi'; known: mediation"),
+        ("mediation", r"profile: 'processes' must be a list of process names"),
+        ([["shelter"]], r"profile: 'processes' must be a list of process names"),
+        (["shelter", "shelter"], r"profile: 'processes' must not repeat a process"),
+    ],
+)
+def test_a_bad_processes_setting_is_rejected_naming_the_field(processes, message):
+    with pytest.raises(ProfileError, match=message):
+        parse_profile(profile_data(processes=processes))
+
+
+def test_an_unknown_process_in_a_profile_file_names_the_file_and_field(tmp_path: Path):
+    bundled = (Path(__file__).parents[2] / "domain/sop/profiles/purwakarta.toml").read_text()
+    (tmp_path / "purwakarta.toml").write_text(
+        bundled.replace('processes = ["mediation"]', 'processes = ["mediation", "rumah_aman"]')
+    )
+
+    with pytest.raises(ProfileError) as caught:
+        load_profiles(tmp_path)
+
+    assert str(caught.value).startswith(
+        "purwakarta.toml: profile: 'processes' names unknown process 'rumah_aman'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("milestone", "process"),
+    sorted((milestone, process.value) for milestone, process in PROCESS_OF_MILESTONE.items()),
+)
+def test_a_step_on_a_milestone_of_a_process_not_run_is_rejected_naming_step_and_field(
+    milestone, process
+):
+    step = step_data(code="X1", starts="report_recorded", ends=milestone)
+
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(profile_data(steps=[step_data(), step]))
+
+    assert str(caught.value) == (
+        f"steps[1] (X1): 'ends' is the milestone {milestone!r} of the {process} process, "
+        "which 'processes' does not list"
+    )
+    assert parse_profile(profile_data(steps=[step], processes=[process])).step("X1")
+
+
+def test_a_clock_started_by_a_process_not_run_names_the_file_step_and_field(tmp_path: Path):
+    """Kutai Timur's K-I6 runs from the reunification (K-I4): without reintegration, never."""
+    bundled = (Path(__file__).parents[2] / "domain/sop/profiles/kutai-timur.toml").read_text()
+    (tmp_path / "kutai-timur.toml").write_text(
+        bundled.replace(
+            'processes = ["outreach", "reintegration", "supervisor_approval"]',
+            'processes = ["outreach", "supervisor_approval"]',
+        )
+    )
+
+    with pytest.raises(ProfileError) as caught:
+        load_profiles(tmp_path)
+
+    assert str(caught.value) == (
+        "kutai-timur.toml: steps[16] (K-I6): 'starts' is the milestone 'reunified' of the "
+        "reintegration process, which 'processes' does not list"
+    )
+
+
+def test_a_referral_approval_without_the_supervisor_approval_process_is_rejected():
+    """K-C8 in [order] makes every referral wait for a supervisor's approval, which a
+    district without the process could never record."""
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(profile_data(order={"referral_approval": "K-C8"}))
+
+    assert str(caught.value) == (
+        "order: 'referral_approval' needs the supervisor_approval process, "
+        "which 'processes' does not list"
+    )
+
+
+def test_the_milestones_of_a_process_are_milestones_a_step_can_name():
+    assert set(PROCESS_OF_MILESTONE) <= KNOWN_MILESTONES
+
+
+def test_a_district_refuses_a_process_it_does_not_run_naming_the_process_and_district():
+    kota_batu = PROFILES.profile("kota-batu")
+    kota_batu.require_runs(Process.MEDIATION, step="B5")
+
+    with pytest.raises(ProcessNotRun) as caught:
+        kota_batu.require_runs(Process.SHELTER, step="T4d")
+
+    assert (caught.value.rule, caught.value.step) == ("process_not_run", "T4d")
+    assert str(caught.value) == (
+        "the district Kota Batu (kota-batu) does not run the shelter process "
+        "(its profile's 'processes' does not list it)"
+    )
+
+
 def test_profile_with_duplicate_step_codes_is_rejected():
     steps = [step_data(), step_data(limit="30m")]
 
@@ -1006,7 +1131,7 @@ def test_every_known_milestone_and_condition_is_accepted():
         for index, milestone in enumerate(sorted(KNOWN_MILESTONES))
     ]
 
-    profile = parse_profile(profile_data(steps=steps))
+    profile = parse_profile(profile_data(steps=steps, processes=[p.value for p in Process]))
 
     assert {step.ends for step in profile.steps} == KNOWN_MILESTONES
 

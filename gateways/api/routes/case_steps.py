@@ -93,6 +93,15 @@ def _on_case(command: type[CaseCommand]) -> Callable[..., CommandAccepted]:
     return endpoint
 
 
+def _process_note(command: type[CaseCommand]) -> str:
+    if command.process is None:
+        return ""
+    return (
+        f" Part of the optional {command.process.value} process: refused (409, rule "
+        "process_not_run) where the case's district does not run it (its profile's processes)."
+    )
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/cases/{case_id}", tags=["case steps"])
     for command in CASE_STEPS:
@@ -107,7 +116,8 @@ def build_router() -> APIRouter:
             methods=["POST"],
             response_model=CommandAccepted,
             summary=f"{step.sop_step}: {step.summary}",
-            description=f"SOP step {step.sop_step} (shared/domain.md). {step.summary}.",
+            description=f"SOP step {step.sop_step} (shared/domain.md). {step.summary}."
+            + _process_note(command),
             operation_id=command.operation(),
             responses=COMMAND_ERRORS,
         )

@@ -106,6 +106,11 @@ class ProfileOut(BaseModel):
         default_factory=list,
         description="Kinds served though no violence case (Kota Batu 10-14), not rule f",
     )
+    processes: list[str] = Field(
+        default_factory=list,
+        description="The optional processes the district runs (mediation, outreach, "
+        "reintegration, shelter, supervisor_approval); commands of others are refused",
+    )
     steps: list[StepStandardOut]
 
 
@@ -141,6 +146,7 @@ def district_profile(
         referral_approval=profile.referral_approval,
         complaint_kinds=list(profile.complaint_kinds),
         served_complaint_kinds=sorted(profile.served_complaint_kinds),
+        processes=sorted(process.value for process in profile.processes),
         steps=[
             StepStandardOut(
                 code=step.code,
