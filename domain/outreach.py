@@ -30,11 +30,6 @@ from domain.errors import InvalidValue, RuleViolated
 from domain.events import ActedEvent
 from domain.vocabulary import RiskLevel
 
-# Districts whose SOP has an outreach process. Only Kutai Timur's regulation
-# (Perbup 62/2018) has one; the district profile will name its processes, and
-# then the profile decides instead of this set.
-OUTREACH_DISTRICTS = frozenset({"kutai-timur"})
-
 
 class VulnerabilityDataSource(StrEnum):
     """K-O1: where the poor-family data the map is drawn from comes from."""
@@ -108,13 +103,11 @@ class Outreach(Aggregate):
         poor_families: int,
         vulnerable_children: int,
     ) -> "Outreach":
-        """K-O1: the map counts families and children; it names none of them."""
-        if district not in OUTREACH_DISTRICTS:
-            raise RuleViolated(
-                "no_outreach_in_district_sop",
-                "this district's SOP has no outreach process (penjangkauan)",
-                step="K-O1",
-            )
+        """K-O1: the map counts families and children; it names none of them.
+
+        Whether the district runs outreach at all is its profile's to say
+        (``processes``); the service asks it before calling this.
+        """
         if iso_day("data_as_of", data_as_of) > current_time().date():
             raise InvalidValue("data_as_of", "must not be in the future")
         for name, count in (

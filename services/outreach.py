@@ -227,6 +227,9 @@ class OutreachRecords:
     def map_vulnerability(self, actor: Actor, command: MapVulnerability) -> OutreachResult:
         """K-O1: starts an outreach in the caller's district."""
         self.access.require_may_do_outreach(actor, actor.district, leads=False)
+        self.cases.profiles.profile(actor.district).require_runs(
+            vocab.Process.OUTREACH, step="K-O1"
+        )
         with acting_as(actor, self.cases.clock()):
             outreach = Outreach.map_vulnerability(
                 outreach_id=uuid4(),

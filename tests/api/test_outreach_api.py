@@ -152,10 +152,8 @@ def test_a_district_without_outreach_in_its_sop_is_refused_409_k_o1(
     )
 
     assert response.status_code == 409
-    assert (response.json()["rule"], response.json()["step"]) == (
-        "no_outreach_in_district_sop",
-        "K-O1",
-    )
+    assert (response.json()["rule"], response.json()["step"]) == ("process_not_run", "K-O1")
+    assert "outreach" in response.json()["detail"]
 
 
 def test_invalid_fields_are_422_naming_the_field_without_echoing_it(

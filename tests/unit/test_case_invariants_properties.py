@@ -54,7 +54,7 @@ from pydantic import ValidationError
 
 from domain.actors import Actor, acting_as
 from domain.case import Case
-from domain.errors import DomainError
+from domain.errors import DomainError, ProcessNotRun
 from domain.events import recorded_fields
 from domain.time_standards import TimeStandardProfile, case_milestones, step_schedule
 from domain.vocabulary import (
@@ -820,9 +820,13 @@ class CasesInAnyDistrict(RuleBasedStateMachine):
             )
             note(f"refused: {getattr(refusal, 'rule', type(refusal).__name__)} {command.__name__}")
             if domain_refusal is None:
-                assert isinstance(refusal, (AccessDenied, CaseNotFound)), (
+                # Who may act, and which optional processes the district runs, are the
+                # service's to decide: the case knows neither.
+                assert isinstance(refusal, (AccessDenied, CaseNotFound, ProcessNotRun)), (
                     f"the service refused {command.__name__} ({refusal}) where the case did not"
                 )
+            if isinstance(refusal, ProcessNotRun):
+                assert command.process is not None and not self.profile.runs(command.process)
             return
         assert domain_refusal is None, f"the service accepted what the case refused: {command}"
         if before.is_closed:

@@ -9,7 +9,7 @@ import pytest
 
 from domain.actors import Actor, acting_as
 from domain.case import Case
-from domain.errors import InvalidValue, RuleViolated
+from domain.errors import InvalidValue, ProcessNotRun, RuleViolated
 from domain.outreach import OUTREACH_EVENT_TYPES, Outreach
 from domain.vocabulary import Agency, Role
 from gateways.eventstore.environment import memory_env
@@ -95,13 +95,6 @@ def test_k_o1_maps_a_kelurahan_by_counts_and_data_source() -> None:
         37,
     )
     assert created.actor["user_id"] == "peksos.kutim"
-
-
-@pytest.mark.usefixtures("acting")
-def test_k_o1_only_a_district_whose_sop_has_outreach_may_map() -> None:
-    with pytest.raises(RuleViolated) as refusal:
-        mapped("luwu-utara")
-    assert (refusal.value.rule, refusal.value.step) == ("no_outreach_in_district_sop", "K-O1")
 
 
 @pytest.mark.usefixtures("acting")
@@ -304,6 +297,26 @@ def graded(records: OutreachRecords) -> object:
     )
     records.execute(PEKSOS, outreach_id, GradeRisk(risk="high"))
     return outreach_id
+
+
+def test_k_o1_only_a_district_whose_profile_runs_outreach_may_map(
+    records: OutreachRecords,
+) -> None:
+    luwu_peksos = Actor("peksos.lutra", Role.CASE_WORKER, Agency.UPTD_PPA, "luwu-utara")
+    mapping = MapVulnerability(
+        kelurahan="Baebunta",
+        data_source="dtks",
+        data_as_of="2024-02-01",
+        poor_families=80,
+        vulnerable_children=12,
+    )
+
+    with pytest.raises(ProcessNotRun) as refusal:
+        records.map_vulnerability(luwu_peksos, mapping)
+
+    assert (refusal.value.rule, refusal.value.step) == ("process_not_run", "K-O1")
+    assert refusal.value.process == "outreach"
+    assert list(records.cases.recorder.select_notifications(start=1, limit=10)) == []
 
 
 BECOME = BecomeCase(chronology="found at the K-O4 home visit", victim=Person(sex="female"))

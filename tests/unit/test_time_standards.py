@@ -1066,7 +1066,7 @@ def test_a_clock_started_by_a_process_not_run_names_the_file_step_and_field(tmp_
         load_profiles(tmp_path)
 
     assert str(caught.value) == (
-        "kutai-timur.toml: steps[16] (K-I6): 'starts' is the milestone 'reunified' of the "
+        "kutai-timur.toml: steps[17] (K-I6): 'starts' is the milestone 'reunified' of the "
         "reintegration process, which 'processes' does not list"
     )
 
