@@ -174,6 +174,14 @@ class TimeStandardProfile:
     # The optional processes the district's SOP runs besides the case flow every district
     # runs; a command of any other process is refused (``require_runs``).
     processes: frozenset[Process] = frozenset()
+    # Simpul's labels for SOP steps (Luwu Utara's numbers, or the seed's whose process it
+    # is: P5 mediation, T3 review, K-C5 conference) as this district numbers them, where
+    # its own SOP has the step under another number (Kota Batu's mediation is B5).
+    step_numbers: Mapping[str, str] = field(default_factory=dict)
+
+    def own_step(self, step: str | None) -> str | None:
+        """The district's number for a step Simpul labels ``step`` (refusals, timeline)."""
+        return self.step_numbers.get(step, step) if step is not None else None
 
     def step(self, code: str) -> StepStandard:
         for step in self.steps:
@@ -440,7 +448,27 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
         complaint_kinds=_complaints(data)[0],
         served_complaint_kinds=_complaints(data)[1],
         processes=processes,
+        step_numbers=_step_numbers(data),
     )
+
+
+_STEP_LABEL = re.compile(r"[A-Z]{1,3}(-[A-Z]{1,3})?\d+[a-z]?(\.\d+)*(-\d+)?")
+
+
+def _step_numbers(data: Mapping[str, Any]) -> dict[str, str]:
+    table = data.get("step_numbers", {})
+    if not isinstance(table, Mapping):
+        raise ProfileError("step_numbers: must be a table of step labels")
+    numbers: dict[str, str] = {}
+    for label, own in table.items():
+        for name, value in (
+            (f"step_numbers: key {label!r}", label),
+            (f"step_numbers.{label}", own),
+        ):
+            if not isinstance(value, str) or not _STEP_LABEL.fullmatch(value):
+                raise ProfileError(f"{name}: must be a step number such as B5 or K-C5")
+        numbers[label] = own
+    return numbers
 
 
 # ---- Milestones: when things happened, read off a case's events -------------------------

@@ -600,7 +600,7 @@ def case_timeline(
         TimelineEntry(
             version=event.originator_version,
             type=type(event).__name__,
-            sop_step=summary.sop_step,
+            sop_step=profile.own_step(summary.sop_step),
             recorded_at=event.timestamp,
             actor=ActorRef.model_validate(event.actor),
             summary_id=summary.id,

@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.actors import Actor, acting_as
 from domain.case import Case
-from domain.errors import InvalidValue
+from domain.errors import InvalidValue, RuleViolated
 from domain.register import CaseRegister
 from domain.time_standards import TimeStandardProfile
 from services.access import (
@@ -339,12 +339,17 @@ class Cases(Application[UUID]):
                 actor, case, command.step.who, referral_agency=referral_agency
             )
             profile = self.profiles.profile(case.district)
-            if command.process is not None:
-                profile.require_runs(command.process, step=command.step.sop_step)
             now = self.clock()
-            context = CommandContext(actor, now, profile, self.receiving_agencies(case))
-            with acting_as(actor, now):
-                command.apply(case, context)
+            try:
+                if command.process is not None:
+                    profile.require_runs(command.process, step=command.step.sop_step)
+                context = CommandContext(actor, now, profile, self.receiving_agencies(case))
+                with acting_as(actor, now):
+                    command.apply(case, context)
+            except RuleViolated as refusal:
+                # The refusal names the step as the district's own SOP numbers it.
+                refusal.step = profile.own_step(refusal.step)
+                raise
             recorded = tuple(type(event).__name__ for event in case.pending_events)
             record = self._command_record(actor, idempotency_key, request_hash, case, recorded)
             try:

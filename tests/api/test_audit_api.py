@@ -71,14 +71,37 @@ def _recorded(cases: Cases, user_id: str) -> list[Any]:
     return [entry.record for entry in log]
 
 
+def _outreach(client: TestClient, auth: Headers) -> str:
+    """K-O1 in Kutai Timur, the district whose profile runs outreach."""
+    response = client.post(
+        "/api/v1/outreach",
+        json={
+            "kelurahan": "Sangatta Utara",
+            "data_source": "dtks",
+            "data_as_of": "2024-01-31",
+            "poor_families": 120,
+            "vulnerable_children": 37,
+        },
+        headers=auth("case_worker", agency="social", district="kutai-timur"),
+    )
+    assert response.status_code == 201, response.text
+    outreach_id: str = response.json()["outreach_id"]
+    return outreach_id
+
+
 def _reads_without_their_record(
     client: TestClient, auth: Headers, cases: Cases, case_id: str, referral_id: str = "none"
 ) -> tuple[list[str], list[str]]:
     """Every GET route that may read case data, called by who may: (checked, unrecorded).
 
-    Case routes are read by an auditor; agency inbox routes by a police officer.
+    Case and outreach routes are read by an auditor; agency inbox routes by a police officer.
     """
-    samples = {"case_id": case_id, "agency": "police", "referral_id": referral_id}
+    samples = {
+        "case_id": case_id,
+        "agency": "police",
+        "referral_id": referral_id,
+        "outreach_id": _outreach(client, auth),
+    }
     readers = {
         "auditor": ("auditor", AUDITOR),
         "agency_officer": ("agency_officer", POLICE_OFFICER),

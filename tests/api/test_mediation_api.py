@@ -60,19 +60,24 @@ def test_the_case_team_records_a_mediation_and_the_case_file_shows_it(
     assert file["mediations"][0]["agreements"] == MEDIATION["agreements"]
 
 
-def test_a_sexual_violence_case_is_refused_mediation_naming_the_rule_and_step(
-    client: TestClient, auth: Headers
+@pytest.mark.parametrize(("district", "own_step"), [("purwakarta", "P5"), ("kota-batu", "B5")])
+def test_a_sexual_violence_case_is_refused_mediation_naming_the_rule_and_the_districts_step(
+    client: TestClient, auth: Headers, district: str, own_step: str
 ):
-    case_id = _consented_case(client, auth, ["sexual"], "purwakarta")
+    """UU 12/2022 (TPKS) Pasal 23, at the district's own mediation step."""
+    case_id = _consented_case(client, auth, ["sexual"], district)
 
     response = client.post(
         f"/api/v1/cases/{case_id}/mediations",
         json=MEDIATION,
-        headers=auth("coordinator", district="purwakarta"),
+        headers=auth("coordinator", district=district),
     )
 
     assert response.status_code == 409
-    assert (response.json()["rule"], response.json()["step"]) == ("mediation_not_allowed", "P5")
+    assert (response.json()["rule"], response.json()["step"]) == (
+        "mediation_not_allowed",
+        own_step,
+    )
 
 
 @pytest.mark.parametrize("district", ["luwu-utara", "tanjungpinang", "kutai-timur"])

@@ -1494,3 +1494,27 @@ def test_a_shelter_stay_starts_no_clock_of_its_own_in_tanjungpinang():
     scenario.do(days(1), "admit_to_shelter", shelter="rsts_dinsos", admitted_on="2024-03-05")
 
     assert [s.code for s in scenario.schedule(days(1), tanjungpinang)] == before
+
+
+@pytest.mark.parametrize(
+    ("table", "field"),
+    [
+        ("not a table", "step_numbers"),
+        ({"P5": "mediation"}, "step_numbers.P5"),
+        ({"P5": 5}, "step_numbers.P5"),
+        ({"five": "B5"}, "step_numbers: key 'five'"),
+    ],
+)
+def test_a_profiles_step_numbers_must_be_step_numbers(table, field):
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(profile_data(step_numbers=table))
+
+    assert str(caught.value).startswith(field)
+
+
+def test_a_district_names_simpuls_steps_by_its_own_numbers():
+    assert KOTA_BATU.own_step("P5") == "B5"
+    assert KOTA_BATU.own_step("L1.5") == "L1.5"
+    assert LUWU_UTARA.own_step("P5") == "P5"
+    assert PROFILES.profile("kutai-timur").own_step("L3.3") == "K-C5"
+    assert LUWU_UTARA.own_step(None) is None

@@ -266,3 +266,15 @@ def test_a_reintegration_is_told_step_by_step_and_its_evaluation_meets_k_i6() ->
     ]
     (evaluation,) = [e for e in reintegration if e.type == "ReintegrationEvaluated"]
     assert [(c.code, c.state) for c in evaluation.time_standards] == [("K-I6", "met")]
+
+
+def test_entries_name_steps_by_the_districts_own_numbers(whole_story: CaseStory) -> None:
+    """Kutai Timur's case conference is its K-C5, Luwu Utara's L3.3."""
+    kutai_timur = load_profiles().profile("kutai-timur")
+
+    def conference_steps(profile: Any) -> set[str | None]:
+        timeline = case_timeline(whole_story.events, profile, now=LONG_AFTER)
+        return {e.sop_step for e in timeline.entries if e.type == "CaseConferenceHeld"}
+
+    assert conference_steps(PROFILE) == {"L3.3"}
+    assert conference_steps(kutai_timur) == {"K-C5"}

@@ -111,6 +111,11 @@ class ProfileOut(BaseModel):
         description="The optional processes the district runs (mediation, outreach, "
         "reintegration, shelter, supervisor_approval); commands of others are refused",
     )
+    step_numbers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Simpul's step labels as this district's SOP numbers them (Kota Batu's "
+        "mediation P5 is its B5); refusals and the timeline use the district's numbers",
+    )
     steps: list[StepStandardOut]
 
 
@@ -147,6 +152,7 @@ def district_profile(
         complaint_kinds=list(profile.complaint_kinds),
         served_complaint_kinds=sorted(profile.served_complaint_kinds),
         processes=sorted(process.value for process in profile.processes),
+        step_numbers=dict(profile.step_numbers),
         steps=[
             StepStandardOut(
                 code=step.code,
