@@ -736,6 +736,8 @@ class _MilestoneFold:
 class StepState(StrEnum):
     MET = "met"  # done by its due time
     LATE = "late"  # done after its due time
+    # Not done, and not due yet: the SOP gives a range ("3-7 hari") whose start has not come.
+    UPCOMING = "upcoming"
     DUE = "due"  # not done, due time not passed
     OVERDUE = "overdue"  # not done, due time passed, case open
     # Not done when the case closed. A closed case owes nothing more of what was
@@ -746,7 +748,7 @@ class StepState(StrEnum):
     CLOSED = "closed"
 
 
-OPEN_STATES = frozenset({StepState.DUE, StepState.OVERDUE})
+OPEN_STATES = frozenset({StepState.UPCOMING, StepState.DUE, StepState.OVERDUE})
 
 
 @dataclass(frozen=True)
@@ -837,6 +839,8 @@ def _status(
         state = StepState.MET if done_at <= due_at else StepState.LATE
     elif milestones.is_closed and _owed_before_closing(version_of(step.starts), milestones):
         state = StepState.CLOSED
+    elif step.due_from is not None and now < started_at + step.due_from:
+        state = StepState.UPCOMING
     else:
         state = StepState.DUE if now <= due_at else StepState.OVERDUE
     return StepStatus(

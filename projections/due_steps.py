@@ -29,7 +29,10 @@ class DueStep(BaseModel):
         description="Where the SOP gives a range (Tanjungpinang T4, 3-7 hari): due from this time",
     )
     done_at: datetime | None
-    state: Literal["met", "late", "due", "overdue", "closed"]
+    state: Literal["met", "late", "upcoming", "due", "overdue", "closed"] = Field(
+        description="upcoming: a range's start (`due_from`) has not come; due: owed now; "
+        "overdue: `due_at` passed"
+    )
     referral_id: str | None = None
 
 

@@ -40,7 +40,9 @@ class StepRow:
     started_at: datetime
     due_at: datetime
     done_at: datetime | None
-    state: str  # met | late | closed | open; open is due or overdue by the query's clock
+    state: str  # met | late | closed | open; open is upcoming, due or overdue by the query's clock
+    # Where the SOP gives a range (T4 3-7 hari): the step falls due then, not before.
+    due_from: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -77,6 +79,7 @@ def step_rows(profile: TimeStandardProfile, history: Sequence[Any]) -> list[Step
             due_at=status.due_at,
             done_at=status.done_at,
             state=OPEN if status.state in OPEN_STATES else status.state.value,
+            due_from=status.due_from,
         )
         for status in statuses
     ]

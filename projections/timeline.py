@@ -43,7 +43,7 @@ from projections.case_file import (
     history_as_of,
 )
 
-StepState = Literal["met", "late", "due", "overdue", "closed"]
+StepState = Literal["met", "late", "upcoming", "due", "overdue", "closed"]
 
 
 class StepCheck(BaseModel):

@@ -21,6 +21,7 @@ from projections.timeline import StepCheck, Timeline
 STATE_WORDS = {
     "met": ("tepat waktu", "met"),
     "late": ("terlambat", "late"),
+    "upcoming": ("belum jatuh tempo", "not yet due"),
     "due": ("berjalan", "due"),
     "overdue": ("melewati batas", "overdue"),
     "closed": ("tidak dilakukan (kasus ditutup)", "not done (case closed)"),

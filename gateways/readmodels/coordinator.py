@@ -89,6 +89,7 @@ _DDL = [
         due_at timestamptz NOT NULL,
         done_at timestamptz,
         state text NOT NULL,
+        due_from timestamptz,
         PRIMARY KEY (case_id, step_key))""",
     """CREATE INDEX IF NOT EXISTS case_steps_by_district
         ON {schema}.case_steps (district, state, due_at)""",
@@ -101,6 +102,11 @@ _DDL = [
         set_aside_at timestamptz NOT NULL DEFAULT now(),
         last_failed_at timestamptz NOT NULL DEFAULT now())""",
 ]
+
+# Columns added since the tables were first created, for tables an earlier version made.
+# Rows written before have them empty until the next rebuild (`simpul project --rebuild`):
+# a ranged step written so shows as due from its start rather than upcoming.
+_ADDED_COLUMNS = (("case_steps", "due_from", "timestamptz"),)
 
 # What the database refuses because of one case's values; anything else fails the batch.
 _UNWRITABLE = (psycopg.DataError, psycopg.IntegrityError, ValueError, TypeError, OverflowError)
@@ -127,7 +133,7 @@ _REFERRAL_COLUMNS, _REFERRAL_TYPES = _copy_columns(
 _STEP_COLUMNS, _STEP_TYPES = _copy_columns(
     "case_id uuid, key text, district text, code text, stage text, title_en text, "
     "title_id text, agency text, referral_id text, limit_minutes int4, started_at timestamptz, "
-    "due_at timestamptz, done_at timestamptz, state text"
+    "due_at timestamptz, done_at timestamptz, state text, due_from timestamptz"
 )
 _case_scalars = attrgetter(*_CASE_COLUMNS[:-1])
 _referral_values = attrgetter(*_REFERRAL_COLUMNS)
@@ -142,6 +148,7 @@ def _case_values(case: Any) -> tuple[Any, ...]:
 # The state an open step has at a given moment; the query's clock decides, not the projector.
 _STATE_NOW = SQL(
     "CASE WHEN s.state = 'open' AND s.due_at < %(now)s THEN 'overdue' "
+    "WHEN s.state = 'open' AND s.due_from > %(now)s THEN 'upcoming' "
     "WHEN s.state = 'open' THEN 'due' ELSE s.state END"
 )
 
@@ -197,7 +204,33 @@ class CoordinatorStore:
                 for statement in _DDL:
                     conn.execute(self._sql(statement))
                 conn.execute(tracking_table(self.schema))
+        self._add_missing_columns()
         self._tables_ready = True
+
+    def _add_missing_columns(self) -> None:
+        with self.connect() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = %s",
+                (self.schema,),
+            )
+            present = {(str(table), str(column)) for table, column in curs.fetchall()}
+        missing = [added for added in _ADDED_COLUMNS if added[:2] not in present]
+        if not missing:
+            return
+        with self.connect() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+            for table, column, kind in missing:
+                conn.execute(
+                    SQL(
+                        "ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+                    ).format(
+                        schema=self._schema_id,
+                        table=Identifier(table),
+                        column=Identifier(column),
+                        kind=SQL(kind),
+                    )
+                )
 
     def _tables_exist(self) -> bool:
         with self.connect() as conn:
@@ -519,6 +552,7 @@ class CoordinatorStore:
             "    ORDER BY m.first_due, m.case_id LIMIT %(limit)s) "
             "SELECT p.case_id, p.first_due, c.register_number, c.stage, c.status, "
             "    c.case_worker_id, c.risk_level, "
+            "    count(*) FILTER (WHERE st.state_now = 'upcoming') AS upcoming, "
             "    count(*) FILTER (WHERE st.state_now = 'due') AS due, "
             "    count(*) FILTER (WHERE st.state_now = 'overdue') AS overdue, "
             "    count(*) FILTER (WHERE st.state_now = 'met') AS met, "
@@ -540,6 +574,7 @@ class CoordinatorStore:
         agencies_query = SQL(
             "WITH steps AS ({steps_now}) "
             "SELECT agency, "
+            "    count(*) FILTER (WHERE state_now = 'upcoming') AS upcoming, "
             "    count(*) FILTER (WHERE state_now = 'due') AS due, "
             "    count(*) FILTER (WHERE state_now = 'overdue') AS overdue, "
             "    count(*) FILTER (WHERE state_now = 'met') AS met, "

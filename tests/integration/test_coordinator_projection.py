@@ -2,7 +2,9 @@
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 
 from gateways.projectors.coordinator import (
@@ -13,8 +15,10 @@ from gateways.projectors.coordinator import (
 from gateways.projectors.histories import CaseHistories
 from gateways.projectors.rebuild import rebuild
 from gateways.projectors.runner import Batch, PositionMoved, Recorded, Runner
-from gateways.readmodels.coordinator import CaseFilters, CoordinatorStore, StepFilters
+from gateways.readmodels.coordinator import CaseChange, CaseFilters, CoordinatorStore, StepFilters
 from gateways.runtime import coordinator_store
+from projections.open_cases import CaseRows, OpenCase
+from projections.time_standards_dashboard import StepRow
 from services.cases import Cases
 from services.settings import Settings
 from tests.support.coordinator import record_case, record_mix
@@ -249,3 +253,76 @@ def test_the_dashboard_lists_open_steps_by_case_and_counts_by_agency(
         "luwu-utara", StepFilters(agency="police"), now=later, limit=50
     )
     assert [row["agency"] for row in police_only["agencies"]] == ["police"]
+
+
+def _ranged_referral_step(case_id: UUID, started: datetime) -> StepRow:
+    """Tanjungpinang T4: a referred service is due from day 3 and overdue after day 7."""
+    return StepRow(
+        case_id=case_id,
+        district="tanjungpinang",
+        code="L4.1",
+        stage="intervention",
+        title_en="Referred service delivered",
+        title_id="Layanan rujukan diberikan",
+        agency="health",
+        referral_id="r1",
+        limit_minutes=7 * 24 * 60,
+        started_at=started,
+        due_at=started + timedelta(days=7),
+        done_at=None,
+        state="open",
+        due_from=started + timedelta(days=3),
+    )
+
+
+def test_a_ranged_step_is_upcoming_until_its_range_starts_then_due_then_overdue(
+    store: CoordinatorStore,
+):
+    started = datetime(2024, 3, 4, 9, tzinfo=UTC)
+    case_id = uuid4()
+    case = OpenCase(
+        case_id=case_id,
+        register_number="TPI/2024/0001",
+        district="tanjungpinang",
+        stage="intervention",
+        status="open",
+        reported_at=started,
+        updated_at=started,
+        version=12,
+    )
+    store.ensure_tables()
+    store.write(
+        [CaseChange(CaseRows(case), steps=[_ranged_referral_step(case_id, started)])],
+        "ranged-step-check",
+        after=None,
+        to=1,
+    )
+
+    def state_on(day: float) -> str:
+        dashboard = store.step_dashboard(
+            "tanjungpinang",
+            StepFilters(states=("upcoming", "due", "overdue")),
+            now=started + timedelta(days=day),
+            limit=10,
+        )
+        [row] = dashboard["cases"]
+        [step] = row["steps"]
+        return str(step["state"])
+
+    assert [state_on(day) for day in (2.9, 3, 7, 7.1)] == ["upcoming", "due", "due", "overdue"]
+
+
+def test_tables_made_before_a_column_was_added_get_it(pg_cases: Cases, database_url: str):
+    old = coordinator_store(pg_cases, "coordinator_before_due_from")
+    old.create_tables()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE coordinator_before_due_from.case_steps DROP COLUMN due_from")
+
+    coordinator_store(pg_cases, "coordinator_before_due_from").ensure_tables()
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'coordinator_before_due_from' AND table_name = 'case_steps'"
+        ).fetchall()
+    assert ("due_from",) in columns

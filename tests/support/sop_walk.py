@@ -148,8 +148,9 @@ class SeedWalk:
         due_from: timedelta | None = None,
         referral_id: str | None = None,
     ) -> datetime:
-        """``code``'s time standard is ``limit`` (a range: due from ``due_from``); at its end
-        the step is due, one second later overdue. Leaves the clock at the end."""
+        """``code``'s time standard is ``limit`` (a range: upcoming until ``due_from``, then
+        due); at its end the step is due, one second later overdue. Leaves the clock at the
+        end."""
         due = self._one(self.due_steps()["steps"], code, referral_id)
         started, due_at = moment(due["started_at"]), moment(due["due_at"])
         assert due["limit_minutes"] == limit // timedelta(minutes=1), (code, due)
@@ -158,6 +159,11 @@ class SeedWalk:
             assert due["due_from"] is None, (code, due)
         else:
             assert moment(due["due_from"]) - started == due_from, (code, due)
+            # Not due before the range starts, due from its first moment.
+            falls_due = started + due_from
+            before = self.step(code, referral_id, as_of=falls_due - ONE_SECOND)
+            assert before["state"] == "upcoming", (code, before)
+            assert self.step(code, referral_id, as_of=falls_due)["state"] == "due", code
         assert self.clock.now <= due_at, f"{code}: the walk is already past its due time"
         self.clock.now = due_at
         at_end = self.due_steps()

@@ -782,9 +782,15 @@ def test_a_range_falls_due_at_its_start_and_is_overdue_only_after_its_end():
     tanjungpinang = PROFILES.profile("tanjungpinang")
     scenario = planned_case().refer(days(2), "r1", due_after=days(2) + days(7))
 
-    (on_day_6,) = [s for s in scenario.schedule(days(2 + 6), tanjungpinang) if s.code == "L4.1"]
-    (on_day_8,) = [s for s in scenario.schedule(days(2 + 8), tanjungpinang) if s.code == "L4.1"]
+    def on(day: float) -> StepStatus:
+        (status,) = [s for s in scenario.schedule(days(2 + day), tanjungpinang) if s.code == "L4.1"]
+        return status
 
+    on_day_6, on_day_8 = on(6), on(8)
+
+    assert on(3 - 1 / 1440).state == StepState.UPCOMING
+    assert on(3).state == StepState.DUE
+    assert on(7).state == StepState.DUE
     assert on_day_6.state == StepState.DUE
     assert on_day_6.due_from == (T0 + days(2 + 3)).astimezone(tanjungpinang.timezone)
     assert on_day_8.state == StepState.OVERDUE

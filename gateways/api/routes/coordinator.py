@@ -34,7 +34,7 @@ VIEW_ERRORS: dict[int | str, dict[str, object]] = {
 }
 # A profile's step code: Luwu Utara's L1.5 or L1.5-ack, Tanjungpinang's T3, Kutai Timur's K-C8.
 STEP_CODE = r"^[A-Z]{1,3}(-[A-Z]{1,3})?\d+(\.\d+)*(-[a-z]+)?$"
-DashboardState = Literal["due", "overdue", "met", "late", "closed"]
+DashboardState = Literal["upcoming", "due", "overdue", "met", "late", "closed"]
 
 
 def office_reader(actor: ActorDep, read: CaseReadDep, cases: CasesDep) -> Actor:
@@ -190,6 +190,7 @@ def workload(actor: OfficeReader, store: CoordinatorViewsDep, cases: CasesDep) -
 
 
 class StepCounts(BaseModel):
+    upcoming: int = Field(description="Steps whose range (T4 3-7 hari) has not started")
     due: int
     overdue: int
     met: int
