@@ -111,6 +111,47 @@ def parse_duration(text: str) -> timedelta:
     return duration
 
 
+# What a recurring window counts (WindowStandard.activity): each event of the type is one.
+RECURRING_ACTIVITIES: Mapping[str, type[Case.Event]] = MappingProxyType(
+    {
+        "accompaniment": Case.AccompanimentRecorded,
+        "monitoring_visit": Case.MonitoringVisitRecorded,
+        "reintegration_visit": Case.ReintegrationVisitRecorded,
+    }
+)
+# More periods than this in one window is a profile mistake (a cadence in minutes).
+MAX_WINDOW_PERIODS = 52
+
+
+@dataclass(frozen=True)
+class WindowStandard:
+    """A recurring step: an ``activity`` owed at least once every ``every``, for ``length``.
+
+    The window opens at ``starts`` and is cut into periods of ``every`` (the last one
+    ends with the window). Each period is a step of its own, coded ``<code>-<n>``:
+    upcoming until it begins, due during it, met by the first activity in it, overdue
+    once it ended without one (L4.4 accompaniment "1-3 bulan").
+    """
+
+    code: str
+    stage: str
+    title_id: str
+    title_en: str
+    starts: str
+    activity: str
+    every: timedelta
+    length: timedelta
+
+    def periods(self) -> list[tuple[timedelta, timedelta]]:
+        """Each period's start and end, counted from the window's opening."""
+        bounds = []
+        start = timedelta(0)
+        while start < self.length:
+            bounds.append((start, min(start + self.every, self.length)))
+            start += self.every
+        return bounds
+
+
 @dataclass(frozen=True)
 class StepStandard:
     code: str
@@ -178,6 +219,8 @@ class TimeStandardProfile:
     # is: P5 mediation, T3 review, K-C5 conference) as this district numbers them, where
     # its own SOP has the step under another number (Kota Batu's mediation is B5).
     step_numbers: Mapping[str, str] = field(default_factory=dict)
+    # Recurring steps (L4.4 accompaniment): an activity owed once per period of a window.
+    windows: tuple[WindowStandard, ...] = ()
 
     def own_step(self, step: str | None) -> str | None:
         """The district's number for a step Simpul labels ``step`` (refusals, timeline)."""
@@ -222,6 +265,56 @@ def _milestone(raw: Mapping[str, Any], key: str, where: str, per_referral: bool)
             "only a step with per_referral = true can use it"
         )
     return name
+
+
+def _window(raw: Any, index: int) -> WindowStandard:
+    where = f"windows[{index}]"
+    if not isinstance(raw, Mapping):
+        raise ProfileError(f"{where}: must be a table")
+    code = _text(raw, "code", where)
+    where = f"{where} ({code})"
+    durations: dict[str, timedelta] = {}
+    for key in ("every", "length"):
+        try:
+            durations[key] = parse_duration(_required(raw, key, where))
+        except ProfileError as error:
+            raise ProfileError(f"{where}: '{key}': {error}") from None
+    every, length = durations["every"], durations["length"]
+    if length < every:
+        raise ProfileError(f"{where}: 'length' must be at least 'every'")
+    if length / every > MAX_WINDOW_PERIODS:
+        raise ProfileError(
+            f"{where}: 'every' cuts 'length' into more than {MAX_WINDOW_PERIODS} periods"
+        )
+    activity = _text(raw, "activity", where)
+    if activity not in RECURRING_ACTIVITIES:
+        known = ", ".join(sorted(RECURRING_ACTIVITIES))
+        raise ProfileError(
+            f"{where}: 'activity' names unknown activity {activity!r}; known: {known}"
+        )
+    return WindowStandard(
+        code=code,
+        stage=_text(raw, "stage", where),
+        title_id=_text(raw, "title_id", where),
+        title_en=_text(raw, "title_en", where),
+        starts=_milestone(raw, "starts", where, per_referral=False),
+        activity=activity,
+        every=every,
+        length=length,
+    )
+
+
+def _windows(data: Mapping[str, Any], steps: Sequence[StepStandard]) -> tuple[WindowStandard, ...]:
+    raw_windows = data.get("windows", [])
+    if not isinstance(raw_windows, list):
+        raise ProfileError("windows: must be a list of tables ([[windows]])")
+    windows = [_window(raw, index) for index, raw in enumerate(raw_windows)]
+    codes = {step.code for step in steps}
+    for index, window in enumerate(windows):
+        if window.code in codes:
+            raise ProfileError(f"windows[{index}]: 'code' {window.code!r} repeats a step's code")
+        codes.add(window.code)
+    return tuple(windows)
 
 
 def _step(raw: Any, index: int) -> StepStandard:
@@ -449,6 +542,7 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
         served_complaint_kinds=_complaints(data)[1],
         processes=processes,
         step_numbers=_step_numbers(data),
+        windows=_windows(data, steps),
     )
 
 
@@ -546,6 +640,8 @@ class CaseMilestones:
     risk_level: str | None = None  # as the latest classification says
     district_handling: bool = False  # classified, and routed to no handover
     cycles: tuple[AssessmentCycle, ...] = ()  # oldest first; the last is current
+    # Each recurring activity's events (RECURRING_ACTIVITIES), as (time, version), in order.
+    activities: Mapping[str, tuple[tuple[datetime, int], ...]] = field(default_factory=dict)
     referrals: tuple[ReferralMilestones, ...] = ()  # in the order referred
     # The version of the event that set each case milestone, by name.
     versions: Mapping[str, int] = field(default_factory=dict)
@@ -613,9 +709,13 @@ class _MilestoneFold:
         self.district_handling = False
         self.cycles: list[AssessmentCycle] = []
         self.referrals: dict[str, ReferralMilestones] = {}
+        self.activities: dict[str, list[tuple[datetime, int]]] = {}
 
     def apply(self, event: Case.Event) -> None:
         at, version = event.timestamp, event.originator_version
+        for activity, event_type in RECURRING_ACTIVITIES.items():
+            if isinstance(event, event_type):
+                self.activities.setdefault(activity, []).append((at, version))
         cycle = self.cycles[-1] if self.cycles else None
         if event.first_marks is not None:
             self._first(event.first_marks, event)
@@ -726,6 +826,7 @@ class _MilestoneFold:
             district_handling=self.district_handling,
             cycles=tuple(self.cycles),
             referrals=tuple(self.referrals.values()),
+            activities={name: tuple(times) for name, times in self.activities.items()},
             versions=dict(self.versions),
         )
 
@@ -802,6 +903,8 @@ def step_schedule(
             status = _status(step, milestones, referral, now, profile.timezone)
             if status is not None:
                 statuses.append(status)
+    for window in profile.windows:
+        statuses.extend(_window_statuses(window, milestones, now, profile.timezone))
     return sorted(statuses, key=lambda s: (s.due_at, _code_order(s.code), s.referral_id or ""))
 
 
@@ -859,6 +962,60 @@ def _status(
             (started_at + step.due_from).astimezone(timezone) if step.due_from is not None else None
         ),
     )
+
+
+def _window_statuses(
+    window: WindowStandard, milestones: CaseMilestones, now: datetime, timezone: ZoneInfo
+) -> list[StepStatus]:
+    """One status per period of an opened window; all of them from its opening.
+
+    Every period is listed as soon as the window opens, later ones upcoming, so the
+    views (which judge open steps by their own clock) see each fall due in turn.
+    """
+    opened = milestones.at(window.starts)
+    if opened is None:
+        return []
+    activities = milestones.activities.get(window.activity, ())
+    closed_before = milestones.is_closed and _owed_before_closing(
+        milestones.version_of(window.starts), milestones
+    )
+    periods = window.periods()
+    statuses = []
+    for number, (begins, ends) in enumerate(periods, start=1):
+        period_start, period_end = opened + begins, opened + ends
+        last = number == len(periods)
+        done = next(
+            (
+                (at, version)
+                for at, version in activities
+                if period_start <= at and (at < period_end or (last and at == period_end))
+            ),
+            None,
+        )
+        if done is not None:
+            state = StepState.MET
+        elif closed_before:
+            state = StepState.CLOSED
+        elif now < period_start:
+            state = StepState.UPCOMING
+        else:
+            state = StepState.DUE if now <= period_end else StepState.OVERDUE
+        statuses.append(
+            StepStatus(
+                code=f"{window.code}-{number}",
+                stage=window.stage,
+                title_id=f"{window.title_id} ({number}/{len(periods)})",
+                title_en=f"{window.title_en} ({number}/{len(periods)})",
+                limit=period_end - opened,
+                started_at=opened.astimezone(timezone),
+                due_at=period_end.astimezone(timezone),
+                done_at=done[0].astimezone(timezone) if done is not None else None,
+                state=state,
+                done_version=done[1] if done is not None else None,
+                due_from=period_start.astimezone(timezone) if number > 1 else None,
+            )
+        )
+    return statuses
 
 
 def _owed_before_closing(started_by: int | None, milestones: CaseMilestones) -> bool:

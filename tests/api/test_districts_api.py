@@ -470,6 +470,21 @@ def test_a_profile_shows_its_limits_per_service_and_its_approval_step(
     assert {"K-C3", "K-C5", "K-C8"} <= {step["code"] for step in kutai["steps"]}
 
 
+def test_a_profile_shows_its_recurring_windows_and_its_own_step_numbers(
+    client: TestClient, auth: Headers
+):
+    luwu = client.get("/api/v1/profiles/luwu-utara", headers=auth("coordinator")).json()
+    batu = client.get("/api/v1/profiles/kota-batu", headers=auth("coordinator")).json()
+
+    (accompaniment,) = luwu["windows"]
+    assert (accompaniment["code"], accompaniment["activity"]) == ("L4.4", "accompaniment")
+    assert (accompaniment["every_minutes"], accompaniment["length_minutes"]) == (
+        30 * 24 * 60,
+        90 * 24 * 60,
+    )
+    assert (batu["windows"], batu["step_numbers"]) == ([], {"P5": "B5"})
+
+
 @pytest.mark.parametrize(
     ("kind", "routing", "stage"),
     [

@@ -636,7 +636,10 @@ def test_luwu_utara_l1_to_l6_each_step_within_its_time_standard(
     walk.assess("further", "physical", "Healing bruises on both forearms.", agency="health")
     walk.deliver("health", medical, "Examined; visum issued.")
     walk.met("L4.1", medical)
+    # L4.4: accompaniment during the intervention, 1-3 bulan: once in each 30 days of 3 months
     walk.worker("/cases/{case}/accompaniment", {"activity": OFFICE_ONLY[7]})
+    assert walk.step("L4.4-1", None)["state"] == "met"
+    assert walk.step("L4.4-2", None)["state"] == "upcoming"
     walk.at_the_limit("L4.1", 7 * DAY, legal)
     walk.at_the_limit("L4.1", 7 * DAY, school)
     walk.deliver("police", legal, "Report taken; file to the prosecutor.")
@@ -688,6 +691,7 @@ def test_luwu_utara_l1_to_l6_each_step_within_its_time_standard(
             ("L2.1", None): 120,
             ("L2.7", None): 60,
             ("L3.5", None): 3 * 24 * 60 + 60,
+            ("L4.4-1", None): 30 * 24 * 60,
             ("L4.1", specialist): 2 * 24 * 60,
             ("L4.1", medical): 7 * 24 * 60,
             ("L4.1", legal): 7 * 24 * 60,

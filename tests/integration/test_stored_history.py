@@ -39,7 +39,7 @@ DERIVED = json.loads((FIXTURE / "derived.json").read_text())
 EVALUATED_AT = datetime.fromisoformat(STORE["evaluated_at"])
 # Steps the profiles gained since: a new clock on old history, which earlier code could
 # not list. The history reads the same; the comparison leaves these steps out.
-STEPS_ADDED_SINCE = frozenset({"L1.5-ack"})
+STEPS_ADDED_SINCE = frozenset({"L1.5-ack", "L4.4-1", "L4.4-2", "L4.4-3"})
 
 
 def _json(value: Any) -> Any:

@@ -1203,6 +1203,7 @@ def test_every_known_milestone_is_read_off_a_full_case():
     scenario.assess(minutes(60))
     scenario.do(minutes(65), "review_assessment", outcome="agreed")
     scenario.conclude(minutes(70)).agree_plan(days(1))
+    scenario.do(days(1) + minutes(30), "record_accompaniment", activity="to the puskesmas")
     scenario.do(
         days(1),
         "recommend_referral",
@@ -1250,7 +1251,11 @@ def test_every_known_milestone_is_read_off_a_full_case():
     assert all(milestones.holds(condition) for condition in KNOWN_CONDITIONS)
     assert milestones.is_closed
     schedule = step_schedule(LUWU_UTARA, milestones, T0 + days(9))
-    assert [s.code for s in schedule if s.state != StepState.MET] == []
+    # The L4.4 window's later months fell after the case closed: owed no more.
+    assert {s.code: s.state for s in schedule if s.state != StepState.MET} == {
+        "L4.4-2": StepState.CLOSED,
+        "L4.4-3": StepState.CLOSED,
+    }
 
 
 # ---- Limits per service and per risk (L2.3, L4.1) ----------------------------------------
@@ -1524,3 +1529,97 @@ def test_a_district_names_simpuls_steps_by_its_own_numbers():
     assert LUWU_UTARA.own_step("P5") == "P5"
     assert PROFILES.profile("kutai-timur").own_step("L3.3") == "K-C5"
     assert LUWU_UTARA.own_step(None) is None
+
+
+# ---- Recurring windows (L4.4 accompaniment "1-3 bulan") ---------------------------------
+
+
+def accompanied(*days_after_plan: float) -> Scenario:
+    """A plan agreed on day 2, then an accompaniment on each day given after it."""
+    scenario = planned_case()
+    for day in days_after_plan:
+        scenario.do(days(2 + day), "record_accompaniment", activity="home visit")
+    return scenario
+
+
+def window(scenario: Scenario, now_after_plan: float) -> dict[str, StepStatus]:
+    return {
+        s.code: s for s in scenario.schedule(days(2 + now_after_plan)) if s.code.startswith("L4.4-")
+    }
+
+
+def test_l4_4_accompaniment_is_owed_once_in_each_30_days_of_the_3_months_after_the_plan():
+    periods = window(accompanied(), 10)
+
+    assert list(periods) == ["L4.4-1", "L4.4-2", "L4.4-3"]
+    assert [p.state for p in periods.values()] == [
+        StepState.DUE,
+        StepState.UPCOMING,
+        StepState.UPCOMING,
+    ]
+    assert periods["L4.4-2"].due_from == T0 + days(2 + 30)
+    assert periods["L4.4-3"].due_at == T0 + days(2 + 90)
+
+
+def test_l4_4_a_month_without_accompaniment_is_overdue_and_one_with_it_met():
+    scenario = accompanied(5, 65)
+
+    periods = window(scenario, 70)
+
+    assert periods["L4.4-1"].state == StepState.MET
+    assert periods["L4.4-1"].done_at == T0 + days(2 + 5)
+    assert periods["L4.4-2"].state == StepState.OVERDUE
+    assert periods["L4.4-3"].state == StepState.MET
+
+
+def test_l4_4_a_case_closed_early_owes_the_rest_of_the_window_no_more():
+    scenario = accompanied(5)
+    scenario.do(days(2 + 20), "terminate", kind="unilateral", reason="whereabouts_unknown")
+
+    periods = window(scenario, 80)
+
+    assert [p.state for p in periods.values()] == [
+        StepState.MET,
+        StepState.CLOSED,
+        StepState.CLOSED,
+    ]
+
+
+def test_only_luwu_utaras_regulation_sets_an_accompaniment_window():
+    assert [w.code for w in LUWU_UTARA.windows] == ["L4.4"]
+    assert (LUWU_UTARA.windows[0].every, LUWU_UTARA.windows[0].length) == (days(30), days(90))
+    assert all(PROFILES.profile(d).windows == () for d in ("kota-batu", "tanjungpinang"))
+
+
+def window_data(**overrides: Any) -> dict[str, Any]:
+    return {
+        "code": "W1",
+        "stage": "intervention",
+        "title_id": "Pendampingan",
+        "title_en": "Accompaniment",
+        "starts": "intervention_plan_agreed",
+        "activity": "accompaniment",
+        "every": "30d",
+        "length": "90d",
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"activity": "dancing"}, "windows[0] (W1): 'activity' names unknown activity"),
+        ({"starts": "referred"}, "windows[0] (W1): 'starts' is the referral milestone"),
+        ({"every": "40d", "length": "30d"}, "windows[0] (W1): 'length' must be at least"),
+        ({"every": "1m"}, "windows[0] (W1): 'every' cuts 'length' into more than 52"),
+        ({"every": "soon"}, "windows[0] (W1): 'every'"),
+        ({"code": "S1"}, "windows[0]: 'code' 'S1' repeats a step's code"),
+    ],
+)
+def test_a_bad_window_names_the_window_and_the_field(overrides, message):
+    data = profile_data(steps=[step_data(code="S1")], windows=[window_data(**overrides)])
+
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(data)
+
+    assert str(caught.value).startswith(message)

@@ -32,8 +32,9 @@ VIEW_ERRORS: dict[int | str, dict[str, object]] = {
     422: {"model": Problem, "description": "A query parameter is invalid; the problem names it"},
     503: {"model": Problem, "description": "The store behind the views is unreachable"},
 }
-# A profile's step code: Luwu Utara's L1.5 or L1.5-ack, Tanjungpinang's T3, Kutai Timur's K-C8.
-STEP_CODE = r"^[A-Z]{1,3}(-[A-Z]{1,3})?\d+(\.\d+)*(-[a-z]+)?$"
+# A profile's step code: Luwu Utara's L1.5, L1.5-ack or L4.4-2 (a window's second period),
+# Tanjungpinang's T3, Kutai Timur's K-C8.
+STEP_CODE = r"^[A-Z]{1,3}(-[A-Z]{1,3})?\d+(\.\d+)*(-[a-z]+|-\d+)?$"
 DashboardState = Literal["upcoming", "due", "overdue", "met", "late", "closed"]
 
 

@@ -58,6 +58,17 @@ def me(actor: ActorDep) -> Me:
 DISTRICT_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
+class WindowOut(BaseModel):
+    code: str = Field(description="Each period is a step coded <code>-<n>")
+    stage: str
+    title_id: str
+    title_en: str
+    starts: str = Field(description="The milestone that opens the window")
+    activity: str = Field(description="What each period needs at least once")
+    every_minutes: int = Field(description="The length of one period")
+    length_minutes: int = Field(description="The length of the whole window")
+
+
 class StepStandardOut(BaseModel):
     code: str
     stage: str
@@ -117,6 +128,10 @@ class ProfileOut(BaseModel):
         "mediation P5 is its B5); refusals and the timeline use the district's numbers",
     )
     steps: list[StepStandardOut]
+    windows: list[WindowOut] = Field(
+        default_factory=list,
+        description="Recurring steps: an activity owed in each period (L4.4 accompaniment)",
+    )
 
 
 def _minutes(limits: Mapping[str, timedelta]) -> dict[str, int]:
@@ -171,5 +186,18 @@ def district_profile(
                 per_referral=step.per_referral,
             )
             for step in profile.steps
+        ],
+        windows=[
+            WindowOut(
+                code=window.code,
+                stage=window.stage,
+                title_id=window.title_id,
+                title_en=window.title_en,
+                starts=window.starts,
+                activity=window.activity,
+                every_minutes=int(window.every.total_seconds() // 60),
+                length_minutes=int(window.length.total_seconds() // 60),
+            )
+            for window in profile.windows
         ],
     )
