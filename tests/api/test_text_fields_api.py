@@ -144,7 +144,11 @@ def test_a_control_character_in_any_text_field_of_any_command_is_refused_naming_
     document = Document(client.get("/api/v1/openapi.json").json())
     checked = 0
     for path, body in _command_bodies(client):
-        url = path.replace("{case_id}", case_id).replace("{referral_id}", str(uuid4()))
+        url = (
+            path.replace("{case_id}", case_id)
+            .replace("{referral_id}", str(uuid4()))
+            .replace("{outreach_id}", str(uuid4()))
+        )
         for where in document.strings(body):
             response = client.post(url, json=_poisoned(body, where), headers=auth("coordinator"))
 
