@@ -18,6 +18,7 @@ Every read is recorded in the access log before data leaves the store, under
 the outreach's id (a list, with no id), as case reads are.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -105,15 +106,16 @@ class MapVulnerability(CommandModel):
     vulnerable_children: int = Field(ge=0, le=1_000_000)
 
 
-class OutreachCommand(CommandModel):
-    """A step on an existing outreach."""
+class OutreachCommand(CommandModel, ABC):
+    """A step on an existing outreach. Subclasses declare their ``step`` and ``apply``."""
 
     step: ClassVar[str]
     path: ClassVar[str]
     title: ClassVar[str]
 
+    @abstractmethod
     def apply(self, outreach: Outreach) -> None:
-        raise NotImplementedError
+        """Call the aggregate's step method; it checks the rules and records the events."""
 
 
 class VerifyInitialData(OutreachCommand):
