@@ -113,9 +113,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _fingerprint(command: str, case_id: UUID | None, arguments: dict[str, Any]) -> str:
+def request_fingerprint(command: str, subject_id: UUID | None, arguments: dict[str, Any]) -> str:
+    """What an idempotent request asked for: the command, the aggregate it names, its body."""
     body = json.dumps(
-        {"command": command, "case_id": str(case_id) if case_id else None, "arguments": arguments},
+        {
+            "command": command,
+            "case_id": str(subject_id) if subject_id else None,
+            "arguments": arguments,
+        },
         sort_keys=True,
         default=str,
     )
@@ -280,8 +285,8 @@ class Cases(Application[UUID]):
             profile = self.profiles.profile(actor.district)
         except UnknownDistrict:
             raise InvalidValue("district", "the caller's district has no profile") from None
-        request_hash = _fingerprint("report_case", None, report.model_dump(mode="json"))
-        replay = self._replay(actor, idempotency_key, request_hash)
+        request_hash = request_fingerprint("report_case", None, report.model_dump(mode="json"))
+        replay = self.replayed(actor, idempotency_key, request_hash)
         if replay is not None:
             return replay
         case_id = case_id or uuid4()
@@ -298,11 +303,18 @@ class Cases(Application[UUID]):
                 )
                 companions = [together(case)] if together is not None else []
             recorded = tuple(type(event).__name__ for event in case.pending_events)
-            record = self._command_record(actor, idempotency_key, request_hash, case, recorded)
+            record = self.command_record(
+                actor,
+                idempotency_key,
+                request_hash,
+                case,
+                recorded,
+                register_number=case.register_number,
+            )
             try:
                 self.save(register, case, *companions, command=record)
             except IntegrityError:
-                replay = self._replay(actor, idempotency_key, request_hash)
+                replay = self.replayed(actor, idempotency_key, request_hash)
                 if replay is not None:
                     return replay
                 continue  # another report took the register's next number first
@@ -325,8 +337,10 @@ class Cases(Application[UUID]):
         of an optional process the case's district does not run (its profile's
         ``processes``) is refused, after the check of who may act.
         """
-        request_hash = _fingerprint(command.operation(), case_id, command.model_dump(mode="json"))
-        replay = self._replay(actor, idempotency_key, request_hash)
+        request_hash = request_fingerprint(
+            command.operation(), case_id, command.model_dump(mode="json")
+        )
+        replay = self.replayed(actor, idempotency_key, request_hash)
         if replay is not None:
             return replay
         for _attempt in range(MAX_CONFLICT_RETRIES):
@@ -351,11 +365,18 @@ class Cases(Application[UUID]):
                 refusal.step = profile.own_step(refusal.step)
                 raise
             recorded = tuple(type(event).__name__ for event in case.pending_events)
-            record = self._command_record(actor, idempotency_key, request_hash, case, recorded)
+            record = self.command_record(
+                actor,
+                idempotency_key,
+                request_hash,
+                case,
+                recorded,
+                register_number=case.register_number,
+            )
             try:
                 self.save(case, command=record)
             except IntegrityError:
-                replay = self._replay(actor, idempotency_key, request_hash)
+                replay = self.replayed(actor, idempotency_key, request_hash)
                 if replay is not None:
                     return replay
                 if expected_version is not None:
@@ -366,9 +387,10 @@ class Cases(Application[UUID]):
             return CommandResult(case.id, case.version, case.register_number, recorded)
         raise VersionConflict(case_id, None, self._load(case_id).version)
 
-    def _replay(
+    def replayed(
         self, actor: Actor, idempotency_key: str | None, request_hash: str
     ) -> CommandResult | None:
+        """The first answer to a retried request (None if the key is new or absent)."""
         if idempotency_key is None:
             return None
         log: CommandLog = self.recorder  # type: ignore[assignment]  # the recorder is ours (gateways/eventstore)
@@ -380,21 +402,26 @@ class Cases(Application[UUID]):
         return record.result()
 
     @staticmethod
-    def _command_record(
+    def command_record(
         actor: Actor,
         idempotency_key: str | None,
         request_hash: str,
-        case: Case,
+        aggregate: Aggregate,
         recorded: Sequence[str],
+        *,
+        register_number: str,
     ) -> CommandRecord | None:
+        """What the store keeps, with the events, to answer a retry (None without a key).
+
+        ``aggregate`` is the case, or the outreach, the command recorded its events on."""
         if idempotency_key is None:
             return None
         return CommandRecord(
             key_hash=_key_hash(actor, idempotency_key),
             request_hash=request_hash,
-            case_id=case.id,
-            version=case.version,
-            register_number=case.register_number,
+            case_id=aggregate.id,
+            version=aggregate.version,
+            register_number=register_number,
             recorded=tuple(recorded),
         )
 

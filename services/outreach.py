@@ -54,7 +54,7 @@ from services.case_commands import (
     ReportCase,
     UserId,
 )
-from services.cases import MAX_CONFLICT_RETRIES, Cases
+from services.cases import MAX_CONFLICT_RETRIES, Cases, CommandResult, request_fingerprint
 
 OUTREACH_TOPICS: tuple[str, ...] = tuple(get_topic(cls) for cls in OUTREACH_EVENT_TYPES)
 # How many notifications one page of the district list reads from the store.
@@ -226,8 +226,17 @@ class OutreachRecords:
 
     # ---- Commands ---------------------------------------------------------------------
 
-    def map_vulnerability(self, actor: Actor, command: MapVulnerability) -> OutreachResult:
-        """K-O1: starts an outreach in the caller's district."""
+    def map_vulnerability(
+        self, actor: Actor, command: MapVulnerability, *, idempotency_key: str | None = None
+    ) -> OutreachResult:
+        """K-O1: starts an outreach in the caller's district; a retry with the same
+        ``idempotency_key`` answers the outreach the first request started."""
+        request_hash = request_fingerprint(
+            "outreach.map_vulnerability", None, command.model_dump(mode="json")
+        )
+        replay = self.cases.replayed(actor, idempotency_key, request_hash)
+        if replay is not None:
+            return _replayed(replay)
         self.access.require_may_do_outreach(actor, actor.district, leads=False)
         self.cases.profiles.profile(actor.district).require_runs(
             vocab.Process.OUTREACH, step="K-O1"
@@ -242,7 +251,13 @@ class OutreachRecords:
                 poor_families=command.poor_families,
                 vulnerable_children=command.vulnerable_children,
             )
-        return self._save(outreach)
+        try:
+            return self._save(outreach, actor, idempotency_key, request_hash)
+        except IntegrityError:
+            replay = self.cases.replayed(actor, idempotency_key, request_hash)
+            if replay is None:
+                raise
+            return _replayed(replay)
 
     def execute(
         self,
@@ -251,8 +266,17 @@ class OutreachRecords:
         command: OutreachCommand,
         *,
         expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> OutreachResult:
-        """One step: load, check who may, decide, save (deciding again after a race)."""
+        """One step: load, check who may, decide, save (deciding again after a race).
+
+        A repeated ``idempotency_key`` with the same step answers the first request."""
+        request_hash = request_fingerprint(
+            f"outreach.{command.path}", outreach_id, command.model_dump(mode="json")
+        )
+        replay = self.cases.replayed(actor, idempotency_key, request_hash)
+        if replay is not None:
+            return _replayed(replay)
         for _attempt in range(MAX_CONFLICT_RETRIES):
             outreach = self._visible(actor, outreach_id)
             self.access.require_may_do_outreach(actor, outreach.district, leads=False)
@@ -261,8 +285,11 @@ class OutreachRecords:
             with acting_as(actor, self.cases.clock()):
                 command.apply(outreach)
             try:
-                return self._save(outreach)
+                return self._save(outreach, actor, idempotency_key, request_hash)
             except IntegrityError:
+                replay = self.cases.replayed(actor, idempotency_key, request_hash)
+                if replay is not None:
+                    return _replayed(replay)
                 if expected_version is not None:
                     raise OutreachChanged(outreach_id, self._load(outreach_id).version) from None
         raise OutreachChanged(outreach_id, self._load(outreach_id).version)
@@ -373,10 +400,24 @@ class OutreachRecords:
             raise OutreachNotFound(outreach_id)
         return outreach
 
-    def _save(self, outreach: Outreach) -> OutreachResult:
+    def _save(
+        self,
+        outreach: Outreach,
+        actor: Actor,
+        idempotency_key: str | None,
+        request_hash: str,
+    ) -> OutreachResult:
         recorded = tuple(type(event).__name__ for event in outreach.pending_events)
-        self.cases.save(outreach)
+        record = self.cases.command_record(
+            actor, idempotency_key, request_hash, outreach, recorded, register_number=""
+        )
+        self.cases.save(outreach, command=record)
         return OutreachResult(outreach.id, outreach.version, recorded)
+
+
+def _replayed(first: CommandResult) -> OutreachResult:
+    # The command log keeps the outreach's id where a case command keeps the case's.
+    return OutreachResult(first.case_id, first.version, first.recorded, replayed=True)
 
 
 def _outreach_event(event: object) -> Outreach.Event:

@@ -243,3 +243,63 @@ def test_a_step_based_on_a_stale_version_is_409_and_records_nothing(
     assert response.headers["ETag"] == '"1"'
     record = client.get(f"/api/v1/outreach/{outreach_id}", headers=auth("coordinator", **KUTIM))
     assert record.json()["version"] == 1
+
+
+def test_k_o1_retried_with_its_idempotency_key_answers_the_first_outreach(
+    client: TestClient, auth: Headers
+) -> None:
+    headers = auth("case_worker", **KUTIM, **{"Idempotency-Key": "k-o1-sangatta-utara-1"})
+    first = client.post("/api/v1/outreach", json=MAP, headers=headers)
+
+    again = client.post("/api/v1/outreach", json=MAP, headers=headers)
+
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json()["outreach_id"] == first.json()["outreach_id"]
+    assert again.json()["replayed"] is True
+    assert again.headers["Idempotent-Replayed"] == "true"
+    listed = client.get("/api/v1/outreach", headers=auth("coordinator", **KUTIM))
+    assert [o["outreach_id"] for o in listed.json()].count(first.json()["outreach_id"]) == 1
+    assert len(listed.json()) == 1
+
+
+def test_k_o4_retried_with_its_idempotency_key_records_one_home_visit(
+    client: TestClient, auth: Headers
+) -> None:
+    outreach_id = _mapped(client, auth)
+    for path, body in (
+        ("verification", {"finding": "vulnerability_confirmed"}),
+        ("information", {"source": "institution", "summary": "the school reports absences"}),
+    ):
+        assert _step(client, auth, outreach_id, path, body).status_code == 200
+    visit = _visit()
+    headers = auth("case_worker", **KUTIM, **{"Idempotency-Key": "k-o4-visit-0001"})
+    path = f"/api/v1/outreach/{outreach_id}/home-visits"
+
+    first = client.post(path, json=visit, headers=headers)
+    again = client.post(path, json=visit, headers=headers)
+
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert again.json()["version"] == first.json()["version"]
+    assert again.json()["replayed"] is True
+    record = client.get(f"/api/v1/outreach/{outreach_id}", headers=auth("coordinator", **KUTIM))
+    assert len(record.json()["home_visits"]) == 1
+    assert record.json()["version"] == first.json()["version"]
+
+
+def test_an_idempotency_key_reused_for_another_step_is_409_and_records_nothing(
+    client: TestClient, auth: Headers
+) -> None:
+    outreach_id = _mapped(client, auth)
+    headers = auth("case_worker", **KUTIM, **{"Idempotency-Key": "k-o2-once-only"})
+    path = f"/api/v1/outreach/{outreach_id}/verification"
+    assert (
+        client.post(path, json={"finding": "vulnerability_confirmed"}, headers=headers).status_code
+        == 200
+    )
+
+    reused = client.post(path, json={"finding": "case_found"}, headers=headers)
+
+    assert reused.status_code == 409
+    assert reused.json()["type"].endswith("idempotency-key-reused")
+    record = client.get(f"/api/v1/outreach/{outreach_id}", headers=auth("coordinator", **KUTIM))
+    assert record.json()["version"] == 2

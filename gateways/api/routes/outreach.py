@@ -12,7 +12,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from gateways.api.deps import ActorDep, CaseReadDep, ExpectedVersion, OutreachDep
+from gateways.api.deps import (
+    ActorDep,
+    CaseReadDep,
+    ExpectedVersion,
+    IdempotencyKey,
+    OutreachDep,
+)
 from gateways.api.problems import COMMAND_ERRORS, READ_ERRORS
 from projections.outreach_record import (
     OutreachRecord,
@@ -43,6 +49,8 @@ class OutreachAccepted(BaseModel):
 
 def _accepted(response: Response, result: OutreachResult) -> OutreachAccepted:
     response.headers["ETag"] = f'"{result.version}"'
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/outreach/{result.outreach_id}"
     return OutreachAccepted(
         outreach_id=result.outreach_id,
@@ -65,10 +73,15 @@ router = APIRouter(prefix="/outreach", tags=["outreach"])
     responses=COMMAND_ERRORS,
 )
 def map_vulnerability(
-    command: MapVulnerability, response: Response, outreach: OutreachDep, actor: ActorDep
+    command: MapVulnerability,
+    response: Response,
+    outreach: OutreachDep,
+    actor: ActorDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> OutreachAccepted:
     """Start an outreach in the caller's district from its vulnerability map (counts only)."""
-    return _accepted(response, outreach.map_vulnerability(actor, command))
+    result = outreach.map_vulnerability(actor, command, idempotency_key=idempotency_key)
+    return _accepted(response, result)
 
 
 @router.get(
@@ -134,8 +147,11 @@ def _step_endpoint(command: type[OutreachCommand]) -> Callable[..., OutreachAcce
         outreach: OutreachDep,
         actor: ActorDep,
         version: ExpectedVersion,
+        idempotency_key: IdempotencyKey = None,
     ) -> OutreachAccepted:
-        result = outreach.execute(actor, outreach_id, body, expected_version=version)
+        result = outreach.execute(
+            actor, outreach_id, body, expected_version=version, idempotency_key=idempotency_key
+        )
         return _accepted(response, result)
 
     return endpoint
