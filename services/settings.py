@@ -271,7 +271,6 @@ class Settings(BaseSettings):
                 for name, value in (
                     ("SIMPUL_DATABASE_URL", self.database_url),
                     ("SIMPUL_KAFKA_BOOTSTRAP_SERVERS", self.kafka_bootstrap_servers),
-                    ("SIMPUL_PERSON_MATCH_KEY", self.person_match_key),
                 )
                 if value is None
             ]
