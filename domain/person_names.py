@@ -2,9 +2,10 @@
 
 A name written by different officers differs in case, spaces, punctuation and the
 Indonesian spellings the 1972 reform changed (Soedjono / Sudjono / Sujono; Tjandra /
-Candra) or that families kept (Muhammad / Muhamad). The normal form folds those
-simply (the old j for y is left alone: it cannot be told from the j that dj became), so that a match is found by equality of the normal forms (and of their keyed
-fingerprints, services/person_fingerprints.py), never by comparing names in clear.
+Candra) or that families kept (Muhammad / Muhamad). The normal form folds those simply
+(the old j for y is left alone: it cannot be told from the j that dj became), so that a
+match is found by equality of the normal forms (and of their keyed fingerprints,
+services/person_fingerprints.py), never by comparing names in clear.
 
 It is deliberately plain: a folded name with the same birth date is a candidate for
 the office to look at, and the office decides (``Case.link_to_case``).

@@ -99,9 +99,7 @@ def test_the_same_name_and_birth_date_in_an_older_spelling_is_found_without_a_ni
 def test_a_case_of_another_district_shows_only_that_it_exists_there(
     client: TestClient, auth: Headers
 ) -> None:
-    elsewhere = _report(
-        client, auth("intake_officer", district="kota-batu"), name="Mawar", nik=NIK
-    )
+    elsewhere = _report(client, auth("intake_officer", district="kota-batu"), name="Mawar", nik=NIK)
     here = _report(client, auth("intake_officer"), name="Mawar", nik=NIK)
 
     shown = _same_person(client, here, auth("coordinator"))
@@ -186,7 +184,9 @@ def test_each_look_at_the_same_person_is_in_the_access_log(
 ) -> None:
     case_id = _report(client, auth("intake_officer"), name="Mawar", nik=NIK)
     headers = auth(
-        "coordinator", user="koordinator-01", **{"X-Access-Purpose": PURPOSE, "X-Request-ID": "sp-1"}
+        "coordinator",
+        user="koordinator-01",
+        **{"X-Access-Purpose": PURPOSE, "X-Request-ID": "sp-1"},
     )
 
     assert _same_person(client, case_id, headers).status_code == 200
