@@ -233,7 +233,10 @@ class SamePerson:
     def _other_case(self, actor: Actor, other_case_id: UUID, case: Case) -> Case | None:
         if other_case_id == case.id:
             return None  # the aggregate refuses it, by its rule
-        report = self.cases.history(other_case_id, lte=1)
+        try:
+            report = self.cases.history(other_case_id, lte=1)
+        except TypeError:  # the id of another aggregate (a register, an outreach)
+            raise LinkedCaseNotFound() from None
         if not report or not isinstance(report[0], Case.ReportReceived):
             raise LinkedCaseNotFound()
         if report[0].district != case.district:

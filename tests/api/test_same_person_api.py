@@ -3,14 +3,16 @@ fingerprints (NIK; name and birth date, spelling folded), links between cases, a
 district's case shown bare, agencies told nothing, every look in the access log, and a
 new report on a closed case continuing as a new, linked case (L6.5, L1.1)."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from fastapi.testclient import TestClient
 
+from domain.register import CaseRegister
 from services.access_log import AccessQuery
 from services.cases import Cases
+from tests.support.builders import COORDINATOR
 from tests.support.lifecycle import Headers, a_report_body, open_referred_case
 
 NIK = "7322011201140001"
@@ -133,8 +135,14 @@ def test_a_case_of_another_district_shows_only_that_it_exists_there(
     assert other_file["links"] == []  # Kota Batu's office decides about its own case
 
 
+def _register_id(cases: Cases, case_id: str) -> str:
+    """The id of the register that numbered the case: an aggregate that is no case."""
+    case = cases.visible_case(COORDINATOR, UUID(case_id))
+    return str(CaseRegister.register_id(case.district, datetime.now(UTC).year))
+
+
 def test_links_to_itself_an_unknown_case_or_an_unmatched_case_elsewhere_are_refused(
-    client: TestClient, auth: Headers
+    client: TestClient, auth: Headers, pg_cases: Cases
 ) -> None:
     here = _report(client, auth("intake_officer"), name="Mawar", nik=NIK)
     unmatched = _report(
@@ -159,7 +167,13 @@ def test_links_to_itself_an_unknown_case_or_an_unmatched_case_elsewhere_are_refu
 
     assert itself.status_code == 422 and itself.json()["rule"] == "link_to_itself"
     assert itself.json()["errors"][0]["field"] == "body.other_case_id"
+    register = client.post(
+        f"/api/v1/cases/{here}/links",
+        json={"other_case_id": _register_id(pg_cases, here), "basis": "officer"},
+        headers=auth("coordinator"),
+    )
     assert unknown.status_code == 404 and unknown.json()["rule"] == "linked_case_not_found"
+    assert register.status_code == 404 and register.json()["rule"] == "linked_case_not_found"
     assert elsewhere.status_code == 404 and elsewhere.json()["rule"] == "linked_case_not_found"
     file = client.get(f"/api/v1/cases/{here}", headers=auth("coordinator")).json()
     assert file["version"] == 1 and file["links"] == []
