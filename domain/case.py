@@ -35,6 +35,7 @@ from domain.errors import (
     AgencyNotConnected,
     CaseClosed,
     InvalidValue,
+    LinkRefused,
     ReferralNotFound,
     RuleViolated,
 )
@@ -61,6 +62,7 @@ from domain.vocabulary import (
     FormOfViolence,
     HandoverTarget,
     Jurisdiction,
+    LinkBasis,
     RecommendationStatus,
     ReferralStatus,
     ReintegrationActivity,
@@ -239,6 +241,7 @@ class Case(Aggregate):
         self.reunified = False
         self.reintegration_visits = 0
         self.reintegration_evaluated = False
+        self.linked_case_ids: set[UUID] = set()
 
     class OpenedFromOutreach(Event):
         """K-R1: the case was opened on the outreach team's recommendation (which outreach)."""
@@ -1778,6 +1781,69 @@ class Case(Aggregate):
     ) -> None:
         self._close(f"terminated:{reason}")
 
+    # ---- The same person again: links and reopening -------------------------
+    #
+    # A link is the register's record that two cases name the same person, not a
+    # step of handling, so a closed case takes it too: L6.5 closes the handling, and
+    # the register keeps the case to be found again.
+
+    class LinkedToCase(Event):
+        """Another case names the same person: which one, and on what basis it was found."""
+
+        other_case_id: UUID
+        basis: str
+        reason: str
+
+    def link_to_case(self, *, other_case_id: UUID, basis: str, reason: str = "") -> bool:
+        """Link this case to another naming the same person; False if already linked.
+
+        ``basis``: nik or name_and_birth_date where the keyed fingerprints matched,
+        officer where the office knows it otherwise (a reopening names it so).
+        """
+        if other_case_id == self.id:
+            raise LinkRefused(
+                "link_to_itself", "other_case_id", "a case cannot be linked to itself"
+            )
+        basis_value = value_of(LinkBasis, "basis", basis)
+        if other_case_id in self.linked_case_ids:
+            return False
+        self._linked_to_case(other_case_id=other_case_id, basis=basis_value, reason=reason)
+        return True
+
+    @event(LinkedToCase)
+    def _linked_to_case(self, other_case_id: UUID, basis: str, reason: str) -> None:
+        self.linked_case_ids.add(other_case_id)
+
+    class Reopened(Event):
+        """A closed case's person came back: the matter continues as a new, linked case.
+
+        The case stays closed: its steps, its termination (L6.1-L6.5, signed by both
+        sides) and its clocks stay as they were; the new case starts at L1.1.
+        """
+
+        new_case_id: UUID
+        reason: str
+
+    def reopen_as(self, *, new_case_id: UUID, reason: str) -> None:
+        """A new report on this closed case: it continues as ``new_case_id``, linked both ways.
+
+        An open case is not reopened: its own loop back is re-assessment (L5.5-5.6).
+        """
+        if not self.is_closed:
+            raise RuleViolated(
+                "case_not_closed",
+                "an open case is continued, not reopened: record the new report on it, or "
+                "loop back to assessment (L5.5)",
+                step="L5.5",
+            )
+        if new_case_id == self.id:
+            raise LinkRefused("link_to_itself", "new_case_id", "a case cannot reopen itself")
+        self._reopened(new_case_id=new_case_id, reason=required_text("reason", reason))
+
+    @event(Reopened)
+    def _reopened(self, new_case_id: UUID, reason: str) -> None:
+        self.linked_case_ids.add(new_case_id)
+
     # ---- Queries the service layer needs -------------------------------------
 
     @property
@@ -1953,6 +2019,8 @@ CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.MonitoringVisitRecorded,
     Case.ReassessmentStarted,
     Case.Terminated,
+    Case.LinkedToCase,
+    Case.Reopened,
 )
 
 

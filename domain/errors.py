@@ -72,3 +72,12 @@ class ReferralNotFound(DomainError):
     def __init__(self, referral_id: str) -> None:
         super().__init__(f"referral {referral_id} does not exist on this case")
         self.referral_id = referral_id
+
+
+class LinkRefused(RuleViolated):
+    """A link between cases names no other case (itself): no state of the case allows it,
+    so it is an invalid target rather than a conflict; ``field`` names the request field."""
+
+    def __init__(self, rule: str, field: str, message: str) -> None:
+        super().__init__(rule, message)
+        self.field = field

@@ -380,3 +380,11 @@ AGENCIES_FOR_SERVICE: dict[ServiceType, frozenset[Agency]] = {
         {Agency.HEALTH, Agency.POLICE, Agency.SOCIAL, Agency.UPTD_PPA}
     ),
 }
+
+
+class LinkBasis(StrEnum):
+    """Why two cases are taken to name the same person (the same person again)."""
+
+    NIK = "nik"
+    NAME_AND_BIRTH_DATE = "name_and_birth_date"
+    OFFICER = "officer"

@@ -14,6 +14,7 @@ token` and the child processes find them without more configuration.
 """
 
 import json
+import logging
 import os
 import secrets
 import sys
@@ -37,6 +38,7 @@ from gateways.kafka.security import KafkaCredentialsMissing, KafkaSecurity
 from gateways.kafka.signing import MessageSigner, MessageVerifier
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import DEFAULT_SCHEMA, CoordinatorStore
+from gateways.readmodels.same_person import PostgresPersonIndex
 from gateways.tokens import (
     CachedRevocations,
     TokenService,
@@ -47,9 +49,13 @@ from gateways.tokens import (
 )
 from services.cases import Cases
 from services.outreach import OutreachRecords
+from services.person_fingerprints import PersonFingerprinter
 from services.profiles import ProfileBook, load_profiles
+from services.same_person import SamePerson
 from services.settings import Settings
 from services.sharing import AgencyRetention, load_matrix
+
+log = logging.getLogger("simpul.runtime")
 
 if TYPE_CHECKING:
     from gateways.embedded.kafka import EmbeddedKafka
@@ -371,7 +377,22 @@ def api(
         limits=HttpLimits.from_settings(settings),
         docs=settings.serves_api_docs,
         outreach=OutreachRecords(cases),
+        same_person=same_person(cases, settings),
     )
+
+
+def same_person(cases: Cases, settings: Settings) -> SamePerson | None:
+    """Matching the same person, in the API process only: it alone holds the key.
+
+    In production without SIMPUL_PERSON_MATCH_KEY the routes answer 503 (and say why).
+    """
+    try:
+        key = settings.person_match_key_bytes()
+    except ValueError as error:
+        log.warning("%s: the same-person routes answer 503", error)
+        return None
+    index = PostgresPersonIndex(_pool(cases).get_connection)
+    return SamePerson(cases, index, PersonFingerprinter(key))
 
 
 # ---- Embedded servers for development (the `embedded` extra) ----------------------------

@@ -482,6 +482,26 @@ class Termination(RecordedStep):
     notes: str = Field(description="Notes on the termination.")
 
 
+# ---- The same person again -------------------------------------------------------------------
+
+
+class CaseLink(RecordedStep):
+    """Another case names the same person (services/same_person.py)."""
+
+    other_case_id: UUID = Field(description="The other case's id.")
+    basis: vocab.LinkBasis = Field(
+        description="NIK or name and birth date (keyed fingerprints matched), or the officer's."
+    )
+    reason: str = Field(description="Why the office linked them, if it said.")
+
+
+class Reopening(RecordedStep):
+    """After L6.5: a new report on this closed case opened a new case linked to it."""
+
+    new_case_id: UUID = Field(description="The case the matter continues in.")
+    reason: str = Field(description="Why the matter was taken up again.")
+
+
 class Closure(BaseModel):
     """How and when the case was closed."""
 
@@ -588,6 +608,13 @@ class CaseFile(BaseModel):
     )
     termination: Termination | None = Field(
         default=None, description="The termination (L6), if terminated."
+    )
+    links: list[CaseLink] = Field(
+        default_factory=list, description="Other cases naming the same person, oldest first."
+    )
+    reopenings: list[Reopening] = Field(
+        default_factory=list,
+        description="New cases this closed case's matter continued in; the case stays closed.",
     )
 
     @classmethod
@@ -1083,6 +1110,23 @@ class _CaseFileFold:
                     cause="case_terminated", reason=event.reason, **_stamp(event)
                 )
         self._close(Closure(kind="terminated", reason=event.reason, at=event.timestamp))
+
+    @apply.register(Case.LinkedToCase)
+    def _linked_to_case(self, event: Case.LinkedToCase) -> None:
+        self.file.links.append(
+            CaseLink(
+                other_case_id=event.other_case_id,
+                basis=event.basis,
+                reason=event.reason,
+                **_stamp(event),
+            )
+        )
+
+    @apply.register(Case.Reopened)
+    def _reopened(self, event: Case.Reopened) -> None:
+        self.file.reopenings.append(
+            Reopening(new_case_id=event.new_case_id, reason=event.reason, **_stamp(event))
+        )
 
     def _close(self, closure: Closure) -> None:
         self.file.closure = closure

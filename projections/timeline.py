@@ -548,6 +548,32 @@ class _Narrator:
             f"Case closed: {kind_en}, reason: {reason_en}",
         )
 
+    @summarize.register(Case.LinkedToCase)
+    def _linked_to_case(self, event: Case.LinkedToCase) -> Summary:
+        basis_id, basis_en = {
+            "nik": ("NIK yang sama", "the same NIK"),
+            "name_and_birth_date": (
+                "nama dan tanggal lahir yang sama",
+                "the same name and birth date",
+            ),
+            "officer": ("keterangan petugas", "the officer's knowledge"),
+        }[event.basis]
+        return Summary(
+            "L1.2",
+            f"Dikaitkan dengan kasus {event.other_case_id} atas orang yang sama ({basis_id})",
+            f"Linked to case {event.other_case_id} naming the same person ({basis_en})",
+        )
+
+    @summarize.register(Case.Reopened)
+    def _reopened(self, event: Case.Reopened) -> Summary:
+        return Summary(
+            "L1.1",
+            f"Laporan baru atas kasus yang telah ditutup: dilanjutkan sebagai kasus "
+            f"{event.new_case_id}; kasus ini tetap ditutup",
+            f"A new report on this closed case: continued as case {event.new_case_id}; this "
+            "case stays closed",
+        )
+
 
 _summary_handler = vars(_Narrator)["summarize"].dispatcher.dispatch
 

@@ -16,6 +16,8 @@ KEY_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 # In production the brokers and PostgreSQL are reached over TLS whose certificate is checked.
 PRODUCTION_KAFKA_PROTOCOLS = ("SASL_SSL", "SSL")
 PRODUCTION_SSLMODES = ("verify-full", "verify-ca")
+# Fingerprints made under this key are worth nothing outside a development machine.
+DEVELOPMENT_PERSON_MATCH_KEY = b"simpul-development-person-match-key-not-secret"
 
 
 class Settings(BaseSettings):
@@ -143,6 +145,15 @@ class Settings(BaseSettings):
         "honoured within this time.",
     )
 
+    # Keyed fingerprints of the persons cases name (services/person_fingerprints.py): only
+    # the API process, which computes them, gets the key.
+    person_match_key: SecretStr | None = Field(
+        default=None,
+        description="Key (at least 32 characters) of the fingerprints that find the same "
+        "person in earlier cases, across districts, without identities in clear; the same "
+        "for the whole deployment. Required in production; in development a fixed one.",
+    )
+
     profiles_dir: Path | None = Field(
         default=None,
         description="Extra district profiles (TOML); bundled ones are always loaded.",
@@ -226,6 +237,21 @@ class Settings(BaseSettings):
     projection_metrics_port: int = Field(
         default=9466, ge=0, le=65535, description="Prometheus /metrics of the projector; 0: off."
     )
+
+    def person_match_key_bytes(self) -> bytes:
+        """The fingerprint key: the setting, else (development only) a fixed one."""
+        if self.person_match_key is not None:
+            return self.person_match_key.get_secret_value().encode()
+        if self.environment == "production":
+            raise ValueError("production needs SIMPUL_PERSON_MATCH_KEY")
+        return DEVELOPMENT_PERSON_MATCH_KEY
+
+    @model_validator(mode="after")
+    def _person_match_key_long_enough(self) -> "Settings":
+        key = self.person_match_key
+        if key is not None and len(key.get_secret_value().encode()) < 32:
+            raise ValueError("SIMPUL_PERSON_MATCH_KEY needs at least 32 bytes")
+        return self
 
     @property
     def serves_api_docs(self) -> bool:

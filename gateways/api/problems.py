@@ -26,13 +26,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.actors import Actor
-from domain.errors import AgencyNotConnected, InvalidValue, ReferralNotFound, RuleViolated
+from domain.errors import (
+    AgencyNotConnected,
+    InvalidValue,
+    LinkRefused,
+    ReferralNotFound,
+    RuleViolated,
+)
 from gateways.api.views import view_of
 from projections.case_file import NothingRecordedThen
 from services.access import AccessDenied
 from services.access_log import MAX_REQUEST_ID_LENGTH, AccessNotRecorded, Outcome, Refusal
 from services.cases import CaseNotFound, IdempotencyKeyReused, VersionConflict
 from services.outreach import OutreachChanged, OutreachNotFound
+from services.same_person import LinkedCaseNotFound
 
 log = logging.getLogger("simpul.api")
 MEDIA_TYPE = "application/problem+json"
@@ -205,6 +212,29 @@ def _agency_not_connected(_: Request, error: AgencyNotConnected) -> JSONResponse
                 type="agency_not_connected",
             )
         ],
+    )
+
+
+def _link_refused(_: Request, error: LinkRefused) -> JSONResponse:
+    # 422, not 409: no later state of the case makes a case its own other case.
+    return problem_response(
+        422,
+        "link-refused",
+        "Link refused",
+        error.message,
+        rule=error.rule,
+        errors=[FieldError(field=f"body.{error.field}", message=error.message, type=error.rule)],
+    )
+
+
+def _linked_case_not_found(_: Request, error: LinkedCaseNotFound) -> JSONResponse:
+    return problem_response(
+        404,
+        "not-found",
+        "Not found",
+        "no case to link: the other case does not exist, or is another district's case "
+        "that names a different person",
+        rule=error.rule,
     )
 
 
@@ -387,6 +417,8 @@ def install(app: FastAPI) -> None:
         InvalidValue: _invalid_value,
         RuleViolated: _rule_violated,
         AgencyNotConnected: _agency_not_connected,
+        LinkRefused: _link_refused,
+        LinkedCaseNotFound: _linked_case_not_found,
         CaseNotFound: _case_not_found,
         OutreachNotFound: _outreach_not_found,
         ReferralNotFound: _referral_not_found,

@@ -164,6 +164,7 @@ def test_every_read_route_records_who_read_what_before_answering(
         "read_actor_access_log",
         "list_referrals",
         "read_referral",
+        "read_same_person",
     } <= set(checked)
 
 

@@ -101,6 +101,8 @@ class Document:
             return "2026-03-02"
         if schema.get("format") == "date-time":
             return (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+        if schema.get("format") == "uuid":
+            return str(uuid4())  # another case's id (a link between cases)
         return KNOWN_STRINGS.get(name, f"{name} {string.ascii_lowercase[variant]}")
 
     def strings(self, value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

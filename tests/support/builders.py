@@ -592,6 +592,18 @@ COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
 }
 
 
+# Commands on the register rather than on the handling (the same person again): a closed
+# case takes them too, so the closed-case and service catalogues above leave them out.
+REGISTER_COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
+    "link_to_case": lambda **overrides: {"other_case_id": uuid4(), "basis": "nik", **overrides},
+    "reopen_as": lambda **overrides: {
+        "new_case_id": uuid4(),
+        "reason": "Laporan baru atas anak yang sama.",
+        **overrides,
+    },
+}
+
+
 # The service's command for each of those names.
 SERVICE_COMMANDS: Mapping[str, type[CaseCommand]] = {
     command.operation(): command for command in CASE_STEPS

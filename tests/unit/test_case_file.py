@@ -760,6 +760,37 @@ def outreach_story() -> CaseStory:
     return story
 
 
+EARLIER_CASE_ID = UUID("0b5e7a1c-8d2f-4c3a-9e61-5f0a2b7c9d14")
+NEW_CASE_ID = UUID("5d1c9e2a-7b3f-4a8e-b6c0-2e9f4a1d7c35")
+
+
+def reopened_story() -> CaseStory:
+    """The same person again: linked to an earlier case, terminated (L6.4), then a new
+    report continued the matter as a new case; the closed case keeps its history."""
+    story = classified_story()
+    with story.step(after(hours=1)) as case:
+        case.link_to_case(other_case_id=EARLIER_CASE_ID, basis="nik")
+    with story.step(after(days=2)) as case:
+        case.terminate(kind="unilateral", reason="whereabouts_unknown")
+    with story.step(after(days=90)) as case:
+        case.reopen_as(new_case_id=NEW_CASE_ID, reason="Laporan baru dari sekolah.")
+    return story
+
+
+def test_a_reopened_case_shows_its_links_and_stays_closed_with_its_termination() -> None:
+    case_file = reopened_story().file
+
+    assert [(link.other_case_id, link.basis) for link in case_file.links] == [
+        (EARLIER_CASE_ID, "nik")
+    ]
+    assert [(r.new_case_id, r.reason) for r in case_file.reopenings] == [
+        (NEW_CASE_ID, "Laporan baru dari sekolah.")
+    ]
+    assert case_file.status == "closed"
+    assert case_file.termination is not None
+    assert case_file.reopenings[0].at == after(days=90)
+
+
 def reintegrated_story() -> CaseStory:
     """Kutai Timur's SOP Reintegrasi Sosial, K-I1 to K-I8, over three months."""
     story = consented_story()
@@ -1035,6 +1066,7 @@ def test_scenarios_exercise_every_case_event() -> None:
         sheltered_story(),
         reintegrated_story(),
         outreach_story(),
+        reopened_story(),
     ]
 
     exercised = {type(event).__name__ for story in stories for event in story.events}

@@ -281,3 +281,28 @@ def test_a_closed_case_owes_no_step():
     # closed, not met, so an auditor still sees them.
     assert "open" not in {r.state for r in rows}
     assert [r.code for r in rows if r.state == "closed"] == ["L1.3", "L2.1"]
+
+
+def test_a_reopened_case_stays_closed_and_owes_no_step_while_its_successor_starts_at_l1():
+    """The same person again: the closed case's row and steps are as its termination left
+    them (L6.5); the new case linked to it is a new open case whose clocks start at L1.1."""
+    closed = History().through_consent()
+    closed.do(after(days=1), "terminate", kind="unilateral", reason="whereabouts_unknown")
+    rows_before, steps_before = open_case_rows(closed.events), step_rows(LUWU_UTARA, closed.events)
+    successor = History()
+    closed.do(after(days=30), "reopen_as", new_case_id=successor.case.id, reason="Laporan baru")
+    successor.do(after(days=30), "link_to_case", other_case_id=closed.case.id, basis="officer")
+
+    rows = open_case_rows(closed.events)
+
+    assert rows.case.status == "closed" and rows.case.stage == "closed"
+    assert (rows.case.closed_at, rows.referrals) == (
+        rows_before.case.closed_at,
+        rows_before.referrals,
+    )
+    assert step_rows(LUWU_UTARA, closed.events) == steps_before
+    successor_row = open_case_rows(successor.events).case
+    assert (successor_row.status, successor_row.stage) == ("open", "identification")
+    classification = next(r for r in step_rows(LUWU_UTARA, successor.events) if r.code == "L1.5")
+    assert classification.started_at == successor.events[0].timestamp
+    assert classification.state == "open"

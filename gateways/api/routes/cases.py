@@ -32,6 +32,8 @@ def report_case(
     """Record a report of violence. The caller's district coordinates the new case."""
     result = cases.report_case(actor, report, idempotency_key=idempotency_key)
     response.headers["Location"] = f"/api/v1/cases/{result.case_id}"
+    # Where the office sees the earlier cases naming the same person (services/same_person.py).
+    response.headers["Link"] = f'</api/v1/cases/{result.case_id}/same-person>; rel="same-person"'
     return accepted(response, result)
 
 
