@@ -72,3 +72,19 @@ class ReferralNotFound(DomainError):
     def __init__(self, referral_id: str) -> None:
         super().__init__(f"referral {referral_id} does not exist on this case")
         self.referral_id = referral_id
+
+
+class NothingCorrected(RuleViolated):
+    """A correction gives a fact the value it already has: it would record no change.
+
+    No later state of the case makes it a change, so it is an invalid request rather
+    than a conflict; ``field`` names the fact (``victim.name``, ``chronology``).
+    """
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            "correction_changes_nothing",
+            f"{field} already has this value; a correction must change what was recorded",
+            step="L1.2",
+        )
+        self.field = field

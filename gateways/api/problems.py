@@ -26,7 +26,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.actors import Actor
-from domain.errors import AgencyNotConnected, InvalidValue, ReferralNotFound, RuleViolated
+from domain.errors import (
+    AgencyNotConnected,
+    InvalidValue,
+    NothingCorrected,
+    ReferralNotFound,
+    RuleViolated,
+)
 from gateways.api.views import view_of
 from projections.case_file import NothingRecordedThen
 from services.access import AccessDenied
@@ -69,8 +75,9 @@ COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     },
     422: {
         "model": Problem,
-        "description": "A field is invalid, or names an agency Simpul cannot deliver to "
-        "(rule agency_not_connected); the problem names it",
+        "description": "A field is invalid, names an agency Simpul cannot deliver to "
+        "(rule agency_not_connected), or corrects a fact to the value it has (rule "
+        "correction_changes_nothing); the problem names it",
     },
     503: {"model": Problem, "description": "The case store is unreachable; nothing was recorded"},
 }
@@ -203,6 +210,25 @@ def _agency_not_connected(_: Request, error: AgencyNotConnected) -> JSONResponse
                 field=f"body.{error.field}",
                 message="names an agency without an inbox in Simpul",
                 type="agency_not_connected",
+            )
+        ],
+    )
+
+
+def _nothing_corrected(_: Request, error: NothingCorrected) -> JSONResponse:
+    # 422, not 409: the request would record no change in any state of the case.
+    return problem_response(
+        422,
+        "nothing-corrected",
+        "Nothing corrected",
+        error.message,
+        rule=error.rule,
+        step=error.step,
+        errors=[
+            FieldError(
+                field=f"body.{error.field}",
+                message="already has this value",
+                type="correction_changes_nothing",
             )
         ],
     )
@@ -387,6 +413,7 @@ def install(app: FastAPI) -> None:
         InvalidValue: _invalid_value,
         RuleViolated: _rule_violated,
         AgencyNotConnected: _agency_not_connected,
+        NothingCorrected: _nothing_corrected,
         CaseNotFound: _case_not_found,
         OutreachNotFound: _outreach_not_found,
         ReferralNotFound: _referral_not_found,
