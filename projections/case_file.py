@@ -82,19 +82,28 @@ class Report(BaseModel):
 
 
 class CorrectedFact(BaseModel):
-    """One fact a correction changed, named as the report names it."""
+    """One fact a correction changed, named as the report names it, with both its values.
+
+    Whoever reads the case file may read the case's personal data (the case team and
+    auditors), so the value before is shown beside the new one, as the history has it.
+    """
 
     group: Literal["victim", "reporter", "reported_person", "incident", "report"] = Field(
         description="The part of the report: a person, the incident, or the report itself."
     )
     key: str = Field(description="The fact, e.g. name, birth_date, village, chronology.")
+    value: Any = Field(description="The value the correction gave it.")
+    previous: Any = Field(
+        description="Its value before the correction; null where nothing was recorded."
+    )
 
 
 class FactCorrection(RecordedStep):
     """B4 / K-O2: facts of the intake corrected or completed; ``report`` shows the new values.
 
-    The values before are in the history: the report's event and earlier corrections
-    (the events route), or this file as of the version before ``version``.
+    The event records the new values only; the values before come from the history (the
+    report's event and earlier corrections), as this file as of the version before
+    ``version`` shows them.
     """
 
     version: int = Field(description="The version of the correction's event.")
@@ -735,17 +744,21 @@ class _CaseFileFold:
     @apply.register(Case.FactsCorrected)
     def _facts_corrected(self, event: Case.FactsCorrected) -> None:
         report = self.file.report
+        facts: list[CorrectedFact] = []
         for correction in event.corrections:
             group, key, value = correction["group"], correction["key"], correction["value"]
             if group == "report":
+                previous = getattr(report, key)
                 setattr(report, key, value)
             else:
+                previous = getattr(report, group).get(key)
                 # A new dict: an as-of file folded earlier must not see a later value.
                 setattr(report, group, {**getattr(report, group), key: value})
+            facts.append(CorrectedFact(group=group, key=key, value=value, previous=previous))
         self.file.corrections.append(
             FactCorrection(
                 version=event.originator_version,
-                facts=[CorrectedFact(group=c["group"], key=c["key"]) for c in event.corrections],
+                facts=facts,
                 reason=event.reason,
                 sop_step=event.sop_step,
                 **_stamp(event),

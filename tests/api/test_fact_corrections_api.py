@@ -53,9 +53,9 @@ def test_a_correction_shows_in_the_case_file_and_the_earlier_version_keeps_the_o
     assert now["report"]["incident"]["occurred_on"] == "2026-02-27"
     (correction,) = now["corrections"]
     assert correction["facts"] == [
-        {"group": "victim", "key": "name"},
-        {"group": "victim", "key": "birth_date"},
-        {"group": "incident", "key": "occurred_on"},
+        {"group": "victim", "key": "name", "value": "Mawar Sari", "previous": "Mawar"},
+        {"group": "victim", "key": "birth_date", "value": "2013-11-20", "previous": None},
+        {"group": "incident", "key": "occurred_on", "value": "2026-02-27", "previous": None},
     ]
     assert (correction["reason"], correction["sop_step"], correction["version"]) == (
         REASON,

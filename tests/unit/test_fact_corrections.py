@@ -236,9 +236,9 @@ def test_the_case_file_shows_the_current_value_and_as_of_the_earlier_version_the
     assert now.report.victim["name"] == before.report.victim["name"] == "Anak Contoh"
     (correction,) = now.corrections
     assert correction.version == 2
-    assert [(f.group, f.key) for f in correction.facts] == [
-        ("victim", "birth_date"),
-        ("incident", "village"),
+    assert [(f.group, f.key, f.value, f.previous) for f in correction.facts] == [
+        ("victim", "birth_date", "2012-01-09", None),
+        ("incident", "village", "Desa Baru", None),
     ]
     assert (correction.sop_step, correction.by.user_id) == ("B4", CASE_WORKER.user_id)
     assert correction.reason.startswith("Kunjungan rumah") and before.corrections == []
@@ -259,6 +259,8 @@ def test_the_history_keeps_the_old_value_in_the_report_and_the_new_in_the_correc
         {"group": "victim", "key": "name", "value": "Anak Contah"}
     ]
     assert correction.data["reason"].startswith("Kunjungan rumah")
+    (fact,) = CaseFile.from_events(events).corrections[0].facts
+    assert (fact.previous, fact.value) == ("Anak Contoh", "Anak Contah")
 
 
 def test_the_timeline_names_the_corrected_facts_and_step_but_no_value():
