@@ -17,6 +17,7 @@ from domain.actors import acting_as
 from domain.case import Case
 from domain.errors import CaseClosed, InvalidValue, NothingCorrected
 from projections.case_file import CaseFile, case_file_as_of, history_entry
+from projections.open_cases import open_case_rows
 from projections.timeline import case_timeline
 from services.case_commands import CorrectFacts
 from services.profiles import load_profiles
@@ -432,3 +433,17 @@ def test_no_correction_of_personal_data_reaches_an_agency_before_consent():
     assert correction == []
     assert [m.kind for m in consent] == ["case.updated"]
     assert consent[0].data["facts"]["victim"] == {"name": "Anak Bb", "age": 9}
+
+
+def test_the_coordinators_row_holds_no_intake_fact_so_a_correction_only_moves_its_version():
+    case = a_new_case()
+    events = [*case.collect_events(), *corrected(case)]
+
+    rows = open_case_rows(events)
+
+    assert (rows.case.version, rows.case.updated_at, rows.case.stage) == (
+        2,
+        LATER,
+        "identification",
+    )
+    assert "Desa Baru" not in repr(rows) and "2012-01-09" not in repr(rows)
