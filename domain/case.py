@@ -21,13 +21,14 @@ the case's stage (``stage_after``) and a referral's status
 shared/domain.md.
 """
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from typing_extensions import TypedDict
 
 from domain.actors import current_actor_record, current_time
 from domain.checks import iso_day, one_of, required_text, text_items, value_of, values_of
@@ -36,6 +37,7 @@ from domain.errors import (
     CaseClosed,
     InvalidValue,
     LinkRefused,
+    NothingCorrected,
     ReferralNotFound,
     RuleViolated,
 )
@@ -120,6 +122,14 @@ class RecommendationState:
     agency: str
     proposed_by: str
     status: str
+
+
+class CorrectedFact(TypedDict):
+    """One fact of the intake a correction changes (B4, K-O2), and its new value."""
+
+    group: str
+    key: str
+    value: Any
 
 
 class Case(Aggregate):
@@ -219,6 +229,10 @@ class Case(Aggregate):
         self.district = district
         self.register_number = register_number
         self.stage = Stage.IDENTIFICATION
+        # What a correction (B4, K-O2) compares its new values with.
+        self.intake_facts: dict[str, dict[str, Any]] = intake_facts(
+            victim, reporter, reported_person, incident, chronology=chronology, needs=needs
+        )
         self.closure: str | None = None
         self.classified = False
         # A district may give a referral less time where the risk is higher.
@@ -262,6 +276,57 @@ class Case(Aggregate):
     @event(OpenedFromOutreach)
     def _opened_from_outreach(self, outreach_id: UUID) -> None:
         pass
+
+    class FactsCorrected(Event):
+        """B4, Kota Batu's activity 3, K-O2: facts recorded at intake corrected or completed.
+
+        Verification (Kota Batu's home visit "untuk melengkapi data", B4's screening
+        with "verifikasi dan home visit"; Kutai Timur's "verifikasi data awal", K-O2)
+        finds a misspelled name, a wrong birth date, a village not yet known. Each
+        correction names one fact of the report by its group (victim, reporter,
+        reported_person, incident, report) and key, and states the new value only:
+        the old value stays in the earlier events (the ReportReceived, or an earlier
+        FactsCorrected), so the history keeps both and nothing recorded is rewritten.
+        ``sop_step`` is the step the correction comes from, if given (e.g. B4, K-O2).
+        """
+
+        corrections: list[CorrectedFact]
+        reason: str
+        sop_step: str
+
+    def correct_facts(
+        self, *, corrections: Sequence[Mapping[str, Any]], reason: str, sop_step: str = ""
+    ) -> None:
+        """B4 / K-O2: correct or complete facts of the intake, field by field, with a reason.
+
+        Each correction is ``{"group", "key", "value"}``; a fact given the value it has
+        already, or named twice, is refused: the history records changes only.
+        """
+        self._require_open()
+        reason = required_text("reason", reason)
+        if not isinstance(sop_step, str):
+            raise InvalidValue("sop_step", "must be an SOP step number, e.g. B4 or K-O2")
+        if not isinstance(corrections, Sequence) or not corrections:
+            raise InvalidValue("corrections", "must name at least one fact to correct")
+        recorded: list[CorrectedFact] = []
+        named: set[tuple[str, str]] = set()
+        for correction in corrections:
+            group, key, value = _correction(correction)
+            field = correction_field(group, key)
+            if (group, key) in named:
+                raise InvalidValue(field, "is corrected twice in one correction")
+            named.add((group, key))
+            if self.intake_facts[group].get(key) == value:
+                raise NothingCorrected(field)
+            recorded.append({"group": group, "key": key, "value": value})
+        self._facts_corrected(corrections=recorded, reason=reason, sop_step=sop_step)
+
+    @event(FactsCorrected)
+    def _facts_corrected(
+        self, corrections: list[CorrectedFact], reason: str, sop_step: str
+    ) -> None:
+        for correction in corrections:
+            self.intake_facts[correction["group"]][correction["key"]] = correction["value"]
 
     class PsychologicalFirstAidGiven(Event):
         """L1.3: initial psychological support was given."""
@@ -1977,11 +2042,63 @@ def _require_agency_reachable(
         )
 
 
+# The facts of the intake a correction may change (B4, K-O2): the people and the incident
+# by any key the intake records, and the report's own texts.
+PERSON_GROUPS = ("victim", "reporter", "reported_person")
+CORRECTABLE_GROUPS = (*PERSON_GROUPS, "incident", "report")
+CORRECTABLE_REPORT_KEYS = frozenset({"chronology", "needs"})
+
+
+def intake_facts(
+    victim: Mapping[str, Any],
+    reporter: Mapping[str, Any],
+    reported_person: Mapping[str, Any],
+    incident: Mapping[str, Any],
+    *,
+    chronology: str,
+    needs: str,
+) -> dict[str, dict[str, Any]]:
+    """The correctable facts of a report, by group, as a ReportReceived recorded them."""
+    return {
+        "victim": dict(victim),
+        "reporter": dict(reporter),
+        "reported_person": dict(reported_person),
+        "incident": dict(incident),
+        "report": {"chronology": chronology, "needs": needs},
+    }
+
+
+def correction_field(group: str, key: str) -> str:
+    """How a request names a corrected fact: ``victim.name``, or ``chronology`` for the report's."""
+    return key if group == "report" else f"{group}.{key}"
+
+
+def _correction(correction: object) -> tuple[str, str, Any]:
+    if not isinstance(correction, Mapping) or set(correction) != {"group", "key", "value"}:
+        raise InvalidValue("corrections", "each correction is an object of group, key and value")
+    group, key, value = correction["group"], correction["key"], correction["value"]
+    if group not in CORRECTABLE_GROUPS:
+        raise InvalidValue("corrections", f"group must be one of: {', '.join(CORRECTABLE_GROUPS)}")
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidValue("corrections", "key must name a fact")
+    field = correction_field(group, key)
+    if group == "report":
+        if key not in CORRECTABLE_REPORT_KEYS:
+            raise InvalidValue("corrections", "the report's correctable facts: chronology, needs")
+        value = required_text(field, value) if key == "chronology" else value
+        if not isinstance(value, str):
+            raise InvalidValue(field, "must be text")
+    elif value is None:
+        raise InvalidValue(field, "a correction gives a new value")
+    return group, key, value
+
+
 # Every event a case records, in the order the SOP meets them. Projections, the
 # published contract and the tests take the list from here.
 CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.ReportReceived,
     Case.OpenedFromOutreach,
+    Case.FactsCorrected,
     Case.PsychologicalFirstAidGiven,
     Case.ComplaintKindRecorded,
     Case.RiskClassified,

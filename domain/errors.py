@@ -81,3 +81,19 @@ class LinkRefused(RuleViolated):
     def __init__(self, rule: str, field: str, message: str) -> None:
         super().__init__(rule, message)
         self.field = field
+
+
+class NothingCorrected(RuleViolated):
+    """A correction gives a fact the value it already has: it would record no change.
+
+    No later state of the case makes it a change, so it is an invalid request rather
+    than a conflict; ``field`` names the fact (``victim.name``, ``chronology``).
+    """
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            "correction_changes_nothing",
+            f"{field} already has this value; a correction must change what was recorded",
+            step="L1.2",
+        )
+        self.field = field

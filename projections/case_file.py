@@ -81,6 +81,37 @@ class Report(BaseModel):
     documents: list[str] = Field(description="Documents brought with the report.")
 
 
+class CorrectedFact(BaseModel):
+    """One fact a correction changed, named as the report names it, with both its values.
+
+    Whoever reads the case file may read the case's personal data (the case team and
+    auditors), so the value before is shown beside the new one, as the history has it.
+    """
+
+    group: Literal["victim", "reporter", "reported_person", "incident", "report"] = Field(
+        description="The part of the report: a person, the incident, or the report itself."
+    )
+    key: str = Field(description="The fact, e.g. name, birth_date, village, chronology.")
+    value: Any = Field(description="The value the correction gave it.")
+    previous: Any = Field(
+        description="Its value before the correction; null where nothing was recorded."
+    )
+
+
+class FactCorrection(RecordedStep):
+    """B4 / K-O2: facts of the intake corrected or completed; ``report`` shows the new values.
+
+    The event records the new values only; the values before come from the history (the
+    report's event and earlier corrections), as this file as of the version before
+    ``version`` shows them.
+    """
+
+    version: int = Field(description="The version of the correction's event.")
+    facts: list[CorrectedFact] = Field(description="The facts it changed.")
+    reason: str = Field(description="Why they changed, e.g. what the home visit found.")
+    sop_step: str = Field(description="The SOP step it came from (B4, K-O2), if given.")
+
+
 class PsychologicalFirstAid(RecordedStep):
     """L1.3: initial psychological support given."""
 
@@ -536,6 +567,10 @@ class CaseFile(BaseModel):
     from_outreach: UUID | None = Field(
         default=None, description="The outreach the case came from (K-R1), if any."
     )
+    corrections: list[FactCorrection] = Field(
+        default_factory=list,
+        description="Corrections of the report's facts, oldest first (B4, K-O2).",
+    )
     psychological_first_aid: list[PsychologicalFirstAid] = Field(
         default_factory=list, description="Initial psychological support given (L1.3)."
     )
@@ -732,6 +767,30 @@ class _CaseFileFold:
     @apply.register(Case.OpenedFromOutreach)
     def _opened_from_outreach(self, event: Case.OpenedFromOutreach) -> None:
         self.file.from_outreach = event.outreach_id
+
+    @apply.register(Case.FactsCorrected)
+    def _facts_corrected(self, event: Case.FactsCorrected) -> None:
+        report = self.file.report
+        facts: list[CorrectedFact] = []
+        for correction in event.corrections:
+            group, key, value = correction["group"], correction["key"], correction["value"]
+            if group == "report":
+                previous = getattr(report, key)
+                setattr(report, key, value)
+            else:
+                previous = getattr(report, group).get(key)
+                # A new dict: an as-of file folded earlier must not see a later value.
+                setattr(report, group, {**getattr(report, group), key: value})
+            facts.append(CorrectedFact(group=group, key=key, value=value, previous=previous))
+        self.file.corrections.append(
+            FactCorrection(
+                version=event.originator_version,
+                facts=facts,
+                reason=event.reason,
+                sop_step=event.sop_step,
+                **_stamp(event),
+            )
+        )
 
     @apply.register(Case.PsychologicalFirstAidGiven)
     def _psychological_first_aid_given(self, event: Case.PsychologicalFirstAidGiven) -> None:

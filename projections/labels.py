@@ -268,6 +268,35 @@ REUNIFIED_WITH: dict[str, Words] = {
     ReunifiedWith.SUBSTITUTE_FAMILY: ("keluarga pengganti", "a substitute family"),
 }
 
+# The facts of the intake a correction names (B4, K-O2): the report's parts, and their keys.
+FACT_GROUP: dict[str, Words] = {
+    "victim": ("korban", "victim"),
+    "reporter": ("pelapor", "reporter"),
+    "reported_person": ("terlapor", "reported person"),
+    "incident": ("kejadian", "incident"),
+    "report": ("laporan", "report"),
+}
+FACT_KEY: dict[str, Words] = {
+    "name": ("nama", "name"),
+    "sex": ("jenis kelamin", "sex"),
+    "birth_place": ("tempat lahir", "birth place"),
+    "birth_date": ("tanggal lahir", "birth date"),
+    "age": ("usia", "age"),
+    "nik": ("NIK", "NIK"),
+    "address": ("alamat", "address"),
+    "village": ("desa/kelurahan", "village"),
+    "subdistrict": ("kecamatan", "subdistrict"),
+    "phone": ("telepon", "phone"),
+    "education": ("pendidikan", "education"),
+    "occupation": ("pekerjaan", "occupation"),
+    "disability": ("disabilitas", "disability"),
+    "relationship_to_victim": ("hubungan dengan korban", "relationship to the victim"),
+    "occurred_on": ("tanggal kejadian", "date"),
+    "place_type": ("tempat kejadian", "place"),
+    "chronology": ("kronologi", "chronology"),
+    "needs": ("kebutuhan dan harapan", "needs and expectations"),
+}
+
 # Which vocabulary each table covers, for the completeness test.
 TABLES: dict[type[StrEnum], dict[str, Words]] = {
     Agency: AGENCY,

@@ -148,6 +148,25 @@ class _Narrator:
             "Case opened on the outreach team's recommendation",
         )
 
+    @summarize.register(Case.FactsCorrected)
+    def _facts_corrected(self, event: Case.FactsCorrected) -> Summary:
+        # Which facts changed, never their values: the case file (``state``) holds the
+        # values and the reason, the history holds the values before.
+        by_group: dict[str, list[str]] = {}
+        for correction in event.corrections:
+            by_group.setdefault(correction["group"], []).append(correction["key"])
+        indonesian, english = [], []
+        for group, keys in by_group.items():
+            group_id, group_en = labels.words(labels.FACT_GROUP, group)
+            keys_id, keys_en = labels.listed(labels.FACT_KEY, keys)
+            indonesian.append(f"{group_id}: {keys_id}")
+            english.append(f"{group_en}: {keys_en}")
+        return Summary(
+            event.sop_step or "L1.2",
+            f"Data laporan dikoreksi atau dilengkapi ({'; '.join(indonesian)})",
+            f"Facts of the report corrected or completed ({'; '.join(english)})",
+        )
+
     @summarize.register(Case.PsychologicalFirstAidGiven)
     def _psychological_first_aid_given(self, event: Case.PsychologicalFirstAidGiven) -> Summary:
         return Summary(

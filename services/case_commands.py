@@ -28,6 +28,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     StrictBool,
     StringConstraints,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
@@ -402,6 +403,76 @@ class RecordComplaintKind(CaseCommand):
 
     def apply(self, case: Case, context: CommandContext) -> None:
         case.record_complaint_kind(kind=self.kind, district_kinds=context.profile.complaint_kinds)
+
+
+# An SOP step number as the seeds write them: L1.2, B4, K-O2, T4b.
+StepNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9.-]{0,19}$")]
+
+
+class CorrectFacts(CaseCommand):
+    """B4, Kota Batu's activity 3, K-O2: correct or complete what the intake recorded.
+
+    Verification by home visit completes the data (Kota Batu: "verifikasi dengan
+    kunjungan rumah untuk melengkapi data", B4) and checks the initial data (Kutai
+    Timur, K-O2). The body has the intake's own shape: each field given is a fact
+    corrected, with the same rules as at intake; a field left out (or null) keeps its
+    value, so a fact gets a new value but is never erased. Every fact given must change:
+    one that already has the value is refused (422, rule correction_changes_nothing).
+    The case file shows the new values; the earlier ones stay in the history.
+    """
+
+    step = Step(
+        "fact-corrections",
+        "L1.2",
+        "Correct or complete facts recorded at intake (victim, reporter, reported person, "
+        "incident, chronology, needs), with a reason: e.g. after verification (B4, K-O2)",
+        Who.CASE_TEAM,
+    )
+
+    victim: Person | None = None
+    reporter: Person | None = None
+    reported_person: Person | None = None
+    incident: Incident | None = None
+    chronology: LongText | None = None
+    needs: Note | None = None
+    reason: RequiredText = Field(description="Why the facts change, e.g. what the visit found")
+    sop_step: StepNumber | None = Field(
+        default=None, description="The SOP step the correction comes from, e.g. B4 or K-O2"
+    )
+
+    @model_validator(mode="after")
+    def _names_a_fact(self) -> "CorrectFacts":
+        if not self.corrections():
+            raise PydanticCustomError(
+                "nothing_to_correct",
+                "must give at least one fact to correct: victim, reporter, reported_person, "
+                "incident, chronology or needs",
+            )
+        return self
+
+    def corrections(self) -> list[dict[str, Any]]:
+        """The facts given, as the event records them: group, key and new value."""
+        groups = {
+            "victim": _known(self.victim),
+            "reporter": _known(self.reporter),
+            "reported_person": _known(self.reported_person),
+            "incident": _known(self.incident),
+            "report": {
+                key: text
+                for key, text in (("chronology", self.chronology), ("needs", self.needs))
+                if text is not None
+            },
+        }
+        return [
+            {"group": group, "key": key, "value": value}
+            for group, facts in groups.items()
+            for key, value in facts.items()
+        ]
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.correct_facts(
+            corrections=self.corrections(), reason=self.reason, sop_step=self.sop_step or ""
+        )
 
 
 class Classify(CaseCommand):
@@ -1190,6 +1261,7 @@ class Terminate(CaseCommand):
 CASE_STEPS: tuple[type[CaseCommand], ...] = (
     GivePsychologicalFirstAid,
     RecordComplaintKind,
+    CorrectFacts,
     Classify,
     HandOver,
     AcknowledgeHandover,

@@ -12,8 +12,9 @@ The rules:
 - An agency hears of a case only when the case is referred or handed over to
   it. It then gets ``case.opened``: a snapshot of the case facts its row of the
   matrix allows. Later changes to those facts arrive as ``case.updated``
-  snapshots; changes it may not see cause no message at all, so even the timing
-  of messages reveals nothing outside its row.
+  snapshots (a correction of the intake's facts, B4 / K-O2, among them); changes
+  it may not see cause no message at all, so even the timing of messages reveals
+  nothing outside its row.
 - Personal data (the matrix's ``consent.gated`` paths) reaches no agency before
   the beneficiary's informed consent, except an agency holding an open emergency
   referral (routing rule e). Consent, when it comes, sends the withheld facts as
@@ -287,6 +288,17 @@ class SharingPolicy:
         state.facts["reporter"] = published(event.reporter)
         state.facts["reported_person"] = published(event.reported_person)
         state.facts["incident"] = published(event.incident)
+
+    @_on.register(Case.FactsCorrected)
+    def _facts_corrected(
+        self, event: Case.FactsCorrected, state: CaseSharing, messages: Messages
+    ) -> None:
+        # The new values replace the old in the facts; ``_send_changed_facts`` then sends
+        # ``case.updated`` to exactly the agencies whose visible snapshot changed: those
+        # whose row holds a corrected fact and who may see it now (the consent gate).
+        for correction in event.corrections:
+            group = state.facts.setdefault(correction["group"], {})
+            group[correction["key"]] = published(correction["value"])
 
     @_on.register(Case.RiskClassified)
     def _risk_classified(

@@ -30,6 +30,7 @@ from domain.errors import (
     AgencyNotConnected,
     InvalidValue,
     LinkRefused,
+    NothingCorrected,
     ReferralNotFound,
     RuleViolated,
 )
@@ -76,8 +77,9 @@ COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     },
     422: {
         "model": Problem,
-        "description": "A field is invalid, or names an agency Simpul cannot deliver to "
-        "(rule agency_not_connected); the problem names it",
+        "description": "A field is invalid, names an agency Simpul cannot deliver to "
+        "(rule agency_not_connected), or corrects a fact to the value it has (rule "
+        "correction_changes_nothing); the problem names it",
     },
     503: {"model": Problem, "description": "The case store is unreachable; nothing was recorded"},
 }
@@ -235,6 +237,25 @@ def _linked_case_not_found(_: Request, error: LinkedCaseNotFound) -> JSONRespons
         "no case to link: the other case does not exist, or is another district's case "
         "that names a different person",
         rule=error.rule,
+    )
+
+
+def _nothing_corrected(_: Request, error: NothingCorrected) -> JSONResponse:
+    # 422, not 409: the request would record no change in any state of the case.
+    return problem_response(
+        422,
+        "nothing-corrected",
+        "Nothing corrected",
+        error.message,
+        rule=error.rule,
+        step=error.step,
+        errors=[
+            FieldError(
+                field=f"body.{error.field}",
+                message="already has this value",
+                type="correction_changes_nothing",
+            )
+        ],
     )
 
 
@@ -419,6 +440,7 @@ def install(app: FastAPI) -> None:
         AgencyNotConnected: _agency_not_connected,
         LinkRefused: _link_refused,
         LinkedCaseNotFound: _linked_case_not_found,
+        NothingCorrected: _nothing_corrected,
         CaseNotFound: _case_not_found,
         OutreachNotFound: _outreach_not_found,
         ReferralNotFound: _referral_not_found,

@@ -194,6 +194,30 @@ def an_outreach_origin(**overrides: Any) -> dict[str, Any]:
     return {"outreach_id": UUID("0b1e0c5a-6d3f-4b8e-9a61-2f7d8c4e1a01"), **overrides}
 
 
+def a_fact_correction(**overrides: Any) -> dict[str, Any]:
+    """B4 / K-O2: the home visit found the victim's birth date and completed her village."""
+    return {
+        "corrections": [
+            {"group": "victim", "key": "birth_date", "value": "2012-01-09"},
+            {"group": "incident", "key": "village", "value": "Desa Baru"},
+        ],
+        "reason": "Kunjungan rumah: akta kelahiran diperiksa, desa kejadian dilengkapi.",
+        "sop_step": "B4",
+        **overrides,
+    }
+
+
+def a_fact_correction_request(**overrides: Any) -> dict[str, Any]:
+    """The same correction as the API's CorrectFacts takes it, in the intake's shape."""
+    return {
+        "victim": {"birth_date": "2012-01-09"},
+        "incident": {"village": "Desa Baru"},
+        "reason": "Kunjungan rumah: akta kelahiran diperiksa, desa kejadian dilengkapi.",
+        "sop_step": "B4",
+        **overrides,
+    }
+
+
 def a_classification(**overrides: Any) -> dict[str, Any]:
     """L1.5, routed by rule a: a high-risk KTA case the district handles, not an emergency."""
     return {
@@ -554,6 +578,7 @@ COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "give_psychological_first_aid": a_psychological_first_aid,
     "record_outreach_origin": an_outreach_origin,
     "record_complaint_kind": a_complaint_kind,
+    "correct_facts": a_fact_correction,
     "classify": a_classification,
     "hand_over": a_direct_handover,
     "acknowledge_handover": a_handover_acknowledgement,

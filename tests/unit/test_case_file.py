@@ -41,6 +41,7 @@ from tests.support.builders import (
     RECEIVING_AGENCIES,
     SOCIAL_OFFICER,
     START,
+    a_fact_correction,
     after,
     record,
     report,
@@ -791,6 +792,14 @@ def test_a_reopened_case_shows_its_links_and_stays_closed_with_its_termination()
     assert case_file.reopenings[0].at == after(days=90)
 
 
+def corrected_story() -> CaseStory:
+    """Kota Batu's B4: the home visit verified the intake and completed the data."""
+    story = CaseStory()
+    with story.step(after(days=1), by=CASE_WORKER) as case:
+        case.correct_facts(**a_fact_correction())
+    return story
+
+
 def reintegrated_story() -> CaseStory:
     """Kutai Timur's SOP Reintegrasi Sosial, K-I1 to K-I8, over three months."""
     story = consented_story()
@@ -1067,6 +1076,7 @@ def test_scenarios_exercise_every_case_event() -> None:
         reintegrated_story(),
         outreach_story(),
         reopened_story(),
+        corrected_story(),
     ]
 
     exercised = {type(event).__name__ for story in stories for event in story.events}

@@ -97,6 +97,7 @@ from services.case_commands import (
     Classify,
     CommandContext,
     ConcludeCaseReport,
+    CorrectFacts,
     DeclineReferral,
     DischargeFromShelter,
     EvaluateReintegration,
@@ -317,6 +318,14 @@ def pair_body(
 BODIES: dict[type[CaseCommand], st.SearchStrategy[dict[str, Any]]] = {
     GivePsychologicalFirstAid: st.fixed_dictionaries({"notes": TEXT}),
     RecordComplaintKind: st.fixed_dictionaries({"kind": values(ComplaintKind)}),
+    # B4 / K-O2: a name drawn twice in a row changes nothing, which is refused too.
+    CorrectFacts: st.fixed_dictionaries(
+        {
+            "victim": st.fixed_dictionaries({"name": st.sampled_from(["Anak B", "Anak C"])}),
+            "reason": TEXT,
+            "sop_step": st.sampled_from(["B4", "K-O2"]),
+        }
+    ),
     Classify: CLASSIFICATION,
     HandOver: st.fixed_dictionaries(
         {"target": values(HandoverTarget), "notes": st.just("Surat serah terima.")}

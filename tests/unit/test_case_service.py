@@ -52,6 +52,7 @@ from tests.support.builders import (
     a_classification,
     a_consent,
     a_contact,
+    a_fact_correction_request,
     a_handover,
     a_monitoring_visit,
     a_psychological_first_aid,
@@ -462,6 +463,7 @@ SERVICE_COMMAND_ARGUMENTS = {
     "recommend_referral": a_recommendation_request,
     "approve_recommendation": an_approval_request,
     "record_complaint_kind": lambda: {"kind": "violence"},
+    "correct_facts": a_fact_correction_request,
 }
 
 
