@@ -1,12 +1,14 @@
-"""The same-person index: each case's keyed fingerprints, from the report that opened it.
+"""The same-person index: each case's keyed fingerprints, from the facts naming its victim.
 
 One row per fingerprint of the victim a case names (services/person_fingerprints.py),
 with the case's id, district and register number, which is all a match across districts
 may show. No name, NIK or birth date is kept: only the digests, which nobody without
 the deployment's key can check against a guess.
 
-The rows are a pure function of the case's ReportReceived event and the fingerprinter;
-a correction of the victim's facts (issue 12 item 4) will add rows for its new values.
+The rows are a pure function of the case's history and the fingerprinter: the report
+names the victim, and each correction of who she is (her NIK, name or birth date, B4,
+K-O2) names her again. Earlier rows stay: a report filed under a mistyped NIK is still
+found by it, as the history still holds it.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -19,8 +21,9 @@ from eventsourcing.utils import get_topic
 
 from domain.case import Case
 
-# Only the report names the victim today; the index follows these events alone.
-INDEXED_TOPICS: tuple[str, ...] = (get_topic(Case.ReportReceived),)
+INDEXED_TOPICS: tuple[str, ...] = (get_topic(Case.ReportReceived), get_topic(Case.FactsCorrected))
+# The victim's facts a fingerprint is made of (services/person_fingerprints.py).
+IDENTIFYING_KEYS = frozenset({"nik", "name", "birth_date"})
 
 
 @dataclass(frozen=True)
@@ -36,18 +39,43 @@ class PersonRow:
 Fingerprints = Callable[[Mapping[str, Any]], Sequence[Any]]
 
 
-def person_rows(event: Case.Event, fingerprints: Fingerprints) -> list[PersonRow]:
-    """The rows one event adds: a report's victim fingerprinted; other events add none."""
-    if not isinstance(event, Case.ReportReceived):
+def names_the_victim(event: Case.Event) -> bool:
+    """Whether the event says who the victim is: the report, or a correction of her NIK,
+    name or birth date."""
+    if isinstance(event, Case.ReportReceived):
+        return True
+    return isinstance(event, Case.FactsCorrected) and any(
+        fact["group"] == "victim" and fact["key"] in IDENTIFYING_KEYS for fact in event.corrections
+    )
+
+
+def person_rows(history: Sequence[Case.Event], fingerprints: Fingerprints) -> list[PersonRow]:
+    """Every row a case's history (from its report) adds: the victim fingerprinted as each
+    event naming her left her facts."""
+    report = history[0] if history else None
+    if not isinstance(report, Case.ReportReceived):
         return []
-    return [
-        PersonRow(
-            fingerprint=found.digest,
-            basis=found.basis,
-            case_id=event.originator_id,
-            district=event.district,
-            register_number=event.register_number,
-            reported_at=event.timestamp,
-        )
-        for found in fingerprints(event.victim)
-    ]
+    victim: dict[str, Any] = {}
+    rows: list[PersonRow] = []
+    for event in history:
+        if isinstance(event, Case.ReportReceived):
+            victim = dict(event.victim)
+        elif isinstance(event, Case.FactsCorrected):
+            victim.update(
+                (fact["key"], fact["value"])
+                for fact in event.corrections
+                if fact["group"] == "victim"
+            )
+        if names_the_victim(event):
+            rows.extend(
+                PersonRow(
+                    fingerprint=found.digest,
+                    basis=found.basis,
+                    case_id=report.originator_id,
+                    district=report.district,
+                    register_number=report.register_number,
+                    reported_at=report.timestamp,
+                )
+                for found in fingerprints(victim)
+            )
+    return rows

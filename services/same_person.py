@@ -46,7 +46,7 @@ from pydantic import BaseModel, Field
 from domain.actors import Actor
 from domain.case import Case
 from domain.vocabulary import LinkBasis, Role
-from projections.same_person import INDEXED_TOPICS, PersonRow, person_rows
+from projections.same_person import INDEXED_TOPICS, PersonRow, names_the_victim, person_rows
 from services.access import Who
 from services.access_log import CaseRead
 from services.case_commands import (
@@ -164,22 +164,27 @@ class SamePerson:
             rows = [
                 row
                 for notification in page
-                for row in person_rows(
-                    _case_event(self.cases.mapper.to_domain_event(notification)),
-                    self.fingerprinter.fingerprints,
+                for row in self._rows_named_by(
+                    _case_event(self.cases.mapper.to_domain_event(notification))
                 )
             ]
             self.index.add(rows, after=position, to=page[-1].id)
             if len(page) < CATCH_UP_PAGE:
                 return
 
+    def _rows_named_by(self, event: Case.Event) -> list[PersonRow]:
+        if isinstance(event, Case.ReportReceived):
+            return person_rows([event], self.fingerprinter.fingerprints)
+        if not names_the_victim(event):
+            return []
+        # A correction completes the facts the report left: the fingerprint needs them all.
+        history = self.cases.history(event.originator_id, lte=event.originator_version)
+        return person_rows(history, self.fingerprinter.fingerprints)
+
     def _index_case(self, case_id: UUID) -> None:
-        # The case asked about is indexed from its own report whatever the position says:
+        # The case asked about is indexed from its own history whatever the position says:
         # a report committed after a later one was indexed is still found.
-        report = self.cases.history(case_id, lte=1)
-        self.index.add(
-            [row for e in report for row in person_rows(e, self.fingerprinter.fingerprints)]
-        )
+        self.index.add(person_rows(self.cases.history(case_id), self.fingerprinter.fingerprints))
 
     def earlier_cases(self, actor: Actor, case_id: UUID, read: CaseRead) -> SamePersonMatches:
         """The office of the case's district (and auditors): who else names this person."""

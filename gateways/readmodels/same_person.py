@@ -3,7 +3,7 @@
 ``same_person.fingerprints`` holds digests, never identities (projections/same_person.py);
 ``same_person.tracking`` the last event indexed, moved in the transaction that adds the
 rows (gateways/projectors/tracking.py), so two API processes catching up at once add
-each row once. Rows are only ever added: a case's fingerprints are facts of its report.
+each row once. Rows are only ever added: a case's fingerprints are facts of its history.
 """
 
 from collections.abc import Callable, Sequence

@@ -264,3 +264,26 @@ def test_an_open_case_is_not_reopened(client: TestClient, auth: Headers) -> None
     assert refused.status_code == 409 and refused.json()["rule"] == "case_not_closed"
     file = client.get(f"/api/v1/cases/{open_case}", headers=auth("coordinator")).json()
     assert file["version"] == 1
+
+
+def test_a_nik_completed_by_a_correction_finds_the_earlier_case_reported_with_it(
+    client: TestClient, auth: Headers
+) -> None:
+    office = auth("intake_officer")
+    first = _report(client, office, name="Melati", nik=NIK)
+    second = _report(client, office, name="Kenanga")
+    assert _same_person(client, second, auth("coordinator")).json()["earlier_cases"] == []
+
+    corrected = client.post(
+        f"/api/v1/cases/{second}/fact-corrections",
+        json={
+            "victim": {"nik": NIK},
+            "reason": "Verifikasi data awal: KTP orang tua",
+            "sop_step": "B4",
+        },
+        headers=auth("case_worker"),
+    )
+
+    assert corrected.status_code == 200, corrected.text
+    earlier = _same_person(client, second, auth("coordinator")).json()["earlier_cases"]
+    assert [(c["case_id"], c["bases"]) for c in earlier] == [(first, ["nik"])]

@@ -112,7 +112,7 @@ def test_the_index_rows_of_a_report_carry_digests_and_the_register_number_only()
     case = a_new_case(victim={"name": "Anak Contoh", "birth_date": "2013-02-03", "nik": NIK})
     report = case.collect_events()[0]
 
-    rows = person_rows(report, PersonFingerprinter(KEY).fingerprints)
+    rows = person_rows([report], PersonFingerprinter(KEY).fingerprints)
 
     assert [(row.basis, row.case_id, row.district) for row in rows] == [
         ("nik", case.id, "luwu-utara"),
@@ -120,6 +120,38 @@ def test_the_index_rows_of_a_report_carry_digests_and_the_register_number_only()
     ]
     assert rows[0].register_number == case.register_number
     assert NIK not in repr(rows) and "Contoh" not in repr(rows)
+
+
+def test_a_correction_of_who_the_victim_is_adds_her_new_fingerprints_and_keeps_the_old() -> None:
+    case = a_new_case(victim={"name": "Anak Contoh", "birth_date": "2013-02-03", "nik": NIK})
+    with acting_as(COORDINATOR, FIXED_TIME):
+        case.correct_facts(
+            corrections=[{"group": "victim", "key": "birth_date", "value": "2013-03-02"}],
+            reason="Akta kelahiran diperiksa (B4)",
+        )
+        case.correct_facts(
+            corrections=[{"group": "incident", "key": "village", "value": "Desa Baru"}],
+            reason="Desa kejadian dilengkapi",
+        )
+    fingerprinter = PersonFingerprinter(KEY)
+
+    rows = person_rows(case.collect_events(), fingerprinter.fingerprints)
+
+    named = {(row.basis, row.fingerprint) for row in rows}
+    before = {
+        (f.basis, f.digest)
+        for f in fingerprinter.fingerprints(
+            {"name": "Anak Contoh", "birth_date": "2013-02-03", "nik": NIK}
+        )
+    }
+    after = {
+        (f.basis, f.digest)
+        for f in fingerprinter.fingerprints(
+            {"name": "Anak Contoh", "birth_date": "2013-03-02", "nik": NIK}
+        )
+    }
+    assert named == before | after
+    assert len(after - before) == 1  # the name and birth date; the NIK is unchanged
 
 
 # ---- The aggregate's rules ------------------------------------------------------------------
