@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from domain.errors import InvalidValue
 from domain.person_names import given_name_key, name_key, village_key
@@ -76,11 +76,20 @@ class CaseSearch(CommandModel):
     overdue_step: Annotated[str, StringConstraints(pattern=f"^any$|{STEP_CODE}")] | None = None
     limit: int = Field(default=20, ge=1, le=100)
 
+    @model_validator(mode="after")
+    def _names_a_key(self) -> "CaseSearch":
+        if not self.terms().has_key():
+            raise ValueError(
+                "a search names at least one of register_number, name, nik, birth_date, "
+                "village, reported_from or reported_to; the filters only narrow it"
+            )
+        return self
+
     def terms(self) -> SearchTerms:
         filters = {
             name: str(value)
             for name, value in (
-                ("status", self.status),
+                ("status", None if self.status == "all" else self.status),
                 ("stage", self.stage),
                 ("risk_level", self.risk_level),
                 ("case_type", self.case_type),
@@ -190,12 +199,6 @@ def search_cases(
     if keys is None:
         raise HTTPException(503, "the search needs the deployment's search key")
     terms = search.terms()
-    if not terms.has_key():
-        raise InvalidValue(
-            "register_number",
-            "a search names at least one of register_number, name, nik, birth_date, village, "
-            "reported_from or reported_to",
-        )
     profile = cases.profiles.profile(actor.district) if actor.district in cases.profiles else None
     index_keys = _keys(search, keys, profile.timezone if profile else UTC)
     searched = CaseRead(view=read.view, purpose=search.purpose, request_id=read.request_id)
