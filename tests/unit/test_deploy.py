@@ -35,12 +35,13 @@ INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::?[-?][^}]*)?\}")
 # What each process needs, by the settings it reads a secret into.
 DATABASE, TOKEN = "SIMPUL_DATABASE_URL", "SIMPUL_TOKEN_PUBLIC_KEY"
 KAFKA_PASSWORD, SIGNING_KEY = "SIMPUL_KAFKA_SASL_PASSWORD", "SIMPUL_MESSAGE_SIGNING_KEY"
-SECRET_SETTINGS = {DATABASE, TOKEN, KAFKA_PASSWORD, SIGNING_KEY}
+SEARCH_KEY = "SIMPUL_SEARCH_KEY"
+SECRET_SETTINGS = {DATABASE, TOKEN, KAFKA_PASSWORD, SIGNING_KEY, SEARCH_KEY}
 NEEDS = {
     "db-setup": {DATABASE},
-    "api": {DATABASE, TOKEN},
+    "api": {DATABASE, TOKEN, SEARCH_KEY},
     "relay": {DATABASE, KAFKA_PASSWORD, SIGNING_KEY},
-    "coordinator": {DATABASE},
+    "coordinator": {DATABASE, SEARCH_KEY},
     **{f"projector-{agency}": {DATABASE, KAFKA_PASSWORD} for agency in AGENCIES},
 }
 PRINCIPALS = {
@@ -478,6 +479,7 @@ SECRET_PLACEHOLDERS = {
     "kafka-password": "p" * 40,
     "message-signing-key-id": "relay-202612",
     "message-signing-key": MessageSigner.generate("x").private_key_text(),
+    "search-key": "A" * 43,
 }
 
 
