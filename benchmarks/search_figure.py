@@ -2,7 +2,9 @@
 
 The index rows (the victim and the reporter of every case, and the case's
 open-case row) are filled directly by COPY, as the projector would write them,
-with names drawn from common Indonesian names in their old and new spellings.
+with three-part names drawn from common Indonesian names, the given name in its
+old or new spelling (about 29,000 names, each recurring a few times); the
+searcher types the new spelling.
 Then, in the same run, on the same table and connection:
 
 - ours: the search as the API runs it (``CoordinatorStore.search``), by a name
@@ -83,14 +85,49 @@ FAMILY_NAMES = [
     "Tandiarrang",
     "Paewa",
 ]
+# Second names, so that one full name recurs a few times in 100,000 cases (as in a
+# district's register) rather than hundreds of times.
+MIDDLE_NAMES = [
+    "Ayu",
+    "Indah",
+    "Dwi",
+    "Tri",
+    "Eka",
+    "Nur",
+    "Wulan",
+    "Sari",
+    "Adi",
+    "Bayu",
+    "Dian",
+    "Fitri",
+    "Galih",
+    "Intan",
+    "Kartika",
+    "Lina",
+    "Maya",
+    "Nanda",
+    "Okta",
+    "Pandu",
+    "Ratna",
+    "Sinta",
+    "Teguh",
+    "Umi",
+    "Vina",
+    "Wati",
+    "Yoga",
+    "Zahra",
+    "Arif",
+    "Bagus",
+]
 VILLAGES = [f"Desa {name}" for name in ("Baebunta", "Sabbang", "Masamba", "Malangke", "Rampi")]
 
 
 def _name(rng: random.Random) -> tuple[str, str]:
     """A recorded name (some spelling) and the spelling a searcher types."""
     given = rng.choice(GIVEN_NAMES)
+    middle = rng.choice(MIDDLE_NAMES)
     family = rng.choice(FAMILY_NAMES)
-    return f"{rng.choice(given)} {family}", f"{given[0]} {family}"
+    return f"{rng.choice(given)} {middle} {family}", f"{given[0]} {middle} {family}"
 
 
 def _rows(
@@ -128,6 +165,7 @@ def _rows(
                 case_id,
                 "victim",
                 DISTRICT,
+                case_row[1],
                 arrived,
                 victim,
                 name_key(victim),
@@ -142,6 +180,7 @@ def _rows(
                 case_id,
                 "reporter",
                 DISTRICT,
+                case_row[1],
                 arrived,
                 reporter,
                 name_key(reporter),

@@ -37,7 +37,7 @@ from gateways.kafka.security import KafkaCredentialsMissing, KafkaSecurity
 from gateways.kafka.signing import MessageSigner, MessageVerifier
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import DEFAULT_SCHEMA, CoordinatorStore
-from gateways.search_keys import search_keys
+from gateways.search_keys import api_search_keys
 from gateways.tokens import (
     CachedRevocations,
     TokenService,
@@ -372,7 +372,7 @@ def api(
         limits=HttpLimits.from_settings(settings),
         docs=settings.serves_api_docs,
         outreach=OutreachRecords(cases),
-        search_keys=search_keys(settings),
+        search_keys=api_search_keys(settings),
     )
 
 

@@ -7,6 +7,7 @@ sealed search terms open only with the key that sealed them.
 
 import base64
 import binascii
+import logging
 import os
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from services.case_search import SEARCH_KEY_BYTES, SearchKeys
 from services.settings import Settings
 
 DEVELOPMENT_SEARCH_KEY = "search-key"
+log = logging.getLogger("simpul.search")
 
 
 class SearchKeyMissing(SystemExit):
@@ -60,3 +62,12 @@ def search_keys(settings: Settings) -> SearchKeys:
         print("SIMPUL_SEARCH_KEY is not 32 bytes in base64url", file=sys.stderr)
         raise SearchKeyMissing(2)
     return SearchKeys(secret)
+
+
+def api_search_keys(settings: Settings) -> SearchKeys | None:
+    """The API's: as ``search_keys``, except that a production API without the key still
+    serves everything else, its search answering 503 until the key is configured."""
+    if settings.search_key is None and settings.environment == "production":
+        log.warning("SIMPUL_SEARCH_KEY is not set: the office's search answers 503")
+        return None
+    return search_keys(settings)

@@ -35,6 +35,7 @@ class SearchRow:
     case_id: UUID
     person: str  # victim | reporter | reported_person
     district: str
+    register_number: str
     arrived_at: datetime  # when the report reached the office (L1.1)
     name: str | None = None
     name_key: str | None = None
@@ -72,6 +73,7 @@ def _person_row(
         case_id=report.originator_id,
         person=person,
         district=report.district,
+        register_number=report.register_number,
         arrived_at=report.arrived_at,
         name=name,
         name_key=(name_key(name) or None) if name else None,

@@ -280,10 +280,13 @@ def search_terms_table(access_log_table: str) -> str:
 
 
 # What a search looked for (services/case_search.py), sealed with the search key: the
-# database never holds the terms in clear. Append-only, like the entries they belong to.
+# database never holds the terms in clear. Append-only, like the entries they belong to;
+# the seal binds the terms to their entry's who, when and why, so terms moved to another
+# entry do not open. One statement writes an entry and its terms; no foreign key ties the
+# tables, so the log stays one table to guard, migrate and verify as before.
 CREATE_SEARCH_TERMS = """
 CREATE TABLE IF NOT EXISTS {schema}.{terms} (
-    entry_id bigint PRIMARY KEY REFERENCES {schema}.{table} (id),
+    entry_id bigint PRIMARY KEY,
     sealed_terms bytea NOT NULL)
 """
 

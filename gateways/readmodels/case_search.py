@@ -30,6 +30,7 @@ COPY_COLUMNS = (
     "case_id",
     "person",
     "district",
+    "register_number",
     "arrived_at",
     "name",
     "name_key",
@@ -42,6 +43,7 @@ COPY_COLUMNS = (
 )
 COPY_TYPES = (
     "uuid",
+    "text",
     "text",
     "text",
     "timestamptz",
@@ -60,6 +62,7 @@ DDL = [
         case_id uuid NOT NULL,
         person text NOT NULL,
         district text NOT NULL,
+        register_number text NOT NULL,
         arrived_at timestamptz NOT NULL,
         name text,
         name_key text,
@@ -82,8 +85,8 @@ DDL = [
         ON {schema}.case_search (district, arrived_at)""",
     """CREATE INDEX IF NOT EXISTS case_search_by_name_key
         ON {schema}.case_search (district, name_key text_pattern_ops)""",
-    """CREATE INDEX IF NOT EXISTS open_cases_by_register_number
-        ON {schema}.open_cases (district, register_number)""",
+    """CREATE INDEX IF NOT EXISTS case_search_by_register_number
+        ON {schema}.case_search (district, register_number)""",
 ]
 _TRIGRAM_INDEX = (
     "CREATE INDEX IF NOT EXISTS case_search_by_name_trigrams "
@@ -194,11 +197,17 @@ def search_query(
     if not keys.names_a_person:
         # Found by number or date only: the case is listed, none of its people.
         rows.append(SQL("s.person = 'victim'"))
-    cases: list[Composable] = [SQL("c.district = %(district)s")]
     if keys.register_number is not None:
-        cases.append(SQL("c.register_number = %(register_number)s"))
+        rows.append(SQL("s.register_number = %(register_number)s"))
         params["register_number"] = keys.register_number
-    cases.extend(_filter_conditions(schema, filters, params))
+    filters_given = _filter_conditions(schema, filters, params)
+    if filters_given:
+        rows.append(
+            SQL(
+                "EXISTS (SELECT 1 FROM {schema}.open_cases c WHERE c.case_id = s.case_id "
+                "AND {filters})"
+            ).format(schema=schema, filters=SQL(" AND ").join(filters_given))
+        )
     people = (
         SQL(
             "jsonb_agg(jsonb_build_object('person', s.person, 'name', s.name, "
@@ -208,21 +217,17 @@ def search_query(
         if keys.names_a_person
         else SQL("'[]'::jsonb")
     )
+    # The best matches first, from the index alone; only they are joined to their cases.
     query = SQL(
         "SELECT c.case_id, c.register_number, c.stage, c.status, c.case_type, c.risk_level, "
-        "min(s.arrived_at) AS arrived_at, max({score}) AS score, {people} AS people "
-        "FROM {schema}.case_search s JOIN {schema}.open_cases c ON c.case_id = s.case_id "
-        "WHERE {rows} AND {cases} "
-        "GROUP BY c.case_id, c.register_number, c.stage, c.status, c.case_type, c.risk_level, "
-        "c.reported_at "
-        "ORDER BY score DESC, c.reported_at DESC, c.case_id DESC LIMIT %(limit)s"
-    ).format(
-        score=score,
-        people=people,
-        schema=schema,
-        rows=SQL(" AND ").join(rows),
-        cases=SQL(" AND ").join(cases),
-    )
+        "best.arrived_at, best.score, best.people FROM ("
+        "    SELECT s.case_id, min(s.arrived_at) AS arrived_at, max({score}) AS score, "
+        "    {people} AS people FROM {schema}.case_search s WHERE {rows} "
+        "    GROUP BY s.case_id ORDER BY score DESC, arrived_at DESC, s.case_id DESC "
+        "    LIMIT %(limit)s) best "
+        "JOIN {schema}.open_cases c ON c.case_id = best.case_id "
+        "ORDER BY best.score DESC, best.arrived_at DESC, best.case_id DESC"
+    ).format(score=score, people=people, schema=schema, rows=SQL(" AND ").join(rows))
     return query, params
 
 
