@@ -3,12 +3,29 @@
 import argparse
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
+from benchmarks import search_figure
 from benchmarks.audit import run_benchmarks as run_audit
+from benchmarks.harness import BenchDatabases, table
 from benchmarks.propagation import measure_propagation
 from benchmarks.run import main as run_all
 from services.settings import Settings
+
+
+def run_search(cases: int, searches: int, admin_url: str | None) -> int:
+    with tempfile.TemporaryDirectory(prefix="simpul-bench-") as scratch:
+        databases = BenchDatabases(Path(scratch), admin_url)
+        try:
+            with databases.fresh("search") as url:
+                figures = search_figure.measure(url, cases=cases, searches=searches)
+        finally:
+            databases.close()
+    print(table(figures))
+    for figure in figures:
+        print(f"{figure.name}: {figure.detail}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     propagation.add_argument("--events", type=int, default=200)
     propagation.add_argument("--rate", type=float, default=20.0, help="commands per second")
     propagation.add_argument("--agency", default="police")
+    search = which.add_parser(
+        "search", help="the office's search on N cases, against a raw btree lookup"
+    )
+    search.add_argument("--cases", type=int, default=100_000)
+    search.add_argument("--searches", type=int, default=300)
+    search.add_argument(
+        "--admin-url", default=None, help="a PostgreSQL where a scratch database may be created"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.which == "audit":
@@ -43,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             timeline_events=args.timeline_events,
             admin_url=args.admin_url,
         )
+    if args.which == "search":
+        return run_search(args.cases, args.searches, args.admin_url)
     if args.which == "propagation":
         result = measure_propagation(
             Settings(), events=args.events, rate=args.rate, agency=args.agency

@@ -19,6 +19,7 @@ from benchmarks import (
     memory_figure,
     propagation_figure,
     rebuild_figure,
+    search_figure,
     timeline_figure,
 )
 from benchmarks.harness import BenchDatabases, Figure, table, write_results
@@ -36,10 +37,11 @@ class Sizes:
     growth_small: int
     growth_large: int
     growth_commands: int
+    search_cases: int = 100_000
 
 
-FULL = Sizes(1500, 8.0, 1000, 20_000, 1000, 10_000, 1_000_000, 2000)
-QUICK = Sizes(200, 2.0, 60, 1_000, 200, 2_000, 20_000, 200)
+FULL = Sizes(1500, 8.0, 1000, 20_000, 1000, 10_000, 1_000_000, 2000, 100_000)
+QUICK = Sizes(200, 2.0, 60, 1_000, 200, 2_000, 20_000, 200, 5_000)
 
 
 def run_all(settings: Settings, sizes: Sizes, results: Path) -> list[Figure]:
@@ -99,6 +101,13 @@ def run_all(settings: Settings, sizes: Sizes, results: Path) -> list[Figure]:
                 lambda: in_fresh(
                     "timeline",
                     lambda url: timeline_figure.measure(url, events=sizes.timeline_events),
+                ),
+            )
+
+            step(
+                "office search",
+                lambda: in_fresh(
+                    "search", lambda url: search_figure.measure(url, cases=sizes.search_cases)
                 ),
             )
 

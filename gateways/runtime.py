@@ -39,6 +39,7 @@ from gateways.kafka.signing import MessageSigner, MessageVerifier
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import DEFAULT_SCHEMA, CoordinatorStore
 from gateways.readmodels.same_person import PostgresPersonIndex
+from gateways.search_keys import api_search_keys
 from gateways.tokens import (
     CachedRevocations,
     TokenService,
@@ -378,6 +379,7 @@ def api(
         docs=settings.serves_api_docs,
         outreach=OutreachRecords(cases),
         same_person=same_person(cases, settings),
+        search_keys=api_search_keys(settings),
     )
 
 

@@ -194,6 +194,15 @@ class AccessRules:
             and actor.role in CASE_OFFICE_ROLES
         )
 
+    def may_search_cases(self, actor: Actor) -> bool:
+        """The search over names, NIKs and addresses (services/case_search.py): the staff of
+        the actor's district's coordinating office, who may read its case files. Not
+        auditors (they read what was searched, in the access log), never an agency."""
+        return (
+            self._is_of_coordinating_office(actor, actor.district)
+            and actor.role in CASE_OFFICE_ROLES
+        )
+
 
 def may_read_actor_access_log(actor: Actor) -> bool:
     """What one person read, across cases and districts: auditors only."""

@@ -124,6 +124,8 @@ class AccessEntry:
 
     id: int
     record: AccessRecord
+    # For a search (services/case_search.py), what it looked for, sealed.
+    sealed_search_terms: bytes | None = None
 
 
 class AccessLog(Protocol):
@@ -134,6 +136,10 @@ class AccessLog(Protocol):
 
     def record_failed_authentication(self, attempt: FailedAuthentication) -> None:
         """Append a refused token's trace, or raise AccessNotRecorded."""
+
+    def record_search(self, record: AccessRecord, sealed_terms: bytes) -> None:
+        """Append a search's record with its sealed terms, both or neither, or raise
+        AccessNotRecorded."""
 
     def select_events_recording_access(
         self, originator_id: UUID, record: AccessRecord, *, lte: int | None = None

@@ -40,6 +40,7 @@ from services.access_log import (
     Refusal,
 )
 from services.case_commands import CaseCommand, CommandContext, ReportCase
+from services.case_search import SearchKeys, SearchTerms, search_record
 from services.profiles import ProfileBook, UnknownDistrict, load_profiles
 from services.sharing import load_matrix
 
@@ -231,6 +232,26 @@ class Cases(Application[UUID]):
     def record_office_view_read(self, actor: Actor, read: CaseRead) -> None:
         """A read across the district's cases (the office's lists): attributable, no case id."""
         self._access_log.record_access(AccessRecord.of(actor, None, read, self.clock()))
+
+    def require_may_search(self, actor: Actor) -> None:
+        if not self.access.may_search_cases(actor):
+            raise AccessDenied(
+                "case_search_office_only",
+                "only the staff of the district's coordinating office search its cases",
+            )
+
+    def record_search(
+        self, actor: Actor, terms: SearchTerms, read: CaseRead, keys: SearchKeys
+    ) -> None:
+        """Issue 12 item 5: who searched the office's index, when, why and for what (sealed).
+
+        Only the office searches; the record is written before the search runs, and if it
+        cannot be written nothing is searched."""
+        self.require_may_search(actor)
+        if not read.purpose:
+            raise AccessDenied("case_search_purpose", "a search states its purpose")
+        record = search_record(actor, read.purpose, read.request_id, self.clock())
+        self._access_log.record_search(record, keys.seal(terms, record))
 
     def record_refusal(self, actor: Actor, refused: Refusal) -> None:
         """An identified caller was refused (403, or 404 for a case they may not see)."""

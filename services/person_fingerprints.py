@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain.person_names import normal_name_and_birth_date, normal_nik
+from domain.person_names import name_and_birth_date_key, normal_nik
 from domain.vocabulary import LinkBasis
 
 MINIMUM_KEY_BYTES = 32
@@ -50,7 +50,7 @@ class PersonFingerprinter:
             found.append(self._digest(LinkBasis.NIK, normal))
         name, birth_date = person.get("name"), person.get("birth_date")
         if isinstance(name, str) and isinstance(birth_date, str):
-            combined = normal_name_and_birth_date(name, birth_date)
+            combined = name_and_birth_date_key(name, birth_date)
             if combined is not None:
                 found.append(self._digest(LinkBasis.NAME_AND_BIRTH_DATE, combined))
         return found

@@ -154,6 +154,15 @@ class Settings(BaseSettings):
         "for the whole deployment. Required in production; in development a fixed one.",
     )
 
+    # The office's search (services/case_search.py): NIKs are indexed as keyed hashes and
+    # what a search looked for is sealed in the access log, both with this key. Only the API
+    # and the coordinator projector need it.
+    search_key: SecretStr | None = Field(
+        default=None,
+        description="32 bytes, base64url: keys the NIK hashes of the search index and seals "
+        "search terms in the access log. Unset in development: one is kept in data_dir.",
+    )
+
     profiles_dir: Path | None = Field(
         default=None,
         description="Extra district profiles (TOML); bundled ones are always loaded.",

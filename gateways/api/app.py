@@ -25,6 +25,7 @@ from gateways.api.limits import (
 from gateways.api.openapi import install_contract
 from gateways.api.routes import agencies as agency_routes
 from gateways.api.routes import audit, case_steps, service
+from gateways.api.routes import case_search as case_search_routes
 from gateways.api.routes import cases as case_routes
 from gateways.api.routes import coordinator as coordinator_routes
 from gateways.api.routes import outreach as outreach_routes
@@ -34,6 +35,7 @@ from gateways.kafka.signing import MessageVerifier
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import TokenService
+from services.case_search import SearchKeys
 from services.cases import Cases
 from services.outreach import OutreachRecords
 from services.same_person import SamePerson
@@ -67,6 +69,7 @@ def create_app(
     docs: bool = True,
     outreach: OutreachRecords | None = None,
     same_person: SamePerson | None = None,
+    search_keys: SearchKeys | None = None,
 ) -> FastAPI:
     """The app; read models left out (an in-memory store has none) answer 503.
 
@@ -93,6 +96,8 @@ def create_app(
     app.state.projected_agencies = sharing.agencies
     app.state.chain_checker = chain_checker
     app.state.same_person = same_person
+    # The office's search (routes/case_search.py): without its key it answers 503.
+    app.state.search_keys = search_keys
     problems.install(app)
 
     def _too_many_requests(_: Request, error: Exception) -> JSONResponse:
@@ -118,6 +123,7 @@ def create_app(
     api.include_router(audit.router)
     api.include_router(service.meta)
     api.include_router(coordinator_routes.router)
+    api.include_router(case_search_routes.router)
     api.include_router(agency_routes.router)
     api.include_router(outreach_routes.router)
     api.include_router(same_person_routes.router)

@@ -96,6 +96,7 @@ class PostgresAccessLog:
         self.datastore = datastore
         self.table_name = table_name
         self.head_table_name = f"{table_name}_chain_head"
+        self.search_terms_table_name = search_terms_table(table_name)
         self.sequence_name = f"{table_name}_id_seq"
         schema_name = datastore.schema
         names = {
@@ -115,6 +116,9 @@ class PostgresAccessLog:
             "lock_key": Literal(_lock_key(f"{schema_name}.{table_name}")),
             "case_index": Identifier(f"{table_name}_case_idx"),
             "user_index": Identifier(f"{table_name}_user_idx"),
+            "terms": Identifier(self.search_terms_table_name),
+            "terms_no_rewrite": Identifier(f"{self.search_terms_table_name}_no_rewrite"),
+            "terms_no_truncate": Identifier(f"{self.search_terms_table_name}_no_truncate"),
         }
         self.create_statements: list[Composed] = [
             SQL(statement).format(**names)
@@ -134,6 +138,11 @@ class PostgresAccessLog:
                 CHAIN_FUNCTION,
                 "CREATE OR REPLACE TRIGGER {chain_trigger} BEFORE INSERT ON "
                 "{schema}.{table} FOR EACH ROW EXECUTE FUNCTION {schema}.{chain}()",
+                CREATE_SEARCH_TERMS,
+                "CREATE OR REPLACE TRIGGER {terms_no_rewrite} BEFORE UPDATE OR DELETE ON "
+                "{schema}.{terms} FOR EACH ROW EXECUTE FUNCTION {schema}.{guard}()",
+                "CREATE OR REPLACE TRIGGER {terms_no_truncate} BEFORE TRUNCATE ON "
+                "{schema}.{terms} FOR EACH STATEMENT EXECUTE FUNCTION {schema}.{guard}()",
             )
         ]
         schema = names["schema"]
@@ -151,13 +160,25 @@ class PostgresAccessLog:
             "WHERE originator_id = %(originator_id)s AND originator_version <= %(lte)s "
             "AND EXISTS (SELECT FROM recorded) ORDER BY originator_version"
         ).format(schema=schema, table=table, events=Identifier(events_table_name))
+        # The entry and its terms in one statement: both are written or neither.
+        self.insert_search_statement = SQL(
+            "WITH recorded AS (INSERT INTO {schema}.{table} ("
+            + _COLUMNS
+            + ") "
+            + _INSERT_VALUES
+            + " RETURNING id) "
+            "INSERT INTO {schema}.{terms} (entry_id, sealed_terms) "
+            "SELECT id, %(sealed_terms)s FROM recorded"
+        ).format(schema=schema, table=table, terms=names["terms"])
         self.select_statement = SQL(
-            "SELECT id, " + _COLUMNS + " FROM {schema}.{table} "
-            "WHERE user_id IS NOT NULL "
-            "AND (%(case_id)s::uuid IS NULL OR case_id = %(case_id)s) "
-            "AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s) "
-            "AND id > %(after)s ORDER BY id LIMIT %(limit)s"
-        ).format(schema=schema, table=table)
+            "SELECT l.id, " + ", ".join(f"l.{column}" for column in INSERTED_COLUMNS) + ", "
+            "t.sealed_terms FROM {schema}.{table} l "
+            "LEFT JOIN {schema}.{terms} t ON t.entry_id = l.id "
+            "WHERE l.user_id IS NOT NULL "
+            "AND (%(case_id)s::uuid IS NULL OR l.case_id = %(case_id)s) "
+            "AND (%(user_id)s::text IS NULL OR l.user_id = %(user_id)s) "
+            "AND l.id > %(after)s ORDER BY l.id LIMIT %(limit)s"
+        ).format(schema=schema, table=table, terms=names["terms"])
 
     def record_access(self, record: AccessRecord) -> None:
         self._insert(_values(record))
@@ -165,10 +186,13 @@ class PostgresAccessLog:
     def record_failed_authentication(self, attempt: FailedAuthentication) -> None:
         self._insert(_failed_authentication_values(attempt))
 
-    def _insert(self, values: dict[str, Any]) -> None:
+    def record_search(self, record: AccessRecord, sealed_terms: bytes) -> None:
+        self._insert(_values(record) | {"sealed_terms": sealed_terms}, self.insert_search_statement)
+
+    def _insert(self, values: dict[str, Any], statement: Composed | None = None) -> None:
         try:
             with self.datastore.get_connection() as conn:
-                conn.execute(self.insert_statement, values, prepare=True)
+                conn.execute(statement or self.insert_statement, values, prepare=True)
         except (OperationalError, InterfaceError):
             raise
         except PersistenceError as error:
@@ -223,6 +247,9 @@ class PostgresAccessLog:
                     outcome=Outcome(row["outcome"]),
                     reason=row["reason"],
                 ),
+                sealed_search_terms=(
+                    bytes(row["sealed_terms"]) if row["sealed_terms"] is not None else None
+                ),
             )
             for row in rows
         ]
@@ -245,6 +272,22 @@ CREATE TABLE IF NOT EXISTS {schema}.{table} (
     outcome text NOT NULL DEFAULT 'granted',
     reason text,
     entry_hash bytea)
+"""
+
+
+def search_terms_table(access_log_table: str) -> str:
+    return f"{access_log_table}_search_terms"
+
+
+# What a search looked for (services/case_search.py), sealed with the search key: the
+# database never holds the terms in clear. Append-only, like the entries they belong to;
+# the seal binds the terms to their entry's who, when and why, so terms moved to another
+# entry do not open. One statement writes an entry and its terms; no foreign key ties the
+# tables, so the log stays one table to guard, migrate and verify as before.
+CREATE_SEARCH_TERMS = """
+CREATE TABLE IF NOT EXISTS {schema}.{terms} (
+    entry_id bigint PRIMARY KEY,
+    sealed_terms bytea NOT NULL)
 """
 
 CREATE_HEAD = """

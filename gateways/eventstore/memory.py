@@ -43,6 +43,7 @@ class MemoryAccessLog:
         self.recorder = recorder
         self._records: list[AccessRecord] = []
         self.failed_authentications: list[FailedAuthentication] = []
+        self._search_terms: dict[int, bytes] = {}
 
     def record_access(self, record: AccessRecord) -> None:
         with self.recorder._database_lock:
@@ -51,6 +52,11 @@ class MemoryAccessLog:
     def record_failed_authentication(self, attempt: FailedAuthentication) -> None:
         with self.recorder._database_lock:
             self.failed_authentications.append(attempt)
+
+    def record_search(self, record: AccessRecord, sealed_terms: bytes) -> None:
+        with self.recorder._database_lock:
+            self._records.append(record)
+            self._search_terms[len(self._records)] = sealed_terms
 
     def select_events_recording_access(
         self, originator_id: UUID, record: AccessRecord, *, lte: int | None = None
@@ -62,7 +68,7 @@ class MemoryAccessLog:
     def select_access(self, query: AccessQuery) -> list[AccessEntry]:
         with self.recorder._database_lock:
             entries = [
-                AccessEntry(position, record)
+                AccessEntry(position, record, self._search_terms.get(position))
                 for position, record in enumerate(self._records, start=1)
                 if position > query.after
                 and (query.case_id is None or record.case_id == query.case_id)

@@ -117,6 +117,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         prefix = events_table_name.removesuffix("_events")
         access_log_table_name = f"{prefix}_access_log"
         self.check_identifier_length(f"{access_log_table_name}_append_only")
+        self.check_identifier_length(f"{access_log_table_name}_search_terms_no_truncate")
         self.access_log = PostgresAccessLog(datastore, access_log_table_name, events_table_name)
         self.sql_create_statements.extend(self.access_log.create_statements)
         revocations_table_name = f"{prefix}_token_revocations"

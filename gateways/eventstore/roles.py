@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 from psycopg.sql import SQL, Composed, Identifier
 
-from gateways.eventstore.access_log import INSERTED_COLUMNS
+from gateways.eventstore.access_log import INSERTED_COLUMNS, search_terms_table
 from gateways.eventstore.postgres import ChainedPostgresRecorder
 
 SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
@@ -86,10 +86,14 @@ def may_set_up(conn: psycopg.Connection[Any], schema: str, events_table: str) ->
 
 
 def is_set_up(conn: psycopg.Connection[Any], tables: StoreTables) -> bool:
-    """Whether the owner's set-up of this version ran: the access log is chained."""
+    """Whether the owner's set-up of this version ran: the access log is chained and has
+    the table for searches' terms."""
     row = conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL",
-        (f'"{tables.schema}"."{tables.access_log_head}"',),
+        "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
+        (
+            f'"{tables.schema}"."{tables.access_log_head}"',
+            f'"{tables.schema}"."{search_terms_table(tables.access_log)}"',
+        ),
     ).fetchone()
     return bool(row and row[0])
 
@@ -159,6 +163,7 @@ def _grants(conn: psycopg.Connection[Any], tables: StoreTables, role: str) -> It
             tables.commands,
             tables.access_log,
             tables.access_log_head,
+            search_terms_table(tables.access_log),
             tables.revocations,
         )
     ]
@@ -181,6 +186,10 @@ def _grants(conn: psycopg.Connection[Any], tables: StoreTables, role: str) -> It
         grantee,
     )
     yield SQL("GRANT SELECT, INSERT ON {} TO {}").format(table(tables.revocations), grantee)
+    # A search's sealed terms, beside its access-log entry (services/case_search.py).
+    yield SQL("GRANT SELECT, INSERT ON {} TO {}").format(
+        table(search_terms_table(tables.access_log)), grantee
+    )
     for owned_by in (tables.events, tables.revocations):
         sequence = conn.execute(
             "SELECT pg_get_serial_sequence(%s, %s)",

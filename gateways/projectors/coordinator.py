@@ -35,6 +35,8 @@ from gateways.projectors.histories import CaseHistories
 from gateways.projectors.quarantine import SetAside, is_outage, reason_for
 from gateways.projectors.runner import Batch, Recorded, Runner, RunnerMetrics
 from gateways.readmodels.coordinator import CaseChange, CoordinatorStore
+from gateways.search_keys import search_keys
+from projections.case_search import NikDigest, search_rows
 from projections.open_cases import CASE_TOPICS, open_case_rows
 from projections.time_standards_dashboard import step_rows
 from services.cases import Cases
@@ -57,8 +59,10 @@ class CoordinatorProjection:
         profiles: ProfileBook,
         application_name: str,
         *,
+        nik_digest: NikDigest,
         on_set_aside: Callable[[int], object] | None = None,
     ) -> None:
+        self.nik_digest = nik_digest
         self.store = store
         self.histories = histories
         self.profiles = profiles
@@ -119,7 +123,7 @@ class CoordinatorProjection:
         steps = (
             step_rows(self.profiles.profile(district), history) if district in self.profiles else []
         )
-        return CaseChange(rows=rows, steps=steps)
+        return CaseChange(rows=rows, steps=steps, search=search_rows(history, self.nik_digest))
 
     def _report(self, set_aside: Sequence[SetAside]) -> None:
         for item in set_aside:
@@ -163,6 +167,7 @@ def coordinator_projection(
         CaseHistories(cases, max_cases=settings.projection_history_cache_cases),
         cases.profiles,
         cases.name,
+        nik_digest=search_keys(settings).nik_digest,
         on_set_aside=metrics.set_aside if metrics is not None else None,
     )
 

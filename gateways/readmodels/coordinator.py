@@ -6,7 +6,9 @@ position (gateways/projectors/tracking.py) from the one the batch was read
 after to the new one, then replaces the rows of every case the batch touched.
 A rebuild fills a second schema and swaps it in.
 
-Nothing here is personal data: see projections/open_cases.py.
+Nothing here is personal data (see projections/open_cases.py) but the office's
+search index, ``case_search`` (gateways/readmodels/case_search.py), read only
+through ``search``, after the search is recorded in the access log.
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +27,8 @@ from psycopg.sql import SQL, Composable, Composed, Identifier
 from gateways.projectors.quarantine import SetAside, reason_for
 from gateways.projectors.tracking import Tracking
 from gateways.projectors.tracking import create_statement as tracking_table
+from gateways.readmodels import case_search
+from projections.case_search import SearchRow
 from projections.open_cases import CaseRows
 from projections.time_standards_dashboard import StepRow
 
@@ -36,7 +40,7 @@ Connect = Callable[[], AbstractContextManager[Connection[Any]]]
 # together do not race on CREATE ... IF NOT EXISTS, and DDL never deadlocks with
 # a batch by taking table locks in a different order.
 _DDL_LOCK = 0x53494D50554C  # "SIMPUL"
-_TABLES = ("tracking", "open_cases", "referrals", "case_steps", "quarantine")
+_TABLES = ("tracking", "open_cases", "referrals", "case_steps", "quarantine", case_search.TABLE)
 
 _DDL = [
     "CREATE SCHEMA IF NOT EXISTS {schema}",
@@ -101,6 +105,7 @@ _DDL = [
         reason text NOT NULL,
         set_aside_at timestamptz NOT NULL DEFAULT now(),
         last_failed_at timestamptz NOT NULL DEFAULT now())""",
+    *case_search.DDL,
 ]
 
 # Columns added since the tables were first created, for tables an earlier version made.
@@ -159,6 +164,7 @@ class CaseChange:
 
     rows: CaseRows
     steps: Sequence[StepRow] = field(default=())
+    search: Sequence[SearchRow] = field(default=())
     # The newest event the rows include: where the case is set aside if they cannot be written.
     position: int = 0
     event_topic: str = ""
@@ -188,6 +194,7 @@ class CoordinatorStore:
         self.schema = schema
         self._schema_id = Identifier(schema)
         self._tables_ready = False
+        self.trigram_schema: str | None = None
 
     def _sql(self, text: str) -> Composed:
         return SQL(text).format(schema=self._schema_id)
@@ -205,7 +212,18 @@ class CoordinatorStore:
                     conn.execute(self._sql(statement))
                 conn.execute(tracking_table(self.schema))
         self._add_missing_columns()
+        self._add_name_trigrams()
         self._tables_ready = True
+
+    def _add_name_trigrams(self) -> None:
+        """Trigram matching of names where the database has pg_trgm or lets us add it."""
+        with self.connect() as conn:
+            found = case_search.trigram_schema(conn)
+            if found is not None:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+                    case_search.create_trigram_index(conn, self._schema_id, found)
+        self.trigram_schema = found
 
     def _add_missing_columns(self) -> None:
         with self.connect() as conn, conn.cursor(row_factory=tuple_row) as curs:
@@ -354,7 +372,7 @@ class CoordinatorStore:
 
     def _replace(self, curs: Any, changes: Sequence[CaseChange]) -> None:
         case_ids = [change.rows.case.case_id for change in changes]
-        for table in ("open_cases", "referrals", "case_steps"):
+        for table in ("open_cases", "referrals", "case_steps", case_search.TABLE):
             curs.execute(
                 SQL("DELETE FROM {0}.{1} WHERE case_id = ANY(%s)").format(
                     self._schema_id, Identifier(table)
@@ -385,6 +403,13 @@ class CoordinatorStore:
             _STEP_TABLE_COLUMNS,
             _STEP_TYPES,
             (_step_values(step) for change in changes for step in change.steps),
+        )
+        self._copy(
+            curs,
+            case_search.TABLE,
+            case_search.COPY_COLUMNS,
+            case_search.COPY_TYPES,
+            (case_search.row_values(row) for change in changes for row in change.search),
         )
 
     def quarantined(self) -> list[SetAside]:
@@ -471,6 +496,32 @@ class CoordinatorStore:
             "ORDER BY c.reported_at DESC, c.case_id DESC LIMIT %(limit)s"
         ).format(schema=self._schema_id, conditions=SQL(" AND ").join(conditions))
         with self.connect() as conn:
+            return [dict(row) for row in conn.execute(query, params).fetchall()]
+
+    def search(
+        self,
+        district: str,
+        keys: case_search.IndexKeys,
+        filters: CaseFilters,
+        *,
+        now: datetime,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """The district's cases whose people match ``keys``, best match first (personal data:
+        the caller records the search in the access log first)."""
+        self.ensure_tables()
+        query, params = case_search.search_query(
+            self._schema_id,
+            district,
+            keys,
+            filters,
+            now=now,
+            limit=limit,
+            trgm=self.trigram_schema,
+        )
+        with self.connect() as conn, conn.transaction():
+            if self.trigram_schema is not None:
+                conn.execute(case_search.WORD_SIMILARITY_SETTING)
             return [dict(row) for row in conn.execute(query, params).fetchall()]
 
     def workload(self, district: str, *, now: datetime) -> dict[str, Any]:
@@ -602,6 +653,7 @@ class CoordinatorStore:
             "open_cases": "case_id",
             "referrals": "case_id, referral_id",
             "case_steps": "case_id, step_key",
+            case_search.TABLE: "case_id, person",
         }
         result: dict[str, list[tuple[Any, ...]]] = {}
         with self.connect() as conn, conn.cursor() as curs:

@@ -37,7 +37,12 @@ RULES = [
 ]
 # Every control character, every blank str.strip() removes, and ordinary letters.
 EDGE_CHARACTERS = "".join(chr(code) for code in range(0x3100)) + "\U0001f600"
-KNOWN_STRINGS = {"nik": "7322011201140001", "phone": "+62 812 3456 789", "sop_step": "B4"}
+KNOWN_STRINGS = {
+    "nik": "7322011201140001",
+    "phone": "+62 812 3456 789",
+    "sop_step": "B4",
+    "overdue_step": "L1.5",
+}
 
 
 def _accepts(rule: TextRule, value: str) -> bool:

@@ -17,6 +17,7 @@ from gateways.projectors.rebuild import rebuild
 from gateways.projectors.runner import Batch, PositionMoved, Recorded, Runner
 from gateways.readmodels.coordinator import CaseChange, CaseFilters, CoordinatorStore, StepFilters
 from gateways.runtime import coordinator_store
+from gateways.search_keys import search_keys
 from projections.open_cases import CaseRows, OpenCase
 from projections.time_standards_dashboard import StepRow
 from services.cases import Cases
@@ -86,7 +87,11 @@ def test_reapplying_an_already_tracked_batch_changes_nothing(
     )
     recorded = [Recorded(n.id, n.topic, pg_cases.mapper.to_domain_event(n)) for n in notifications]
     projection = CoordinatorProjection(
-        store, CaseHistories(pg_cases), pg_cases.profiles, pg_cases.name
+        store,
+        CaseHistories(pg_cases),
+        pg_cases.profiles,
+        pg_cases.name,
+        nik_digest=search_keys(test_settings).nik_digest,
     )
 
     with pytest.raises(PositionMoved):
@@ -108,7 +113,13 @@ def test_per_case_order_holds_whatever_the_batch_size_and_cache(
     no_cache.drop()
     no_cache.create_tables()
     histories = CaseHistories(pg_cases, max_cases=0)
-    projection = CoordinatorProjection(no_cache, histories, pg_cases.profiles, pg_cases.name)
+    projection = CoordinatorProjection(
+        no_cache,
+        histories,
+        pg_cases.profiles,
+        pg_cases.name,
+        nik_digest=search_keys(test_settings).nik_digest,
+    )
 
     Runner(pg_cases, [projection], batch_size=7).catch_up()
 

@@ -20,6 +20,7 @@ from gateways.eventstore.verify import verify_access_log, verify_store
 from gateways.runtime import NotConfigured
 from services.access_log import CaseRead
 from services.case_commands import ReportCase
+from services.case_search import SearchKeys, SearchTerms
 from services.settings import Settings
 from tests.support.builders import COORDINATOR, INTAKE_OFFICER, report_details
 from tests.support.infrastructure import PostgresServer
@@ -95,6 +96,10 @@ ATTACKS = {
     "delete an event": "DELETE FROM cases_events",
     "rewrite an event": "UPDATE cases_events SET topic = topic",
     "take back a revocation": "DELETE FROM cases_token_revocations",
+    "delete what a search looked for": "DELETE FROM cases_access_log_search_terms",
+    "rewrite what a search looked for": "UPDATE cases_access_log_search_terms "
+    "SET sealed_terms = '\\x00'",
+    "truncate what searches looked for": "TRUNCATE cases_access_log_search_terms",
 }
 
 
@@ -108,6 +113,12 @@ def test_as_the_service_role_every_way_to_erase_the_access_log_is_refused(
         cases.read_case_events(COORDINATOR, case_id, CaseRead(view="read_case"))
         cases.record_failed_authentication("read_case", "token_missing")
         runtime.revocation_store(cases).revoke_user("mallory", timedelta(hours=12))
+        cases.record_search(
+            COORDINATOR,
+            SearchTerms(name="Sukarno"),
+            CaseRead(view="case_search", purpose="a new report"),
+            SearchKeys.generate(),
+        )
     finally:
         cases.close()
 
@@ -125,7 +136,7 @@ def test_as_the_service_role_every_way_to_erase_the_access_log_is_refused(
     with psycopg.connect(deployment.owner_url, autocommit=True) as conn:
         log = verify_access_log(conn)
         store = verify_store(conn)
-    assert log.intact and log.entries == 2
+    assert log.intact and log.entries == 3
     assert store.intact and store.events > 0
 
 

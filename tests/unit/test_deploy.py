@@ -36,12 +36,13 @@ INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::?[-?][^}]*)?\}")
 DATABASE, TOKEN = "SIMPUL_DATABASE_URL", "SIMPUL_TOKEN_PUBLIC_KEY"
 KAFKA_PASSWORD, SIGNING_KEY = "SIMPUL_KAFKA_SASL_PASSWORD", "SIMPUL_MESSAGE_SIGNING_KEY"
 MATCH_KEY = "SIMPUL_PERSON_MATCH_KEY"
-SECRET_SETTINGS = {DATABASE, TOKEN, KAFKA_PASSWORD, SIGNING_KEY, MATCH_KEY}
+SEARCH_KEY = "SIMPUL_SEARCH_KEY"
+SECRET_SETTINGS = {DATABASE, TOKEN, KAFKA_PASSWORD, SIGNING_KEY, MATCH_KEY, SEARCH_KEY}
 NEEDS = {
     "db-setup": {DATABASE},
-    "api": {DATABASE, TOKEN, MATCH_KEY},
+    "api": {DATABASE, TOKEN, MATCH_KEY, SEARCH_KEY},
     "relay": {DATABASE, KAFKA_PASSWORD, SIGNING_KEY},
-    "coordinator": {DATABASE},
+    "coordinator": {DATABASE, SEARCH_KEY},
     **{f"projector-{agency}": {DATABASE, KAFKA_PASSWORD} for agency in AGENCIES},
 }
 PRINCIPALS = {
@@ -480,6 +481,7 @@ SECRET_PLACEHOLDERS = {
     "message-signing-key-id": "relay-202612",
     "message-signing-key": MessageSigner.generate("x").private_key_text(),
     "person-match-key": "m" * 43,
+    "search-key": "A" * 43,
 }
 
 

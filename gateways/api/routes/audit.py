@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,7 @@ from gateways.eventstore.verify import CaseVerification
 from projections.timeline import Timeline, case_timeline
 from services.access_log import AccessEntry
 from services.case_commands import Moment, UserId
+from services.case_search import SearchKeys, TermsUnreadable
 
 router = APIRouter(tags=["audit"])
 
@@ -229,6 +230,29 @@ class AccessLogEntry(BaseModel):
         description="granted (read), denied (403) or not_found (404: a case the caller may not see)"
     )
     reason: str | None = Field(description="For a refusal, the rule that refused it")
+    search_terms: dict[str, Any] | None = Field(
+        default=None,
+        description="For a search of the office's cases, what it looked for (kept sealed in "
+        "the log, opened for the auditor)",
+    )
+    search_terms_unreadable: bool = Field(
+        default=False,
+        description="The search's sealed terms do not open with this deployment's search key "
+        "(sealed with another key, or altered)",
+    )
+
+
+def _entry(entry: AccessEntry, keys: SearchKeys | None) -> AccessLogEntry:
+    shown = AccessLogEntry(id=entry.id, **vars(entry.record))
+    if entry.sealed_search_terms is None:
+        return shown
+    try:
+        if keys is None:
+            raise TermsUnreadable()
+        terms = keys.open(entry.sealed_search_terms, entry.record)
+    except TermsUnreadable:
+        return shown.model_copy(update={"search_terms_unreadable": True})
+    return shown.model_copy(update={"search_terms": terms})
 
 
 class AccessLogPage(BaseModel):
@@ -236,9 +260,10 @@ class AccessLogPage(BaseModel):
     next_after: int | None = Field(description="Pass as `after` for more; none at the end")
 
 
-def _page(entries: list[AccessEntry], limit: int) -> AccessLogPage:
+def _page(entries: list[AccessEntry], limit: int, request: Request) -> AccessLogPage:
+    keys: SearchKeys | None = request.app.state.search_keys
     return AccessLogPage(
-        entries=[AccessLogEntry(id=entry.id, **vars(entry.record)) for entry in entries],
+        entries=[_entry(entry, keys) for entry in entries],
         next_after=entries[-1].id if len(entries) == limit else None,
     )
 
@@ -254,6 +279,7 @@ LimitQuery = Annotated[int, Query(ge=1, le=1000, description="At most this many 
     responses=AUDIT_READ_ERRORS,
 )
 def read_case_access_log(
+    request: Request,
     case_id: UUID,
     cases: CasesDep,
     actor: ActorDep,
@@ -263,7 +289,7 @@ def read_case_access_log(
 ) -> AccessLogPage:
     """Auditors, and the coordinator of the case's office; this read is recorded too."""
     entries = cases.access_log_of_case(actor, case_id, read, after=after, limit=limit)
-    return _page(entries, limit)
+    return _page(entries, limit, request)
 
 
 @router.get(
@@ -273,6 +299,7 @@ def read_case_access_log(
     responses=AUDIT_READ_ERRORS,
 )
 def read_actor_access_log(
+    request: Request,
     cases: CasesDep,
     actor: ActorDep,
     read: CaseReadDep,
@@ -282,4 +309,4 @@ def read_actor_access_log(
 ) -> AccessLogPage:
     """Auditors only; this read is recorded too."""
     entries = cases.access_log_of_user(actor, user_id, read, after=after, limit=limit)
-    return _page(entries, limit)
+    return _page(entries, limit, request)
