@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.case import CASE_EVENT_TYPES, Case, referral_status_after
+from domain.documents import DocumentRules, DocumentRulesError, parse_document_rules
 from domain.errors import ProcessNotRun
 from domain.vocabulary import (
     ANSWERED_REFERRAL_STATUSES,
@@ -221,6 +222,8 @@ class TimeStandardProfile:
     step_numbers: Mapping[str, str] = field(default_factory=dict)
     # Recurring steps (L4.4 accompaniment): an activity owed once per period of a window.
     windows: tuple[WindowStandard, ...] = ()
+    # The document kinds the district accepts, and those its steps need (domain/documents.py).
+    documents: DocumentRules = field(default_factory=DocumentRules)
 
     def own_step(self, step: str | None) -> str | None:
         """The district's number for a step Simpul labels ``step`` (refusals, timeline)."""
@@ -543,7 +546,15 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
         processes=processes,
         step_numbers=_step_numbers(data),
         windows=_windows(data, steps),
+        documents=_documents(data, steps),
     )
+
+
+def _documents(data: Mapping[str, Any], steps: Sequence[StepStandard]) -> DocumentRules:
+    try:
+        return parse_document_rules(data.get("documents"), frozenset(s.code for s in steps))
+    except DocumentRulesError as error:
+        raise ProfileError(str(error)) from None
 
 
 _STEP_LABEL = re.compile(r"[A-Z]{1,3}(-[A-Z]{1,3})?\d+[a-z]?(\.\d+)*(-\d+)?")

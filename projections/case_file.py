@@ -500,6 +500,17 @@ class Closure(BaseModel):
 # ---- The case file ---------------------------------------------------------------------------
 
 
+class AttachedDocument(RecordedStep):
+    """A document, photo or recording attached to the case: what it is, never what it holds."""
+
+    document_id: UUID = Field(description="The document's id; it names its content in the case.")
+    kind: str = Field(description="What the document is (domain/documents.py's kinds).")
+    step: str | None = Field(description="The profile's step it was attached at, if any.")
+    media_type: str = Field(description="Its type, as its content shows.")
+    size: int = Field(description="Bytes, as stored (photos without their location data).")
+    sha256: str = Field(description="SHA-256 of the stored content; the hash chain covers it.")
+
+
 class CaseFile(BaseModel):
     """The current state of one case, folded from its recorded events (oldest first)."""
 
@@ -588,6 +599,9 @@ class CaseFile(BaseModel):
     )
     termination: Termination | None = Field(
         default=None, description="The termination (L6), if terminated."
+    )
+    documents: list[AttachedDocument] = Field(
+        default_factory=list, description="Documents, photos and recordings, oldest first."
     )
 
     @classmethod
@@ -785,6 +799,20 @@ class _CaseFileFold:
             assignment_letter_ref=event.assignment_letter_ref,
             assigned_at=event.timestamp,
             assigned_by=event.actor,
+        )
+
+    @apply.register(Case.DocumentAttached)
+    def _document_attached(self, event: Case.DocumentAttached) -> None:
+        self.file.documents.append(
+            AttachedDocument(
+                document_id=event.document_id,
+                kind=event.kind,
+                step=event.step or None,
+                media_type=event.media_type,
+                size=event.size,
+                sha256=event.sha256,
+                **_stamp(event),
+            )
         )
 
     @apply.register(Case.BeneficiaryContacted)

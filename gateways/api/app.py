@@ -27,6 +27,7 @@ from gateways.api.routes import agencies as agency_routes
 from gateways.api.routes import audit, case_steps, service
 from gateways.api.routes import cases as case_routes
 from gateways.api.routes import coordinator as coordinator_routes
+from gateways.api.routes import documents as document_routes
 from gateways.api.routes import outreach as outreach_routes
 from gateways.kafka.contract import asyncapi_document
 from gateways.kafka.signing import MessageVerifier
@@ -34,6 +35,7 @@ from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import TokenService
 from services.cases import Cases
+from services.documents import Documents
 from services.outreach import OutreachRecords
 from services.sharing import load_matrix
 
@@ -64,6 +66,7 @@ def create_app(
     limits: HttpLimits | None = None,
     docs: bool = True,
     outreach: OutreachRecords | None = None,
+    documents: Documents | None = None,
 ) -> FastAPI:
     """The app; read models left out (an in-memory store has none) answer 503.
 
@@ -89,6 +92,7 @@ def create_app(
     app.state.agency_inboxes = dict(agency_inboxes or {})
     app.state.projected_agencies = sharing.agencies
     app.state.chain_checker = chain_checker
+    app.state.documents = documents
     problems.install(app)
 
     def _too_many_requests(_: Request, error: Exception) -> JSONResponse:
@@ -116,6 +120,7 @@ def create_app(
     api.include_router(coordinator_routes.router)
     api.include_router(agency_routes.router)
     api.include_router(outreach_routes.router)
+    api.include_router(document_routes.router)
     app.include_router(api)
     app.include_router(service.health)
     # With the deployment's public keys, so agencies can verify what they receive.

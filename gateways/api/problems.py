@@ -32,6 +32,7 @@ from projections.case_file import NothingRecordedThen
 from services.access import AccessDenied
 from services.access_log import MAX_REQUEST_ID_LENGTH, AccessNotRecorded, Outcome, Refusal
 from services.cases import CaseNotFound, IdempotencyKeyReused, VersionConflict
+from services.documents import DocumentNotFound
 from services.outreach import OutreachChanged, OutreachNotFound
 
 log = logging.getLogger("simpul.api")
@@ -253,6 +254,11 @@ def _outreach_not_found(request: Request, error: OutreachNotFound) -> JSONRespon
     return problem_response(404, "not-found", "Not found", "no such outreach is visible to you")
 
 
+def _document_not_found(request: Request, error: DocumentNotFound) -> JSONResponse:
+    _record_refusal(request, Outcome.NOT_FOUND, "document_not_visible", error.case_id)
+    return problem_response(404, "not-found", "Not found", "no such document is visible to you")
+
+
 def _referral_not_found(_: Request, __: ReferralNotFound) -> JSONResponse:
     return problem_response(404, "not-found", "Not found", "the case has no such referral")
 
@@ -390,6 +396,7 @@ def install(app: FastAPI) -> None:
         CaseNotFound: _case_not_found,
         OutreachNotFound: _outreach_not_found,
         ReferralNotFound: _referral_not_found,
+        DocumentNotFound: _document_not_found,
         NothingRecordedThen: _nothing_recorded_then,
         AccessDenied: _access_denied,
         VersionConflict: _version_conflict,

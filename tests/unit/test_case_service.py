@@ -52,6 +52,7 @@ from tests.support.builders import (
     a_classification,
     a_consent,
     a_contact,
+    a_document_attachment,
     a_handover,
     a_monitoring_visit,
     a_psychological_first_aid,
@@ -462,6 +463,11 @@ SERVICE_COMMAND_ARGUMENTS = {
     "recommend_referral": a_recommendation_request,
     "approve_recommendation": an_approval_request,
     "record_complaint_kind": lambda: {"kind": "violence"},
+    "attach_document": lambda: {
+        key: value
+        for key, value in a_document_attachment(at_step="").items()
+        if key not in ("step", "district_kinds", "step_codes")
+    },
 }
 
 
