@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from services.access_log import AccessQuery
 from services.cases import Cases
+from services.settings import Settings
 from tests.support.documents import GPS_LATITUDE, a_jpeg_with_gps, a_pdf, an_elf
 from tests.support.lifecycle import Headers, a_report_body, open_referred_case
 
@@ -189,6 +190,16 @@ def test_a_forged_pdf_is_refused_naming_the_rule(client: TestClient, auth: Heade
 
     assert response.status_code == 415
     assert response.json()["rule"] == "malformed_pdf"
+
+
+def test_a_photo_larger_than_other_requests_may_be_is_accepted(client: TestClient, auth: Headers):
+    case_id = _case(client, auth)
+    request_limit = Settings(_env_file=None).api_max_body_bytes  # type: ignore[call-arg]
+    scan = a_pdf(b"x" * 2 * request_limit)
+
+    response = _upload(client, auth, case_id, scan, kind="referral_letter")
+
+    assert response.status_code == 201, response.text
 
 
 def test_an_oversized_file_is_refused_with_413(client: TestClient, auth: Headers, pg_cases: Cases):
