@@ -77,6 +77,7 @@ token_public_key=$(openssl pkey -in token-private.pem -pubout | awk '{printf "%s
   echo "SIMPUL_POSTGRES_PASSWORD=$(password)"
   echo "SIMPUL_DB_SERVICE_PASSWORD=$(password)"
   echo "SIMPUL_TOKEN_PUBLIC_KEY='$token_public_key'"
+  echo "SIMPUL_DOCUMENT_MASTER_KEY=$(openssl rand 32 | b64url)"
   echo "SIMPUL_MESSAGE_SIGNING_KEY_ID=$key_id"
   echo "SIMPUL_MESSAGE_SIGNING_KEY=$signing_key"
   echo "SIMPUL_MESSAGE_VERIFY_KEYS='{\"$key_id\":\"$verify_key\"}'"

@@ -35,10 +35,11 @@ INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::?[-?][^}]*)?\}")
 # What each process needs, by the settings it reads a secret into.
 DATABASE, TOKEN = "SIMPUL_DATABASE_URL", "SIMPUL_TOKEN_PUBLIC_KEY"
 KAFKA_PASSWORD, SIGNING_KEY = "SIMPUL_KAFKA_SASL_PASSWORD", "SIMPUL_MESSAGE_SIGNING_KEY"
-SECRET_SETTINGS = {DATABASE, TOKEN, KAFKA_PASSWORD, SIGNING_KEY}
+DOCUMENT_KEY = "SIMPUL_DOCUMENT_MASTER_KEY"
+SECRET_SETTINGS = {DATABASE, TOKEN, KAFKA_PASSWORD, SIGNING_KEY, DOCUMENT_KEY}
 NEEDS = {
     "db-setup": {DATABASE},
-    "api": {DATABASE, TOKEN},
+    "api": {DATABASE, TOKEN, DOCUMENT_KEY},
     "relay": {DATABASE, KAFKA_PASSWORD, SIGNING_KEY},
     "coordinator": {DATABASE},
     **{f"projector-{agency}": {DATABASE, KAFKA_PASSWORD} for agency in AGENCIES},
@@ -478,6 +479,7 @@ SECRET_PLACEHOLDERS = {
     "kafka-password": "p" * 40,
     "message-signing-key-id": "relay-202612",
     "message-signing-key": MessageSigner.generate("x").private_key_text(),
+    "document-master-key": "d" * 43,
 }
 
 
