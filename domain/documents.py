@@ -12,10 +12,12 @@ documents each of its steps needs (``DocumentRules``); the data-sharing matrix s
 which kinds each agency may fetch.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from domain.errors import RuleViolated
 
 
 class DocumentKind(StrEnum):
@@ -76,6 +78,34 @@ class DocumentRules:
             if absent:
                 missing[step] = absent
         return missing
+
+    def require_before(self, step: str, attached: Mapping[str, Sequence[str]]) -> None:
+        """Refuse completing ``step`` while a kind the profile requires there is missing."""
+        required = set(self.required.get(step, ()))
+        for kind in self.missing(attached).get(step, ()):
+            if kind in required:
+                raise DocumentRequired(kind, step)
+
+
+class DocumentRequired(RuleViolated):
+    """The district requires a document of ``kind`` before the step completes."""
+
+    def __init__(self, kind: str, step: str) -> None:
+        super().__init__(
+            "document_required",
+            f"the district's profile requires a document of kind {kind} attached at step "
+            f"{step} (or to the case) before the step completes",
+            step=step,
+        )
+        self.kind = kind
+
+
+def kinds_by_step(attached: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """(step, kind) pairs of the attached documents as the kinds attached at each step."""
+    by_step: dict[str, list[str]] = {}
+    for step, kind in attached:
+        by_step.setdefault(step, []).append(kind)
+    return by_step
 
 
 class DocumentRulesError(ValueError):

@@ -1045,6 +1045,22 @@ def _code_order(code: str) -> tuple[Any, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", code))
 
 
+def steps_completed_by(
+    profile: TimeStandardProfile, events: Sequence[object], first_version: int
+) -> list[str]:
+    """The profile's case steps (not per referral) whose end an event from ``first_version``
+    on reached: what a command about to record those events completes."""
+    milestones = case_milestones(events)
+    completed = []
+    for step in profile.steps:
+        if step.per_referral:
+            continue
+        version = milestones.version_of(step.ends)
+        if version is not None and version >= first_version:
+            completed.append(step.code)
+    return completed
+
+
 def overdue(statuses: Iterable[StepStatus]) -> list[StepStatus]:
     return [status for status in statuses if status.state == StepState.OVERDUE]
 

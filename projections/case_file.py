@@ -603,6 +603,11 @@ class CaseFile(BaseModel):
     documents: list[AttachedDocument] = Field(
         default_factory=list, description="Documents, photos and recordings, oldest first."
     )
+    documents_missing: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="By step code, the document kinds the district's profile says the step "
+        "needs and no attached document is (projections/document_checklist.py).",
+    )
 
     @classmethod
     def from_events(cls, events: Iterable[Case.Event]) -> "CaseFile":

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.actors import Actor
+from domain.documents import DocumentRequired
 from domain.errors import AgencyNotConnected, InvalidValue, ReferralNotFound, RuleViolated
 from gateways.api.views import view_of
 from projections.case_file import NothingRecordedThen
@@ -187,6 +188,25 @@ def _invalid_value(_: Request, error: InvalidValue) -> JSONResponse:
 def _rule_violated(_: Request, error: RuleViolated) -> JSONResponse:
     return problem_response(
         409, "rule-violated", "Not allowed now", error.message, rule=error.rule, step=error.step
+    )
+
+
+def _document_required(_: Request, error: DocumentRequired) -> JSONResponse:
+    # 422, as for a missing field: the command lacks what the district requires with it.
+    return problem_response(
+        422,
+        "document-required",
+        "Document required",
+        error.message,
+        rule=error.rule,
+        step=error.step,
+        errors=[
+            FieldError(
+                field="document.kind",
+                message=f"a document of kind {error.kind} must be attached first",
+                type="document_required",
+            )
+        ],
     )
 
 
@@ -393,6 +413,7 @@ def install(app: FastAPI) -> None:
         InvalidValue: _invalid_value,
         RuleViolated: _rule_violated,
         AgencyNotConnected: _agency_not_connected,
+        DocumentRequired: _document_required,
         CaseNotFound: _case_not_found,
         OutreachNotFound: _outreach_not_found,
         ReferralNotFound: _referral_not_found,
