@@ -20,6 +20,7 @@ from benchmarks import (
     propagation_figure,
     rebuild_figure,
     timeline_figure,
+    upload_figure,
 )
 from benchmarks.harness import BenchDatabases, Figure, table, write_results
 from gateways.embedded.kafka import EmbeddedKafka
@@ -36,10 +37,11 @@ class Sizes:
     growth_small: int
     growth_large: int
     growth_commands: int
+    uploads: int = 200
 
 
-FULL = Sizes(1500, 8.0, 1000, 20_000, 1000, 10_000, 1_000_000, 2000)
-QUICK = Sizes(200, 2.0, 60, 1_000, 200, 2_000, 20_000, 200)
+FULL = Sizes(1500, 8.0, 1000, 20_000, 1000, 10_000, 1_000_000, 2000, 200)
+QUICK = Sizes(200, 2.0, 60, 1_000, 200, 2_000, 20_000, 200, 30)
 
 
 def run_all(settings: Settings, sizes: Sizes, results: Path) -> list[Figure]:
@@ -99,6 +101,12 @@ def run_all(settings: Settings, sizes: Sizes, results: Path) -> list[Figure]:
                 lambda: in_fresh(
                     "timeline",
                     lambda url: timeline_figure.measure(url, events=sizes.timeline_events),
+                ),
+            )
+            step(
+                "document uploads",
+                lambda: in_fresh(
+                    "uploads", lambda url: upload_figure.measure(url, uploads=sizes.uploads)
                 ),
             )
 
