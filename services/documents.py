@@ -22,7 +22,7 @@ from pydantic import Field, StringConstraints
 
 from domain.actors import Actor
 from domain.case import Case, DocumentState
-from domain.errors import InvalidValue
+from domain.errors import CaseClosed, InvalidValue
 from domain.sharing_matrix import SharingMatrix
 from domain.vocabulary import Role
 from services.access import Who, is_referred_agency
@@ -138,12 +138,16 @@ class Documents:
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Attached:
-        """Check the upload, store its content, attach it. Everything that can refuse the
-        command is checked before the content is stored."""
+        """Check the upload, store its content, attach it. What can refuse the command is
+        checked before the content is stored; content whose command then fails anyway (a
+        race with the case's closing, a stale If-Match) stays stored, encrypted, named by
+        no event and served to no one."""
         if len(content) > self.max_bytes:
             raise DocumentTooLarge(self.max_bytes)
         case = self.cases.visible_case(actor, case_id)
         self.cases.access.require_may_act(actor, case, AttachDocument.step.who)
+        if case.is_closed:
+            raise CaseClosed()
         rules = self.cases.profiles.profile(case.district)
         if not rules.documents.accepts(kind):
             raise InvalidValue("kind", "is not a document kind the district's profile accepts")

@@ -333,3 +333,31 @@ def test_documents_of_a_shredded_case_are_gone_and_none_can_be_added(
     assert fetched.status_code == 404
     assert added.status_code == 409
     assert added.json()["rule"] == "documents_shredded"
+
+
+def test_a_closed_case_takes_no_document_and_stores_none(
+    client: TestClient, auth: Headers, database_url: str
+):
+    case_id = _case(client, auth)
+    client.post(
+        f"/api/v1/cases/{case_id}/classification",
+        json={
+            "case_type": "KTA",
+            "risk_level": "low",
+            "jurisdiction": "district",
+            "emergency": False,
+        },
+        headers=auth("intake_officer"),
+    )
+    client.post(
+        f"/api/v1/cases/{case_id}/consent",
+        json={"given": False, "given_by": "parent"},
+        headers=auth("intake_officer"),
+    )
+
+    response = _upload(client, auth, case_id, VISUM)
+
+    assert response.status_code == 409
+    assert response.json()["rule"] == "case_closed"
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM documents.contents").fetchone() == (0,)
