@@ -199,6 +199,21 @@ class Documents:
         self.cases.authorize_case_read(actor, case_id, read, permitted=is_referred_agency)
         return self._fetch(case_id, document)
 
+    def agency_documents(
+        self, actor: Actor, case_id: UUID, read: CaseRead
+    ) -> list[tuple[str, DocumentState]]:
+        """The documents of a case an agency may fetch (none before personal data may reach
+        it), as (document id, state); the read is recorded first."""
+        row = self.matrix.row(actor.agency.value)
+        case = self.cases.authorize_case_read(actor, case_id, read, permitted=is_referred_agency)
+        if row is None or not _personal_data_may_reach(actor, case):
+            return []
+        return [
+            (document_id, document)
+            for document_id, document in case.documents.items()
+            if document.kind in row.documents
+        ]
+
     def _may_read_case_documents(self, actor: Actor, case: Case) -> bool:
         # Agencies fetch through their own route, by the matrix.
         return actor.role != Role.AGENCY_OFFICER and self.cases.access.may_read(actor, case)

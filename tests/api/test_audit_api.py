@@ -182,6 +182,7 @@ def test_every_read_route_records_who_read_what_before_answering(
         "list_documents",
         "download_document",
         "agency_download_document",
+        "agency_list_documents",
     } <= set(checked)
 
 

@@ -287,9 +287,20 @@ def test_an_agency_fetches_only_the_kinds_the_matrix_gives_it_on_a_case_referred
     assert school_medical.status_code == 404  # the school never gets a medical record
     assert school_visum.status_code == 404
     assert office_route.status_code == 403
+    police_list = client.get(
+        f"/api/v1/agencies/police/cases/{case_id}/documents",
+        headers=auth("agency_officer", **POLICE),
+    ).json()
+    school_list = client.get(
+        f"/api/v1/agencies/education/cases/{case_id}/documents",
+        headers=auth("agency_officer", **SCHOOL),
+    ).json()
+    assert [(d["document_id"], d["kind"]) for d in police_list] == [(visum, "visum_et_repertum")]
+    assert school_list == []
     records = _access(pg_cases, case_id)
     [granted] = [r for r in records if r.request_id == "police-visum"]
     assert (granted.view, granted.agency) == ("agency_download_document", "police")
+    assert {r.view for r in records} >= {"agency_list_documents"}
     refused = [r for r in records if r.reason == "document_not_visible"]
     assert {r.agency for r in refused} == {"police", "education"}
 

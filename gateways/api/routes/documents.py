@@ -11,8 +11,9 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import Field
+from pydantic import BaseModel, Field
 
+from domain.actors import Actor
 from domain.documents import DocumentKind
 from domain.errors import InvalidValue
 from domain.vocabulary import Agency, Role
@@ -195,6 +196,46 @@ def download_document(
     return _content(documents.download(actor, case_id, document_id, read), document_id)
 
 
+class AgencyDocument(BaseModel):
+    """A document the agency may fetch: what it is, never what it holds."""
+
+    document_id: UUID
+    kind: DocumentKind
+    step: str | None = Field(description="The profile's step it was attached at, if any")
+    media_type: str
+    sha256: str = Field(description="SHA-256 of the content, as the case's hash chain holds it")
+
+
+@router.get(
+    "/agencies/{agency}/cases/{case_id}/documents",
+    response_model=list[AgencyDocument],
+    summary="The documents of a case referred or handed over to the agency that the "
+    "data-sharing matrix lets it fetch",
+    responses=READ_ERRORS,
+)
+def agency_list_documents(
+    agency: Agency, case_id: UUID, documents: DocumentsDep, actor: ActorDep, read: CaseReadDep
+) -> list[AgencyDocument]:
+    """Only kinds the agency's row of the matrix lists; none before consent (unless it holds
+    an open emergency referral). Recorded in the access log."""
+    _require_agency_officer(agency, actor)
+    return [
+        AgencyDocument(
+            document_id=UUID(document_id),
+            kind=DocumentKind(document.kind),
+            step=document.step or None,
+            media_type=document.media_type,
+            sha256=document.sha256,
+        )
+        for document_id, document in documents.agency_documents(actor, case_id, read)
+    ]
+
+
+def _require_agency_officer(agency: Agency, actor: Actor) -> None:
+    if actor.role != Role.AGENCY_OFFICER or actor.agency != agency:
+        raise HTTPException(403, "only officers of this agency fetch its documents")
+
+
 @router.get(
     "/agencies/{agency}/cases/{case_id}/documents/{document_id}",
     response_class=Response,
@@ -212,6 +253,5 @@ def agency_download_document(
 ) -> Response:
     """Only a kind the agency's row of the matrix lists, after consent or on an open
     emergency referral to it; anything else is 404. Recorded in the access log first."""
-    if actor.role != Role.AGENCY_OFFICER or actor.agency != agency:
-        raise HTTPException(403, "only officers of this agency fetch its documents")
+    _require_agency_officer(agency, actor)
     return _content(documents.agency_download(actor, case_id, document_id, read), document_id)
