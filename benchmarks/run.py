@@ -21,6 +21,7 @@ from benchmarks import (
     rebuild_figure,
     search_figure,
     timeline_figure,
+    upload_figure,
 )
 from benchmarks.harness import BenchDatabases, Figure, table, write_results
 from gateways.embedded.kafka import EmbeddedKafka
@@ -38,10 +39,11 @@ class Sizes:
     growth_large: int
     growth_commands: int
     search_cases: int = 100_000
+    uploads: int = 200
 
 
-FULL = Sizes(1500, 8.0, 1000, 20_000, 1000, 10_000, 1_000_000, 2000, 100_000)
-QUICK = Sizes(200, 2.0, 60, 1_000, 200, 2_000, 20_000, 200, 5_000)
+FULL = Sizes(1500, 8.0, 1000, 20_000, 1000, 10_000, 1_000_000, 2000, 100_000, 200)
+QUICK = Sizes(200, 2.0, 60, 1_000, 200, 2_000, 20_000, 200, 5_000, 30)
 
 
 def run_all(settings: Settings, sizes: Sizes, results: Path) -> list[Figure]:
@@ -101,6 +103,12 @@ def run_all(settings: Settings, sizes: Sizes, results: Path) -> list[Figure]:
                 lambda: in_fresh(
                     "timeline",
                     lambda url: timeline_figure.measure(url, events=sizes.timeline_events),
+                ),
+            )
+            step(
+                "document uploads",
+                lambda: in_fresh(
+                    "uploads", lambda url: upload_figure.measure(url, uploads=sizes.uploads)
                 ),
             )
 

@@ -80,6 +80,7 @@ token_public_key=$(openssl pkey -in token-private.pem -pubout | awk '{printf "%s
   # The key of the same-person fingerprints: the API's alone, the same for every district.
   echo "SIMPUL_PERSON_MATCH_KEY=$(openssl rand 32 | b64url)"
   echo "SIMPUL_SEARCH_KEY=$(openssl rand 32 | b64url)"
+  echo "SIMPUL_DOCUMENT_MASTER_KEY=$(openssl rand 32 | b64url)"
   echo "SIMPUL_MESSAGE_SIGNING_KEY_ID=$key_id"
   echo "SIMPUL_MESSAGE_SIGNING_KEY=$signing_key"
   echo "SIMPUL_MESSAGE_VERIFY_KEYS='{\"$key_id\":\"$verify_key\"}'"

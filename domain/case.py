@@ -117,6 +117,16 @@ class ReferralState:
 
 
 @dataclass(frozen=True)
+class DocumentState:
+    """What deciding who may fetch a document needs: its kind, and where its content is."""
+
+    kind: str
+    step: str
+    sha256: str
+    media_type: str
+
+
+@dataclass(frozen=True)
 class RecommendationState:
     service_type: str
     agency: str
@@ -256,6 +266,7 @@ class Case(Aggregate):
         self.reintegration_visits = 0
         self.reintegration_evaluated = False
         self.linked_case_ids: set[UUID] = set()
+        self.documents: dict[str, DocumentState] = {}
 
     class OpenedFromOutreach(Event):
         """K-R1: the case was opened on the outreach team's recommendation (which outreach)."""
@@ -1909,6 +1920,60 @@ class Case(Aggregate):
     def _reopened(self, new_case_id: UUID, reason: str) -> None:
         self.linked_case_ids.add(new_case_id)
 
+    # ---- Documents, photos and recordings, on the case or on a step ----------
+
+    class DocumentAttached(Event):
+        """A document, photo or recording was attached (Purwakarta's "harus ada berkas dan
+        dokumen/foto", P7; Kota Batu's client documents, B1; Luwu Utara's L4.3 camera).
+
+        The content's SHA-256 is here, so the hash chain covers what was attached; the
+        content itself and its file name (personal data, often) never are.
+        """
+
+        document_id: str
+        kind: str
+        step: str
+        sha256: str
+        size: int
+        media_type: str
+
+    def attach_document(
+        self,
+        *,
+        document_id: str,
+        kind: str,
+        step: str,
+        sha256: str,
+        size: int,
+        media_type: str,
+        district_kinds: Collection[str],
+        step_codes: Collection[str],
+    ) -> None:
+        """Attach stored content as a document of ``kind``, at the profile's ``step`` if any."""
+        self._require_open()
+        if kind not in district_kinds:
+            raise InvalidValue("kind", "is not a document kind the district's profile accepts")
+        if step and step not in step_codes:
+            raise InvalidValue("step", "is not a step of the district's profile")
+        if document_id in self.documents:
+            raise RuleViolated(
+                "document_already_attached", "this content is already attached to the case"
+            )
+        self._document_attached(
+            document_id=document_id,
+            kind=kind,
+            step=step,
+            sha256=sha256,
+            size=size,
+            media_type=media_type,
+        )
+
+    @event(DocumentAttached)
+    def _document_attached(
+        self, document_id: str, kind: str, step: str, sha256: str, size: int, media_type: str
+    ) -> None:
+        self.documents[document_id] = DocumentState(kind, step, sha256, media_type)
+
     # ---- Queries the service layer needs -------------------------------------
 
     @property
@@ -2138,6 +2203,7 @@ CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.Terminated,
     Case.LinkedToCase,
     Case.Reopened,
+    Case.DocumentAttached,
 )
 
 

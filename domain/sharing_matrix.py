@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.documents import DocumentKind
 from domain.vocabulary import Agency, AssessmentDomain
 
 CASE_OPENED = "case.opened"
@@ -161,6 +162,8 @@ class AgencyRow:
     agency: str
     messages: frozenset[str]
     facts: tuple[FactPath, ...]
+    # The document kinds it may fetch from a case referred or handed over to it.
+    documents: frozenset[str] = frozenset()
     # Every fact of every message is checked against the row: answers are memoised.
     _allowed: dict[tuple[str, str], bool] = field(
         default_factory=dict, init=False, compare=False, hash=False, repr=False
@@ -238,6 +241,15 @@ class SharingMatrix:
         return kept
 
 
+def _document_kinds(value: Any, where: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(kind, str) for kind in value):
+        raise MatrixError(f"{where}: must list document kinds")
+    unknown = sorted(set(value) - set(DocumentKind))
+    if unknown:
+        raise MatrixError(f"{where}: unknown document kinds {unknown}")
+    return frozenset(value)
+
+
 def parse_matrix(raw: Mapping[str, Any]) -> SharingMatrix:
     consent = raw.get("consent", {})
     gated = consent.get("gated") if isinstance(consent, Mapping) else None
@@ -269,6 +281,7 @@ def parse_matrix(raw: Mapping[str, Any]) -> SharingMatrix:
             agency=agency,
             messages=frozenset(messages) | implied,
             facts=tuple(FactPath.parse(path, f"{where}.facts") for path in facts),
+            documents=_document_kinds(entry.get("documents", []), f"{where}.documents"),
         )
     listed = [FactPath.parse(path, "consent.gated") for path in gated]
     floor = [FactPath.parse(path, "ALWAYS_GATED") for path in ALWAYS_GATED]

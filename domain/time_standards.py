@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.case import CASE_EVENT_TYPES, Case, referral_status_after
+from domain.documents import DocumentRules, DocumentRulesError, parse_document_rules
 from domain.errors import ProcessNotRun
 from domain.vocabulary import (
     ANSWERED_REFERRAL_STATUSES,
@@ -221,6 +222,8 @@ class TimeStandardProfile:
     step_numbers: Mapping[str, str] = field(default_factory=dict)
     # Recurring steps (L4.4 accompaniment): an activity owed once per period of a window.
     windows: tuple[WindowStandard, ...] = ()
+    # The document kinds the district accepts, and those its steps need (domain/documents.py).
+    documents: DocumentRules = field(default_factory=DocumentRules)
 
     def own_step(self, step: str | None) -> str | None:
         """The district's number for a step Simpul labels ``step`` (refusals, timeline)."""
@@ -543,7 +546,15 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
         processes=processes,
         step_numbers=_step_numbers(data),
         windows=_windows(data, steps),
+        documents=_documents(data, steps),
     )
+
+
+def _documents(data: Mapping[str, Any], steps: Sequence[StepStandard]) -> DocumentRules:
+    try:
+        return parse_document_rules(data.get("documents"), frozenset(s.code for s in steps))
+    except DocumentRulesError as error:
+        raise ProfileError(str(error)) from None
 
 
 _STEP_LABEL = re.compile(r"[A-Z]{1,3}(-[A-Z]{1,3})?\d+[a-z]?(\.\d+)*(-\d+)?")
@@ -1032,6 +1043,22 @@ def _owed_before_closing(started_by: int | None, milestones: CaseMilestones) -> 
 def _code_order(code: str) -> tuple[Any, ...]:
     """Sort L1.9 before L1.10: compare the numbers in a code as numbers."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", code))
+
+
+def steps_completed_by(
+    profile: TimeStandardProfile, events: Sequence[object], first_version: int
+) -> list[str]:
+    """The profile's case steps (not per referral) whose end an event from ``first_version``
+    on reached: what a command about to record those events completes."""
+    milestones = case_milestones(events)
+    completed = []
+    for step in profile.steps:
+        if step.per_referral:
+            continue
+        version = milestones.version_of(step.ends)
+        if version is not None and version >= first_version:
+            completed.append(step.code)
+    return completed
 
 
 def overdue(statuses: Iterable[StepStatus]) -> list[StepStatus]:

@@ -13,6 +13,8 @@ pieces are is written to ``runtime.json`` there, so `simpul demo`, `simpul
 token` and the child processes find them without more configuration.
 """
 
+import base64
+import binascii
 import json
 import logging
 import os
@@ -30,6 +32,7 @@ from domain.sharing_matrix import SharingMatrix
 from gateways.api.app import create_app
 from gateways.api.deps import ChainChecker
 from gateways.api.limits import HttpLimits
+from gateways.documents.postgres import KEY_BYTES, PostgresDocumentStore
 from gateways.eventstore.environment import postgres_env, with_tls
 from gateways.eventstore.postgres import ChainedPostgresRecorder
 from gateways.eventstore.revocations import PostgresRevocations
@@ -49,6 +52,7 @@ from gateways.tokens import (
     load_public_key,
 )
 from services.cases import Cases
+from services.documents import Documents
 from services.outreach import OutreachRecords
 from services.person_fingerprints import PersonFingerprinter
 from services.profiles import ProfileBook, load_profiles
@@ -200,6 +204,64 @@ def message_verifier(settings: Settings) -> MessageVerifier:
     except ValueError as refused:
         print(f"SIMPUL_MESSAGE_VERIFY_KEYS: {refused}", file=sys.stderr)
         raise NotConfigured(2) from None
+
+
+# ---- The key that wraps each case's document key ------------------------------------------
+
+DEVELOPMENT_DOCUMENT_KEY = "document-master-key"
+
+
+def _decoded_key(text: str) -> bytes | None:
+    try:
+        key = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return key if len(key) == KEY_BYTES else None
+
+
+def _development_document_key(data_dir: Path) -> bytes:
+    """A master key kept in the data folder, made once and linked into place whole, as the
+    development signing key is."""
+    path = data_dir / DEVELOPMENT_DOCUMENT_KEY
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        draft = data_dir / f".{DEVELOPMENT_DOCUMENT_KEY}.{os.getpid()}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)).decode())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made one first: use that
+        finally:
+            draft.unlink()
+    key = _decoded_key(path.read_text())
+    if key is None:
+        print(f"{path} does not hold a 32-byte base64url key", file=sys.stderr)
+        raise NotConfigured(2)
+    return key
+
+
+def document_master_key(settings: Settings) -> bytes:
+    """The master key of document keys: configured, or in development one in the data folder."""
+    configured = settings.document_master_key
+    if configured is not None:
+        key = _decoded_key(configured.get_secret_value())
+        if key is None:
+            print("SIMPUL_DOCUMENT_MASTER_KEY must be 32 bytes, base64url", file=sys.stderr)
+            raise NotConfigured(2)
+        return key
+    if settings.environment == "production":
+        print("the API needs SIMPUL_DOCUMENT_MASTER_KEY in production", file=sys.stderr)
+        raise NotConfigured(2)
+    return _development_document_key(settings.data_dir)
+
+
+def document_store(cases: Cases, settings: Settings) -> PostgresDocumentStore:
+    """Documents' content beside the event store, through its pool; tables made if missing."""
+    store = PostgresDocumentStore(_pool(cases).get_connection, document_master_key(settings))
+    store.create_tables()
+    return store
 
 
 def _token_options(settings: Settings) -> dict[str, Any]:
@@ -380,6 +442,12 @@ def api(
         outreach=OutreachRecords(cases),
         same_person=same_person(cases, settings),
         search_keys=api_search_keys(settings),
+        documents=Documents(
+            cases,
+            document_store(cases, settings),
+            matrix,
+            max_bytes=settings.document_max_bytes,
+        ),
     )
 
 

@@ -551,6 +551,17 @@ class Closure(BaseModel):
 # ---- The case file ---------------------------------------------------------------------------
 
 
+class AttachedDocument(RecordedStep):
+    """A document, photo or recording attached to the case: what it is, never what it holds."""
+
+    document_id: UUID = Field(description="The document's id; it names its content in the case.")
+    kind: str = Field(description="What the document is (domain/documents.py's kinds).")
+    step: str | None = Field(description="The profile's step it was attached at, if any.")
+    media_type: str = Field(description="Its type, as its content shows.")
+    size: int = Field(description="Bytes, as stored (photos without their location data).")
+    sha256: str = Field(description="SHA-256 of the stored content; the hash chain covers it.")
+
+
 class CaseFile(BaseModel):
     """The current state of one case, folded from its recorded events (oldest first)."""
 
@@ -650,6 +661,14 @@ class CaseFile(BaseModel):
     reopenings: list[Reopening] = Field(
         default_factory=list,
         description="New cases this closed case's matter continued in; the case stays closed.",
+    )
+    documents: list[AttachedDocument] = Field(
+        default_factory=list, description="Documents, photos and recordings, oldest first."
+    )
+    documents_missing: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="By step code, the document kinds the district's profile says the step "
+        "needs and no attached document is (projections/document_checklist.py).",
     )
 
     @classmethod
@@ -871,6 +890,20 @@ class _CaseFileFold:
             assignment_letter_ref=event.assignment_letter_ref,
             assigned_at=event.timestamp,
             assigned_by=event.actor,
+        )
+
+    @apply.register(Case.DocumentAttached)
+    def _document_attached(self, event: Case.DocumentAttached) -> None:
+        self.file.documents.append(
+            AttachedDocument(
+                document_id=event.document_id,
+                kind=event.kind,
+                step=event.step or None,
+                media_type=event.media_type,
+                size=event.size,
+                sha256=event.sha256,
+                **_stamp(event),
+            )
         )
 
     @apply.register(Case.BeneficiaryContacted)

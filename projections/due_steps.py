@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from domain.case import Case
 from domain.time_standards import StepState, TimeStandardProfile, case_milestones, step_schedule
+from projections.document_checklist import missing_documents
 
 
 class DueStep(BaseModel):
@@ -42,6 +43,10 @@ class DueSteps(BaseModel):
     now: datetime
     steps: list[DueStep]
     overdue: list[str] = Field(description="Codes of the steps now overdue")
+    documents_missing: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="By step code, the document kinds the step needs that the case lacks",
+    )
 
 
 def due_steps(
@@ -74,4 +79,5 @@ def due_steps(
         now=now,
         steps=steps,
         overdue=[status.code for status in statuses if status.state == StepState.OVERDUE],
+        documents_missing=missing_documents(history, profile),
     )

@@ -6,6 +6,7 @@ summaries mention; a unit test checks that no value lacks its words.
 
 from enum import StrEnum
 
+from domain.documents import DocumentKind
 from domain.vocabulary import (
     Agency,
     AssessmentDomain,
@@ -296,6 +297,36 @@ FACT_KEY: dict[str, Words] = {
     "chronology": ("kronologi", "chronology"),
     "needs": ("kebutuhan dan harapan", "needs and expectations"),
 }
+DOCUMENT_KIND: dict[str, Words] = {
+    DocumentKind.IDENTITY_CARD: ("KTP", "identity card (KTP)"),
+    DocumentKind.FAMILY_CARD: ("Kartu Keluarga", "family card"),
+    DocumentKind.BIRTH_CERTIFICATE: ("akta kelahiran", "birth certificate"),
+    DocumentKind.SOCIAL_ASSISTANCE_CARD: (
+        "kartu bantuan sosial (SKTM, KIP, KKS)",
+        "social assistance card (SKTM, KIP, KKS)",
+    ),
+    DocumentKind.HEALTH_INSURANCE_CARD: (
+        "kartu jaminan kesehatan (KIS, Jamkesda)",
+        "health insurance card (KIS, Jamkesda)",
+    ),
+    DocumentKind.REFERRAL_LETTER: ("surat dari lembaga perujuk", "referring institution's letter"),
+    DocumentKind.PHOTO: ("pas foto", "photo"),
+    DocumentKind.DOCUMENTATION_PHOTO: ("dokumentasi/foto", "documentation photo"),
+    DocumentKind.AUDIO_RECORDING: ("rekaman suara", "audio recording"),
+    DocumentKind.CONSENT_FORM: ("formulir persetujuan", "consent form"),
+    DocumentKind.ASSESSMENT: ("hasil asesmen", "assessment"),
+    DocumentKind.CASE_REPORT: ("laporan kasus", "case report"),
+    DocumentKind.INTERVENTION_PLAN: ("rencana intervensi", "intervention plan"),
+    DocumentKind.ASSIGNMENT_LETTER: ("surat tugas", "assignment letter"),
+    DocumentKind.RECOMMENDATION_LETTER: ("surat rekomendasi", "recommendation letter"),
+    DocumentKind.REFERRAL_RECORD: ("Berita Acara Rujukan", "referral record"),
+    DocumentKind.SOCIAL_REPORT: ("laporan sosial", "social report"),
+    DocumentKind.TERMINATION_FORM: ("formulir terminasi", "termination form"),
+    DocumentKind.VISUM_ET_REPERTUM: ("visum et repertum", "visum et repertum"),
+    DocumentKind.MEDICAL_RECORD: ("rekam medis", "medical record"),
+    DocumentKind.POLICE_REPORT: ("laporan polisi", "police report"),
+    DocumentKind.OTHER: ("dokumen lain", "other document"),
+}
 
 # Which vocabulary each table covers, for the completeness test.
 TABLES: dict[type[StrEnum], dict[str, Words]] = {
@@ -320,6 +351,7 @@ TABLES: dict[type[StrEnum], dict[str, Words]] = {
     ReunifiedWith: REUNIFIED_WITH,
     ReviewOutcome: REVIEW_OUTCOME,
     ComplaintKind: COMPLAINT_KIND,
+    DocumentKind: DOCUMENT_KIND,
 }
 
 

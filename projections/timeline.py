@@ -240,6 +240,15 @@ class _Narrator:
             f"Case worker assigned: {event.case_worker_id}",
         )
 
+    @summarize.register(Case.DocumentAttached)
+    def _document_attached(self, event: Case.DocumentAttached) -> Summary:
+        kind_id, kind_en = labels.words(labels.DOCUMENT_KIND, event.kind)
+        return Summary(
+            event.step or None,
+            f"Dokumen dilampirkan: {kind_id}",
+            f"Document attached: {kind_en}",
+        )
+
     @summarize.register(Case.BeneficiaryContacted)
     def _beneficiary_contacted(self, event: Case.BeneficiaryContacted) -> Summary:
         mode_id, mode_en = labels.words(labels.CONTACT_MODE, event.mode)

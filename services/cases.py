@@ -20,9 +20,10 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.actors import Actor, acting_as
 from domain.case import Case
+from domain.documents import kinds_by_step
 from domain.errors import InvalidValue, RuleViolated
 from domain.register import CaseRegister
-from domain.time_standards import TimeStandardProfile
+from domain.time_standards import TimeStandardProfile, steps_completed_by
 from services.access import (
     AccessDenied,
     AccessRules,
@@ -381,6 +382,7 @@ class Cases(Application[UUID]):
                 context = CommandContext(actor, now, profile, self.receiving_agencies(case))
                 with acting_as(actor, now):
                     command.apply(case, context)
+                self._require_documents(case, profile)
             except RuleViolated as refusal:
                 # The refusal names the step as the district's own SOP numbers it.
                 refusal.step = profile.own_step(refusal.step)
@@ -407,6 +409,17 @@ class Cases(Application[UUID]):
                 continue  # someone else wrote first; decide again on the new state
             return CommandResult(case.id, case.version, case.register_number, recorded)
         raise VersionConflict(case_id, None, self._load(case_id).version)
+
+    def _require_documents(self, case: Case, profile: TimeStandardProfile) -> None:
+        """A district may require documents before a step completes (its profile's
+        ``[documents] required``): the command that would complete the step is refused."""
+        if not profile.documents.required or not case.pending_events:
+            return
+        events = [*self.history(case.id), *case.pending_events]
+        attached = kinds_by_step((d.step, d.kind) for d in case.documents.values())
+        first = case.pending_events[0].originator_version
+        for step in steps_completed_by(profile, events, first):
+            profile.documents.require_before(step, attached)
 
     def replayed(
         self, actor: Actor, idempotency_key: str | None, request_hash: str

@@ -229,6 +229,19 @@ class Settings(BaseSettings):
 
     aggregate_cache_size: int = Field(default=1000, ge=0)
 
+    # ---- Documents, photos and recordings on cases (services/documents.py) ----
+    document_master_key: SecretStr | None = Field(
+        default=None,
+        description="The key (32 bytes, base64url) that wraps each case's document key; only "
+        "API processes get it. Unset in development: one is kept in data_dir.",
+    )
+    document_max_bytes: int = Field(
+        default=20 * 1_048_576,
+        ge=1024,
+        le=512 * 1_048_576,
+        description="The largest document, photo or recording an upload may carry.",
+    )
+
     # The coordinator projection (`simpul project --coordinator`).
     projection_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Most events applied in one transaction."

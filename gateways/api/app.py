@@ -28,6 +28,7 @@ from gateways.api.routes import audit, case_steps, service
 from gateways.api.routes import case_search as case_search_routes
 from gateways.api.routes import cases as case_routes
 from gateways.api.routes import coordinator as coordinator_routes
+from gateways.api.routes import documents as document_routes
 from gateways.api.routes import outreach as outreach_routes
 from gateways.api.routes import same_person as same_person_routes
 from gateways.kafka.contract import asyncapi_document
@@ -37,6 +38,7 @@ from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import TokenService
 from services.case_search import SearchKeys
 from services.cases import Cases
+from services.documents import Documents
 from services.outreach import OutreachRecords
 from services.same_person import SamePerson
 from services.sharing import load_matrix
@@ -70,6 +72,7 @@ def create_app(
     outreach: OutreachRecords | None = None,
     same_person: SamePerson | None = None,
     search_keys: SearchKeys | None = None,
+    documents: Documents | None = None,
 ) -> FastAPI:
     """The app; read models left out (an in-memory store has none) answer 503.
 
@@ -98,6 +101,7 @@ def create_app(
     app.state.same_person = same_person
     # The office's search (routes/case_search.py): without its key it answers 503.
     app.state.search_keys = search_keys
+    app.state.documents = documents
     problems.install(app)
 
     def _too_many_requests(_: Request, error: Exception) -> JSONResponse:
@@ -127,6 +131,7 @@ def create_app(
     api.include_router(agency_routes.router)
     api.include_router(outreach_routes.router)
     api.include_router(same_person_routes.router)
+    api.include_router(document_routes.router)
     app.include_router(api)
     app.include_router(service.health)
     # With the deployment's public keys, so agencies can verify what they receive.

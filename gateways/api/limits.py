@@ -18,6 +18,7 @@ counts live in this process: several API processes count separately.
 
 import asyncio
 import math
+import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -34,6 +35,8 @@ from services.settings import Settings
 
 # Beyond this many addresses or users, the longest unseen are forgotten.
 MAX_TRACKED_CLIENTS = 100_000
+# The one route whose body is a file (gateways/api/routes/documents.py).
+_DOCUMENT_UPLOAD = re.compile(r"^/api/v1/cases/[^/]+/documents/?$")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,14 @@ class HttpLimits:
     failure_window_seconds: float
     lockout_seconds: float
     max_lockout_seconds: float
+    # A document upload's body is the file: it may be as large as the document limit.
+    max_document_bytes: int = 0
+
+    def body_limit(self, scope: Scope) -> int:
+        """The most a request's body may hold: the document limit for an upload."""
+        if scope.get("method") == "POST" and _DOCUMENT_UPLOAD.match(scope.get("path", "")):
+            return max(self.max_body_bytes, self.max_document_bytes)
+        return self.max_body_bytes
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "HttpLimits":
@@ -74,6 +85,7 @@ class HttpLimits:
             failure_window_seconds=settings.api_auth_failure_window_seconds,
             lockout_seconds=settings.api_lockout_seconds,
             max_lockout_seconds=settings.api_max_lockout_seconds,
+            max_document_bytes=settings.document_max_bytes,
         )
 
 
@@ -248,7 +260,7 @@ class RequestLimits:
         except TooManyRequests as error:
             await self._answer(scope, receive, send, too_many_requests(error), close=True)
             return
-        limit = self.guard.limits.max_body_bytes
+        limit = self.guard.limits.body_limit(scope)
         declared = _declared_length(scope)
         try:
             if declared is not None and declared > limit:

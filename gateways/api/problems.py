@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.actors import Actor
+from domain.documents import DocumentRequired
 from domain.errors import (
     AgencyNotConnected,
     InvalidValue,
@@ -39,6 +40,7 @@ from projections.case_file import NothingRecordedThen
 from services.access import AccessDenied
 from services.access_log import MAX_REQUEST_ID_LENGTH, AccessNotRecorded, Outcome, Refusal
 from services.cases import CaseNotFound, IdempotencyKeyReused, VersionConflict
+from services.documents import DocumentNotFound
 from services.outreach import OutreachChanged, OutreachNotFound
 from services.same_person import LinkedCaseNotFound
 
@@ -198,6 +200,25 @@ def _rule_violated(_: Request, error: RuleViolated) -> JSONResponse:
     )
 
 
+def _document_required(_: Request, error: DocumentRequired) -> JSONResponse:
+    # 422, as for a missing field: the command lacks what the district requires with it.
+    return problem_response(
+        422,
+        "document-required",
+        "Document required",
+        error.message,
+        rule=error.rule,
+        step=error.step,
+        errors=[
+            FieldError(
+                field="document.kind",
+                message=f"a document of kind {error.kind} must be attached first",
+                type="document_required",
+            )
+        ],
+    )
+
+
 def _agency_not_connected(_: Request, error: AgencyNotConnected) -> JSONResponse:
     # 422, not 409: no later state of the case makes the agency reachable.
     return problem_response(
@@ -302,6 +323,11 @@ def _case_not_found(request: Request, error: CaseNotFound) -> JSONResponse:
 def _outreach_not_found(request: Request, error: OutreachNotFound) -> JSONResponse:
     _record_refusal(request, Outcome.NOT_FOUND, "outreach_not_visible", error.outreach_id)
     return problem_response(404, "not-found", "Not found", "no such outreach is visible to you")
+
+
+def _document_not_found(request: Request, error: DocumentNotFound) -> JSONResponse:
+    _record_refusal(request, Outcome.NOT_FOUND, "document_not_visible", error.case_id)
+    return problem_response(404, "not-found", "Not found", "no such document is visible to you")
 
 
 def _referral_not_found(_: Request, __: ReferralNotFound) -> JSONResponse:
@@ -441,9 +467,11 @@ def install(app: FastAPI) -> None:
         LinkRefused: _link_refused,
         LinkedCaseNotFound: _linked_case_not_found,
         NothingCorrected: _nothing_corrected,
+        DocumentRequired: _document_required,
         CaseNotFound: _case_not_found,
         OutreachNotFound: _outreach_not_found,
         ReferralNotFound: _referral_not_found,
+        DocumentNotFound: _document_not_found,
         NothingRecordedThen: _nothing_recorded_then,
         AccessDenied: _access_denied,
         VersionConflict: _version_conflict,

@@ -12,6 +12,7 @@ from gateways.cli.projections import rebuild_agencies
 from services.access_log import AccessQuery
 from services.cases import Cases
 from services.settings import Settings
+from tests.support.documents import a_pdf
 from tests.support.lifecycle import Headers, a_report_body, walk_full_lifecycle
 
 AUDITOR = {"agency": "province", "district": "sulawesi-selatan", "user": "inspektorat-01"}
@@ -89,6 +90,19 @@ def _outreach(client: TestClient, auth: Headers) -> str:
     return outreach_id
 
 
+def _visum(client: TestClient, auth: Headers, case_id: str) -> str:
+    """A visum et repertum on the case: the police, referred in an emergency, may fetch it."""
+    response = client.post(
+        f"/api/v1/cases/{case_id}/documents",
+        params={"kind": "visum_et_repertum"},
+        content=a_pdf(),
+        headers=auth("intake_officer", **{"Content-Type": "application/pdf"}),
+    )
+    assert response.status_code == 201, response.text
+    document_id: str = response.json()["document_id"]
+    return document_id
+
+
 def _reads_without_their_record(
     client: TestClient, auth: Headers, cases: Cases, case_id: str, referral_id: str = "none"
 ) -> tuple[list[str], list[str]]:
@@ -101,6 +115,7 @@ def _reads_without_their_record(
         "agency": "police",
         "referral_id": referral_id,
         "outreach_id": _outreach(client, auth),
+        "document_id": _visum(client, auth, case_id),
     }
     readers = {
         "auditor": ("auditor", AUDITOR),
@@ -165,6 +180,10 @@ def test_every_read_route_records_who_read_what_before_answering(
         "list_referrals",
         "read_referral",
         "read_same_person",
+        "list_documents",
+        "download_document",
+        "agency_download_document",
+        "agency_list_documents",
     } <= set(checked)
 
 

@@ -135,7 +135,8 @@ def _command_bodies(client: TestClient) -> list[tuple[str, dict[str, Any]]]:
     bodies = []
     for path, operations in document.document["paths"].items():
         post = operations.get("post")
-        if post and "requestBody" in post:
+        # A document upload's body is the file itself, not JSON text fields.
+        if post and "application/json" in post.get("requestBody", {}).get("content", {}):
             schema = post["requestBody"]["content"]["application/json"]["schema"]
             bodies.append((path, document.example(schema)))
     return bodies

@@ -48,6 +48,7 @@ from services.case_commands import (
     Terminate,
 )
 from services.cases import Cases, CommandResult
+from services.documents import AttachDocument
 from services.profiles import ProfileBook, load_profiles
 from services.sharing import load_matrix
 
@@ -275,6 +276,21 @@ def a_case_worker_assignment(**overrides: Any) -> dict[str, Any]:
 
 def a_contact(**overrides: Any) -> dict[str, Any]:
     return {"mode": "home_visit", "notes": "Bertemu korban dan ibunya.", **overrides}
+
+
+def a_document_attachment(**overrides: Any) -> dict[str, Any]:
+    """Purwakarta P7: a documentation photo, as the store addressed its content."""
+    return {
+        "document_id": "7d3c0a5e-2f4b-5c7e-9a1d-3b5f7e9a1c3d",
+        "kind": "documentation_photo",
+        "step": "",
+        "sha256": "ab" * 32,
+        "size": 2048,
+        "media_type": "image/jpeg",
+        "district_kinds": {"documentation_photo"},
+        "step_codes": set(),
+        **overrides,
+    }
 
 
 def a_consent(**overrides: Any) -> dict[str, Any]:
@@ -614,6 +630,7 @@ COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "record_monitoring_visit": a_monitoring_visit,
     "start_reassessment": a_reassessment,
     "terminate": an_agreed_termination,
+    "attach_document": a_document_attachment,
 }
 
 
@@ -631,7 +648,7 @@ REGISTER_COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
 
 # The service's command for each of those names.
 SERVICE_COMMANDS: Mapping[str, type[CaseCommand]] = {
-    command.operation(): command for command in CASE_STEPS
+    command.operation(): command for command in (*CASE_STEPS, AttachDocument)
 }
 
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import count, groupby
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import jsonschema
 import pytest
@@ -1067,7 +1067,20 @@ def test_scenarios_exercise_every_case_event() -> None:
         case.acknowledge_handover()
     with handed_over.step(after(hours=3)) as case:
         case.hand_back(reason="Bukan kewenangan desa.")
+    documented = classified_story()
+    with documented.step(after(hours=1)) as case:
+        case.attach_document(
+            document_id=str(uuid4()),
+            kind="documentation_photo",
+            step="L1.8",
+            sha256="0" * 64,
+            size=1024,
+            media_type="image/jpeg",
+            district_kinds={"documentation_photo"},
+            step_codes={"L1.8"},
+        )
     stories = [
+        documented,
         tell_the_whole_story(),
         handed_over,
         mediated_story(),

@@ -52,6 +52,7 @@ from tests.support.builders import (
     a_classification,
     a_consent,
     a_contact,
+    a_document_attachment,
     a_fact_correction_request,
     a_handover,
     a_monitoring_visit,
@@ -464,6 +465,11 @@ SERVICE_COMMAND_ARGUMENTS = {
     "approve_recommendation": an_approval_request,
     "record_complaint_kind": lambda: {"kind": "violence"},
     "correct_facts": a_fact_correction_request,
+    "attach_document": lambda: {
+        key: value
+        for key, value in a_document_attachment(at_step="").items()
+        if key not in ("step", "district_kinds", "step_codes")
+    },
 }
 
 

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Response
 from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, IdempotencyKey
 from gateways.api.problems import COMMAND_ERRORS, READ_ERRORS
 from gateways.api.schemas import CommandAccepted, accepted
-from projections.case_file import CaseFile, HistoryEntry, case_file_as_of, history_entry
+from projections.case_file import (
+    CaseFile,
+    HistoryEntry,
+    case_file_as_of,
+    history_as_of,
+    history_entry,
+)
+from projections.document_checklist import missing_documents
 from projections.due_steps import DueSteps, due_steps
 from services.case_commands import Moment, ReportCase
 
@@ -55,6 +62,8 @@ def read_case(
     """The case file of a case the caller may see; its ETag is the case version."""
     events = cases.read_case_events(actor, case_id, read, upto_version=version)
     case_file = case_file_as_of(events, version=version, as_of=as_of)
+    shown = history_as_of(events, version=version, as_of=as_of)
+    case_file.documents_missing = missing_documents(shown, cases.district_profile(events[0]))
     response.headers["ETag"] = f'"{case_file.version}"'
     return case_file
 

@@ -1,0 +1,1 @@
+"""Where documents' content is kept: PostgreSQL by default (services/documents.py's seam)."""
