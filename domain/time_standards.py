@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.case import CASE_EVENT_TYPES, Case, referral_status_after
 from domain.errors import ProcessNotRun
+from domain.letters import Letterhead, LetterheadError, parse_letterhead
 from domain.vocabulary import (
     ANSWERED_REFERRAL_STATUSES,
     HANDOVER_AGENCY,
@@ -221,6 +222,9 @@ class TimeStandardProfile:
     step_numbers: Mapping[str, str] = field(default_factory=dict)
     # Recurring steps (L4.4 accompaniment): an activity owed once per period of a window.
     windows: tuple[WindowStandard, ...] = ()
+    # The office's letterhead, letter numbering and the letters it issues; a profile
+    # without one issues no letters.
+    letterhead: Letterhead | None = None
 
     def own_step(self, step: str | None) -> str | None:
         """The district's number for a step Simpul labels ``step`` (refusals, timeline)."""
@@ -543,7 +547,17 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
         processes=processes,
         step_numbers=_step_numbers(data),
         windows=_windows(data, steps),
+        letterhead=_letterhead(data),
     )
+
+
+def _letterhead(data: Mapping[str, Any]) -> Letterhead | None:
+    if "letterhead" not in data:
+        return None
+    try:
+        return parse_letterhead(data["letterhead"])
+    except LetterheadError as error:
+        raise ProfileError(str(error)) from None
 
 
 _STEP_LABEL = re.compile(r"[A-Z]{1,3}(-[A-Z]{1,3})?\d+[a-z]?(\.\d+)*(-\d+)?")

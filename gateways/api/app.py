@@ -27,6 +27,7 @@ from gateways.api.routes import agencies as agency_routes
 from gateways.api.routes import audit, case_steps, service
 from gateways.api.routes import cases as case_routes
 from gateways.api.routes import coordinator as coordinator_routes
+from gateways.api.routes import letters as letter_routes
 from gateways.api.routes import outreach as outreach_routes
 from gateways.kafka.contract import asyncapi_document
 from gateways.kafka.signing import MessageVerifier
@@ -116,6 +117,7 @@ def create_app(
     api.include_router(coordinator_routes.router)
     api.include_router(agency_routes.router)
     api.include_router(outreach_routes.router)
+    api.include_router(letter_routes.router)
     app.include_router(api)
     app.include_router(service.health)
     # With the deployment's public keys, so agencies can verify what they receive.
