@@ -17,7 +17,7 @@ from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, ExpectedVersion
 from gateways.api.problems import COMMAND_ERRORS, READ_ERRORS, Problem
 from gateways.api.schemas import CommandAccepted, accepted
 from gateways.letter_pdf import render_letter
-from services.case_commands import CommandModel
+from services.case_commands import CommandModel, Identifier
 from services.letters import LetterNotFound, Letters, letter_id_for
 
 router = APIRouter(tags=["letters"])
@@ -50,7 +50,7 @@ class IssueLetter(CommandModel):
         "berita_acara_rujukan (K-C8), formulir_terminasi (L6.2); the district's profile "
         "lists those its office issues"
     )
-    referral_id: UUID | None = Field(
+    referral_id: Identifier | None = Field(
         default=None,
         description="The referral a surat_rekomendasi or berita_acara_rujukan is about",
     )
@@ -94,7 +94,7 @@ def issue_letter(
         actor,
         case_id,
         body.kind,
-        referral_id=str(body.referral_id) if body.referral_id else "",
+        referral_id=body.referral_id or "",
         expected_version=version,
     )
     answer = accepted(response, result)
