@@ -28,7 +28,7 @@ from domain.letters import LETTER_SPECS, Letterhead, LetterKind, LetterRegister,
 from domain.time_standards import TimeStandardProfile
 from services.access import Who
 from services.access_log import CaseRead
-from services.cases import Cases, CommandResult, VersionConflict
+from services.cases import Cases, CommandResult, VersionConflict, _fingerprint
 
 VERIFICATION_PATH = "/api/v1/letters/verify/"
 # Every letter of a district in a year takes the next number of one register, so
@@ -118,9 +118,20 @@ class Letters:
         *,
         referral_id: str = "",
         expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> CommandResult:
-        """Issue a letter of ``kind`` on the case as it stands (L1.7, L2.7, T4, K-C8, ...)."""
+        """Issue a letter of ``kind`` on the case as it stands (L1.7, L2.7, T4, K-C8, ...).
+
+        A retry with the same ``idempotency_key`` answers as the first issue did and
+        takes no second number.
+        """
         cases = self.cases
+        request_hash = _fingerprint(
+            "issue_letter", case_id, {"kind": kind.value, "referral_id": referral_id}
+        )
+        replay = cases._replay(actor, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
         for _attempt in range(LETTER_CONFLICT_RETRIES):
             case = cases.visible_case(actor, case_id)
             if expected_version is not None and case.version != expected_version:
@@ -160,9 +171,13 @@ class Letters:
                 )
                 seal = LetterSeal.seal(code, case.id, letter_id)
             recorded = tuple(type(event).__name__ for event in case.pending_events)
+            record = cases._command_record(actor, idempotency_key, request_hash, case, recorded)
             try:
-                cases.save(register, case, seal)
+                cases.save(register, case, seal, command=record)
             except IntegrityError:
+                replay = cases._replay(actor, idempotency_key, request_hash)
+                if replay is not None:
+                    return replay
                 if expected_version is not None:
                     raise VersionConflict(
                         case_id, expected_version, cases.visible_case(actor, case_id).version
@@ -211,12 +226,13 @@ class Letters:
         case = self.cases.authorize_case_read(actor, seal.case_id, read)
         for issued in self.cases.history(case.id):
             if isinstance(issued, Case.LetterIssued) and issued.letter_id == seal.letter_id:
+                own_step = self.cases.profiles.profile(case.district).own_step(issued.step)
                 return Verification(
                     register_number=case.register_number,
                     district=case.district,
                     kind=issued.kind,
                     number=issued.number,
-                    step=issued.step,
+                    step=own_step or issued.step,
                     issued_at=issued.timestamp,
                     sha256=issued.sha256,
                 )

@@ -291,6 +291,28 @@ def test_kutai_timur_refers_with_a_recommendation_and_the_berita_acara_rujukan_k
     numbers = [letter["number"] for letter in office.file()["letters"]]
     assert [number.split("/")[:2] for number in numbers] == [["001", "REK"], ["002", "BAR"]]
     assert recommendation["letter_id"] != record["letter_id"]
+    code = office.file()["letters"][0]["verification_code"]
+    verified = client.get(f"/api/v1/letters/verify/{code}", headers=office.headers()).json()
+    assert verified["step"] == "K-C8"
+
+
+def test_a_retried_issue_with_its_idempotency_key_takes_no_second_number(
+    client: TestClient, auth: Headers
+):
+    office = Office(client, auth, LUWU_UTARA).report()
+    office.classify()
+    url = f"/api/v1/cases/{office.case_id}/letters"
+    headers = office.headers(**{"Idempotency-Key": "letter-retry-0001"})
+
+    first = client.post(url, json={"kind": "formulir_persetujuan"}, headers=headers)
+    retry = client.post(url, json={"kind": "formulir_persetujuan"}, headers=headers)
+    other = client.post(url, json={"kind": "surat_tugas"}, headers=headers)
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json() | {"replayed": True}
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert other.status_code == 409
+    assert len(office.file()["letters"]) == 1
 
 
 def test_a_letter_its_district_does_not_issue_or_before_its_facts_is_refused(

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import BaseModel, Field
 
 from domain.letters import LetterKind
-from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, ExpectedVersion
+from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, ExpectedVersion, IdempotencyKey
 from gateways.api.problems import COMMAND_ERRORS, READ_ERRORS, Problem
 from gateways.api.schemas import CommandAccepted, accepted
 from gateways.letter_pdf import render_letter
@@ -87,6 +87,7 @@ def issue_letter(
     letters: LettersDep,
     actor: ActorDep,
     version: ExpectedVersion,
+    idempotency_key: IdempotencyKey = None,
 ) -> LetterIssued:
     """Records Case.LetterIssued with the letter's number, its PDF's sha256 and the
     verification code printed on it."""
@@ -96,6 +97,7 @@ def issue_letter(
         body.kind,
         referral_id=body.referral_id or "",
         expected_version=version,
+        idempotency_key=idempotency_key,
     )
     answer = accepted(response, result)
     letter_id = letter_id_for(result.case_id, result.version)
