@@ -357,3 +357,11 @@ def test_the_timeline_shows_the_letter_with_its_number(client: TestClient, auth:
     assert (entry["type"], entry["sop_step"]) == ("LetterIssued", "L1.9-10")
     assert entry["summary_id"].startswith("Formulir Pernyataan Persetujuan")
     assert "/IC/UPTD-PPA/" in entry["summary_id"]
+
+
+def test_a_districts_profile_shows_its_letterhead_and_numbering(client: TestClient, auth: Headers):
+    kutai = client.get("/api/v1/profiles/kutai-timur", headers=auth("coordinator")).json()
+
+    assert kutai["letterhead"]["numbering"] == "{seq}/{code}/PKSAI/{roman_month}/{year}"
+    assert "berita_acara_rujukan" in kutai["letterhead"]["kinds"]
+    assert kutai["step_numbers"]["T4"] == "K-C8"
