@@ -190,13 +190,18 @@ class Layout:
         self.y -= points
 
     def columns(self, blocks: Sequence[Sequence[str]], *, size: float = 11) -> None:
-        """Side-by-side blocks of lines (signature blocks), kept together on one page."""
-        rows = max(len(block) for block in blocks)
+        """Side-by-side blocks of lines (signature blocks), each line wrapped to its
+        column, kept together on one page."""
+        column = self.width / len(blocks)
+        wrapped = [
+            [part for text in block for part in (wrap(text, size, column - 8) if text else [""])]
+            for block in blocks
+        ]
+        rows = max(len(block) for block in wrapped)
         height = rows * size * LINE_GAP
         self._room(height)
-        column = self.width / len(blocks)
         top = self.y
-        for number, block in enumerate(blocks):
+        for number, block in enumerate(wrapped):
             y = top
             for text in block:
                 y -= size * LINE_GAP

@@ -16,8 +16,21 @@ from domain.errors import InvalidValue, ReferralNotFound, RuleViolated
 from domain.letters import LetterKind
 from domain.time_standards import ProfileError, TimeStandardProfile, parse_profile
 from domain.vocabulary import Stage
-from gateways.letter_pdf import render_letter
-from gateways.pdf import A4_HEIGHT, A4_WIDTH, Layout, render, winansi
+from gateways.letter_pdf import layout_letter, render_letter
+from gateways.pdf import (
+    A4_HEIGHT,
+    A4_WIDTH,
+    MARGIN_BOTTOM,
+    MARGIN_LEFT,
+    MARGIN_RIGHT,
+    MARGIN_TOP,
+    Layout,
+    Text,
+    render,
+    text_width,
+    winansi,
+)
+from projections.letter import compose_letter
 from services.letters import LetterIssue, verification_code_of
 from services.profiles import load_profiles
 from tests.support.builders import (
@@ -172,6 +185,32 @@ def test_each_letter_a_district_lists_renders_with_its_letterhead(district, kind
     assert profile.letterhead.government in text
     assert profile.letterhead.city in text
     assert "halaman 1/" in text
+
+
+@pytest.mark.parametrize(("district", "kind"), KINDS_BY_DISTRICT)
+def test_every_line_of_a_letter_stays_inside_the_a4_margins(district, kind):
+    _, history = a_case_with_a_referral()
+    profile = PROFILES.profile(district)
+    assert profile.letterhead is not None
+    issue = an_issue(kind)
+    text = compose_letter(
+        history,
+        profile.letterhead,
+        profile.timezone,
+        kind=issue.kind,
+        number=issue.number,
+        issued_at=issue.issued_at,
+        referral_id=issue.referral_id,
+        verification_code=issue.verification_code,
+        verification_path="/api/v1/letters/verify/",
+    )
+
+    for page in layout_letter(text).pages:
+        for item in page.items:
+            if isinstance(item, Text):
+                right = item.x + text_width(item.text, item.size, bold=item.bold)
+                assert item.x >= MARGIN_LEFT and right <= A4_WIDTH - MARGIN_RIGHT + 0.5, item
+                assert MARGIN_BOTTOM <= item.y <= A4_HEIGHT - MARGIN_TOP, item
 
 
 def test_the_seeds_letters_are_each_issued_somewhere():
