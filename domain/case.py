@@ -39,7 +39,7 @@ from domain.errors import (
     RuleViolated,
 )
 from domain.events import ActedEvent
-from domain.letters import LETTER_SPECS, LetterKind
+from domain.letters import LETTER_SPECS, LetterKind, LetterSpec
 from domain.routing import route
 from domain.vocabulary import (
     AGENCIES_FOR_SERVICE,
@@ -1811,10 +1811,27 @@ class Case(Aggregate):
         referral_id: str = "",
     ) -> None:
         """Issue a letter the district's profile lists, once the case holds what it states."""
+        spec = self.require_letter_issuable(
+            kind=kind, district_kinds=district_kinds, referral_id=referral_id
+        )
+        self._letter_issued(
+            letter_id=required_text("letter_id", letter_id),
+            kind=value_of(LetterKind, "kind", kind),
+            number=required_text("number", number),
+            step=spec.step,
+            referral_id=referral_id,
+            sha256=required_text("sha256", sha256),
+            verification_code=required_text("verification_code", verification_code),
+        )
+
+    def require_letter_issuable(
+        self, *, kind: str, district_kinds: Collection[str], referral_id: str = ""
+    ) -> LetterSpec:
+        """The rules for issuing a letter, checked before it is rendered (and again on issue)."""
         self._require_open()
-        kind_value = value_of(LetterKind, "kind", kind)
-        spec = LETTER_SPECS[LetterKind(kind_value)]
-        if kind_value not in district_kinds:
+        kind_value = LetterKind(value_of(LetterKind, "kind", kind))
+        spec = LETTER_SPECS[kind_value]
+        if kind_value.value not in district_kinds:
             raise RuleViolated(
                 "letter_not_in_profile",
                 "this district's profile does not list this kind of letter",
@@ -1824,16 +1841,8 @@ class Case(Aggregate):
             self._referral(required_text("referral_id", referral_id))
         elif referral_id:
             raise InvalidValue("referral_id", "only a letter about a referral names one")
-        self._require_letter_content(LetterKind(kind_value), spec.step)
-        self._letter_issued(
-            letter_id=required_text("letter_id", letter_id),
-            kind=kind_value,
-            number=required_text("number", number),
-            step=spec.step,
-            referral_id=referral_id,
-            sha256=required_text("sha256", sha256),
-            verification_code=required_text("verification_code", verification_code),
-        )
+        self._require_letter_content(kind_value, spec.step)
+        return spec
 
     def _require_letter_content(self, kind: LetterKind, step: str) -> None:
         missing = {

@@ -144,6 +144,15 @@ class Letters:
             register = self._register(case.district, year)
             letter_id = letter_id_for(case.id, case.version + 1)
             history = cases.history(case_id, lte=case.version)
+            kinds = [k.value for k in letterhead.kinds]
+            try:
+                # Before a number is taken and the letter rendered from facts it needs.
+                case.require_letter_issuable(
+                    kind=kind.value, district_kinds=kinds, referral_id=referral_id
+                )
+            except RuleViolated as refusal:
+                refusal.step = profile.own_step(refusal.step)
+                raise
             with acting_as(actor, now):
                 if register is None:
                     register = LetterRegister.open(case.district, year)
@@ -166,7 +175,7 @@ class Letters:
                     number=issue.number,
                     sha256=hashlib.sha256(pdf).hexdigest(),
                     verification_code=code,
-                    district_kinds=[k.value for k in letterhead.kinds],
+                    district_kinds=kinds,
                     referral_id=referral_id,
                 )
                 seal = LetterSeal.seal(code, case.id, letter_id)

@@ -328,6 +328,15 @@ def test_a_letter_its_district_does_not_issue_or_before_its_facts_is_refused(
     by_agency = client.post(
         url, json={"kind": "surat_tugas"}, headers=auth("agency_officer", agency="police")
     )
+    luwu_head = pg_cases.recorder.max_notification_id()
+    tanjungpinang = Office(client, auth, TANJUNGPINANG).report()
+    tanjungpinang.classify()
+    tanjungpinang_head = pg_cases.recorder.max_notification_id()
+    no_such_referral = client.post(
+        f"/api/v1/cases/{tanjungpinang.case_id}/letters",
+        json={"kind": "surat_rekomendasi", "referral_id": "no-such-referral"},
+        headers=tanjungpinang.headers(),
+    )
 
     assert (social_report.status_code, social_report.json()["rule"]) == (
         409,
@@ -341,7 +350,10 @@ def test_a_letter_its_district_does_not_issue_or_before_its_facts_is_refused(
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "body.kind"
     assert by_agency.status_code == 404
-    assert pg_cases.recorder.max_notification_id() == head
+    assert no_such_referral.status_code == 404
+    assert "no-such-referral" not in no_such_referral.text
+    assert luwu_head == head
+    assert pg_cases.recorder.max_notification_id() == tanjungpinang_head
 
 
 def test_the_timeline_shows_the_letter_with_its_number(client: TestClient, auth: Headers):
