@@ -27,8 +27,8 @@ from domain.errors import RuleViolated
 from domain.letters import LETTER_SPECS, Letterhead, LetterKind, LetterRegister, LetterSeal
 from domain.time_standards import TimeStandardProfile
 from services.access import Who
-from services.access_log import CaseRead
-from services.cases import Cases, CommandResult, VersionConflict, _fingerprint
+from services.access_log import CaseRead, Outcome, Refusal
+from services.cases import CaseNotFound, Cases, CommandResult, VersionConflict, _fingerprint
 
 VERIFICATION_PATH = "/api/v1/letters/verify/"
 # Every letter of a district in a year takes the next number of one register, so
@@ -232,7 +232,22 @@ class Letters:
             seal: Any = self.cases.repository.get(LetterSeal.seal_id(verification_code))
         except AggregateNotFoundError:
             raise LetterNotFound(verification_code) from None
-        case = self.cases.authorize_case_read(actor, seal.case_id, read)
+        try:
+            case = self.cases.authorize_case_read(actor, seal.case_id, read)
+        except CaseNotFound:
+            # The same answer as an unknown code, so a code's existence leaks to nobody;
+            # the refusal is still attributed in the access log.
+            self.cases.record_refusal(
+                actor,
+                Refusal(
+                    view=read.view,
+                    outcome=Outcome.NOT_FOUND,
+                    reason="letter_not_visible",
+                    case_id=seal.case_id,
+                    request_id=read.request_id,
+                ),
+            )
+            raise LetterNotFound(verification_code) from None
         for issued in self.cases.history(case.id):
             if isinstance(issued, Case.LetterIssued) and issued.letter_id == seal.letter_id:
                 own_step = self.cases.profiles.profile(case.district).own_step(issued.step)

@@ -206,6 +206,7 @@ def test_a_printed_code_verifies_its_letter_for_the_office_and_nobody_else(
     }
     assert "Mawar" not in verified.text
     assert unknown.status_code == elsewhere.status_code == 404
+    assert unknown.json() == elsewhere.json()
     assert malformed.status_code == 422
 
 
@@ -234,6 +235,12 @@ def test_an_agency_verifies_a_letter_of_a_case_referred_to_it_but_never_reads_th
     assert verified.status_code == 200
     assert verified.json()["kind"] == "surat_rekomendasi"
     assert not_referred.status_code == 404
+    log = client.get(
+        f"/api/v1/cases/{office.case_id}/access-log", headers=office.headers("coordinator")
+    ).json()["entries"]
+    assert ("agency_officer.police", "verify_letter", "not_found") in [
+        (entry["user_id"], entry["view"], entry["outcome"]) for entry in log
+    ]
 
 
 def test_tanjungpinang_issues_its_laporan_sosial_and_a_recommendation_for_baznas(
