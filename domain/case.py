@@ -42,6 +42,7 @@ from domain.errors import (
     RuleViolated,
 )
 from domain.events import ActedEvent
+from domain.letters import LETTER_SPECS, LetterKind, LetterSpec
 from domain.routing import route
 from domain.vocabulary import (
     AGENCIES_FOR_SERVICE,
@@ -1974,6 +1975,111 @@ class Case(Aggregate):
     ) -> None:
         self.documents[document_id] = DocumentState(kind, step, sha256, media_type)
 
+    # ---- The office's letters (issue 12) ---------------------------------------
+
+    class LetterIssued(Event):
+        """The office issued a letter (surat tugas, laporan kasus, ...): its number, kind,
+        SOP step and the sha256 and verification code of its PDF.
+
+        The PDF is rendered from the case's history before this event, the district's
+        letterhead and this event's number, time and actor, so it can be regenerated
+        and checked against ``sha256``. ``referral_id`` names the referral a
+        recommendation or referral record is about ("" for other letters).
+        """
+
+        letter_id: str
+        kind: str
+        number: str
+        step: str
+        referral_id: str
+        sha256: str
+        verification_code: str
+
+    def issue_letter(
+        self,
+        *,
+        letter_id: str,
+        kind: str,
+        number: str,
+        sha256: str,
+        verification_code: str,
+        district_kinds: Collection[str],
+        referral_id: str = "",
+    ) -> None:
+        """Issue a letter the district's profile lists, once the case holds what it states."""
+        spec = self.require_letter_issuable(
+            kind=kind, district_kinds=district_kinds, referral_id=referral_id
+        )
+        self._letter_issued(
+            letter_id=required_text("letter_id", letter_id),
+            kind=value_of(LetterKind, "kind", kind),
+            number=required_text("number", number),
+            step=spec.step,
+            referral_id=referral_id,
+            sha256=required_text("sha256", sha256),
+            verification_code=required_text("verification_code", verification_code),
+        )
+
+    def require_letter_issuable(
+        self, *, kind: str, district_kinds: Collection[str], referral_id: str = ""
+    ) -> LetterSpec:
+        """The rules for issuing a letter, checked before it is rendered (and again on issue)."""
+        self._require_open()
+        kind_value = LetterKind(value_of(LetterKind, "kind", kind))
+        spec = LETTER_SPECS[kind_value]
+        if kind_value.value not in district_kinds:
+            raise RuleViolated(
+                "letter_not_in_profile",
+                "this district's profile does not list this kind of letter",
+                step=spec.step,
+            )
+        if spec.about_referral:
+            self._referral(required_text("referral_id", referral_id))
+        elif referral_id:
+            raise InvalidValue("referral_id", "only a letter about a referral names one")
+        self._require_letter_content(kind_value, spec.step)
+        return spec
+
+    def _require_letter_content(self, kind: LetterKind, step: str) -> None:
+        missing = {
+            LetterKind.ASSIGNMENT: (
+                self.case_worker_id is None,
+                "a surat tugas names the case worker: assign one first (L1.7)",
+            ),
+            LetterKind.CONSENT_FORM: (
+                not self.classified,
+                "the consent form follows the classification (L1.5)",
+            ),
+            LetterKind.CASE_REPORT: (
+                self.stage in (Stage.IDENTIFICATION, Stage.ASSESSMENT),
+                "the laporan kasus states the case report's conclusion: conclude it first",
+            ),
+            LetterKind.SOCIAL_REPORT: (
+                self.assessments_recorded == 0,
+                "the laporan sosial states the assessment: record one first",
+            ),
+            LetterKind.TERMINATION_FORM: (
+                not self.last_visit_found_recovery,
+                "the termination form follows a monitoring visit that found the "
+                "beneficiary recovered (L5.5)",
+            ),
+        }.get(kind, (False, ""))
+        if missing[0]:
+            raise RuleViolated("letter_content_missing", missing[1], step=step)
+
+    @event(LetterIssued)
+    def _letter_issued(
+        self,
+        letter_id: str,
+        kind: str,
+        number: str,
+        step: str,
+        referral_id: str,
+        sha256: str,
+        verification_code: str,
+    ) -> None:
+        pass
+
     # ---- Queries the service layer needs -------------------------------------
 
     @property
@@ -2204,6 +2310,7 @@ CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.LinkedToCase,
     Case.Reopened,
     Case.DocumentAttached,
+    Case.LetterIssued,
 )
 
 

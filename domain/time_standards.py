@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from domain.case import CASE_EVENT_TYPES, Case, referral_status_after
 from domain.documents import DocumentRules, DocumentRulesError, parse_document_rules
 from domain.errors import ProcessNotRun
+from domain.letters import Letterhead, LetterheadError, parse_letterhead
 from domain.vocabulary import (
     ANSWERED_REFERRAL_STATUSES,
     HANDOVER_AGENCY,
@@ -224,6 +225,9 @@ class TimeStandardProfile:
     windows: tuple[WindowStandard, ...] = ()
     # The document kinds the district accepts, and those its steps need (domain/documents.py).
     documents: DocumentRules = field(default_factory=DocumentRules)
+    # The office's letterhead, letter numbering and the letters it issues; a profile
+    # without one issues no letters.
+    letterhead: Letterhead | None = None
 
     def own_step(self, step: str | None) -> str | None:
         """The district's number for a step Simpul labels ``step`` (refusals, timeline)."""
@@ -547,6 +551,7 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
         step_numbers=_step_numbers(data),
         windows=_windows(data, steps),
         documents=_documents(data, steps),
+        letterhead=_letterhead(data),
     )
 
 
@@ -554,6 +559,15 @@ def _documents(data: Mapping[str, Any], steps: Sequence[StepStandard]) -> Docume
     try:
         return parse_document_rules(data.get("documents"), frozenset(s.code for s in steps))
     except DocumentRulesError as error:
+        raise ProfileError(str(error)) from None
+
+
+def _letterhead(data: Mapping[str, Any]) -> Letterhead | None:
+    if "letterhead" not in data:
+        return None
+    try:
+        return parse_letterhead(data["letterhead"])
+    except LetterheadError as error:
         raise ProfileError(str(error)) from None
 
 

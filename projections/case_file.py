@@ -562,6 +562,19 @@ class AttachedDocument(RecordedStep):
     sha256: str = Field(description="SHA-256 of the stored content; the hash chain covers it.")
 
 
+class IssuedLetter(RecordedStep):
+    """A letter the office issued (surat tugas, laporan kasus, ...); its PDF is read at
+    /cases/{case_id}/letters/{letter_id}."""
+
+    letter_id: str = Field(description="The letter's id, unique within the case.")
+    kind: str = Field(description="Which letter, e.g. surat_tugas, laporan_kasus.")
+    number: str = Field(description="Its number in the district's letter numbering.")
+    step: str = Field(description="The SOP step it serves, e.g. L1.7.")
+    referral_id: str | None = Field(description="The referral it is about, if any.")
+    sha256: str = Field(description="The sha256 of the PDF as issued.")
+    verification_code: str = Field(description="The code printed on it for verification.")
+
+
 class CaseFile(BaseModel):
     """The current state of one case, folded from its recorded events (oldest first)."""
 
@@ -669,6 +682,9 @@ class CaseFile(BaseModel):
         default_factory=dict,
         description="By step code, the document kinds the district's profile says the step "
         "needs and no attached document is (projections/document_checklist.py).",
+    )
+    letters: list[IssuedLetter] = Field(
+        default_factory=list, description="The letters the office issued, oldest first."
     )
 
     @classmethod
@@ -1223,6 +1239,21 @@ class _CaseFileFold:
     def _close(self, closure: Closure) -> None:
         self.file.closure = closure
         self.file.status = "closed"
+
+    @apply.register(Case.LetterIssued)
+    def _letter_issued(self, event: Case.LetterIssued) -> None:
+        self.file.letters.append(
+            IssuedLetter(
+                letter_id=event.letter_id,
+                kind=event.kind,
+                number=event.number,
+                step=event.step,
+                referral_id=event.referral_id or None,
+                sha256=event.sha256,
+                verification_code=event.verification_code,
+                **_stamp(event),
+            )
+        )
 
     def moved(self, event: Case.Event) -> None:
         """What every event moves, by the domain's own rules: stage, a referral's status."""

@@ -23,6 +23,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from domain.case import Case
+from domain.letters import LETTER_SPECS, LetterKind
 from domain.time_standards import (
     StepStatus,
     TimeStandardProfile,
@@ -42,6 +43,8 @@ from projections.case_file import (
     UnknownCaseEvent,
     history_as_of,
 )
+
+LETTER_KINDS = frozenset(kind.value for kind in LetterKind)
 
 StepState = Literal["met", "late", "upcoming", "due", "overdue", "closed"]
 
@@ -558,6 +561,16 @@ class _Narrator:
             "L5.5",
             "Asesmen ulang dimulai: penerima manfaat masih membutuhkan layanan",
             "Re-assessment started: the beneficiary still needs services",
+        )
+
+    @summarize.register(Case.LetterIssued)
+    def _letter_issued(self, event: Case.LetterIssued) -> Summary:
+        title = LETTER_SPECS[LetterKind(event.kind)].title if event.kind in LETTER_KINDS else ""
+        name = title.title() if title else event.kind
+        return Summary(
+            event.step,
+            f"{name} diterbitkan dengan nomor {event.number}",
+            f"Letter {event.kind} issued as number {event.number}",
         )
 
     @summarize.register(Case.Terminated)

@@ -29,6 +29,7 @@ from gateways.api.routes import case_search as case_search_routes
 from gateways.api.routes import cases as case_routes
 from gateways.api.routes import coordinator as coordinator_routes
 from gateways.api.routes import documents as document_routes
+from gateways.api.routes import letters as letter_routes
 from gateways.api.routes import outreach as outreach_routes
 from gateways.api.routes import same_person as same_person_routes
 from gateways.kafka.contract import asyncapi_document
@@ -132,6 +133,7 @@ def create_app(
     api.include_router(outreach_routes.router)
     api.include_router(same_person_routes.router)
     api.include_router(document_routes.router)
+    api.include_router(letter_routes.router)
     app.include_router(api)
     app.include_router(service.health)
     # With the deployment's public keys, so agencies can verify what they receive.

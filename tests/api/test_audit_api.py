@@ -103,6 +103,13 @@ def _visum(client: TestClient, auth: Headers, case_id: str) -> str:
     return document_id
 
 
+def pg_case_letters(client: TestClient, auth: Headers, case_id: str) -> list[dict[str, Any]]:
+    letters: list[dict[str, Any]] = client.get(
+        f"/api/v1/cases/{case_id}", headers=auth("intake_officer")
+    ).json()["letters"]
+    return letters
+
+
 def _reads_without_their_record(
     client: TestClient, auth: Headers, cases: Cases, case_id: str, referral_id: str = "none"
 ) -> tuple[list[str], list[str]]:
@@ -110,12 +117,20 @@ def _reads_without_their_record(
 
     Case and outreach routes are read by an auditor; agency inbox routes by a police officer.
     """
+    letter = client.post(
+        f"/api/v1/cases/{case_id}/letters",
+        json={"kind": "formulir_persetujuan"},
+        headers=auth("intake_officer"),
+    ).json()
+    (issued,) = pg_case_letters(client, auth, case_id)
     samples = {
         "case_id": case_id,
         "agency": "police",
         "referral_id": referral_id,
         "outreach_id": _outreach(client, auth),
         "document_id": _visum(client, auth, case_id),
+        "letter_id": letter["letter_id"],
+        "code": issued["verification_code"],
     }
     readers = {
         "auditor": ("auditor", AUDITOR),
@@ -184,6 +199,8 @@ def test_every_read_route_records_who_read_what_before_answering(
         "download_document",
         "agency_download_document",
         "agency_list_documents",
+        "read_letter",
+        "verify_letter",
     } <= set(checked)
 
 

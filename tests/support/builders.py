@@ -589,6 +589,19 @@ def a_unilateral_termination(**overrides: Any) -> dict[str, Any]:
     return {"kind": "unilateral", "reason": "whereabouts_unknown", "notes": "", **overrides}
 
 
+def a_letter(**overrides: Any) -> dict[str, Any]:
+    """L1.9-10: the consent form printed for the family to sign (any classified case)."""
+    return {
+        "letter_id": "letter-1",
+        "kind": "formulir_persetujuan",
+        "number": "001/IC/UPTD-PPA/I/2024",
+        "sha256": "ab" * 32,
+        "verification_code": "0123456789abcdef",
+        "district_kinds": ["formulir_persetujuan"],
+        **overrides,
+    }
+
+
 # Valid arguments for every public command of the Case aggregate, by command name.
 COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "give_psychological_first_aid": a_psychological_first_aid,
@@ -631,6 +644,7 @@ COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "start_reassessment": a_reassessment,
     "terminate": an_agreed_termination,
     "attach_document": a_document_attachment,
+    "issue_letter": a_letter,
 }
 
 

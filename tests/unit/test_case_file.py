@@ -1050,6 +1050,36 @@ def test_termination_cancels_the_referrals_still_unsettled() -> None:
     assert by_id["return-to-school"].cancelled is None
 
 
+def lettered_story() -> CaseStory:
+    """L1.9-10: the office prints the consent form for the family to sign."""
+    story = classified_story()
+    with story.step(after(hours=1)) as case:
+        case.issue_letter(
+            letter_id="letter-1",
+            kind="formulir_persetujuan",
+            number="001/IC/UPTD-PPA/III/2025",
+            sha256="ab" * 32,
+            verification_code="0123456789abcdef",
+            district_kinds=["formulir_persetujuan"],
+        )
+    return story
+
+
+def test_an_issued_letter_is_filed_with_its_number_hash_and_code() -> None:
+    (letter,) = lettered_story().file.letters
+
+    assert letter.model_dump() == {
+        "letter_id": "letter-1",
+        "kind": "formulir_persetujuan",
+        "number": "001/IC/UPTD-PPA/III/2025",
+        "step": "L1.9-10",
+        "referral_id": None,
+        "sha256": "ab" * 32,
+        "verification_code": "0123456789abcdef",
+        **stamp(after(hours=1), COORDINATOR),
+    }
+
+
 def test_scenarios_exercise_every_case_event() -> None:
     # The fold refuses unknown events at run time; this makes a new event fail here first.
     # Case.Created is the library's default creation event, never recorded: ReportReceived
@@ -1090,6 +1120,7 @@ def test_scenarios_exercise_every_case_event() -> None:
         outreach_story(),
         reopened_story(),
         corrected_story(),
+        lettered_story(),
     ]
 
     exercised = {type(event).__name__ for story in stories for event in story.events}

@@ -83,7 +83,15 @@ from tests.support.builders import (
 PERSONAL_VALUE = "Siti Aminah 7371234567890001"
 
 # Public methods of Case that are no commands on an existing case.
-NOT_COMMANDS = frozenset({"receive_report", "referral", "recommendation", "open_referral_agencies"})
+NOT_COMMANDS = frozenset(
+    {
+        "receive_report",
+        "referral",
+        "recommendation",
+        "open_referral_agencies",
+        "require_letter_issuable",
+    }
+)
 
 
 @contextmanager

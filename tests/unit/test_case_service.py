@@ -456,9 +456,14 @@ def test_an_auditor_reads_the_case_and_its_history(cases, case_in_intervention):
 
 
 # Service-level arguments: the service chooses a referral's due time itself. A case's
-# outreach origin (K-R1) is recorded only with the report that opens it, never on its own.
+# outreach origin (K-R1) is recorded only with the report that opens it, never on its own;
+# a letter is issued by the letter service (services/letters.py), never as a step command.
 SERVICE_COMMAND_ARGUMENTS = {
-    **{name: args for name, args in COMMAND_ARGUMENTS.items() if name != "record_outreach_origin"},
+    **{
+        name: args
+        for name, args in COMMAND_ARGUMENTS.items()
+        if name not in {"record_outreach_origin", "issue_letter"}
+    },
     "refer": a_referral,
     "hand_over": a_handover,
     "recommend_referral": a_recommendation_request,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from domain.letters import Letterhead
 from gateways.api.deps import ActorDep, CasesDep
 from gateways.api.problems import Problem, problem_response
 from services.profiles import UnknownDistrict
@@ -92,6 +93,18 @@ class StepStandardOut(BaseModel):
     per_referral: bool
 
 
+class LetterheadOut(BaseModel):
+    """The office's letterhead, letter numbering and the letters it issues."""
+
+    government: str
+    office: str
+    address: str
+    city: str = Field(description="Where letters are signed")
+    signatory: str
+    numbering: str = Field(description="e.g. {seq}/{code}/UPTD-PPA/{roman_month}/{year}")
+    kinds: list[str] = Field(description="The letters the office issues")
+
+
 class ProfileOut(BaseModel):
     district: str
     name: str
@@ -132,6 +145,23 @@ class ProfileOut(BaseModel):
         default_factory=list,
         description="Recurring steps: an activity owed in each period (L4.4 accompaniment)",
     )
+    letterhead: LetterheadOut | None = Field(
+        default=None, description="The office's letters; none where the profile has no letterhead"
+    )
+
+
+def _letterhead(letterhead: Letterhead | None) -> LetterheadOut | None:
+    if letterhead is None:
+        return None
+    return LetterheadOut(
+        government=letterhead.government,
+        office=letterhead.office,
+        address=letterhead.address,
+        city=letterhead.city,
+        signatory=letterhead.signatory,
+        numbering=letterhead.numbering,
+        kinds=[kind.value for kind in letterhead.kinds],
+    )
 
 
 def _minutes(limits: Mapping[str, timedelta]) -> dict[str, int]:
@@ -168,6 +198,7 @@ def district_profile(
         served_complaint_kinds=sorted(profile.served_complaint_kinds),
         processes=sorted(process.value for process in profile.processes),
         step_numbers=dict(profile.step_numbers),
+        letterhead=_letterhead(profile.letterhead),
         steps=[
             StepStandardOut(
                 code=step.code,
