@@ -25,6 +25,8 @@ REFERRAL_UPDATED = "referral.updated"
 CASE_HANDED_OVER = "case.handed_over"
 CASE_CLOSED = "case.closed"
 HANDOVER_UPDATED = "handover.updated"
+# A document the agency may fetch (its row's ``documents``) was attached to a case open to it.
+DOCUMENT_SHARED = "document.shared"
 MESSAGE_KINDS = (
     CASE_OPENED,
     CASE_UPDATED,
@@ -33,6 +35,7 @@ MESSAGE_KINDS = (
     CASE_HANDED_OVER,
     CASE_CLOSED,
     HANDOVER_UPDATED,
+    DOCUMENT_SHARED,
 )
 # What follows a kind without being listed: the receiver of a hand-over hears what it
 # answered (acknowledged, handed back), so a row listing case.handed_over gets it too.

@@ -30,6 +30,7 @@ REFERRAL_UPDATED = "id.simpul.agency.referral.updated.v1"
 CASE_HANDED_OVER = "id.simpul.agency.case.handed_over.v1"
 CASE_CLOSED = "id.simpul.agency.case.closed.v1"
 HANDOVER_UPDATED = "id.simpul.agency.handover.updated.v1"
+DOCUMENT_SHARED = "id.simpul.agency.document.shared.v1"
 
 REFERRAL_DETAIL_FIELDS = ("notes", "reason", "outcome", "delivered_on", "summary")
 
@@ -49,6 +50,20 @@ class CaseSnapshot:
     status: str
     at: str
     sequence: int
+
+
+@dataclass(frozen=True)
+class SharedDocument:
+    """A document of the case the agency may fetch (``document.shared``): what it is, never
+    what it holds (the agency fetches the content from the API)."""
+
+    document_id: str
+    kind: str
+    step: str
+    media_type: str
+    size: int
+    sha256: str
+    attached_at: str
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,10 @@ class ReferralsView(ABC):
         """
 
     @abstractmethod
+    def add_document(self, case_id: str, document: SharedDocument) -> None:
+        """List a document of the case the agency may fetch (once, however often told)."""
+
+    @abstractmethod
     def count_message(self, case_id: str) -> None:
         """One more message applied for the case (a repeat would show in this count)."""
 
@@ -114,6 +133,7 @@ class AgencyReferralsProjection:
             CASE_HANDED_OVER: self._case_handed_over,
             CASE_CLOSED: self._case_closed,
             HANDOVER_UPDATED: self._handover_updated,
+            DOCUMENT_SHARED: self._document_shared,
         }
 
     @property
@@ -186,3 +206,8 @@ class AgencyReferralsProjection:
     def _handover_updated(self, message: dict[str, Any], view: ReferralsView) -> None:
         data = message["data"]
         view.set_handover_answer(data["case_id"], {"status": data["status"], "at": data["at"]})
+
+    def _document_shared(self, message: dict[str, Any], view: ReferralsView) -> None:
+        data = message["data"]
+        fields = {name: data[name] for name in SharedDocument.__dataclass_fields__}
+        view.add_document(data["case_id"], SharedDocument(**fields))

@@ -56,6 +56,7 @@ from domain.sharing_matrix import (
     CASE_HANDED_OVER,
     CASE_OPENED,
     CASE_UPDATED,
+    DOCUMENT_SHARED,
     FACT_GROUPS,
     HANDOVER_UPDATED,
     REFERRAL_RECEIVED,
@@ -202,6 +203,9 @@ class CaseSharing:
     # The agency the case was last handed over to, until it hands the case back.
     handed_over_to: str | None = None
     handover_target: str = ""
+    # What each attached document is (never its content), and which agencies were told.
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    documents_told: dict[str, set[str]] = field(default_factory=dict)
 
     def open_referrals(self, agency: str) -> list[ReferralShare]:
         return [r for r in self.referrals.values() if r.agency == agency and r.is_open]
@@ -255,6 +259,7 @@ class SharingPolicy:
         messages: Messages = []
         _dispatch(type(event))(self, event, state, messages)
         self._send_changed_facts(state, messages)
+        self._send_shareable_documents(state, messages)
         return [m for m in messages if m.kind in self.matrix.rows[m.agency].messages]
 
     @singledispatchmethod
@@ -317,6 +322,22 @@ class SharingPolicy:
             "given": bool(event.given),
             "given_by": event.given_by,
             "recorded_at": _iso(event.timestamp),
+        }
+
+    @_on.register(Case.DocumentAttached)
+    def _document_attached(
+        self, event: Case.DocumentAttached, state: CaseSharing, messages: Messages
+    ) -> None:
+        # Told by ``_send_shareable_documents`` to each agency that may fetch it, now or
+        # once it may (referred later, consent given later).
+        state.documents[event.document_id] = {
+            "document_id": event.document_id,
+            "kind": event.kind,
+            "step": event.step,
+            "media_type": event.media_type,
+            "size": event.size,
+            "sha256": event.sha256,
+            "attached_at": _iso(event.timestamp),
         }
 
     @_on.register(Case.CaseWorkerAssigned)
@@ -566,6 +587,26 @@ class SharingPolicy:
                         agency, CASE_UPDATED, {**self._case_ref(state), "facts": snapshot}
                     )
                 )
+
+    def _send_shareable_documents(self, state: CaseSharing, messages: Messages) -> None:
+        # The rule the agency's download follows (services/documents.py): its row lists the
+        # kind, the case is open to it, and consent was given or it holds an open emergency
+        # referral.
+        if not state.documents:
+            return
+        for agency in state.open_to:
+            kinds = self.matrix.rows[agency].documents
+            if not kinds or not self._may_see_personal(state, agency):
+                continue
+            told = state.documents_told.setdefault(agency, set())
+            for document_id, document in state.documents.items():
+                if document["kind"] in kinds and document_id not in told:
+                    told.add(document_id)
+                    messages.append(
+                        AgencyMessage(
+                            agency, DOCUMENT_SHARED, {**self._case_ref(state), **document}
+                        )
+                    )
 
     def _cancel_open_referrals(self, state: CaseSharing) -> None:
         # The domain ends open referrals with the case; the closing message tells the agency.

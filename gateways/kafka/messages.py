@@ -28,6 +28,7 @@ from domain.sharing_matrix import (
     CASE_HANDED_OVER,
     CASE_OPENED,
     CASE_UPDATED,
+    DOCUMENT_SHARED,
     HANDOVER_UPDATED,
     REFERRAL_RECEIVED,
     REFERRAL_UPDATED,
@@ -354,6 +355,22 @@ class CaseClosed(CaseRef):
     referrals: list[FinalReferral] = Field(description="Final status of its referrals on the case.")
 
 
+class DocumentShared(CaseRef):
+    """A document this agency may fetch was attached to the case (its matrix row lists the
+    kind). The content is fetched from the API, where the read is recorded:
+    GET /api/v1/agencies/{agency}/cases/{case_id}/documents/{document_id}."""
+
+    document_id: UUID
+    kind: str = Field(description="What the document is, e.g. visum_et_repertum.")
+    step: str = Field(description="The SOP step it was attached at; empty for the case.")
+    media_type: str = Field(description="Its type, as its content shows.")
+    size: int = Field(ge=0, description="Bytes.")
+    sha256: str = Field(
+        pattern="^[0-9a-f]{64}$", description="SHA-256 of the content: check what you fetch."
+    )
+    attached_at: datetime
+
+
 AGENCY_DATA_MODELS: dict[str, type[BaseModel]] = {
     CASE_OPENED: CaseSnapshot,
     CASE_UPDATED: CaseSnapshot,
@@ -362,6 +379,7 @@ AGENCY_DATA_MODELS: dict[str, type[BaseModel]] = {
     CASE_HANDED_OVER: CaseHandedOver,
     CASE_CLOSED: CaseClosed,
     HANDOVER_UPDATED: HandoverUpdated,
+    DOCUMENT_SHARED: DocumentShared,
 }
 
 AGENCY_DESCRIPTIONS = {
@@ -380,4 +398,7 @@ AGENCY_DESCRIPTIONS = {
     CASE_CLOSED: "The agency's part in the case ended; nothing more follows for it unless the "
     "case is referred to the agency again. Its personal data is kept for the district's "
     "retention period from `at`, then removed.",
+    DOCUMENT_SHARED: "A document this agency may fetch (its row of the data-sharing matrix "
+    "lists the kind) was attached to a case open to it: its id, kind, step, type, size and "
+    "SHA-256; fetch it from the API, where the read is recorded.",
 }

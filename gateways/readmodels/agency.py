@@ -38,6 +38,7 @@ from projections.agency_referrals import (
     CaseSnapshot,
     NewReferral,
     ReferralsView,
+    SharedDocument,
 )
 from services.sharing import REFERRAL_TEXT_FIELDS, AgencyRetention, bundled_retention
 
@@ -110,6 +111,7 @@ CREATE INDEX IF NOT EXISTS cases_keeping_personal_data ON {schema}.cases (closed
 CREATE INDEX IF NOT EXISTS referrals_keeping_personal_data ON {schema}.referrals (part_closed_at)
     WHERE part_closed_at IS NOT NULL AND NOT personal_data_removed;
 ALTER TABLE {schema}.cases ADD COLUMN IF NOT EXISTS handover_answer jsonb;
+ALTER TABLE {schema}.cases ADD COLUMN IF NOT EXISTS documents jsonb NOT NULL DEFAULT '[]';
 CREATE TABLE IF NOT EXISTS {schema}.topics (
     topic text PRIMARY KEY,
     topic_id text,
@@ -216,6 +218,13 @@ class PostgresReferralsView(ReferralsView):
                 "answer": Jsonb(answer) if answer is not None else None,
                 "at": answer["at"] if answer is not None else None,
             },
+        )
+
+    def add_document(self, case_id: str, document: SharedDocument) -> None:
+        self._run(
+            "UPDATE {schema}.cases SET documents = documents || %(listed)s "
+            "WHERE case_id = %(case_id)s AND NOT documents @> %(listed)s",
+            {"case_id": case_id, "listed": Jsonb([asdict(document)])},
         )
 
     def count_message(self, case_id: str) -> None:
@@ -569,7 +578,7 @@ class AgencyStore:
             params["referral_id"] = referral_id
         statement = SQL(
             "SELECT r.*, (r.status = ANY(%(active)s) AND r.due_at < %(now)s) AS overdue, "
-            "c.register_number, c.facts, c.status AS case_status, c.closing_reason, "
+            "c.register_number, c.facts, c.documents, c.status AS case_status, c.closing_reason, "
             "c.closed_at AS case_closed_at "
             "FROM {schema}.referrals r JOIN {schema}.cases c USING (case_id) "
             "WHERE {conditions} ORDER BY r.due_at, r.referral_id LIMIT %(limit)s"
@@ -599,8 +608,8 @@ class AgencyStore:
             conditions.append(SQL("case_id = %(case_id)s"))
             params["case_id"] = case_id
         statement = SQL(
-            "SELECT case_id, district, register_number, facts, closing_reason, closed_at, "
-            "handover_answer FROM {schema}.cases WHERE {conditions} "
+            "SELECT case_id, district, register_number, facts, documents, closing_reason, "
+            "closed_at, handover_answer FROM {schema}.cases WHERE {conditions} "
             "ORDER BY closed_at DESC, case_id LIMIT %(limit)s"
         ).format(schema=Identifier(self.schema), conditions=SQL(" AND ").join(conditions))
         with self.connect() as conn:

@@ -3,7 +3,13 @@
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from projections.agency_referrals import OPEN, CaseSnapshot, NewReferral, ReferralsView
+from projections.agency_referrals import (
+    OPEN,
+    CaseSnapshot,
+    NewReferral,
+    ReferralsView,
+    SharedDocument,
+)
 
 
 @dataclass
@@ -58,6 +64,11 @@ class MemoryReferralsView(ReferralsView):
 
     def set_handover_answer(self, case_id: str, answer: dict[str, str] | None) -> None:
         self.cases[case_id]["handover_answer"] = answer
+
+    def add_document(self, case_id: str, document: SharedDocument) -> None:
+        documents = self.cases[case_id].setdefault("documents", [])
+        if all(known["document_id"] != document.document_id for known in documents):
+            documents.append(asdict(document))
 
     def count_message(self, case_id: str) -> None:
         self.cases[case_id]["message_count"] += 1

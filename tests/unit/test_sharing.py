@@ -18,6 +18,7 @@ from tests.support.builders import (
     INTAKE_OFFICER,
     POLICE_OFFICER,
     RECEIVING_AGENCIES,
+    a_document_attachment,
     after,
     record,
     report,
@@ -1000,3 +1001,63 @@ def test_a_handback_is_the_receivers_last_message_and_reopens_nothing_for_it():
 
     assert kinds(story.to("province")) == ["case.opened", "case.handed_over", "handover.updated"]
     assert story.to("province")[-1][1]["status"] == "handed_back"
+
+
+# ---- Documents: announced to the agencies that may fetch them ---------------------------------
+
+
+def attach(story: Story, kind: str, number: int = 1):
+    return story.act(
+        "attach_document",
+        by=CASE_WORKER,
+        **a_document_attachment(
+            document_id=f"00000000-0000-5000-8000-{number:012d}",
+            kind=kind,
+            sha256=f"{number:02x}" * 32,
+            district_kinds={kind},
+        ),
+    )
+
+
+def test_a_document_is_announced_only_to_open_agencies_whose_row_lists_its_kind():
+    story = a_consented_case()
+    story.refer("r-police", "police", "legal_process")
+    story.refer("r-school", "education", "return_to_school")
+
+    sent = attach(story, "visum_et_repertum")
+
+    assert [(agency, kind) for agency, kind, _ in sent] == [("police", "document.shared")]
+    shared = sent[0][2]
+    assert shared["case_id"] == str(story.case.id)
+    assert (shared["kind"], shared["sha256"], shared["media_type"]) == (
+        "visum_et_repertum",
+        "01" * 32,
+        "image/jpeg",
+    )
+    assert attach(story, "medical_record", 2) == []  # neither row lists medical records
+    assert story.to("health") == []  # never referred
+
+
+def test_a_document_attached_before_the_referral_is_announced_when_the_agency_may_fetch_it():
+    story = Story()
+    story.classify()
+    attach(story, "visum_et_repertum")
+    story.consent()
+
+    story.refer("r-police", "police", "legal_process")
+
+    assert kinds(story.to("police")) == ["case.opened", "referral.received", "document.shared"]
+    assert story.to("police")[-1][1]["document_id"] == "00000000-0000-5000-8000-000000000001"
+
+
+def test_an_emergency_referral_gets_its_documents_before_consent_and_each_once():
+    story = Story()
+    story.classify(emergency=True)
+    story.refer("r-police", "police", "legal_process", emergency=True)
+
+    attach(story, "visum_et_repertum")
+    story.consent()
+    story.assess("legal", "the neighbour is the suspect")
+
+    assert kinds(story.to("police")).count("document.shared") == 1
+    assert kinds(story.to("police"))[2] == "document.shared"

@@ -27,6 +27,19 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
+class AgencyDocument(BaseModel):
+    """A document of the case this agency may fetch (its row of the sharing matrix lists the
+    kind): GET /api/v1/agencies/{agency}/cases/{case_id}/documents/{document_id}."""
+
+    document_id: UUID
+    kind: str
+    step: str = Field(description="The SOP step it was attached at; empty for the case.")
+    media_type: str
+    size: int
+    sha256: str = Field(description="SHA-256 of the content: check what you fetch.")
+    attached_at: datetime
+
+
 class AgencyReferral(BaseModel):
     """A referral in the agency's inbox, with what the agency may know of its case."""
 
@@ -69,6 +82,10 @@ class AgencyReferral(BaseModel):
         "what it may not see is absent, and so are the personal ones once the retention "
         "passed (see personal_data_until)."
     )
+    documents: list[AgencyDocument] = Field(
+        default_factory=list,
+        description="Documents of the case this agency may fetch, as its topic announced them.",
+    )
 
 
 class ContactThrough(BaseModel):
@@ -109,6 +126,10 @@ class AgencyHandover(BaseModel):
     facts: CaseFacts = Field(
         description="The case facts the data-sharing matrix allows this agency, as at the "
         "hand-over; personal ones are absent before consent and once the retention passed."
+    )
+    documents: list[AgencyDocument] = Field(
+        default_factory=list,
+        description="Documents of the case this agency may fetch, as its topic announced them.",
     )
 
 
@@ -205,6 +226,7 @@ def _handover(row: dict[str, Any], cases: Cases) -> AgencyHandover:
         ),
         personal_data_until=row["personal_data_until"],
         facts=row["facts"],
+        documents=row.get("documents") or [],
     )
 
 
