@@ -14,6 +14,7 @@ from gateways.tokens import TokenService
 from services.cases import Cases
 from services.settings import Settings
 from tests.support.infrastructure import (
+    TEST_SEARCH_KEY,
     KafkaEndpoint,
     PostgresServer,
     kafka_broker,
@@ -63,7 +64,7 @@ def plain_kafka_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 
 @pytest.fixture
 def test_settings() -> Settings:
-    return Settings(database_pool_size=4, _env_file=None)  # type: ignore[call-arg]
+    return Settings(database_pool_size=4, search_key=TEST_SEARCH_KEY, _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -80,8 +81,8 @@ def tokens() -> TokenService:
 
 
 @pytest.fixture
-def client(pg_cases: Cases, tokens: TokenService) -> Iterator[TestClient]:
-    with TestClient(api(pg_cases, tokens)) as test_client:
+def client(pg_cases: Cases, tokens: TokenService, test_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(api(pg_cases, tokens, settings=test_settings)) as test_client:
         yield test_client
 
 

@@ -20,6 +20,7 @@ from gateways.embedded.ports import free_port
 from gateways.kafka.security import PLAINTEXT, KafkaSecurity
 from services.settings import Settings
 from tests.support.coordinator_process import Projector
+from tests.support.infrastructure import TEST_SEARCH_KEY
 
 SIMPUL = Path(sys.executable).parent / "simpul"
 T = TypeVar("T")
@@ -102,6 +103,7 @@ def kafka_settings(
         database_pool_size=4,
         relay_metrics_port=0,
         projector_metrics_port=0,
+        search_key=TEST_SEARCH_KEY,
     )
 
 
@@ -119,6 +121,7 @@ def service_env(kafka_settings: Settings) -> dict[str, str]:
             "SIMPUL_RELAY_METRICS_PORT": str(free_port()),
             "SIMPUL_PROJECTOR_METRICS_PORT": str(free_port()),
             "SIMPUL_PROJECTION_METRICS_PORT": str(free_port()),
+            "SIMPUL_SEARCH_KEY": TEST_SEARCH_KEY,
         }
     )
     return env

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from gateways.embedded.ports import free_port
+from tests.support.infrastructure import TEST_SEARCH_KEY
 
 
 class Projector:
@@ -23,6 +24,7 @@ class Projector:
             "SIMPUL_DATA_DIR": str(data_dir),
             "SIMPUL_PROJECTION_BATCH_SIZE": "4",
             "SIMPUL_PROJECTION_METRICS_PORT": str(self.metrics_port),
+            "SIMPUL_SEARCH_KEY": TEST_SEARCH_KEY,
         }
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -23,6 +23,10 @@ from gateways.embedded.postgres import EmbeddedPostgres
 from gateways.kafka.security import PLAINTEXT, KafkaSecurity
 
 TEST_PRINCIPAL = "simpul-tests"
+# The one search key of the tests' deployment (SIMPUL_SEARCH_KEY, 32 bytes base64url): the
+# API, the in-process projectors and every spawned `simpul project --coordinator` hash NIKs
+# alike, as a deployment's processes must.
+TEST_SEARCH_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
 
 
 class PostgresServer:
