@@ -776,7 +776,8 @@ class _CaseFileFold:
     """
 
     def __init__(self, report: Any) -> None:
-        # The letter just issued, by its event's version: its PDF's DocumentAttached follows.
+        # The letter just issued, by its event's version: its PDF's DocumentAttached follows
+        # in the same save (the next version, the same moment).
         self.letter_issued_at: tuple[int, IssuedLetter] | None = None
         self.file = CaseFile(
             case_id=report.originator_id,
@@ -930,7 +931,11 @@ class _CaseFileFold:
         letter = None
         if self.letter_issued_at is not None:
             version, issued = self.letter_issued_at
-            if version == event.originator_version - 1 and issued.sha256 == event.sha256:
+            if (version + 1, issued.sha256, issued.at) == (
+                event.originator_version,
+                event.sha256,
+                event.timestamp,
+            ):
                 letter = issued
                 letter.document_id = UUID(event.document_id)
         self.file.documents.append(

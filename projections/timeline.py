@@ -126,9 +126,9 @@ class _Narrator:
     recommendations: dict[str, tuple[str, str]] = field(default_factory=dict)
     plan_agreed: bool = False
     # The letters issued, by id: (name, number); the one just issued, whose PDF's
-    # DocumentAttached follows it in its save: (version, sha256, name, number).
+    # DocumentAttached follows it in its save: ((version, sha256, moment), name, number).
     letters: dict[str, tuple[str, str]] = field(default_factory=dict)
-    letter_just_issued: tuple[int, str, str, str] | None = None
+    letter_just_issued: tuple[tuple[int, str, datetime], str, str] | None = None
 
     @singledispatchmethod
     def summarize(self, event: object) -> Summary:
@@ -250,12 +250,10 @@ class _Narrator:
     @summarize.register(Case.DocumentAttached)
     def _document_attached(self, event: Case.DocumentAttached) -> Summary:
         kind_id, kind_en = labels.words(labels.DOCUMENT_KIND, event.kind)
-        if self.letter_just_issued is not None:
-            version, sha256, name, number = self.letter_just_issued
-        if self.letter_just_issued is not None and (version + 1, sha256) == (
-            event.originator_version,
-            event.sha256,
-        ):
+        letter = self.letter_just_issued
+        pdf_of_letter = (event.originator_version - 1, event.sha256, event.timestamp)
+        if letter is not None and letter[0] == pdf_of_letter:
+            _, name, number = letter
             return Summary(
                 event.step or None,
                 f"PDF {name} nomor {number} disimpan sebagai dokumen: {kind_id}",
@@ -583,7 +581,11 @@ class _Narrator:
         title = LETTER_SPECS[LetterKind(event.kind)].title if event.kind in LETTER_KINDS else ""
         name = title.title() if title else event.kind
         self.letters[event.letter_id] = (name, event.number)
-        self.letter_just_issued = (event.originator_version, event.sha256, name, event.number)
+        self.letter_just_issued = (
+            (event.originator_version, event.sha256, event.timestamp),
+            name,
+            event.number,
+        )
         return Summary(
             event.step,
             f"{name} diterbitkan dengan nomor {event.number}",

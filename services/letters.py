@@ -102,6 +102,12 @@ def letter_id_for(case_id: UUID, issued_at_version: int) -> str:
     return str(uuid5(case_id, f"letter/{issued_at_version}"))
 
 
+def issued_letter_id(result: CommandResult) -> str:
+    """The id of the letter an issue (or its replay) recorded: its LetterIssued is the
+    first event the issue recorded, the PDF's DocumentAttached the next."""
+    return letter_id_for(result.case_id, result.version - len(result.recorded) + 1)
+
+
 def verification_code_of(pdf_without_code: bytes) -> str:
     """The first 16 hex digits of the sha256 of the letter rendered without its code."""
     return hashlib.sha256(pdf_without_code).hexdigest()[:16]
@@ -311,11 +317,14 @@ class Letters:
 def stored_pdf_of(
     issued: Case.LetterIssued, events: Sequence[Case.Event]
 ) -> Case.DocumentAttached | None:
-    """The DocumentAttached that stored the letter's PDF (recorded in its save, so right
-    after it); None for a letter issued before PDFs were stored."""
-    following = events[issued.originator_version : issued.originator_version + 1]
-    for attached in following:
-        if isinstance(attached, Case.DocumentAttached) and attached.sha256 == issued.sha256:
+    """The DocumentAttached that stored the letter's PDF (recorded in its save: the next
+    version, the same moment); None for a letter issued before PDFs were stored."""
+    for attached in events[issued.originator_version : issued.originator_version + 1]:
+        if (
+            isinstance(attached, Case.DocumentAttached)
+            and attached.sha256 == issued.sha256
+            and attached.timestamp == issued.timestamp
+        ):
             return attached
     return None
 

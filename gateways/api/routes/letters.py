@@ -21,7 +21,7 @@ from gateways.api.routes.documents import DocumentsDep
 from gateways.api.schemas import CommandAccepted, accepted
 from gateways.letter_pdf import render_letter
 from services.case_commands import CommandModel, Identifier
-from services.letters import LetterNotFound, Letters, letter_id_for
+from services.letters import LetterNotFound, Letters, issued_letter_id
 
 router = APIRouter(tags=["letters"])
 
@@ -104,7 +104,7 @@ def issue_letter(
         idempotency_key=idempotency_key,
     )
     answer = accepted(response, result)
-    letter_id = letter_id_for(result.case_id, result.version)
+    letter_id = issued_letter_id(result)
     response.headers["Location"] = f"/api/v1/cases/{case_id}/letters/{letter_id}"
     return LetterIssued(**answer.model_dump(), letter_id=UUID(letter_id))
 
