@@ -12,9 +12,9 @@ from uuid import UUID
 import psycopg
 import pytest
 
+from domain.actors import acting_as
 from domain.case import Case
 from domain.errors import RuleViolated
-from domain.actors import acting_as
 from domain.letters import LETTER_SPECS, LetterKind, LetterRegister, LetterSeal
 from gateways.documents.postgres import PostgresDocumentStore
 from gateways.eventstore.environment import postgres_env
