@@ -6,6 +6,7 @@ the printed code, kept from agencies, and their signed scans attached back."""
 import hashlib
 import re
 from typing import Any
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 
@@ -513,3 +514,22 @@ def test_a_signed_copy_of_a_letter_the_case_never_issued_is_refused_naming_the_f
     assert "surat-ku" not in malformed.text
     assert pg_cases.recorder.max_notification_id() == head
     assert len(office.file()["documents"]) == 1
+
+
+def test_no_letter_is_issued_on_a_case_whose_documents_were_destroyed(
+    client: TestClient, auth: Headers, pg_cases: Cases
+):
+    office = Office(client, auth, LUWU_UTARA).report()
+    office.classify()
+    client.app.state.documents.store.shred_case(UUID(office.case_id))  # type: ignore[attr-defined]
+    head = pg_cases.recorder.max_notification_id()
+
+    refused = client.post(
+        f"/api/v1/cases/{office.case_id}/letters",
+        json={"kind": "formulir_persetujuan"},
+        headers=office.headers(),
+    )
+
+    assert (refused.status_code, refused.json()["rule"]) == (409, "documents_shredded")
+    assert pg_cases.recorder.max_notification_id() == head
+    assert office.file()["letters"] == []

@@ -16,11 +16,12 @@ from pydantic import BaseModel, Field
 
 from domain.letters import LetterKind
 from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, ExpectedVersion, IdempotencyKey
-from gateways.api.problems import COMMAND_ERRORS, READ_ERRORS, Problem
+from gateways.api.problems import COMMAND_ERRORS, READ_ERRORS, Problem, problem_response
 from gateways.api.routes.documents import DocumentsDep
 from gateways.api.schemas import CommandAccepted, accepted
 from gateways.letter_pdf import render_letter
 from services.case_commands import CommandModel, Identifier
+from services.documents import ContentUnavailable
 from services.letters import LetterNotFound, Letters, issued_letter_id
 
 router = APIRouter(tags=["letters"])
@@ -91,18 +92,27 @@ def issue_letter(
     actor: ActorDep,
     version: ExpectedVersion,
     idempotency_key: IdempotencyKey = None,
-) -> LetterIssued:
+) -> Any:
     """Records Case.LetterIssued with the letter's number, its PDF's sha256 and the
     verification code printed on it, and Case.DocumentAttached for the PDF, stored
     encrypted as a document of the case."""
-    result = letters.issue(
-        actor,
-        case_id,
-        body.kind,
-        referral_id=body.referral_id or "",
-        expected_version=version,
-        idempotency_key=idempotency_key,
-    )
+    try:
+        result = letters.issue(
+            actor,
+            case_id,
+            body.kind,
+            referral_id=body.referral_id or "",
+            expected_version=version,
+            idempotency_key=idempotency_key,
+        )
+    except ContentUnavailable:
+        return problem_response(
+            409,
+            "rule-violated",
+            "Not allowed now",
+            "the case's documents were destroyed; no letter's PDF can be stored on it",
+            rule="documents_shredded",
+        )
     answer = accepted(response, result)
     letter_id = issued_letter_id(result)
     response.headers["Location"] = f"/api/v1/cases/{case_id}/letters/{letter_id}"
