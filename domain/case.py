@@ -268,6 +268,7 @@ class Case(Aggregate):
         self.reintegration_evaluated = False
         self.linked_case_ids: set[UUID] = set()
         self.documents: dict[str, DocumentState] = {}
+        self.letter_ids: set[str] = set()
 
     class OpenedFromOutreach(Event):
         """K-R1: the case was opened on the outreach team's recommendation (which outreach)."""
@@ -1975,7 +1976,33 @@ class Case(Aggregate):
     ) -> None:
         self.documents[document_id] = DocumentState(kind, step, sha256, media_type)
 
+    class SignedCopyAttached(Event):
+        """The signed scan of a letter the office issued was attached back (the consent
+        form signed at L1.9-10, the termination form signed by both sides at L6.2, ...).
+
+        Recorded beside the scan's ``DocumentAttached``, in the same save: it states only
+        which letter the document is the signed copy of.
+        """
+
+        document_id: str
+        letter_id: str
+
+    def attach_signed_copy(self, *, document_id: str, letter_id: str) -> None:
+        """Name the letter an attached document is the signed copy of."""
+        self._require_open()
+        if letter_id not in self.letter_ids:
+            raise InvalidValue("letter_id", "is not a letter issued on this case")
+        if document_id not in self.documents:
+            raise InvalidValue("document_id", "is not a document attached to this case")
+        self._signed_copy_attached(document_id=document_id, letter_id=letter_id)
+
+    @event(SignedCopyAttached)
+    def _signed_copy_attached(self, document_id: str, letter_id: str) -> None:
+        pass
+
     # ---- The office's letters (issue 12) ---------------------------------------
+    # Since the PDFs are stored, a letter's LetterIssued is followed in its save by the
+    # DocumentAttached of its PDF (same sha256); earlier letters are rendered again.
 
     class LetterIssued(Event):
         """The office issued a letter (surat tugas, laporan kasus, ...): its number, kind,
@@ -2078,7 +2105,7 @@ class Case(Aggregate):
         sha256: str,
         verification_code: str,
     ) -> None:
-        pass
+        self.letter_ids.add(letter_id)
 
     # ---- Queries the service layer needs -------------------------------------
 
@@ -2311,6 +2338,7 @@ CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.Reopened,
     Case.DocumentAttached,
     Case.LetterIssued,
+    Case.SignedCopyAttached,
 )
 
 

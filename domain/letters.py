@@ -1,10 +1,11 @@
 """The office's letters: their kinds, the district's letterhead and numbering, and the
 two small aggregates that number letters and find them again by their verification code.
 
-A letter is no document Simpul stores (yet): it is rendered again, byte for byte, from
-the case's history up to the version it was issued at, the district's letterhead and
-the number and moment its ``Case.LetterIssued`` event records; the event keeps the
-PDF's sha256, so a regenerated letter is checked against what was issued.
+A letter is rendered from the case's history up to the version it was issued at, the
+district's letterhead and the number and moment its ``Case.LetterIssued`` event
+records; the event keeps the PDF's sha256. The PDF is stored as a document of the case
+(of its spec's ``document_kind``), attached in the same save, and read back from the
+store; letters issued before that are rendered again and checked against the hash.
 
 Letter numbers run per district and calendar year without gaps or repeats, as the
 register's case numbers do (domain/register.py): the ``LetterRegister`` is saved in
@@ -22,6 +23,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.documents import DocumentKind
 from domain.events import ActedEvent
 
 
@@ -42,23 +44,34 @@ class LetterSpec:
     title: str
     step: str
     code: str
+    # The kind of document its PDF, and the signed scan of it, are on the case.
+    document_kind: DocumentKind
     # A recommendation and a referral record are about one referral of the case.
     about_referral: bool = False
 
 
 LETTER_SPECS: dict[LetterKind, LetterSpec] = {
-    LetterKind.ASSIGNMENT: LetterSpec("SURAT TUGAS", "L1.7", "ST"),
+    LetterKind.ASSIGNMENT: LetterSpec("SURAT TUGAS", "L1.7", "ST", DocumentKind.ASSIGNMENT_LETTER),
     LetterKind.CONSENT_FORM: LetterSpec(
-        "FORMULIR PERNYATAAN PERSETUJUAN (INFORMED CONSENT)", "L1.9-10", "IC"
+        "FORMULIR PERNYATAAN PERSETUJUAN (INFORMED CONSENT)",
+        "L1.9-10",
+        "IC",
+        DocumentKind.CONSENT_FORM,
     ),
-    LetterKind.CASE_REPORT: LetterSpec("LAPORAN KASUS", "L2.7", "LK"),
-    LetterKind.SOCIAL_REPORT: LetterSpec("LAPORAN SOSIAL", "T2", "LS"),
-    LetterKind.RECOMMENDATION: LetterSpec("SURAT REKOMENDASI", "T4", "REK", about_referral=True),
+    LetterKind.CASE_REPORT: LetterSpec("LAPORAN KASUS", "L2.7", "LK", DocumentKind.CASE_REPORT),
+    LetterKind.SOCIAL_REPORT: LetterSpec("LAPORAN SOSIAL", "T2", "LS", DocumentKind.SOCIAL_REPORT),
+    LetterKind.RECOMMENDATION: LetterSpec(
+        "SURAT REKOMENDASI",
+        "T4",
+        "REK",
+        DocumentKind.RECOMMENDATION_LETTER,
+        about_referral=True,
+    ),
     LetterKind.REFERRAL_RECORD: LetterSpec(
-        "BERITA ACARA RUJUKAN", "K-C8", "BAR", about_referral=True
+        "BERITA ACARA RUJUKAN", "K-C8", "BAR", DocumentKind.REFERRAL_RECORD, about_referral=True
     ),
     LetterKind.TERMINATION_FORM: LetterSpec(
-        "FORMULIR PENGAKHIRAN LAYANAN (TERMINASI)", "L6.2", "TRM"
+        "FORMULIR PENGAKHIRAN LAYANAN (TERMINASI)", "L6.2", "TRM", DocumentKind.TERMINATION_FORM
     ),
 }
 

@@ -560,6 +560,12 @@ class AttachedDocument(RecordedStep):
     media_type: str = Field(description="Its type, as its content shows.")
     size: int = Field(description="Bytes, as stored (photos without their location data).")
     sha256: str = Field(description="SHA-256 of the stored content; the hash chain covers it.")
+    letter_id: str | None = Field(
+        default=None, description="The office's letter whose PDF, as issued, this document is."
+    )
+    signed_copy_of: str | None = Field(
+        default=None, description="The office's letter this document is the signed copy of."
+    )
 
 
 class IssuedLetter(RecordedStep):
@@ -573,6 +579,14 @@ class IssuedLetter(RecordedStep):
     referral_id: str | None = Field(description="The referral it is about, if any.")
     sha256: str = Field(description="The sha256 of the PDF as issued.")
     verification_code: str = Field(description="The code printed on it for verification.")
+    document_id: UUID | None = Field(
+        default=None,
+        description="The document its PDF is stored as (none for letters issued before "
+        "PDFs were stored: those are rendered again when read).",
+    )
+    signed_copies: list[UUID] = Field(
+        default_factory=list, description="The documents attached as its signed copies."
+    )
 
 
 class CaseFile(BaseModel):
@@ -762,6 +776,9 @@ class _CaseFileFold:
     """
 
     def __init__(self, report: Any) -> None:
+        # The letter just issued, by its event's version: its PDF's DocumentAttached follows
+        # in the same save (the next version, the same moment).
+        self.letter_issued_at: tuple[int, IssuedLetter] | None = None
         self.file = CaseFile(
             case_id=report.originator_id,
             register_number=report.register_number,
@@ -910,6 +927,17 @@ class _CaseFileFold:
 
     @apply.register(Case.DocumentAttached)
     def _document_attached(self, event: Case.DocumentAttached) -> None:
+        # A letter's PDF is attached in the letter's own save, right after it.
+        letter = None
+        if self.letter_issued_at is not None:
+            version, issued = self.letter_issued_at
+            if (version + 1, issued.sha256, issued.at) == (
+                event.originator_version,
+                event.sha256,
+                event.timestamp,
+            ):
+                letter = issued
+                letter.document_id = UUID(event.document_id)
         self.file.documents.append(
             AttachedDocument(
                 document_id=event.document_id,
@@ -918,9 +946,19 @@ class _CaseFileFold:
                 media_type=event.media_type,
                 size=event.size,
                 sha256=event.sha256,
+                letter_id=letter.letter_id if letter is not None else None,
                 **_stamp(event),
             )
         )
+
+    @apply.register(Case.SignedCopyAttached)
+    def _signed_copy_attached(self, event: Case.SignedCopyAttached) -> None:
+        for document in self.file.documents:
+            if str(document.document_id) == event.document_id:
+                document.signed_copy_of = event.letter_id
+        for letter in self.file.letters:
+            if letter.letter_id == event.letter_id:
+                letter.signed_copies.append(UUID(event.document_id))
 
     @apply.register(Case.BeneficiaryContacted)
     def _beneficiary_contacted(self, event: Case.BeneficiaryContacted) -> None:
@@ -1243,7 +1281,7 @@ class _CaseFileFold:
     @apply.register(Case.LetterIssued)
     def _letter_issued(self, event: Case.LetterIssued) -> None:
         self.file.letters.append(
-            IssuedLetter(
+            letter := IssuedLetter(
                 letter_id=event.letter_id,
                 kind=event.kind,
                 number=event.number,
@@ -1254,6 +1292,7 @@ class _CaseFileFold:
                 **_stamp(event),
             )
         )
+        self.letter_issued_at = (event.originator_version, letter)
 
     def moved(self, event: Case.Event) -> None:
         """What every event moves, by the domain's own rules: stage, a referral's status."""

@@ -125,6 +125,10 @@ class _Narrator:
     referrals: dict[str, tuple[str, str]] = field(default_factory=dict)
     recommendations: dict[str, tuple[str, str]] = field(default_factory=dict)
     plan_agreed: bool = False
+    # The letters issued, by id: (name, number); the one just issued, whose PDF's
+    # DocumentAttached follows it in its save: ((version, sha256, moment), name, number).
+    letters: dict[str, tuple[str, str]] = field(default_factory=dict)
+    letter_just_issued: tuple[tuple[int, str, datetime], str, str] | None = None
 
     @singledispatchmethod
     def summarize(self, event: object) -> Summary:
@@ -246,6 +250,15 @@ class _Narrator:
     @summarize.register(Case.DocumentAttached)
     def _document_attached(self, event: Case.DocumentAttached) -> Summary:
         kind_id, kind_en = labels.words(labels.DOCUMENT_KIND, event.kind)
+        letter = self.letter_just_issued
+        pdf_of_letter = (event.originator_version - 1, event.sha256, event.timestamp)
+        if letter is not None and letter[0] == pdf_of_letter:
+            _, name, number = letter
+            return Summary(
+                event.step or None,
+                f"PDF {name} nomor {number} disimpan sebagai dokumen: {kind_id}",
+                f"The PDF of letter number {number} stored as a document: {kind_en}",
+            )
         return Summary(
             event.step or None,
             f"Dokumen dilampirkan: {kind_id}",
@@ -567,10 +580,25 @@ class _Narrator:
     def _letter_issued(self, event: Case.LetterIssued) -> Summary:
         title = LETTER_SPECS[LetterKind(event.kind)].title if event.kind in LETTER_KINDS else ""
         name = title.title() if title else event.kind
+        self.letters[event.letter_id] = (name, event.number)
+        self.letter_just_issued = (
+            (event.originator_version, event.sha256, event.timestamp),
+            name,
+            event.number,
+        )
         return Summary(
             event.step,
             f"{name} diterbitkan dengan nomor {event.number}",
             f"Letter {event.kind} issued as number {event.number}",
+        )
+
+    @summarize.register(Case.SignedCopyAttached)
+    def _signed_copy_attached(self, event: Case.SignedCopyAttached) -> Summary:
+        name, number = self.letters.get(event.letter_id, ("Surat", "?"))
+        return Summary(
+            None,
+            f"Salinan bertanda tangan {name} nomor {number} dilampirkan",
+            f"The signed copy of letter number {number} attached",
         )
 
     @summarize.register(Case.Terminated)

@@ -14,6 +14,7 @@ holds an open emergency referral. Every fetch is recorded in the access log firs
 """
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, Protocol
 from uuid import UUID, uuid5
@@ -87,6 +88,8 @@ class AttachDocument(CaseCommand):
     sha256: Annotated[str, StringConstraints(pattern=SHA256_PATTERN)]
     size: Annotated[int, Field(ge=1)]
     media_type: Annotated[str, StringConstraints(max_length=64)]
+    # The letter of the case this document is the signed copy of, if any.
+    letter_id: Annotated[str, StringConstraints(max_length=36)] = ""
 
     def apply(self, case: Case, context: CommandContext) -> None:
         case.attach_document(
@@ -99,6 +102,8 @@ class AttachDocument(CaseCommand):
             district_kinds=context.profile.documents.kinds,
             step_codes={step.code for step in context.profile.steps},
         )
+        if self.letter_id:
+            case.attach_signed_copy(document_id=self.document_id, letter_id=self.letter_id)
 
 
 @dataclass(frozen=True)
@@ -135,13 +140,15 @@ class Documents:
         declared_type: str,
         kind: str,
         step: str = "",
+        letter_id: str = "",
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Attached:
         """Check the upload, store its content, attach it. What can refuse the command is
         checked before the content is stored; content whose command then fails anyway (a
         race with the case's closing, a stale If-Match) stays stored, encrypted, named by
-        no event and served to no one."""
+        no event and served to no one. ``letter_id`` names the letter of the case the
+        document is the signed copy of (``Case.SignedCopyAttached``)."""
         if len(content) > self.max_bytes:
             raise DocumentTooLarge(self.max_bytes)
         case = self.cases.visible_case(actor, case_id)
@@ -153,6 +160,8 @@ class Documents:
             raise InvalidValue("kind", "is not a document kind the district's profile accepts")
         if step and step not in {standard.code for standard in rules.steps}:
             raise InvalidValue("step", "is not a step of the district's profile")
+        if letter_id and letter_id not in case.letter_ids:
+            raise InvalidValue("letter_id", "is not a letter issued on this case")
         checked = check_content(content, declared_type)
         sha256 = hashlib.sha256(checked.content).hexdigest()
         command = AttachDocument(
@@ -162,6 +171,7 @@ class Documents:
             sha256=sha256,
             size=len(checked.content),
             media_type=checked.media_type,
+            letter_id=letter_id,
         )
         self.store.put(case_id, checked.content, checked.media_type)
         result = self.cases.execute(
@@ -172,6 +182,40 @@ class Documents:
             idempotency_key=idempotency_key,
         )
         return Attached(result, command.document_id)
+
+    def attach_to(
+        self,
+        case: Case,
+        content: bytes,
+        *,
+        kind: str,
+        step: str,
+        media_type: str,
+        district_kinds: Collection[str],
+        step_codes: Collection[str],
+    ) -> str:
+        """Store content the office made itself (a letter's PDF, services/letters.py) and
+        attach it to ``case``, which the caller saves with whatever else the command
+        changes; returns the document's id. As for an upload, content whose save then
+        fails stays stored, encrypted, named by no event and served to no one."""
+        sha256 = self.store.put(case.id, content, media_type)
+        document_id = document_id_for(case.id, sha256)
+        case.attach_document(
+            document_id=document_id,
+            kind=kind,
+            step=step,
+            sha256=sha256,
+            size=len(content),
+            media_type=media_type,
+            district_kinds=district_kinds,
+            step_codes=step_codes,
+        )
+        return document_id
+
+    def stored(self, case_id: UUID, sha256: str) -> bytes:
+        """The content of one of the case's documents, for a read already authorized and
+        recorded in the access log (a letter's PDF); ``ContentUnavailable`` if gone."""
+        return self.store.get(case_id, sha256)
 
     def download(self, actor: Actor, case_id: UUID, document_id: UUID, read: CaseRead) -> Download:
         """A document for the case team or an auditor; the read is recorded first."""

@@ -6,12 +6,18 @@ records ``Case.LetterIssued`` with the PDF's sha256 and verification code. The
 register and the code's seal are saved in the same transaction as the case: a number
 is never given twice nor skipped, and a code always leads back to its letter.
 
-Nothing stores the PDF itself: reading a letter renders it again from the history
-before its event and checks the bytes against the recorded hash. The renderer is
-given by the composition root (gateways), which owns the PDF format.
+The PDF is stored as a document of the case (services/documents.py, encrypted with
+the case's key) and its ``Case.DocumentAttached`` recorded in that same save, so there
+is never a letter without its stored PDF nor the reverse; reading a letter serves
+those bytes, checked against the hash. A letter issued before the PDFs were stored
+(its ``LetterIssued`` followed by no ``DocumentAttached`` of the same hash) is rendered
+again from the history before its event and checked the same way, so a later change
+of the renderer or the letterhead only ever affects those. The renderer is given by
+the composition root (gateways), which owns the PDF format.
 """
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -29,8 +35,10 @@ from domain.time_standards import TimeStandardProfile
 from services.access import Who
 from services.access_log import CaseRead, Outcome, Refusal
 from services.cases import CaseNotFound, Cases, CommandResult, VersionConflict, request_fingerprint
+from services.documents import ContentUnavailable, Documents
 
 VERIFICATION_PATH = "/api/v1/letters/verify/"
+PDF = "application/pdf"
 # Every letter of a district in a year takes the next number of one register, so
 # concurrent issues on different cases conflict there and retry; more tries than a
 # case's own commands need.
@@ -94,6 +102,12 @@ def letter_id_for(case_id: UUID, issued_at_version: int) -> str:
     return str(uuid5(case_id, f"letter/{issued_at_version}"))
 
 
+def issued_letter_id(result: CommandResult) -> str:
+    """The id of the letter an issue (or its replay) recorded: its LetterIssued is the
+    first event the issue recorded, the PDF's DocumentAttached the next."""
+    return letter_id_for(result.case_id, result.version - len(result.recorded) + 1)
+
+
 def verification_code_of(pdf_without_code: bytes) -> str:
     """The first 16 hex digits of the sha256 of the letter rendered without its code."""
     return hashlib.sha256(pdf_without_code).hexdigest()[:16]
@@ -106,9 +120,10 @@ _ISSUERS = {LetterKind.ASSIGNMENT: Who.OFFICE_LEADS}
 class Letters:
     """The office's letters of the cases in one case store."""
 
-    def __init__(self, cases: Cases, render: LetterRenderer) -> None:
+    def __init__(self, cases: Cases, render: LetterRenderer, documents: Documents) -> None:
         self.cases = cases
         self.render = render
+        self.documents = documents
 
     def issue(
         self,
@@ -179,6 +194,16 @@ class Letters:
                     referral_id=referral_id,
                 )
                 seal = LetterSeal.seal(code, case.id, letter_id)
+                self.documents.attach_to(
+                    case,
+                    pdf,
+                    kind=LETTER_SPECS[kind].document_kind.value,
+                    step=_document_step(profile, LETTER_SPECS[kind].step),
+                    media_type=PDF,
+                    # The office's own letters are documents of every district that issues them.
+                    district_kinds=profile.documents.kinds | {LETTER_SPECS[kind].document_kind},
+                    step_codes={standard.code for standard in profile.steps},
+                )
             recorded = tuple(type(event).__name__ for event in case.pending_events)
             record = cases.command_record(
                 actor,
@@ -203,13 +228,33 @@ class Letters:
         raise VersionConflict(case_id, None, cases.visible_case(actor, case_id).version)
 
     def read(self, actor: Actor, case_id: UUID, letter_id: str, read: CaseRead) -> IssuedLetter:
-        """The letter's PDF as issued: regenerated from the history and checked (recorded)."""
+        """The letter's PDF as issued, from the document store (or, for a letter issued
+        before PDFs were stored, rendered again from the history), checked against the
+        hash its event records; the read is recorded first."""
         events = self.cases.read_case_events(actor, case_id, read)
         for issued in events:
             if isinstance(issued, Case.LetterIssued) and issued.letter_id == letter_id:
                 break
         else:
             raise LetterNotFound(letter_id)
+        if stored_pdf_of(issued, events) is None:
+            pdf = self._rendered_again(events, issued)
+        else:
+            try:
+                pdf = self.documents.stored(case_id, issued.sha256)
+            except ContentUnavailable:
+                raise LetterNotFound(letter_id) from None
+        if hashlib.sha256(pdf).hexdigest() != issued.sha256:
+            raise RuleViolated(
+                "letter_differs_from_issued",
+                "the letter rendered from the case's history no longer matches the hash "
+                "recorded when it was issued (the letterhead or the renderer changed); "
+                "the issued letter is the one whose hash the event records",
+                step=issued.step,
+            )
+        return IssuedLetter(issued.letter_id, issued.kind, issued.number, issued.timestamp, pdf)
+
+    def _rendered_again(self, events: Sequence[Case.Event], issued: Case.LetterIssued) -> bytes:
         history = events[: issued.originator_version - 1]
         profile = self.cases.district_profile(history[0])
         letterhead = _letterhead(profile, LetterKind(issued.kind))
@@ -222,16 +267,7 @@ class Letters:
             referral_id=issued.referral_id,
             verification_code=issued.verification_code,
         )
-        pdf = self.render(history, profile, letterhead, issue)
-        if hashlib.sha256(pdf).hexdigest() != issued.sha256:
-            raise RuleViolated(
-                "letter_differs_from_issued",
-                "the letter rendered from the case's history no longer matches the hash "
-                "recorded when it was issued (the letterhead or the renderer changed); "
-                "the issued letter is the one whose hash the event records",
-                step=issued.step,
-            )
-        return IssuedLetter(issued.letter_id, issued.kind, issued.number, issued.timestamp, pdf)
+        return self.render(history, profile, letterhead, issue)
 
     def verify(self, actor: Actor, verification_code: str, read: CaseRead) -> Verification:
         """Which letter a printed code belongs to, for those who may read its case."""
@@ -276,6 +312,37 @@ class Letters:
             return None
         assert isinstance(register, LetterRegister)
         return register
+
+
+def stored_pdf_of(
+    issued: Case.LetterIssued, events: Sequence[Case.Event]
+) -> Case.DocumentAttached | None:
+    """The DocumentAttached that stored the letter's PDF (recorded in its save: the next
+    version, the same moment); None for a letter issued before PDFs were stored."""
+    for attached in events[issued.originator_version : issued.originator_version + 1]:
+        if (
+            isinstance(attached, Case.DocumentAttached)
+            and attached.sha256 == issued.sha256
+            and attached.timestamp == issued.timestamp
+        ):
+            return attached
+    return None
+
+
+def _document_step(profile: TimeStandardProfile, step: str) -> str:
+    """The profile's code of the letter's SOP step (of a range's first step: L1.9-10 is
+    attached at L1.9), or "" where its profile has none."""
+    codes = {standard.code for standard in profile.steps}
+    first_of_range = re.sub(r"-\d+$", "", step)
+    for candidate in (
+        step,
+        profile.own_step(step),
+        first_of_range,
+        profile.own_step(first_of_range),
+    ):
+        if candidate in codes:
+            return candidate
+    return ""
 
 
 def _letterhead(profile: TimeStandardProfile, kind: LetterKind) -> Letterhead:

@@ -372,3 +372,57 @@ def test_a_closed_case_takes_no_document_and_stores_none(
     assert response.json()["rule"] == "case_closed"
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM documents.contents").fetchone() == (0,)
+
+
+def test_an_upload_naming_a_letter_the_case_has_not_is_refused_and_nothing_is_recorded(
+    client: TestClient, auth: Headers, pg_cases: Cases
+):
+    case_id = _case(client, auth)
+    head = _events_recorded(pg_cases)
+
+    refused = client.post(
+        f"/api/v1/cases/{case_id}/documents",
+        params={"kind": "consent_form", "letter_id": "5b0e1c52-8a8c-5d0f-9d8e-3f1c2b4a6d7e"},
+        content=VISUM,
+        headers=auth("intake_officer") | {"Content-Type": "application/pdf"},
+    )
+
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "query.letter_id"
+    assert "5b0e1c52" not in refused.text
+    assert _events_recorded(pg_cases) == head
+
+
+def test_an_agency_fetches_the_recommendation_letter_issued_for_its_referral_t4(
+    client: TestClient, auth: Headers
+):
+    """Tanjungpinang T4: the surat rekomendasi goes with the referral; the matrix gives the
+    receiving agency its kind (recommendation_letter), the school none of it."""
+    office = auth("coordinator", agency="social", district="tanjungpinang")
+    case_id = open_referred_case(client, office, {"health": "medical_care"})
+    referral_id = client.get(f"/api/v1/cases/{case_id}", headers=office).json()["referrals"][0][
+        "referral_id"
+    ]
+    issued = client.post(
+        f"/api/v1/cases/{case_id}/letters",
+        json={"kind": "surat_rekomendasi", "referral_id": referral_id},
+        headers=office,
+    )
+    assert issued.status_code == 201, issued.text
+    health = auth("agency_officer", agency="health", district="tanjungpinang")
+
+    listed = client.get(f"/api/v1/agencies/health/cases/{case_id}/documents", headers=health)
+    (document,) = listed.json()
+    fetched = client.get(
+        f"/api/v1/agencies/health/cases/{case_id}/documents/{document['document_id']}",
+        headers=health,
+    )
+
+    assert document["kind"] == "recommendation_letter"
+    assert fetched.status_code == 200
+    assert (
+        fetched.content
+        == client.get(
+            f"/api/v1/cases/{case_id}/letters/{issued.json()['letter_id']}", headers=office
+        ).content
+    )

@@ -1,14 +1,17 @@
 """The office's letters over HTTP, on cases walked along each district's SOP: issued as
-Case.LetterIssued, read back as the same PDF bytes (checked against the recorded hash,
-never cached, access-logged), verified by the printed code, and kept from agencies."""
+Case.LetterIssued with the PDF stored as a document of the case, read back as the same
+PDF bytes (checked against the recorded hash, never cached, access-logged), verified by
+the printed code, kept from agencies, and their signed scans attached back."""
 
 import hashlib
 import re
 from typing import Any
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 
 from services.cases import Cases
+from tests.support.documents import a_jpeg_with_gps
 from tests.support.lifecycle import Headers, a_report_body
 
 LUWU_UTARA = {"agency": "uptd_ppa", "district": "luwu-utara"}
@@ -131,7 +134,7 @@ def test_luwu_utara_issues_its_four_letters_along_the_sop_each_numbered_in_turn(
     ]
     assert all(letter["number"].endswith(f"/{year}") for letter in letters)
     for issued in (assignment, consent_form, case_report, termination_form):
-        assert issued["recorded"] == ["LetterIssued"]
+        assert issued["recorded"] == ["LetterIssued", "DocumentAttached"]
     assert [letter["letter_id"] for letter in letters] == [
         issued["letter_id"] for issued in (assignment, consent_form, case_report, termination_form)
     ]
@@ -372,7 +375,7 @@ def test_the_timeline_shows_the_letter_with_its_number(client: TestClient, auth:
         f"/api/v1/cases/{office.case_id}/timeline", headers=office.headers()
     ).json()
 
-    entry = timeline["entries"][-1]
+    entry = timeline["entries"][-2]
     assert (entry["type"], entry["sop_step"]) == ("LetterIssued", "L1.9-10")
     assert entry["summary_id"].startswith("Formulir Pernyataan Persetujuan")
     assert "/IC/UPTD-PPA/" in entry["summary_id"]
@@ -384,3 +387,149 @@ def test_a_districts_profile_shows_its_letterhead_and_numbering(client: TestClie
     assert kutai["letterhead"]["numbering"] == "{seq}/{code}/PKSAI/{roman_month}/{year}"
     assert "berita_acara_rujukan" in kutai["letterhead"]["kinds"]
     assert kutai["step_numbers"]["T4"] == "K-C8"
+
+
+def test_an_issued_letters_pdf_is_a_document_of_the_case_that_says_which_letter_it_is(
+    client: TestClient, auth: Headers
+):
+    office = Office(client, auth, LUWU_UTARA).report()
+    office.classify()
+    issued = office.issue("formulir_persetujuan")  # L1.9-10
+
+    case_file = office.file()
+    (letter,) = case_file["letters"]
+    (document,) = case_file["documents"]
+    stored = client.get(
+        f"/api/v1/cases/{office.case_id}/documents/{document['document_id']}",
+        headers=office.headers(),
+    )
+    timeline = client.get(
+        f"/api/v1/cases/{office.case_id}/timeline", headers=office.headers()
+    ).json()
+
+    assert letter["document_id"] == document["document_id"]
+    assert letter["signed_copies"] == []
+    assert (document["letter_id"], document["signed_copy_of"]) == (issued["letter_id"], None)
+    assert (document["kind"], document["step"], document["media_type"]) == (
+        "consent_form",
+        "L1.9",
+        "application/pdf",
+    )
+    assert document["sha256"] == letter["sha256"]
+    assert stored.content == office.letter(issued["letter_id"]).content
+    entry = timeline["entries"][-1]
+    assert entry["type"] == "DocumentAttached"
+    assert entry["summary_en"] == (
+        f"The PDF of letter number {letter['number']} stored as a document: consent form"
+    )
+    assert letter["number"] in entry["summary_id"]
+
+
+def test_a_retried_issue_stores_its_pdf_once(client: TestClient, auth: Headers, pg_cases: Cases):
+    office = Office(client, auth, LUWU_UTARA).report()
+    office.classify()
+    url = f"/api/v1/cases/{office.case_id}/letters"
+    headers = office.headers(**{"Idempotency-Key": "letter-retry-0002"})
+
+    first = client.post(url, json={"kind": "formulir_persetujuan"}, headers=headers)
+    head = pg_cases.recorder.max_notification_id()
+    retry = client.post(url, json={"kind": "formulir_persetujuan"}, headers=headers)
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.json()["replayed"] is True
+    assert pg_cases.recorder.max_notification_id() == head
+    assert len(office.file()["documents"]) == 1
+
+
+def test_the_signed_scan_of_a_letter_is_attached_back_and_listed_with_it(
+    client: TestClient, auth: Headers
+):
+    """L1.9-10: the consent form, printed, signed by the parent, scanned, attached back."""
+    office = Office(client, auth, LUWU_UTARA).report()
+    office.classify()
+    issued = office.issue("formulir_persetujuan")
+
+    uploaded = client.post(
+        f"/api/v1/cases/{office.case_id}/documents",
+        params={"kind": "consent_form", "step": "L1.9", "letter_id": issued["letter_id"]},
+        content=a_jpeg_with_gps(),
+        headers=office.headers() | {"Content-Type": "image/jpeg"},
+    )
+
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["recorded"] == ["DocumentAttached", "SignedCopyAttached"]
+    case_file = office.file()
+    (letter,) = case_file["letters"]
+    pdf, scan = case_file["documents"]
+    assert letter["signed_copies"] == [uploaded.json()["document_id"]]
+    assert letter["document_id"] == pdf["document_id"]
+    assert (scan["document_id"], scan["signed_copy_of"], scan["letter_id"]) == (
+        uploaded.json()["document_id"],
+        issued["letter_id"],
+        None,
+    )
+    timeline = client.get(
+        f"/api/v1/cases/{office.case_id}/timeline", headers=office.headers()
+    ).json()
+    assert [entry["type"] for entry in timeline["entries"][-2:]] == [
+        "DocumentAttached",
+        "SignedCopyAttached",
+    ]
+    assert timeline["entries"][-1]["summary_en"] == (
+        f"The signed copy of letter number {letter['number']} attached"
+    )
+
+
+def test_a_signed_copy_of_a_letter_the_case_never_issued_is_refused_naming_the_field(
+    client: TestClient, auth: Headers, pg_cases: Cases
+):
+    office = Office(client, auth, LUWU_UTARA).report()
+    office.classify()
+    office.issue("formulir_persetujuan")
+    other = Office(client, auth, LUWU_UTARA).report()
+    other.classify()
+    elsewhere = other.issue("formulir_persetujuan")
+    head = pg_cases.recorder.max_notification_id()
+
+    answers = [
+        client.post(
+            f"/api/v1/cases/{office.case_id}/documents",
+            params={"kind": "consent_form", "letter_id": letter_id},
+            content=a_jpeg_with_gps(),
+            headers=office.headers() | {"Content-Type": "image/jpeg"},
+        )
+        for letter_id in (elsewhere["letter_id"], "00000000-0000-0000-0000-000000000000")
+    ]
+    malformed = client.post(
+        f"/api/v1/cases/{office.case_id}/documents",
+        params={"kind": "consent_form", "letter_id": "surat-ku"},
+        content=a_jpeg_with_gps(),
+        headers=office.headers() | {"Content-Type": "image/jpeg"},
+    )
+
+    for answer in (*answers, malformed):
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"][0]["field"] == "query.letter_id"
+    assert elsewhere["letter_id"] not in answers[0].text
+    assert "surat-ku" not in malformed.text
+    assert pg_cases.recorder.max_notification_id() == head
+    assert len(office.file()["documents"]) == 1
+
+
+def test_no_letter_is_issued_on_a_case_whose_documents_were_destroyed(
+    client: TestClient, auth: Headers, pg_cases: Cases
+):
+    office = Office(client, auth, LUWU_UTARA).report()
+    office.classify()
+    client.app.state.documents.store.shred_case(UUID(office.case_id))  # type: ignore[attr-defined]
+    head = pg_cases.recorder.max_notification_id()
+
+    refused = client.post(
+        f"/api/v1/cases/{office.case_id}/letters",
+        json={"kind": "formulir_persetujuan"},
+        headers=office.headers(),
+    )
+
+    assert (refused.status_code, refused.json()["rule"]) == (409, "documents_shredded")
+    assert pg_cases.recorder.max_notification_id() == head
+    assert office.file()["letters"] == []

@@ -602,6 +602,11 @@ def a_letter(**overrides: Any) -> dict[str, Any]:
     }
 
 
+def a_signed_copy(**overrides: Any) -> dict[str, Any]:
+    """L1.9-10: the signed scan of the consent form attached back (on a case with both)."""
+    return {"document_id": "document-1", "letter_id": "letter-1", **overrides}
+
+
 # Valid arguments for every public command of the Case aggregate, by command name.
 COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "give_psychological_first_aid": a_psychological_first_aid,
@@ -645,6 +650,7 @@ COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "terminate": an_agreed_termination,
     "attach_document": a_document_attachment,
     "issue_letter": a_letter,
+    "attach_signed_copy": a_signed_copy,
 }
 
 

@@ -1076,8 +1076,81 @@ def test_an_issued_letter_is_filed_with_its_number_hash_and_code() -> None:
         "referral_id": None,
         "sha256": "ab" * 32,
         "verification_code": "0123456789abcdef",
+        "document_id": None,
+        "signed_copies": [],
         **stamp(after(hours=1), COORDINATOR),
     }
+
+
+PDF_ID = str(uuid4())
+SCAN_ID = str(uuid4())
+
+
+def stored_letter_story() -> CaseStory:
+    """L1.9-10: the consent form issued with its PDF stored in the same save, then its
+    signed scan attached back."""
+    story = classified_story()
+    with story.step(after(hours=1)) as case:
+        case.issue_letter(
+            letter_id="letter-1",
+            kind="formulir_persetujuan",
+            number="001/IC/UPTD-PPA/III/2025",
+            sha256="ab" * 32,
+            verification_code="0123456789abcdef",
+            district_kinds=["formulir_persetujuan"],
+        )
+        case.attach_document(
+            document_id=PDF_ID,
+            kind="consent_form",
+            step="L1.9",
+            sha256="ab" * 32,
+            size=2048,
+            media_type="application/pdf",
+            district_kinds={"consent_form"},
+            step_codes={"L1.9"},
+        )
+    with story.step(after(hours=2)) as case:
+        case.attach_document(
+            document_id=SCAN_ID,
+            kind="consent_form",
+            step="L1.9",
+            sha256="cd" * 32,
+            size=1024,
+            media_type="image/jpeg",
+            district_kinds={"consent_form"},
+            step_codes={"L1.9"},
+        )
+        case.attach_signed_copy(document_id=SCAN_ID, letter_id="letter-1")
+    return story
+
+
+def test_a_stored_letter_names_its_document_and_its_signed_copies() -> None:
+    file = stored_letter_story().file
+    (letter,) = file.letters
+    pdf, scan = file.documents
+
+    assert (str(letter.document_id), [str(d) for d in letter.signed_copies]) == (PDF_ID, [SCAN_ID])
+    assert (pdf.letter_id, pdf.signed_copy_of) == ("letter-1", None)
+    assert (scan.letter_id, scan.signed_copy_of) == (None, "letter-1")
+
+
+def test_a_document_of_the_same_content_attached_later_is_no_letters_pdf() -> None:
+    story = lettered_story()
+    with story.step(after(hours=2)) as case:
+        case.attach_document(
+            document_id=PDF_ID,
+            kind="consent_form",
+            step="",
+            sha256="ab" * 32,
+            size=2048,
+            media_type="application/pdf",
+            district_kinds={"consent_form"},
+            step_codes=set(),
+        )
+    (letter,) = story.file.letters
+
+    assert letter.document_id is None
+    assert story.file.documents[0].letter_id is None
 
 
 def test_scenarios_exercise_every_case_event() -> None:
@@ -1121,6 +1194,7 @@ def test_scenarios_exercise_every_case_event() -> None:
         reopened_story(),
         corrected_story(),
         lettered_story(),
+        stored_letter_story(),
     ]
 
     exercised = {type(event).__name__ for story in stories for event in story.events}

@@ -457,12 +457,13 @@ def test_an_auditor_reads_the_case_and_its_history(cases, case_in_intervention):
 
 # Service-level arguments: the service chooses a referral's due time itself. A case's
 # outreach origin (K-R1) is recorded only with the report that opens it, never on its own;
-# a letter is issued by the letter service (services/letters.py), never as a step command.
+# a letter is issued by the letter service (services/letters.py), never as a step command,
+# and a signed copy is attached by AttachDocument with its letter_id.
 SERVICE_COMMAND_ARGUMENTS = {
     **{
         name: args
         for name, args in COMMAND_ARGUMENTS.items()
-        if name not in {"record_outreach_origin", "issue_letter"}
+        if name not in {"record_outreach_origin", "issue_letter", "attach_signed_copy"}
     },
     "refer": a_referral,
     "hand_over": a_handover,

@@ -87,6 +87,13 @@ AtStep = Annotated[
     str | None,
     Query(pattern=STEP_PATTERN, description="The profile's step code it belongs to, e.g. L1.2"),
 ]
+SignedCopyOf = Annotated[
+    UUID | None,
+    Query(
+        description="The letter of the case (its letter_id) this document is the signed "
+        "copy of, e.g. the consent form signed at L1.9-10 or the termination form at L6.2"
+    ),
+]
 
 
 @router.post(
@@ -107,12 +114,14 @@ def upload_document(
     actor: ActorDep,
     version: ExpectedVersion,
     step: AtStep = None,
+    letter_id: SignedCopyOf = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """The body is the file, judged by its content (PDF, JPEG, PNG, MP3, M4A, WAV, Ogg);
     photos lose their Exif, XMP, IPTC and text metadata (their location) before they are
     stored, encrypted with the case's key. Attaching records DocumentAttached (kind, step,
-    SHA-256, size, type; never the content nor a file name)."""
+    SHA-256, size, type; never the content nor a file name), and with ``letter_id``
+    Case.SignedCopyAttached: the scan is the signed copy of that letter."""
     try:
         attached = documents.attach(
             actor,
@@ -121,6 +130,7 @@ def upload_document(
             declared_type=request.headers.get("content-type", UNDECLARED),
             kind=kind.value,
             step=step or "",
+            letter_id=str(letter_id) if letter_id else "",
             expected_version=version,
             idempotency_key=idempotency_key,
         )

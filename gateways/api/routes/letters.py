@@ -1,8 +1,10 @@
 """The office's letters: issue one on a case, read its PDF back, verify a printed one.
 
-Issuing is ``Case.LetterIssued`` (services/letters.py); the PDF is rendered again on
-every read from the case's history before that event and checked against its hash.
-Reads take ``CaseReadDep``, so each is recorded in the access log first.
+Issuing is ``Case.LetterIssued`` (services/letters.py), with the PDF stored as a
+document of the case (``Case.DocumentAttached``) in the same save; a read serves the
+stored PDF, checked against the event's hash (letters issued before PDFs were stored
+are rendered again from the history). Reads take ``CaseReadDep``, so each is recorded
+in the access log first.
 """
 
 from datetime import datetime
@@ -14,11 +16,13 @@ from pydantic import BaseModel, Field
 
 from domain.letters import LetterKind
 from gateways.api.deps import ActorDep, CaseReadDep, CasesDep, ExpectedVersion, IdempotencyKey
-from gateways.api.problems import COMMAND_ERRORS, READ_ERRORS, Problem
+from gateways.api.problems import COMMAND_ERRORS, READ_ERRORS, Problem, problem_response
+from gateways.api.routes.documents import DocumentsDep
 from gateways.api.schemas import CommandAccepted, accepted
 from gateways.letter_pdf import render_letter
 from services.case_commands import CommandModel, Identifier
-from services.letters import LetterNotFound, Letters, letter_id_for
+from services.documents import ContentUnavailable
+from services.letters import LetterNotFound, Letters, issued_letter_id
 
 router = APIRouter(tags=["letters"])
 
@@ -28,14 +32,14 @@ LETTER_READ_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such case or letter visible to the caller"},
     409: {
         "model": Problem,
-        "description": "The letter rendered again differs from the hash recorded at issue "
-        "(rule letter_differs_from_issued)",
+        "description": "The letter (one issued before PDFs were stored, rendered again) "
+        "differs from the hash recorded at issue (rule letter_differs_from_issued)",
     },
 }
 
 
-def get_letters(cases: CasesDep) -> Letters:
-    return Letters(cases, render_letter)
+def get_letters(cases: CasesDep, documents: DocumentsDep) -> Letters:
+    return Letters(cases, render_letter, documents)
 
 
 LettersDep = Annotated[Letters, Depends(get_letters)]
@@ -88,19 +92,29 @@ def issue_letter(
     actor: ActorDep,
     version: ExpectedVersion,
     idempotency_key: IdempotencyKey = None,
-) -> LetterIssued:
+) -> Any:
     """Records Case.LetterIssued with the letter's number, its PDF's sha256 and the
-    verification code printed on it."""
-    result = letters.issue(
-        actor,
-        case_id,
-        body.kind,
-        referral_id=body.referral_id or "",
-        expected_version=version,
-        idempotency_key=idempotency_key,
-    )
+    verification code printed on it, and Case.DocumentAttached for the PDF, stored
+    encrypted as a document of the case."""
+    try:
+        result = letters.issue(
+            actor,
+            case_id,
+            body.kind,
+            referral_id=body.referral_id or "",
+            expected_version=version,
+            idempotency_key=idempotency_key,
+        )
+    except ContentUnavailable:
+        return problem_response(
+            409,
+            "rule-violated",
+            "Not allowed now",
+            "the case's documents were destroyed; no letter's PDF can be stored on it",
+            rule="documents_shredded",
+        )
     answer = accepted(response, result)
-    letter_id = letter_id_for(result.case_id, result.version)
+    letter_id = issued_letter_id(result)
     response.headers["Location"] = f"/api/v1/cases/{case_id}/letters/{letter_id}"
     return LetterIssued(**answer.model_dump(), letter_id=UUID(letter_id))
 
@@ -108,7 +122,7 @@ def issue_letter(
 @router.get(
     "/cases/{case_id}/letters/{letter_id}",
     response_class=Response,
-    summary="The letter's PDF as issued, rendered again from the history and checked",
+    summary="The letter's PDF as issued and stored, checked against its recorded hash",
     responses={
         **LETTER_READ_ERRORS,
         200: {"content": {"application/pdf": {}}, "description": "The letter's PDF"},
