@@ -10,12 +10,16 @@ class DomainError(Exception):
 
 
 class InvalidValue(DomainError):
-    """A field's value is not one the SOP vocabulary allows."""
+    """A field's value is not one the SOP vocabulary allows.
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    ``field`` "" names the request as a whole (nothing in it to act on); ``kind`` is the
+    machine-readable type of the error, ``value_error`` unless a rule names it."""
+
+    def __init__(self, field: str, message: str, *, kind: str = "value_error") -> None:
+        super().__init__(f"{field}: {message}" if field else message)
         self.field = field
         self.message = message
+        self.kind = kind
 
 
 class RuleViolated(DomainError):

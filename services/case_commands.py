@@ -28,7 +28,6 @@ from pydantic import (
     GetJsonSchemaHandler,
     StrictBool,
     StringConstraints,
-    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
@@ -36,6 +35,7 @@ from pydantic_core import PydanticCustomError, core_schema
 from domain import vocabulary as vocab
 from domain.actors import Actor
 from domain.case import Case
+from domain.errors import InvalidValue
 from domain.time_standards import TimeStandardProfile
 from services.access import Who
 
@@ -440,16 +440,6 @@ class CorrectFacts(CaseCommand):
         default=None, description="The SOP step the correction comes from, e.g. B4 or K-O2"
     )
 
-    @model_validator(mode="after")
-    def _names_a_fact(self) -> "CorrectFacts":
-        if not self.corrections():
-            raise PydanticCustomError(
-                "nothing_to_correct",
-                "must give at least one fact to correct: victim, reporter, reported_person, "
-                "incident, chronology or needs",
-            )
-        return self
-
     def corrections(self) -> list[dict[str, Any]]:
         """The facts given, as the event records them: group, key and new value."""
         groups = {
@@ -470,8 +460,17 @@ class CorrectFacts(CaseCommand):
         ]
 
     def apply(self, case: Case, context: CommandContext) -> None:
+        # Checked here, not by the model: no JSON Schema says "some field of some part".
+        corrections = self.corrections()
+        if not corrections:
+            raise InvalidValue(
+                "",
+                "must give at least one fact to correct: victim, reporter, reported_person, "
+                "incident, chronology or needs",
+                kind="nothing_to_correct",
+            )
         case.correct_facts(
-            corrections=self.corrections(), reason=self.reason, sop_step=self.sop_step or ""
+            corrections=corrections, reason=self.reason, sop_step=self.sop_step or ""
         )
 
 

@@ -190,7 +190,13 @@ def _invalid_value(_: Request, error: InvalidValue) -> JSONResponse:
         "invalid-value",
         "Invalid value",
         str(error),
-        errors=[FieldError(field=f"body.{error.field}", message=error.message, type="value_error")],
+        errors=[
+            FieldError(
+                field=f"body.{error.field}" if error.field else "body",
+                message=error.message,
+                type=error.kind,
+            )
+        ],
     )
 
 

@@ -200,14 +200,13 @@ def test_the_command_takes_the_intakes_shape_and_records_group_key_and_value():
         ({"witness": {"name": "Saksi"}}, ("witness",), "extra_forbidden"),
         ({"victim": {"name": "Anak\x00B"}}, ("victim", "name"), "control_character"),
         ({"incident": {"occurred_on": "kemarin"}}, ("incident", "occurred_on"), "format"),
-        ({"victim": {}}, (), "nothing_to_correct"),
         (
             {"victim": {"name": "Anak B"}, "sop_step": "b 4"},
             ("sop_step",),
             "string_pattern_mismatch",
         ),
     ],
-    ids=["unknown-key", "unknown-group", "control-character", "bad-date", "nothing", "step"],
+    ids=["unknown-key", "unknown-group", "control-character", "bad-date", "step"],
 )
 def test_the_command_refuses_what_the_intake_would_refuse_naming_the_field(body, where, kind):
     with pytest.raises(ValidationError) as caught:
@@ -215,6 +214,17 @@ def test_the_command_refuses_what_the_intake_would_refuse_naming_the_field(body,
 
     (error,) = caught.value.errors()
     assert (error["loc"][: len(where)], error["type"]) == (where, kind)
+
+
+def test_a_correction_naming_no_fact_is_refused_naming_the_request_as_a_whole():
+    command = CorrectFacts(victim={}, reason="Verifikasi data awal (K-O2).")  # type: ignore[arg-type]
+    case = a_new_case()
+
+    with pytest.raises(InvalidValue) as caught:
+        command.apply(case, None)  # type: ignore[arg-type]  # the command needs no context here
+
+    assert (caught.value.field, caught.value.kind) == ("", "nothing_to_correct")
+    assert case.pending_events[-1].originator_version == 1
 
 
 # ---- The case file and the timeline --------------------------------------------------------
