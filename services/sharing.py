@@ -74,6 +74,12 @@ from services.profiles import ProfileBook, load_profiles
 
 SETTLED = frozenset(status.value for status in SETTLED_REFERRAL_STATUSES)
 
+# The report's victim is beneficiary "1"; the facts about her alone (who she is, what the
+# assessments found) never reach an agency referred only for a beneficiary added later.
+# Added beneficiaries' own facts reach no agency: the matrix has no group for them yet.
+FIRST_VICTIM = "1"
+FIRST_VICTIM_FACT_GROUPS = frozenset({"victim", "assessments"})
+
 # What a referral's move tells its agency: the event's fields, each with the matrix key
 # of its text under "referral", or None for a field that is not free text. Listed, not
 # copied from the event, so a field added to an event later reaches no agency unread.
@@ -202,6 +208,16 @@ class CaseSharing:
     # The agency the case was last handed over to, until it hands the case back.
     handed_over_to: str | None = None
     handover_target: str = ""
+    # Whom each referral is for, where named (Case.ReferralBeneficiariesNamed); unnamed: "1".
+    referral_beneficiaries: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def serves_only_added_beneficiaries(self, agency: str) -> bool:
+        """Referred to the agency, and only for beneficiaries added after the report's victim."""
+        referred = [r.referral_id for r in self.referrals.values() if r.agency == agency]
+        return bool(referred) and all(
+            FIRST_VICTIM not in self.referral_beneficiaries.get(referral_id, {FIRST_VICTIM})
+            for referral_id in referred
+        )
 
     def open_referrals(self, agency: str) -> list[ReferralShare]:
         return [r for r in self.referrals.values() if r.agency == agency and r.is_open]
@@ -356,6 +372,12 @@ class SharingPolicy:
         }
 
     # ---- Referrals: what brings an agency in, and what lets it go -----------------------------
+
+    @_on.register(Case.ReferralBeneficiariesNamed)
+    def _referral_beneficiaries_named(
+        self, event: Case.ReferralBeneficiariesNamed, state: CaseSharing, messages: Messages
+    ) -> None:
+        state.referral_beneficiaries[event.referral_id] = frozenset(event.beneficiary_ids)
 
     @_on.register(Case.Referred)
     def _referred(self, event: Case.Referred, state: CaseSharing, messages: Messages) -> None:
@@ -544,8 +566,12 @@ class SharingPolicy:
         return self.matrix.shared_text(agency, group, key, text, personal=personal)
 
     def _snapshot(self, state: CaseSharing, agency: str) -> dict[str, Any]:
+        facts = state.facts
+        if state.serves_only_added_beneficiaries(agency):
+            # An agency serving a sibling learns nothing of the first victim herself.
+            facts = {g: v for g, v in facts.items() if g not in FIRST_VICTIM_FACT_GROUPS}
         return self.matrix.visible_facts(
-            agency, state.facts, personal=self._may_see_personal(state, agency)
+            agency, facts, personal=self._may_see_personal(state, agency)
         )
 
     def _open(self, state: CaseSharing, agency: str, messages: Messages) -> None:

@@ -207,20 +207,41 @@ def three_siblings(cases: Cases) -> tuple[UUID, str, str]:
     return case_id, health, school
 
 
-def test_no_agency_receives_the_facts_of_an_added_beneficiary():
-    """Until a versioned fact group carries them, added beneficiaries' facts stay home."""
-    cases = Cases(env=memory_env())
-    three_siblings(cases)
+def agency_messages(cases: Cases) -> dict[str, list[str]]:
     publication = Publication(cases, SharingPolicy(load_matrix()), "simpul")
     notifications = cases.recorder.select_notifications(
         start=0, limit=10_000, inclusive_of_start=False
     )
-    agency_messages = [
-        json.dumps(message.cloud_event, default=str)
-        for n in notifications
-        for message in publication.messages(n.id, cases.mapper.to_domain_event(n))
-        if ".agency." in message.topic
-    ]
+    by_topic: dict[str, list[str]] = {}
+    for n in notifications:
+        for message in publication.messages(n.id, cases.mapper.to_domain_event(n)):
+            if ".agency." in message.topic:
+                text = json.dumps(message.cloud_event, default=str)
+                by_topic.setdefault(message.topic, []).append(text)
+    return by_topic
 
-    assert agency_messages, "the referred agencies hear of the case"
-    assert not any("Sari" in text or "Bima" in text for text in agency_messages)
+
+def test_no_agency_receives_the_facts_of_an_added_beneficiary():
+    """Until a versioned fact group carries them, added beneficiaries' facts stay home."""
+    cases = Cases(env=memory_env())
+    three_siblings(cases)
+
+    messages = agency_messages(cases)
+
+    assert set(messages) == {"simpul.agency.health.v1", "simpul.agency.education.v1"}
+    texts = [text for topic in messages.values() for text in topic]
+    assert not any("Sari" in text or "Bima" in text for text in texts)
+
+
+def test_an_agency_referred_only_for_a_sibling_learns_nothing_of_the_first_victim():
+    """The first victim's identity (Mawar, NIK) and assessments reach only her agencies."""
+    cases = Cases(env=memory_env())
+    case_id, _, _ = three_siblings(cases)
+    refer(cases, case_id, "police", "legal_process")
+
+    messages = agency_messages(cases)
+
+    for topic in ("simpul.agency.health.v1", "simpul.agency.education.v1"):
+        assert messages[topic], topic
+        assert not any("Mawar" in t or "fractured" in t for t in messages[topic]), topic
+    assert any("Mawar" in text for text in messages["simpul.agency.police.v1"])
