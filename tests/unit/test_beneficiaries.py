@@ -20,7 +20,9 @@ from domain.case import Case
 from domain.errors import InvalidValue, RuleViolated
 from domain.vocabulary import Stage
 from gateways.eventstore.environment import memory_env
+from gateways.kafka.messages import agency_topic
 from gateways.kafka.publication import Publication
+from projections.agency_referrals import AgencyReferralsProjection
 from projections.case_file import CaseFile
 from projections.timeline import summaries
 from services.case_commands import AddBeneficiary, RecordBeneficiaryConsent
@@ -35,6 +37,7 @@ from tests.support.builders import (
     a_direct_referral,
     a_new_case,
 )
+from tests.support.memory_inbox import MemoryReferralsView
 from tests.support.referred_case import CASE_WORKER as SERVICE_CASE_WORKER
 from tests.support.referred_case import consented_case, refer
 
@@ -245,3 +248,22 @@ def test_an_agency_referred_only_for_a_sibling_learns_nothing_of_the_first_victi
         assert messages[topic], topic
         assert not any("Mawar" in t or "fractured" in t for t in messages[topic]), topic
     assert any("Mawar" in text for text in messages["simpul.agency.police.v1"])
+
+
+def test_each_agencys_inbox_holds_only_the_referral_for_its_sibling():
+    cases = Cases(env=memory_env())
+    case_id, health, school = three_siblings(cases)
+    publication = Publication(cases, SharingPolicy(load_matrix()), "simpul")
+    views = {agency: MemoryReferralsView() for agency in ("health", "education")}
+    projection = AgencyReferralsProjection()
+    for n in cases.recorder.select_notifications(0, 10_000, inclusive_of_start=False):
+        for message in publication.messages(n.id, cases.mapper.to_domain_event(n)):
+            for agency, view in views.items():
+                if message.topic == agency_topic("simpul", agency):
+                    projection.process(message.cloud_event, view)
+
+    assert list(views["health"].referrals) == [health]
+    assert list(views["education"].referrals) == [school]
+    for view in views.values():
+        facts = view.cases[str(case_id)]["facts"]
+        assert "victim" not in facts and "assessments" not in facts
