@@ -117,6 +117,19 @@ class ReferralState:
         return self.status in SETTLED_REFERRAL_STATUSES
 
 
+FIRST_VICTIM = "1"
+# L1.9-10: a child's consent is given by a parent or guardian.
+CHILD_CONSENT_GIVERS = frozenset({ConsentGiver.PARENT, ConsentGiver.GUARDIAN})
+
+
+@dataclass(frozen=True)
+class BeneficiaryState:
+    """What rules about an added beneficiary need: who consents, and whether they did."""
+
+    child: bool
+    consent: str | None
+
+
 @dataclass(frozen=True)
 class DocumentState:
     """What deciding who may fetch a document needs: its kind, and where its content is."""
@@ -269,6 +282,12 @@ class Case(Aggregate):
         self.linked_case_ids: set[UUID] = set()
         self.documents: dict[str, DocumentState] = {}
         self.letter_ids: set[str] = set()
+        # The PDFs of letters about one referral (a surat rekomendasi, a Berita Acara
+        # Rujukan), by content hash: they are that referral's agency's, not every agency's.
+        self.referral_letters: dict[str, str] = {}
+        # Beneficiaries added after the first victim ("1"), and whom referrals are for.
+        self.beneficiaries: dict[str, BeneficiaryState] = {}
+        self.referral_beneficiaries: dict[str, frozenset[str]] = {}
 
     class OpenedFromOutreach(Event):
         """K-R1: the case was opened on the outreach team's recommendation (which outreach)."""
@@ -717,6 +736,145 @@ class Case(Aggregate):
     def _consent_recorded(self, given: bool, given_by: str, document_ref: str, notes: str) -> None:
         self.consent = "given" if given else "refused"
 
+    # Several beneficiaries in one case: Tanjungpinang's SOP defines a victim of violence as
+    # "orang baik individu, keluarga, kelompok maupun kesatuan Masyarakat tertentu" and Kutai
+    # Timur's PKSAI targets (Pasal 3) are "a. Anak; b. keluarga; c. kelompok; d. masyarakat":
+    # siblings abused by the same person are one case. The victim recorded at intake is
+    # beneficiary "1" implicitly (so cases recorded before beneficiaries existed need no
+    # migration), and the case-level consent (L1.9-10) stays that victim's.
+
+    class BeneficiaryAdded(Event):
+        """A further beneficiary of the case (a sibling, a family member, one of a group).
+
+        ``person`` holds the same facts as the report's victim; ``relationship`` is how
+        the beneficiary relates to the first victim (e.g. sibling); ``child`` decides
+        who may consent for them (L1.9-10: a parent or guardian for a child).
+        """
+
+        beneficiary_id: str
+        person: dict[str, Any]
+        relationship: str
+        child: bool
+
+    def add_beneficiary(self, *, person: dict[str, Any], relationship: str, child: bool) -> str:
+        """Add a beneficiary, at intake or later (a sibling found at the home visit, L1.8).
+
+        Returns the new beneficiary's id: "2", "3", ... in the order they are added.
+        """
+        self._require_open()
+        if not isinstance(person, dict):
+            raise InvalidValue("person", "must be an object")
+        beneficiary_id = str(len(self.beneficiaries) + 2)
+        self._beneficiary_added(
+            beneficiary_id=beneficiary_id,
+            person=dict(person),
+            relationship=required_text("relationship", relationship),
+            child=bool(child),
+        )
+        return beneficiary_id
+
+    @event(BeneficiaryAdded)
+    def _beneficiary_added(
+        self, beneficiary_id: str, person: dict[str, Any], relationship: str, child: bool
+    ) -> None:
+        self.beneficiaries[beneficiary_id] = BeneficiaryState(child=child, consent=None)
+
+    class BeneficiaryConsentRecorded(Event):
+        """L1.9-10: written informed consent of one added beneficiary, given or refused.
+
+        A refusal ends nothing but that beneficiary's services: the others' go on.
+        """
+
+        beneficiary_id: str
+        given: bool
+        given_by: str
+        document_ref: str
+        notes: str
+
+    def record_beneficiary_consent(
+        self,
+        *,
+        beneficiary_id: str,
+        given: bool,
+        given_by: str,
+        document_ref: str = "",
+        notes: str = "",
+    ) -> None:
+        """L1.9-10 for one added beneficiary; the first victim's is ``record_consent``."""
+        self._require_open()
+        self._require_classified()
+        if beneficiary_id == FIRST_VICTIM:
+            raise RuleViolated(
+                "first_victim_consent_is_case_consent",
+                "the first victim's consent is the case's consent: record it at /consent",
+                step="L1.9",
+            )
+        beneficiary = self._beneficiary("beneficiary_id", beneficiary_id)
+        if beneficiary.consent is not None:
+            raise RuleViolated(
+                "consent_already_recorded",
+                "consent has already been recorded for this beneficiary",
+                step="L1.9",
+            )
+        given_by_value = value_of(ConsentGiver, "given_by", given_by)
+        if beneficiary.child and given_by_value not in CHILD_CONSENT_GIVERS:
+            raise RuleViolated(
+                "child_consent_by_parent_or_guardian",
+                "a child's consent is given by a parent or guardian",
+                step="L1.9",
+            )
+        if given and not document_ref.strip():
+            raise InvalidValue("document_ref", "a given consent needs the signed form's reference")
+        self._beneficiary_consent_recorded(
+            beneficiary_id=beneficiary_id,
+            given=bool(given),
+            given_by=given_by_value,
+            document_ref=document_ref,
+            notes=notes,
+        )
+
+    @event(BeneficiaryConsentRecorded)
+    def _beneficiary_consent_recorded(
+        self, beneficiary_id: str, given: bool, given_by: str, document_ref: str, notes: str
+    ) -> None:
+        self.beneficiaries[beneficiary_id] = replace(
+            self.beneficiaries[beneficiary_id], consent="given" if given else "refused"
+        )
+
+    def _beneficiary(self, field: str, beneficiary_id: str) -> "BeneficiaryState":
+        beneficiary = self.beneficiaries.get(beneficiary_id)
+        if beneficiary is None:
+            raise InvalidValue(field, "names no beneficiary of this case")
+        return beneficiary
+
+    def _require_beneficiary_consent(self, field: str, beneficiary_ids: Sequence[str]) -> None:
+        """A referral for a beneficiary needs that beneficiary's consent (L1.9)."""
+        for beneficiary_id in beneficiary_ids:
+            if beneficiary_id == FIRST_VICTIM:
+                self._require_consent("a referral for the first victim")
+            elif self._beneficiary(field, beneficiary_id).consent != "given":
+                raise RuleViolated(
+                    "consent_required",
+                    "a referral for a beneficiary needs that beneficiary's written "
+                    "informed consent first",
+                    step="L1.9",
+                )
+        self._require_classified()
+
+    class ReferralBeneficiariesNamed(Event):
+        """L4.1: whom the referral recorded next (same command, same id) is for.
+
+        Recorded just before its ``Referred`` so that the ``Referred`` of v1 stays as
+        published; a referral without it is for the first victim ("1").
+        """
+
+        referral_id: str
+        beneficiary_ids: list[str]
+
+    @event(ReferralBeneficiariesNamed)
+    def _referral_beneficiaries_named(self, referral_id: str, beneficiary_ids: list[str]) -> None:
+        self.referral_beneficiaries[referral_id] = frozenset(beneficiary_ids)
+
     class FamilyDecisionRecorded(Event):
         """K-C3: the services identified were offered to the family, and what it decided."""
 
@@ -1007,8 +1165,12 @@ class Case(Aggregate):
         notes: str = "",
         referral_record_ref: str = "",
         approval_required: str | None = None,
+        beneficiary_ids: Sequence[str] = (),
     ) -> None:
         """L4.1: refer the beneficiary to an agency for a service (with a referral record).
+
+        ``beneficiary_ids``: whom the referral is for, when not (only) the first victim;
+        each needs their own consent, except in an emergency (routing rule e).
 
         ``receiving_agencies``: the agencies a referral can reach (those with an inbox,
         and the coordinating office itself); the service layer knows them.
@@ -1024,19 +1186,27 @@ class Case(Aggregate):
                 "recommend the referral, and a supervisor approves it",
                 step=approval_required,
             )
-        self._referred(
-            **self._checked_referral(
-                referral_id=referral_id,
-                service_type=service_type,
-                agency=agency,
-                due_at=due_at,
-                receiving_agencies=receiving_agencies,
-                emergency=emergency,
-                notes=notes,
-                referral_record_ref=referral_record_ref,
-                step="L4.1",
-            )
+        named = list(dict.fromkeys(beneficiary_ids))
+        for beneficiary_id in named:
+            if beneficiary_id != FIRST_VICTIM:
+                self._beneficiary("beneficiary_ids", beneficiary_id)
+        if named and not emergency:
+            self._require_beneficiary_consent("beneficiary_ids", named)
+        checked = self._checked_referral(
+            referral_id=referral_id,
+            service_type=service_type,
+            agency=agency,
+            due_at=due_at,
+            receiving_agencies=receiving_agencies,
+            emergency=emergency,
+            notes=notes,
+            referral_record_ref=referral_record_ref,
+            step="L4.1",
+            beneficiary_ids=named,
         )
+        if named:
+            self._referral_beneficiaries_named(referral_id=referral_id, beneficiary_ids=named)
+        self._referred(**checked)
 
     def _checked_referral(
         self,
@@ -1050,8 +1220,12 @@ class Case(Aggregate):
         notes: str,
         referral_record_ref: str,
         step: str,
+        beneficiary_ids: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """The ``_referred`` event's arguments, once every rule of a referral holds."""
+        """The ``_referred`` event's arguments, once every rule of a referral holds.
+
+        ``beneficiary_ids`` whose consent the caller checked; none means the first victim.
+        """
         service_value = value_of(ServiceType, "service_type", service_type)
         agency_value = value_of(Agency, "agency", agency)
         _require_agency_provides(agency_value, service_value)
@@ -1062,19 +1236,23 @@ class Case(Aggregate):
                 "an emergency referral needs a case classified as an emergency (routing rule e)",
                 step="L1.6",
             )
-        if not emergency:
+        if not emergency and not beneficiary_ids:
             self._require_consent("referral")
         if referral_id in self.referrals:
             raise RuleViolated("referral_id_taken", "a referral with this id already exists")
-        for existing in self.referrals.values():
+        # The same agency and service may serve different beneficiaries, each referred apart.
+        referred_for = frozenset(beneficiary_ids or (FIRST_VICTIM,))
+        for existing_id, existing in self.referrals.items():
             if (
                 existing.agency == agency_value
                 and existing.service_type == service_value
                 and not existing.is_settled
+                and referred_for & self.referral_beneficiaries.get(existing_id, {FIRST_VICTIM})
             ):
                 raise RuleViolated(
                     "referral_already_open",
-                    "this agency already has an open referral for this service on the case",
+                    "this agency already has an open referral for this service for the "
+                    "same beneficiary on the case",
                     step=step,
                 )
         if due_at.tzinfo is None:
@@ -2106,12 +2284,29 @@ class Case(Aggregate):
         verification_code: str,
     ) -> None:
         self.letter_ids.add(letter_id)
+        if referral_id:
+            self.referral_letters[sha256] = referral_id
 
     # ---- Queries the service layer needs -------------------------------------
 
     @property
     def is_closed(self) -> bool:
         return self.closure is not None
+
+    def document_is_for(self, agency: str, sha256: str) -> bool:
+        """Whether a document of the case may concern ``agency`` at all: a letter about one
+        referral concerns that referral's agency alone."""
+        referral_id = self.referral_letters.get(sha256)
+        return referral_id is None or self.referrals[referral_id].agency == agency
+
+    def serves_only_added_beneficiaries(self, agency: str) -> bool:
+        """Referred to ``agency`` only for beneficiaries added after the report's victim: what
+        is the case's own (the victim's facts, its documents) is not that agency's."""
+        referred = [rid for rid, referral in self.referrals.items() if referral.agency == agency]
+        return bool(referred) and all(
+            FIRST_VICTIM not in self.referral_beneficiaries.get(rid, frozenset({FIRST_VICTIM}))
+            for rid in referred
+        )
 
     @property
     def referred_agencies(self) -> frozenset[str]:
@@ -2307,6 +2502,8 @@ CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.CaseWorkerAssigned,
     Case.BeneficiaryContacted,
     Case.ConsentRecorded,
+    Case.BeneficiaryAdded,
+    Case.BeneficiaryConsentRecorded,
     Case.FamilyDecisionRecorded,
     Case.AssessmentRecorded,
     Case.AssessmentReviewed,
@@ -2314,6 +2511,7 @@ CASE_EVENT_TYPES: tuple[type[Case.Event], ...] = (
     Case.CaseConferenceHeld,
     Case.FamilyMeetingHeld,
     Case.InterventionPlanAgreed,
+    Case.ReferralBeneficiariesNamed,
     Case.Referred,
     Case.ReferralAccepted,
     Case.ReferralDeclined,

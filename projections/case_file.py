@@ -204,6 +204,26 @@ class Consent(RecordedStep):
     notes: str = Field(description="Notes on the consent.")
 
 
+class BeneficiaryConsent(Consent):
+    """L1.9-10: one added beneficiary's consent (a child's, by a parent or guardian)."""
+
+
+class Beneficiary(BaseModel):
+    """One beneficiary of the case: "1" is the report's victim, "2", "3", ... were added."""
+
+    beneficiary_id: str = Field(description="1 for the report's victim, then 2, 3, ...")
+    person: dict[str, Any] | None = Field(
+        description="What is known of an added beneficiary; None for 1 (see report.victim)."
+    )
+    relationship: str = Field(description="How they relate to the first victim, e.g. sibling.")
+    child: bool | None = Field(description="Whether a child; None where not stated (for 1).")
+    added: RecordedStep | None = Field(description="When and by whom added; None for 1.")
+    consent: Consent | None = Field(
+        description="Their consent (L1.9-10); for 1 the case's consent, once recorded."
+    )
+    referral_ids: list[str] = Field(description="The referrals made for them, in order.")
+
+
 # ---- 2. Assessment ---------------------------------------------------------------------------
 
 
@@ -366,6 +386,9 @@ class Referral(BaseModel):
     referred_by: ActorRef = Field(description="Who made the referral.")
     notes: str = Field(description="Notes for the receiving agency.")
     referral_record_ref: str = Field(description="Reference of the referral record.")
+    beneficiary_ids: list[str] = Field(
+        default_factory=lambda: ["1"], description="Whom the referral is for (1: the victim)."
+    )
     accepted_at: datetime | None = Field(
         default=None, description="When the agency accepted, if it did."
     )
@@ -633,6 +656,10 @@ class CaseFile(BaseModel):
     consent: Consent | None = Field(
         default=None, description="Informed consent (L1.9-10), once recorded."
     )
+    beneficiaries: list[Beneficiary] = Field(
+        default_factory=list,
+        description="The report's victim (1) and the beneficiaries added after, in order.",
+    )
     family_decisions: list[FamilyDecision] = Field(
         default_factory=list, description="Services offered and the family's decisions (K-C3)."
     )
@@ -804,6 +831,20 @@ class _CaseFileFold:
             ),
         )
         self.referrals_by_id: dict[str, Referral] = {}
+        self.file.beneficiaries.append(
+            Beneficiary(
+                beneficiary_id="1",
+                person=None,
+                relationship="",
+                child=None,
+                added=None,
+                consent=None,
+                referral_ids=[],
+            )
+        )
+        self.beneficiaries_by_id = {b.beneficiary_id: b for b in self.file.beneficiaries}
+        # Whom the next Referred is for, named just before it (ReferralBeneficiariesNamed).
+        self.named_for_referral: dict[str, list[str]] = {}
 
     @singledispatchmethod
     def apply(self, event: object) -> None:
@@ -973,6 +1014,35 @@ class _CaseFileFold:
             notes=event.notes,
             **_stamp(event),
         )
+        self.beneficiaries_by_id["1"].consent = self.file.consent
+
+    @apply.register(Case.BeneficiaryAdded)
+    def _beneficiary_added(self, event: Case.BeneficiaryAdded) -> None:
+        beneficiary = Beneficiary(
+            beneficiary_id=event.beneficiary_id,
+            person=dict(event.person),
+            relationship=event.relationship,
+            child=event.child,
+            added=RecordedStep(**_stamp(event)),
+            consent=None,
+            referral_ids=[],
+        )
+        self.file.beneficiaries.append(beneficiary)
+        self.beneficiaries_by_id[beneficiary.beneficiary_id] = beneficiary
+
+    @apply.register(Case.BeneficiaryConsentRecorded)
+    def _beneficiary_consent_recorded(self, event: Case.BeneficiaryConsentRecorded) -> None:
+        self.beneficiaries_by_id[event.beneficiary_id].consent = BeneficiaryConsent(
+            given=event.given,
+            given_by=event.given_by,
+            document_ref=event.document_ref,
+            notes=event.notes,
+            **_stamp(event),
+        )
+
+    @apply.register(Case.ReferralBeneficiariesNamed)
+    def _referral_beneficiaries_named(self, event: Case.ReferralBeneficiariesNamed) -> None:
+        self.named_for_referral[event.referral_id] = list(event.beneficiary_ids)
 
     @apply.register(Case.FamilyDecisionRecorded)
     def _family_decision_recorded(self, event: Case.FamilyDecisionRecorded) -> None:
@@ -1056,9 +1126,12 @@ class _CaseFileFold:
             referred_by=event.actor,
             notes=event.notes,
             referral_record_ref=event.referral_record_ref,
+            beneficiary_ids=self.named_for_referral.pop(event.referral_id, ["1"]),
         )
         self.file.referrals.append(referral)
         self.referrals_by_id[referral.referral_id] = referral
+        for beneficiary_id in referral.beneficiary_ids:
+            self.beneficiaries_by_id[beneficiary_id].referral_ids.append(referral.referral_id)
 
     @apply.register(Case.ReferralAccepted)
     def _referral_accepted(self, event: Case.ReferralAccepted) -> None:

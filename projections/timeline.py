@@ -289,6 +289,46 @@ class _Narrator:
             f"Consent refused by {giver_en}; handling cannot continue",
         )
 
+    @summarize.register(Case.BeneficiaryAdded)
+    def _beneficiary_added(self, event: Case.BeneficiaryAdded) -> Summary:
+        # The relationship is free text: the summary states only the id and childhood.
+        if event.child:
+            return Summary(
+                "L1.8",
+                f"Penerima manfaat {event.beneficiary_id} (anak) ditambahkan pada kasus",
+                f"Beneficiary {event.beneficiary_id} (a child) added to the case",
+            )
+        return Summary(
+            "L1.8",
+            f"Penerima manfaat {event.beneficiary_id} ditambahkan pada kasus",
+            f"Beneficiary {event.beneficiary_id} added to the case",
+        )
+
+    @summarize.register(Case.BeneficiaryConsentRecorded)
+    def _beneficiary_consent_recorded(self, event: Case.BeneficiaryConsentRecorded) -> Summary:
+        giver_id, giver_en = labels.words(labels.CONSENT_GIVER, event.given_by)
+        who = event.beneficiary_id
+        if event.given:
+            return Summary(
+                "L1.9-10",
+                f"Persetujuan tertulis untuk penerima manfaat {who} diberikan oleh {giver_id}",
+                f"Written informed consent for beneficiary {who} given by {giver_en}",
+            )
+        return Summary(
+            "L1.9-10",
+            f"Persetujuan untuk penerima manfaat {who} ditolak oleh {giver_id}",
+            f"Consent for beneficiary {who} refused by {giver_en}",
+        )
+
+    @summarize.register(Case.ReferralBeneficiariesNamed)
+    def _referral_beneficiaries_named(self, event: Case.ReferralBeneficiariesNamed) -> Summary:
+        whom = ", ".join(event.beneficiary_ids)
+        return Summary(
+            "L4.1",
+            f"Rujukan berikut untuk penerima manfaat {whom}",
+            f"The referral that follows is for beneficiaries {whom}",
+        )
+
     @summarize.register(Case.FamilyDecisionRecorded)
     def _family_decision_recorded(self, event: Case.FamilyDecisionRecorded) -> Summary:
         offered, accepted = len(event.offered_services), len(event.accepted_services)

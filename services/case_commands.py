@@ -629,6 +629,59 @@ class RecordConsent(CaseCommand):
         )
 
 
+class AddBeneficiary(CaseCommand):
+    """A further beneficiary: a sibling, a family member, one of a group.
+
+    Tanjungpinang's SOP counts families and groups among the victims, Kutai Timur's PKSAI
+    (Pasal 3) targets children, families, groups and communities. The victim of the report
+    is beneficiary "1"; those added are "2", "3", ... in the order they are added.
+    """
+
+    step = Step(
+        "beneficiaries",
+        "L1.8",
+        "Add a beneficiary (a sibling, a family member, one of a group) to the case",
+        Who.CASE_TEAM,
+    )
+
+    person: Person
+    relationship: Annotated[str, StringConstraints(max_length=200), REQUIRED_LINE] = Field(
+        description="How the beneficiary relates to the first victim, e.g. sibling"
+    )
+    child: StrictBool = Field(description="A child's consent is given by a parent or guardian")
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.add_beneficiary(
+            person=_known(self.person), relationship=self.relationship, child=self.child
+        )
+
+
+class RecordBeneficiaryConsent(CaseCommand):
+    step = Step(
+        "beneficiary-consent",
+        "L1.9-10",
+        "Record the written informed consent of one added beneficiary",
+        Who.CASE_TEAM,
+    )
+
+    beneficiary_id: Identifier = Field(description="An added beneficiary: 2, 3, ...")
+    given: StrictBool
+    given_by: vocab.ConsentGiver
+    document_ref: Reference = Field(
+        default="", description="The signed consent form (required when given)"
+    )
+    notes: Note = ""
+
+    def apply(self, case: Case, context: CommandContext) -> None:
+        case.record_beneficiary_consent(
+            beneficiary_id=self.beneficiary_id,
+            given=self.given,
+            given_by=self.given_by,
+            document_ref=self.document_ref,
+            notes=self.notes,
+        )
+
+
 class RecordFamilyDecision(CaseCommand):
     """K-C3 (Kutai Timur, 1 jam): the services identified are offered to the family."""
 
@@ -805,9 +858,15 @@ class Refer(CaseCommand):
     )
     notes: Note = ""
     referral_record_ref: Reference = Field(default="", description="Berita acara rujukan")
+    beneficiary_ids: list[Identifier] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Whom the referral is for (1 is the report's victim); none: the victim",
+    )
 
     def apply(self, case: Case, context: CommandContext) -> None:
         case.refer(
+            beneficiary_ids=self.beneficiary_ids,
             referral_id=self.new_referral_id(case),
             service_type=self.service_type,
             agency=self.agency,
@@ -820,7 +879,9 @@ class Refer(CaseCommand):
         )
 
     def new_referral_id(self, case: Case) -> str:
-        return referral_id_for(case.id, case.version + 1)
+        # Named beneficiaries are recorded just before the Referred event, whose version
+        # the command's result reports either way.
+        return referral_id_for(case.id, case.version + (2 if self.beneficiary_ids else 1))
 
 
 class NamedReferral(Refer):
@@ -1269,6 +1330,8 @@ CASE_STEPS: tuple[type[CaseCommand], ...] = (
     AssignCaseWorker,
     RecordContact,
     RecordConsent,
+    AddBeneficiary,
+    RecordBeneficiaryConsent,
     RecordFamilyDecision,
     RecordAssessment,
     ReviewAssessment,

@@ -236,8 +236,9 @@ class Documents:
             row is None
             or document is None
             or document.kind not in row.documents
+            or not case.document_is_for(actor.agency.value, document.sha256)
             or not is_referred_agency(actor, case)
-            or not _personal_data_may_reach(actor, case)
+            or not _documents_may_reach(actor, case)
         ):
             raise DocumentNotFound(case_id)
         self.cases.authorize_case_read(actor, case_id, read, permitted=is_referred_agency)
@@ -250,12 +251,13 @@ class Documents:
         it), as (document id, state); the read is recorded first."""
         row = self.matrix.row(actor.agency.value)
         case = self.cases.authorize_case_read(actor, case_id, read, permitted=is_referred_agency)
-        if row is None or not _personal_data_may_reach(actor, case):
+        if row is None or not _documents_may_reach(actor, case):
             return []
         return [
             (document_id, document)
             for document_id, document in case.documents.items()
             if document.kind in row.documents
+            and case.document_is_for(actor.agency.value, document.sha256)
         ]
 
     def _may_read_case_documents(self, actor: Actor, case: Case) -> bool:
@@ -275,6 +277,14 @@ class Documents:
         except ContentUnavailable:
             raise DocumentNotFound(case_id) from None
         return Download(content, document.media_type, document.kind, document.sha256)
+
+
+def _documents_may_reach(actor: Actor, case: Case) -> bool:
+    # The case's documents are the report's victim's: an agency serving only beneficiaries
+    # added later (siblings, item 7) gets none of them, as it gets none of her facts.
+    return _personal_data_may_reach(actor, case) and not case.serves_only_added_beneficiaries(
+        actor.agency.value
+    )
 
 
 def _personal_data_may_reach(actor: Actor, case: Case) -> bool:

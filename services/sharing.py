@@ -75,6 +75,12 @@ from services.profiles import ProfileBook, load_profiles
 
 SETTLED = frozenset(status.value for status in SETTLED_REFERRAL_STATUSES)
 
+# The report's victim is beneficiary "1"; the facts about her alone (who she is, what the
+# assessments found) never reach an agency referred only for a beneficiary added later.
+# Added beneficiaries' own facts reach no agency: the matrix has no group for them yet.
+FIRST_VICTIM = "1"
+FIRST_VICTIM_FACT_GROUPS = frozenset({"victim", "assessments"})
+
 # What a referral's move tells its agency: the event's fields, each with the matrix key
 # of its text under "referral", or None for a field that is not free text. Listed, not
 # copied from the event, so a field added to an event later reaches no agency unread.
@@ -206,6 +212,18 @@ class CaseSharing:
     # What each attached document is (never its content), and which agencies were told.
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     documents_told: dict[str, set[str]] = field(default_factory=dict)
+    # Letters about one referral, by their PDF's hash: that referral's agency's alone.
+    referral_letters: dict[str, str] = field(default_factory=dict)
+    # Whom each referral is for, where named (Case.ReferralBeneficiariesNamed); unnamed: "1".
+    referral_beneficiaries: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def serves_only_added_beneficiaries(self, agency: str) -> bool:
+        """Referred to the agency, and only for beneficiaries added after the report's victim."""
+        referred = [r.referral_id for r in self.referrals.values() if r.agency == agency]
+        return bool(referred) and all(
+            FIRST_VICTIM not in self.referral_beneficiaries.get(referral_id, {FIRST_VICTIM})
+            for referral_id in referred
+        )
 
     def open_referrals(self, agency: str) -> list[ReferralShare]:
         return [r for r in self.referrals.values() if r.agency == agency and r.is_open]
@@ -340,6 +358,13 @@ class SharingPolicy:
             "attached_at": _iso(event.timestamp),
         }
 
+    @_on.register(Case.LetterIssued)
+    def _letter_issued(
+        self, event: Case.LetterIssued, state: CaseSharing, messages: Messages
+    ) -> None:
+        if event.referral_id:
+            state.referral_letters[event.sha256] = event.referral_id
+
     @_on.register(Case.CaseWorkerAssigned)
     def _case_worker_assigned(
         self, event: Case.CaseWorkerAssigned, state: CaseSharing, messages: Messages
@@ -377,6 +402,12 @@ class SharingPolicy:
         }
 
     # ---- Referrals: what brings an agency in, and what lets it go -----------------------------
+
+    @_on.register(Case.ReferralBeneficiariesNamed)
+    def _referral_beneficiaries_named(
+        self, event: Case.ReferralBeneficiariesNamed, state: CaseSharing, messages: Messages
+    ) -> None:
+        state.referral_beneficiaries[event.referral_id] = frozenset(event.beneficiary_ids)
 
     @_on.register(Case.Referred)
     def _referred(self, event: Case.Referred, state: CaseSharing, messages: Messages) -> None:
@@ -565,8 +596,12 @@ class SharingPolicy:
         return self.matrix.shared_text(agency, group, key, text, personal=personal)
 
     def _snapshot(self, state: CaseSharing, agency: str) -> dict[str, Any]:
+        facts = state.facts
+        if state.serves_only_added_beneficiaries(agency):
+            # An agency serving a sibling learns nothing of the first victim herself.
+            facts = {g: v for g, v in facts.items() if g not in FIRST_VICTIM_FACT_GROUPS}
         return self.matrix.visible_facts(
-            agency, state.facts, personal=self._may_see_personal(state, agency)
+            agency, facts, personal=self._may_see_personal(state, agency)
         )
 
     def _open(self, state: CaseSharing, agency: str, messages: Messages) -> None:
@@ -596,10 +631,17 @@ class SharingPolicy:
             return
         for agency in state.open_to:
             kinds = self.matrix.rows[agency].documents
-            if not kinds or not self._may_see_personal(state, agency):
+            if (
+                not kinds
+                or not self._may_see_personal(state, agency)
+                or state.serves_only_added_beneficiaries(agency)
+            ):
                 continue
             told = state.documents_told.setdefault(agency, set())
             for document_id, document in state.documents.items():
+                about = state.referral_letters.get(document["sha256"])
+                if about is not None and state.referrals[about].agency != agency:
+                    continue
                 if document["kind"] in kinds and document_id not in told:
                     told.add(document_id)
                     messages.append(

@@ -293,6 +293,21 @@ def a_document_attachment(**overrides: Any) -> dict[str, Any]:
     }
 
 
+def a_beneficiary(**overrides: Any) -> dict[str, Any]:
+    """A sibling of the first victim, a child, added to the case (fictional)."""
+    return {
+        "person": {"name": "Sari Lestari", "sex": "female", "age": 9},
+        "relationship": "sibling",
+        "child": True,
+        **overrides,
+    }
+
+
+def a_beneficiary_consent(**overrides: Any) -> dict[str, Any]:
+    """L1.9-10: consent for beneficiary "2", given by the parent."""
+    return {**a_consent(), "beneficiary_id": "2", **overrides}
+
+
 def a_consent(**overrides: Any) -> dict[str, Any]:
     """L1.9-10: written consent given by the parent."""
     return {
@@ -621,6 +636,8 @@ COMMAND_ARGUMENTS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "assign_case_worker": a_case_worker_assignment,
     "record_contact": a_contact,
     "record_consent": a_consent,
+    "add_beneficiary": a_beneficiary,
+    "record_beneficiary_consent": a_beneficiary_consent,
     "record_family_decision": a_family_decision,
     "record_assessment": an_assessment,
     "review_assessment": an_assessment_review,

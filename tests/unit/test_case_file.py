@@ -464,6 +464,7 @@ def test_referrals_are_filed_in_order_with_their_whole_course(whole_story: CaseS
     assert dumps(whole_story.file.referrals) == [
         {
             **MEDICAL_REFERRAL,
+            "beneficiary_ids": ["1"],
             "status": "completed",
             "referred_at": after(hours=3, minutes=30),
             "referred_by": CASE_WORKER.as_record(),
@@ -475,6 +476,7 @@ def test_referrals_are_filed_in_order_with_their_whole_course(whole_story: CaseS
         },
         {
             **COUNSELLING_REFERRAL,
+            "beneficiary_ids": ["1"],
             "status": "completed",
             "emergency": False,
             "referred_at": after(days=3, hours=1),
@@ -490,6 +492,7 @@ def test_referrals_are_filed_in_order_with_their_whole_course(whole_story: CaseS
         },
         {
             **LEGAL_PROCESS_REFERRAL,
+            "beneficiary_ids": ["1"],
             "status": "declined",
             "emergency": False,
             "referred_at": after(days=3, hours=2),
@@ -504,6 +507,7 @@ def test_referrals_are_filed_in_order_with_their_whole_course(whole_story: CaseS
         },
         {
             **SCHOOL_REFERRAL,
+            "beneficiary_ids": ["1"],
             "status": "cancelled",
             "emergency": False,
             "referred_at": after(days=3, hours=3),
@@ -520,6 +524,7 @@ def test_referrals_are_filed_in_order_with_their_whole_course(whole_story: CaseS
         },
         {
             **LEGAL_AID_REFERRAL,
+            "beneficiary_ids": ["1"],
             "status": "completed",
             "emergency": False,
             "referred_at": after(days=24, hours=1),
@@ -790,6 +795,27 @@ def test_a_reopened_case_shows_its_links_and_stays_closed_with_its_termination()
     assert case_file.status == "closed"
     assert case_file.termination is not None
     assert case_file.reopenings[0].at == after(days=90)
+
+
+def siblings_story() -> CaseStory:
+    """Tanjungpinang, Kutai Timur: the victim's sibling added, consented and referred (L4.1)."""
+    story = consented_story()
+    with story.step(after(days=1), by=CASE_WORKER) as case:
+        case.add_beneficiary(person={"name": "Sari"}, relationship="sibling", child=True)
+    with story.step(after(days=1, hours=1), by=CASE_WORKER) as case:
+        case.record_beneficiary_consent(
+            beneficiary_id="2", given=True, given_by="parent", document_ref="IC/2025/002"
+        )
+    with story.step(after(days=1, hours=2), by=CASE_WORKER) as case:
+        case.refer(
+            referral_id="for-sibling",
+            service_type="return_to_school",
+            agency="education",
+            due_at=after(days=8),
+            receiving_agencies=RECEIVING_AGENCIES,
+            beneficiary_ids=["2"],
+        )
+    return story
 
 
 def corrected_story() -> CaseStory:
@@ -1195,6 +1221,7 @@ def test_scenarios_exercise_every_case_event() -> None:
         corrected_story(),
         lettered_story(),
         stored_letter_story(),
+        siblings_story(),
     ]
 
     exercised = {type(event).__name__ for story in stories for event in story.events}

@@ -88,6 +88,7 @@ from services.case_commands import (
     CASE_STEPS,
     AcceptReferral,
     AcknowledgeHandover,
+    AddBeneficiary,
     AdmitToShelter,
     AgreeInterventionPlan,
     ApproveRecommendation,
@@ -111,6 +112,7 @@ from services.case_commands import (
     RecommendReferral,
     RecordAccompaniment,
     RecordAssessment,
+    RecordBeneficiaryConsent,
     RecordComplaintKind,
     RecordConsent,
     RecordContact,
@@ -342,6 +344,21 @@ BODIES: dict[type[CaseCommand], st.SearchStrategy[dict[str, Any]]] = {
             "given": st.sampled_from([True, True, True, False]),
             "given_by": values(ConsentGiver),
             "document_ref": st.sampled_from(["IC/2024/017", "IC/2024/017", ""]),
+        }
+    ),
+    AddBeneficiary: st.fixed_dictionaries(
+        {
+            "person": st.just({"name": "Sari", "age": 9}),
+            "relationship": st.just("sibling"),
+            "child": st.booleans(),
+        }
+    ),
+    RecordBeneficiaryConsent: st.fixed_dictionaries(
+        {
+            "beneficiary_id": st.sampled_from(["1", "2", "3"]),
+            "given": st.booleans(),
+            "given_by": values(ConsentGiver),
+            "document_ref": st.sampled_from(["IC/2024/018", ""]),
         }
     ),
     RecordFamilyDecision: family_decision(),

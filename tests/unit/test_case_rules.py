@@ -90,6 +90,8 @@ NOT_COMMANDS = frozenset(
         "recommendation",
         "open_referral_agencies",
         "require_letter_issuable",
+        "document_is_for",
+        "serves_only_added_beneficiaries",
     }
 )
 

@@ -18,7 +18,10 @@ from tests.support.builders import (
     INTAKE_OFFICER,
     POLICE_OFFICER,
     RECEIVING_AGENCIES,
+    a_beneficiary,
+    a_beneficiary_consent,
     a_document_attachment,
+    a_letter,
     after,
     record,
     report,
@@ -1061,3 +1064,47 @@ def test_an_emergency_referral_gets_its_documents_before_consent_and_each_once()
 
     assert kinds(story.to("police")).count("document.shared") == 1
     assert kinds(story.to("police"))[2] == "document.shared"
+
+
+def test_a_letter_about_one_referral_reaches_that_referrals_agency_alone():
+    story = a_consented_case()
+    story.refer("r-police", "police", "legal_process")
+    story.refer("r-school", "education", "return_to_school")
+    pdf = "cd" * 32
+    story.act(
+        "issue_letter",
+        **a_letter(
+            letter_id="letter-bar-police",
+            kind="berita_acara_rujukan",
+            sha256=pdf,
+            referral_id="r-police",
+            district_kinds=["berita_acara_rujukan"],
+        ),
+    )
+
+    sent = story.act(
+        "attach_document",
+        **a_document_attachment(
+            kind="referral_record", sha256=pdf, district_kinds={"referral_record"}
+        ),
+    )
+
+    assert [(agency, kind) for agency, kind, _ in sent] == [("police", "document.shared")]
+
+
+def test_an_agency_serving_only_a_sibling_hears_of_none_of_the_cases_documents():
+    story = a_consented_case()
+    story.act("add_beneficiary", by=CASE_WORKER, **a_beneficiary())
+    story.act("record_beneficiary_consent", by=CASE_WORKER, **a_beneficiary_consent())
+    story.act(
+        "refer",
+        by=CASE_WORKER,
+        referral_id="r-police-sibling",
+        service_type="legal_process",
+        agency="police",
+        due_at=after(days=7),
+        beneficiary_ids=["2"],
+    )
+
+    assert attach(story, "visum_et_repertum") == []
+    assert kinds(story.to("police")) == ["case.opened", "referral.received"]
