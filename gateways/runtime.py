@@ -17,7 +17,6 @@ import base64
 import binascii
 import json
 import logging
-import os
 import secrets
 import sys
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from domain.sharing_matrix import SharingMatrix
 from gateways.api.app import create_app
 from gateways.api.deps import ChainChecker
 from gateways.api.limits import HttpLimits
+from gateways.development_secrets import kept_secret, random_key_text
 from gateways.documents.postgres import KEY_BYTES, PostgresDocumentStore
 from gateways.eventstore.environment import postgres_env, with_tls
 from gateways.eventstore.postgres import ChainedPostgresRecorder
@@ -148,24 +148,13 @@ DEVELOPMENT_SIGNING_KEY = "message-signing-key.json"
 
 
 def _development_signer(data_dir: Path) -> MessageSigner:
-    """A signing key kept in the data folder (made once, shared by the processes of
-    `simpul run`): written whole under a temporary name, then linked into place, so a
-    process starting at the same moment reads either nothing or the whole key."""
-    path = data_dir / DEVELOPMENT_SIGNING_KEY
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+    """A signing key kept in the data folder, shared by the processes of `simpul run`."""
+
+    def make() -> str:
         made = MessageSigner.generate(f"dev-{secrets.token_hex(4)}")
-        draft = data_dir / f".{DEVELOPMENT_SIGNING_KEY}.{os.getpid()}"
-        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            json.dump({"key_id": made.key_id, "private_key": made.private_key_text()}, file)
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass  # another process made one first: use that
-        finally:
-            draft.unlink()
-    stored = json.loads(path.read_text())
+        return json.dumps({"key_id": made.key_id, "private_key": made.private_key_text()})
+
+    stored = json.loads(kept_secret(data_dir, DEVELOPMENT_SIGNING_KEY, make))
     return MessageSigner.from_text(stored["key_id"], stored["private_key"])
 
 
@@ -220,24 +209,14 @@ def _decoded_key(text: str) -> bytes | None:
 
 
 def _development_document_key(data_dir: Path) -> bytes:
-    """A master key kept in the data folder, made once and linked into place whole, as the
-    development signing key is."""
-    path = data_dir / DEVELOPMENT_DOCUMENT_KEY
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        draft = data_dir / f".{DEVELOPMENT_DOCUMENT_KEY}.{os.getpid()}"
-        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)).decode())
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass  # another process made one first: use that
-        finally:
-            draft.unlink()
-    key = _decoded_key(path.read_text())
+    """A master key kept in the data folder, shared by the processes of `simpul run`."""
+    text = kept_secret(data_dir, DEVELOPMENT_DOCUMENT_KEY, lambda: random_key_text(KEY_BYTES))
+    key = _decoded_key(text)
     if key is None:
-        print(f"{path} does not hold a 32-byte base64url key", file=sys.stderr)
+        print(
+            f"{data_dir / DEVELOPMENT_DOCUMENT_KEY} does not hold a 32-byte base64url key",
+            file=sys.stderr,
+        )
         raise NotConfigured(2)
     return key
 

@@ -8,10 +8,10 @@ sealed search terms open only with the key that sealed them.
 import base64
 import binascii
 import logging
-import os
 import sys
 from pathlib import Path
 
+from gateways.development_secrets import kept_secret, random_key_text
 from services.case_search import SEARCH_KEY_BYTES, SearchKeys
 from services.settings import Settings
 
@@ -31,23 +31,9 @@ def _decoded(text: str) -> bytes:
 
 
 def _development_secret(data_dir: Path) -> bytes:
-    """Made once and shared by the processes of `simpul run`: written whole under a
-    temporary name, then linked into place, so a process starting at the same moment
-    reads either nothing or the whole key."""
-    path = data_dir / DEVELOPMENT_SEARCH_KEY
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        draft = data_dir / f".{DEVELOPMENT_SEARCH_KEY}.{os.getpid()}"
-        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(base64.urlsafe_b64encode(os.urandom(SEARCH_KEY_BYTES)).decode())
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass  # another process made one first: use that
-        finally:
-            draft.unlink()
-    return _decoded(path.read_text().strip())
+    """Kept in the data folder, shared by the processes of `simpul run`."""
+    text = kept_secret(data_dir, DEVELOPMENT_SEARCH_KEY, lambda: random_key_text(SEARCH_KEY_BYTES))
+    return _decoded(text.strip())
 
 
 def search_keys(settings: Settings) -> SearchKeys:

@@ -200,7 +200,7 @@ def search_query(
     if keys.register_number is not None:
         rows.append(SQL("s.register_number = %(register_number)s"))
         params["register_number"] = keys.register_number
-    filters_given = _filter_conditions(schema, filters, params)
+    filters_given = filter_conditions(schema, filters, params)
     if filters_given:
         rows.append(
             SQL(
@@ -235,10 +235,11 @@ def _like_prefix(key: str) -> str:
     return key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _filter_conditions(
+def filter_conditions(
     schema: Identifier, filters: "CaseFilters", params: dict[str, Any]
 ) -> list[Composable]:
-    """The open-case list's filters (CoordinatorStore.list_cases), on the searched cases."""
+    """The open-case list's filters, on ``open_cases c``: the list's own (list_cases) and
+    the search's, which narrows the searched cases by them."""
     conditions: list[Composable] = []
     for column, value in (
         ("status", filters.status),

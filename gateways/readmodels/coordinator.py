@@ -458,29 +458,7 @@ class CoordinatorStore:
         self.ensure_tables()
         conditions: list[Composable] = [SQL("c.district = %(district)s")]
         params: dict[str, Any] = {"district": district, "now": now, "limit": limit}
-        for column, value in (
-            ("status", filters.status),
-            ("stage", filters.stage),
-            ("risk_level", filters.risk_level),
-            ("case_type", filters.case_type),
-            ("case_worker_id", filters.case_worker),
-        ):
-            if value is not None:
-                # The column names are this method's own constants, never input.
-                conditions.append(SQL(f"c.{column} = %({column})s"))
-                params[column] = value
-        if filters.agency is not None:
-            conditions.append(SQL("%(agency)s = ANY(c.open_referral_agencies)"))
-            params["agency"] = filters.agency
-        if filters.overdue_step is not None:
-            code = SQL("") if filters.overdue_step == "any" else SQL("AND s.code = %(code)s ")
-            conditions.append(
-                SQL(
-                    "EXISTS (SELECT 1 FROM {schema}.case_steps s WHERE s.case_id = c.case_id "
-                    "AND s.state = 'open' AND s.due_at < %(now)s {code})"
-                ).format(schema=self._schema_id, code=code)
-            )
-            params["code"] = filters.overdue_step
+        conditions.extend(case_search.filter_conditions(self._schema_id, filters, params))
         if after is not None:
             conditions.append(SQL("(c.reported_at, c.case_id) < (%(after_at)s, %(after_id)s)"))
             params["after_at"], params["after_id"] = after
