@@ -195,15 +195,17 @@ def test_the_relay_and_projectors_expose_their_lag_as_prometheus_metrics(
         ),
         what="the relay to publish and report it",
     )
+    # The lag gauges are set after the batch they measure is applied: wait for both, so a
+    # scrape between the two (a busy machine) is not taken for a missing gauge.
     projector_metrics = wait_until(
         lambda: (
             'simpul_projector_applied_total{agency="police"} 2.0'
             in (text := metrics("SIMPUL_PROJECTOR_METRICS_PORT"))
+            and 'simpul_projector_lag_messages{agency="police"}' in text
             and text
         ),
-        what="the projector to apply and report it",
+        what="the projector to apply and report it, with its lag",
     )
     assert "simpul_relay_lag_events 0.0" in relay_metrics
     assert "simpul_relay_lag_seconds" in relay_metrics
-    assert 'simpul_projector_lag_messages{agency="police"}' in projector_metrics
     assert 'simpul_projector_lag_seconds{agency="police"}' in projector_metrics
