@@ -2302,10 +2302,10 @@ class Case(Aggregate):
     def serves_only_added_beneficiaries(self, agency: str) -> bool:
         """Referred to ``agency`` only for beneficiaries added after the report's victim: what
         is the case's own (the victim's facts, its documents) is not that agency's."""
-        referred = [rid for rid, referral in self.referrals.items() if referral.agency == agency]
-        return bool(referred) and all(
-            FIRST_VICTIM not in self.referral_beneficiaries.get(rid, frozenset({FIRST_VICTIM}))
-            for rid in referred
+        return serves_only_added_beneficiaries(
+            agency,
+            {rid: referral.agency for rid, referral in self.referrals.items()},
+            self.referral_beneficiaries,
         )
 
     @property
@@ -2404,6 +2404,21 @@ class Case(Aggregate):
                 f"the case is in the {self.stage} stage",
                 step=step,
             )
+
+
+def serves_only_added_beneficiaries(
+    agency: str,
+    referral_agencies: Mapping[str, str],
+    referral_beneficiaries: Mapping[str, frozenset[str]],
+) -> bool:
+    """Whether every referral to ``agency`` (referral id -> agency) is for beneficiaries
+    added after the report's victim; a referral naming no one is for her ("1"). The case
+    and the sharing policy decide what an agency may receive by this one rule."""
+    referred = [rid for rid, to in referral_agencies.items() if to == agency]
+    return bool(referred) and all(
+        FIRST_VICTIM not in referral_beneficiaries.get(rid, frozenset({FIRST_VICTIM}))
+        for rid in referred
+    )
 
 
 def _require_agency_provides(agency: str, service_type: str) -> None:

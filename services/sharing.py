@@ -49,7 +49,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from domain.case import Case, referral_status_after
+from domain.case import Case, referral_status_after, serves_only_added_beneficiaries
 from domain.events import recorded_fields
 from domain.sharing_matrix import (
     CASE_CLOSED,
@@ -219,10 +219,10 @@ class CaseSharing:
 
     def serves_only_added_beneficiaries(self, agency: str) -> bool:
         """Referred to the agency, and only for beneficiaries added after the report's victim."""
-        referred = [r.referral_id for r in self.referrals.values() if r.agency == agency]
-        return bool(referred) and all(
-            FIRST_VICTIM not in self.referral_beneficiaries.get(referral_id, {FIRST_VICTIM})
-            for referral_id in referred
+        return serves_only_added_beneficiaries(
+            agency,
+            {r.referral_id: r.agency for r in self.referrals.values()},
+            self.referral_beneficiaries,
         )
 
     def open_referrals(self, agency: str) -> list[ReferralShare]:
