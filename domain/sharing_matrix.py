@@ -27,6 +27,8 @@ CASE_CLOSED = "case.closed"
 HANDOVER_UPDATED = "handover.updated"
 # A document the agency may fetch (its row's ``documents``) was attached to a case open to it.
 DOCUMENT_SHARED = "document.shared"
+# A beneficiary added to the case (a sibling) whom one of the agency's referrals is for.
+BENEFICIARY_SHARED = "beneficiary.shared"
 MESSAGE_KINDS = (
     CASE_OPENED,
     CASE_UPDATED,
@@ -36,6 +38,7 @@ MESSAGE_KINDS = (
     CASE_CLOSED,
     HANDOVER_UPDATED,
     DOCUMENT_SHARED,
+    BENEFICIARY_SHARED,
 )
 # What follows a kind without being listed: the receiver of a hand-over hears what it
 # answered (acknowledged, handed back), so a row listing case.handed_over gets it too.

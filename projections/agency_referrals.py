@@ -31,6 +31,7 @@ CASE_HANDED_OVER = "id.simpul.agency.case.handed_over.v1"
 CASE_CLOSED = "id.simpul.agency.case.closed.v1"
 HANDOVER_UPDATED = "id.simpul.agency.handover.updated.v1"
 DOCUMENT_SHARED = "id.simpul.agency.document.shared.v1"
+BENEFICIARY_SHARED = "id.simpul.agency.beneficiary.shared.v1"
 
 REFERRAL_DETAIL_FIELDS = ("notes", "reason", "outcome", "delivered_on", "summary")
 
@@ -64,6 +65,18 @@ class SharedDocument:
     size: int
     sha256: str
     attached_at: str
+
+
+@dataclass(frozen=True)
+class SharedBeneficiary:
+    """A beneficiary added to the case whom the agency's referrals are for
+    (``beneficiary.shared``): what it may know of them, replacing what it held."""
+
+    beneficiary_id: str
+    referral_ids: list[str]
+    child: bool
+    relationship: str
+    person: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,10 @@ class ReferralsView(ABC):
         """List a document of the case the agency may fetch (once, however often told)."""
 
     @abstractmethod
+    def put_beneficiary(self, case_id: str, beneficiary: SharedBeneficiary) -> None:
+        """Hold what the agency may know of one beneficiary of the case, replacing the last."""
+
+    @abstractmethod
     def count_message(self, case_id: str) -> None:
         """One more message applied for the case (a repeat would show in this count)."""
 
@@ -134,6 +151,7 @@ class AgencyReferralsProjection:
             CASE_CLOSED: self._case_closed,
             HANDOVER_UPDATED: self._handover_updated,
             DOCUMENT_SHARED: self._document_shared,
+            BENEFICIARY_SHARED: self._beneficiary_shared,
         }
 
     @property
@@ -211,3 +229,8 @@ class AgencyReferralsProjection:
         data = message["data"]
         fields = {name: data[name] for name in SharedDocument.__dataclass_fields__}
         view.add_document(data["case_id"], SharedDocument(**fields))
+
+    def _beneficiary_shared(self, message: dict[str, Any], view: ReferralsView) -> None:
+        data = message["data"]
+        fields = {name: data[name] for name in SharedBeneficiary.__dataclass_fields__}
+        view.put_beneficiary(data["case_id"], SharedBeneficiary(**fields))

@@ -4,7 +4,8 @@ The coordinating office looks a case up by what a caller or a letter tells it:
 the register number, a name, a NIK, a birth date, a village, when the report
 came (issue 12 item 5). This projection turns a case's history into the rows
 that answer that: the victim, the reporter and the reported person (terlapor)
-as the report recorded them and corrections completed them (B4, K-O2), each
+as the report recorded them and corrections completed them (B4, K-O2), and each
+beneficiary added later (a sibling found at the home visit, L1.8), each
 with the search key of their name (domain/person_names.py), the keyed hash of
 their NIK (never the NIK), their birth date and village, and the village where it happened.
 
@@ -33,7 +34,7 @@ class SearchRow:
     """One person of one case, as the office's search matches them."""
 
     case_id: UUID
-    person: str  # victim | reporter | reported_person
+    person: str  # victim | reporter | reported_person | beneficiary_<n>
     district: str
     register_number: str
     arrived_at: datetime  # when the report reached the office (L1.1)
@@ -109,14 +110,24 @@ def search_rows(history: Iterable[Any], nik_digest: NikDigest) -> tuple[SearchRo
         "reported_person": dict(report.reported_person),
         "incident": dict(report.incident),
     }
+    added: dict[str, dict[str, Any]] = {}
     for event in events:
         # A correction (B4, K-O2) gives the office the fact as now known to look it up by.
         if isinstance(event, Case.FactsCorrected):
             for fact in event.corrections:
                 if fact["group"] in people:
                     people[fact["group"]][fact["key"]] = fact["value"]
+        elif isinstance(event, Case.BeneficiaryAdded):
+            added[beneficiary_person(event.beneficiary_id)] = dict(event.person)
+    named = [
+        (person, people[person]) for person in PERSON_ROLES if person == "victim" or people[person]
+    ]
     return tuple(
-        _person_row(report, person, people[person], people["incident"], nik_digest)
-        for person in PERSON_ROLES
-        if person == "victim" or people[person]
+        _person_row(report, person, facts, people["incident"], nik_digest)
+        for person, facts in [*named, *added.items()]
     )
+
+
+def beneficiary_person(beneficiary_id: str) -> str:
+    """The row of a beneficiary added after the report's victim (who is beneficiary 1)."""
+    return f"beneficiary_{beneficiary_id}"

@@ -7,8 +7,10 @@ the deployment's key can check against a guess.
 
 The rows are a pure function of the case's history and the fingerprinter: the report
 names the victim, and each correction of who she is (her NIK, name or birth date, B4,
-K-O2) names her again. Earlier rows stay: a report filed under a mistyped NIK is still
-found by it, as the history still holds it.
+K-O2) names her again, and each beneficiary added later (a sibling, L1.8) is
+fingerprinted too, so a sibling reported again as a victim is matched. Earlier rows
+stay: a report filed under a mistyped NIK is still found by it, as the history still
+holds it.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +23,11 @@ from eventsourcing.utils import get_topic
 
 from domain.case import Case
 
-INDEXED_TOPICS: tuple[str, ...] = (get_topic(Case.ReportReceived), get_topic(Case.FactsCorrected))
+INDEXED_TOPICS: tuple[str, ...] = (
+    get_topic(Case.ReportReceived),
+    get_topic(Case.FactsCorrected),
+    get_topic(Case.BeneficiaryAdded),
+)
 # The victim's facts a fingerprint is made of (services/person_fingerprints.py).
 IDENTIFYING_KEYS = frozenset({"nik", "name", "birth_date"})
 
@@ -49,9 +55,15 @@ def names_the_victim(event: Case.Event) -> bool:
     )
 
 
+def names_a_person(event: Case.Event) -> bool:
+    """Whether the event names someone the index fingerprints: the victim, or a beneficiary
+    added to the case."""
+    return names_the_victim(event) or isinstance(event, Case.BeneficiaryAdded)
+
+
 def person_rows(history: Sequence[Case.Event], fingerprints: Fingerprints) -> list[PersonRow]:
     """Every row a case's history (from its report) adds: the victim fingerprinted as each
-    event naming her left her facts."""
+    event naming her left her facts, and each added beneficiary as added."""
     report = history[0] if history else None
     if not isinstance(report, Case.ReportReceived):
         return []
@@ -66,7 +78,11 @@ def person_rows(history: Sequence[Case.Event], fingerprints: Fingerprints) -> li
                 for fact in event.corrections
                 if fact["group"] == "victim"
             )
-        if names_the_victim(event):
+        if isinstance(event, Case.BeneficiaryAdded):
+            named: Mapping[str, Any] | None = event.person
+        else:
+            named = victim if names_the_victim(event) else None
+        if named is not None:
             rows.extend(
                 PersonRow(
                     fingerprint=found.digest,
@@ -76,6 +92,6 @@ def person_rows(history: Sequence[Case.Event], fingerprints: Fingerprints) -> li
                     register_number=report.register_number,
                     reported_at=report.timestamp,
                 )
-                for found in fingerprints(victim)
+                for found in fingerprints(named)
             )
     return rows

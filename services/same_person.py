@@ -46,7 +46,7 @@ from pydantic import BaseModel, Field
 from domain.actors import Actor
 from domain.case import Case
 from domain.vocabulary import LinkBasis, Role
-from projections.same_person import INDEXED_TOPICS, PersonRow, names_the_victim, person_rows
+from projections.same_person import INDEXED_TOPICS, PersonRow, names_a_person, person_rows
 from services.access import Who
 from services.access_log import CaseRead
 from services.case_commands import (
@@ -175,7 +175,7 @@ class SamePerson:
     def _rows_named_by(self, event: Case.Event) -> list[PersonRow]:
         if isinstance(event, Case.ReportReceived):
             return person_rows([event], self.fingerprinter.fingerprints)
-        if not names_the_victim(event):
+        if not names_a_person(event):
             return []
         # A correction completes the facts the report left: the fingerprint needs them all.
         history = self.cases.history(event.originator_id, lte=event.originator_version)

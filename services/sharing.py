@@ -52,6 +52,7 @@ from pydantic import TypeAdapter
 from domain.case import Case, referral_status_after, serves_only_added_beneficiaries
 from domain.events import recorded_fields
 from domain.sharing_matrix import (
+    BENEFICIARY_SHARED,
     CASE_CLOSED,
     CASE_HANDED_OVER,
     CASE_OPENED,
@@ -77,7 +78,8 @@ SETTLED = frozenset(status.value for status in SETTLED_REFERRAL_STATUSES)
 
 # The report's victim is beneficiary "1"; the facts about her alone (who she is, what the
 # assessments found) never reach an agency referred only for a beneficiary added later.
-# Added beneficiaries' own facts reach no agency: the matrix has no group for them yet.
+# An added beneficiary's own facts (beneficiary.shared) reach only the agencies whose
+# referrals name them, through their row's victim paths.
 FIRST_VICTIM = "1"
 FIRST_VICTIM_FACT_GROUPS = frozenset({"victim", "assessments"})
 
@@ -194,6 +196,16 @@ class ReferralShare:
 
 
 @dataclass
+class BeneficiaryShare:
+    """An added beneficiary as the policy remembers them: who, and their own consent."""
+
+    person: dict[str, Any]
+    relationship: str
+    child: bool
+    consent_given: bool = False
+
+
+@dataclass
 class CaseSharing:
     """What the policy remembers of one case: its facts, referrals and who has been told what."""
 
@@ -216,6 +228,19 @@ class CaseSharing:
     referral_letters: dict[str, str] = field(default_factory=dict)
     # Whom each referral is for, where named (Case.ReferralBeneficiariesNamed); unnamed: "1".
     referral_beneficiaries: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Beneficiaries added after the report's victim, and what each agency was last told of them.
+    beneficiaries: dict[str, BeneficiaryShare] = field(default_factory=dict)
+    beneficiaries_told: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def referrals_for(self, agency: str, beneficiary_id: str) -> list[str]:
+        """The agency's referrals that are for this beneficiary (unnamed ones: the victim's)."""
+        return [
+            r.referral_id
+            for r in self.referrals.values()
+            if r.agency == agency
+            and beneficiary_id
+            in self.referral_beneficiaries.get(r.referral_id, frozenset({FIRST_VICTIM}))
+        ]
 
     def serves_only_added_beneficiaries(self, agency: str) -> bool:
         """Referred to the agency, and only for beneficiaries added after the report's victim."""
@@ -278,6 +303,7 @@ class SharingPolicy:
         _dispatch(type(event))(self, event, state, messages)
         self._send_changed_facts(state, messages)
         self._send_shareable_documents(state, messages)
+        self._send_served_beneficiaries(state, messages)
         return [m for m in messages if m.kind in self.matrix.rows[m.agency].messages]
 
     @singledispatchmethod
@@ -408,6 +434,20 @@ class SharingPolicy:
         self, event: Case.ReferralBeneficiariesNamed, state: CaseSharing, messages: Messages
     ) -> None:
         state.referral_beneficiaries[event.referral_id] = frozenset(event.beneficiary_ids)
+
+    @_on.register(Case.BeneficiaryAdded)
+    def _beneficiary_added(
+        self, event: Case.BeneficiaryAdded, state: CaseSharing, messages: Messages
+    ) -> None:
+        state.beneficiaries[event.beneficiary_id] = BeneficiaryShare(
+            person=dict(event.person), relationship=event.relationship, child=bool(event.child)
+        )
+
+    @_on.register(Case.BeneficiaryConsentRecorded)
+    def _beneficiary_consent_recorded(
+        self, event: Case.BeneficiaryConsentRecorded, state: CaseSharing, messages: Messages
+    ) -> None:
+        state.beneficiaries[event.beneficiary_id].consent_given = bool(event.given)
 
     @_on.register(Case.Referred)
     def _referred(self, event: Case.Referred, state: CaseSharing, messages: Messages) -> None:
@@ -590,7 +630,41 @@ class SharingPolicy:
         }
 
     def _may_see_personal(self, state: CaseSharing, agency: str) -> bool:
-        return state.consent_given or any(r.emergency for r in state.open_referrals(agency))
+        if any(r.emergency for r in state.open_referrals(agency)):
+            return True
+        if state.serves_only_added_beneficiaries(agency):
+            # L1.9-10: the agency serves siblings only, so their consent is what releases
+            # the case's facts to it, not the report's victim's.
+            return any(
+                beneficiary.consent_given and state.referrals_for(agency, beneficiary_id)
+                for beneficiary_id, beneficiary in state.beneficiaries.items()
+            )
+        return state.consent_given
+
+    def _may_see_beneficiary(self, state: CaseSharing, agency: str, beneficiary_id: str) -> bool:
+        if state.beneficiaries[beneficiary_id].consent_given:
+            return True
+        for_them = set(state.referrals_for(agency, beneficiary_id))
+        return any(r.emergency and r.referral_id in for_them for r in state.open_referrals(agency))
+
+    def _beneficiary_snapshot(
+        self, state: CaseSharing, agency: str, beneficiary_id: str
+    ) -> dict[str, Any]:
+        beneficiary = state.beneficiaries[beneficiary_id]
+        personal = self._may_see_beneficiary(state, agency, beneficiary_id)
+        # Each added beneficiary is shown through the row's victim paths: the same fields the
+        # agency may know of the report's victim, for the person its referral is for.
+        person = self.matrix.visible_facts(
+            agency, {"victim": beneficiary.person}, personal=personal
+        ).get("victim", {})
+        relationship = beneficiary.relationship if personal and person else ""
+        return {
+            "beneficiary_id": beneficiary_id,
+            "referral_ids": state.referrals_for(agency, beneficiary_id),
+            "child": beneficiary.child,
+            "relationship": relationship,
+            "person": person,
+        }
 
     def _text(self, agency: str, group: str, key: str, text: str, personal: bool) -> str:
         return self.matrix.shared_text(agency, group, key, text, personal=personal)
@@ -650,6 +724,23 @@ class SharingPolicy:
                         )
                     )
 
+    def _send_served_beneficiaries(self, state: CaseSharing, messages: Messages) -> None:
+        if not state.beneficiaries:
+            return
+        for agency in state.open_to:
+            told = state.beneficiaries_told.setdefault(agency, {})
+            for beneficiary_id in state.beneficiaries:
+                if not state.referrals_for(agency, beneficiary_id):
+                    continue
+                snapshot = self._beneficiary_snapshot(state, agency, beneficiary_id)
+                if told.get(beneficiary_id) != snapshot:
+                    told[beneficiary_id] = snapshot
+                    messages.append(
+                        AgencyMessage(
+                            agency, BENEFICIARY_SHARED, {**self._case_ref(state), **snapshot}
+                        )
+                    )
+
     def _cancel_open_referrals(self, state: CaseSharing) -> None:
         # The domain ends open referrals with the case; the closing message tells the agency.
         for referral in state.referrals.values():
@@ -660,6 +751,8 @@ class SharingPolicy:
         self, state: CaseSharing, agency: str, reason: str, event: Case.Event, messages: Messages
     ) -> None:
         del state.open_to[agency]
+        # Opened again later, the agency is told of its beneficiaries afresh.
+        state.beneficiaries_told.pop(agency, None)
         messages.append(
             AgencyMessage(
                 agency,

@@ -24,6 +24,7 @@ from domain import vocabulary as vocab
 from domain.case import Case
 from domain.events import recorded_fields
 from domain.sharing_matrix import (
+    BENEFICIARY_SHARED,
     CASE_CLOSED,
     CASE_HANDED_OVER,
     CASE_OPENED,
@@ -371,6 +372,31 @@ class DocumentShared(CaseRef):
     attached_at: datetime
 
 
+class BeneficiaryShared(CaseRef):
+    """A beneficiary added to the case (a sibling, one of a family or group) whom one of this
+    agency's referrals is for: a full snapshot of what the agency may know of them, to
+    replace what it held under the same ``beneficiary_id``."""
+
+    beneficiary_id: str = Field(
+        pattern="^[0-9]{1,4}$",
+        description="The beneficiary's number in the case: the report's victim is 1, added "
+        "beneficiaries 2, 3, ...",
+    )
+    referral_ids: list[str] = Field(
+        description="This agency's referrals (referral.received's referral_id) that are for "
+        "this beneficiary."
+    )
+    child: bool = Field(description="A child: consent is given by a parent or guardian.")
+    relationship: str = Field(
+        description=_text("How the beneficiary relates to the report's victim.", "victim.*")
+    )
+    person: dict[str, Any] = Field(
+        description="Who the beneficiary is, as recorded: only the keys this agency's row "
+        "lists under victim, and none before this beneficiary's informed consent (unless the "
+        "agency holds an open emergency referral for them)."
+    )
+
+
 AGENCY_DATA_MODELS: dict[str, type[BaseModel]] = {
     CASE_OPENED: CaseSnapshot,
     CASE_UPDATED: CaseSnapshot,
@@ -380,6 +406,7 @@ AGENCY_DATA_MODELS: dict[str, type[BaseModel]] = {
     CASE_CLOSED: CaseClosed,
     HANDOVER_UPDATED: HandoverUpdated,
     DOCUMENT_SHARED: DocumentShared,
+    BENEFICIARY_SHARED: BeneficiaryShared,
 }
 
 AGENCY_DESCRIPTIONS = {
@@ -401,4 +428,7 @@ AGENCY_DESCRIPTIONS = {
     DOCUMENT_SHARED: "A document this agency may fetch (its row of the data-sharing matrix "
     "lists the kind) was attached to a case open to it: its id, kind, step, type, size and "
     "SHA-256; fetch it from the API, where the read is recorded.",
+    BENEFICIARY_SHARED: "A beneficiary added to a case open to this agency (a sibling, one of a "
+    "family or group) whom one of its referrals is for: who they are, as far as its row of the "
+    "data-sharing matrix and that beneficiary's consent allow.",
 }

@@ -38,6 +38,7 @@ from projections.agency_referrals import (
     CaseSnapshot,
     NewReferral,
     ReferralsView,
+    SharedBeneficiary,
     SharedDocument,
 )
 from services.sharing import REFERRAL_TEXT_FIELDS, AgencyRetention, bundled_retention
@@ -112,6 +113,7 @@ CREATE INDEX IF NOT EXISTS referrals_keeping_personal_data ON {schema}.referrals
     WHERE part_closed_at IS NOT NULL AND NOT personal_data_removed;
 ALTER TABLE {schema}.cases ADD COLUMN IF NOT EXISTS handover_answer jsonb;
 ALTER TABLE {schema}.cases ADD COLUMN IF NOT EXISTS documents jsonb NOT NULL DEFAULT '[]';
+ALTER TABLE {schema}.cases ADD COLUMN IF NOT EXISTS beneficiaries jsonb NOT NULL DEFAULT '{{}}';
 CREATE TABLE IF NOT EXISTS {schema}.topics (
     topic text PRIMARY KEY,
     topic_id text,
@@ -225,6 +227,20 @@ class PostgresReferralsView(ReferralsView):
             "UPDATE {schema}.cases SET documents = documents || %(listed)s "
             "WHERE case_id = %(case_id)s AND NOT documents @> %(listed)s",
             {"case_id": case_id, "listed": Jsonb([asdict(document)])},
+        )
+
+    def put_beneficiary(self, case_id: str, beneficiary: SharedBeneficiary) -> None:
+        held = asdict(beneficiary)
+        del held["beneficiary_id"]
+        self._run(
+            "UPDATE {schema}.cases SET beneficiaries = beneficiaries || "
+            "jsonb_build_object(%(beneficiary_id)s::text, %(held)s::jsonb) "
+            "WHERE case_id = %(case_id)s",
+            {
+                "case_id": case_id,
+                "beneficiary_id": beneficiary.beneficiary_id,
+                "held": Jsonb(held),
+            },
         )
 
     def count_message(self, case_id: str) -> None:
@@ -452,8 +468,8 @@ class AgencyStore:
             if cases:
                 cursor.executemany(
                     self._sql(
-                        "UPDATE {schema}.cases SET facts = %s, personal_data_removed = true "
-                        "WHERE case_id = %s"
+                        "UPDATE {schema}.cases SET facts = %s, beneficiaries = '{{}}', "
+                        "personal_data_removed = true WHERE case_id = %s"
                     ),
                     cases,
                 )
@@ -477,6 +493,7 @@ class AgencyStore:
         case_closed_at = row.pop("case_closed_at")
         if row["case_status"] != "open" and retention.is_due(district, case_closed_at, now):
             row["facts"] = retention.impersonal_facts(row["facts"])
+            row["beneficiaries"] = {}
         part_closed_at = row["part_closed_at"]
         if retention.is_due(district, part_closed_at, now):
             for name in REFERRAL_TEXT_FIELDS:
@@ -578,7 +595,8 @@ class AgencyStore:
             params["referral_id"] = referral_id
         statement = SQL(
             "SELECT r.*, (r.status = ANY(%(active)s) AND r.due_at < %(now)s) AS overdue, "
-            "c.register_number, c.facts, c.documents, c.status AS case_status, c.closing_reason, "
+            "c.register_number, c.facts, c.documents, c.beneficiaries, c.status AS case_status, "
+            "c.closing_reason, "
             "c.closed_at AS case_closed_at "
             "FROM {schema}.referrals r JOIN {schema}.cases c USING (case_id) "
             "WHERE {conditions} ORDER BY r.due_at, r.referral_id LIMIT %(limit)s"

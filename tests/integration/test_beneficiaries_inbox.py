@@ -1,5 +1,6 @@
 """Three siblings referred apart: each agency's inbox (real PostgreSQL, served over HTTP)
-holds only the referral for its sibling, and none of the other siblings' facts (L4.1)."""
+holds only the referral for its sibling, who that sibling is, and none of the other
+siblings' facts (L4.1)."""
 
 import json
 from collections.abc import Iterator
@@ -80,7 +81,15 @@ def test_each_agencys_inbox_shows_only_the_referral_for_its_sibling(
     assert {agency: [r["referral_id"] for r in rows] for agency, rows in served.items()} == {
         agency: [referral_id] for agency, referral_id in referrals.items()
     }
-    for agency in ("health", "education"):
-        text = json.dumps(served[agency])
-        assert "Mawar" not in text and "Sari" not in text and "Bima" not in text, agency
+    texts = {agency: json.dumps(rows) for agency, rows in served.items()}
+    assert "Sari" not in texts["police"] and "Bima" not in texts["police"]
+    assert "Mawar" not in texts["health"] and "Bima" not in texts["health"]
+    assert "Mawar" not in texts["education"] and "Sari" not in texts["education"]
     assert served["police"][0]["facts"]["victim"]["name"] == "Mawar"
+    assert served["police"][0]["beneficiaries"] == []
+    assert [
+        (b["beneficiary_id"], b["person"]["name"]) for b in served["health"][0]["beneficiaries"]
+    ] == [("2", "Sari")]
+    assert [
+        (b["beneficiary_id"], b["person"]["name"]) for b in served["education"][0]["beneficiaries"]
+    ] == [("3", "Bima")]

@@ -21,7 +21,7 @@ from gateways.runtime import coordinator_store
 from gateways.search_keys import search_keys
 from services.access import AccessDenied
 from services.access_log import AccessQuery, CaseRead
-from services.case_commands import ReportCase
+from services.case_commands import AddBeneficiary, ReportCase
 from services.case_search import SEARCH_VIEW, SearchKeys, SearchTerms
 from services.cases import Cases
 from services.settings import Settings
@@ -318,3 +318,28 @@ def test_without_pg_trgm_names_match_by_their_key_and_its_beginning(
     assert found(exact) == [recorded["cahyono"]] and exact[0]["score"] == 1
     assert found(own_name) == [recorded["soekarno"]]
     assert typo == []
+
+
+def test_a_sibling_added_later_finds_the_case_by_name_and_nik(
+    pg_cases: Cases,
+    store: CoordinatorStore,
+    keys: SearchKeys,
+    recorded: dict[str, UUID],
+    test_settings: Settings,
+):
+    pg_cases.execute(
+        office()["coordinator"],
+        recorded["cahyono"],
+        AddBeneficiary(
+            person={"name": "Soetjipto", "nik": "7322010505170003"},
+            relationship="sibling",
+            child=True,
+        ),
+    )
+    coordinator_runner(pg_cases, test_settings, store).catch_up()
+
+    by_name = search(pg_cases, store, keys, SearchTerms(name="Sucipto"))
+    by_nik = search(pg_cases, store, keys, SearchTerms(nik="7322010505170003"))
+
+    assert found(by_name) == [recorded["cahyono"]] == found(by_nik)
+    assert [person["person"] for person in by_name[0]["people"]] == ["beneficiary_2"]

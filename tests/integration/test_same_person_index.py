@@ -8,10 +8,11 @@ import psycopg
 from gateways.runtime import same_person
 from projections.same_person import INDEXED_TOPICS
 from services.access_log import CaseRead
+from services.case_commands import AddBeneficiary
 from services.cases import Cases
 from services.same_person import SamePerson
 from services.settings import Settings
-from tests.support.builders import COORDINATOR, report_a_case
+from tests.support.builders import CASE_WORKER, COORDINATOR, report_a_case
 
 NIK = "7322011201140001"
 NAME = "Soetjipto Moehammad"
@@ -70,3 +71,19 @@ def test_processes_catching_up_together_index_each_report_once(
     assert count == (10,)
     reports = pg_cases.recorder.select_notifications(None, 100, topics=INDEXED_TOPICS)
     assert services[0].index.position() == reports[-1].id
+
+
+def test_a_sibling_added_to_one_case_and_reported_again_as_a_victim_is_matched(
+    pg_cases: Cases,
+) -> None:
+    first = report_a_case(pg_cases, victim={"name": "Mawar"})
+    pg_cases.execute(
+        CASE_WORKER,
+        first.case_id,
+        AddBeneficiary(person={"name": "Sari", "nik": NIK}, relationship="sibling", child=True),
+    )
+    second = report_a_case(pg_cases, victim={"name": "Sari", "nik": NIK})
+
+    found = _service(pg_cases).earlier_cases(COORDINATOR, second.case_id, READ)
+
+    assert [(c.case_id, c.bases) for c in found.earlier_cases] == [(first.case_id, ["nik"])]

@@ -8,6 +8,7 @@ from projections.agency_referrals import (
     CaseSnapshot,
     NewReferral,
     ReferralsView,
+    SharedBeneficiary,
     SharedDocument,
 )
 
@@ -69,6 +70,12 @@ class MemoryReferralsView(ReferralsView):
         documents = self.cases[case_id].setdefault("documents", [])
         if all(known["document_id"] != document.document_id for known in documents):
             documents.append(asdict(document))
+
+    def put_beneficiary(self, case_id: str, beneficiary: SharedBeneficiary) -> None:
+        held = self.cases[case_id].setdefault("beneficiaries", {})
+        held[beneficiary.beneficiary_id] = {
+            name: value for name, value in asdict(beneficiary).items() if name != "beneficiary_id"
+        }
 
     def count_message(self, case_id: str) -> None:
         self.cases[case_id]["message_count"] += 1

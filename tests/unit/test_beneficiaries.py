@@ -224,16 +224,19 @@ def agency_messages(cases: Cases) -> dict[str, list[str]]:
     return by_topic
 
 
-def test_no_agency_receives_the_facts_of_an_added_beneficiary():
-    """Until a versioned fact group carries them, added beneficiaries' facts stay home."""
+def test_each_added_beneficiarys_facts_reach_only_the_agency_serving_them():
+    """beneficiary.shared: Sari reaches the health office referred for her, Bima the school."""
     cases = Cases(env=memory_env())
     three_siblings(cases)
 
     messages = agency_messages(cases)
 
     assert set(messages) == {"simpul.agency.health.v1", "simpul.agency.education.v1"}
-    texts = [text for topic in messages.values() for text in topic]
-    assert not any("Sari" in text or "Bima" in text for text in texts)
+    health = " ".join(messages["simpul.agency.health.v1"])
+    school = " ".join(messages["simpul.agency.education.v1"])
+    assert "Sari" in health and "Bima" not in health
+    assert "Bima" in school and "Sari" not in school
+    assert "id.simpul.agency.beneficiary.shared.v1" in health
 
 
 def test_an_agency_referred_only_for_a_sibling_learns_nothing_of_the_first_victim():

@@ -1107,4 +1107,129 @@ def test_an_agency_serving_only_a_sibling_hears_of_none_of_the_cases_documents()
     )
 
     assert attach(story, "visum_et_repertum") == []
-    assert kinds(story.to("police")) == ["case.opened", "referral.received"]
+    assert kinds(story.to("police")) == ["case.opened", "referral.received", "beneficiary.shared"]
+
+
+# ---- Several beneficiaries: each agency learns who its own referrals are for ------------------
+
+
+def three_siblings(story: Story) -> Story:
+    """Mawar (the report's victim), Sari (2) and Bima (3), each consented by the parent."""
+    for name in ("Sari Lestari", "Bima Saputra"):
+        story.act(
+            "add_beneficiary", by=CASE_WORKER, **a_beneficiary(person={"name": name, "age": 8})
+        )
+    for beneficiary_id in ("2", "3"):
+        story.act(
+            "record_beneficiary_consent",
+            by=CASE_WORKER,
+            **a_beneficiary_consent(beneficiary_id=beneficiary_id),
+        )
+    return story
+
+
+def refer_for(story: Story, agency: str, service_type: str, *beneficiary_ids: str, **extra: Any):
+    return story.act(
+        "refer",
+        by=CASE_WORKER,
+        referral_id=f"r-{agency}-{'-'.join(beneficiary_ids) or 'victim'}",
+        service_type=service_type,
+        agency=agency,
+        due_at=after(days=7),
+        beneficiary_ids=list(beneficiary_ids),
+        **extra,
+    )
+
+
+def beneficiaries_told(story: Story, agency: str) -> dict[str, dict[str, Any]]:
+    """What the agency last holds of each beneficiary, as its topic replaced it."""
+    held: dict[str, dict[str, Any]] = {}
+    for kind, data in story.to(agency):
+        if kind == "beneficiary.shared":
+            held[data["beneficiary_id"]] = data
+    return held
+
+
+def test_each_agency_is_told_who_only_the_siblings_its_referrals_are_for_are():
+    story = three_siblings(a_consented_case())
+    refer_for(story, "health", "medical_examination", "1", "2")
+    refer_for(story, "education", "return_to_school", "3")
+    refer_for(story, "police", "legal_process")
+
+    health = beneficiaries_told(story, "health")
+    education = beneficiaries_told(story, "education")
+    assert list(health) == ["2"]
+    assert health["2"]["person"]["name"] == "Sari Lestari"
+    assert health["2"]["referral_ids"] == ["r-health-1-2"]
+    assert health["2"]["relationship"] == "sibling"
+    assert list(education) == ["3"]
+    assert education["3"]["person"] == {"name": "Bima Saputra", "age": 8}
+    assert beneficiaries_told(story, "police") == {}
+    assert "Sari" not in str(story.to("education")) and "Bima" not in str(story.to("health"))
+
+
+def test_a_sibling_is_shown_only_through_the_agencys_own_victim_paths():
+    story = three_siblings(a_consented_case())
+    story.act(
+        "add_beneficiary",
+        by=CASE_WORKER,
+        **a_beneficiary(person={"name": "Dewi", "age": 7, "education": "SD", "phone": "0812"}),
+    )
+    story.act(
+        "record_beneficiary_consent", by=CASE_WORKER, **a_beneficiary_consent(beneficiary_id="4")
+    )
+
+    refer_for(story, "education", "return_to_school", "4")
+
+    person = beneficiaries_told(story, "education")["4"]["person"]
+    assert all(MATRIX.rows["education"].allows("victim", key) for key in person)
+    assert "phone" not in person and person["education"] == "SD"
+
+
+def test_an_emergency_referral_for_a_sibling_tells_who_they_are_before_their_consent():
+    story = Story()
+    story.classify(emergency=True)
+    story.consent()
+    story.act("add_beneficiary", by=CASE_WORKER, **a_beneficiary())
+    refer_for(story, "health", "medical_examination", "2", emergency=True)
+
+    held = beneficiaries_told(story, "health")["2"]
+
+    assert held["person"]["name"] == "Sari Lestari"
+
+
+def test_a_siblings_own_consent_not_the_first_victims_opens_the_case_to_its_agency():
+    story = Story()
+    story.classify()
+    story.act("assign_case_worker", case_worker_id=CASE_WORKER.user_id)
+    story.act("add_beneficiary", by=CASE_WORKER, **a_beneficiary())
+    story.act("record_beneficiary_consent", by=CASE_WORKER, **a_beneficiary_consent())
+
+    refer_for(story, "police", "legal_process", "2")
+
+    opened = dict(story.to("police"))["case.opened"]
+    assert "incident" in opened["facts"] and "victim" not in opened["facts"]
+    assert beneficiaries_told(story, "police")["2"]["person"]["name"] == "Sari Lestari"
+
+
+def test_a_sibling_referred_again_after_the_agency_was_let_go_is_told_afresh():
+    story = three_siblings(a_consented_case())
+    refer_for(story, "education", "return_to_school", "3")
+    story.act("decline_referral", by=EDUCATION_OFFICER, referral_id="r-education-3", reason="full")
+    assert kinds(story.to("education"))[-1] == "case.closed"
+
+    story.act(
+        "refer",
+        by=CASE_WORKER,
+        referral_id="r-education-3-again",
+        service_type="return_to_school",
+        agency="education",
+        due_at=after(days=7),
+        beneficiary_ids=["3"],
+    )
+
+    shared = [data for kind, data in story.to("education") if kind == "beneficiary.shared"]
+    assert len(shared) == 2 and shared[-1]["referral_ids"] == [
+        "r-education-3",
+        "r-education-3-again",
+    ]

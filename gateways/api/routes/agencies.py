@@ -40,6 +40,20 @@ class AgencyDocument(BaseModel):
     attached_at: datetime
 
 
+class AgencyBeneficiary(BaseModel):
+    """A beneficiary added to the case (a sibling, one of a family or group) whom the
+    referral is for, as far as the matrix and that beneficiary's consent allow."""
+
+    beneficiary_id: str = Field(description="Their number in the case: 2, 3, ...")
+    child: bool
+    relationship: str = Field(
+        description="How they relate to the report's victim; empty where withheld."
+    )
+    person: dict[str, Any] = Field(
+        description="Who they are, through this agency's victim paths; empty before their consent."
+    )
+
+
 class AgencyReferral(BaseModel):
     """A referral in the agency's inbox, with what the agency may know of its case."""
 
@@ -85,6 +99,11 @@ class AgencyReferral(BaseModel):
     documents: list[AgencyDocument] = Field(
         default_factory=list,
         description="Documents of the case this agency may fetch, as its topic announced them.",
+    )
+    beneficiaries: list[AgencyBeneficiary] = Field(
+        default_factory=list,
+        description="The beneficiaries added to the case whom this referral is for; empty for "
+        "a referral for the report's victim (see facts.victim).",
     )
 
 
@@ -141,7 +160,13 @@ def _inbox_district(agency: Agency, actor: Actor) -> str | None:
 
 
 def _referral(row: dict[str, Any]) -> AgencyReferral:
-    return AgencyReferral.model_validate(row)
+    held: dict[str, dict[str, Any]] = row.pop("beneficiaries", None) or {}
+    for_this = [
+        {"beneficiary_id": beneficiary_id, **beneficiary}
+        for beneficiary_id, beneficiary in sorted(held.items(), key=lambda item: int(item[0]))
+        if row["referral_id"] in beneficiary["referral_ids"]
+    ]
+    return AgencyReferral.model_validate({**row, "beneficiaries": for_this})
 
 
 @router.get(

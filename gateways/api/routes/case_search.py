@@ -51,7 +51,8 @@ class CaseSearch(CommandModel):
     )
     name: ShortText | None = Field(
         default=None,
-        description="Of the victim, the reporter or the reported person; old and new spellings "
+        description="Of the victim, the reporter, the reported person or a beneficiary added "
+        "later; old and new spellings "
         "(Soekarno, Sukarno), titles (Hj., Sdr., Ny.) and bin/binti are folded",
     )
     nik: Annotated[str, StringConstraints(pattern=r"^[0-9]{16}$")] | None = Field(
@@ -114,7 +115,11 @@ class CaseSearch(CommandModel):
 
 
 class FoundPerson(BaseModel):
-    person: Literal["victim", "reporter", "reported_person"]
+    person: str = Field(
+        pattern="^(victim|reporter|reported_person|beneficiary_[0-9]{1,4})$",
+        description="Whom the row is about: the victim, the reporter, the reported person, or "
+        "a beneficiary added later (beneficiary_2, beneficiary_3, ...).",
+    )
     name: str | None
     birth_date: date | None
     village: str | None
