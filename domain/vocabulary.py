@@ -33,6 +33,10 @@ class Role(StrEnum):
     COORDINATOR = "coordinator"
     AUDITOR = "auditor"
     DATA_OFFICER = "data_officer"
+    # The SOPs' approvers (Kasi, Kabid, Ketua Pelaksana Harian): the office's supervisors.
+    SUPERVISOR = "supervisor"
+    # Invites, changes and deactivates the staff of their own office; reads no case.
+    OFFICE_ADMINISTRATOR = "office_administrator"
 
 
 class Channel(StrEnum):

@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from domain.sharing_matrix import SharingMatrix
+from gateways.accounts.postgres import PostgresAccounts
 from gateways.api.app import create_app
 from gateways.api.deps import ChainChecker
 from gateways.api.limits import HttpLimits
@@ -51,6 +53,7 @@ from gateways.tokens import (
     load_private_key,
     load_public_key,
 )
+from services.accounts import Accounts
 from services.cases import Cases
 from services.documents import Documents
 from services.outreach import OutreachRecords
@@ -198,6 +201,7 @@ def message_verifier(settings: Settings) -> MessageVerifier:
 # ---- The key that wraps each case's document key ------------------------------------------
 
 DEVELOPMENT_DOCUMENT_KEY = "document-master-key"
+DEVELOPMENT_ACCOUNT_KEY = "account-key"
 
 
 def _decoded_key(text: str) -> bytes | None:
@@ -208,13 +212,24 @@ def _decoded_key(text: str) -> bytes | None:
     return key if len(key) == KEY_BYTES else None
 
 
-def _development_document_key(data_dir: Path) -> bytes:
-    """A master key kept in the data folder, shared by the processes of `simpul run`."""
-    text = kept_secret(data_dir, DEVELOPMENT_DOCUMENT_KEY, lambda: random_key_text(KEY_BYTES))
+def _aes_key(
+    configured: SecretStr | None, variable: str, development_file: str, settings: Settings
+) -> bytes:
+    """A 32-byte key: configured, or in development one kept in the data folder."""
+    if configured is not None:
+        key = _decoded_key(configured.get_secret_value())
+        if key is None:
+            print(f"{variable} must be 32 bytes, base64url", file=sys.stderr)
+            raise NotConfigured(2)
+        return key
+    if settings.environment == "production":
+        print(f"the API needs {variable} in production", file=sys.stderr)
+        raise NotConfigured(2)
+    text = kept_secret(settings.data_dir, development_file, lambda: random_key_text(KEY_BYTES))
     key = _decoded_key(text)
     if key is None:
         print(
-            f"{data_dir / DEVELOPMENT_DOCUMENT_KEY} does not hold a 32-byte base64url key",
+            f"{settings.data_dir / development_file} does not hold a 32-byte base64url key",
             file=sys.stderr,
         )
         raise NotConfigured(2)
@@ -223,17 +238,12 @@ def _development_document_key(data_dir: Path) -> bytes:
 
 def document_master_key(settings: Settings) -> bytes:
     """The master key of document keys: configured, or in development one in the data folder."""
-    configured = settings.document_master_key
-    if configured is not None:
-        key = _decoded_key(configured.get_secret_value())
-        if key is None:
-            print("SIMPUL_DOCUMENT_MASTER_KEY must be 32 bytes, base64url", file=sys.stderr)
-            raise NotConfigured(2)
-        return key
-    if settings.environment == "production":
-        print("the API needs SIMPUL_DOCUMENT_MASTER_KEY in production", file=sys.stderr)
-        raise NotConfigured(2)
-    return _development_document_key(settings.data_dir)
+    return _aes_key(
+        settings.document_master_key,
+        "SIMPUL_DOCUMENT_MASTER_KEY",
+        DEVELOPMENT_DOCUMENT_KEY,
+        settings,
+    )
 
 
 def document_store(cases: Cases, settings: Settings) -> PostgresDocumentStore:
@@ -427,7 +437,38 @@ def api(
             matrix,
             max_bytes=settings.document_max_bytes,
         ),
+        accounts=accounts(cases, settings),
+        login_tokens=tokens if tokens.can_mint else login_token_service(settings),
     )
+
+
+def account_store(cases: Cases, settings: Settings) -> PostgresAccounts:
+    """The staff directory and credentials beside the event store; tables made if missing."""
+    key = _aes_key(settings.account_key, "SIMPUL_ACCOUNT_KEY", DEVELOPMENT_ACCOUNT_KEY, settings)
+    store = PostgresAccounts(_pool(cases).get_connection, key)
+    store.create_tables()
+    return store
+
+
+def accounts(cases: Cases, settings: Settings) -> Accounts:
+    """Staff administration and login over the case store's database."""
+    store = account_store(cases, settings)
+    return Accounts(
+        cases,
+        store,
+        store,
+        revocation_store(cases),
+        token_lifetime=timedelta(hours=settings.token_max_hours),
+        clock=cases.clock,
+    )
+
+
+def login_token_service(settings: Settings) -> TokenService | None:
+    """The token service a login mints with: where this process is given the private key
+    (SIMPUL_TOKEN_PRIVATE_KEY; in development the kept one), else none and login is 503."""
+    if settings.token_private_key is None and settings.environment == "production":
+        return None
+    return minting_token_service(settings)
 
 
 def same_person(cases: Cases, settings: Settings) -> SamePerson | None:

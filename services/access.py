@@ -21,7 +21,13 @@ from domain.actors import Actor
 from domain.case import Case
 from domain.vocabulary import Agency, Role
 
-CASE_OFFICE_ROLES = frozenset({Role.INTAKE_OFFICER, Role.CASE_WORKER, Role.COORDINATOR})
+CASE_OFFICE_ROLES = frozenset(
+    {Role.INTAKE_OFFICER, Role.CASE_WORKER, Role.COORDINATOR, Role.SUPERVISOR}
+)
+# Who approves where the SOPs name a superior (Kutai Timur's Ketua Pelaksana Harian K-C8,
+# Tanjungpinang's Kabid T3, Purwakarta's Kasi and Kabid): a supervisor, or a coordinator
+# in an office that has no supervisor account.
+APPROVERS = frozenset({Role.COORDINATOR, Role.SUPERVISOR})
 OFFICE_LEADS = frozenset({Role.INTAKE_OFFICER, Role.COORDINATOR})
 # Agencies that serve several districts see their referrals wherever they come from.
 CROSS_DISTRICT_AGENCIES = frozenset({Agency.PROVINCE})
@@ -46,10 +52,7 @@ class Who(Enum):
     )
     RECEIVING_AGENCY = "an officer of the agency the referral was made to, or a coordinator"
     CASE_WORKER_OR_COORDINATOR = "the assigned case worker or a coordinator"
-    # The SOPs' supervisors (Kutai Timur's Ketua Pelaksana Harian K-C8, Tanjungpinang's
-    # Kabid T3, Purwakarta's Kasi and Kabid) are the office's coordinators until accounts
-    # give them a role of their own.
-    SUPERVISOR = "a coordinator of the case's coordinating office (the SOP's supervisor)"
+    SUPERVISOR = "a supervisor or coordinator of the case's coordinating office"
     CASE_TEAM_OR_RECEIVING_AGENCY = (
         "the case team, or an officer of the agency the referral was made to"
     )
@@ -147,7 +150,7 @@ class AccessRules:
             or (office and actor.role == Role.COORDINATOR),
             Who.CASE_WORKER_OR_COORDINATOR: self.is_assigned_case_worker(actor, case)
             or (office and actor.role == Role.COORDINATOR),
-            Who.SUPERVISOR: office and actor.role == Role.COORDINATOR,
+            Who.SUPERVISOR: office and actor.role in APPROVERS,
             Who.CASE_TEAM_OR_RECEIVING_AGENCY: team
             or (
                 actor.role == Role.AGENCY_OFFICER
@@ -226,8 +229,9 @@ def require_may_read_case_file(actor: Actor, case: Case) -> None:
 
 
 def may_report(actor: Actor) -> bool:
-    """L1.1/L1.4: any receiving agency may record a report; auditors and data officers may not."""
-    return actor.role not in (Role.AUDITOR, Role.DATA_OFFICER)
+    """L1.1/L1.4: any receiving agency may record a report; auditors, data officers and
+    office administrators may not."""
+    return actor.role not in (Role.AUDITOR, Role.DATA_OFFICER, Role.OFFICE_ADMINISTRATOR)
 
 
 def _refuse_auditors(actor: Actor) -> None:
@@ -238,4 +242,9 @@ def _refuse_auditors(actor: Actor) -> None:
 def require_may_report(actor: Actor) -> None:
     _refuse_auditors(actor)
     if not may_report(actor):
-        raise AccessDenied("not_permitted", "data officers cannot record reports")
+        raise AccessDenied("not_permitted", f"a {actor.role.value} cannot record reports")
+
+
+def may_administer_staff(actor: Actor, district: str) -> bool:
+    """An office administrator administers the staff of their own district's offices."""
+    return actor.role == Role.OFFICE_ADMINISTRATOR and actor.district == district

@@ -235,6 +235,11 @@ class Settings(BaseSettings):
         description="The key (32 bytes, base64url) that wraps each case's document key; only "
         "API processes get it. Unset in development: one is kept in data_dir.",
     )
+    account_key: SecretStr | None = Field(
+        default=None,
+        description="The key (32 bytes, base64url) that encrypts each account's second-factor "
+        "key; only API processes get it. Unset in development: one is kept in data_dir.",
+    )
     document_max_bytes: int = Field(
         default=20 * 1_048_576,
         ge=1024,

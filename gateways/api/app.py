@@ -23,6 +23,7 @@ from gateways.api.limits import (
     too_many_requests,
 )
 from gateways.api.openapi import install_contract
+from gateways.api.routes import accounts as account_routes
 from gateways.api.routes import agencies as agency_routes
 from gateways.api.routes import audit, case_steps, service
 from gateways.api.routes import case_search as case_search_routes
@@ -37,6 +38,7 @@ from gateways.kafka.signing import MessageVerifier
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import TokenService
+from services.accounts import Accounts
 from services.case_search import SearchKeys
 from services.cases import Cases
 from services.documents import Documents
@@ -74,6 +76,8 @@ def create_app(
     same_person: SamePerson | None = None,
     search_keys: SearchKeys | None = None,
     documents: Documents | None = None,
+    accounts: Accounts | None = None,
+    login_tokens: TokenService | None = None,
 ) -> FastAPI:
     """The app; read models left out (an in-memory store has none) answer 503.
 
@@ -103,6 +107,9 @@ def create_app(
     # The office's search (routes/case_search.py): without its key it answers 503.
     app.state.search_keys = search_keys
     app.state.documents = documents
+    # Accounts and login (routes/accounts.py): login needs a token service that mints.
+    app.state.accounts = accounts
+    app.state.login_tokens = login_tokens
     problems.install(app)
 
     def _too_many_requests(_: Request, error: Exception) -> JSONResponse:
@@ -134,6 +141,7 @@ def create_app(
     api.include_router(same_person_routes.router)
     api.include_router(document_routes.router)
     api.include_router(letter_routes.router)
+    api.include_router(account_routes.router)
     app.include_router(api)
     app.include_router(service.health)
     # With the deployment's public keys, so agencies can verify what they receive.

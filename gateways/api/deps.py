@@ -18,12 +18,14 @@ from gateways.eventstore.verify import CaseVerification
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import InvalidToken, TokenService
+from services.access import AccessDenied
 from services.access_log import (
     MAX_PURPOSE_LENGTH,
     MAX_REQUEST_ID_LENGTH,
     AccessNotRecorded,
     CaseRead,
 )
+from services.accounts import Accounts
 from services.case_commands import SINGLE_LINE
 from services.cases import Cases
 from services.outreach import OutreachRecords
@@ -99,6 +101,15 @@ def current_actor(
     except InvalidToken as error:
         _record_failed_authentication(request, cases, error.reason)
         raise HTTPException(401, str(error), headers=challenge) from None
+    accounts: Accounts | None = request.app.state.accounts
+    if accounts is not None:
+        try:
+            accounts.require_active(actor)
+        except AccessDenied:
+            _record_failed_authentication(request, cases, "account_inactive")
+            raise HTTPException(
+                401, "the token's account is deactivated or has changed", headers=challenge
+            ) from None
     # The problem handlers attribute a refusal (403, 404) to the caller from here.
     request.state.actor = actor
     return actor

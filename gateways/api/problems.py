@@ -39,6 +39,7 @@ from gateways.api.views import view_of
 from projections.case_file import NothingRecordedThen
 from services.access import AccessDenied
 from services.access_log import MAX_REQUEST_ID_LENGTH, AccessNotRecorded, Outcome, Refusal
+from services.accounts import EmailTaken, LoginRefused, StaffNotFound
 from services.cases import CaseNotFound, IdempotencyKeyReused, VersionConflict
 from services.documents import DocumentNotFound
 from services.outreach import OutreachChanged, OutreachNotFound
@@ -349,6 +350,48 @@ def _access_denied(request: Request, error: AccessDenied) -> JSONResponse:
     return problem_response(403, "forbidden", "Forbidden", error.message, rule=error.rule)
 
 
+def _login_refused(_: Request, error: LoginRefused) -> JSONResponse:
+    if error.retry_after is not None:
+        return problem_response(
+            429,
+            "too-many-requests",
+            "Too many failed logins",
+            "the account waits before it may log in again",
+            rule=error.reason,
+            headers={"Retry-After": str(error.retry_after)},
+        )
+    return problem_response(
+        401,
+        "unauthorized",
+        "Login refused",
+        LOGIN_REFUSALS.get(error.reason, "the login was refused"),
+        rule=error.reason,
+    )
+
+
+LOGIN_REFUSALS = {
+    "bad_credentials": "the e-mail address or the password is not right",
+    "second_factor_required": "this account needs the one-time code of its authenticator app",
+    "bad_second_factor": "the one-time code is not right, or was used already",
+    "second_factor_enrolment_required": "this account needs a second factor: ask the office "
+    "administrator for a new invitation",
+}
+
+
+def _email_taken(_: Request, __: EmailTaken) -> JSONResponse:
+    return problem_response(
+        409,
+        "rule-violated",
+        "Not allowed now",
+        "another account already has this e-mail address",
+        rule="email_taken",
+    )
+
+
+def _staff_not_found(_: Request, error: StaffNotFound) -> JSONResponse:
+    return problem_response(404, "not-found", "Not found", str(error))
+
+
 def _version_conflict(_: Request, error: VersionConflict) -> JSONResponse:
     return problem_response(
         409,
@@ -480,6 +523,9 @@ def install(app: FastAPI) -> None:
         DocumentNotFound: _document_not_found,
         NothingRecordedThen: _nothing_recorded_then,
         AccessDenied: _access_denied,
+        LoginRefused: _login_refused,
+        EmailTaken: _email_taken,
+        StaffNotFound: _staff_not_found,
         VersionConflict: _version_conflict,
         OutreachChanged: _outreach_changed,
         IdempotencyKeyReused: _idempotency_reused,

@@ -4,6 +4,7 @@
 - projections: `relay`, `project`, `projections rebuild|verify`, `replay`
 - audit: `audit verify`
 - database: `db setup`
+- staff: `staff first-administrator`
 - demo: `demo`
 
 Benchmarks are not part of it: they live in benchmarks/, outside the package
@@ -16,14 +17,14 @@ import signal
 from collections.abc import Sequence
 from types import FrameType
 
-from gateways.cli import audit, database, demo, projections, service
+from gateways.cli import audit, database, demo, projections, service, staff
 from gateways.cli.commands import Commands
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="simpul", description=__doc__)
     commands = Commands(top.add_subparsers(dest="command", required=True))
-    for module in (service, demo, projections, audit, database):
+    for module in (service, demo, projections, audit, database, staff):
         module.add_commands(commands)
     return top
 

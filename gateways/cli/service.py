@@ -16,6 +16,7 @@ from domain.vocabulary import Agency, Role
 from gateways import runtime
 from gateways.api.server import server_config
 from gateways.cli.commands import Commands
+from gateways.cli.staff import ensure_development_administrator
 from gateways.tokens import InvalidToken, TokenLifetimeTooLong
 from services.settings import Settings
 
@@ -103,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
             "--role coordinator --agency uptd_ppa)"
         )
         print(f'  curl -s -H "Authorization: Bearer $TOKEN" {api_url}/api/v1/me')
-        print("Walk one case through all six SOP stages:  .venv/bin/simpul demo\n", flush=True)
+        print("Walk one case through all six SOP stages:  .venv/bin/simpul demo")
+        first = ensure_development_administrator(
+            runtime.accounts(cases, settings), settings.default_district, api_url
+        )
+        print(f"\n{first}\n", flush=True)
         app = runtime.api(
             cases,
             tokens,

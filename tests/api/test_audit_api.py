@@ -27,6 +27,8 @@ READS_NO_CASE_DATA = {
     "/docs/oauth2-redirect",
     "/api/v1/me",
     "/api/v1/profiles/{district}",
+    # The office's staff directory: people who work in Simpul, not case data.
+    "/api/v1/staff",
     "/asyncapi.json",
     "/healthz",
     "/readyz",
