@@ -466,7 +466,10 @@ def accounts(cases: Cases, settings: Settings) -> Accounts:
 def login_token_service(settings: Settings) -> TokenService | None:
     """The token service a login mints with: where this process is given the private key
     (SIMPUL_TOKEN_PRIVATE_KEY; in development the kept one), else none and login is 503."""
-    if settings.token_private_key is None and settings.environment == "production":
+    if settings.token_private_key is None and (
+        settings.environment == "production" or settings.token_public_key is not None
+    ):
+        # A configured public key without its private key: this process verifies only.
         return None
     return minting_token_service(settings)
 

@@ -40,14 +40,15 @@ def test_the_readme_examples_work_as_written(service_env: dict[str, str], tmp_pa
     blocks = runnable_blocks()
     assert len(blocks) >= 8, "the README lost its examples"
     api_port = free_port()
-    # `simpul run` (the API) gets the public key alone; the README's shell, where
-    # `simpul token` mints, gets the private key too.
+    # `simpul run` (the API, which serves the README's login) and the README's shell,
+    # where `simpul token` mints, both get the key pair.
     env = {
         **service_env,
         "SIMPUL_API_PORT": str(api_port),
         "SIMPUL_TOKEN_PUBLIC_KEY": public_key_pem(SIGNING_KEY.public_key()),
+        "SIMPUL_TOKEN_PRIVATE_KEY": private_key_pem(SIGNING_KEY),
     }
-    shell_env = {**env, "SIMPUL_TOKEN_PRIVATE_KEY": private_key_pem(SIGNING_KEY)}
+    shell_env = env
     script = "set -euo pipefail\n" + "\n".join(
         adapted(block, api_port, env["SIMPUL_PROJECTION_METRICS_PORT"]) for block in blocks
     )
