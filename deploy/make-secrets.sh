@@ -63,11 +63,12 @@ verify_key=$(openssl pkey -inform DER -in signing.der -pubout -outform DER | tai
 rm signing.der
 key_id="relay-$(date -u +%Y%m)"
 
-# The token key pair: the API gets the public key; the private key stays here (0600), with
-# the operators who mint tokens, and goes into no container.
+# The token key pair: the API gets both, because it serves the login that issues tokens;
+# a copy of the private key stays here (0600) for operators' `simpul token`.
 openssl genpkey -algorithm ed25519 -out token-private.pem
 chmod 0600 token-private.pem
 token_public_key=$(openssl pkey -in token-private.pem -pubout | awk '{printf "%s\\n", $0}')
+token_private_key=$(awk '{printf "%s\\n", $0}' token-private.pem)
 
 {
   echo "# Made by deploy/make-secrets.sh on $(date -u +%Y-%m-%d). Secret: keep off git."
@@ -77,6 +78,9 @@ token_public_key=$(openssl pkey -in token-private.pem -pubout | awk '{printf "%s
   echo "SIMPUL_POSTGRES_PASSWORD=$(password)"
   echo "SIMPUL_DB_SERVICE_PASSWORD=$(password)"
   echo "SIMPUL_TOKEN_PUBLIC_KEY='$token_public_key'"
+  echo "SIMPUL_TOKEN_PRIVATE_KEY='$token_private_key'"
+  # Encrypts each account's second-factor key: the API's alone.
+  echo "SIMPUL_ACCOUNT_KEY=$(openssl rand 32 | b64url)"
   # The key of the same-person fingerprints: the API's alone, the same for every district.
   echo "SIMPUL_PERSON_MATCH_KEY=$(openssl rand 32 | b64url)"
   echo "SIMPUL_SEARCH_KEY=$(openssl rand 32 | b64url)"

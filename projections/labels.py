@@ -57,6 +57,8 @@ ROLE: dict[str, Words] = {
     Role.COORDINATOR: ("koordinator", "coordinator"),
     Role.AUDITOR: ("auditor", "auditor"),
     Role.DATA_OFFICER: ("petugas data", "data officer"),
+    Role.SUPERVISOR: ("atasan (Kasi/Kabid/Ketua Pelaksana Harian)", "supervisor"),
+    Role.OFFICE_ADMINISTRATOR: ("administrator kantor", "office administrator"),
 }
 
 CHANNEL: dict[str, Words] = {

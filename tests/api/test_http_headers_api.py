@@ -133,6 +133,7 @@ def test_production_serves_no_interactive_documentation(pg_cases: Cases, tokens)
         kafka_bootstrap_servers="kafka:9093",
         kafka_security_protocol="SASL_SSL",
         document_master_key="A" * 43,
+        account_key="B" * 43,
         _env_file=None,
     )
     with TestClient(api(pg_cases, tokens, settings=production)) as client:

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateways import runtime
 from gateways.cli import parser
 from gateways.kafka.signing import MessageSigner, MessageVerifier
-from gateways.tokens import load_private_key, load_public_key, public_key_pem
+from gateways.tokens import load_private_key, load_public_key, private_key_pem, public_key_pem
 from services.settings import Settings
 from services.sharing import load_matrix
 
@@ -38,6 +38,7 @@ KAFKA_PASSWORD, SIGNING_KEY = "SIMPUL_KAFKA_SASL_PASSWORD", "SIMPUL_MESSAGE_SIGN
 MATCH_KEY = "SIMPUL_PERSON_MATCH_KEY"
 SEARCH_KEY = "SIMPUL_SEARCH_KEY"
 DOCUMENT_KEY = "SIMPUL_DOCUMENT_MASTER_KEY"
+ACCOUNT_KEY, LOGIN_KEY = "SIMPUL_ACCOUNT_KEY", "SIMPUL_TOKEN_PRIVATE_KEY"
 SECRET_SETTINGS = {
     DATABASE,
     TOKEN,
@@ -46,10 +47,12 @@ SECRET_SETTINGS = {
     MATCH_KEY,
     SEARCH_KEY,
     DOCUMENT_KEY,
+    ACCOUNT_KEY,
+    LOGIN_KEY,
 }
 NEEDS = {
     "db-setup": {DATABASE},
-    "api": {DATABASE, TOKEN, MATCH_KEY, SEARCH_KEY, DOCUMENT_KEY},
+    "api": {DATABASE, TOKEN, MATCH_KEY, SEARCH_KEY, DOCUMENT_KEY, ACCOUNT_KEY, LOGIN_KEY},
     "relay": {DATABASE, KAFKA_PASSWORD, SIGNING_KEY},
     "coordinator": {DATABASE, SEARCH_KEY},
     **{f"projector-{agency}": {DATABASE, KAFKA_PASSWORD} for agency in AGENCIES},
@@ -482,16 +485,19 @@ def test_metrics_are_admitted_only_from_the_monitoring_namespace():
                 assert sources == {"monitoring"}, policy["metadata"]["name"]
 
 
+PLACEHOLDER_TOKEN_KEY = Ed25519PrivateKey.generate()
 SECRET_PLACEHOLDERS = {
     "database-url": "postgresql://simpul_service:secret@postgres:5432/simpul",
     "owner-database-url": "postgresql://simpul_owner:secret@postgres:5432/simpul",
-    "token-public-key": public_key_pem(Ed25519PrivateKey.generate().public_key()),
+    "token-public-key": public_key_pem(PLACEHOLDER_TOKEN_KEY.public_key()),
     "kafka-password": "p" * 40,
     "message-signing-key-id": "relay-202612",
     "message-signing-key": MessageSigner.generate("x").private_key_text(),
     "person-match-key": "m" * 43,
     "search-key": "A" * 43,
     "document-master-key": "d" * 43,
+    "token-private-key": private_key_pem(PLACEHOLDER_TOKEN_KEY),
+    "account-key": "k" * 43,
 }
 
 
@@ -546,17 +552,20 @@ def test_the_image_runs_simpul():
 # ---- Tokens and database roles, in both deployments -----------------------------------------
 
 
-def test_only_the_api_holds_a_token_key_and_only_the_public_one(made_secrets: Path):
+def test_only_the_api_holds_the_token_keys_which_its_login_mints_with(made_secrets: Path):
     for deployment in (kubernetes_workloads(), compose_workloads(made_secrets)):
         token_keys = {
             process: {name for name in environment if name.startswith("SIMPUL_TOKEN_")}
             for process, environment in deployment.items()
         }
 
-        assert token_keys.pop("api") == {"SIMPUL_TOKEN_PUBLIC_KEY"}
+        assert token_keys.pop("api") == {"SIMPUL_TOKEN_PUBLIC_KEY", "SIMPUL_TOKEN_PRIVATE_KEY"}
         assert all(keys == set() for keys in token_keys.values())
-        # The API builds its verifier from exactly that, and can mint nothing with it.
-        assert not runtime.token_service(settings_of(deployment["api"])).can_mint
+        # Requests are verified with the public key; only the login mints, with the pair.
+        api = settings_of(deployment["api"])
+        assert not runtime.token_service(api).can_mint
+        login = runtime.login_token_service(api)
+        assert login is not None and login.can_mint
 
 
 def test_every_process_connects_as_the_service_role_and_only_set_up_as_the_owner(
