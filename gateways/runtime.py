@@ -51,6 +51,7 @@ from gateways.tokens import (
     load_private_key,
     load_public_key,
 )
+from gateways.web.sessions import Lifetimes, SessionStore
 from services.cases import Cases
 from services.documents import Documents
 from services.outreach import OutreachRecords
@@ -305,6 +306,23 @@ def minting_token_service(settings: Settings) -> TokenService:
         return TokenService(public_key, signing_key=private_key, **_token_options(settings))
     except UnusableKey as error:
         raise _unusable(error) from None
+
+
+def web_sessions(settings: Settings, cases: Cases) -> SessionStore:
+    """Browser sessions beside the event store, revoked with the user's tokens."""
+    store = SessionStore(
+        _pool(cases).get_connection,
+        CachedRevocations(
+            revocation_store(cases),
+            timedelta(seconds=settings.token_revocation_refresh_seconds),
+        ),
+        Lifetimes(
+            idle=timedelta(minutes=settings.web_session_idle_minutes),
+            absolute=timedelta(hours=settings.web_session_absolute_hours),
+        ),
+    )
+    store.create_table()
+    return store
 
 
 def revocation_store(cases: Cases) -> PostgresRevocations:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from psycopg.rows import tuple_row
+
 from domain.actors import Actor
 from gateways.tokens import Revocations, TokenClaims
 
@@ -98,11 +100,16 @@ class SessionStore:
             return None
         digest = _digest(session_id)
         with self.connect() as conn:
-            row = conn.execute(
-                f"SELECT user_id, role, agency, district, csrf_token, opened_at, last_seen"
-                f" FROM {TABLE} WHERE id_digest = %s",
-                (digest,),
-            ).fetchone()
+            # Tuples whatever row factory the pool's connections were given.
+            row = (
+                conn.cursor(row_factory=tuple_row)
+                .execute(
+                    f"SELECT user_id, role, agency, district, csrf_token, opened_at, last_seen"
+                    f" FROM {TABLE} WHERE id_digest = %s",
+                    (digest,),
+                )
+                .fetchone()
+            )
             if row is None:
                 return None
             user_id, role, agency, district, csrf_token, opened_at, last_seen = row

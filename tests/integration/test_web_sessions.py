@@ -1,5 +1,6 @@
 """Browser sessions in the real PostgreSQL: timeouts, fixation, logout, revocation, CSRF."""
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -7,8 +8,11 @@ import psycopg
 import pytest
 
 from domain.actors import Actor
+from gateways.runtime import revocation_store, web_sessions
 from gateways.tokens import CachedRevocations, RevocationSet
 from gateways.web.sessions import Lifetimes, SessionStore
+from services.cases import Cases
+from services.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -99,3 +103,14 @@ def test_the_table_keeps_only_a_digest_of_the_id(store: SessionStore, database_u
     with psycopg.connect(database_url) as conn:
         stored = conn.execute("SELECT id_digest FROM web_sessions").fetchall()
     assert stored and all(opened.session_id not in row[0] for row in stored)
+
+
+def test_the_deployment_keeps_sessions_beside_the_event_store_and_revokes_them(
+    pg_cases: Cases, test_settings: Settings
+) -> None:
+    sessions = web_sessions(test_settings, pg_cases)
+    opened = sessions.open(WORKER, now=datetime.now(UTC))
+    assert sessions.resume(opened.session_id, now=datetime.now(UTC)) is not None
+    revocation_store(pg_cases).revoke_user(WORKER.user_id, timedelta(hours=12))
+    time.sleep(test_settings.token_revocation_refresh_seconds + 0.5)
+    assert sessions.resume(opened.session_id, now=datetime.now(UTC)) is None
