@@ -445,6 +445,7 @@ def api(
             matrix,
             max_bytes=settings.document_max_bytes,
         ),
+        web_sessions=web_sessions(settings, cases),
     )
 
 

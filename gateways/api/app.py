@@ -37,6 +37,8 @@ from gateways.kafka.signing import MessageVerifier
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import TokenService
+from gateways.web import pages
+from gateways.web.sessions import SessionStore
 from services.case_search import SearchKeys
 from services.cases import Cases
 from services.documents import Documents
@@ -74,12 +76,14 @@ def create_app(
     same_person: SamePerson | None = None,
     search_keys: SearchKeys | None = None,
     documents: Documents | None = None,
+    web_sessions: SessionStore | None = None,
 ) -> FastAPI:
     """The app; read models left out (an in-memory store has none) answer 503.
 
     ``limits`` (body size and time, rates, lockout) come from the settings through the
     composition root; without them nothing is limited. ``docs`` serves the interactive
-    documentation (self-hosted); the OpenAPI document is always served.
+    documentation (self-hosted); the OpenAPI document is always served. With
+    ``web_sessions`` the pages (gateways/web/) are served beside the API.
     """
     app = FastAPI(
         title="Simpul",
@@ -136,6 +140,10 @@ def create_app(
     api.include_router(letter_routes.router)
     app.include_router(api)
     app.include_router(service.health)
+    if web_sessions is not None:
+        app.state.web_sessions = web_sessions
+        app.add_exception_handler(pages.NoSession, pages.no_session)
+        app.include_router(pages.router)
     # With the deployment's public keys, so agencies can verify what they receive.
     asyncapi = asyncapi_document(matrix=sharing, profiles=cases.profiles, verifier=message_verifier)
 
