@@ -53,6 +53,7 @@ from gateways.tokens import (
     load_private_key,
     load_public_key,
 )
+from gateways.web.sessions import Lifetimes, SessionStore
 from services.accounts import Accounts
 from services.cases import Cases
 from services.documents import Documents
@@ -317,6 +318,23 @@ def minting_token_service(settings: Settings) -> TokenService:
         raise _unusable(error) from None
 
 
+def web_sessions(settings: Settings, cases: Cases) -> SessionStore:
+    """Browser sessions beside the event store, revoked with the user's tokens."""
+    store = SessionStore(
+        _pool(cases).get_connection,
+        CachedRevocations(
+            revocation_store(cases),
+            timedelta(seconds=settings.token_revocation_refresh_seconds),
+        ),
+        Lifetimes(
+            idle=timedelta(minutes=settings.web_session_idle_minutes),
+            absolute=timedelta(hours=settings.web_session_absolute_hours),
+        ),
+    )
+    store.create_table()
+    return store
+
+
 def revocation_store(cases: Cases) -> PostgresRevocations:
     """The revoked tokens, beside the event store."""
     store: PostgresRevocations | None = getattr(cases.recorder, "revocations", None)
@@ -439,6 +457,7 @@ def api(
         ),
         accounts=accounts(cases, settings),
         login_tokens=tokens if tokens.can_mint else login_token_service(settings),
+        web_sessions=web_sessions(settings, cases),
     )
 
 

@@ -144,6 +144,18 @@ class Settings(BaseSettings):
         description="How often each API process reloads revoked tokens: a revocation is "
         "honoured within this time.",
     )
+    web_session_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=24 * 60,
+        description="A browser session unused this long ends (gateways/web/sessions.py).",
+    )
+    web_session_absolute_hours: int = Field(
+        default=12,
+        ge=1,
+        le=7 * 24,
+        description="A browser session ends this long after its login, however busy.",
+    )
 
     # Keyed fingerprints of the persons cases name (services/person_fingerprints.py): only
     # the API process, which computes them, gets the key.

@@ -38,6 +38,8 @@ from gateways.kafka.signing import MessageVerifier
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import TokenService
+from gateways.web import login, pages
+from gateways.web.sessions import SessionStore
 from services.accounts import Accounts
 from services.case_search import SearchKeys
 from services.cases import Cases
@@ -78,12 +80,14 @@ def create_app(
     documents: Documents | None = None,
     accounts: Accounts | None = None,
     login_tokens: TokenService | None = None,
+    web_sessions: SessionStore | None = None,
 ) -> FastAPI:
     """The app; read models left out (an in-memory store has none) answer 503.
 
     ``limits`` (body size and time, rates, lockout) come from the settings through the
     composition root; without them nothing is limited. ``docs`` serves the interactive
-    documentation (self-hosted); the OpenAPI document is always served.
+    documentation (self-hosted); the OpenAPI document is always served. With
+    ``web_sessions`` the pages (gateways/web/) are served beside the API.
     """
     app = FastAPI(
         title="Simpul",
@@ -144,6 +148,11 @@ def create_app(
     api.include_router(account_routes.router)
     app.include_router(api)
     app.include_router(service.health)
+    if web_sessions is not None:
+        app.state.web_sessions = web_sessions
+        app.add_exception_handler(pages.NoSession, pages.no_session)
+        app.include_router(pages.router)
+        app.include_router(login.router)
     # With the deployment's public keys, so agencies can verify what they receive.
     asyncapi = asyncapi_document(matrix=sharing, profiles=cases.profiles, verifier=message_verifier)
 

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         stack.append(cases.close)
         tokens = runtime.token_service(settings, cases)
         # The log shows how to mint a token, never a token: logs are kept and shared.
-        print(f"\nSimpul is running at {api_url}  (API docs: {api_url}/api/v1/docs)")
+        print(f"\nSimpul is running: open {api_url}/ to log in  (API docs: {api_url}/api/v1/docs)")
         print(f"Mint a coordinator token to try (at most {settings.token_max_hours} h), in a")
         print("second terminal at the repository's root:")
         print(

@@ -1,0 +1,125 @@
+"""The login page, the home page at "/" and logout: a browser session from an account.
+
+The form posts the e-mail address, the password and the one-time code to the same
+Accounts.login as POST /api/v1/login; a success opens a new session (a new id, so an id
+planted before the login is worth nothing) and a failure shows the form again with the
+rule, never the address typed. Before any session exists a form cannot carry a session's
+CSRF token, so the login form carries a token that must equal a cookie set with it (a
+double-submit cookie): another site can neither read the cookie nor set it for this host.
+"""
+
+import hmac
+import secrets
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from gateways.web.cookies import CSRF_FIELD, cleared_cookie, form_is_ours, session_cookie
+from gateways.web.i18n import TRANSLATIONS
+from gateways.web.pages import _language, page
+from gateways.web.sessions import COOKIE_NAME, BrowserSession, SessionStore
+from services.accounts import Accounts, LoginRefused
+from services.cases import utc_now
+
+LOGIN_COOKIE = "__Host-simpul-login"
+MAX_FORM_BYTES = 4096
+REFUSALS = {
+    "bad_credentials": "The e-mail address or the password is not right.",
+    "second_factor_required": "Enter the 6-digit code of your authenticator app.",
+    "bad_second_factor": "The code is not right, or it was used already.",
+    "second_factor_enrolment_required": "Your account needs a second factor: ask your office "
+    "administrator for a new invitation.",
+    "locked_out": "Too many failed attempts: wait a moment and try again.",
+    "login_form_expired": "The form expired: please try again.",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+def _session(request: Request) -> BrowserSession | None:
+    store: SessionStore = request.app.state.web_sessions
+    return store.resume(request.cookies.get(COOKIE_NAME), now=utc_now())
+
+
+SessionOrNone = Annotated[BrowserSession | None, Depends(_session)]
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body())[:MAX_FORM_BYTES]
+    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in fields.items() if values}
+
+
+def _login_form(request: Request, *, status: int = 200, refusal: str | None = None) -> Response:
+    token = secrets.token_urlsafe(32)
+    message = TRANSLATIONS[_language(request)].gettext(REFUSALS[refusal]) if refusal else None
+    response = page(
+        request, "login.html", status=status, title="Log in", token=token, refusal=message
+    )
+    response.headers.append(
+        "Set-Cookie", f"{LOGIN_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict"
+    )
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionOrNone) -> Response:
+    """Who is logged in, with logout; the login form for everyone else."""
+    if session is None:
+        return _login_form(request)
+    return page(request, "home.html", title="Home", actor=session.actor, csrf=session.csrf_token)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    return _login_form(request)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def log_in(request: Request) -> Response:
+    form = await _form(request)
+    cookie = request.cookies.get(LOGIN_COOKIE, "")
+    sent = form.get(CSRF_FIELD, "")
+    if not cookie or not hmac.compare_digest(cookie, sent):
+        return _login_form(request, status=403, refusal="login_form_expired")
+    accounts: Accounts | None = request.app.state.accounts
+    if accounts is None:
+        return _login_form(request, status=503, refusal="bad_credentials")
+    try:
+        actor = accounts.login(
+            form.get("email", ""), form.get("password", ""), form.get("one_time_code") or None
+        )
+    except LoginRefused as refused:
+        status = 429 if refused.retry_after is not None else 401
+        return _login_form(request, status=status, refusal=refused.reason)
+    store: SessionStore = request.app.state.web_sessions
+    session = store.open(actor, now=utc_now(), replacing=request.cookies.get(COOKIE_NAME))
+    response = RedirectResponse("/", status_code=303)
+    response.headers.append(
+        "Set-Cookie", session_cookie(session, absolute=store.lifetimes.absolute)
+    )
+    response.headers.append("Set-Cookie", f"{LOGIN_COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly")
+    return response
+
+
+@router.post("/logout")
+async def log_out(request: Request, session: SessionOrNone) -> Response:
+    form = await _form(request)
+    if not form_is_ours(session, form):
+        return page(
+            request,
+            "refused.html",
+            status=403,
+            title="Not allowed",
+            message=TRANSLATIONS[_language(request)].gettext(
+                "The form did not come from this page (rule csrf_token)."
+            ),
+        )
+    store: SessionStore = request.app.state.web_sessions
+    if session is not None:
+        store.close(session.session_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.headers.append("Set-Cookie", cleared_cookie())
+    return response
