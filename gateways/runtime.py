@@ -470,8 +470,10 @@ def account_store(cases: Cases, settings: Settings) -> PostgresAccounts:
 
 
 def accounts(cases: Cases, settings: Settings) -> Accounts:
-    """Staff administration and login over the case store's database."""
+    """Staff administration and login over the case store's database; the case service
+    checks named colleagues (the assigned case worker) against its directory."""
     store = account_store(cases, settings)
+    cases.staff = store
     return Accounts(
         cases,
         store,

@@ -15,7 +15,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 from uuid import UUID, uuid5
 
 from pydantic import (
@@ -38,6 +38,7 @@ from domain.case import Case
 from domain.errors import InvalidValue
 from domain.time_standards import TimeStandardProfile
 from services.access import Who
+from services.accounts import StaffRecord
 
 # ---- What the API accepts as text, days and moments ----------------------------------------
 #
@@ -327,6 +328,10 @@ class Step:
     who: Who
 
 
+class StaffLookup(Protocol):
+    def member(self, user_id: str) -> StaffRecord | None: ...
+
+
 @dataclass(frozen=True)
 class CommandContext:
     """What a command may consult besides the case: who issues it, when, and the district's SOP."""
@@ -337,6 +342,8 @@ class CommandContext:
     # The agencies a referral or hand-over of this case can reach: those with an inbox
     # (the rows of the data-sharing matrix) and the case's coordinating office.
     receiving_agencies: frozenset[str]
+    # The staff directory, where accounts are kept: who a named colleague is now.
+    staff: StaffLookup | None = None
 
 
 class CaseCommand(CommandModel, ABC):
@@ -585,6 +592,18 @@ class AssignCaseWorker(CaseCommand):
     assignment_letter_ref: Reference = ""
 
     def apply(self, case: Case, context: CommandContext) -> None:
+        member = context.staff.member(self.case_worker_id) if context.staff else None
+        # An account must be an active case worker of the case's office; an id outside the
+        # directory is a development identity (`simpul token`), as for callers.
+        if member is not None and not (
+            member.active
+            and member.role == vocab.Role.CASE_WORKER
+            and member.district == case.district
+            and member.agency == context.profile.coordinating_agency
+        ):
+            raise InvalidValue(
+                "case_worker_id", "is not an active case worker of the case's office"
+            )
         case.assign_case_worker(
             case_worker_id=self.case_worker_id, assignment_letter_ref=self.assignment_letter_ref
         )

@@ -40,7 +40,7 @@ from services.access_log import (
     FailedAuthentication,
     Refusal,
 )
-from services.case_commands import CaseCommand, CommandContext, ReportCase
+from services.case_commands import CaseCommand, CommandContext, ReportCase, StaffLookup
 from services.case_search import SearchKeys, SearchTerms, search_record
 from services.profiles import ProfileBook, UnknownDistrict, load_profiles
 from services.sharing import load_matrix
@@ -159,6 +159,8 @@ class Cases(Application[UUID]):
             load_matrix().agencies if agencies_with_inbox is None else agencies_with_inbox
         )
         self.clock = clock
+        # The staff directory (services/accounts.py), where the deployment keeps accounts.
+        self.staff: StaffLookup | None = None
 
     # ---- Reading ---------------------------------------------------------------
 
@@ -379,7 +381,9 @@ class Cases(Application[UUID]):
             try:
                 if command.process is not None:
                     profile.require_runs(command.process, step=command.step.sop_step)
-                context = CommandContext(actor, now, profile, self.receiving_agencies(case))
+                context = CommandContext(
+                    actor, now, profile, self.receiving_agencies(case), staff=self.staff
+                )
                 with acting_as(actor, now):
                     command.apply(case, context)
                 self._require_documents(case, profile)

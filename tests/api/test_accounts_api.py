@@ -15,7 +15,7 @@ from services.accounts import Accounts
 from services.cases import Cases
 from services.second_factor import code_at, step_at
 from services.settings import Settings
-from tests.support.lifecycle import Headers
+from tests.support.lifecycle import Headers, a_report_body
 
 PASSWORD = "Gunung Bromo pagi hari"
 
@@ -279,3 +279,46 @@ def test_the_directory_keeps_no_password_and_no_second_factor_key_in_clear(
 
     assert PASSWORD not in stored and secret not in stored and "$argon2id$" in stored
     assert PASSWORD not in events and secret not in events
+
+
+def _classified_case(client: TestClient, auth: Headers) -> str:
+    case_id: str = client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
+    ).json()["case_id"]
+    classified = client.post(
+        f"/api/v1/cases/{case_id}/classification",
+        json={
+            "case_type": "KTA",
+            "risk_level": "high",
+            "jurisdiction": "district",
+            "emergency": False,
+        },
+        headers=auth("intake_officer"),
+    )
+    assert classified.status_code == 200, classified.text
+    return case_id
+
+
+def test_the_assigned_case_worker_must_be_an_active_case_worker_of_the_office(
+    client: TestClient, admin: dict[str, Any], auth: Headers
+):
+    _, worker = invite(client, admin)
+    _, intake = invite(client, admin, role="intake_officer")
+    _, gone = invite(client, admin)
+    client.post(f"/api/v1/staff/{gone['user_id']}/deactivation", json={}, headers=admin["headers"])
+    case_id = _classified_case(client, auth)
+
+    def assign(user_id: str) -> Any:
+        return client.post(
+            f"/api/v1/cases/{case_id}/case-worker",
+            json={"case_worker_id": user_id},
+            headers=auth("coordinator"),
+        )
+
+    not_a_worker, deactivated = assign(intake["user_id"]), assign(gone["user_id"])
+    assigned = assign(worker["user_id"])
+
+    for refused in (not_a_worker, deactivated):
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "body.case_worker_id"
+    assert assigned.status_code == 200, assigned.text
