@@ -33,6 +33,9 @@ READS_NO_CASE_DATA = {
     "/healthz",
     "/readyz",
     "/static/simpul.css",
+    # The login form, and the home page naming only the logged-in user's role.
+    "/",
+    "/login",
 }
 # Pages read with a browser session, not a bearer token: their access-log rows are checked
 # in tests/api/test_web_case_file.py.
