@@ -38,7 +38,7 @@ from gateways.kafka.signing import MessageVerifier
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import TokenService
-from gateways.web import login, pages
+from gateways.web import case_file_page, login, office_pages, pages, steps
 from gateways.web.sessions import SessionStore
 from services.accounts import Accounts
 from services.case_search import SearchKeys
@@ -152,6 +152,9 @@ def create_app(
         app.state.web_sessions = web_sessions
         app.add_exception_handler(pages.NoSession, pages.no_session)
         app.include_router(pages.router)
+        app.include_router(case_file_page.router)
+        app.include_router(steps.router)
+        app.include_router(office_pages.router)
         app.include_router(login.router)
     # With the deployment's public keys, so agencies can verify what they receive.
     asyncapi = asyncapi_document(matrix=sharing, profiles=cases.profiles, verifier=message_verifier)

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gateways.web.cookies import CSRF_FIELD, cleared_cookie, form_is_ours, session_cookie
 from gateways.web.i18n import TRANSLATIONS
-from gateways.web.pages import _language, page
+from gateways.web.pages import language_of, page
 from gateways.web.sessions import COOKIE_NAME, BrowserSession, SessionStore
 from services.accounts import Accounts, LoginRefused
 from services.cases import utc_now
@@ -54,7 +54,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _login_form(request: Request, *, status: int = 200, refusal: str | None = None) -> Response:
     token = secrets.token_urlsafe(32)
-    message = TRANSLATIONS[_language(request)].gettext(REFUSALS[refusal]) if refusal else None
+    message = TRANSLATIONS[language_of(request)].gettext(REFUSALS[refusal]) if refusal else None
     response = page(
         request, "login.html", status=status, title="Log in", token=token, refusal=message
     )
@@ -69,6 +69,7 @@ def home(request: Request, session: SessionOrNone) -> Response:
     """Who is logged in, with logout; the login form for everyone else."""
     if session is None:
         return _login_form(request)
+    request.state.session = session
     return page(request, "home.html", title="Home", actor=session.actor, csrf=session.csrf_token)
 
 
@@ -113,7 +114,7 @@ async def log_out(request: Request, session: SessionOrNone) -> Response:
             "refused.html",
             status=403,
             title="Not allowed",
-            message=TRANSLATIONS[_language(request)].gettext(
+            message=TRANSLATIONS[language_of(request)].gettext(
                 "The form did not come from this page (rule csrf_token)."
             ),
         )

@@ -4,20 +4,25 @@ A page answers with the pages' Content-Security-Policy (only this host's styles 
 images, no script, no framing) and ``no-store``; the session comes from its cookie.
 """
 
+from datetime import datetime
+from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
-from uuid import UUID
+from zoneinfo import ZoneInfo
 
+from babel.support import Translations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from gateways.web.i18n import LANGUAGE_COOKIE, TRANSLATIONS, chosen_language
+from domain.actors import Actor
+from domain.vocabulary import Role
+from gateways.web.forms import VOCABULARY_WORDS, label_of
+from gateways.web.i18n import LANGUAGE_COOKIE, N_, TRANSLATIONS, chosen_language
 from gateways.web.sessions import COOKIE_NAME, BrowserSession, SessionStore
-from projections.case_file import case_file_as_of, history_entry
-from services.access import AccessDenied
-from services.access_log import CaseRead
-from services.cases import CaseNotFound, Cases, utc_now
+from services.access import CASE_OFFICE_ROLES, may_report
+from services.cases import utc_now
 
 PAGE_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -29,21 +34,29 @@ ENVIRONMENT = Environment(
     autoescape=select_autoescape(["html"]),
     extensions=["jinja2.ext.i18n"],
 )
+ENVIRONMENT.filters["label"] = label_of
 
 
-def _language(request: Request) -> str:
+def language_of(request: Request) -> str:
     return chosen_language(
         request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language")
     )
 
 
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    language = _language(request)
+    language = language_of(request)
     translations = TRANSLATIONS[language]
     context["title"] = translations.gettext(context["title"])
+    session: BrowserSession | None = getattr(request.state, "session", None)
+    context.setdefault("navigation", navigation(session.actor) if session else [])
+    context.setdefault("csrf", session.csrf_token if session else "")
+    zone = context.pop("timezone", None)
     html = ENVIRONMENT.get_template(template).render(
         language=language,
         _=translations.gettext,
+        say=partial(words_for, language, translations),
+        local=partial(local_time, zone),
+        now_local=utc_now().astimezone(zone).strftime("%Y-%m-%dT%H:%M") if zone else "",
         **context,
     )
     return HTMLResponse(
@@ -51,6 +64,39 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
         status_code=status,
         headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store"},
     )
+
+
+def navigation(actor: Actor) -> list[tuple[str, str]]:
+    """The links of the header, as (path, msgid): each role's places to work."""
+    links = [("/", N_("Home"))]
+    if may_report(actor):
+        links.append(("/intake", N_("Record a report")))
+    if actor.role in CASE_OFFICE_ROLES:
+        links.append(("/cases", N_("Cases")))
+    if actor.role == Role.AGENCY_OFFICER:
+        links.append(("/inbox", N_("Referrals inbox")))
+    return links
+
+
+def words_for(language: str, translations: Translations, value: object) -> str:
+    """A vocabulary value in the user's words; other values as their translated label."""
+    if isinstance(value, Enum):
+        table = VOCABULARY_WORDS.get(type(value))
+        if table is not None and value.value in table:
+            indonesian, english = table[value.value]
+            return str(indonesian if language == "id" else english)
+        value = value.value
+    if isinstance(value, bool):
+        return translations.gettext("yes") if value else translations.gettext("no")
+    return translations.gettext(label_of(str(value))) if isinstance(value, str) else str(value)
+
+
+def local_time(zone: ZoneInfo | None, moment: datetime | None) -> str:
+    """A moment as the district's clocks show it (WIB, WITA): staff read local time."""
+    if moment is None:
+        return ""
+    shown = moment.astimezone(zone) if zone is not None else moment
+    return shown.strftime("%Y-%m-%d %H:%M %Z")
 
 
 class NoSession(Exception):
@@ -62,21 +108,37 @@ def browser_session(request: Request) -> BrowserSession:
     session = store.resume(request.cookies.get(COOKIE_NAME), now=utc_now())
     if session is None:
         raise NoSession()
+    request.state.session = session
     return session
 
 
 SessionDep = Annotated[BrowserSession, Depends(browser_session)]
 
 
-def no_session(request: Request, _: Exception) -> Response:
+def refused(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    """A page saying why not, in the user's language: ``title`` and ``message`` are msgids."""
     return page(
         request,
         "refused.html",
-        status=401,
-        title="Not logged in",
-        message=TRANSLATIONS[_language(request)].gettext(
-            "Your session has ended or was never opened (rule session_required)."
-        ),
+        status=status,
+        title=title,
+        message=TRANSLATIONS[language_of(request)].gettext(message),
+    )
+
+
+def not_found(request: Request) -> HTMLResponse:
+    # A case the user may not see is answered like a missing one: nothing confirms it exists.
+    return refused(
+        request, 404, N_("Not found"), N_("There is no such case for you (rule case_not_found).")
+    )
+
+
+def no_session(request: Request, _: Exception) -> Response:
+    return refused(
+        request,
+        401,
+        N_("Not logged in"),
+        N_("Your session has ended or was never opened (rule session_required)."),
     )
 
 
@@ -89,30 +151,4 @@ def stylesheet() -> Response:
         (STATIC / "simpul.css").read_bytes(),
         media_type="text/css",
         headers={"Cache-Control": "public, max-age=86400"},
-    )
-
-
-@router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_file_page(request: Request, case_id: UUID, session: SessionDep) -> Response:
-    """The case file: its facts and its timeline, read like GET /api/v1/cases/{id}."""
-    cases: Cases = request.app.state.cases
-    try:
-        events = cases.read_case_events(session.actor, case_id, CaseRead(view="case_file_page"))
-    except (CaseNotFound, AccessDenied):
-        # A case the user may not see is answered like a missing one: nothing confirms it exists.
-        return page(
-            request,
-            "refused.html",
-            status=404,
-            title="Not found",
-            message=TRANSLATIONS[_language(request)].gettext(
-                "There is no such case for you (rule case_not_found)."
-            ),
-        )
-    return page(
-        request,
-        "case_file.html",
-        title="Case file",
-        case=case_file_as_of(events),
-        history=[history_entry(event) for event in events],
     )

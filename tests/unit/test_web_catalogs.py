@@ -7,6 +7,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from gateways.web.i18n import LANGUAGES, LOCALE_DIR, chosen_language
+from gateways.web.messages import dynamic_messages
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +24,7 @@ def _catalog(language: str) -> dict[str, str]:
 def _used() -> set[str]:
     methods = [("**.py", "python"), ("templates/**.html", "jinja2")]
     found = {str(message[2]) for message in extract_from_dir(WEB, methods)}
-    return (found - {"title"}) | TITLES
+    return (found - {"title"}) | TITLES | dynamic_messages()
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -1,0 +1,188 @@
+"""The pages a day starts from: intake of a report, the office's case list, an agency's inbox.
+
+Each reads through the same services as its API route (``Cases.report_case``, the
+coordinator views' store, the agency's projection) with the same access checks and
+the same access log entries; none puts case data in a URL.
+"""
+
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from domain.errors import InvalidValue
+from domain.vocabulary import Role
+from gateways.api.routes.agencies import _referral as inbox_referral
+from gateways.api.routes.coordinator import CaseListItem
+from gateways.readmodels.coordinator import CaseFilters
+from gateways.web.cookies import CSRF_FIELD, form_is_ours
+from gateways.web.forms import PostedForm, field_errors, items_of, posted_value
+from gateways.web.i18n import N_
+from gateways.web.pages import SessionDep, page, refused
+from gateways.web.steps import FORM_KEY_FIELD, posted_form
+from services.access import AccessDenied, may_report
+from services.access_log import CaseRead
+from services.case_commands import (
+    AcceptReferral,
+    CaseCommand,
+    DeclineReferral,
+    NoteReferralProgress,
+    RecordServiceDelivery,
+    ReportCase,
+)
+from services.cases import Cases
+
+INTAKE_ITEMS = items_of(ReportCase)
+# What an agency does with a referral in its inbox, by the referral's status.
+INBOX_STEPS: dict[str, tuple[type[CaseCommand], ...]] = {
+    "pending": (AcceptReferral, DeclineReferral),
+    "accepted": (NoteReferralProgress, RecordServiceDelivery),
+    "in_progress": (NoteReferralProgress, RecordServiceDelivery),
+}
+CASE_LIST_LIMIT = 100
+
+router = APIRouter(include_in_schema=False)
+
+
+def _intake_page(
+    request: Request,
+    session: SessionDep,
+    *,
+    status: int = 200,
+    values: PostedForm | None = None,
+    errors: dict[str, str] | None = None,
+    form_key: str | None = None,
+) -> Response:
+    cases: Cases = request.app.state.cases
+    return page(
+        request,
+        "intake.html",
+        status=status,
+        title=N_("Record a report"),
+        items=INTAKE_ITEMS,
+        csrf=session.csrf_token,
+        form_key=form_key or secrets.token_urlsafe(16),
+        values=values or PostedForm({}),
+        errors=errors or {},
+        timezone=cases.profiles.profile(session.actor.district).timezone,
+    )
+
+
+@router.get("/intake", response_class=HTMLResponse)
+def intake_form(request: Request, session: SessionDep) -> Response:
+    """L1.1-L1.2: a report from any channel, with victim, reporter, reported person."""
+    if not may_report(session.actor):
+        return refused(
+            request,
+            403,
+            N_("Not allowed"),
+            N_("Only the office's staff record reports (rule not_permitted)."),
+        )
+    return _intake_page(request, session)
+
+
+@router.post("/intake", response_class=HTMLResponse)
+async def record_report(request: Request, session: SessionDep) -> Response:
+    form = await posted_form(request)
+    if not form_is_ours(session, {CSRF_FIELD: form.first(CSRF_FIELD)}):
+        return refused(
+            request,
+            403,
+            N_("Not allowed"),
+            N_("The form did not come from this page (rule csrf_token)."),
+        )
+    cases: Cases = request.app.state.cases
+    zone = cases.profiles.profile(session.actor.district).timezone
+    form_key = form.first(FORM_KEY_FIELD)
+    try:
+        report = ReportCase.model_validate(posted_value(INTAKE_ITEMS, form, zone))
+        result = cases.report_case(
+            session.actor, report, idempotency_key=f"web:{form_key}" if form_key else None
+        )
+    except ValidationError as invalid:
+        return _intake_page(
+            request,
+            session,
+            status=422,
+            values=form,
+            errors=field_errors(invalid),
+            form_key=form_key,
+        )
+    except InvalidValue as invalid:
+        return _intake_page(
+            request,
+            session,
+            status=422,
+            values=form,
+            errors={invalid.field or "form": invalid.message},
+            form_key=form_key,
+        )
+    except AccessDenied:
+        return refused(
+            request,
+            403,
+            N_("Not allowed"),
+            N_("Only the office's staff record reports (rule not_permitted)."),
+        )
+    return RedirectResponse(f"/cases/{result.case_id}?recorded=report_case", status_code=303)
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def case_list(request: Request, session: SessionDep, mine: bool | None = None) -> Response:
+    """The office's open cases, newest first; a case worker's own by default."""
+    cases: Cases = request.app.state.cases
+    actor = session.actor
+    store = request.app.state.coordinator_views
+    if store is None or not cases.access.may_read_coordinator_views(actor):
+        return refused(
+            request,
+            403,
+            N_("Not allowed"),
+            N_("The case list is the coordinating office's (rule coordinator_views)."),
+        )
+    only_mine = mine if mine is not None else actor.role == Role.CASE_WORKER
+    cases.record_office_view_read(actor, CaseRead(view="case_list_page"))
+    filters = CaseFilters(status="open", case_worker=actor.user_id if only_mine else None)
+    rows = store.list_cases(
+        actor.district, filters, now=cases.clock(), limit=CASE_LIST_LIMIT, after=None
+    )
+    return page(
+        request,
+        "case_list.html",
+        title=N_("Cases"),
+        items=[CaseListItem.model_validate(row) for row in rows],
+        only_mine=only_mine,
+        timezone=cases.profiles.profile(actor.district).timezone,
+    )
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def agency_inbox(request: Request, session: SessionDep) -> Response:
+    """The referrals to the officer's agency, soonest due first, with what to do next."""
+    cases: Cases = request.app.state.cases
+    actor = session.actor
+    inbox = request.app.state.agency_inboxes.get(actor.agency.value)
+    if actor.role != Role.AGENCY_OFFICER or inbox is None:
+        return refused(
+            request,
+            403,
+            N_("Not allowed"),
+            N_("Only an agency's officers read its inbox (rule agency_inbox)."),
+        )
+    rows = inbox.referrals(district=actor.district, status=None, overdue=None, now=cases.clock())
+    referrals = [inbox_referral(row) for row in rows]
+    cases.record_inbox_read(
+        actor, (referral.case_id for referral in referrals), CaseRead(view="inbox_page")
+    )
+    return page(
+        request,
+        "inbox.html",
+        title=N_("Referrals inbox"),
+        referrals=referrals,
+        steps={
+            status: [(c.operation(), c.step.sop_step, c.step.summary) for c in commands]
+            for status, commands in INBOX_STEPS.items()
+        },
+        timezone=cases.profiles.profile(actor.district).timezone,
+    )

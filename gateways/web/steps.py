@@ -1,0 +1,325 @@
+"""The SOP steps as pages: one form per step of the step table, issued like the API's.
+
+The case file lists the steps its reader may take now (the step's ``who`` and the
+district's processes, as ``Cases.execute`` checks them); each opens a form generated
+from the command's model (gateways/web/forms.py). The post goes through the same
+``Cases.execute`` as ``POST /api/v1/cases/{id}/<step>``, with the case version the
+form was opened at (a stale form is refused, never silently applied) and the form's
+own idempotency key (a second click records nothing twice). A refused command shows
+the form again with the field or rule named; what was typed stays in the fields so
+nothing is lost, and no message repeats it.
+"""
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from domain.actors import Actor
+from domain.case import Case
+from domain.errors import InvalidValue, NothingCorrected, ReferralNotFound, RuleViolated
+from gateways.web.cookies import CSRF_FIELD, form_is_ours
+from gateways.web.forms import (
+    Choice,
+    FormField,
+    FormItem,
+    PostedForm,
+    field_errors,
+    items_of,
+    posted_value,
+)
+from gateways.web.i18n import N_, TRANSLATIONS
+from gateways.web.pages import SessionDep, language_of, not_found, page, refused
+from services.access import AccessDenied
+from services.access_log import CaseRead
+from services.case_commands import CASE_STEPS, CaseCommand, ReferralCommand
+from services.cases import CaseNotFound, Cases, IdempotencyKeyReused, VersionConflict
+
+MAX_FORM_BYTES = 256 * 1024
+FORM_KEY_FIELD = "form_key"
+VERSION_FIELD = "case_version"
+BY_OPERATION: dict[str, type[CaseCommand]] = {
+    command.operation(): command for command in CASE_STEPS
+}
+
+
+@dataclass(frozen=True)
+class StepLink:
+    """A step its reader may take now, as a link to its form."""
+
+    operation: str
+    sop_step: str
+    summary: str
+    href: str
+
+
+def _may_take(
+    cases: Cases, actor: Actor, case: Case, command: type[CaseCommand], **on: Any
+) -> bool:
+    try:
+        cases.access.require_may_act(actor, case, command.step.who, **on)
+    except AccessDenied:
+        return False
+    process = command.process
+    return process is None or cases.profiles.profile(case.district).runs(process)
+
+
+def steps_for(cases: Cases, actor: Actor, case: Case) -> list[StepLink]:
+    """The case's steps its reader may take, those on each open referral after them."""
+    if case.is_closed:
+        return []
+    links = [
+        StepLink(
+            command.operation(),
+            command.step.sop_step,
+            command.step.summary,
+            f"/cases/{case.id}/steps/{command.operation()}",
+        )
+        for command in CASE_STEPS
+        if not issubclass(command, ReferralCommand) and _may_take(cases, actor, case, command)
+    ]
+    for referral_id, referral in case.referrals.items():
+        if referral.is_settled:
+            continue
+        links.extend(
+            StepLink(
+                command.operation(),
+                command.step.sop_step,
+                command.step.summary,
+                f"/cases/{case.id}/referrals/{referral_id}/steps/{command.operation()}",
+            )
+            for command in CASE_STEPS
+            if issubclass(command, ReferralCommand)
+            and _may_take(cases, actor, case, command, referral_agency=referral.agency)
+        )
+    return links
+
+
+def _case_choices(item: FormItem, case: Case) -> FormItem:
+    """Fields that name something of this case offer what the case holds."""
+    if not isinstance(item, FormField):
+        return item
+    held: Sequence[str] = ()
+    if item.name == "recommendation_id":
+        held = [rid for rid, r in case.recommendations.items() if r.status == "proposed"]
+    elif item.name == "beneficiary_id":
+        held = list(case.beneficiaries)
+    elif item.name == "beneficiary_ids":
+        held = ["1", *case.beneficiaries]
+        return FormField(
+            item.name,
+            item.label,
+            "checkboxes",
+            False,
+            item.description,
+            tuple(Choice(value, None) for value in held),
+        )
+    elif item.name == "referral_id":
+        held = [rid for rid, r in case.referrals.items() if not r.is_settled]
+    else:
+        return item
+    return FormField(
+        item.name,
+        item.label,
+        "select",
+        item.required,
+        item.description,
+        tuple(Choice(value, None) for value in held),
+    )
+
+
+def form_items(command: type[CaseCommand], case: Case) -> tuple[FormItem, ...]:
+    leave_out = ("referral_id",) if issubclass(command, ReferralCommand) else ()
+    return tuple(_case_choices(item, case) for item in items_of(command, leave_out=leave_out))
+
+
+async def posted_form(request: Request) -> PostedForm:
+    body = (await request.body())[:MAX_FORM_BYTES]
+    return PostedForm(parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+
+def _command(operation: str, *, on_referral: bool) -> type[CaseCommand] | None:
+    command = BY_OPERATION.get(operation)
+    if command is None or issubclass(command, ReferralCommand) != on_referral:
+        return None
+    return command
+
+
+def _readable_case(request: Request, session: SessionDep, case_id: UUID, view: str) -> Case | None:
+    cases: Cases = request.app.state.cases
+    try:
+        return cases.authorize_case_read(session.actor, case_id, CaseRead(view=view))
+    except (CaseNotFound, AccessDenied):
+        return None
+
+
+def _form_page(
+    request: Request,
+    session: SessionDep,
+    case: Case,
+    command: type[CaseCommand],
+    action: str,
+    *,
+    status: int = 200,
+    values: PostedForm | None = None,
+    errors: dict[str, str] | None = None,
+    refusal: str | None = None,
+    version: int | None = None,
+    form_key: str | None = None,
+) -> Response:
+    return page(
+        request,
+        "step_form.html",
+        status=status,
+        title=N_("Record a step"),
+        case=case,
+        command=command,
+        items=form_items(command, case),
+        action=action,
+        csrf=session.csrf_token,
+        version=version if version is not None else case.version,
+        form_key=form_key or secrets.token_urlsafe(16),
+        values=values or PostedForm({}),
+        errors=errors or {},
+        refusal=refusal,
+        timezone=request.app.state.cases.profiles.profile(case.district).timezone,
+    )
+
+
+def _show_form(
+    request: Request, session: SessionDep, case_id: UUID, operation: str, referral_id: str | None
+) -> Response:
+    command = _command(operation, on_referral=referral_id is not None)
+    case = _readable_case(request, session, case_id, "step_form_page")
+    if (
+        command is None
+        or case is None
+        or (referral_id is not None and referral_id not in case.referrals)
+    ):
+        return not_found(request)
+    return _form_page(request, session, case, command, request.url.path)
+
+
+async def _take_step(
+    request: Request, session: SessionDep, case_id: UUID, operation: str, referral_id: str | None
+) -> Response:
+    form = await posted_form(request)
+    if not form_is_ours(session, {CSRF_FIELD: form.first(CSRF_FIELD)}):
+        return refused(
+            request,
+            403,
+            N_("Not allowed"),
+            N_("The form did not come from this page (rule csrf_token)."),
+        )
+    command = _command(operation, on_referral=referral_id is not None)
+    case = _readable_case(request, session, case_id, "step_form_post")
+    if command is None or case is None:
+        return not_found(request)
+    cases: Cases = request.app.state.cases
+    zone = cases.profiles.profile(case.district).timezone
+    body = posted_value(form_items(command, case), form, zone)
+    if referral_id is not None:
+        body["referral_id"] = referral_id
+    version_sent = form.first(VERSION_FIELD)
+    expected = int(version_sent) if version_sent.isdigit() else None
+    form_key = form.first(FORM_KEY_FIELD)
+    status, errors, refusal = 303, {}, None
+    try:
+        issued = command.model_validate(body)
+        cases.execute(
+            session.actor,
+            case_id,
+            issued,
+            expected_version=expected,
+            idempotency_key=f"web:{form_key}" if form_key else None,
+        )
+    except ValidationError as invalid:
+        status, errors = 422, field_errors(invalid)
+    except NothingCorrected as unchanged:
+        status, errors = 422, {unchanged.field: unchanged.message}
+    except InvalidValue as invalid:
+        status, errors = 422, {invalid.field or "form": invalid.message}
+    except RuleViolated as rule:
+        status, refusal = 409, _rule_text(request, rule)
+    except VersionConflict:
+        # Shown with the case's new version: the user reads what changed, then may send again.
+        status, refusal, expected = 409, _said(request, STALE_FORM), None
+    except IdempotencyKeyReused:
+        status, refusal, form_key = 409, _said(request, SENT_TWICE), ""
+    except (AccessDenied, CaseNotFound, ReferralNotFound):
+        return not_found(request)
+    if status != 303:
+        return _form_page(
+            request,
+            session,
+            case,
+            command,
+            request.url.path,
+            status=status,
+            values=form,
+            errors=errors,
+            refusal=refusal,
+            version=expected,
+            form_key=form_key or None,
+        )
+    return RedirectResponse(f"/cases/{case_id}?recorded={operation}", status_code=303)
+
+
+STALE_FORM = N_(
+    "The case changed since this form was opened: read the case file, then send the form "
+    "again (rule stale_form)."
+)
+SENT_TWICE = (
+    "This form was already sent with other values: open the step again (rule form_sent_twice)."
+)
+RULE_REFUSED = N_("The SOP does not allow this now:")
+
+
+def _rule_text(request: Request, rule: RuleViolated) -> str:
+    """The refusal in the user's language, with the rule's own English wording and codes."""
+    step = f", SOP {rule.step}" if rule.step else ""
+    said = TRANSLATIONS[language_of(request)].gettext(RULE_REFUSED)
+    return f"{said} {rule.message} (rule {rule.rule}{step})"
+
+
+def _said(request: Request, message: str) -> str:
+    return TRANSLATIONS[language_of(request)].gettext(message)
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/cases/{case_id}/steps/{operation}", response_class=HTMLResponse)
+def step_form(request: Request, case_id: UUID, operation: str, session: SessionDep) -> Response:
+    return _show_form(request, session, case_id, operation, None)
+
+
+@router.post("/cases/{case_id}/steps/{operation}", response_class=HTMLResponse)
+async def take_step(
+    request: Request, case_id: UUID, operation: str, session: SessionDep
+) -> Response:
+    return await _take_step(request, session, case_id, operation, None)
+
+
+@router.get(
+    "/cases/{case_id}/referrals/{referral_id}/steps/{operation}", response_class=HTMLResponse
+)
+def referral_step_form(
+    request: Request, case_id: UUID, referral_id: UUID, operation: str, session: SessionDep
+) -> Response:
+    return _show_form(request, session, case_id, operation, str(referral_id))
+
+
+@router.post(
+    "/cases/{case_id}/referrals/{referral_id}/steps/{operation}", response_class=HTMLResponse
+)
+async def take_referral_step(
+    request: Request, case_id: UUID, referral_id: UUID, operation: str, session: SessionDep
+) -> Response:
+    return await _take_step(request, session, case_id, operation, str(referral_id))
