@@ -188,15 +188,19 @@ def _number(text: str) -> int | str:
     return int(text) if text.strip().lstrip("-").isdigit() else text
 
 
-def _moment(text: str, zone: ZoneInfo) -> str:
+def _moment(text: str, zone: ZoneInfo | None) -> str:
     """A ``datetime-local`` value is the district's wall-clock time: give it its offset."""
+    if zone is None:
+        return text
     try:
         return datetime.fromisoformat(text).replace(tzinfo=zone).isoformat()
     except ValueError:
         return text
 
 
-def posted_value(items: Sequence[FormItem], form: PostedForm, zone: ZoneInfo) -> dict[str, Any]:
+def posted_value(
+    items: Sequence[FormItem], form: PostedForm, zone: ZoneInfo | None
+) -> dict[str, Any]:
     """The request body the form describes. A blank optional field is left out, so the
     model's default applies; a record left wholly blank is left out too."""
     body: dict[str, Any] = {}

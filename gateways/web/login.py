@@ -10,7 +10,7 @@ double-submit cookie): another site can neither read the cookie nor set it for t
 
 import hmac
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
@@ -46,22 +46,33 @@ def _session(request: Request) -> BrowserSession | None:
 SessionOrNone = Annotated[BrowserSession | None, Depends(_session)]
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def posted_fields(request: Request) -> dict[str, str]:
     body = (await request.body())[:MAX_FORM_BYTES]
     fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     return {name: values[0] for name, values in fields.items() if values}
 
 
-def _login_form(request: Request, *, status: int = 200, refusal: str | None = None) -> Response:
+def pre_session_page(
+    request: Request, template: str, *, status: int = 200, **context: Any
+) -> Response:
+    """A page whose form is posted before any session exists (login, an invitation): its
+    token goes with a cookie of the same value (``pre_session_form_is_ours``)."""
     token = secrets.token_urlsafe(32)
-    message = TRANSLATIONS[language_of(request)].gettext(REFUSALS[refusal]) if refusal else None
-    response = page(
-        request, "login.html", status=status, title="Log in", token=token, refusal=message
-    )
+    response = page(request, template, status=status, token=token, **context)
     response.headers.append(
         "Set-Cookie", f"{LOGIN_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict"
     )
     return response
+
+
+def pre_session_form_is_ours(request: Request, form: dict[str, str]) -> bool:
+    cookie = request.cookies.get(LOGIN_COOKIE, "")
+    return bool(cookie) and hmac.compare_digest(cookie, form.get(CSRF_FIELD, ""))
+
+
+def _login_form(request: Request, *, status: int = 200, refusal: str | None = None) -> Response:
+    message = TRANSLATIONS[language_of(request)].gettext(REFUSALS[refusal]) if refusal else None
+    return pre_session_page(request, "login.html", status=status, title="Log in", refusal=message)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -80,10 +91,8 @@ def login_page(request: Request) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 async def log_in(request: Request) -> Response:
-    form = await _form(request)
-    cookie = request.cookies.get(LOGIN_COOKIE, "")
-    sent = form.get(CSRF_FIELD, "")
-    if not cookie or not hmac.compare_digest(cookie, sent):
+    form = await posted_fields(request)
+    if not pre_session_form_is_ours(request, form):
         return _login_form(request, status=403, refusal="login_form_expired")
     accounts: Accounts | None = request.app.state.accounts
     if accounts is None:
@@ -107,7 +116,7 @@ async def log_in(request: Request) -> Response:
 
 @router.post("/logout")
 async def log_out(request: Request, session: SessionOrNone) -> Response:
-    form = await _form(request)
+    form = await posted_fields(request)
     if not form_is_ours(session, form):
         return page(
             request,

@@ -21,7 +21,7 @@ from domain.vocabulary import Role
 from gateways.web.forms import VOCABULARY_WORDS, label_of
 from gateways.web.i18n import LANGUAGE_COOKIE, N_, TRANSLATIONS, chosen_language
 from gateways.web.sessions import COOKIE_NAME, BrowserSession, SessionStore
-from services.access import CASE_OFFICE_ROLES, may_report
+from services.access import CASE_OFFICE_ROLES, may_administer_staff, may_report
 from services.cases import utc_now
 
 PAGE_POLICY = (
@@ -75,6 +75,8 @@ def navigation(actor: Actor) -> list[tuple[str, str]]:
         links.append(("/cases", N_("Cases")))
     if actor.role == Role.AGENCY_OFFICER:
         links.append(("/inbox", N_("Referrals inbox")))
+    if may_administer_staff(actor, actor.district):
+        links.append(("/staff", N_("Staff")))
     return links
 
 

@@ -12,7 +12,7 @@ nothing is lost, and no message repeats it.
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs
 from uuid import UUID
@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from domain.actors import Actor
 from domain.case import Case
 from domain.errors import InvalidValue, NothingCorrected, ReferralNotFound, RuleViolated
+from domain.vocabulary import Role
 from gateways.web.cookies import CSRF_FIELD, form_is_ours
 from gateways.web.forms import (
     Choice,
@@ -38,6 +39,7 @@ from gateways.web.i18n import N_, TRANSLATIONS
 from gateways.web.pages import SessionDep, language_of, not_found, page, refused
 from services.access import AccessDenied
 from services.access_log import CaseRead
+from services.accounts import Accounts, StaffRecord
 from services.case_commands import CASE_STEPS, CaseCommand, ReferralCommand
 from services.cases import CaseNotFound, Cases, IdempotencyKeyReused, VersionConflict
 
@@ -101,11 +103,18 @@ def steps_for(cases: Cases, actor: Actor, case: Case) -> list[StepLink]:
     return links
 
 
-def _case_choices(item: FormItem, case: Case) -> FormItem:
-    """Fields that name something of this case offer what the case holds."""
+def _case_choices(item: FormItem, case: Case, colleagues: Sequence[StaffRecord]) -> FormItem:
+    """Fields that name something of this case offer what the case holds, and the case
+    worker is chosen from the office's active case workers where accounts are kept."""
     if not isinstance(item, FormField):
         return item
     held: Sequence[str] = ()
+    if item.name == "case_worker_id" and colleagues:
+        return replace(
+            item,
+            widget="select",
+            choices=tuple(Choice(m.user_id, (m.display_name, m.display_name)) for m in colleagues),
+        )
     if item.name == "recommendation_id":
         held = [rid for rid, r in case.recommendations.items() if r.status == "proposed"]
     elif item.name == "beneficiary_id":
@@ -134,9 +143,23 @@ def _case_choices(item: FormItem, case: Case) -> FormItem:
     )
 
 
-def form_items(command: type[CaseCommand], case: Case) -> tuple[FormItem, ...]:
+def form_items(
+    command: type[CaseCommand], case: Case, colleagues: Sequence[StaffRecord] = ()
+) -> tuple[FormItem, ...]:
     leave_out = ("referral_id",) if issubclass(command, ReferralCommand) else ()
-    return tuple(_case_choices(item, case) for item in items_of(command, leave_out=leave_out))
+    return tuple(
+        _case_choices(item, case, colleagues) for item in items_of(command, leave_out=leave_out)
+    )
+
+
+def case_workers(request: Request, case: Case) -> list[StaffRecord]:
+    """The active case workers of the case's office, where the deployment keeps accounts."""
+    accounts: Accounts | None = request.app.state.accounts
+    if accounts is None:
+        return []
+    cases: Cases = request.app.state.cases
+    office = cases.access.coordinating_agency(case.district)
+    return accounts.directory.members(district=case.district, role=Role.CASE_WORKER, agency=office)
 
 
 async def posted_form(request: Request) -> PostedForm:
@@ -180,7 +203,7 @@ def _form_page(
         title=N_("Record a step"),
         case=case,
         command=command,
-        items=form_items(command, case),
+        items=form_items(command, case, case_workers(request, case)),
         action=action,
         csrf=session.csrf_token,
         version=version if version is not None else case.version,
@@ -223,7 +246,7 @@ async def _take_step(
         return not_found(request)
     cases: Cases = request.app.state.cases
     zone = cases.profiles.profile(case.district).timezone
-    body = posted_value(form_items(command, case), form, zone)
+    body = posted_value(form_items(command, case, case_workers(request, case)), form, zone)
     if referral_id is not None:
         body["referral_id"] = referral_id
     version_sent = form.first(VERSION_FIELD)
