@@ -667,16 +667,17 @@ class CoordinatorStore:
         self, district: str, agency: str, *, now: datetime
     ) -> list[dict[str, Any]]:
         """The district's steps owed by ``agency`` (its coordinating office) and due or
-        overdue at ``now``, with the case's register number and case worker, soonest first."""
+        overdue at ``now`` (not upcoming), with the case's register number and case worker,
+        soonest first. Which are overdue the caller judges, as ``_STATE_NOW`` does."""
         self.ensure_tables()
         query = SQL(
             "SELECT s.case_id, c.register_number, c.case_worker_id, s.code, s.title_id, "
-            "    s.title_en, s.referral_id, s.due_at, {state} AS state "
+            "    s.title_en, s.referral_id, s.due_at "
             "FROM {schema}.case_steps s JOIN {schema}.open_cases c ON c.case_id = s.case_id "
             "WHERE s.district = %(district)s AND s.agency = %(agency)s AND s.state = 'open' "
             "    AND (s.due_from IS NULL OR s.due_from <= %(now)s) "
             "ORDER BY s.due_at, s.case_id, s.step_key"
-        ).format(state=_STATE_NOW, schema=self._schema_id)
+        ).format(schema=self._schema_id)
         params = {"district": district, "agency": agency, "now": now}
         with self.connect() as conn:
             return [dict(row) for row in conn.execute(query, params).fetchall()]
