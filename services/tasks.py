@@ -194,8 +194,11 @@ def my_tasks(
     referrals: Iterable[UnansweredReferral] = (),
     approvals: Iterable[AwaitingApproval] = (),
 ) -> MyTasks:
-    """The actor's tasks at ``now`` from the rows read for ``scope``; rows outside it are
-    left out, so a caller may pass the district's rows whole."""
+    """The actor's tasks at ``now`` from the rows read for ``scope``.
+
+    Steps and approvals outside the scope are left out, so a caller may pass the
+    district's rows whole. Referrals are taken as read for the actor: those of their
+    agency's inbox, or for a coordinator those made to the office's own services."""
     approval_code = _approval_code(profiles, actor.district)
     tasks = [
         *(
