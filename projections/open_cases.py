@@ -59,6 +59,21 @@ class ReferralLine:
 
 
 @dataclass(frozen=True)
+class PendingRecommendation:
+    """A referral the case worker proposed (K-C7) that no supervisor has approved or
+    returned yet (K-C8). ``proposed_by`` is a user id, kept so nobody is asked to approve
+    their own proposal; the rationale stays in the case file."""
+
+    case_id: UUID
+    recommendation_id: str
+    district: str
+    agency: str
+    service_type: str
+    proposed_by: str
+    proposed_at: datetime
+
+
+@dataclass(frozen=True)
 class OpenCase:
     """The triage row of one case: no personal data, only what the office sorts by."""
 
@@ -84,6 +99,7 @@ class OpenCase:
 class CaseRows:
     case: OpenCase
     referrals: tuple[ReferralLine, ...] = field(default=())
+    pending_recommendations: tuple[PendingRecommendation, ...] = field(default=())
 
 
 class _OpenCaseFold:
@@ -106,6 +122,7 @@ class _OpenCaseFold:
             "version": report.originator_version,
         }
         self.referrals: dict[str, dict[str, Any]] = {}
+        self.pending_recommendations: dict[str, PendingRecommendation] = {}
 
     @singledispatchmethod
     def apply(self, event: Case.Event) -> None:
@@ -141,6 +158,26 @@ class _OpenCaseFold:
             "referred_at": event.timestamp,
             "due_at": event.due_at,
         }
+
+    @apply.register(Case.ReferralRecommended)
+    def _referral_recommended(self, event: Case.ReferralRecommended) -> None:
+        self.pending_recommendations[event.recommendation_id] = PendingRecommendation(
+            case_id=self.case["case_id"],
+            recommendation_id=event.recommendation_id,
+            district=self.case["district"],
+            agency=event.agency,
+            service_type=event.service_type,
+            proposed_by=event.actor.get("user_id", ""),
+            proposed_at=event.timestamp,
+        )
+
+    @apply.register(Case.RecommendationApproved)
+    def _recommendation_approved(self, event: Case.RecommendationApproved) -> None:
+        self.pending_recommendations.pop(event.recommendation_id, None)
+
+    @apply.register(Case.RecommendationReturned)
+    def _recommendation_returned(self, event: Case.RecommendationReturned) -> None:
+        self.pending_recommendations.pop(event.recommendation_id, None)
 
     @apply.register(Case.HandedOver)
     def _handed_over(self, event: Case.HandedOver) -> None:
@@ -185,6 +222,8 @@ class _OpenCaseFold:
             if referral["status"] not in _SETTLED:
                 referral["status"] = ReferralStatus.CANCELLED.value
                 referral["settled_at"] = at
+        # Nothing is left to approve on a closed case: the aggregate refuses it (_require_open).
+        self.pending_recommendations.clear()
         self.case.update(status="closed", closure=closure, closed_at=at)
 
     def rows(self) -> CaseRows:
@@ -193,6 +232,7 @@ class _OpenCaseFold:
         return CaseRows(
             case=OpenCase(**self.case, open_referral_agencies=tuple(agencies)),
             referrals=referrals,
+            pending_recommendations=tuple(self.pending_recommendations.values()),
         )
 
 

@@ -40,7 +40,23 @@ Connect = Callable[[], AbstractContextManager[Connection[Any]]]
 # together do not race on CREATE ... IF NOT EXISTS, and DDL never deadlocks with
 # a batch by taking table locks in a different order.
 _DDL_LOCK = 0x53494D50554C  # "SIMPUL"
-_TABLES = ("tracking", "open_cases", "referrals", "case_steps", "quarantine", case_search.TABLE)
+_TABLES = (
+    "tracking",
+    "open_cases",
+    "referrals",
+    "case_steps",
+    "pending_recommendations",
+    "quarantine",
+    case_search.TABLE,
+)
+# The tables holding a case's rows, replaced whole on each of its batches.
+_CASE_TABLES = (
+    "open_cases",
+    "referrals",
+    "case_steps",
+    "pending_recommendations",
+    case_search.TABLE,
+)
 
 _DDL = [
     "CREATE SCHEMA IF NOT EXISTS {schema}",
@@ -97,6 +113,19 @@ _DDL = [
         PRIMARY KEY (case_id, step_key))""",
     """CREATE INDEX IF NOT EXISTS case_steps_by_district
         ON {schema}.case_steps (district, state, due_at)""",
+    # K-C7 proposals awaiting a supervisor's K-C8 answer. A store made before this table
+    # existed creates it empty; `simpul project --rebuild` fills it for earlier proposals.
+    """CREATE TABLE IF NOT EXISTS {schema}.pending_recommendations (
+        case_id uuid NOT NULL,
+        recommendation_id text NOT NULL,
+        district text NOT NULL,
+        agency text NOT NULL,
+        service_type text NOT NULL,
+        proposed_by text NOT NULL,
+        proposed_at timestamptz NOT NULL,
+        PRIMARY KEY (case_id, recommendation_id))""",
+    """CREATE INDEX IF NOT EXISTS pending_recommendations_by_district
+        ON {schema}.pending_recommendations (district, proposed_at)""",
     # Cases set aside (gateways/projectors/quarantine.py): the reason is an error type.
     """CREATE TABLE IF NOT EXISTS {schema}.quarantine (
         case_id uuid PRIMARY KEY,
@@ -140,7 +169,12 @@ _STEP_COLUMNS, _STEP_TYPES = _copy_columns(
     "title_id text, agency text, referral_id text, limit_minutes int4, started_at timestamptz, "
     "due_at timestamptz, done_at timestamptz, state text, due_from timestamptz"
 )
+_RECOMMENDATION_COLUMNS, _RECOMMENDATION_TYPES = _copy_columns(
+    "case_id uuid, recommendation_id text, district text, agency text, service_type text, "
+    "proposed_by text, proposed_at timestamptz"
+)
 _case_scalars = attrgetter(*_CASE_COLUMNS[:-1])
+_recommendation_values = attrgetter(*_RECOMMENDATION_COLUMNS)
 _referral_values = attrgetter(*_REFERRAL_COLUMNS)
 _step_values = attrgetter(*_STEP_COLUMNS)
 _STEP_TABLE_COLUMNS = tuple("step_key" if name == "key" else name for name in _STEP_COLUMNS)
@@ -372,7 +406,7 @@ class CoordinatorStore:
 
     def _replace(self, curs: Any, changes: Sequence[CaseChange]) -> None:
         case_ids = [change.rows.case.case_id for change in changes]
-        for table in ("open_cases", "referrals", "case_steps", case_search.TABLE):
+        for table in _CASE_TABLES:
             curs.execute(
                 SQL("DELETE FROM {0}.{1} WHERE case_id = ANY(%s)").format(
                     self._schema_id, Identifier(table)
@@ -403,6 +437,17 @@ class CoordinatorStore:
             _STEP_TABLE_COLUMNS,
             _STEP_TYPES,
             (_step_values(step) for change in changes for step in change.steps),
+        )
+        self._copy(
+            curs,
+            "pending_recommendations",
+            _RECOMMENDATION_COLUMNS,
+            _RECOMMENDATION_TYPES,
+            (
+                _recommendation_values(recommendation)
+                for change in changes
+                for recommendation in change.rows.pending_recommendations
+            ),
         )
         self._copy(
             curs,
@@ -616,6 +661,56 @@ class CoordinatorStore:
             agencies = [dict(row) for row in conn.execute(agencies_query, params).fetchall()]
         return {"cases": cases, "agencies": agencies}
 
+    # ---- What is due for whom (services/tasks.py decides whose each row is) ------------------
+
+    def due_office_steps(
+        self, district: str, agency: str, *, now: datetime
+    ) -> list[dict[str, Any]]:
+        """The district's steps owed by ``agency`` (its coordinating office) and due or
+        overdue at ``now`` (not upcoming), with the case's register number and case worker,
+        soonest first. Which are overdue the caller judges, as ``_STATE_NOW`` does."""
+        self.ensure_tables()
+        query = SQL(
+            "SELECT s.case_id, c.register_number, c.case_worker_id, s.code, s.title_id, "
+            "    s.title_en, s.referral_id, s.due_at "
+            "FROM {schema}.case_steps s JOIN {schema}.open_cases c ON c.case_id = s.case_id "
+            "WHERE s.district = %(district)s AND s.agency = %(agency)s AND s.state = 'open' "
+            "    AND (s.due_from IS NULL OR s.due_from <= %(now)s) "
+            "ORDER BY s.due_at, s.case_id, s.step_key"
+        ).format(schema=self._schema_id)
+        params = {"district": district, "agency": agency, "now": now}
+        with self.connect() as conn:
+            return [dict(row) for row in conn.execute(query, params).fetchall()]
+
+    def unanswered_referrals(self, district: str, agency: str) -> list[dict[str, Any]]:
+        """Referrals of the district's cases to ``agency`` that it has not accepted or
+        declined yet, soonest due first."""
+        self.ensure_tables()
+        query = self._sql(
+            "SELECT r.case_id, c.register_number, r.referral_id, r.district, r.due_at "
+            "FROM {schema}.referrals r JOIN {schema}.open_cases c ON c.case_id = r.case_id "
+            "WHERE r.district = %(district)s AND r.agency = %(agency)s "
+            "    AND r.status = 'pending' AND r.settled_at IS NULL "
+            "ORDER BY r.due_at NULLS LAST, r.case_id, r.referral_id"
+        )
+        with self.connect() as conn:
+            rows = conn.execute(query, {"district": district, "agency": agency}).fetchall()
+        return [dict(row) for row in rows]
+
+    def pending_recommendations(self, district: str) -> list[dict[str, Any]]:
+        """K-C7 proposals of the district's cases awaiting a supervisor (K-C8), oldest first."""
+        self.ensure_tables()
+        query = self._sql(
+            "SELECT p.case_id, c.register_number, p.recommendation_id, p.district, "
+            "    p.proposed_by, p.proposed_at "
+            "FROM {schema}.pending_recommendations p "
+            "JOIN {schema}.open_cases c ON c.case_id = p.case_id "
+            "WHERE p.district = %(district)s "
+            "ORDER BY p.proposed_at, p.case_id, p.recommendation_id"
+        )
+        with self.connect() as conn:
+            return [dict(row) for row in conn.execute(query, {"district": district}).fetchall()]
+
     def case_count(self) -> int:
         self.ensure_tables()
         with self.connect() as conn:
@@ -631,6 +726,7 @@ class CoordinatorStore:
             "open_cases": "case_id",
             "referrals": "case_id, referral_id",
             "case_steps": "case_id, step_key",
+            "pending_recommendations": "case_id, recommendation_id",
             case_search.TABLE: "case_id, person",
         }
         result: dict[str, list[tuple[Any, ...]]] = {}

@@ -155,6 +155,35 @@ def test_termination_closes_the_case_and_cancels_its_open_referrals():
     assert rows.case.open_referral_agencies == ()
 
 
+def test_recommendations_wait_for_a_supervisor_until_approved_returned_or_the_case_closes():
+    """K-C7 proposals stay pending until K-C8 answers them; a closed case has none left."""
+    history = History().through_consent()
+    for number, service_type, agency in (
+        (1, "medical_examination", "health"),
+        (2, "legal_process", "police"),
+    ):
+        history.do(
+            after(hours=4 + number),
+            "recommend_referral",
+            recommendation_id=f"rec-{number}",
+            service_type=service_type,
+            agency=agency,
+            receiving_agencies=RECEIVING_AGENCIES,
+            rationale="Visum et repertum needed.",
+            by=CASE_WORKER,
+        )
+    history.do(after(hours=7), "return_recommendation", recommendation_id="rec-1", reason="Why?")
+
+    (pending,) = open_case_rows(history.events).pending_recommendations
+
+    assert (pending.recommendation_id, pending.agency) == ("rec-2", "police")
+    assert (pending.proposed_by, pending.proposed_at) == (CASE_WORKER.user_id, after(hours=6))
+    history.do(
+        after(days=1), "terminate", kind="unilateral", reason="whereabouts_unknown", by=COORDINATOR
+    )
+    assert open_case_rows(history.events).pending_recommendations == ()
+
+
 def test_a_handover_closes_the_case():
     history = History()
     history.do(
