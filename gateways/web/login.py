@@ -13,15 +13,17 @@ import secrets
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from gateways.api.routes.tasks import tasks_of
 from gateways.web.cookies import CSRF_FIELD, cleared_cookie, form_is_ours, session_cookie
 from gateways.web.i18n import TRANSLATIONS
 from gateways.web.pages import language_of, page
 from gateways.web.sessions import COOKIE_NAME, BrowserSession, SessionStore
+from services.access_log import CaseRead
 from services.accounts import Accounts, LoginRefused
-from services.cases import utc_now
+from services.cases import Cases, utc_now
 
 LOGIN_COOKIE = "__Host-simpul-login"
 MAX_FORM_BYTES = 4096
@@ -81,7 +83,22 @@ def home(request: Request, session: SessionOrNone) -> Response:
     if session is None:
         return _login_form(request)
     request.state.session = session
-    return page(request, "home.html", title="Home", actor=session.actor, csrf=session.csrf_token)
+    cases: Cases = request.app.state.cases
+    try:
+        tasks = tasks_of(request, session.actor, cases, CaseRead(view="home_page"))
+    except HTTPException:
+        tasks = None  # no office views in this deployment: the page says so
+    return page(
+        request,
+        "home.html",
+        title="Home",
+        actor=session.actor,
+        csrf=session.csrf_token,
+        tasks=tasks,
+        timezone=cases.profiles.profile(session.actor.district).timezone
+        if session.actor.district in cases.profiles.districts()
+        else None,
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)

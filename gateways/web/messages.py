@@ -4,6 +4,7 @@ catalog test asks for a translation of every one, so a new step cannot ship untr
 
 from collections.abc import Iterable
 
+from gateways.api.routes.accounts import Deactivation, NewStaffMember
 from gateways.web.forms import MESSAGES, FieldGroup, FormItem, items_of, label_of
 from services.case_commands import CASE_STEPS, ReportCase
 
@@ -27,6 +28,7 @@ def _items_messages(items: Iterable[FormItem]) -> set[str]:
 def dynamic_messages() -> set[str]:
     """Every msgid the pages make from the commands' models and the step table."""
     found = _items_messages(items_of(ReportCase))
+    found |= _items_messages(items_of(NewStaffMember)) | _items_messages(items_of(Deactivation))
     for command in CASE_STEPS:
         found |= _items_messages(items_of(command))
         found.add(command.step.summary)

@@ -5,33 +5,15 @@ A real projector follows the test database in a background thread, as
 catch up (the views are eventually consistent) before reading.
 """
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 
-from gateways.projectors.coordinator import coordinator_runner, wait_until_caught_up
-from gateways.runtime import coordinator_store
-from services.cases import Cases
-from services.settings import Settings
 from tests.support.lifecycle import a_report_body, walk_full_lifecycle
 
 Headers = Callable[..., dict[str, str]]
 VIEWS = ("/api/v1/cases", "/api/v1/workload", "/api/v1/dashboard/time-standards")
-
-
-@pytest.fixture
-def caught_up(pg_cases: Cases, test_settings: Settings) -> Iterator[Callable[[], int]]:
-    """Start a projector; the fixture's value waits until it has applied everything recorded."""
-    store = coordinator_store(pg_cases)
-    runner = coordinator_runner(pg_cases, test_settings, store)
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
-    thread.start()
-    yield lambda: wait_until_caught_up(pg_cases, store, timeout=30)
-    stop.set()
-    thread.join(timeout=10)
 
 
 def report(client: TestClient, auth: Headers, **overrides) -> str:

@@ -6,8 +6,7 @@ tests/api/test_coordinator_api.py; agency inboxes are rebuilt from the store, as
 which every read judges due and overdue by.
 """
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,8 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateways.cli.projections import rebuild_agencies
-from gateways.projectors.coordinator import coordinator_runner, wait_until_caught_up
-from gateways.runtime import coordinator_store
 from services.access_log import AccessQuery
 from services.cases import Cases
 from services.settings import Settings
@@ -26,19 +23,6 @@ pytestmark = pytest.mark.integration
 
 LUWU_UTARA = {"agency": "uptd_ppa", "district": "luwu-utara"}
 PKSAI = {"agency": "social", "district": "kutai-timur"}
-
-
-@pytest.fixture
-def caught_up(pg_cases: Cases, test_settings: Settings) -> Iterator[Callable[[], int]]:
-    """Start a projector; the fixture's value waits until it has applied everything recorded."""
-    store = coordinator_store(pg_cases)
-    runner = coordinator_runner(pg_cases, test_settings, store)
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
-    thread.start()
-    yield lambda: wait_until_caught_up(pg_cases, store, timeout=30)
-    stop.set()
-    thread.join(timeout=10)
 
 
 class Office:

@@ -4,7 +4,6 @@ deactivated person's session ends."""
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -12,27 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.vocabulary import Agency, Role
-from gateways import runtime
-from gateways.tokens import TokenService
 from gateways.web.login import LOGIN_COOKIE
 from gateways.web.pages import PAGE_POLICY
 from gateways.web.sessions import COOKIE_NAME
 from services.accounts import Accounts
-from services.cases import Cases
 from services.second_factor import code_at, step_at
-from services.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "Gunung Bromo pagi hari"
-
-
-@pytest.fixture
-def browser(pg_cases: Cases, tokens: TokenService, test_settings: Settings) -> Iterator[TestClient]:
-    """Over https, as a browser sends the Secure cookies only there (or on localhost)."""
-    app = runtime.api(pg_cases, tokens, settings=test_settings)
-    with TestClient(app, base_url="https://testserver") as client:
-        yield client
 
 
 @pytest.fixture

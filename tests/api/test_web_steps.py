@@ -6,8 +6,7 @@ back with the session's CSRF token, follow the redirect. Everything under them i
 """
 
 import re
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -18,12 +17,10 @@ from fastapi.testclient import TestClient
 from domain.actors import Actor
 from gateways import runtime
 from gateways.projectors.agencies import derived_agency_events
-from gateways.projectors.coordinator import coordinator_runner, wait_until_caught_up
 from gateways.web.sessions import COOKIE_NAME, SessionStore
 from gateways.web.steps import BY_OPERATION
 from services.case_commands import CASE_STEPS, ReferralCommand
 from services.cases import Cases
-from services.settings import Settings
 from services.sharing import SharingPolicy, load_matrix
 from tests.support.lifecycle import Headers, a_report_body, open_referred_case
 
@@ -242,23 +239,11 @@ def test_an_auditor_sees_the_case_file_without_any_step_to_take(
     assert case_file.status_code == 200 and 'id="case-steps"' not in case_file.text
 
 
-@pytest.fixture
-def coordinator_caught_up(pg_cases: Cases, test_settings: Settings) -> Iterator[Callable[[], int]]:
-    store = runtime.coordinator_store(pg_cases)
-    runner = coordinator_runner(pg_cases, test_settings, store)
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
-    thread.start()
-    yield lambda: wait_until_caught_up(pg_cases, store, timeout=30)
-    stop.set()
-    thread.join(timeout=10)
-
-
 def test_the_case_list_shows_the_offices_open_cases_with_what_is_due(
-    client: TestClient, auth: Headers, coordinator_caught_up: Callable[[], int]
+    client: TestClient, auth: Headers, caught_up: Callable[[], int]
 ) -> None:
     created = client.post("/api/v1/cases", json=a_report_body(), headers=auth("intake_officer"))
-    coordinator_caught_up()
+    caught_up()
     _log_in(client, COORDINATOR)
     listed = client.get("/cases")
     assert listed.status_code == 200

@@ -46,6 +46,11 @@ ERRORS: dict[int | str, dict[str, object]] = {
 def list_my_tasks(request: Request, actor: ActorDep, read: CaseReadDep, cases: CasesDep) -> MyTasks:
     """Due and overdue at the current time, soonest first; no personal data. Empty for
     auditors, data officers and office administrators, who act on no case."""
+    return tasks_of(request, actor, cases, read)
+
+
+def tasks_of(request: Request, actor: Actor, cases: Cases, read: CaseRead) -> MyTasks:
+    """The caller's tasks, for this route and the web application's home page."""
     scope = task_scope(actor, cases.access.coordinating_agency(actor.district))
     now = cases.clock()
     rows: dict[str, Any] = {}

@@ -1,0 +1,206 @@
+"""The office administrator's staff page, accepting an invitation in the browser, and the
+home page's "what is due for me", over the real account store and event store."""
+
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime
+from uuid import uuid4
+
+import pytest
+from fastapi.testclient import TestClient
+
+from domain.actors import Actor
+from domain.vocabulary import Agency, Role
+from gateways.tokens import TokenService
+from gateways.web.sessions import COOKIE_NAME, SessionStore
+from services.accounts import Accounts
+from services.cases import Cases
+from services.second_factor import code_at, step_at
+from tests.support.lifecycle import a_report_body
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "Pantai Losari senja hari"
+
+
+def _accounts(browser: TestClient) -> Accounts:
+    found: Accounts = browser.app.state.accounts  # type: ignore[attr-defined]
+    return found
+
+
+def _hidden(page: str, name: str = "csrf_token") -> str:
+    found = re.search(rf'name="{name}" value="([^"]+)"', page)
+    assert found is not None, name
+    return found.group(1)
+
+
+def _as_administrator(browser: TestClient) -> str:
+    """A fresh district administrator's session; returns the session's CSRF token."""
+    accounts = _accounts(browser)
+    invitation = accounts.create_first_administrator(
+        email=f"admin.{uuid4().hex[:8]}@uptd.example",
+        display_name="Admin",
+        district="luwu-utara",
+        agency=Agency.UPTD_PPA,
+    )
+    admin = accounts.directory.member(invitation.user_id)
+    assert admin is not None
+    store: SessionStore = browser.app.state.web_sessions  # type: ignore[attr-defined]
+    session = store.open(admin.actor, now=_now(browser))
+    browser.cookies.set(COOKIE_NAME, session.session_id)
+    return session.csrf_token
+
+
+def _now(browser: TestClient) -> datetime:
+    cases: Cases = browser.app.state.cases  # type: ignore[attr-defined]
+    return cases.clock()
+
+
+def _invite(browser: TestClient, csrf: str, email: str, role: str) -> str:
+    invited = browser.post(
+        "/staff",
+        data={
+            "csrf_token": csrf,
+            "email": email,
+            "display_name": "Rina Pendamping",
+            "role": role,
+            "agency": "uptd_ppa",
+        },
+    )
+    assert invited.status_code == 201, invited.text
+    code = re.search(r'<code id="invitation-code">([^<]+)</code>', invited.text)
+    assert code is not None
+    return code.group(1)
+
+
+def test_an_administrator_invites_a_case_worker_who_accepts_and_logs_in(
+    browser: TestClient,
+) -> None:
+    csrf = _as_administrator(browser)
+    staff = browser.get("/staff")
+    assert staff.status_code == 200 and 'name="display_name"' in staff.text
+    assert "Undang seseorang" in staff.text
+    email = f"rina.{uuid4().hex[:8]}@uptd.example"
+    code = _invite(browser, csrf, email, "case_worker")
+    assert email in browser.get("/staff").text
+    browser.cookies.clear()
+    form = browser.get("/invitation")
+    accepted = browser.post(
+        "/invitation",
+        data={
+            "csrf_token": _hidden(form.text),
+            "invitation_code": code,
+            "password": PASSWORD,
+            "password_again": PASSWORD,
+        },
+    )
+    assert accepted.status_code == 200, accepted.text
+    key = re.search(r'<code id="second-factor-key">([^<]+)</code>', accepted.text)
+    assert key is not None and accepted.headers["Cache-Control"] == "no-store"
+    login = browser.get("/login")
+    logged_in = browser.post(
+        "/login",
+        data={
+            "csrf_token": _hidden(login.text),
+            "email": email,
+            "password": PASSWORD,
+            "one_time_code": code_at(key.group(1).replace(" ", ""), step_at(_now(browser))),
+        },
+        follow_redirects=False,
+    )
+    assert logged_in.status_code == 303
+    home = browser.get("/")
+    assert "Tugas saya" in home.text and 'href="/cases"' in home.text
+
+
+def test_an_invitation_is_refused_with_a_short_password_or_a_wrong_code(
+    browser: TestClient,
+) -> None:
+    csrf = _as_administrator(browser)
+    code = _invite(browser, csrf, f"short.{uuid4().hex[:8]}@uptd.example", "intake_officer")
+    browser.cookies.clear()
+    for sent_code, password, says in (
+        (code, "pendek", "paling sedikit 12 karakter"),
+        ("not-the-code", PASSWORD, "Kode undangan tidak sah"),
+        (code, "123456789012", "terlalu umum"),
+    ):
+        form = browser.get("/invitation")
+        refused = browser.post(
+            "/invitation",
+            data={
+                "csrf_token": _hidden(form.text),
+                "invitation_code": sent_code,
+                "password": password,
+                "password_again": password,
+            },
+        )
+        assert refused.status_code == 422 and says in refused.text, says
+        assert password not in refused.text and sent_code not in refused.text
+    without_token = browser.post("/invitation", data={"invitation_code": code})
+    assert without_token.status_code == 403
+
+
+def test_a_deactivated_persons_session_is_refused(browser: TestClient) -> None:
+    csrf = _as_administrator(browser)
+    accounts = _accounts(browser)
+    email = f"gone.{uuid4().hex[:8]}@uptd.example"
+    _invite(browser, csrf, email, "intake_officer")
+    [member] = [m for m in accounts.staff_of(_admin_of(browser)) if m.email == email]
+    store: SessionStore = browser.app.state.web_sessions  # type: ignore[attr-defined]
+    their_session = store.open(member.actor, now=_now(browser))
+    deactivated = browser.post(
+        f"/staff/{member.user_id}/deactivation", data={"csrf_token": csrf, "reason": "pindah"}
+    )
+    assert deactivated.status_code == 200
+    # Refused within the revocation cache's refresh, as the API refuses the person's tokens.
+    deadline = time.monotonic() + 30
+    while store.resume(their_session.session_id, now=_now(browser)) is not None:
+        assert time.monotonic() < deadline, "the session outlived the deactivation"
+        time.sleep(0.2)
+
+
+def _admin_of(browser: TestClient) -> Actor:
+    store: SessionStore = browser.app.state.web_sessions  # type: ignore[attr-defined]
+    session = store.resume(browser.cookies.get(COOKIE_NAME), now=_now(browser))
+    assert session is not None
+    return session.actor
+
+
+def test_only_an_office_administrator_opens_the_staff_page(browser: TestClient) -> None:
+    accounts = _accounts(browser)
+    _as_administrator(browser)
+    admin = _admin_of(browser)
+    invitation = accounts.invite(
+        admin,
+        email=f"c.{uuid4().hex[:8]}@uptd.example",
+        display_name="K",
+        role=Role.COORDINATOR,
+        agency=Agency.UPTD_PPA,
+    )
+    coordinator = accounts.directory.member(invitation.user_id)
+    assert coordinator is not None
+    store: SessionStore = browser.app.state.web_sessions  # type: ignore[attr-defined]
+    browser.cookies.set(COOKIE_NAME, store.open(coordinator.actor, now=_now(browser)).session_id)
+    assert browser.get("/staff").status_code == 403
+    posted = browser.post("/staff", data={"csrf_token": "x", "email": "a@b.example"})
+    assert posted.status_code == 403
+
+
+def test_the_home_page_lists_what_is_due_for_the_intake_officer(
+    browser: TestClient, tokens: TokenService, caught_up: Callable[[], int]
+) -> None:
+    intake = Actor("intake_officer.uptd_ppa", "intake_officer", "uptd_ppa", "luwu-utara")
+    created = browser.post(
+        "/api/v1/cases",
+        json=a_report_body(),
+        headers={"Authorization": f"Bearer {tokens.mint(intake)}"},
+    )
+    assert created.status_code == 201
+    caught_up()
+    sessions: SessionStore = browser.app.state.web_sessions  # type: ignore[attr-defined]
+    browser.cookies.set(COOKIE_NAME, sessions.open(intake, now=_now(browser)).session_id)
+    home = browser.get("/")
+    assert created.json()["register_number"] in home.text
+    assert 'id="my-tasks"' in home.text and "L1.5" in home.text
+    assert "Mawar" not in home.text
