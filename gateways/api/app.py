@@ -39,7 +39,15 @@ from gateways.kafka.signing import MessageVerifier
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.tokens import TokenService
-from gateways.web import case_file_page, login, office_pages, pages, staff_pages, steps
+from gateways.web import (
+    audit_pages,
+    case_file_page,
+    login,
+    office_pages,
+    pages,
+    staff_pages,
+    steps,
+)
 from gateways.web.sessions import SessionStore
 from services.accounts import Accounts
 from services.case_search import SearchKeys
@@ -158,6 +166,7 @@ def create_app(
         app.include_router(steps.router)
         app.include_router(office_pages.router)
         app.include_router(staff_pages.router)
+        app.include_router(audit_pages.router)
         app.include_router(login.router)
     # With the deployment's public keys, so agencies can verify what they receive.
     asyncapi = asyncapi_document(matrix=sharing, profiles=cases.profiles, verifier=message_verifier)
