@@ -1,0 +1,36 @@
+"""Steps several stories take: logging in at the form, as a person types it."""
+
+from playwright.sync_api import Page, Response
+
+from tests.browser.pages import StoryBrowser
+from tests.browser.server import StaffAccount
+
+SESSION_COOKIE = "__Host-simpul-session"
+
+
+def send_login_form(page: Page, account: StaffAccount, password: str | None = None) -> None:
+    """Type the e-mail address, the password (the account's unless given) and the app's
+    current code into the login form on ``page``, and send it."""
+    page.fill("#email", account.email)
+    page.fill("#password", account.password if password is None else password)
+    page.fill("#one_time_code", account.one_time_code())
+    page.click("form[action='/login'] button[type=submit]")
+
+
+def log_in(
+    web: StoryBrowser,
+    account: StaffAccount,
+    *,
+    step: str = "log in",
+    password: str | None = None,
+    status: int = 200,
+) -> Response:
+    """Send the login form shown on ``web``'s page; the page it leads to is checked."""
+    return web.interact(step, lambda page: send_login_form(page, account, password), status=status)
+
+
+def session_cookie(web: StoryBrowser) -> dict[str, object] | None:
+    for cookie in web.context.cookies():
+        if cookie.get("name") == SESSION_COOKIE:
+            return dict(cookie)
+    return None
