@@ -1,10 +1,11 @@
 """Fixtures of the browser stories: one `simpul serve` and one headless Chromium per session,
 a fresh browser context per story.
 
-A story asks for ``simpul_server`` (accounts and cases: ``administrator()``,
-``invited(by, role)``, ``reported_case()``) and ``browse`` (``browse()`` or
-``browse(locale="en-GB")``: a ``StoryBrowser`` whose ``visit(path, step)`` and
-``interact(step, action)`` screenshot, axe-check and weigh every page they reach).
+A story asks for ``simpul_server`` (people and cases: ``administrator()``,
+``invited(by, role)``, ``reported_case()``) and ``browse``: ``browse()``,
+``browse(locale="en-GB")`` or ``browse(name="stranger")`` opens a ``StoryBrowser``, whose
+``visit(path, step)`` (a first load) and ``interact(step, action)`` (a click or a form
+sent) screenshot, axe-check and weigh every page they reach (tests/browser/pages.py).
 The screenshots and the table of every page (pages.md, pages.json) are written to
 tests/browser/artefacts/ (not committed), and the table is printed at the end of the run.
 """
@@ -86,13 +87,14 @@ def browse(
     artefacts: Path,
     request: pytest.FixtureRequest,
 ) -> Iterator[Callable[..., StoryBrowser]]:
-    """``browse(locale="id-ID")``: a fresh browser context for the story, closed after it."""
+    """``browse(locale="id-ID", name=None)``: a fresh browser context for the story (a
+    second one, ``name``d, for another person in it), closed after the test."""
     opened: list[StoryBrowser] = []
 
-    def open_story(*, locale: str = "id-ID") -> StoryBrowser:
+    def open_story(*, locale: str = "id-ID", name: str | None = None) -> StoryBrowser:
         story = request.node.name.removeprefix("test_")
-        if opened:
-            story = f"{story}-{len(opened) + 1}"
+        if name is not None:
+            story = f"{story}-{name}"
         opened.append(
             new_story_browser(
                 chromium, simpul_server.base_url, story, artefacts, _VISITS, locale=locale

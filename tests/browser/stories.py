@@ -9,11 +9,15 @@ SESSION_COOKIE = "__Host-simpul-session"
 
 
 def send_login_form(page: Page, account: StaffAccount, password: str | None = None) -> None:
-    """Type the e-mail address, the password (the account's unless given) and the app's
-    current code into the login form on ``page``, and send it."""
+    """Type the e-mail address, the password and the app's current code into the login
+    form on ``page``, and send it. With another ``password`` than the account's, no code is
+    typed (the form is refused before any code is read, and a code is spent per login)."""
     page.fill("#email", account.email)
-    page.fill("#password", account.password if password is None else password)
-    page.fill("#one_time_code", account.one_time_code())
+    if password is None:
+        page.fill("#password", account.password)
+        page.fill("#one_time_code", account.one_time_code())
+    else:
+        page.fill("#password", password)
     page.click("form[action='/login'] button[type=submit]")
 
 
