@@ -46,7 +46,8 @@ def test_the_same_story_in_english_for_a_browser_set_to_english(
     administrator = simpul_server.administrator()
     web = browse(locale="en-GB")
 
-    web.visit("/", "login form")
+    form = web.visit("/", "login form")
+    assert form.request.all_headers()["accept-language"].startswith("en-GB")
     assert web.page.locator("html").get_attribute("lang") == "en"
     assert web.page.locator("h1").inner_text() == "Log in"
     assert web.page.get_by_label("One-time code (authenticator app)").is_visible()
