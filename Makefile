@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: install run test test-fast bench soak lint clean
+.PHONY: install browser run test test-fast bench soak lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,10 +14,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+browser:  ## Debian's Chromium for the browser tests (tests/browser/): installed if missing and we can
+	tools/ensure-chromium.sh
+
 run: install  ## the service with embedded PostgreSQL and Kafka-protocol broker
 	$(BIN)/simpul run
 
-test: install lint  ## the whole suite: unit, integration (real PostgreSQL), end to end (real broker)
+test: install lint browser  ## the whole suite: unit, integration (real PostgreSQL), end to end (real broker), browser
 	$(BIN)/python -m pytest
 
 test-fast: install  ## unit tests only
@@ -35,4 +38,4 @@ lint: install  ## ruff (rules and format) and mypy, pinned in pyproject.toml
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .simpul .pytest_cache
+	rm -rf $(VENV) .simpul .pytest_cache tests/browser/artefacts
