@@ -20,7 +20,7 @@ from gateways.web.cookies import CSRF_FIELD, form_is_ours
 from gateways.web.forms import PostedForm, field_errors, items_of, posted_value
 from gateways.web.i18n import N_
 from gateways.web.pages import SessionDep, page, refused
-from gateways.web.steps import FORM_KEY_FIELD, posted_form
+from gateways.web.steps import BY_OPERATION, FORM_KEY_FIELD, posted_form
 from services.access import AccessDenied, may_report
 from services.access_log import CaseRead
 from services.case_commands import (
@@ -158,7 +158,7 @@ def case_list(request: Request, session: SessionDep, mine: bool | None = None) -
 
 
 @router.get("/inbox", response_class=HTMLResponse)
-def agency_inbox(request: Request, session: SessionDep) -> Response:
+def agency_inbox(request: Request, session: SessionDep, recorded: str | None = None) -> Response:
     """The referrals to the officer's agency, soonest due first, with what to do next."""
     cases: Cases = request.app.state.cases
     actor = session.actor
@@ -180,6 +180,7 @@ def agency_inbox(request: Request, session: SessionDep) -> Response:
         "inbox.html",
         title=N_("Referrals inbox"),
         referrals=referrals,
+        recorded=BY_OPERATION[recorded].step if recorded in BY_OPERATION else None,
         steps={
             status: [(c.operation(), c.step.sop_step, c.step.summary) for c in commands]
             for status, commands in INBOX_STEPS.items()

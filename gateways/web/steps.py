@@ -212,6 +212,7 @@ def _form_page(
         errors=errors or {},
         refusal=refusal,
         timezone=request.app.state.cases.profiles.profile(case.district).timezone,
+        back_to_inbox=session.actor.role == Role.AGENCY_OFFICER,
     )
 
 
@@ -291,6 +292,9 @@ async def _take_step(
             version=expected,
             form_key=form_key or None,
         )
+    # An agency works from its inbox: the case file is the office's (require_may_read_case_file).
+    if session.actor.role == Role.AGENCY_OFFICER:
+        return RedirectResponse(f"/inbox?recorded={operation}", status_code=303)
     return RedirectResponse(f"/cases/{case_id}?recorded={operation}", status_code=303)
 
 

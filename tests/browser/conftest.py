@@ -1,4 +1,4 @@
-"""Fixtures of the browser stories: one `simpul serve` and one headless Chromium per session,
+"""Fixtures of the browser stories: one `simpul run` and one headless Chromium per session,
 a fresh browser context per story.
 
 A story asks for ``simpul_server`` (people and cases: ``administrator()``,
@@ -58,11 +58,11 @@ def chromium() -> Iterator[Browser]:
 def simpul_server(
     pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SimpulServer]:
-    """`simpul serve` over a database of its own, shared by the stories (each makes its
+    """`simpul run` over a database of its own, shared by the stories (each makes its
     own accounts, so none depends on another's lockouts or used codes)."""
     database_url = pg_server.create_database()
     folder = tmp_path_factory.mktemp("simpul-serve")
-    server = SimpulServer(database_url, folder / "data", folder / "serve.log").start()
+    server = SimpulServer(database_url, folder / "data", folder / "run.log").start()
     try:
         yield server
     finally:
@@ -87,17 +87,26 @@ def browse(
     artefacts: Path,
     request: pytest.FixtureRequest,
 ) -> Iterator[Callable[..., StoryBrowser]]:
-    """``browse(locale="id-ID", name=None)``: a fresh browser context for the story (a
-    second one, ``name``d, for another person in it), closed after the test."""
+    """``browse(locale="id-ID", name=None, width=None)``: a fresh browser context for the
+    story (a second one, ``name``d, for another person in it; ``width`` pixels wide for a
+    phone), closed after the test."""
     opened: list[StoryBrowser] = []
 
-    def open_story(*, locale: str = "id-ID", name: str | None = None) -> StoryBrowser:
+    def open_story(
+        *, locale: str = "id-ID", name: str | None = None, width: int | None = None
+    ) -> StoryBrowser:
         story = request.node.name.removeprefix("test_")
         if name is not None:
             story = f"{story}-{name}"
         opened.append(
             new_story_browser(
-                chromium, simpul_server.base_url, story, artefacts, _VISITS, locale=locale
+                chromium,
+                simpul_server.base_url,
+                story,
+                artefacts,
+                _VISITS,
+                locale=locale,
+                width=width,
             )
         )
         return opened[-1]

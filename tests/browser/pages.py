@@ -215,10 +215,12 @@ def new_story_browser(
     visits: list[PageVisit],
     *,
     locale: str = "id-ID",
+    width: int | None = None,
 ) -> StoryBrowser:
     """A fresh context: no cookies, an empty cache, the browser's language ``locale``
-    (which Chromium sends as Accept-Language)."""
-    context = browser.new_context(locale=locale, bypass_csp=False)
+    (which Chromium sends as Accept-Language), and a phone's screen ``width`` wide."""
+    viewport = {"width": width, "height": 740} if width else None
+    context = browser.new_context(locale=locale, bypass_csp=False, viewport=viewport)  # type: ignore[arg-type]
     return StoryBrowser(context, base_url, story, artefacts, visits)
 
 

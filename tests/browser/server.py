@@ -1,10 +1,12 @@
-"""The server the browser tests talk to: `simpul serve` as a deployment runs its API process,
-and the people who log in to it, made the way an office makes them.
+"""The server the browser tests talk to: `simpul run`, as a newcomer's `make run` starts it
+(the API with the relay, the agency and coordinator projectors and the embedded
+Kafka-protocol broker), and the people who log in to it, made the way an office makes them.
 
 The server is a child process over real HTTP on a free 127.0.0.1 port, against a database
 of its own on the tests' PostgreSQL, in development mode with a data folder of its own (the
-token key pair, the account key and the rest are kept there, as `simpul run` keeps them), so
-`simpul staff first-administrator` and `simpul token` run beside it see the same keys.
+token key pair, the account key, the broker's data are kept there, as `simpul run` keeps
+them), so `simpul staff first-administrator` and `simpul token` run beside it see the same
+keys.
 """
 
 import os
@@ -53,7 +55,7 @@ class StaffAccount:
 
 
 class SimpulServer:
-    """`simpul serve` on a free port of 127.0.0.1; its output is kept in ``log_path``."""
+    """`simpul run` on a free port of 127.0.0.1; its output is kept in ``log_path``."""
 
     def __init__(self, database_url: str, data_dir: Path, log_path: Path) -> None:
         self.port = free_port()
@@ -68,16 +70,21 @@ class SimpulServer:
                 "SIMPUL_DATA_DIR": str(data_dir),
                 "SIMPUL_DATABASE_POOL_SIZE": "4",
                 "SIMPUL_SEARCH_KEY": TEST_SEARCH_KEY,
+                "SIMPUL_API_HOST": "127.0.0.1",
+                "SIMPUL_API_PORT": str(self.port),
+                "SIMPUL_RELAY_METRICS_PORT": str(free_port()),
+                "SIMPUL_PROJECTOR_METRICS_PORT": str(free_port()),
+                "SIMPUL_PROJECTION_METRICS_PORT": str(free_port()),
             }
         )
         self.api = httpx.Client(base_url=f"{self.base_url}/api/v1", timeout=20)
         self.process: subprocess.Popen[bytes] | None = None
         self._accounts = 0
 
-    def start(self, *, timeout: float = 60) -> "SimpulServer":
+    def start(self, *, timeout: float = 180) -> "SimpulServer":
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(SIMPUL), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [str(SIMPUL), "run", "--port", str(self.port)],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -86,7 +93,7 @@ class SimpulServer:
         while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"simpul serve did not start:\n{self.output()[-4000:]}")
+                raise RuntimeError(f"simpul run did not start:\n{self.output()[-4000:]}")
             time.sleep(0.2)
         return self
 
@@ -101,7 +108,7 @@ class SimpulServer:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

@@ -27,7 +27,7 @@ def test_an_administrator_logs_in_sees_the_home_page_and_logs_out(
     log_in(web, administrator)
     assert web.page.url == f"{simpul_server.base_url}/"
     assert web.page.locator("h1").inner_text() == "Beranda"
-    assert "Anda masuk sebagai office_administrator" in web.page.locator("main").inner_text()
+    assert "Anda masuk sebagai administrator kantor" in web.page.locator("main").inner_text()
     cookie = session_cookie(web)
     # Secure __Host- cookies over plain HTTP: Chromium keeps them for 127.0.0.1, a
     # potentially trustworthy origin, as it would for the HTTPS deployment.
@@ -54,7 +54,7 @@ def test_the_same_story_in_english_for_a_browser_set_to_english(
 
     log_in(web, administrator)
     assert web.page.locator("h1").inner_text() == "Home"
-    assert "You are logged in as office_administrator" in web.page.locator("main").inner_text()
+    assert "You are logged in as office administrator" in web.page.locator("main").inner_text()
 
     web.interact("log out", lambda page: page.get_by_role("button", name="Log out").click())
     assert web.page.locator("h1").inner_text() == "Log in"

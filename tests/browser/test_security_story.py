@@ -61,7 +61,7 @@ def test_a_case_file_needs_a_live_session_and_is_never_cached(
     web = browse()
     web.visit("/", "login form")
     log_in(web, coordinator)
-    assert "Anda masuk sebagai coordinator" in web.page.locator("main").inner_text()
+    assert "Anda masuk sebagai koordinator" in web.page.locator("main").inner_text()
     case_file = web.visit(f"/cases/{case_id}", "case file")
     # Personal data must not stay behind in the browser's cache or a shared proxy.
     assert case_file.headers["cache-control"] == "no-store"
