@@ -19,6 +19,7 @@ from domain.vocabulary import (
     DeliveryOutcome,
     HandoverTarget,
     Jurisdiction,
+    ReferralStatus,
     ReintegrationActivity,
     ReunifiedWith,
     ReviewOutcome,
@@ -27,6 +28,7 @@ from domain.vocabulary import (
     ServiceType,
     Shelter,
     ShelterDestination,
+    Stage,
     TerminationKind,
     TerminationReason,
 )
@@ -330,8 +332,28 @@ DOCUMENT_KIND: dict[str, Words] = {
     DocumentKind.OTHER: ("dokumen lain", "other document"),
 }
 
+STAGE: dict[str, Words] = {
+    Stage.IDENTIFICATION: ("identifikasi", "identification"),
+    Stage.ASSESSMENT: ("asesmen", "assessment"),
+    Stage.PLANNING: ("perencanaan intervensi", "intervention planning"),
+    Stage.INTERVENTION: ("pelaksanaan intervensi", "intervention"),
+    Stage.MONITORING: ("pemantauan dan evaluasi", "monitoring and evaluation"),
+    Stage.CLOSED: ("ditutup", "closed"),
+}
+REFERRAL_STATUS: dict[str, Words] = {
+    ReferralStatus.PENDING: ("menunggu jawaban", "waiting for an answer"),
+    ReferralStatus.ACCEPTED: ("diterima", "accepted"),
+    ReferralStatus.IN_PROGRESS: ("sedang berjalan", "in progress"),
+    ReferralStatus.COMPLETED: ("selesai", "completed"),
+    ReferralStatus.NOT_DELIVERED: ("tidak terlaksana", "not delivered"),
+    ReferralStatus.DECLINED: ("ditolak", "declined"),
+    ReferralStatus.CANCELLED: ("dibatalkan", "cancelled"),
+}
+
 # Which vocabulary each table covers, for the completeness test.
 TABLES: dict[type[StrEnum], dict[str, Words]] = {
+    Stage: STAGE,
+    ReferralStatus: REFERRAL_STATUS,
     Agency: AGENCY,
     Role: ROLE,
     Channel: CHANNEL,
