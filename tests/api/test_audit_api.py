@@ -33,13 +33,24 @@ READS_NO_CASE_DATA = {
     "/healthz",
     "/readyz",
     "/static/simpul.css",
-    # The login form, and the home page naming only the logged-in user's role.
-    "/",
+    # The login form, the intake form, the invitation's acceptance and the staff page.
     "/login",
+    "/intake",
+    "/invitation",
+    "/staff",
 }
 # Pages read with a browser session, not a bearer token: their access-log rows are checked
-# in tests/api/test_web_case_file.py.
-PAGES = {"/cases/{case_id}"}
+# in tests/api/test_web_pages_access_log.py.
+PAGES = {
+    "/",
+    "/cases",
+    "/inbox",
+    "/cases/{case_id}",
+    "/cases/{case_id}/steps/{operation}",
+    "/cases/{case_id}/referrals/{referral_id}/steps/{operation}",
+    "/cases/{case_id}/audit",
+    "/cases/{case_id}/access-log",
+}
 # Routes whose reader is not the default one: an auditor acts on no case, so has no tasks;
 # the police officer's task list reads the police inbox, and records each case it shows.
 READERS_OF_ROUTE = {"/api/v1/my-tasks": "agency_officer"}

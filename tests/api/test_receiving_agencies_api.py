@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gateways import runtime
-from gateways.projectors.agencies import derived_agency_events
 from services.cases import Cases
-from services.sharing import SharingPolicy, load_matrix
+from services.sharing import load_matrix
 from tests.support.builders import AGENCY_SERVICES
+from tests.support.inboxes import project_inbox
 from tests.support.lifecycle import Headers, a_report_body
 
 MATRIX = load_matrix()
@@ -81,8 +80,7 @@ def a_consented_case_with_every_assessment(client: TestClient, auth: Headers) ->
 
 def project(cases: Cases, agency: str) -> None:
     """The agency's inbox as its projector builds it from the agency's topic."""
-    store = runtime.agency_store(cases, agency, MATRIX)
-    store.rebuild(derived_agency_events(cases, SharingPolicy(MATRIX), PREFIX, agency))
+    project_inbox(cases, agency, MATRIX)
 
 
 def inbox(client: TestClient, auth: Headers, agency: str) -> list[dict[str, Any]]:

@@ -15,13 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.actors import Actor
-from gateways import runtime
-from gateways.projectors.agencies import derived_agency_events
 from gateways.web.sessions import COOKIE_NAME, SessionStore
 from gateways.web.steps import BY_OPERATION
 from services.case_commands import CASE_STEPS, ReferralCommand
 from services.cases import Cases
-from services.sharing import SharingPolicy, load_matrix
+from services.sharing import load_matrix
+from tests.support.inboxes import project_inbox
 from tests.support.lifecycle import Headers, a_report_body, open_referred_case
 
 pytestmark = pytest.mark.integration
@@ -253,16 +252,11 @@ def test_the_case_list_shows_the_offices_open_cases_with_what_is_due(
     assert client.get("/cases").status_code == 403
 
 
-def _project(cases: Cases, agency: str) -> None:
-    store = runtime.agency_store(cases, agency, MATRIX)
-    store.rebuild(derived_agency_events(cases, SharingPolicy(MATRIX), "simpul", agency))
-
-
 def test_the_police_accept_and_report_delivery_from_their_inbox(
     client: TestClient, auth: Headers, pg_cases: Cases
 ) -> None:
     case_id = open_referred_case(client, auth("coordinator"), {"police": "legal_process"})
-    _project(pg_cases, "police")
+    project_inbox(pg_cases, "police")
     _log_in(client, POLICE)
     inbox = client.get("/inbox")
     assert inbox.status_code == 200
