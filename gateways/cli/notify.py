@@ -49,7 +49,8 @@ def notifier(
         mailer=mailer,
         profiles=cases.profiles,
         public_url=settings.public_url,
-        clock=clock or cases.clock,
+        # Read at each run: a test moves the case service's clock after this is made.
+        clock=clock or (lambda: cases.clock()),
     )
 
 
