@@ -49,9 +49,17 @@ def notifier(
         mailer=mailer,
         profiles=cases.profiles,
         public_url=settings.public_url,
-        # Read at each run: a test moves the case service's clock after this is made.
-        clock=clock or (lambda: cases.clock()),
+        clock=clock or _clock_of(cases),
     )
+
+
+def _clock_of(cases: Cases) -> Callable[[], datetime]:
+    """The case service's clock, looked up at each run: a test replaces it after start."""
+
+    def now() -> datetime:
+        return cases.clock()
+
+    return now
 
 
 def notify(args: argparse.Namespace) -> int:
