@@ -27,6 +27,7 @@ from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways import runtime
 from gateways.cli.notify import notifier
+from gateways.cli.projections import rebuild_agencies
 from gateways.embedded.kafka import _ensure_certificates
 from gateways.embedded.ports import free_port
 from gateways.mail.smtp import SmtpMailer
@@ -156,11 +157,11 @@ class Office:
         self.client, self.auth, self.accounts = client, auth, accounts
         self.register_numbers: dict[str, str] = {}
 
-    def hire(self, role: Role, name: str) -> tuple[str, str]:
+    def hire(self, role: Role, name: str, agency: Agency = Agency.UPTD_PPA) -> tuple[str, str]:
         """A new member of staff: their user id and e-mail address."""
-        address = f"{name}.{os.urandom(4).hex()}@uptd.example"
+        address = f"{name}.{os.urandom(4).hex()}@{agency.value}.example"
         invitation = self.accounts.invite(
-            ADMIN, email=address, display_name=name.title(), role=role, agency=Agency.UPTD_PPA
+            ADMIN, email=address, display_name=name.title(), role=role, agency=agency
         )
         return invitation.user_id, address
 
@@ -186,6 +187,27 @@ class Office:
             },
         )
         self.post(f"/cases/{case_id}/case-worker", {"case_worker_id": case_worker})
+        return case_id
+
+    def referred_case(self, agency: str, service_type: str) -> str:
+        """A reported, classified, consented case referred to ``agency`` (L4.1)."""
+        reported = self.post("/cases", REPORT, "intake_officer")
+        case_id = str(reported["case_id"])
+        self.register_numbers[case_id] = str(reported["register_number"])
+        self.post(
+            f"/cases/{case_id}/classification",
+            {
+                "case_type": "KTA",
+                "risk_level": "high",
+                "jurisdiction": "district",
+                "emergency": False,
+            },
+        )
+        self.post(
+            f"/cases/{case_id}/consent",
+            {"given": True, "given_by": "parent", "document_ref": "IC/01"},
+        )
+        self.post(f"/cases/{case_id}/referrals", {"service_type": service_type, "agency": agency})
         return case_id
 
 
@@ -302,6 +324,28 @@ def test_each_case_worker_hears_only_of_their_own_cases(
         (rina_address,): "Simpul: 2 tugas jatuh tempo",
         (budi_address,): "Simpul: 1 tugas jatuh tempo",
     }
+
+
+def test_a_police_officer_hears_of_a_referral_waiting_for_the_polices_answer(
+    office: Office,
+    database_url: str,
+    caught_up: Callable[[], int],
+    run: Callable[[], Any],
+    smtp: SmtpServer,
+):
+    _, address = office.hire(Role.AGENCY_OFFICER, "bripka", Agency.POLICE)
+    case_id = office.referred_case("police", "legal_process")
+    caught_up()
+    rebuild_agencies(Settings(_env_file=None), database_url, ["police"], show_progress=False)  # type: ignore[call-arg]
+
+    run()
+
+    ((recipients, mail),) = smtp.inbox.take()
+    body = body_of(mail)
+    assert recipients == [address] and mail["Subject"] == "Simpul: 1 tugas jatuh tempo"
+    assert "0 langkah SOP, 1 rujukan untuk dijawab" in body
+    assert "Due:\n  L4.1 Answer the referral: accept or decline: 1" in body
+    assert_no_personal_data(mail, case_id, office.register_numbers[case_id])
 
 
 # ---- Escalation ------------------------------------------------------------------------------

@@ -7,9 +7,11 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from pydantic import ValidationError
 
 from domain.time_standards import ProfileError, parse_profile
 from domain.vocabulary import Agency, Role
+from gateways.mail.smtp import SmtpMailer
 from services.accounts import StaffRecord
 from services.notifications import (
     NewTask,
@@ -25,6 +27,7 @@ from services.notifications import (
     task_key,
 )
 from services.profiles import load_profiles
+from services.settings import Settings
 from services.tasks import MyTasks, Task, TaskCounts, TaskKind
 from tests.unit.test_time_standards import profile_data
 
@@ -274,3 +277,53 @@ def test_a_bad_escalation_period_in_a_profile_file_names_the_file(tmp_path: Path
 
     with pytest.raises(ProfileError, match=r"luwu-utara.toml: notifications.escalate_after_hours"):
         load_profiles(tmp_path)
+
+
+# ---- The SMTP settings ---------------------------------------------------------------------
+
+PRODUCTION = {
+    "environment": "production",
+    "database_url": "postgresql://simpul_service@postgres/simpul?sslmode=verify-full",
+    "kafka_bootstrap_servers": "kafka:9093",
+    "kafka_security_protocol": "SASL_SSL",
+}
+
+
+def test_without_an_smtp_host_nothing_is_mailed():
+    assert SmtpMailer.from_settings(Settings(_env_file=None)) is None  # type: ignore[call-arg]
+
+
+def test_the_mailer_takes_the_smtp_settings():
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        smtp_host="smtp.dinas.example.go.id",
+        smtp_port=2525,
+        smtp_username="simpul-notifier",
+        smtp_password="rahasia",
+        mail_from="simpul@dinas.example.go.id",
+    )
+
+    mailer = SmtpMailer.from_settings(settings)
+
+    assert mailer is not None
+    assert (mailer.host, mailer.port, mailer.starttls) == ("smtp.dinas.example.go.id", 2525, True)
+    assert (mailer.username, mailer.password) == ("simpul-notifier", "rahasia")
+    assert mailer.sender == "simpul@dinas.example.go.id"
+    assert "rahasia" not in repr(settings)
+
+
+def test_production_mails_only_over_starttls():
+    Settings(_env_file=None, **PRODUCTION, smtp_host="smtp.example.go.id")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="SIMPUL_SMTP_STARTTLS"):
+        Settings(_env_file=None, **PRODUCTION, smtp_host="smtp.example.go.id", smtp_starttls=False)  # type: ignore[call-arg]
+
+
+def test_an_smtp_username_goes_with_a_password():
+    with pytest.raises(ValidationError, match="SIMPUL_SMTP_USERNAME and SIMPUL_SMTP_PASSWORD"):
+        Settings(_env_file=None, smtp_username="simpul-notifier")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("url", ["simpul.example.go.id", "https://", "https://x/ y", "ftp://x"])
+def test_the_public_url_is_an_http_address(url: str):
+    with pytest.raises(ValidationError, match="public_url"):
+        Settings(_env_file=None, public_url=url)  # type: ignore[call-arg]
