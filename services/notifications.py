@@ -422,10 +422,7 @@ class Notifier:
             self._escalate(district, rows, now, summary)
         return summary
 
-    def notifications_for(self, user_id: str, since: datetime) -> list[Notice]:
-        return notifications_for(self.notices, user_id, since)
-
-    def tasks_of(self, member: StaffRecord, rows: "_Rows") -> MyTasks | None:
+    def _tasks_of(self, member: StaffRecord, rows: _Rows) -> MyTasks | None:
         """The person's tasks as their home page lists them; None if they have none to do."""
         actor = member.actor
         office = self.profiles.coordinating_agency(actor.district)
@@ -440,7 +437,7 @@ class Notifier:
         return my_tasks(actor, scope, now=rows.now, profiles=self.profiles, **found)
 
     def _digest(self, member: StaffRecord, rows: _Rows, now: datetime, summary: RunSummary) -> None:
-        tasks = self.tasks_of(member, rows)
+        tasks = self._tasks_of(member, rows)
         if tasks is None or not tasks.tasks:
             return
         new = new_notices(
