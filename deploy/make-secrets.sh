@@ -3,7 +3,7 @@
 #
 #   deploy/.env       passwords (the PostgreSQL owner and service role, one per Kafka
 #                     principal), the token public key, the relay's message signing key
-#                     and the matching public key
+#                     and the matching public key; empty SMTP settings for the notifier
 #   deploy/secrets/   a CA, certificates from it for PostgreSQL, Kafka and the API, and the
 #                     token private key (token-private.pem), which no container gets
 #
@@ -94,5 +94,12 @@ token_private_key=$(awk '{printf "%s\\n", $0}' token-private.pem)
     echo "SIMPUL_KAFKA_PASSWORD_PROJECTOR_$name=$(password)"
     echo "SIMPUL_KAFKA_PASSWORD_AGENCY_$name=$(password)"
   done
+  # The notifier's SMTP server, given by the office's mail provider (not made here): fill
+  # these in, or leave SIMPUL_SMTP_HOST empty and notices stay in the web application.
+  echo "SIMPUL_SMTP_HOST="
+  echo "SIMPUL_SMTP_PORT=587"
+  echo "SIMPUL_SMTP_USERNAME="
+  echo "SIMPUL_SMTP_PASSWORD="
+  echo "SIMPUL_MAIL_FROM=simpul@$PUBLIC_HOST"
 } > "$ENV_FILE"
 echo "wrote $ENV_FILE and $SECRETS/ (move $SECRETS/ca.key offline)"

@@ -88,6 +88,13 @@ KNOWN_CONDITIONS = frozenset({"psychological_first_aid_needed", "emergency", "di
 # afterwards a new referral sends what the agency needs again.
 DEFAULT_AGENCY_RETENTION_DAYS = 90
 MAX_AGENCY_RETENTION_DAYS = 3660
+# How long a step may stay overdue before the district's supervisors are told
+# (services/notifications.py), where a profile's [notifications] does not say. No SOP
+# sets an escalation period: it is each deployment's choice. A day past the due time is
+# the time Luwu Utara gives the first contact (L1.8, "1 hari"): a supervisor hears of a
+# missed step about when the next one would be missed too.
+DEFAULT_ESCALATE_AFTER_HOURS = 24
+MAX_ESCALATE_AFTER_HOURS = 30 * 24
 
 _DURATION = re.compile(r"(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?")
 
@@ -228,6 +235,9 @@ class TimeStandardProfile:
     # The office's letterhead, letter numbering and the letters it issues; a profile
     # without one issues no letters.
     letterhead: Letterhead | None = None
+    # How long past its due time a step of the office may stay undone before the
+    # district's supervisors get an escalation ([notifications] escalate_after_hours).
+    escalate_after: timedelta = timedelta(hours=DEFAULT_ESCALATE_AFTER_HOURS)
 
     def own_step(self, step: str | None) -> str | None:
         """The district's number for a step Simpul labels ``step`` (refusals, timeline)."""
@@ -552,7 +562,23 @@ def parse_profile(data: Mapping[str, Any]) -> TimeStandardProfile:
         windows=_windows(data, steps),
         documents=_documents(data, steps),
         letterhead=_letterhead(data),
+        escalate_after=_escalate_after(data),
     )
+
+
+def _escalate_after(data: Mapping[str, Any]) -> timedelta:
+    table = data.get("notifications", {})
+    if not isinstance(table, Mapping):
+        raise ProfileError("notifications: must be a table ([notifications])")
+    hours = table.get("escalate_after_hours", DEFAULT_ESCALATE_AFTER_HOURS)
+    if isinstance(hours, bool) or not isinstance(hours, int):
+        raise ProfileError("notifications.escalate_after_hours must be a whole number of hours")
+    if not 0 <= hours <= MAX_ESCALATE_AFTER_HOURS:
+        raise ProfileError(
+            f"notifications.escalate_after_hours must be between 0 and "
+            f"{MAX_ESCALATE_AFTER_HOURS} hours"
+        )
+    return timedelta(hours=hours)
 
 
 def _documents(data: Mapping[str, Any], steps: Sequence[StepStandard]) -> DocumentRules:

@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 import logging
+import os
 import secrets
 import sys
 from dataclasses import asdict, dataclass
@@ -29,6 +30,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from domain.sharing_matrix import SharingMatrix
+from gateways.accounts.postgres import KEY_BYTES as ACCOUNT_KEY_BYTES
 from gateways.accounts.postgres import PostgresAccounts
 from gateways.api.app import create_app
 from gateways.api.deps import ChainChecker
@@ -41,6 +43,7 @@ from gateways.eventstore.revocations import PostgresRevocations
 from gateways.eventstore.roles import StoreTables, is_set_up, may_set_up
 from gateways.kafka.security import KafkaCredentialsMissing, KafkaSecurity
 from gateways.kafka.signing import MessageSigner, MessageVerifier
+from gateways.mail.notices import PostgresNotices
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import DEFAULT_SCHEMA, CoordinatorStore
 from gateways.readmodels.same_person import PostgresPersonIndex
@@ -482,6 +485,21 @@ def accounts(cases: Cases, settings: Settings) -> Accounts:
         token_lifetime=timedelta(hours=settings.token_max_hours),
         clock=cases.clock,
     )
+
+
+def notice_store(cases: Cases) -> PostgresNotices:
+    """The notices kept, beside the event store, through its pool; tables made if missing."""
+    store = PostgresNotices(_pool(cases).get_connection)
+    store.create_tables()
+    return store
+
+
+def staff_directory(cases: Cases) -> PostgresAccounts:
+    """The staff directory, read only. The account key encrypts the second-factor keys,
+    which the notifier never reads, so it is not given the key: this one opens nothing."""
+    store = PostgresAccounts(_pool(cases).get_connection, os.urandom(ACCOUNT_KEY_BYTES))
+    store.create_tables()
+    return store
 
 
 def login_token_service(settings: Settings) -> TokenService | None:

@@ -259,6 +259,45 @@ class Settings(BaseSettings):
         description="The largest document, photo or recording an upload may carry.",
     )
 
+    # ---- E-mail notices and escalations (`simpul notify`, services/notifications.py) ----
+    smtp_host: str | None = Field(
+        default=None,
+        description="The SMTP server notices are sent through. Unset: no e-mail, the notices "
+        "are kept for the web application only.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = Field(
+        default=None, description="The notifier's account on the SMTP server, if it needs one."
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="Only the notifier process gets it."
+    )
+    smtp_starttls: bool = Field(
+        default=True,
+        description="Upgrade the connection with STARTTLS (the server's certificate checked) "
+        "before anything is sent; required in production.",
+    )
+    smtp_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=300, description="Longest wait for the SMTP server."
+    )
+    mail_from: str = Field(
+        default="simpul@localhost",
+        min_length=3,
+        max_length=254,
+        description="The sender address of notices (From:).",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="Where staff open Simpul; a notice links only to its login page.",
+    )
+    notify_interval_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=24 * 60,
+        description="How often `simpul notify` looks for tasks newly due or overdue.",
+    )
+
     # The coordinator projection (`simpul project --coordinator`).
     projection_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Most events applied in one transaction."
@@ -337,6 +376,15 @@ class Settings(BaseSettings):
         if not all(re.fullmatch(KEY_ID_PATTERN, key_id) for key_id in value):
             raise ValueError("key ids are 1-64 letters, digits, '.', '_' or '-'")
         return value
+
+    @model_validator(mode="after")
+    def _mail_over_tls_in_production(self) -> "Settings":
+        # The notifier's password, and the notices, must not cross the network in clear.
+        if self.environment == "production" and self.smtp_host and not self.smtp_starttls:
+            raise ValueError("production needs SIMPUL_SMTP_STARTTLS=true")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("SIMPUL_SMTP_USERNAME and SIMPUL_SMTP_PASSWORD go together")
+        return self
 
     @model_validator(mode="after")
     def _client_certificate_whole(self) -> "Settings":

@@ -5,6 +5,7 @@
 - audit: `audit verify`
 - database: `db setup`
 - staff: `staff first-administrator`
+- notify: `notify` (e-mail notices and escalations)
 - demo: `demo`
 
 Benchmarks are not part of it: they live in benchmarks/, outside the package
@@ -17,14 +18,14 @@ import signal
 from collections.abc import Sequence
 from types import FrameType
 
-from gateways.cli import audit, database, demo, projections, service, staff
+from gateways.cli import audit, database, demo, notify, projections, service, staff
 from gateways.cli.commands import Commands
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="simpul", description=__doc__)
     commands = Commands(top.add_subparsers(dest="command", required=True))
-    for module in (service, demo, projections, audit, database, staff):
+    for module in (service, demo, projections, audit, database, staff, notify):
         module.add_commands(commands)
     return top
 

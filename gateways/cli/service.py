@@ -29,6 +29,8 @@ CHILDREN = (
     (["relay"], runtime.RELAY_PRINCIPAL),
     (["project", "--all-agencies"], runtime.PROJECTORS_PRINCIPAL),
     (["project", "--coordinator"], None),
+    # Without SIMPUL_SMTP_HOST it mails nothing: it says so once and keeps in-app notices.
+    (["notify"], None),
 )
 
 
@@ -90,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
             **os.environ,
             "SIMPUL_DATABASE_URL": database,
             "SIMPUL_KAFKA_BOOTSTRAP_SERVERS": kafka_servers,
+            # The notices' login link: this machine's API, unless the deployment names one.
+            "SIMPUL_PUBLIC_URL": os.environ.get("SIMPUL_PUBLIC_URL", api_url),
         }
         stack.append(start_children(environment, broker))
         cases = runtime.open_cases(settings, database)

@@ -39,6 +39,7 @@ MATCH_KEY = "SIMPUL_PERSON_MATCH_KEY"
 SEARCH_KEY = "SIMPUL_SEARCH_KEY"
 DOCUMENT_KEY = "SIMPUL_DOCUMENT_MASTER_KEY"
 ACCOUNT_KEY, LOGIN_KEY = "SIMPUL_ACCOUNT_KEY", "SIMPUL_TOKEN_PRIVATE_KEY"
+SMTP_PASSWORD = "SIMPUL_SMTP_PASSWORD"
 SECRET_SETTINGS = {
     DATABASE,
     TOKEN,
@@ -49,12 +50,14 @@ SECRET_SETTINGS = {
     DOCUMENT_KEY,
     ACCOUNT_KEY,
     LOGIN_KEY,
+    SMTP_PASSWORD,
 }
 NEEDS = {
     "db-setup": {DATABASE},
     "api": {DATABASE, TOKEN, MATCH_KEY, SEARCH_KEY, DOCUMENT_KEY, ACCOUNT_KEY, LOGIN_KEY},
     "relay": {DATABASE, KAFKA_PASSWORD, SIGNING_KEY},
     "coordinator": {DATABASE, SEARCH_KEY},
+    "notifier": {DATABASE, SMTP_PASSWORD},
     **{f"projector-{agency}": {DATABASE, KAFKA_PASSWORD} for agency in AGENCIES},
 }
 PRINCIPALS = {
@@ -83,9 +86,12 @@ def simpul_services() -> dict[str, dict]:
 
 
 def role(command: list[str]) -> str:
-    """db-setup, api, relay, coordinator or projector-<agency>, from a `simpul` command line."""
+    """db-setup, api, relay, coordinator, notifier or projector-<agency>, from a `simpul`
+    command line."""
     if command == ["db", "setup"]:
         return "db-setup"
+    if command == ["notify"]:
+        return "notifier"
     if command[0] == "serve":
         return "api"
     if command[0] == "relay":
@@ -498,6 +504,7 @@ SECRET_PLACEHOLDERS = {
     "document-master-key": "d" * 43,
     "token-private-key": private_key_pem(PLACEHOLDER_TOKEN_KEY),
     "account-key": "k" * 43,
+    "smtp-password": "s" * 24,
 }
 
 
@@ -591,3 +598,20 @@ def test_the_set_up_job_runs_simpul_db_setup_before_every_other_process():
         if role(service["command"]) != "db-setup":
             depends = service["depends_on"]
             assert depends["db-setup"]["condition"] == "service_completed_successfully", name
+
+
+# ---- E-mail -----------------------------------------------------------------------------------
+
+
+def test_only_the_notifier_holds_the_smtp_password_and_it_links_to_the_public_host_over_https(
+    made_secrets: Path,
+):
+    for deployment in (kubernetes_workloads(), compose_workloads(made_secrets)):
+        holders = {
+            process for process, environment in deployment.items() if SMTP_PASSWORD in environment
+        }
+
+        assert holders == {"notifier"}
+        notifier = settings_of(deployment["notifier"])
+        assert notifier.smtp_starttls
+        assert notifier.public_url.startswith("https://")
