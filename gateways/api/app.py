@@ -44,6 +44,7 @@ from gateways.web import (
     case_file_page,
     login,
     office_pages,
+    office_views,
     pages,
     staff_pages,
     steps,
@@ -167,6 +168,7 @@ def create_app(
         app.include_router(office_pages.router)
         app.include_router(staff_pages.router)
         app.include_router(audit_pages.router)
+        app.include_router(office_views.router)
         app.include_router(login.router)
     # With the deployment's public keys, so agencies can verify what they receive.
     asyncapi = asyncapi_document(matrix=sharing, profiles=cases.profiles, verifier=message_verifier)

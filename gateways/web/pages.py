@@ -66,6 +66,11 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
     )
 
 
+# Who finds the dashboard in the navigation: those who steer the office's time standards
+# and those who audit them (the API lets all the office's staff read it).
+DASHBOARD_READERS = frozenset({Role.COORDINATOR, Role.SUPERVISOR, Role.AUDITOR})
+
+
 def navigation(actor: Actor) -> list[tuple[str, str]]:
     """The links of the header, as (path, msgid): each role's places to work."""
     links = [("/", N_("Home"))]
@@ -73,10 +78,13 @@ def navigation(actor: Actor) -> list[tuple[str, str]]:
         links.append(("/intake", N_("Record a report")))
     if actor.role in CASE_OFFICE_ROLES:
         links.append(("/cases", N_("Cases")))
+    if actor.role in DASHBOARD_READERS:
+        links.append(("/dashboard", N_("Dashboard")))
     if actor.role == Role.AGENCY_OFFICER:
         links.append(("/inbox", N_("Referrals inbox")))
     if may_administer_staff(actor, actor.district):
         links.append(("/staff", N_("Staff")))
+        links.append(("/district", N_("District profile")))
     return links
 
 

@@ -38,12 +38,15 @@ READS_NO_CASE_DATA = {
     "/intake",
     "/invitation",
     "/staff",
+    # The district's SOP profile as configured: no case in it.
+    "/district",
 }
 # Pages read with a browser session, not a bearer token: their access-log rows are checked
 # in tests/api/test_web_pages_access_log.py.
 PAGES = {
     "/",
     "/cases",
+    "/dashboard",
     "/inbox",
     "/cases/{case_id}",
     "/cases/{case_id}/steps/{operation}",
