@@ -461,6 +461,7 @@ def api(
         accounts=accounts(cases, settings),
         login_tokens=tokens if tokens.can_mint else login_token_service(settings),
         web_sessions=web_sessions(settings, cases),
+        notices=notice_store(cases),
     )
 
 

@@ -54,6 +54,7 @@ from services.accounts import Accounts
 from services.case_search import SearchKeys
 from services.cases import Cases
 from services.documents import Documents
+from services.notifications import NoticeStore
 from services.outreach import OutreachRecords
 from services.same_person import SamePerson
 from services.sharing import load_matrix
@@ -91,6 +92,7 @@ def create_app(
     accounts: Accounts | None = None,
     login_tokens: TokenService | None = None,
     web_sessions: SessionStore | None = None,
+    notices: NoticeStore | None = None,
 ) -> FastAPI:
     """The app; read models left out (an in-memory store has none) answer 503.
 
@@ -159,6 +161,7 @@ def create_app(
     api.include_router(task_routes.router)
     app.include_router(api)
     app.include_router(service.health)
+    app.state.notices = notices
     if web_sessions is not None:
         app.state.web_sessions = web_sessions
         app.add_exception_handler(pages.NoSession, pages.no_session)

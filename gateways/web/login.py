@@ -10,6 +10,7 @@ double-submit cookie): another site can neither read the cookie nor set it for t
 
 import hmac
 import secrets
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -24,8 +25,12 @@ from gateways.web.sessions import COOKIE_NAME, BrowserSession, SessionStore
 from services.access_log import CaseRead
 from services.accounts import Accounts, LoginRefused
 from services.cases import Cases, utc_now
+from services.notifications import NoticeStore, notifications_for
 
 LOGIN_COOKIE = "__Host-simpul-login"
+# The home page's notices: the newest of the last week (each also mailed where mail is on).
+NOTICES_SHOWN_FOR = timedelta(days=7)
+NOTICES_SHOWN = 20
 MAX_FORM_BYTES = 4096
 REFUSALS = {
     "bad_credentials": "The e-mail address or the password is not right.",
@@ -88,10 +93,17 @@ def home(request: Request, session: SessionOrNone) -> Response:
         tasks = tasks_of(request, session.actor, cases, CaseRead(view="home_page"))
     except HTTPException:
         tasks = None  # no office views in this deployment: the page says so
+    notices: NoticeStore | None = request.app.state.notices
+    recent = (
+        notifications_for(notices, session.actor.user_id, utc_now() - NOTICES_SHOWN_FOR)
+        if notices is not None
+        else []
+    )
     return page(
         request,
         "home.html",
         title="Home",
+        notices=list(reversed(recent))[:NOTICES_SHOWN],
         actor=session.actor,
         csrf=session.csrf_token,
         tasks=tasks,

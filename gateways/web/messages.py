@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from gateways.api.routes.accounts import Deactivation, NewStaffMember
 from gateways.web.forms import MESSAGES, FieldGroup, FormItem, items_of, label_of
 from services.case_commands import CASE_STEPS, ReportCase
+from services.notifications import NoticeKind
 
 # A due step's states, as the case file shows them (projections/due_steps.py).
 STATES = ("upcoming", "due", "overdue", "met", "late", "closed")
@@ -32,4 +33,5 @@ def dynamic_messages() -> set[str]:
     for command in CASE_STEPS:
         found |= _items_messages(items_of(command))
         found.add(command.step.summary)
-    return found | set(MESSAGES.values()) | set(STATES) | set(FACT_GROUPS) | {"yes", "no"}
+    notices = {kind.value for kind in NoticeKind}
+    return found | set(MESSAGES.values()) | set(STATES) | set(FACT_GROUPS) | notices | {"yes", "no"}

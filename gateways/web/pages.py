@@ -4,6 +4,7 @@ A page answers with the pages' Content-Security-Policy (only this host's styles 
 images, no script, no framing) and ``no-store``; the session comes from its cookie.
 """
 
+import re
 from datetime import datetime
 from enum import Enum
 from functools import partial
@@ -13,13 +14,20 @@ from zoneinfo import ZoneInfo
 
 from babel.support import Translations
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from domain.actors import Actor
 from domain.vocabulary import Role
 from gateways.web.forms import VOCABULARY_WORDS, label_of
-from gateways.web.i18n import LANGUAGE_COOKIE, N_, TRANSLATIONS, chosen_language
+from gateways.web.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGE_COOKIE,
+    LANGUAGES,
+    N_,
+    TRANSLATIONS,
+    chosen_language,
+)
 from gateways.web.sessions import COOKIE_NAME, BrowserSession, SessionStore
 from services.access import CASE_OFFICE_ROLES, may_administer_staff, may_report
 from services.cases import utc_now
@@ -57,6 +65,7 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
         say=partial(words_for, language, translations),
         local=partial(local_time, zone),
         now_local=utc_now().astimezone(zone).strftime("%Y-%m-%dT%H:%M") if zone else "",
+        back_path=request.url.path,
         **context,
     )
     return HTMLResponse(
@@ -153,6 +162,23 @@ def no_session(request: Request, _: Exception) -> Response:
 
 
 router = APIRouter(include_in_schema=False)
+
+
+# Where the language link may lead back to: one of this site's own paths, never another
+# site (an open redirect) and never a query (which could carry anything).
+BACK_PATH = re.compile(r"^/(?!/)[A-Za-z0-9/_.-]*$")
+
+
+@router.get("/language/{language}")
+def choose_language(language: str, back: str = "/") -> Response:
+    """The user's choice of language, kept in a cookie; back to the page they were on."""
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    response = RedirectResponse(back if BACK_PATH.match(back) else "/", status_code=303)
+    response.set_cookie(
+        LANGUAGE_COOKIE, language, max_age=365 * 86400, secure=True, samesite="lax", path="/"
+    )
+    return response
 
 
 @router.get("/static/simpul.css")

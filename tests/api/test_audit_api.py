@@ -38,8 +38,9 @@ READS_NO_CASE_DATA = {
     "/intake",
     "/invitation",
     "/staff",
-    # The district's SOP profile as configured: no case in it.
+    # The district's SOP profile as configured: no case in it; the choice of language.
     "/district",
+    "/language/{language}",
 }
 # Pages read with a browser session, not a bearer token: their access-log rows are checked
 # in tests/api/test_web_pages_access_log.py.

@@ -12,11 +12,14 @@ from fastapi.testclient import TestClient
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
+from gateways import runtime
 from gateways.tokens import TokenService
 from gateways.web.sessions import COOKIE_NAME, SessionStore
 from services.accounts import Accounts
 from services.cases import Cases
+from services.notifications import Notice, NoticeKind
 from services.second_factor import code_at, step_at
+from services.tasks import TaskKind
 from tests.support.lifecycle import a_report_body
 
 pytestmark = pytest.mark.integration
@@ -204,3 +207,41 @@ def test_the_home_page_lists_what_is_due_for_the_intake_officer(
     assert created.json()["register_number"] in home.text
     assert 'id="my-tasks"' in home.text and "L1.5" in home.text
     assert "Mawar" not in home.text
+
+
+def test_the_home_page_shows_the_notices_of_the_last_week(
+    browser: TestClient, pg_cases: Cases
+) -> None:
+    intake = Actor("intake_officer.notices", "intake_officer", "uptd_ppa", "luwu-utara")
+    notices = runtime.notice_store(pg_cases)
+    case_id = uuid4()
+    notice = Notice(
+        user_id=intake.user_id,
+        task_key=f"step:{case_id}:L1.5",
+        kind=NoticeKind.OVERDUE,
+        task_kind=TaskKind.STEP,
+        case_id=case_id,
+        code="L1.5",
+        noticed_at=_now(browser),
+        mailed=True,
+    )
+    with notices.claim([notice]):
+        pass
+    sessions: SessionStore = browser.app.state.web_sessions  # type: ignore[attr-defined]
+    browser.cookies.set(COOKIE_NAME, sessions.open(intake, now=_now(browser)).session_id)
+    home = browser.get("/")
+    assert 'id="notices"' in home.text and "L1.5 terlambat" in home.text
+    assert f'href="/cases/{case_id}"' in home.text
+
+
+def test_the_language_link_keeps_the_choice_and_returns_to_the_page(
+    browser: TestClient,
+) -> None:
+    chosen = browser.get("/language/en", params={"back": "/login"}, follow_redirects=False)
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/login"
+    assert "simpul-lang=en" in chosen.headers["set-cookie"]
+    assert '<html lang="en">' in browser.get("/login").text
+    elsewhere = browser.get(
+        "/language/id", params={"back": "//evil.example/x"}, follow_redirects=False
+    )
+    assert elsewhere.headers["location"] == "/"
