@@ -21,6 +21,7 @@ from tests.support.infrastructure import (
     postgres_server,
 )
 from tests.support.lifecycle import Headers
+from tests.support.sop_walk import following_the_coordinator_views
 
 
 @pytest.fixture(scope="session")
@@ -169,3 +170,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak", action="store_true", help="long fault-injection runs (make soak)")
+
+
+@pytest.fixture
+def caught_up(pg_cases: Cases, test_settings: Settings) -> Iterator[Callable[[], int]]:
+    """The coordinator's views, followed by a projector as `simpul project --coordinator`
+    runs beside the API; the value waits until it has applied everything recorded."""
+    with following_the_coordinator_views(pg_cases, test_settings) as wait:
+        yield wait

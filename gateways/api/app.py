@@ -46,6 +46,7 @@ from gateways.web import (
     office_pages,
     office_views,
     pages,
+    search_page,
     staff_pages,
     steps,
 )
@@ -172,6 +173,7 @@ def create_app(
         app.include_router(staff_pages.router)
         app.include_router(audit_pages.router)
         app.include_router(office_views.router)
+        app.include_router(search_page.router)
         app.include_router(login.router)
     # With the deployment's public keys, so agencies can verify what they receive.
     asyncapi = asyncapi_document(matrix=sharing, profiles=cases.profiles, verifier=message_verifier)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from gateways.api.routes.accounts import Deactivation, NewStaffMember
 from gateways.web.forms import MESSAGES, FieldGroup, FormItem, items_of, label_of
+from gateways.web.search_page import SEARCH_ITEMS
 from services.case_commands import CASE_STEPS, ReportCase
 from services.notifications import NoticeKind
 
@@ -30,6 +31,7 @@ def dynamic_messages() -> set[str]:
     """Every msgid the pages make from the commands' models and the step table."""
     found = _items_messages(items_of(ReportCase))
     found |= _items_messages(items_of(NewStaffMember)) | _items_messages(items_of(Deactivation))
+    found |= _items_messages(SEARCH_ITEMS)
     for command in CASE_STEPS:
         found |= _items_messages(items_of(command))
         found.add(command.step.summary)

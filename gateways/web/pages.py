@@ -87,6 +87,7 @@ def navigation(actor: Actor) -> list[tuple[str, str]]:
         links.append(("/intake", N_("Record a report")))
     if actor.role in CASE_OFFICE_ROLES:
         links.append(("/cases", N_("Cases")))
+        links.append(("/search", N_("Search")))
     if actor.role in DASHBOARD_READERS:
         links.append(("/dashboard", N_("Dashboard")))
     if actor.role == Role.AGENCY_OFFICER:

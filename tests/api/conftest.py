@@ -12,8 +12,6 @@ from fastapi.testclient import TestClient
 from gateways import runtime
 from gateways.api.server import server_config
 from gateways.embedded.ports import free_port
-from gateways.projectors.coordinator import coordinator_runner, wait_until_caught_up
-from gateways.runtime import coordinator_store
 from gateways.tokens import TokenService
 from services.cases import Cases
 from services.settings import Settings
@@ -64,21 +62,6 @@ def client_under_matrix(
             return stack.enter_context(TestClient(app))
 
         yield client
-
-
-@pytest.fixture
-def caught_up(pg_cases: Cases, test_settings: Settings) -> Iterator[Callable[[], int]]:
-    """A real coordinator projector following the test database in a background thread, as
-    `simpul project --coordinator` runs beside the API; the value waits until it has applied
-    everything recorded."""
-    store = coordinator_store(pg_cases)
-    runner = coordinator_runner(pg_cases, test_settings, store)
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
-    thread.start()
-    yield lambda: wait_until_caught_up(pg_cases, store, timeout=30)
-    stop.set()
-    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -41,6 +41,8 @@ READS_NO_CASE_DATA = {
     # The district's SOP profile as configured: no case in it; the choice of language.
     "/district",
     "/language/{language}",
+    # The search form: what it finds is shown only in answer to its POST, recorded.
+    "/search",
 }
 # Pages read with a browser session, not a bearer token: their access-log rows are checked
 # in tests/api/test_web_pages_access_log.py.

@@ -4,35 +4,18 @@ A real projector follows the test database, as beside the API; each test waits
 for it before searching (the index is eventually consistent).
 """
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from gateways.projectors.coordinator import coordinator_runner, wait_until_caught_up
-from gateways.runtime import coordinator_store
-from services.cases import Cases
-from services.settings import Settings
 from tests.support.lifecycle import a_report_body
 
 Headers = Callable[..., dict[str, str]]
 SEARCH = "/api/v1/case-search"
 PURPOSE = "Laporan baru menyebut anak ini"
 NIK = "7322011201140001"
-
-
-@pytest.fixture
-def caught_up(pg_cases: Cases, test_settings: Settings) -> Iterator[Callable[[], int]]:
-    store = coordinator_store(pg_cases)
-    runner = coordinator_runner(pg_cases, test_settings, store)
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
-    thread.start()
-    yield lambda: wait_until_caught_up(pg_cases, store, timeout=30)
-    stop.set()
-    thread.join(timeout=10)
 
 
 @pytest.fixture

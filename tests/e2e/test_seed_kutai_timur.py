@@ -35,7 +35,6 @@ from tests.support.sop_walk import (
     SeedWalk,
     case_facts,
     expected_snapshot,
-    following_the_coordinator_views,
     moment,
     shape,
 )
@@ -145,13 +144,6 @@ def pg_cases(database_url: str, test_settings: Settings, clock: FakeClock) -> It
     app = Cases(env=postgres_env(database_url, test_settings), clock=clock)
     yield app
     app.close()
-
-
-@pytest.fixture
-def caught_up(pg_cases: Cases, test_settings: Settings) -> Iterator[Callable[[], int]]:
-    """The coordinator's views, followed by a projector as `simpul project --coordinator`."""
-    with following_the_coordinator_views(pg_cases, test_settings) as wait:
-        yield wait
 
 
 def test_kutai_timur_kc1_to_kc9_kr5_ki1_to_ki8_by_the_pksai_each_agency_gets_its_row(
