@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from domain.errors import InvalidValue
-from gateways.api.routes.accounts import Deactivation, NewStaffMember
+from domain.vocabulary import Agency, Role
+from gateways.api.routes.accounts import Deactivation, NewStaffMember, RoleChange
 from gateways.web.cookies import CSRF_FIELD, form_is_ours
 from gateways.web.forms import PostedForm, field_errors, items_of, posted_value
 from gateways.web.i18n import N_
@@ -26,6 +27,7 @@ from services.passwords import MAX_LENGTH, MIN_LENGTH
 
 INVITE_ITEMS = items_of(NewStaffMember)
 DEACTIVATION_ITEMS = items_of(Deactivation)
+ROLE_ITEMS = items_of(RoleChange)
 NOT_ADMINISTRATOR = N_("Only an office administrator of the district administers its staff.")
 
 router = APIRouter(include_in_schema=False)
@@ -53,6 +55,8 @@ def _staff_page(
         title=N_("Staff"),
         staff=sorted(accounts.staff_of(session.actor), key=lambda m: m.display_name),
         invite_items=INVITE_ITEMS,
+        roles=list(Role),
+        agencies=list(Agency),
         deactivation_items=DEACTIVATION_ITEMS,
         invitation=invitation,
         values=values or PostedForm({}),
@@ -121,7 +125,8 @@ async def invite(request: Request, session: SessionDep) -> Response:
 async def change_member(
     request: Request, user_id: str, change: str, session: SessionDep
 ) -> Response:
-    """A deactivation or a reactivation of one person of the district."""
+    """A change of role or agency (the person's sessions and tokens end, as the API's), a
+    deactivation or a reactivation of one person of the district."""
     form = await _checked_form(request, session)
     accounts = _administrator(request, session)
     if form is None:
@@ -135,7 +140,10 @@ async def change_member(
         return refused(request, 403, N_("Not allowed"), NOT_ADMINISTRATOR)
     invitation = None
     try:
-        if change == "deactivation":
+        if change == "role":
+            wanted = RoleChange.model_validate(posted_value(ROLE_ITEMS, form, zone=None))
+            accounts.change_role(session.actor, user_id, role=wanted.role, agency=wanted.agency)
+        elif change == "deactivation":
             reason = Deactivation.model_validate(posted_value(DEACTIVATION_ITEMS, form, zone=None))
             accounts.deactivate(session.actor, user_id, reason=reason.reason)
         elif change == "reactivation":

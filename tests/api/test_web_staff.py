@@ -245,3 +245,26 @@ def test_the_language_link_keeps_the_choice_and_returns_to_the_page(
         "/language/id", params={"back": "//evil.example/x"}, follow_redirects=False
     )
     assert elsewhere.headers["location"] == "/"
+
+
+def test_an_administrator_changes_a_persons_role_and_their_session_ends(
+    browser: TestClient,
+) -> None:
+    csrf = _as_administrator(browser)
+    accounts = _accounts(browser)
+    email = f"moved.{uuid4().hex[:8]}@uptd.example"
+    _invite(browser, csrf, email, "intake_officer")
+    [member] = [m for m in accounts.staff_of(_admin_of(browser)) if m.email == email]
+    store: SessionStore = browser.app.state.web_sessions  # type: ignore[attr-defined]
+    their_session = store.open(member.actor, now=_now(browser))
+    changed = browser.post(
+        f"/staff/{member.user_id}/role",
+        data={"csrf_token": csrf, "role": "case_worker", "agency": "uptd_ppa"},
+    )
+    assert changed.status_code == 200
+    moved = accounts.directory.member(member.user_id)
+    assert moved is not None and moved.role == Role.CASE_WORKER
+    deadline = time.monotonic() + 30
+    while store.resume(their_session.session_id, now=_now(browser)) is not None:
+        assert time.monotonic() < deadline, "the session outlived the change of role"
+        time.sleep(0.2)
