@@ -335,10 +335,11 @@ class ServiceAccounts:
         # Compared in constant time, so the answer's timing tells nothing of the hash.
         if record is None or not hmac.compare_digest(record.secret_hash, key.secret_hash):
             raise KeyRefused("api_key_unknown")
-        if record.revoked:
-            raise KeyRefused("api_key_revoked")
+        # Deactivation revokes every key too; the access log says why, which is the account.
         if not record.account.active:
             raise KeyRefused("service_account_inactive")
+        if record.revoked:
+            raise KeyRefused("api_key_revoked")
         return ServiceCaller(record.account.actor, record.account.scopes, key.key_id)
 
     def _key_record(self, key_id: str) -> KeyRecord | None:
