@@ -346,3 +346,18 @@ def test_a_bad_key_is_refused_recorded_by_reason_and_never_echoed(
         (None, "list_referrals", "api_key_malformed"),
     ]
     assert secret not in caplog.text and key_id not in caplog.text
+
+
+def test_the_document_says_how_to_send_a_key_and_which_scope_each_operation_needs(
+    client: TestClient,
+):
+    document = client.get("/api/v1/openapi.json").json()
+    paths = document["paths"]
+
+    scheme = document["components"]["securitySchemes"]["HTTPBearer"]
+    assert scheme["scheme"] == "bearer" and "simpul_sk_" in scheme["description"]
+    acceptance = paths["/api/v1/cases/{case_id}/referrals/{referral_id}/acceptance"]["post"]
+    assert acceptance["x-simpul-key-scope"] == "referrals:answer"
+    assert paths["/api/v1/agencies/{agency}/referrals"]["get"]["x-simpul-key-scope"] == "inbox:read"
+    assert "x-simpul-key-scope" not in paths["/api/v1/cases/{case_id}/classification"]["post"]
+    assert "x-simpul-key-scope" not in paths["/api/v1/service-accounts"]["post"]
