@@ -24,6 +24,11 @@ MAX_REASON_LENGTH = 500
 SERVICE_USER_PREFIX = "service:"
 
 
+def names_service_account(user_id: str) -> bool:
+    """Whether a user id is a service account's, which acts only through its keys."""
+    return user_id.startswith(SERVICE_USER_PREFIX)
+
+
 class Scope(StrEnum):
     """What a service account's keys may do, beyond acting as an officer of its agency."""
 

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import StringConstraints
 
 from domain.actors import Actor
+from domain.service_accounts import names_service_account
 from domain.vocabulary import Agency
 from gateways.api.limits import RequestGuard
 from gateways.api.views import view_of
@@ -111,6 +112,13 @@ def current_actor(
     except InvalidToken as error:
         _record_failed_authentication(request, cases, error.reason)
         raise HTTPException(401, str(error), headers=challenge) from None
+    if names_service_account(actor.user_id):
+        # A system acts through its keys alone, which its revocation and deactivation end:
+        # a token naming it (`simpul token` can name anyone) would outlive both.
+        _record_failed_authentication(request, cases, "token_names_service_account")
+        raise HTTPException(
+            401, "a service account authenticates with its API key only", headers=challenge
+        )
     accounts: Accounts | None = request.app.state.accounts
     if accounts is not None:
         try:

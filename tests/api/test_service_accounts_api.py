@@ -361,3 +361,19 @@ def test_the_document_says_how_to_send_a_key_and_which_scope_each_operation_need
     assert paths["/api/v1/agencies/{agency}/referrals"]["get"]["x-simpul-key-scope"] == "inbox:read"
     assert "x-simpul-key-scope" not in paths["/api/v1/cases/{case_id}/classification"]["post"]
     assert "x-simpul-key-scope" not in paths["/api/v1/service-accounts"]["post"]
+
+
+def test_a_token_naming_a_service_account_is_refused_it_acts_through_its_keys_alone(
+    client: TestClient, admin: dict[str, str], auth: Headers, database_url: str
+):
+    user_id = create(client, admin)["account"]["user_id"]
+
+    response = client.get(
+        "/api/v1/agencies/police/referrals",
+        headers=auth("agency_officer", agency="police", user=user_id),
+    )
+
+    assert response.status_code == 401
+    assert [row["reason"] for row in access_log(database_url) if row["reason"]] == [
+        "token_names_service_account"
+    ]
