@@ -24,6 +24,11 @@ MAX_REASON_LENGTH = 500
 SERVICE_USER_PREFIX = "service:"
 
 
+def service_user_id(account_id: object) -> str:
+    """How events, the access log and rate limits name the system when it acts."""
+    return f"{SERVICE_USER_PREFIX}{account_id}"
+
+
 def names_service_account(user_id: str) -> bool:
     """Whether a user id is a service account's, which acts only through its keys."""
     return user_id.startswith(SERVICE_USER_PREFIX)
@@ -85,8 +90,7 @@ class ServiceAccount(Aggregate):
 
     @property
     def user_id(self) -> str:
-        """How events and the access log name the system when it acts."""
-        return f"{SERVICE_USER_PREFIX}{self.id}"
+        return service_user_id(self.id)
 
     class KeyIssued(Event):
         """A key was issued (at creation or on rotation); its secret was shown once."""

@@ -35,7 +35,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 
 from domain.actors import Actor, acting_as
 from domain.errors import InvalidValue
-from domain.service_accounts import SERVICE_USER_PREFIX, Scope, ServiceAccount
+from domain.service_accounts import Scope, ServiceAccount, service_user_id
 from domain.vocabulary import Agency, Role
 from services.access import AccessDenied, may_administer_staff
 
@@ -153,10 +153,7 @@ class ServiceAccountRecord:
     @property
     def actor(self) -> Actor:
         return Actor(
-            f"{SERVICE_USER_PREFIX}{self.account_id}",
-            Role.AGENCY_OFFICER,
-            self.agency,
-            self.district,
+            service_user_id(self.account_id), Role.AGENCY_OFFICER, self.agency, self.district
         )
 
 
@@ -278,9 +275,10 @@ class ServiceAccounts:
         now = self.clock()
         with acting_as(admin, now):
             account.revoke_key(key_id)
-        self.store.save(account)
+        # The key's row first: should saving the event fail, the key is refused anyway.
         self.directory.revoke_key(key_id, now)
         self._forget(key_id)
+        self.store.save(account)
         return self._published(account)
 
     def deactivate(self, admin: Actor, account_id: UUID, *, reason: str) -> ServiceAccountRecord:
@@ -289,12 +287,12 @@ class ServiceAccounts:
         now = self.clock()
         with acting_as(admin, now):
             account.deactivate(reason=reason)
-        self.store.save(account)
-        record = self._published(account)
+        # The keys' rows first: should saving the event fail, the keys are refused anyway.
         for key_id in live:
             self.directory.revoke_key(key_id, now)
             self._forget(key_id)
-        return record
+        self.store.save(account)
+        return self._published(account)
 
     def _administered(self, admin: Actor, account_id: UUID) -> ServiceAccount:
         self._require_administers(admin)
