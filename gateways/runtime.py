@@ -32,6 +32,7 @@ from pydantic import SecretStr
 from domain.sharing_matrix import SharingMatrix
 from gateways.accounts.postgres import KEY_BYTES as ACCOUNT_KEY_BYTES
 from gateways.accounts.postgres import PostgresAccounts
+from gateways.accounts.service_accounts import PostgresServiceAccounts
 from gateways.api.app import create_app
 from gateways.api.deps import ChainChecker
 from gateways.api.limits import HttpLimits
@@ -64,6 +65,7 @@ from services.outreach import OutreachRecords
 from services.person_fingerprints import PersonFingerprinter
 from services.profiles import ProfileBook, load_profiles
 from services.same_person import SamePerson
+from services.service_accounts import ServiceAccounts
 from services.settings import Settings
 from services.sharing import AgencyRetention, load_matrix
 
@@ -439,7 +441,7 @@ def api(
     """
     matrix = matrix or load_matrix()
     settings = settings or Settings()
-    return create_app(
+    app = create_app(
         cases=cases,
         tokens=tokens,
         sharing=matrix,
@@ -463,6 +465,9 @@ def api(
         web_sessions=web_sessions(settings, cases),
         notices=notice_store(cases),
     )
+    # Agencies' systems' keys (routes/service_accounts.py, deps.current_actor).
+    app.state.service_accounts = service_accounts(cases, settings, matrix)
+    return app
 
 
 def account_store(cases: Cases, settings: Settings) -> PostgresAccounts:
@@ -485,6 +490,20 @@ def accounts(cases: Cases, settings: Settings) -> Accounts:
         revocation_store(cases),
         token_lifetime=timedelta(hours=settings.token_max_hours),
         clock=cases.clock,
+    )
+
+
+def service_accounts(cases: Cases, settings: Settings, matrix: SharingMatrix) -> ServiceAccounts:
+    """Agencies' systems' accounts and keys beside the staff directory; a checked key is
+    trusted as long as a revoked token may be (SIMPUL_TOKEN_REVOCATION_REFRESH_SECONDS)."""
+    store = PostgresServiceAccounts(_pool(cases).get_connection)
+    store.create_tables()
+    return ServiceAccounts(
+        cases,
+        store,
+        agencies_with_inbox=matrix.agencies,
+        clock=cases.clock,
+        refresh_every=timedelta(seconds=settings.token_revocation_refresh_seconds),
     )
 
 

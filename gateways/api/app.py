@@ -33,6 +33,7 @@ from gateways.api.routes import documents as document_routes
 from gateways.api.routes import letters as letter_routes
 from gateways.api.routes import outreach as outreach_routes
 from gateways.api.routes import same_person as same_person_routes
+from gateways.api.routes import service_accounts as service_account_routes
 from gateways.api.routes import tasks as task_routes
 from gateways.kafka.contract import asyncapi_document
 from gateways.kafka.signing import MessageVerifier
@@ -159,6 +160,7 @@ def create_app(
     api.include_router(document_routes.router)
     api.include_router(letter_routes.router)
     api.include_router(account_routes.router)
+    api.include_router(service_account_routes.router)
     api.include_router(task_routes.router)
     app.include_router(api)
     app.include_router(service.health)

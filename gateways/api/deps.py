@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import StringConstraints
 
 from domain.actors import Actor
+from domain.service_accounts import names_service_account
 from domain.vocabulary import Agency
 from gateways.api.limits import RequestGuard
 from gateways.api.views import view_of
@@ -29,6 +30,7 @@ from services.accounts import Accounts
 from services.case_commands import SINGLE_LINE
 from services.cases import Cases
 from services.outreach import OutreachRecords
+from services.service_accounts import KeyRefused, ServiceAccounts, is_api_key, require_scope
 
 
 class ChainChecker(Protocol):
@@ -36,7 +38,14 @@ class ChainChecker(Protocol):
 
 
 log = logging.getLogger("simpul.api")
-_bearer = HTTPBearer(auto_error=False, description="A token from `simpul token`")
+# gateways/api/app.py mounts the API here (it imports this module, so not from there).
+API_PREFIX = "/api/v1"
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A token from POST /api/v1/login (or `simpul token` in development), or an "
+    "agency system's API key (`simpul_sk_<key id>_<secret>`, from POST "
+    "/api/v1/service-accounts), which may call only the routes its scopes open",
+)
 # A case version as an ETag: "3", W/"3" or a bare 3.
 ETAG_PATTERN = r'^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$'
 
@@ -96,11 +105,20 @@ def current_actor(
     if credentials is None:
         _record_failed_authentication(request, cases, "token_missing")
         raise HTTPException(401, "a bearer token is required", headers=challenge)
+    if is_api_key(credentials.credentials):
+        return _service_caller(request, cases, credentials.credentials)
     try:
         actor = tokens.verify(credentials.credentials)
     except InvalidToken as error:
         _record_failed_authentication(request, cases, error.reason)
         raise HTTPException(401, str(error), headers=challenge) from None
+    if names_service_account(actor.user_id):
+        # A system acts through its keys alone, which its revocation and deactivation end:
+        # a token naming it (`simpul token` can name anyone) would outlive both.
+        _record_failed_authentication(request, cases, "token_names_service_account")
+        raise HTTPException(
+            401, "a service account authenticates with its API key only", headers=challenge
+        )
     accounts: Accounts | None = request.app.state.accounts
     if accounts is not None:
         try:
@@ -113,6 +131,38 @@ def current_actor(
     # The problem handlers attribute a refusal (403, 404) to the caller from here.
     request.state.actor = actor
     return actor
+
+
+KEY_REFUSALS = {
+    "api_key_malformed": "the API key is not of the form simpul_sk_<key id>_<secret>",
+    "api_key_unknown": "the API key is not valid for this deployment",
+    "api_key_revoked": "the API key has been revoked",
+    "service_account_inactive": "the API key's service account is deactivated",
+}
+
+
+def _service_caller(request: Request, cases: Cases, key: str) -> Actor:
+    """The agency officer a service account's key acts as, if its scopes open this route.
+
+    Nothing of the key reaches an error or the log: the refusal's reason only."""
+    service: ServiceAccounts | None = getattr(request.app.state, "service_accounts", None)
+    if service is None:
+        raise _unavailable("API keys")
+    try:
+        caller = service.authenticate(key)
+    except KeyRefused as refused:
+        _record_failed_authentication(request, cases, refused.reason)
+        raise HTTPException(
+            401, KEY_REFUSALS[refused.reason], headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+    # Attributed from here: a refusal for scope is recorded with the account's name.
+    request.state.actor = caller.actor
+    method = "GET" if request.method == "HEAD" else request.method
+    # A nested router's route names its path under the API's prefix (FastAPI 0.165);
+    # older FastAPI copied routes with the whole path: either way, the path under /api/v1.
+    route_path = str(request.scope["route"].path).removeprefix(API_PREFIX)
+    require_scope(caller, method, route_path)
+    return caller.actor
 
 
 def _record_failed_authentication(request: Request, cases: Cases, reason: str) -> None:

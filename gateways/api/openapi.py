@@ -6,7 +6,8 @@ error shape; Simpul answers every error with a problem document
 500, and, with a body, 408 and 413 (gateways/api/limits.py). FastAPI also
 documents an optional parameter as "a string or null", but a header or query
 value is never null on the wire: absent is how it is left out. This module makes
-the generated document say what the server does.
+the generated document say what the server does, including which operations an
+agency system's API key may call, and with which scope (``x-simpul-key-scope``).
 """
 
 from collections.abc import Callable
@@ -15,8 +16,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from gateways.api.problems import MEDIA_TYPE
+from services.service_accounts import required_scope
 
 PROBLEM_REF = "#/components/schemas/Problem"
+API_PREFIX = "/api/v1"
+# Which scope an agency system's API key needs for the operation; absent: closed to keys.
+KEY_SCOPE = "x-simpul-key-scope"
 FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 RETRY_AFTER = {
     "description": "Seconds to wait before retrying",
@@ -57,10 +62,13 @@ def _never_null(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe_problems(document: dict[str, Any]) -> dict[str, Any]:
-    """Error answers as problem documents, the answers every route may give, and
-    parameters as they travel."""
-    for operations in document.get("paths", {}).values():
-        for operation in operations.values():
+    """Error answers as problem documents, the answers every route may give,
+    parameters as they travel, and the scope an API key needs where one may call."""
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            scope = required_scope(method.upper(), path.removeprefix(API_PREFIX))
+            if path.startswith(API_PREFIX + "/") and scope is not None:
+                operation[KEY_SCOPE] = scope.value
             for parameter in operation.get("parameters", []):
                 parameter["schema"] = _never_null(parameter["schema"])
             responses = operation.setdefault("responses", {})

@@ -44,6 +44,7 @@ from services.cases import CaseNotFound, IdempotencyKeyReused, VersionConflict
 from services.documents import DocumentNotFound
 from services.outreach import OutreachChanged, OutreachNotFound
 from services.same_person import LinkedCaseNotFound
+from services.service_accounts import ServiceAccountNotFound
 
 log = logging.getLogger("simpul.api")
 MEDIA_TYPE = "application/problem+json"
@@ -392,6 +393,10 @@ def _staff_not_found(_: Request, error: StaffNotFound) -> JSONResponse:
     return problem_response(404, "not-found", "Not found", str(error))
 
 
+def _service_account_not_found(_: Request, error: ServiceAccountNotFound) -> JSONResponse:
+    return problem_response(404, "not-found", "Not found", str(error))
+
+
 def _version_conflict(_: Request, error: VersionConflict) -> JSONResponse:
     return problem_response(
         409,
@@ -526,6 +531,7 @@ def install(app: FastAPI) -> None:
         LoginRefused: _login_refused,
         EmailTaken: _email_taken,
         StaffNotFound: _staff_not_found,
+        ServiceAccountNotFound: _service_account_not_found,
         VersionConflict: _version_conflict,
         OutreachChanged: _outreach_changed,
         IdempotencyKeyReused: _idempotency_reused,

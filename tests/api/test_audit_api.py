@@ -29,6 +29,8 @@ READS_NO_CASE_DATA = {
     "/api/v1/profiles/{district}",
     # The office's staff directory: people who work in Simpul, not case data.
     "/api/v1/staff",
+    # Agencies' systems' accounts: directory data too, never a case's.
+    "/api/v1/service-accounts",
     "/asyncapi.json",
     "/healthz",
     "/readyz",

@@ -157,6 +157,7 @@ def test_a_control_character_in_any_text_field_of_any_command_is_refused_naming_
             .replace("{referral_id}", str(uuid4()))
             .replace("{outreach_id}", str(uuid4()))
             .replace("{user_id}", str(uuid4()))
+            .replace("{account_id}", str(uuid4()))
         )
         # A caller per route: all of them together are more than one user's burst of requests.
         caller = auth("coordinator", user=f"coordinator.route-{index}")
