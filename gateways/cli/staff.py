@@ -48,10 +48,7 @@ def first_administrator(args: argparse.Namespace) -> int:
 def ensure_development_administrator(accounts: Accounts, district: str, url: str) -> str:
     """`simpul run`: the first administrator if the district has none, and how to log in."""
     if accounts.has_administrator(district):
-        return (
-            f"Log in as the office administrator {DEVELOPMENT_ADMINISTRATOR} (POST {url}/api/v1/"
-            "login; the README's 'Accounts' section)."
-        )
+        return f"Log in as the office administrator {DEVELOPMENT_ADMINISTRATOR} at {url}/"
     invitation = accounts.create_first_administrator(
         email=DEVELOPMENT_ADMINISTRATOR,
         display_name="Administrator",
@@ -68,8 +65,9 @@ def invitation_text(invitation: Invitation, url: str) -> str:
     return (
         f"Invitation code (valid until {invitation.expires_at:%Y-%m-%d %H:%M} UTC, once): "
         f"{invitation.code}\n"
-        f"Accept it with a password of 12 characters or more, then add the second-factor key "
-        f"it answers to an authenticator app and log in (the README's 'Accounts' section):\n"
+        f"Open {url}/invitation, enter the code and a password of 12 characters or more, add "
+        "the second-factor key it shows to an authenticator app, and log in at "
+        f"{url}/ (the README's 'Working in the browser'). Or over the API:\n"
         f"  curl -s -X POST {url}/api/v1/invitations/acceptance -H 'Content-Type: "
         "application/json' \\\n"
         f'    -d \'{{"invitation_code": "{invitation.code}", "password": "<your password>"}}\''
