@@ -25,6 +25,7 @@ from gateways.web.sessions import COOKIE_NAME, BrowserSession, SessionStore
 from services.access_log import CaseRead
 from services.accounts import Accounts, LoginRefused
 from services.cases import Cases, utc_now
+from services.identity import PasswordAndCode, PasswordProof
 from services.notifications import NoticeStore, notifications_for
 
 LOGIN_COOKIE = "__Host-simpul-login"
@@ -127,9 +128,10 @@ async def log_in(request: Request) -> Response:
     if accounts is None:
         return _login_form(request, status=503, refusal="bad_credentials")
     try:
-        actor = accounts.login(
+        proof = PasswordProof(
             form.get("email", ""), form.get("password", ""), form.get("one_time_code") or None
         )
+        actor = PasswordAndCode(accounts).authenticate(proof)
     except LoginRefused as refused:
         status = 429 if refused.retry_after is not None else 401
         return _login_form(request, status=status, refusal=refused.reason)

@@ -19,6 +19,7 @@ from gateways.api.problems import Problem
 from gateways.tokens import TokenService
 from services.accounts import Accounts, StaffRecord
 from services.case_commands import REQUIRED_LINE, SINGLE_LINE, TextRule
+from services.identity import PasswordAndCode, PasswordProof
 
 router = APIRouter(tags=["accounts"])
 
@@ -98,7 +99,8 @@ class LoginAnswer(BaseModel):
 def login(
     body: LoginRequest, response: Response, accounts: AccountsDep, tokens: LoginTokensDep
 ) -> LoginAnswer:
-    actor = accounts.login(body.email, body.password, body.one_time_code)
+    proof = PasswordProof(body.email, body.password, body.one_time_code)
+    actor = PasswordAndCode(accounts).authenticate(proof)
     response.headers.update(NO_STORE)
     return LoginAnswer(
         access_token=tokens.mint(actor),
