@@ -61,15 +61,23 @@ class StepLink:
     href: str
 
 
-def _may_take(
-    cases: Cases, actor: Actor, case: Case, command: type[CaseCommand], **on: Any
-) -> bool:
+def _may_act(cases: Cases, actor: Actor, case: Case, command: type[CaseCommand], **on: Any) -> bool:
+    """Whether the step is the actor's to take on this case (its ``who``)."""
     try:
         cases.access.require_may_act(actor, case, command.step.who, **on)
     except AccessDenied:
         return False
+    return True
+
+
+def _may_take(
+    cases: Cases, actor: Actor, case: Case, command: type[CaseCommand], **on: Any
+) -> bool:
+    """The actor's step, of a process the case's district runs: one the case file offers."""
     process = command.process
-    return process is None or cases.profiles.profile(case.district).runs(process)
+    return _may_act(cases, actor, case, command, **on) and (
+        process is None or cases.profiles.profile(case.district).runs(process)
+    )
 
 
 def steps_for(cases: Cases, actor: Actor, case: Case) -> list[StepLink]:
@@ -226,6 +234,11 @@ def _show_form(
         or case is None
         or (referral_id is not None and referral_id not in case.referrals)
     ):
+        return not_found(request)
+    # A form is shown only to whom the step belongs: another agency's officer, or an
+    # office step opened by an agency, finds nothing (as the command would be refused).
+    on = {"referral_agency": case.referral(referral_id).agency} if referral_id else {}
+    if not _may_act(request.app.state.cases, session.actor, case, command, **on):
         return not_found(request)
     return _form_page(request, session, case, command, request.url.path)
 

@@ -298,3 +298,12 @@ def test_step_forms_are_indonesian_and_never_cached(client: TestClient, auth: He
     assert form.headers["Cache-Control"] == "no-store"
     assert "Persetujuan" in form.text or "persetujuan" in form.text
     assert "Mawar" not in form.text  # a form shows the case's number, not its people
+
+
+def test_an_agency_officer_finds_no_form_for_an_office_step(
+    client: TestClient, auth: Headers
+) -> None:
+    case_id = open_referred_case(client, auth("coordinator"), {"police": "legal_process"})
+    _log_in(client, POLICE)
+    assert client.get(f"/cases/{case_id}/steps/record_contact").status_code == 404
+    assert client.get(f"/cases/{case_id}/steps/terminate").status_code == 404
