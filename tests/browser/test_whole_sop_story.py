@@ -2,7 +2,7 @@
 
 The first administrator logs in and invites the office's people; each accepts their
 invitation and logs in with a second factor. The intake officer records a report (L1.1-
-L1.2), the coordinator classifies it (L1.5) and assigns the case worker (L1.7); the case
+L1.2), classifies it (L1.5) and assigns the case worker (L1.7); the case
 worker, on a 360 px phone, records contact and consent (L1.8-L1.10), the assessment and
 the case report (L2), the case conference and the intervention plan (L3) and refers the
 victim to the police (L4.1); the police officer sees only the police inbox, accepts and
@@ -119,7 +119,6 @@ def test_an_office_takes_a_case_through_the_whole_sop_in_the_browser(
     names: dict[str, str] = {}
     for role, agency, name in (
         ("intake_officer", "uptd_ppa", "Siti Penerima"),
-        ("coordinator", "uptd_ppa", "Andi Koordinator"),
         ("case_worker", "uptd_ppa", "Rina Pendamping"),
         ("agency_officer", "police", "Bripka Yusuf"),
         ("auditor", "uptd_ppa", "Dewi Auditor"),
@@ -158,13 +157,10 @@ def test_an_office_takes_a_case_through_the_whole_sop_in_the_browser(
     case_id = found.group(1)
     assert "Mawar" not in intake.page.title()
 
-    # L1.5 and L1.7: the coordinator classifies and assigns the case worker.
-    coordinator = browse(name="coordinator")
-    coordinator.visit("/", "login form")
-    log_in(coordinator, people["coordinator"])
-    coordinator.visit(f"/cases/{case_id}", "case file")
+    # L1.5 and L1.7: the intake officer, an office lead, classifies and assigns the case
+    # worker (a coordinator may as well).
     _take_step(
-        coordinator,
+        intake,
         case_id,
         "classify",
         {
@@ -175,9 +171,9 @@ def test_an_office_takes_a_case_through_the_whole_sop_in_the_browser(
         },
     )
     _take_step(
-        coordinator, case_id, "assign_case_worker", {"case_worker_id": Shown(names["case_worker"])}
+        intake, case_id, "assign_case_worker", {"case_worker_id": Shown(names["case_worker"])}
     )
-    assert coordinator.page.locator("#case-worker").inner_text() == names["case_worker"]
+    assert intake.page.locator("#case-worker").inner_text() == names["case_worker"]
 
     # L1.8-L6: the case worker, on a phone.
     worker = browse(name="case-worker", width=PHONE)
