@@ -7,6 +7,7 @@ summaries mention; a unit test checks that no value lacks its words.
 from enum import StrEnum
 
 from domain.documents import DocumentKind
+from domain.service_accounts import Scope
 from domain.vocabulary import (
     Agency,
     AssessmentDomain,
@@ -350,9 +351,15 @@ REFERRAL_STATUS: dict[str, Words] = {
     ReferralStatus.CANCELLED: ("dibatalkan", "cancelled"),
 }
 
+SCOPE: dict[str, Words] = {
+    Scope.INBOX_READ: ("membaca kotak masuk lembaga", "read the agency's inbox"),
+    Scope.REFERRALS_ANSWER: ("menjawab rujukan", "answer referrals"),
+}
+
 # Which vocabulary each table covers, for the completeness test.
 TABLES: dict[type[StrEnum], dict[str, Words]] = {
     Stage: STAGE,
+    Scope: SCOPE,
     ReferralStatus: REFERRAL_STATUS,
     Agency: AGENCY,
     Role: ROLE,

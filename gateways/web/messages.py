@@ -5,6 +5,7 @@ catalog test asks for a translation of every one, so a new step cannot ship untr
 from collections.abc import Iterable
 
 from gateways.api.routes.accounts import Deactivation, NewStaffMember
+from gateways.api.routes.service_accounts import NewServiceAccount
 from gateways.web.forms import MESSAGES, FieldGroup, FormItem, items_of, label_of
 from gateways.web.search_page import SEARCH_ITEMS
 from services.case_commands import CASE_STEPS, ReportCase
@@ -31,7 +32,7 @@ def dynamic_messages() -> set[str]:
     """Every msgid the pages make from the commands' models and the step table."""
     found = _items_messages(items_of(ReportCase))
     found |= _items_messages(items_of(NewStaffMember)) | _items_messages(items_of(Deactivation))
-    found |= _items_messages(SEARCH_ITEMS)
+    found |= _items_messages(SEARCH_ITEMS) | _items_messages(items_of(NewServiceAccount))
     for command in CASE_STEPS:
         found |= _items_messages(items_of(command))
         found.add(command.step.summary)

@@ -8,13 +8,16 @@ refresh) and reactivates. The invited person accepts on /invitation, before any 
 exists: they choose a password and are given their second-factor key.
 """
 
+from uuid import UUID
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from domain.errors import InvalidValue
+from domain.errors import InvalidValue, RuleViolated
 from domain.vocabulary import Agency, Role
 from gateways.api.routes.accounts import Deactivation, NewStaffMember, RoleChange
+from gateways.api.routes.service_accounts import NewServiceAccount
 from gateways.web.cookies import CSRF_FIELD, form_is_ours
 from gateways.web.forms import PostedForm, field_errors, items_of, posted_value
 from gateways.web.i18n import N_
@@ -24,9 +27,11 @@ from gateways.web.steps import posted_form
 from services.access import AccessDenied, may_administer_staff
 from services.accounts import Accounts, EmailTaken, Invitation, StaffNotFound
 from services.passwords import MAX_LENGTH, MIN_LENGTH
+from services.service_accounts import IssuedKey, ServiceAccountNotFound, ServiceAccounts
 
 INVITE_ITEMS = items_of(NewStaffMember)
 DEACTIVATION_ITEMS = items_of(Deactivation)
+SYSTEM_ITEMS = items_of(NewServiceAccount)
 ROLE_ITEMS = items_of(RoleChange)
 NOT_ADMINISTRATOR = N_("Only an office administrator of the district administers its staff.")
 
@@ -47,7 +52,9 @@ def _staff_page(
     invitation: Invitation | None = None,
     values: PostedForm | None = None,
     errors: dict[str, str] | None = None,
+    issued_key: IssuedKey | None = None,
 ) -> Response:
+    systems: ServiceAccounts | None = getattr(request.app.state, "service_accounts", None)
     return page(
         request,
         "staff.html",
@@ -62,6 +69,9 @@ def _staff_page(
         values=values or PostedForm({}),
         errors=errors or {},
         actor_id=session.actor.user_id,
+        systems=systems.accounts_of(session.actor) if systems is not None else None,
+        system_items=SYSTEM_ITEMS,
+        issued_key=issued_key,
     )
 
 
@@ -158,6 +168,67 @@ async def change_member(
             request, 404, N_("Not found"), N_("There is no such person in your district.")
         )
     return _staff_page(request, session, accounts, invitation=invitation)
+
+
+# ---- Agencies' systems: service accounts and their keys ------------------------------
+
+
+@router.post("/service-accounts", response_class=HTMLResponse)
+async def create_service_account(request: Request, session: SessionDep) -> Response:
+    """A service account for an agency's own system; its key is shown once, on this page."""
+    form = await _checked_form(request, session)
+    accounts = _administrator(request, session)
+    systems: ServiceAccounts | None = getattr(request.app.state, "service_accounts", None)
+    if form is None:
+        return refused(
+            request,
+            403,
+            N_("Not allowed"),
+            N_("The form did not come from this page (rule csrf_token)."),
+        )
+    if accounts is None or systems is None:
+        return refused(request, 403, N_("Not allowed"), NOT_ADMINISTRATOR)
+    try:
+        wanted = NewServiceAccount.model_validate(posted_value(SYSTEM_ITEMS, form, zone=None))
+        issued = systems.create(
+            session.actor, name=wanted.name, agency=wanted.agency, scopes=list(wanted.scopes)
+        )
+    except ValidationError as invalid:
+        errors = field_errors(invalid)
+        return _staff_page(request, session, accounts, status=422, values=form, errors=errors)
+    except InvalidValue as invalid:
+        errors = {invalid.field or "form": invalid.message}
+        return _staff_page(request, session, accounts, status=422, values=form, errors=errors)
+    except AccessDenied:
+        return refused(request, 403, N_("Not allowed"), NOT_ADMINISTRATOR)
+    return _staff_page(request, session, accounts, status=201, issued_key=issued)
+
+
+@router.post("/service-accounts/{account_id}/deactivation", response_class=HTMLResponse)
+async def deactivate_service_account(
+    request: Request, account_id: UUID, session: SessionDep
+) -> Response:
+    """Every key of the account is refused within the revocation refresh."""
+    form = await _checked_form(request, session)
+    accounts = _administrator(request, session)
+    systems: ServiceAccounts | None = getattr(request.app.state, "service_accounts", None)
+    if form is None:
+        return refused(
+            request,
+            403,
+            N_("Not allowed"),
+            N_("The form did not come from this page (rule csrf_token)."),
+        )
+    if accounts is None or systems is None:
+        return refused(request, 403, N_("Not allowed"), NOT_ADMINISTRATOR)
+    try:
+        reason = Deactivation.model_validate(posted_value(DEACTIVATION_ITEMS, form, zone=None))
+        systems.deactivate(session.actor, account_id, reason=reason.reason)
+    except ValidationError as invalid:
+        return _staff_page(request, session, accounts, status=422, errors=field_errors(invalid))
+    except (ServiceAccountNotFound, AccessDenied, RuleViolated):
+        return refused(request, 404, N_("Not found"), N_("There is no such page."))
+    return _staff_page(request, session, accounts)
 
 
 # ---- Accepting an invitation (no session yet) ---------------------------------------

@@ -268,3 +268,38 @@ def test_an_administrator_changes_a_persons_role_and_their_session_ends(
     while store.resume(their_session.session_id, now=_now(browser)) is not None:
         assert time.monotonic() < deadline, "the session outlived the change of role"
         time.sleep(0.2)
+
+
+def test_an_administrator_gives_the_police_system_a_key_that_reads_the_police_inbox(
+    browser: TestClient,
+) -> None:
+    csrf = _as_administrator(browser)
+    created = browser.post(
+        "/service-accounts",
+        data={
+            "csrf_token": csrf,
+            "name": "Sistem kasus Polres",
+            "agency": "police",
+            "scopes": ["inbox:read"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    key = re.search(r'<code id="api-key">([^<]+)</code>', created.text)
+    assert key is not None
+    inbox = browser.get(
+        "/api/v1/agencies/police/referrals", headers={"Authorization": f"Bearer {key.group(1)}"}
+    )
+    assert inbox.status_code == 200
+    listed = browser.get("/staff")
+    assert "Sistem kasus Polres" in listed.text and key.group(1) not in listed.text
+    account = re.search(r'action="/service-accounts/([0-9a-f-]+)/deactivation"', listed.text)
+    assert account is not None
+    gone = browser.post(
+        f"/service-accounts/{account.group(1)}/deactivation",
+        data={"csrf_token": csrf, "reason": "sistem diganti"},
+    )
+    assert gone.status_code == 200
+    refused = browser.get(
+        "/api/v1/agencies/police/referrals", headers={"Authorization": f"Bearer {key.group(1)}"}
+    )
+    assert refused.status_code == 401
