@@ -45,6 +45,7 @@ def test_every_page_form_without_the_csrf_token_is_refused(
             operation="accept_referral" if "referrals" in path else "record_contact",
             user_id="00000000-0000-0000-0000-000000000000",
             change="deactivation",
+            account_id="00000000-0000-0000-0000-000000000000",
         )
         for token in ({}, {"csrf_token": "forged"}):
             refused = client.post(target, data={"mode": "phone", **token}, follow_redirects=False)
