@@ -128,6 +128,8 @@ def test_an_office_takes_a_case_through_the_whole_sop_in_the_browser(
         code = _invite(admin, names[role], email, role, agency)
         people[role] = _accept(browse(name=f"{role}-invitation"), email, code)
     assert "Rina Pendamping" in admin.page.locator("#staff-list").inner_text()
+    admin.interact("the district profile", lambda page: page.click('nav a[href="/district"]'))
+    assert "L1.5" in admin.page.locator("#district-steps").inner_text()
 
     # L1.1-L1.2: the intake officer records a walk-in report.
     intake = browse(name="intake-officer")
@@ -156,6 +158,16 @@ def test_an_office_takes_a_case_through_the_whole_sop_in_the_browser(
     assert found, intake.page.url
     case_id = found.group(1)
     assert "Mawar" not in intake.page.title()
+
+    intake.interact("the office's cases", lambda page: page.click('nav a[href="/cases"]'))
+    intake.interact("search", lambda page: page.click('nav a[href="/search"]'))
+    _fill(intake.page, {"purpose": "Laporan baru", "name": "Mawar"})
+    intake.interact(
+        "search for the victim", lambda page: page.get_by_role("button", name="Cari").click()
+    )
+    assert intake.page.locator("#search-results").is_visible()
+    assert "Mawar" not in intake.page.url
+    intake.visit(f"/cases/{case_id}", "back to the case file")
 
     # L1.5 and L1.7: the intake officer, an office lead, classifies and assigns the case
     # worker (a coordinator may as well).
@@ -287,3 +299,6 @@ def test_an_office_takes_a_case_through_the_whole_sop_in_the_browser(
     assert auditor.page.locator("#timeline-version").inner_text() == "2"
     auditor.visit(f"/cases/{case_id}/access-log", "who read the case")
     assert "case_file_page" in auditor.page.locator("#access-log").inner_text()
+    auditor.interact("the dashboard", lambda page: page.click('nav a[href="/dashboard"]'))
+    auditor.interact("in English", lambda page: page.click('footer a[hreflang="en"]'))
+    assert auditor.page.locator("h1").inner_text() == "Dashboard"
