@@ -13,12 +13,13 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from babel.support import Translations
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from domain.actors import Actor
 from domain.vocabulary import Role
+from gateways.api.routes.tasks import tasks_of
 from gateways.web.forms import VOCABULARY_WORDS, label_of
 from gateways.web.i18n import (
     DEFAULT_LANGUAGE,
@@ -30,7 +31,9 @@ from gateways.web.i18n import (
 )
 from gateways.web.sessions import COOKIE_NAME, BrowserSession, SessionStore
 from services.access import CASE_OFFICE_ROLES, may_administer_staff, may_report
+from services.access_log import CaseRead
 from services.cases import utc_now
+from services.tasks import TaskCounts
 
 PAGE_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -57,6 +60,9 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
     context["title"] = translations.gettext(context["title"])
     session: BrowserSession | None = getattr(request.state, "session", None)
     context.setdefault("navigation", navigation(session.actor) if session else [])
+    if session is not None and "counts" not in context:
+        shown = context.get("tasks")
+        context["counts"] = shown.counts if shown is not None else task_counts(request, session)
     context.setdefault("csrf", session.csrf_token if session else "")
     zone = context.pop("timezone", None)
     html = ENVIRONMENT.get_template(template).render(
@@ -73,6 +79,18 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
         status_code=status,
         headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store"},
     )
+
+
+def task_counts(request: Request, session: BrowserSession) -> TaskCounts | None:
+    """What is due for the person, counted for the navigation on every page: the same list
+    as the home page and GET /api/v1/my-tasks, and read (recorded) like them."""
+    try:
+        tasks = tasks_of(
+            request, session.actor, request.app.state.cases, CaseRead(view="navigation_counts")
+        )
+    except HTTPException:
+        return None  # no office views in this deployment: the navigation shows no count
+    return tasks.counts
 
 
 # Who finds the dashboard in the navigation: those who steer the office's time standards

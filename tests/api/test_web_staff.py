@@ -207,6 +207,9 @@ def test_the_home_page_lists_what_is_due_for_the_intake_officer(
     assert created.json()["register_number"] in home.text
     assert 'id="my-tasks"' in home.text and "L1.5" in home.text
     assert "Mawar" not in home.text
+    # The navigation counts them on every page.
+    elsewhere = browser.get(f"/cases/{created.json()['case_id']}")
+    assert 'id="nav-task-count"' in elsewhere.text and "jatuh tempo" in elsewhere.text
 
 
 def test_the_home_page_shows_the_notices_of_the_last_week(

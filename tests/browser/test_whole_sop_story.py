@@ -2,7 +2,7 @@
 
 The first administrator logs in and invites the office's people; each accepts their
 invitation and logs in with a second factor. The intake officer records a report (L1.1-
-L1.2), classifies it (L1.5) and assigns the case worker (L1.7); the case
+L1.2), the coordinator classifies it (L1.5) and assigns the case worker (L1.7); the case
 worker, on a 360 px phone, records contact and consent (L1.8-L1.10), the assessment and
 the case report (L2), the case conference and the intervention plan (L3) and refers the
 victim to the police (L4.1); the police officer sees only the police inbox, accepts and
@@ -91,15 +91,15 @@ def _take_step(web: StoryBrowser, case_id: str, operation: str, fields: Fields) 
     assert web.page.locator("#recorded").is_visible()
 
 
-def _until_the_inbox_shows(web: StoryBrowser, selector: str) -> None:
-    """The inbox is the agency's projection of its topic: it follows the office's record
-    within seconds (the relay, the broker, the projector), so the officer looks again."""
+def _until_shown(web: StoryBrowser, path: str, selector: str) -> None:
+    """Lists (the inbox, the tasks) are projections that follow the record within seconds
+    (the relay, the broker, the projectors), so the person looks again until it is there."""
     deadline = time.monotonic() + 90
-    web.page.goto(f"{web.base_url}/inbox")
+    web.page.goto(f"{web.base_url}{path}")
     while web.page.locator(selector).count() == 0:
-        assert time.monotonic() < deadline, f"the police inbox never showed {selector}"
+        assert time.monotonic() < deadline, f"{path} never showed {selector}"
         time.sleep(1)
-        web.page.goto(f"{web.base_url}/inbox")
+        web.page.goto(f"{web.base_url}{path}")
 
 
 def _no_sideways_scrolling(web: StoryBrowser) -> None:
@@ -119,6 +119,7 @@ def test_an_office_takes_a_case_through_the_whole_sop_in_the_browser(
     names: dict[str, str] = {}
     for role, agency, name in (
         ("intake_officer", "uptd_ppa", "Siti Penerima"),
+        ("coordinator", "uptd_ppa", "Andi Koordinator"),
         ("case_worker", "uptd_ppa", "Rina Pendamping"),
         ("agency_officer", "police", "Bripka Yusuf"),
         ("auditor", "uptd_ppa", "Dewi Auditor"),
@@ -169,10 +170,21 @@ def test_an_office_takes_a_case_through_the_whole_sop_in_the_browser(
     assert "Mawar" not in intake.page.url
     intake.visit(f"/cases/{case_id}", "back to the case file")
 
-    # L1.5 and L1.7: the intake officer, an office lead, classifies and assigns the case
-    # worker (a coordinator may as well).
+    # L1.5 and L1.7: the coordinator (an intake officer may as well) classifies the case and
+    # assigns the case worker, from the home page's task list.
+    coordinator = browse(name="coordinator")
+    coordinator.visit("/", "login form")
+    log_in(coordinator, people["coordinator"])
+    _until_shown(coordinator, "/", f'#my-tasks a[href="/cases/{case_id}"]')
+    coordinator.visit("/", "home with the new case among my tasks")
+    assert "L1.5" in coordinator.page.locator("#my-tasks").inner_text()
+    assert coordinator.page.locator("#nav-task-count").is_visible()
+    coordinator.interact(
+        "open the case from my tasks",
+        lambda page: page.click(f'#my-tasks a[href="/cases/{case_id}"]'),
+    )
     _take_step(
-        intake,
+        coordinator,
         case_id,
         "classify",
         {
@@ -183,17 +195,22 @@ def test_an_office_takes_a_case_through_the_whole_sop_in_the_browser(
         },
     )
     _take_step(
-        intake, case_id, "assign_case_worker", {"case_worker_id": Shown(names["case_worker"])}
+        coordinator, case_id, "assign_case_worker", {"case_worker_id": Shown(names["case_worker"])}
     )
-    assert intake.page.locator("#case-worker").inner_text() == names["case_worker"]
+    assert coordinator.page.locator("#case-worker").inner_text() == names["case_worker"]
 
     # L1.8-L6: the case worker, on a phone.
     worker = browse(name="case-worker", width=PHONE)
     worker.visit("/", "login form")
     log_in(worker, people["case_worker"])
+    _until_shown(worker, "/", f'#my-tasks a[href="/cases/{case_id}"]')
+    worker.visit("/", "home with the assigned case among my tasks")
     assert worker.page.locator("#my-tasks").is_visible()
     _no_sideways_scrolling(worker)
-    worker.interact("open the case from my tasks", lambda page: page.click("#my-tasks a"))
+    worker.interact(
+        "open the case from my tasks",
+        lambda page: page.click(f'#my-tasks a[href="/cases/{case_id}"]'),
+    )
     _no_sideways_scrolling(worker)
     on_the_phone: list[tuple[str, Fields]] = [
         ("record_contact", {"mode": "home_visit"}),
@@ -237,7 +254,7 @@ def test_an_office_takes_a_case_through_the_whole_sop_in_the_browser(
     police = browse(name="police-officer")
     police.visit("/", "login form")
     log_in(police, people["agency_officer"])
-    _until_the_inbox_shows(police, 'a[href$="/steps/accept_referral"]')
+    _until_shown(police, "/inbox", 'a[href$="/steps/accept_referral"]')
     police.visit("/inbox", "police inbox")
     assert "Mawar" not in police.page.locator("main").inner_text()
     police.visit(f"/cases/{case_id}", "police open the case file by its URL", status=404)
@@ -250,7 +267,7 @@ def test_an_office_takes_a_case_through_the_whole_sop_in_the_browser(
         "record accept_referral", lambda page: page.get_by_role("button", name="Catat").click()
     )
     assert police.page.url.endswith("/inbox?recorded=accept_referral")
-    _until_the_inbox_shows(police, 'a[href$="/steps/record_service_delivery"]')
+    _until_shown(police, "/inbox", 'a[href$="/steps/record_service_delivery"]')
     police.visit("/inbox", "police inbox after accepting")
     police.interact(
         "open record_service_delivery",
