@@ -41,7 +41,10 @@ ARTEFACTS = Path(__file__).parent / "artefacts"
 _VISITS: list[PageVisit] = []
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in the
+# main thread while it is open, and the tests collected after the browser ones (the
+# benchmarks' smoke test) call asyncio.run, which refuses to start inside one.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(

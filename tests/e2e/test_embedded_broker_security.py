@@ -192,7 +192,8 @@ def test_simpul_run_s_embedded_broker_needs_credentials_its_processes_have_their
             "relay": "simpul-relay",
             "project --all-agencies": "simpul-projectors",
             "project --coordinator": None,
-        }, "each child connects as its own principal; the coordinator uses no Kafka"
+            "notify": None,
+        }, "each child connects as its own principal; the coordinator and notifier use no Kafka"
     finally:
         run.terminate()
         run.wait(timeout=60)
