@@ -174,10 +174,18 @@ class Cases(Application[UUID]):
         self, actor: Actor, case_id: UUID, read: CaseRead, *, upto_version: int | None = None
     ) -> list[Case.Event]:
         """The case's recorded events, oldest first; the read is recorded first, or refused."""
-        require_may_read_case_file(actor, self.visible_case(actor, case_id))
+        return self.read_case(actor, case_id, read, upto_version=upto_version)[1]
+
+    def read_case(
+        self, actor: Actor, case_id: UUID, read: CaseRead, *, upto_version: int | None = None
+    ) -> tuple[Case, list[Case.Event]]:
+        """The case as it is now and its recorded events (``read_case_events``), for a reader
+        who also asks the case what may be done next: loaded once, read once."""
+        case = self.visible_case(actor, case_id)
+        require_may_read_case_file(actor, case)
         record = AccessRecord.of(actor, case_id, read, self.clock())
         stored = self._access_log.select_events_recording_access(case_id, record, lte=upto_version)
-        return [_case_event(self.mapper.to_domain_event(event)) for event in stored]
+        return case, [_case_event(self.mapper.to_domain_event(event)) for event in stored]
 
     def history(self, case_id: UUID, *, lte: int | None = None) -> list[Case.Event]:
         """A case's events, oldest first, for Simpul's own processes (no reader, no access log)."""

@@ -31,7 +31,6 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.vocabulary import Agency, Role
-from services.access import CROSS_DISTRICT_AGENCIES
 from services.accounts import StaffRecord
 from services.profiles import ProfileBook
 from services.tasks import (
@@ -42,10 +41,11 @@ from services.tasks import (
     Task,
     TaskCounts,
     TaskKind,
+    TaskRows,
     TaskScope,
     UnansweredReferral,
-    my_tasks,
     task_scope,
+    tasks_from,
 )
 
 log = logging.getLogger("simpul.notifications")
@@ -100,22 +100,6 @@ class NoticeStore(Protocol):
         again next run, and two notifiers never both mail one notice."""
 
     def notices_for(self, user_id: str, since: datetime) -> list[Notice]: ...
-
-
-class TaskRows(Protocol):
-    """The read models' rows task lists are made of (gateways/readmodels/task_rows.py)."""
-
-    def office_steps(self, district: str, office: Agency, now: datetime) -> list[OfficeStepDue]:
-        """The district's steps the office owes, due or overdue at ``now``."""
-
-    def office_referrals(self, district: str, office: Agency) -> list[UnansweredReferral]: ...
-
-    def approvals(self, district: str) -> list[AwaitingApproval]: ...
-
-    def inbox_referrals(
-        self, agency: Agency, district: str | None, now: datetime
-    ) -> list[UnansweredReferral]:
-        """Referrals waiting for ``agency``'s answer, of one district or (None) all."""
 
 
 class StaffList(Protocol):
@@ -356,36 +340,35 @@ class _Rows:
     now: datetime
     cache: dict[tuple[str, ...], Any] = field(default_factory=dict)
 
-    def read(self, key: tuple[str, ...], reader: Callable[[], Any]) -> Any:
+    def _read(self, key: tuple[str, ...], reader: Callable[[], Any]) -> Any:
         if key not in self.cache:
             self.cache[key] = reader()
         return self.cache[key]
 
-    def office(self, scope: TaskScope, district: str, office: Agency) -> dict[str, Any]:
-        rows: dict[str, Any] = {}
-        if scope.steps != StepScope.NONE:
-            rows["steps"] = self.steps(district, office)
-        if scope.office_referrals:
-            rows["referrals"] = self.read(
-                ("referrals", district), lambda: self.source.office_referrals(district, office)
-            )
-        if scope.approvals:
-            rows["approvals"] = self.read(
-                ("approvals", district), lambda: self.source.approvals(district)
-            )
-        return rows
-
-    def steps(self, district: str, office: Agency) -> list[OfficeStepDue]:
-        rows: list[OfficeStepDue] = self.read(
-            ("steps", district), lambda: self.source.office_steps(district, office, self.now)
+    def office_steps(self, district: str, office: Agency, now: datetime) -> list[OfficeStepDue]:
+        rows: list[OfficeStepDue] = self._read(
+            ("steps", district), lambda: self.source.office_steps(district, office, now)
         )
         return rows
 
-    def inbox(self, agency: Agency, district: str) -> list[UnansweredReferral]:
-        scope = None if agency in CROSS_DISTRICT_AGENCIES else district
-        rows: list[UnansweredReferral] = self.read(
-            ("inbox", agency.value, scope or ""),
-            lambda: self.source.inbox_referrals(agency, scope, self.now),
+    def office_referrals(self, district: str, office: Agency) -> list[UnansweredReferral]:
+        rows: list[UnansweredReferral] = self._read(
+            ("referrals", district), lambda: self.source.office_referrals(district, office)
+        )
+        return rows
+
+    def approvals(self, district: str) -> list[AwaitingApproval]:
+        rows: list[AwaitingApproval] = self._read(
+            ("approvals", district), lambda: self.source.approvals(district)
+        )
+        return rows
+
+    def inbox_referrals(
+        self, agency: Agency, district: str | None, now: datetime
+    ) -> list[UnansweredReferral]:
+        rows: list[UnansweredReferral] = self._read(
+            ("inbox", agency.value, district or ""),
+            lambda: self.source.inbox_referrals(agency, district, now),
         )
         return rows
 
@@ -429,12 +412,7 @@ class Notifier:
         scope = task_scope(actor, office)
         if scope.is_empty:
             return None
-        found: dict[str, Any] = {}
-        if scope.reads_office_views:
-            found.update(rows.office(scope, actor.district, office))
-        if scope.agency_referrals:
-            found["referrals"] = rows.inbox(actor.agency, actor.district)
-        return my_tasks(actor, scope, now=rows.now, profiles=self.profiles, **found)
+        return tasks_from(actor, scope, rows, office=office, now=rows.now, profiles=self.profiles)
 
     def _digest(self, member: StaffRecord, rows: _Rows, now: datetime, summary: RunSummary) -> None:
         tasks = self._tasks_of(member, rows)
@@ -468,12 +446,13 @@ class Notifier:
         if not recipients:
             return
         # The office's steps as its coordinator lists them (the approval step apart).
-        steps = my_tasks(
+        steps = tasks_from(
             recipients[0].actor,
             TaskScope(steps=StepScope.OFFICE),
-            now=now,
+            rows,
+            office=office,
+            now=rows.now,
             profiles=self.profiles,
-            steps=rows.steps(district, office),
         ).tasks
         late = escalated_tasks(steps, now=now, after=profile.escalate_after)
         if not late:

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -40,6 +40,7 @@ from pydantic import BaseModel, Field
 from domain.actors import Actor
 from domain.time_standards import StepStandard, TimeStandardProfile
 from domain.vocabulary import Agency, Role
+from services.access import CROSS_DISTRICT_AGENCIES
 from services.profiles import REQUIRED_STEPS
 
 # The step a referral belongs to: its service is due by this step's time standard.
@@ -313,3 +314,43 @@ def _counts(tasks: list[Task]) -> TaskCounts:
         overdue=sum(1 for task in tasks if task.state == "overdue"),
         total=len(tasks),
     )
+
+
+class TaskRows(Protocol):
+    """The read models' rows task lists are made of (gateways/readmodels/task_rows.py)."""
+
+    def office_steps(self, district: str, office: Agency, now: datetime) -> list[OfficeStepDue]:
+        """The district's steps the office owes, due or overdue at ``now``."""
+
+    def office_referrals(self, district: str, office: Agency) -> list[UnansweredReferral]: ...
+
+    def approvals(self, district: str) -> list[AwaitingApproval]: ...
+
+    def inbox_referrals(
+        self, agency: Agency, district: str | None, now: datetime
+    ) -> list[UnansweredReferral]:
+        """Referrals waiting for ``agency``'s answer, of one district or (None) all."""
+
+
+def tasks_from(
+    actor: Actor,
+    scope: TaskScope,
+    rows: TaskRows,
+    *,
+    office: Agency,
+    now: datetime,
+    profiles: Profiles,
+) -> MyTasks:
+    """The actor's tasks, reading only the rows their ``scope`` needs: what GET /my-tasks,
+    the pages and the notifier all list."""
+    found: dict[str, list[Any]] = {}
+    if scope.steps != StepScope.NONE:
+        found["steps"] = rows.office_steps(actor.district, office, now)
+    if scope.office_referrals:
+        found["referrals"] = rows.office_referrals(actor.district, office)
+    if scope.approvals:
+        found["approvals"] = rows.approvals(actor.district)
+    if scope.agency_referrals:
+        district = None if actor.agency in CROSS_DISTRICT_AGENCIES else actor.district
+        found["referrals"] = rows.inbox_referrals(actor.agency, district, now)
+    return my_tasks(actor, scope, now=now, profiles=profiles, **found)

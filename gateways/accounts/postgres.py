@@ -10,24 +10,21 @@ Deactivation empties the row of everything but the address.
 """
 
 import os
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import IntegrityError
-from psycopg import Connection, errors
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg import errors
 
 from domain.vocabulary import Agency, Role
+from gateways.schema_tables import Connect, SchemaTables
 from services.accounts import EmailTaken, LoginRecord, StaffRecord
 
 DEFAULT_SCHEMA = "accounts"
 KEY_BYTES = 32
 NONCE_BYTES = 12
-Connect = Callable[[], AbstractContextManager[Connection[Any]]]
 _DDL_LOCK = 0x53494D50554C41  # "SIMPULA"
 
 _DDL = (
@@ -57,29 +54,17 @@ _DDL = (
 )
 
 
-class PostgresAccounts:
+class PostgresAccounts(SchemaTables):
     """services.accounts.StaffDirectory and CredentialStore over the event store's pool."""
+
+    DDL = _DDL
+    DDL_LOCK = _DDL_LOCK
 
     def __init__(self, connect: Connect, account_key: bytes, *, schema: str = DEFAULT_SCHEMA):
         if len(account_key) != KEY_BYTES:
             raise ValueError("the account key must be 32 bytes (AES-256)")
-        self.connect = connect
+        super().__init__(connect, schema=schema)
         self._key = AESGCM(account_key)
-        self._schema = Identifier(schema)
-
-    def _sql(self, text: str) -> Composed:
-        return SQL(text).format(schema=self._schema)
-
-    def create_tables(self) -> None:
-        with self.connect() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-            for statement in _DDL:
-                conn.execute(self._sql(statement))
-
-    def _execute(self, text: str, params: tuple[Any, ...]) -> list[Any]:
-        with self.connect() as conn:
-            cursor = conn.execute(self._sql(text), params)
-            return list(cursor.fetchall()) if cursor.description else []
 
     # ---- The directory -----------------------------------------------------------------
 

@@ -7,20 +7,15 @@ reads its row joined with its account's (``key``), so revoking one key or deacti
 the account is seen by the next check that reads the row.
 """
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
-
-from psycopg import Connection
-from psycopg.sql import SQL, Composed, Identifier
 
 from domain.service_accounts import Scope
 from domain.vocabulary import Agency
 from gateways.accounts.postgres import DEFAULT_SCHEMA
+from gateways.schema_tables import Connect, SchemaTables
 from services.service_accounts import KeyRecord, ServiceAccountRecord
 
-Connect = Callable[[], AbstractContextManager[Connection[Any]]]
 _DDL_LOCK = 0x53494D50554C53  # "SIMPULS"
 _ACCOUNT_COLUMNS = (
     "a.account_id, a.name, a.agency, a.district, a.scopes, a.active, a.created_by, "
@@ -50,26 +45,14 @@ _DDL = (
 )
 
 
-class PostgresServiceAccounts:
+class PostgresServiceAccounts(SchemaTables):
     """services.service_accounts.ServiceAccountStore over the event store's pool."""
 
+    DDL = _DDL
+    DDL_LOCK = _DDL_LOCK
+
     def __init__(self, connect: Connect, *, schema: str = DEFAULT_SCHEMA) -> None:
-        self.connect = connect
-        self._schema = Identifier(schema)
-
-    def _sql(self, text: str) -> Composed:
-        return SQL(text).format(schema=self._schema)
-
-    def create_tables(self) -> None:
-        with self.connect() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-            for statement in _DDL:
-                conn.execute(self._sql(statement))
-
-    def _execute(self, text: str, params: tuple[Any, ...]) -> list[Any]:
-        with self.connect() as conn:
-            cursor = conn.execute(self._sql(text), params)
-            return list(cursor.fetchall()) if cursor.description else []
+        super().__init__(connect, schema=schema)
 
     def put(self, record: ServiceAccountRecord) -> None:
         self._execute(

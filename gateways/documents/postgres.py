@@ -16,22 +16,18 @@ created idempotently, so `make run` needs nothing more:
 
 import hashlib
 import os
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from psycopg import Connection
-from psycopg.sql import SQL, Composed, Identifier
 
+from gateways.schema_tables import Connect, SchemaTables
 from services.documents import ContentUnavailable
 
 DEFAULT_SCHEMA = "documents"
 KEY_BYTES = 32
 NONCE_BYTES = 12
-Connect = Callable[[], AbstractContextManager[Connection[Any]]]
 # Creating the tables holds this advisory lock, so processes starting together do not
 # race on CREATE ... IF NOT EXISTS.
 _DDL_LOCK = 0x53494D50554C44  # "SIMPULD"
@@ -71,27 +67,20 @@ def master_key_id(master_key: bytes) -> str:
     return hashlib.sha256(b"simpul-document-master-key\x00" + master_key).hexdigest()[:16]
 
 
-class PostgresDocumentStore:
+class PostgresDocumentStore(SchemaTables):
     """services.documents.DocumentStore over the event store's connection pool."""
+
+    DDL = _DDL
+    DDL_LOCK = _DDL_LOCK
 
     def __init__(
         self, connect: Connect, master_key: bytes, *, schema: str = DEFAULT_SCHEMA
     ) -> None:
         if len(master_key) != KEY_BYTES:
             raise ValueError("the document master key must be 32 bytes (AES-256)")
-        self.connect = connect
+        super().__init__(connect, schema=schema)
         self._master = AESGCM(master_key)
         self._master_key_id = master_key_id(master_key)
-        self._schema = Identifier(schema)
-
-    def _sql(self, text: str) -> Composed:
-        return SQL(text).format(schema=self._schema)
-
-    def create_tables(self) -> None:
-        with self.connect() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-            for statement in _DDL:
-                conn.execute(self._sql(statement))
 
     # ---- The seam ---------------------------------------------------------------------------
 

@@ -8,19 +8,16 @@ rows hold no personal data: user ids, task keys (kind, case id, SOP step, referr
 recommendation id, due time), the step code and whether it went by mail.
 """
 
-from collections.abc import Callable, Iterator, Sequence, Set
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator, Sequence, Set
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from psycopg import Connection
-from psycopg.sql import SQL, Composed, Identifier
-
+from gateways.schema_tables import Connect, SchemaTables
 from services.notifications import Notice, NoticeKind
 from services.tasks import TaskKind
 
 DEFAULT_SCHEMA = "notifications"
-Connect = Callable[[], AbstractContextManager[Connection[Any]]]
 _DDL_LOCK = 0x53494D50554C4E  # "SIMPULN"
 
 _DDL = (
@@ -40,21 +37,14 @@ _DDL = (
 _COLUMNS = "user_id, task_key, kind, task_kind, case_id, code, sent_at, mailed"
 
 
-class PostgresNotices:
+class PostgresNotices(SchemaTables):
     """services.notifications.NoticeStore over the event store's pool."""
 
+    DDL = _DDL
+    DDL_LOCK = _DDL_LOCK
+
     def __init__(self, connect: Connect, *, schema: str = DEFAULT_SCHEMA) -> None:
-        self.connect = connect
-        self._schema = Identifier(schema)
-
-    def _sql(self, text: str) -> Composed:
-        return SQL(text).format(schema=self._schema)
-
-    def create_tables(self) -> None:
-        with self.connect() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-            for statement in _DDL:
-                conn.execute(self._sql(statement))
+        super().__init__(connect, schema=schema)
 
     def noticed(self, user_id: str) -> Set[tuple[str, NoticeKind]]:
         with self.connect() as conn:

@@ -1,5 +1,5 @@
-"""The rows task lists are made of (services.notifications.TaskRows), read from the
-coordinator's views and the agency inboxes as GET /my-tasks reads them."""
+"""The rows task lists are made of (services.tasks.TaskRows), read from the coordinator's
+views and the agency inboxes: for GET /my-tasks, the pages and the notifier alike."""
 
 from collections.abc import Mapping
 from datetime import datetime
@@ -13,9 +13,16 @@ from services.tasks import AwaitingApproval, OfficeStepDue, UnansweredReferral
 class ReadModelTaskRows:
     """The office's rows from its views; an agency's from its inbox, if it has one."""
 
-    def __init__(self, views: CoordinatorStore, inboxes: Mapping[str, AgencyStore]) -> None:
-        self.views = views
+    def __init__(self, views: CoordinatorStore | None, inboxes: Mapping[str, AgencyStore]) -> None:
+        self._views = views
         self.inboxes = inboxes
+
+    @property
+    def views(self) -> CoordinatorStore:
+        # Callers check first (an agency officer's list needs no office views).
+        if self._views is None:
+            raise LookupError("the office's views need the PostgreSQL event store")
+        return self._views
 
     def office_steps(self, district: str, office: Agency, now: datetime) -> list[OfficeStepDue]:
         return [

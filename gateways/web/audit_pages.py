@@ -39,7 +39,7 @@ def audit_page(
     cases: Cases = request.app.state.cases
     actor = session.actor
     try:
-        events = cases.read_case_events(
+        case, events = cases.read_case(
             actor, case_id, CaseRead(view="audit_page"), upto_version=version
         )
         profile = cases.district_profile(events[0])
@@ -57,7 +57,7 @@ def audit_page(
         )
     checker = request.app.state.chain_checker
     verification = None
-    if checker is not None and cases.access.may_verify(actor, cases.visible_case(actor, case_id)):
+    if checker is not None and cases.access.may_verify(actor, case):
         cases.authorize_case_read(
             actor, case_id, CaseRead(view="verification_page"), permitted=cases.access.may_verify
         )

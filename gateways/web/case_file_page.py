@@ -37,14 +37,14 @@ def case_file_page(
 ) -> Response:
     cases: Cases = request.app.state.cases
     try:
-        events = cases.read_case_events(session.actor, case_id, CaseRead(view="case_file_page"))
+        case, events = cases.read_case(session.actor, case_id, CaseRead(view="case_file_page"))
     except (CaseNotFound, AccessDenied):
         return not_found(request)
     profile = cases.district_profile(events[0])
     now = cases.clock()
     schedule = due_steps(events, profile, now=now)
     due = [step for step in schedule.steps if step.state in OWED]
-    steps = steps_for(cases, session.actor, cases.visible_case(session.actor, case_id))
+    steps = steps_for(cases, session.actor, case)
     owed = {step.code for step in due}
     case_file = case_file_as_of(events)
     return page(

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from domain.errors import InvalidValue
 from projections.labels import TABLES, Words
 from services.case_commands import TextRule
 
@@ -260,9 +261,11 @@ MESSAGES = {
 }
 
 
-def field_errors(error: ValidationError) -> dict[str, str]:
+def field_errors(error: ValidationError | InvalidValue) -> dict[str, str]:
     """Each refused field by its form name, with a message (a msgid where there is one)
-    that never repeats the value."""
+    that never repeats the value; a refusal of the domain names one field, or the form."""
+    if isinstance(error, InvalidValue):
+        return {error.field or "form": error.message}
     refused: dict[str, str] = {}
     for detail in error.errors(include_input=False, include_url=False):
         name = ".".join(str(part) for part in detail["loc"])

@@ -12,15 +12,15 @@ import hmac
 import secrets
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gateways.api.routes.tasks import tasks_of
-from gateways.web.cookies import CSRF_FIELD, cleared_cookie, form_is_ours, session_cookie
+from gateways.web.cookies import CSRF_FIELD, cleared_cookie, session_cookie
+from gateways.web.forms import PostedForm
 from gateways.web.i18n import TRANSLATIONS
-from gateways.web.pages import language_of, page
+from gateways.web.pages import csrf_refused, language_of, page, posted_form, session_form
 from gateways.web.sessions import COOKIE_NAME, BrowserSession, SessionStore
 from services.access_log import CaseRead
 from services.accounts import Accounts, LoginRefused
@@ -32,7 +32,7 @@ LOGIN_COOKIE = "__Host-simpul-login"
 # The home page's notices: the newest of the last week (each also mailed where mail is on).
 NOTICES_SHOWN_FOR = timedelta(days=7)
 NOTICES_SHOWN = 20
-MAX_FORM_BYTES = 4096
+MAX_LOGIN_FORM_BYTES = 4096
 REFUSALS = {
     "bad_credentials": "The e-mail address or the password is not right.",
     "second_factor_required": "Enter the 6-digit code of your authenticator app.",
@@ -54,12 +54,6 @@ def _session(request: Request) -> BrowserSession | None:
 SessionOrNone = Annotated[BrowserSession | None, Depends(_session)]
 
 
-async def posted_fields(request: Request) -> dict[str, str]:
-    body = (await request.body())[:MAX_FORM_BYTES]
-    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-    return {name: values[0] for name, values in fields.items() if values}
-
-
 def pre_session_page(
     request: Request, template: str, *, status: int = 200, **context: Any
 ) -> Response:
@@ -73,9 +67,9 @@ def pre_session_page(
     return response
 
 
-def pre_session_form_is_ours(request: Request, form: dict[str, str]) -> bool:
+def pre_session_form_is_ours(request: Request, form: PostedForm) -> bool:
     cookie = request.cookies.get(LOGIN_COOKIE, "")
-    return bool(cookie) and hmac.compare_digest(cookie, form.get(CSRF_FIELD, ""))
+    return bool(cookie) and hmac.compare_digest(cookie, form.first(CSRF_FIELD))
 
 
 def _login_form(request: Request, *, status: int = 200, refusal: str | None = None) -> Response:
@@ -121,7 +115,7 @@ def login_page(request: Request) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 async def log_in(request: Request) -> Response:
-    form = await posted_fields(request)
+    form = await posted_form(request, max_bytes=MAX_LOGIN_FORM_BYTES)
     if not pre_session_form_is_ours(request, form):
         return _login_form(request, status=403, refusal="login_form_expired")
     accounts: Accounts | None = request.app.state.accounts
@@ -129,7 +123,7 @@ async def log_in(request: Request) -> Response:
         return _login_form(request, status=503, refusal="bad_credentials")
     try:
         proof = PasswordProof(
-            form.get("email", ""), form.get("password", ""), form.get("one_time_code") or None
+            form.first("email"), form.first("password"), form.first("one_time_code") or None
         )
         actor = PasswordAndCode(accounts).authenticate(proof)
     except LoginRefused as refused:
@@ -147,17 +141,8 @@ async def log_in(request: Request) -> Response:
 
 @router.post("/logout")
 async def log_out(request: Request, session: SessionOrNone) -> Response:
-    form = await posted_fields(request)
-    if not form_is_ours(session, form):
-        return page(
-            request,
-            "refused.html",
-            status=403,
-            title="Not allowed",
-            message=TRANSLATIONS[language_of(request)].gettext(
-                "The form did not come from this page (rule csrf_token)."
-            ),
-        )
+    if await session_form(request, session) is None:
+        return csrf_refused(request)
     store: SessionStore = request.app.state.web_sessions
     if session is not None:
         store.close(session.session_id)

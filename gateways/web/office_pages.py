@@ -13,14 +13,13 @@ from pydantic import ValidationError
 
 from domain.errors import InvalidValue
 from domain.vocabulary import Role
-from gateways.api.routes.agencies import _referral as inbox_referral
-from gateways.api.routes.coordinator import CaseListItem
-from gateways.readmodels.coordinator import CaseFilters
-from gateways.web.cookies import CSRF_FIELD, form_is_ours
+from gateways.api.routes.agencies import list_referrals
+from gateways.api.routes.coordinator import list_cases
 from gateways.web.forms import PostedForm, field_errors, items_of, posted_value
 from gateways.web.i18n import N_
-from gateways.web.pages import SessionDep, page, refused
-from gateways.web.steps import BY_OPERATION, FORM_KEY_FIELD, posted_form
+from gateways.web.office_views import NOT_THE_OFFICE, office_views
+from gateways.web.pages import SessionDep, csrf_refused, page, refused, session_form
+from gateways.web.steps import BY_OPERATION, FORM_KEY_FIELD
 from services.access import AccessDenied, may_report
 from services.access_log import CaseRead
 from services.case_commands import (
@@ -84,14 +83,9 @@ def intake_form(request: Request, session: SessionDep) -> Response:
 
 @router.post("/intake", response_class=HTMLResponse)
 async def record_report(request: Request, session: SessionDep) -> Response:
-    form = await posted_form(request)
-    if not form_is_ours(session, {CSRF_FIELD: form.first(CSRF_FIELD)}):
-        return refused(
-            request,
-            403,
-            N_("Not allowed"),
-            N_("The form did not come from this page (rule csrf_token)."),
-        )
+    form = await session_form(request, session)
+    if form is None:
+        return csrf_refused(request)
     cases: Cases = request.app.state.cases
     zone = cases.profiles.profile(session.actor.district).timezone
     form_key = form.first(FORM_KEY_FIELD)
@@ -115,7 +109,7 @@ async def record_report(request: Request, session: SessionDep) -> Response:
             session,
             status=422,
             values=form,
-            errors={invalid.field or "form": invalid.message},
+            errors=field_errors(invalid),
             form_key=form_key,
         )
     except AccessDenied:
@@ -133,25 +127,21 @@ def case_list(request: Request, session: SessionDep, mine: bool | None = None) -
     """The office's open cases, newest first; a case worker's own by default."""
     cases: Cases = request.app.state.cases
     actor = session.actor
-    store = request.app.state.coordinator_views
-    if store is None or not cases.access.may_read_coordinator_views(actor):
-        return refused(
-            request,
-            403,
-            N_("Not allowed"),
-            N_("The case list is the coordinating office's (rule coordinator_views)."),
-        )
+    if office_views(request, session, "case_list_page") is None:
+        return refused(request, 403, N_("Not allowed"), NOT_THE_OFFICE)
     only_mine = mine if mine is not None else actor.role == Role.CASE_WORKER
-    cases.record_office_view_read(actor, CaseRead(view="case_list_page"))
-    filters = CaseFilters(status="open", case_worker=actor.user_id if only_mine else None)
-    rows = store.list_cases(
-        actor.district, filters, now=cases.clock(), limit=CASE_LIST_LIMIT, after=None
+    listed = list_cases(
+        actor,
+        request.app.state.coordinator_views,
+        cases,
+        case_worker=actor.user_id if only_mine else None,
+        limit=CASE_LIST_LIMIT,
     )
     return page(
         request,
         "case_list.html",
         title=N_("Cases"),
-        items=[CaseListItem.model_validate(row) for row in rows],
+        items=listed.items,
         only_mine=only_mine,
         timezone=cases.profiles.profile(actor.district).timezone,
     )
@@ -170,11 +160,9 @@ def agency_inbox(request: Request, session: SessionDep, recorded: str | None = N
             N_("Not allowed"),
             N_("Only an agency's officers read its inbox (rule agency_inbox)."),
         )
-    rows = inbox.referrals(district=actor.district, status=None, overdue=None, now=cases.clock())
-    referrals = [inbox_referral(row) for row in rows]
-    cases.record_inbox_read(
-        actor, (referral.case_id for referral in referrals), CaseRead(view="inbox_page")
-    )
+    # The API's own inbox read: its district rule (a provincial office reads every
+    # district's) and its access-log record of each case shown.
+    referrals = list_referrals(actor.agency, inbox, actor, CaseRead(view="inbox_page"), cases)
     return page(
         request,
         "inbox.html",

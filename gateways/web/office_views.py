@@ -17,12 +17,15 @@ from domain.vocabulary import Agency
 from gateways.api.routes.coordinator import (
     STEP_CODE,
     DashboardState,
+    office_reader,
     time_standards_dashboard,
     workload,
 )
 from gateways.api.routes.service import district_profile
+from gateways.readmodels.coordinator import CoordinatorStore
 from gateways.web.i18n import N_
 from gateways.web.pages import SessionDep, page, refused
+from services.access import AccessDenied
 from services.access_log import CaseRead
 from services.accounts import Accounts
 from services.cases import Cases
@@ -30,7 +33,22 @@ from services.cases import Cases
 DASHBOARD_LIMIT = 100
 STATES: tuple[DashboardState, ...] = ("due", "overdue", "met", "late")
 
+NOT_THE_OFFICE = N_("The case list is the coordinating office's (rule coordinator_views).")
+
 router = APIRouter(include_in_schema=False)
+
+
+def office_views(request: Request, session: SessionDep, view: str) -> CoordinatorStore | None:
+    """The office's views, if this deployment keeps them and they are the reader's (as
+    GET /api/v1/cases and the dashboard decide: office_reader); the read recorded first."""
+    store: CoordinatorStore | None = request.app.state.coordinator_views
+    if store is None:
+        return None
+    try:
+        office_reader(session.actor, CaseRead(view=view), request.app.state.cases)
+    except AccessDenied:
+        return None
+    return store
 
 
 def duration(minutes: int) -> tuple[int, str]:
@@ -52,16 +70,10 @@ def dashboard(
 ) -> Response:
     """Steps due and overdue per case and per agency, and the workload per worker."""
     cases: Cases = request.app.state.cases
-    store = request.app.state.coordinator_views
     actor = session.actor
-    if store is None or not cases.access.may_read_coordinator_views(actor):
-        return refused(
-            request,
-            403,
-            N_("Not allowed"),
-            N_("The case list is the coordinating office's (rule coordinator_views)."),
-        )
-    cases.record_office_view_read(actor, CaseRead(view="dashboard_page"))
+    store = office_views(request, session, "dashboard_page")
+    if store is None:
+        return refused(request, 403, N_("Not allowed"), NOT_THE_OFFICE)
     steps = time_standards_dashboard(
         actor,
         store,

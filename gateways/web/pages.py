@@ -5,11 +5,12 @@ images, no script, no framing) and ``no-store``; the session comes from its cook
 """
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from babel.support import Translations
@@ -20,7 +21,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from domain.actors import Actor
 from domain.vocabulary import Role
 from gateways.api.routes.tasks import tasks_of
-from gateways.web.forms import VOCABULARY_WORDS, label_of
+from gateways.web.cookies import CSRF_FIELD, form_is_ours
+from gateways.web.forms import VOCABULARY_WORDS, PostedForm, label_of
 from gateways.web.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGE_COOKIE,
@@ -40,6 +42,8 @@ PAGE_POLICY = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 STATIC = Path(__file__).parent / "static"
+# A step's form with long texts (a chronology, findings) stays well within this.
+MAX_FORM_BYTES = 256 * 1024
 ENVIRONMENT = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -62,7 +66,11 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
     context.setdefault("navigation", navigation(session.actor) if session else [])
     if session is not None and "counts" not in context:
         shown = context.get("tasks")
-        context["counts"] = shown.counts if shown is not None else task_counts(request, session)
+        context["counts"] = (
+            COUNTS.keep(session.session_id, shown.counts, now=utc_now())
+            if shown is not None
+            else task_counts(request, session)
+        )
     context.setdefault("csrf", session.csrf_token if session else "")
     zone = context.pop("timezone", None)
     html = ENVIRONMENT.get_template(template).render(
@@ -81,16 +89,49 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
     )
 
 
+class RecentCounts:
+    """Each session's task counts for a short while, so that the navigation does not read
+    the task list again on every page of a burst of work (each form is two pages); the
+    home page always reads it afresh and refreshes the count."""
+
+    def __init__(self, lifetime: timedelta = timedelta(seconds=30)) -> None:
+        self.lifetime = lifetime
+        self._counts: dict[str, tuple[datetime, TaskCounts | None]] = {}
+
+    def recent(self, session_id: str, *, now: datetime) -> tuple[bool, TaskCounts | None]:
+        kept = self._counts.get(session_id)
+        if kept is None or now - kept[0] > self.lifetime:
+            return False, None
+        return True, kept[1]
+
+    def keep(
+        self, session_id: str, counts: TaskCounts | None, *, now: datetime
+    ) -> TaskCounts | None:
+        self._counts = {
+            sid: kept for sid, kept in self._counts.items() if now - kept[0] <= self.lifetime
+        }
+        self._counts[session_id] = (now, counts)
+        return counts
+
+
+COUNTS = RecentCounts()
+
+
 def task_counts(request: Request, session: BrowserSession) -> TaskCounts | None:
-    """What is due for the person, counted for the navigation on every page: the same list
-    as the home page and GET /api/v1/my-tasks, and read (recorded) like them."""
+    """What is due for the person, counted for the navigation: the same list as the home
+    page and GET /api/v1/my-tasks, and read (recorded) like them, at most every
+    ``COUNTS.lifetime``."""
+    now = utc_now()
+    known, counts = COUNTS.recent(session.session_id, now=now)
+    if known:
+        return counts
     try:
         tasks = tasks_of(
             request, session.actor, request.app.state.cases, CaseRead(view="navigation_counts")
         )
     except HTTPException:
-        return None  # no office views in this deployment: the navigation shows no count
-    return tasks.counts
+        return COUNTS.keep(session.session_id, None, now=now)  # no office views here
+    return COUNTS.keep(session.session_id, tasks.counts, now=now)
 
 
 # Who finds the dashboard in the navigation: those who steer the office's time standards
@@ -169,6 +210,27 @@ def not_found(request: Request) -> HTMLResponse:
     return refused(
         request, 404, N_("Not found"), N_("There is no such case for you (rule case_not_found).")
     )
+
+
+def csrf_refused(request: Request) -> HTMLResponse:
+    return refused(
+        request,
+        403,
+        N_("Not allowed"),
+        N_("The form did not come from this page (rule csrf_token)."),
+    )
+
+
+async def posted_form(request: Request, *, max_bytes: int = MAX_FORM_BYTES) -> PostedForm:
+    """The posted ``application/x-www-form-urlencoded`` fields, at most ``max_bytes`` read."""
+    body = (await request.body())[:max_bytes]
+    return PostedForm(parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+
+async def session_form(request: Request, session: BrowserSession | None) -> PostedForm | None:
+    """The posted form if it carries the session's CSRF token (rule csrf_token), else None."""
+    form = await posted_form(request)
+    return form if form_is_ours(session, {CSRF_FIELD: form.first(CSRF_FIELD)}) else None
 
 
 def no_session(request: Request, _: Exception) -> Response:

@@ -13,11 +13,9 @@ from pydantic import ValidationError
 
 from domain.errors import InvalidValue
 from gateways.api.routes.case_search import CaseSearch, search_cases
-from gateways.web.cookies import CSRF_FIELD, form_is_ours
 from gateways.web.forms import PostedForm, field_errors, items_of, posted_value
 from gateways.web.i18n import N_
-from gateways.web.pages import SessionDep, page, refused
-from gateways.web.steps import posted_form
+from gateways.web.pages import SessionDep, csrf_refused, page, refused, session_form
 from services.access import AccessDenied
 from services.access_log import CaseRead
 from services.cases import Cases
@@ -74,14 +72,9 @@ def search_form(request: Request, session: SessionDep) -> Response:
 
 @router.post("/search", response_class=HTMLResponse)
 async def search(request: Request, session: SessionDep) -> Response:
-    form = await posted_form(request)
-    if not form_is_ours(session, {CSRF_FIELD: form.first(CSRF_FIELD)}):
-        return refused(
-            request,
-            403,
-            N_("Not allowed"),
-            N_("The form did not come from this page (rule csrf_token)."),
-        )
+    form = await session_form(request, session)
+    if form is None:
+        return csrf_refused(request)
     cases: Cases = request.app.state.cases
     store = request.app.state.coordinator_views
     if store is None or not cases.access.may_search_cases(session.actor):
@@ -95,7 +88,7 @@ async def search(request: Request, session: SessionDep) -> Response:
     except ValidationError as invalid:
         return _search_page(request, session, status=422, values=form, errors=field_errors(invalid))
     except InvalidValue as invalid:
-        errors = {invalid.field or "form": invalid.message}
+        errors = field_errors(invalid)
         return _search_page(request, session, status=422, values=form, errors=errors)
     except AccessDenied:
         return refused(request, 403, N_("Not allowed"), NOT_THE_OFFICE)

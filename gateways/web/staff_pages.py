@@ -18,12 +18,10 @@ from domain.errors import InvalidValue, RuleViolated
 from domain.vocabulary import Agency, Role
 from gateways.api.routes.accounts import Deactivation, NewStaffMember, RoleChange
 from gateways.api.routes.service_accounts import NewServiceAccount
-from gateways.web.cookies import CSRF_FIELD, form_is_ours
 from gateways.web.forms import PostedForm, field_errors, items_of, posted_value
 from gateways.web.i18n import N_
-from gateways.web.login import posted_fields, pre_session_form_is_ours, pre_session_page
-from gateways.web.pages import SessionDep, page, refused
-from gateways.web.steps import posted_form
+from gateways.web.login import MAX_LOGIN_FORM_BYTES, pre_session_form_is_ours, pre_session_page
+from gateways.web.pages import SessionDep, csrf_refused, page, posted_form, refused, session_form
 from services.access import AccessDenied, may_administer_staff
 from services.accounts import Accounts, EmailTaken, Invitation, StaffNotFound
 from services.passwords import MAX_LENGTH, MIN_LENGTH
@@ -90,22 +88,12 @@ def staff_list(request: Request, session: SessionDep) -> Response:
     return _staff_page(request, session, accounts)
 
 
-async def _checked_form(request: Request, session: SessionDep) -> PostedForm | None:
-    form = await posted_form(request)
-    return form if form_is_ours(session, {CSRF_FIELD: form.first(CSRF_FIELD)}) else None
-
-
 @router.post("/staff", response_class=HTMLResponse)
 async def invite(request: Request, session: SessionDep) -> Response:
-    form = await _checked_form(request, session)
+    form = await session_form(request, session)
     accounts = _administrator(request, session)
     if form is None:
-        return refused(
-            request,
-            403,
-            N_("Not allowed"),
-            N_("The form did not come from this page (rule csrf_token)."),
-        )
+        return csrf_refused(request)
     if accounts is None:
         return refused(request, 403, N_("Not allowed"), NOT_ADMINISTRATOR)
     try:
@@ -121,7 +109,7 @@ async def invite(request: Request, session: SessionDep) -> Response:
         errors = field_errors(invalid)
         return _staff_page(request, session, accounts, status=422, values=form, errors=errors)
     except InvalidValue as invalid:
-        errors = {invalid.field or "form": invalid.message}
+        errors = field_errors(invalid)
         return _staff_page(request, session, accounts, status=422, values=form, errors=errors)
     except EmailTaken:
         errors = {"email": N_("Another account has this e-mail address.")}
@@ -137,15 +125,10 @@ async def change_member(
 ) -> Response:
     """A change of role or agency (the person's sessions and tokens end, as the API's), a
     deactivation or a reactivation of one person of the district."""
-    form = await _checked_form(request, session)
+    form = await session_form(request, session)
     accounts = _administrator(request, session)
     if form is None:
-        return refused(
-            request,
-            403,
-            N_("Not allowed"),
-            N_("The form did not come from this page (rule csrf_token)."),
-        )
+        return csrf_refused(request)
     if accounts is None:
         return refused(request, 403, N_("Not allowed"), NOT_ADMINISTRATOR)
     invitation = None
@@ -176,16 +159,11 @@ async def change_member(
 @router.post("/service-accounts", response_class=HTMLResponse)
 async def create_service_account(request: Request, session: SessionDep) -> Response:
     """A service account for an agency's own system; its key is shown once, on this page."""
-    form = await _checked_form(request, session)
+    form = await session_form(request, session)
     accounts = _administrator(request, session)
     systems: ServiceAccounts | None = getattr(request.app.state, "service_accounts", None)
     if form is None:
-        return refused(
-            request,
-            403,
-            N_("Not allowed"),
-            N_("The form did not come from this page (rule csrf_token)."),
-        )
+        return csrf_refused(request)
     if accounts is None or systems is None:
         return refused(request, 403, N_("Not allowed"), NOT_ADMINISTRATOR)
     try:
@@ -197,7 +175,7 @@ async def create_service_account(request: Request, session: SessionDep) -> Respo
         errors = field_errors(invalid)
         return _staff_page(request, session, accounts, status=422, values=form, errors=errors)
     except InvalidValue as invalid:
-        errors = {invalid.field or "form": invalid.message}
+        errors = field_errors(invalid)
         return _staff_page(request, session, accounts, status=422, values=form, errors=errors)
     except AccessDenied:
         return refused(request, 403, N_("Not allowed"), NOT_ADMINISTRATOR)
@@ -209,16 +187,11 @@ async def deactivate_service_account(
     request: Request, account_id: UUID, session: SessionDep
 ) -> Response:
     """Every key of the account is refused within the revocation refresh."""
-    form = await _checked_form(request, session)
+    form = await session_form(request, session)
     accounts = _administrator(request, session)
     systems: ServiceAccounts | None = getattr(request.app.state, "service_accounts", None)
     if form is None:
-        return refused(
-            request,
-            403,
-            N_("Not allowed"),
-            N_("The form did not come from this page (rule csrf_token)."),
-        )
+        return csrf_refused(request)
     if accounts is None or systems is None:
         return refused(request, 403, N_("Not allowed"), NOT_ADMINISTRATOR)
     try:
@@ -254,7 +227,7 @@ def invitation_form(request: Request) -> Response:
 
 @router.post("/invitation", response_class=HTMLResponse)
 async def accept_invitation(request: Request) -> Response:
-    form = await posted_fields(request)
+    form = await posted_form(request, max_bytes=MAX_LOGIN_FORM_BYTES)
     accounts = _accounts(request)
     if not pre_session_form_is_ours(request, form) or accounts is None:
         return pre_session_page(
@@ -265,12 +238,12 @@ async def accept_invitation(request: Request) -> Response:
             refusal=N_("The form expired: please try again."),
         )
     refusal = None
-    if form.get("password", "") != form.get("password_again", ""):
+    if form.first("password") != form.first("password_again"):
         refusal = N_("The two passwords are not the same.")
     else:
         try:
             setup = accounts.accept_invitation(
-                form.get("invitation_code", ""), form.get("password", "")
+                form.first("invitation_code"), form.first("password")
             )
         except InvalidValue as invalid:
             refusal = (

@@ -14,7 +14,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import parse_qs
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -25,7 +24,6 @@ from domain.actors import Actor
 from domain.case import Case
 from domain.errors import InvalidValue, NothingCorrected, ReferralNotFound, RuleViolated
 from domain.vocabulary import Role
-from gateways.web.cookies import CSRF_FIELD, form_is_ours
 from gateways.web.forms import (
     Choice,
     FormField,
@@ -36,14 +34,20 @@ from gateways.web.forms import (
     posted_value,
 )
 from gateways.web.i18n import N_, TRANSLATIONS
-from gateways.web.pages import SessionDep, language_of, not_found, page, refused
+from gateways.web.pages import (
+    SessionDep,
+    csrf_refused,
+    language_of,
+    not_found,
+    page,
+    session_form,
+)
 from services.access import AccessDenied
 from services.access_log import CaseRead
 from services.accounts import Accounts, StaffRecord
 from services.case_commands import CASE_STEPS, CaseCommand, ReferralCommand
 from services.cases import CaseNotFound, Cases, IdempotencyKeyReused, VersionConflict
 
-MAX_FORM_BYTES = 256 * 1024
 FORM_KEY_FIELD = "form_key"
 VERSION_FIELD = "case_version"
 BY_OPERATION: dict[str, type[CaseCommand]] = {
@@ -170,11 +174,6 @@ def case_workers(request: Request, case: Case) -> list[StaffRecord]:
     return accounts.directory.members(district=case.district, role=Role.CASE_WORKER, agency=office)
 
 
-async def posted_form(request: Request) -> PostedForm:
-    body = (await request.body())[:MAX_FORM_BYTES]
-    return PostedForm(parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True))
-
-
 def _command(operation: str, *, on_referral: bool) -> type[CaseCommand] | None:
     command = BY_OPERATION.get(operation)
     if command is None or issubclass(command, ReferralCommand) != on_referral:
@@ -203,6 +202,7 @@ def _form_page(
     refusal: str | None = None,
     version: int | None = None,
     form_key: str | None = None,
+    items: tuple[FormItem, ...] | None = None,
 ) -> Response:
     return page(
         request,
@@ -211,7 +211,9 @@ def _form_page(
         title=N_("Record a step"),
         case=case,
         command=command,
-        items=form_items(command, case, case_workers(request, case)),
+        items=items
+        if items is not None
+        else form_items(command, case, case_workers(request, case)),
         action=action,
         csrf=session.csrf_token,
         version=version if version is not None else case.version,
@@ -246,21 +248,17 @@ def _show_form(
 async def _take_step(
     request: Request, session: SessionDep, case_id: UUID, operation: str, referral_id: str | None
 ) -> Response:
-    form = await posted_form(request)
-    if not form_is_ours(session, {CSRF_FIELD: form.first(CSRF_FIELD)}):
-        return refused(
-            request,
-            403,
-            N_("Not allowed"),
-            N_("The form did not come from this page (rule csrf_token)."),
-        )
+    form = await session_form(request, session)
+    if form is None:
+        return csrf_refused(request)
     command = _command(operation, on_referral=referral_id is not None)
     case = _readable_case(request, session, case_id, "step_form_post")
     if command is None or case is None:
         return not_found(request)
     cases: Cases = request.app.state.cases
     zone = cases.profiles.profile(case.district).timezone
-    body = posted_value(form_items(command, case, case_workers(request, case)), form, zone)
+    items = form_items(command, case, case_workers(request, case))
+    body = posted_value(items, form, zone)
     if referral_id is not None:
         body["referral_id"] = referral_id
     version_sent = form.first(VERSION_FIELD)
@@ -281,7 +279,7 @@ async def _take_step(
     except NothingCorrected as unchanged:
         status, errors = 422, {unchanged.field: unchanged.message}
     except InvalidValue as invalid:
-        status, errors = 422, {invalid.field or "form": invalid.message}
+        status, errors = 422, field_errors(invalid)
     except RuleViolated as rule:
         status, refusal = 409, _rule_text(request, rule)
     except VersionConflict:
@@ -304,6 +302,7 @@ async def _take_step(
             refusal=refusal,
             version=expected,
             form_key=form_key or None,
+            items=items,
         )
     # An agency works from its inbox: the case file is the office's (require_may_read_case_file).
     if session.actor.role == Role.AGENCY_OFFICER:

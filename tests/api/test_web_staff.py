@@ -14,8 +14,8 @@ from domain.actors import Actor
 from domain.vocabulary import Agency, Role
 from gateways import runtime
 from gateways.tokens import TokenService
-from gateways.web.sessions import COOKIE_NAME, SessionStore
-from services.accounts import Accounts
+from gateways.web.sessions import COOKIE_NAME, BrowserSession, SessionStore
+from services.accounts import Accounts, StaffRecord
 from services.cases import Cases
 from services.notifications import Notice, NoticeKind
 from services.second_factor import code_at, step_at
@@ -144,23 +144,34 @@ def test_an_invitation_is_refused_with_a_short_password_or_a_wrong_code(
     assert without_token.status_code == 403
 
 
+def _invited_and_logged_in(
+    browser: TestClient, csrf: str, who: str
+) -> tuple[StaffRecord, BrowserSession]:
+    """An intake officer the administrator invited through the page, with a session."""
+    email = f"{who}.{uuid4().hex[:8]}@uptd.example"
+    _invite(browser, csrf, email, "intake_officer")
+    [member] = [m for m in _accounts(browser).staff_of(_admin_of(browser)) if m.email == email]
+    store: SessionStore = browser.app.state.web_sessions  # type: ignore[attr-defined]
+    return member, store.open(member.actor, now=_now(browser))
+
+
+def _until_refused(browser: TestClient, session: BrowserSession, outlived: str) -> None:
+    store: SessionStore = browser.app.state.web_sessions  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while store.resume(session.session_id, now=_now(browser)) is not None:
+        assert time.monotonic() < deadline, outlived
+        time.sleep(0.2)
+
+
 def test_a_deactivated_persons_session_is_refused(browser: TestClient) -> None:
     csrf = _as_administrator(browser)
-    accounts = _accounts(browser)
-    email = f"gone.{uuid4().hex[:8]}@uptd.example"
-    _invite(browser, csrf, email, "intake_officer")
-    [member] = [m for m in accounts.staff_of(_admin_of(browser)) if m.email == email]
-    store: SessionStore = browser.app.state.web_sessions  # type: ignore[attr-defined]
-    their_session = store.open(member.actor, now=_now(browser))
+    member, their_session = _invited_and_logged_in(browser, csrf, "gone")
     deactivated = browser.post(
         f"/staff/{member.user_id}/deactivation", data={"csrf_token": csrf, "reason": "pindah"}
     )
     assert deactivated.status_code == 200
     # Refused within the revocation cache's refresh, as the API refuses the person's tokens.
-    deadline = time.monotonic() + 30
-    while store.resume(their_session.session_id, now=_now(browser)) is not None:
-        assert time.monotonic() < deadline, "the session outlived the deactivation"
-        time.sleep(0.2)
+    _until_refused(browser, their_session, "the session outlived the deactivation")
 
 
 def _admin_of(browser: TestClient) -> Actor:
@@ -254,23 +265,15 @@ def test_an_administrator_changes_a_persons_role_and_their_session_ends(
     browser: TestClient,
 ) -> None:
     csrf = _as_administrator(browser)
-    accounts = _accounts(browser)
-    email = f"moved.{uuid4().hex[:8]}@uptd.example"
-    _invite(browser, csrf, email, "intake_officer")
-    [member] = [m for m in accounts.staff_of(_admin_of(browser)) if m.email == email]
-    store: SessionStore = browser.app.state.web_sessions  # type: ignore[attr-defined]
-    their_session = store.open(member.actor, now=_now(browser))
+    member, their_session = _invited_and_logged_in(browser, csrf, "moved")
     changed = browser.post(
         f"/staff/{member.user_id}/role",
         data={"csrf_token": csrf, "role": "case_worker", "agency": "uptd_ppa"},
     )
     assert changed.status_code == 200
-    moved = accounts.directory.member(member.user_id)
+    moved = _accounts(browser).directory.member(member.user_id)
     assert moved is not None and moved.role == Role.CASE_WORKER
-    deadline = time.monotonic() + 30
-    while store.resume(their_session.session_id, now=_now(browser)) is not None:
-        assert time.monotonic() < deadline, "the session outlived the change of role"
-        time.sleep(0.2)
+    _until_refused(browser, their_session, "the session outlived the change of role")
 
 
 def test_an_administrator_gives_the_police_system_a_key_that_reads_the_police_inbox(

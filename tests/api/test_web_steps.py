@@ -60,6 +60,14 @@ def _submit(client: TestClient, path: str, fields: dict[str, Any]) -> Any:
     return client.post(path, data=sent, follow_redirects=False)
 
 
+def _reported(client: TestClient, auth: Headers) -> str:
+    """A case the intake officer reported over the API; its id."""
+    case_id: str = client.post(
+        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
+    ).json()["case_id"]
+    return case_id
+
+
 def _events(cases: Cases, case_id: str) -> list[str]:
     return [type(event).__name__ for event in cases.history(UUID(case_id))]
 
@@ -144,9 +152,7 @@ def test_every_step_of_the_step_table_has_a_form_with_all_its_fields(
 def test_the_coordinator_classifies_through_the_generated_form(
     client: TestClient, auth: Headers, pg_cases: Cases
 ) -> None:
-    case_id = client.post(
-        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
-    ).json()["case_id"]
+    case_id = _reported(client, auth)
     _log_in(client, COORDINATOR)
     case_file = client.get(f"/cases/{case_id}")
     assert f'href="/cases/{case_id}/steps/classify"' in case_file.text
@@ -170,9 +176,7 @@ def test_the_coordinator_classifies_through_the_generated_form(
 def test_a_rule_of_the_sop_refuses_with_its_rule_and_step(
     client: TestClient, auth: Headers, pg_cases: Cases
 ) -> None:
-    case_id = client.post(
-        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
-    ).json()["case_id"]
+    case_id = _reported(client, auth)
     _log_in(client, COORDINATOR)
     refused = _submit(
         client,
@@ -187,9 +191,7 @@ def test_a_rule_of_the_sop_refuses_with_its_rule_and_step(
 def test_a_form_opened_before_the_case_changed_is_refused_not_applied(
     client: TestClient, auth: Headers, pg_cases: Cases
 ) -> None:
-    case_id = client.post(
-        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
-    ).json()["case_id"]
+    case_id = _reported(client, auth)
     csrf = _log_in(client, COORDINATOR)
     path = f"/cases/{case_id}/steps/record_contact"
     stale_version = _hidden(client.get(path).text, "case_version")
@@ -211,9 +213,7 @@ def test_a_form_opened_before_the_case_changed_is_refused_not_applied(
 def test_a_step_posted_without_the_sessions_csrf_token_is_refused(
     client: TestClient, auth: Headers, pg_cases: Cases
 ) -> None:
-    case_id = client.post(
-        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
-    ).json()["case_id"]
+    case_id = _reported(client, auth)
     _log_in(client, COORDINATOR)
     for token in ({}, {"csrf_token": "forged"}):
         refused = client.post(
@@ -230,9 +230,7 @@ def test_a_step_posted_without_the_sessions_csrf_token_is_refused(
 def test_an_auditor_sees_the_case_file_without_any_step_to_take(
     client: TestClient, auth: Headers
 ) -> None:
-    case_id = client.post(
-        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
-    ).json()["case_id"]
+    case_id = _reported(client, auth)
     _log_in(client, Actor("auditor.uptd_ppa", "auditor", "uptd_ppa", DISTRICT))
     case_file = client.get(f"/cases/{case_id}")
     assert case_file.status_code == 200 and 'id="case-steps"' not in case_file.text
@@ -290,9 +288,7 @@ def test_another_agencys_officer_opening_a_referral_by_its_url_finds_nothing(
 
 
 def test_step_forms_are_indonesian_and_never_cached(client: TestClient, auth: Headers) -> None:
-    case_id = client.post(
-        "/api/v1/cases", json=a_report_body(), headers=auth("intake_officer")
-    ).json()["case_id"]
+    case_id = _reported(client, auth)
     _log_in(client, COORDINATOR)
     form = client.get(f"/cases/{case_id}/steps/{BY_OPERATION['record_consent'].operation()}")
     assert form.headers["Cache-Control"] == "no-store"

@@ -5,9 +5,6 @@ already keep (gateways/readmodels/), not from replaying cases, so they are event
 consistent like those views. Whose each task is decides services/tasks.py.
 """
 
-from datetime import datetime
-from typing import Any
-
 from fastapi import APIRouter, HTTPException, Request
 
 from domain.actors import Actor
@@ -15,19 +12,10 @@ from gateways.api.deps import ActorDep, CaseReadDep, CasesDep
 from gateways.api.problems import Problem
 from gateways.readmodels.agency import AgencyStore
 from gateways.readmodels.coordinator import CoordinatorStore
-from services.access import CROSS_DISTRICT_AGENCIES
+from gateways.readmodels.task_rows import ReadModelTaskRows
 from services.access_log import CaseRead
 from services.cases import Cases
-from services.tasks import (
-    AwaitingApproval,
-    MyTasks,
-    OfficeStepDue,
-    StepScope,
-    TaskScope,
-    UnansweredReferral,
-    my_tasks,
-    task_scope,
-)
+from services.tasks import MyTasks, TaskKind, task_scope, tasks_from
 
 router = APIRouter(tags=["tasks"])
 
@@ -50,71 +38,28 @@ def list_my_tasks(request: Request, actor: ActorDep, read: CaseReadDep, cases: C
 
 
 def tasks_of(request: Request, actor: Actor, cases: Cases, read: CaseRead) -> MyTasks:
-    """The caller's tasks, for this route and the web application's home page."""
-    scope = task_scope(actor, cases.access.coordinating_agency(actor.district))
-    now = cases.clock()
-    rows: dict[str, Any] = {}
-    if scope.reads_office_views:
-        rows.update(_office_rows(actor, scope, _coordinator_views(request), cases, read, now))
-    if scope.agency_referrals:
-        rows["referrals"] = _inbox_referrals(actor, request, cases, read, now)
-    return my_tasks(actor, scope, now=now, profiles=cases.profiles, **rows)
-
-
-def _office_rows(
-    actor: Actor,
-    scope: TaskScope,
-    views: CoordinatorStore,
-    cases: Cases,
-    read: CaseRead,
-    now: datetime,
-) -> dict[str, Any]:
-    """The office's rows for the scope; recorded first, as every read of the office's lists."""
-    cases.record_office_view_read(actor, read)
-    office = cases.access.coordinating_agency(actor.district).value
-    rows: dict[str, Any] = {}
-    if scope.steps != StepScope.NONE:
-        rows["steps"] = [
-            OfficeStepDue(**row) for row in views.due_office_steps(actor.district, office, now=now)
-        ]
-    if scope.office_referrals:
-        rows["referrals"] = [
-            UnansweredReferral(**row) for row in views.unanswered_referrals(actor.district, office)
-        ]
-    if scope.approvals:
-        rows["approvals"] = [
-            AwaitingApproval(**row) for row in views.pending_recommendations(actor.district)
-        ]
-    return rows
-
-
-def _inbox_referrals(
-    actor: Actor, request: Request, cases: Cases, read: CaseRead, now: datetime
-) -> list[UnansweredReferral]:
-    """Referrals in the actor's agency's inbox still waiting for its answer; each case shown
-    is recorded, as the inbox records what it shows. An agency with no inbox has none."""
-    if actor.agency.value not in request.app.state.projected_agencies:
-        return []
-    inbox: AgencyStore | None = request.app.state.agency_inboxes.get(actor.agency.value)
-    if inbox is None:
-        raise HTTPException(503, "the agency inboxes need the PostgreSQL event store")
-    district = None if actor.agency in CROSS_DISTRICT_AGENCIES else actor.district
-    referrals = [
-        UnansweredReferral(
-            case_id=row["case_id"],
-            register_number=row["register_number"],
-            referral_id=row["referral_id"],
-            district=row["district"],
-            due_at=row["due_at"],
-        )
-        for row in inbox.referrals(district=district, status="pending", now=now)
-    ]
-    cases.record_inbox_read(actor, (referral.case_id for referral in referrals), read)
-    return referrals
-
-
-def _coordinator_views(request: Request) -> CoordinatorStore:
+    """The caller's tasks, for this route and the web application's pages. The office's
+    lists are recorded as read before they are read, the inbox's cases once shown."""
+    office = cases.access.coordinating_agency(actor.district)
+    scope = task_scope(actor, office)
     views: CoordinatorStore | None = request.app.state.coordinator_views
-    if views is None:
-        raise HTTPException(503, "the office's task lists need the PostgreSQL event store")
-    return views
+    inboxes: dict[str, AgencyStore] = request.app.state.agency_inboxes
+    if scope.reads_office_views:
+        if views is None:
+            raise HTTPException(503, "the office's task lists need the PostgreSQL event store")
+        cases.record_office_view_read(actor, read)
+    projected = actor.agency.value in request.app.state.projected_agencies
+    if scope.agency_referrals and projected and actor.agency.value not in inboxes:
+        raise HTTPException(503, "the agency inboxes need the PostgreSQL event store")
+    tasks = tasks_from(
+        actor,
+        scope,
+        ReadModelTaskRows(views, inboxes if projected else {}),
+        office=office,
+        now=cases.clock(),
+        profiles=cases.profiles,
+    )
+    if scope.agency_referrals:
+        shown = [task.case_id for task in tasks.tasks if task.kind == TaskKind.REFERRAL]
+        cases.record_inbox_read(actor, shown, read)
+    return tasks
