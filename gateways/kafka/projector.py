@@ -59,7 +59,7 @@ from gateways.kafka.contract import MessageValidator
 from gateways.kafka.messages import agency_topic, dead_letter_topic
 from gateways.kafka.security import PLAINTEXT, KafkaSecurity
 from gateways.kafka.signing import MessageVerifier
-from gateways.kafka.topics import describe_topics
+from gateways.kafka.topics import TopicShape, describe_topics, within
 from gateways.readmodels.agency import AgencyStore, Applied, ConsumedMessage
 from services.sharing import AgencyRetention
 
@@ -70,6 +70,8 @@ HEARTBEAT_INTERVAL_MS = 1000
 PURGE_INTERVAL_SECONDS = 60.0
 # How soon a topic that appears, disappears or changes is noticed (Kafka's default: 5 min).
 METADATA_MAX_AGE_MS = 5000
+# How long a topic lookup may take before the broker counts as away (and is asked again).
+ADMIN_TIMEOUT_SECONDS = 15.0
 # What a message itself can cause when applied (bad values the schema lets through);
 # an OperationalError (the database away) is not among them: that batch is retried.
 UNAPPLICABLE = (psycopg.DataError, psycopg.IntegrityError, LookupError, TypeError, ValueError)
@@ -105,6 +107,38 @@ class ProjectorMetrics:
             "Partitions read again from the beginning: their topic was recreated, "
             "repartitioned or truncated",
         )
+
+
+TopicIdentity = tuple[str | None, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class TopicChange:
+    """What the topic on the broker means for the offsets stored: read it all again
+    (why), or record its identity beside them, or neither."""
+
+    read_again: str | None = None
+    record: bool = False
+
+
+def topic_change(
+    known: TopicIdentity | None, stored: dict[int, int], shape: TopicIdentity
+) -> TopicChange:
+    """Compare the topic's identity stored with the offsets (``known``; None: never
+    recorded, ``stored`` the offsets then) with the broker's ``shape`` now."""
+    topic_id, partitions = shape
+    if known is None:
+        if stored and max(stored) >= partitions:
+            return TopicChange(read_again=f"has {partitions} partitions, fewer than before")
+        return TopicChange(record=True)
+    if known[1] != partitions:
+        return TopicChange(read_again=f"has {partitions} partitions, not {known[1]}")
+    if known[0] and topic_id and known[0] != topic_id:
+        return TopicChange(read_again="was recreated (another topic id)")
+    # Offsets stored before the broker gave topic ids adopt the id. The reverse (an id,
+    # then none) is a broker not saying, which proves nothing: the id stays, to tell a
+    # recreated topic when the broker says again.
+    return TopicChange(record=known[0] is None and topic_id is not None)
 
 
 def parse(
@@ -191,13 +225,26 @@ class AgencyProjector:
         )
 
     def _topic_shape(self) -> tuple[str | None, int] | None:
-        if self._admin is None:
-            self._admin = KafkaAdminClient(
+        """The topic's (id, partitions) on the broker now, None if it has none; a lookup
+        (with the admin client's start) that does not end in time is a broker error."""
+        known_admin = self._admin
+
+        def look() -> tuple[KafkaAdminClient, dict[str, TopicShape]]:
+            admin = known_admin or KafkaAdminClient(
                 bootstrap_servers=self.bootstrap_servers,
                 client_id=f"{self.client_id}-admin",
                 **self.security.options(),
             )
-        shape = describe_topics(self._admin).get(self.topic)
+            return admin, describe_topics(admin)
+
+        try:
+            self._admin, shapes = within(ADMIN_TIMEOUT_SECONDS, look, "a topic lookup")
+        except KafkaError:
+            self._admin = None
+            if known_admin is not None:
+                threading.Thread(target=known_admin.close, daemon=True).start()
+            raise
+        shape = shapes.get(self.topic)
         return None if shape is None else (shape.topic_id, shape.partitions)
 
     def _restart(
@@ -223,19 +270,12 @@ class AgencyProjector:
         if shape is None:
             return False  # gone again; checked on the next assignment
         known = self.store.topic_identity(self.topic)
-        if known is None:
-            stored = self.store.stored_offsets(self.topic)
-            if stored and max(stored) >= shape[1]:
-                self._restart(None, f"has {shape[1]} partitions, fewer than before", shape)
-                return True
-            self.store.restart_topic(self.topic, shape[0], shape[1], forget=[])
-        elif known[1] != shape[1]:
-            self._restart(None, f"has {shape[1]} partitions, not {known[1]}", shape)
+        stored = self.store.stored_offsets(self.topic) if known is None else {}
+        change = topic_change(known, stored, shape)
+        if change.read_again is not None:
+            self._restart(None, change.read_again, shape)
             return True
-        elif known[0] and shape[0] and known[0] != shape[0]:
-            self._restart(None, "was recreated (another topic id)", shape)
-            return True
-        elif known[0] != shape[0]:
+        if change.record:
             self.store.restart_topic(self.topic, shape[0], shape[1], forget=[])
         return False
 
@@ -398,12 +438,18 @@ class AgencyProjector:
             self._expected[partition.partition] = records[-1].offset + 1
             offsets[partition] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
             count += len(records)
+        # A hint for tools, PostgreSQL holds the truth: never waited for, since a commit
+        # waits for the group's coordinator, which a restarted broker may take long to be.
         try:
-            self.consumer.commit(offsets)  # a hint for tools; PostgreSQL holds the truth
+            self.consumer.commit_async(offsets, callback=self._committed)
         except Exception as error:  # noqa: BLE001 - e.g. a rebalance; the database decides
-            log.info("%s: Kafka offset commit skipped (%s)", self.agency, type(error).__name__)
+            self._committed(offsets, error)
         self._update_lag()
         return count
+
+    def _committed(self, _offsets: Any, outcome: Any) -> None:
+        if isinstance(outcome, BaseException):
+            log.info("%s: Kafka offset commit skipped (%s)", self.agency, type(outcome).__name__)
 
     def lag(self) -> int:
         """Messages known to be on the topic and not applied yet.

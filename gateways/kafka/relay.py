@@ -42,7 +42,7 @@ from uuid import UUID
 import psycopg
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic, OffsetSpec
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -50,7 +50,7 @@ from gateways.kafka.messages import CONTENT_TYPE, agency_topic, cases_topic, dea
 from gateways.kafka.publication import Outgoing, Publication
 from gateways.kafka.security import PLAINTEXT, KafkaSecurity
 from gateways.kafka.signing import MessageSigner
-from gateways.kafka.topics import TopicShape, admin_like, describe_topics
+from gateways.kafka.topics import TopicShape, admin_like, describe_topics, within
 from gateways.projectors.quarantine import SetAside, is_outage, reason_for
 from gateways.projectors.runner import Batch, Lag, PositionMoved, Runner
 from gateways.projectors.tracking import Tracking, create_statement
@@ -487,28 +487,15 @@ class Relay:
             )
 
     def _within_time(self, call: Callable[[], None], what: str) -> None:
-        """Run ``call`` (broker admin requests) in a thread of its own, for at most
-        SEND_TIMEOUT_SECONDS: an admin client can wait for ever on a broker that restarted.
-        A call that does not finish in time fails the batch with a fresh admin client next."""
-        outcome: list[BaseException | None] = []
-
-        def run() -> None:
-            try:
-                call()
-                outcome.append(None)
-            except BaseException as error:  # noqa: BLE001 - handed to the relay's thread
-                outcome.append(error)
-
-        worker = threading.Thread(target=run, name="relay-admin", daemon=True)
-        worker.start()
-        worker.join(SEND_TIMEOUT_SECONDS)
-        if not outcome:
+        """Run ``call`` (broker admin requests) for at most SEND_TIMEOUT_SECONDS; an admin
+        client that did not answer in time is replaced before the next try."""
+        try:
+            within(SEND_TIMEOUT_SECONDS, call, what)
+        except KafkaTimeoutError:
             stuck, self._admin = self._admin, None
             if stuck is not None:
                 threading.Thread(target=stuck.close, daemon=True).start()
-            raise TimeoutError(f"{what} with the broker took over {SEND_TIMEOUT_SECONDS} s")
-        if outcome[0] is not None:
-            raise outcome[0]
+            raise
 
     def _send(self, outgoing: Sequence[Outgoing]) -> list[Any]:
         """Send, flush and wait: every message acknowledged, or an exception."""

@@ -1,9 +1,14 @@
-"""What the broker holds of a topic, asked without ever creating one."""
+"""What the broker holds of a topic, asked without ever creating one, within a bounded time."""
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kafka import KafkaAdminClient
+from kafka.errors import KafkaTimeoutError
+
+T = TypeVar("T")
 
 CONNECTION_OPTIONS = (
     "bootstrap_servers",
@@ -51,3 +56,31 @@ def describe_topics(admin: KafkaAdminClient) -> dict[str, TopicShape]:
             replicas=len(partitions[0]["replica_nodes"]) if partitions else 1,
         )
     return shapes
+
+
+def within(seconds: float, call: Callable[[], T], what: str) -> T:
+    """``call()``'s result, run in a thread of its own for at most ``seconds``.
+
+    An admin client's request to a broker that restarted can wait far longer than
+    its request timeout (kafka-python keeps retrying the lost connection), and a
+    relay or projector waiting on it stops for everyone. A call that does not end in
+    time raises KafkaTimeoutError, which both treat as the broker being away: the
+    caller drops that client (left to finish or fail on its own thread) and retries.
+    """
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+            outcome.append((False, error))
+
+    worker = threading.Thread(target=run, name="kafka-admin", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise KafkaTimeoutError(f"{what} with the broker took over {seconds:g} s")
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    return value  # type: ignore[no-any-return]
