@@ -79,16 +79,23 @@ def test_a_broker_restarted_empty_under_load_loses_no_referral_and_applies_none_
     relay = services("relay", "--batch-size", "20", log_name="relay", env=env)
     projector = services("project", "--all-agencies", log_name="project", env=env)
 
-    def everything_arrived() -> bool:
+    def not_arrived() -> list[str]:
+        """What is still missing (empty: everything arrived), to say so if it never does."""
         head = pg_cases.recorder.max_notification_id() or 0
-        if recorded_position(database_url, prefix) != head:
-            return False
+        position = recorded_position(database_url, prefix)
+        if position != head:
+            return [f"the relay is at {position}, the store at {head}"]
         derived = derived_messages(pg_cases, prefix)
-        return all(
-            set(applied_ids(database_url, agency))
-            == {m["id"] for m in derived.get(agency_topic(prefix, agency), [])}
-            for agency in AGENCIES
-        )
+        missing = []
+        for agency in AGENCIES:
+            applied = set(applied_ids(database_url, agency))
+            expected = {m["id"] for m in derived.get(agency_topic(prefix, agency), [])}
+            if applied != expected:
+                missing.append(
+                    f"{agency}: {len(expected - applied)} of {len(expected)} not applied, "
+                    f"{len(applied - expected)} applied that the store does not derive"
+                )
+        return missing
 
     with SteadyLoad(pg_cases, seed=11, pause=0.2) as load:
         wait_until(
@@ -106,7 +113,21 @@ def test_a_broker_restarted_empty_under_load_loses_no_referral_and_applies_none_
     assert not load.failures, load.failures
 
     # then everything stored arrives in every agency's inbox, exactly once.
-    wait_until(everything_arrived, timeout=240, interval=1, what="every message to arrive")
+    try:
+        wait_until(lambda: not not_arrived(), timeout=240, interval=1, what="every message")
+    except AssertionError:
+        said = [line for line in projector.output().splitlines() if "simpul.projector" in line]
+        last_consumed = {
+            line.split("INFO ")[1].split(":")[0]: line for line in said if " consumed " in line
+        }
+        events = [line for line in said if " consumed " not in line][-40:]
+        raise AssertionError(
+            "; ".join(not_arrived())
+            + "\nwhat the projectors said, besides consuming:\n"
+            + "\n".join(events)
+            + "\nwhat each consumed last:\n"
+            + "\n".join(last_consumed.values())
+        ) from None
     derived = derived_messages(pg_cases, prefix)
     lines = []
     for agency in AGENCIES:
