@@ -277,6 +277,11 @@ class Settings(BaseSettings):
         description="Upgrade the connection with STARTTLS (the server's certificate checked) "
         "before anything is sent; required in production.",
     )
+    smtp_implicit_tls: bool = Field(
+        default=False,
+        description="Speak TLS from the first byte (SMTPS, usually port 465) instead of "
+        "upgrading with STARTTLS; the server's certificate is checked the same way.",
+    )
     smtp_timeout_seconds: float = Field(
         default=30.0, gt=0, le=300, description="Longest wait for the SMTP server."
     )
@@ -380,8 +385,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _mail_over_tls_in_production(self) -> "Settings":
         # The notifier's password, and the notices, must not cross the network in clear.
-        if self.environment == "production" and self.smtp_host and not self.smtp_starttls:
-            raise ValueError("production needs SIMPUL_SMTP_STARTTLS=true")
+        encrypted = self.smtp_starttls or self.smtp_implicit_tls
+        if self.environment == "production" and self.smtp_host and not encrypted:
+            raise ValueError(
+                "production needs SIMPUL_SMTP_STARTTLS=true or SIMPUL_SMTP_IMPLICIT_TLS=true"
+            )
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise ValueError("SIMPUL_SMTP_USERNAME and SIMPUL_SMTP_PASSWORD go together")
         return self

@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from domain.actors import Actor
 from domain.vocabulary import Agency, Role
@@ -120,6 +121,29 @@ def smtp_over_tls(tmp_path: Path) -> Iterator[SmtpServer]:
         require_starttls=True,
         authenticator=_authenticate,
         auth_required=True,
+    )
+    controller.start()
+    try:
+        yield SmtpServer(inbox, controller.port, certificate.parent / "ca.crt")
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtps(tmp_path: Path) -> Iterator[SmtpServer]:
+    """An SMTP server speaking TLS from the first byte (SMTPS, port 465 in the wild)."""
+    certificate, key = _ensure_certificates(tmp_path / "smtps")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    inbox = Inbox()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        ssl_context=context,
+        authenticator=_authenticate,
+        auth_required=True,
+        auth_require_tls=False,
     )
     controller.start()
     try:
@@ -481,6 +505,67 @@ def test_mail_goes_over_starttls_with_a_login_where_the_server_requires_them(
     notifier(pg_cases, settings, mailer=mailer).run_once()
 
     assert [recipients for recipients, _ in smtp_over_tls.inbox.take()] == [[address]]
+
+
+# aiosmtpd counts only STARTTLS as TLS for AUTH, so its SMTPS server is told not to
+# require it, and warns; the connection is TLS from the first byte all the same.
+SMTPS_AUTH_WARNING = "ignore:Requiring AUTH while not requiring TLS:UserWarning"
+
+
+@pytest.mark.filterwarnings(SMTPS_AUTH_WARNING)
+def test_mail_goes_over_implicit_tls_to_a_server_that_speaks_only_tls(
+    office: Office,
+    pg_cases: Cases,
+    settings: Settings,
+    caught_up: Callable[[], int],
+    smtps: SmtpServer,
+):
+    rina, address = office.hire(Role.CASE_WORKER, "rina")
+    office.assigned_case(rina)
+    caught_up()
+    assert smtps.ca_file is not None
+    configured = settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtps.port,
+            "smtp_implicit_tls": True,
+            "smtp_username": SMTP_USER,
+            "smtp_password": SecretStr(SMTP_PASSWORD),
+        }
+    )
+    mailer = SmtpMailer.from_settings(configured)
+    assert mailer is not None
+    mailer.tls_context = ssl.create_default_context(cafile=str(smtps.ca_file))
+
+    notifier(pg_cases, settings, mailer=mailer).run_once()
+
+    assert [recipients for recipients, _ in smtps.inbox.take()] == [[address]]
+
+
+@pytest.mark.filterwarnings(SMTPS_AUTH_WARNING)
+def test_a_server_certificate_not_trusted_stops_the_mail_before_the_login(
+    office: Office,
+    pg_cases: Cases,
+    settings: Settings,
+    caught_up: Callable[[], int],
+    smtps: SmtpServer,
+):
+    rina, _address = office.hire(Role.CASE_WORKER, "rina")
+    office.assigned_case(rina)
+    caught_up()
+    mailer = SmtpMailer(
+        "127.0.0.1",
+        smtps.port,
+        sender="simpul@dinas.example.go.id",
+        username=SMTP_USER,
+        password=SMTP_PASSWORD,
+        implicit_tls=True,
+    )
+
+    result = notifier(pg_cases, settings, mailer=mailer).run_once()
+
+    assert result.not_sent == 1
+    assert smtps.inbox.take() == []
 
 
 def test_simpul_notify_once_mails_through_the_configured_server(

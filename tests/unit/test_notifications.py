@@ -312,10 +312,22 @@ def test_the_mailer_takes_the_smtp_settings():
     assert "rahasia" not in repr(settings)
 
 
-def test_production_mails_only_over_starttls():
+def test_production_mails_only_over_starttls_or_implicit_tls():
     Settings(_env_file=None, **PRODUCTION, smtp_host="smtp.example.go.id")  # type: ignore[call-arg]
+    Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        **PRODUCTION,
+        smtp_host="smtp.example.go.id",
+        smtp_starttls=False,
+        smtp_implicit_tls=True,
+    )
     with pytest.raises(ValidationError, match="SIMPUL_SMTP_STARTTLS"):
         Settings(_env_file=None, **PRODUCTION, smtp_host="smtp.example.go.id", smtp_starttls=False)  # type: ignore[call-arg]
+
+
+def test_implicit_tls_replaces_starttls_on_the_same_connection():
+    mailer = SmtpMailer("smtp.example.go.id", 465, sender="simpul@x.go.id", implicit_tls=True)
+    assert (mailer.implicit_tls, mailer.starttls) == (True, False)
 
 
 def test_an_smtp_username_goes_with_a_password():
