@@ -314,7 +314,7 @@ STALE_FORM = N_(
     "The case changed since this form was opened: read the case file, then send the form "
     "again (rule stale_form)."
 )
-SENT_TWICE = (
+SENT_TWICE = N_(
     "This form was already sent with other values: open the step again (rule form_sent_twice)."
 )
 RULE_REFUSED = N_("The SOP does not allow this now:")
