@@ -21,7 +21,16 @@ from gateways.api.routes.service_accounts import NewServiceAccount
 from gateways.web.forms import PostedForm, field_errors, items_of, posted_value
 from gateways.web.i18n import N_
 from gateways.web.login import MAX_LOGIN_FORM_BYTES, pre_session_form_is_ours, pre_session_page
-from gateways.web.pages import SessionDep, csrf_refused, page, posted_form, refused, session_form
+from gateways.web.pages import (
+    SessionDep,
+    csrf_refused,
+    language_of,
+    page,
+    posted_form,
+    refused,
+    session_form,
+)
+from gateways.web.rule_messages import change_refusal_text
 from services.access import AccessDenied, may_administer_staff
 from services.accounts import Accounts, EmailTaken, Invitation, StaffNotFound
 from services.passwords import MAX_LENGTH, MIN_LENGTH
@@ -70,6 +79,18 @@ def _staff_page(
         systems=systems.accounts_of(session.actor) if systems is not None else None,
         system_items=SYSTEM_ITEMS,
         issued_key=issued_key,
+    )
+
+
+def _change_refused(request: Request, rule: RuleViolated) -> Response:
+    """A change the account's state does not allow now (deactivating one already
+    deactivated, giving a role the person has): the rule, said in the user's language."""
+    return page(
+        request,
+        "refused.html",
+        status=409,
+        title=N_("Not allowed"),
+        message=change_refusal_text(language_of(request), rule),
     )
 
 
@@ -150,6 +171,8 @@ async def change_member(
         return refused(
             request, 404, N_("Not found"), N_("There is no such person in your district.")
         )
+    except RuleViolated as rule:
+        return _change_refused(request, rule)
     return _staff_page(request, session, accounts, invitation=invitation)
 
 
@@ -199,8 +222,10 @@ async def deactivate_service_account(
         systems.deactivate(session.actor, account_id, reason=reason.reason)
     except ValidationError as invalid:
         return _staff_page(request, session, accounts, status=422, errors=field_errors(invalid))
-    except (ServiceAccountNotFound, AccessDenied, RuleViolated):
+    except (ServiceAccountNotFound, AccessDenied):
         return refused(request, 404, N_("Not found"), N_("There is no such page."))
+    except RuleViolated as rule:
+        return _change_refused(request, rule)
     return _staff_page(request, session, accounts)
 
 

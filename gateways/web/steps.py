@@ -42,6 +42,7 @@ from gateways.web.pages import (
     page,
     session_form,
 )
+from gateways.web.rule_messages import refusal_text, rule_message
 from services.access import AccessDenied
 from services.access_log import CaseRead
 from services.accounts import Accounts, StaffRecord
@@ -277,11 +278,11 @@ async def _take_step(
     except ValidationError as invalid:
         status, errors = 422, field_errors(invalid)
     except NothingCorrected as unchanged:
-        status, errors = 422, {unchanged.field: unchanged.message}
+        status, errors = 422, {unchanged.field: rule_message(unchanged)}
     except InvalidValue as invalid:
         status, errors = 422, field_errors(invalid)
     except RuleViolated as rule:
-        status, refusal = 409, _rule_text(request, rule)
+        status, refusal = 409, refusal_text(language_of(request), rule)
     except VersionConflict:
         # Shown with the case's new version: the user reads what changed, then may send again.
         status, refusal, expected = 409, _said(request, STALE_FORM), None
@@ -314,17 +315,9 @@ STALE_FORM = N_(
     "The case changed since this form was opened: read the case file, then send the form "
     "again (rule stale_form)."
 )
-SENT_TWICE = (
+SENT_TWICE = N_(
     "This form was already sent with other values: open the step again (rule form_sent_twice)."
 )
-RULE_REFUSED = N_("The SOP does not allow this now:")
-
-
-def _rule_text(request: Request, rule: RuleViolated) -> str:
-    """The refusal in the user's language, with the rule's own English wording and codes."""
-    step = f", SOP {rule.step}" if rule.step else ""
-    said = TRANSLATIONS[language_of(request)].gettext(RULE_REFUSED)
-    return f"{said} {rule.message} (rule {rule.rule}{step})"
 
 
 def _said(request: Request, message: str) -> str:

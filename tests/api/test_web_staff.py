@@ -174,6 +174,29 @@ def test_a_deactivated_persons_session_is_refused(browser: TestClient) -> None:
     _until_refused(browser, their_session, "the session outlived the deactivation")
 
 
+def test_a_change_the_account_does_not_allow_now_is_refused_in_the_users_language(
+    browser: TestClient,
+) -> None:
+    csrf = _as_administrator(browser)
+    member, _ = _invited_and_logged_in(browser, csrf, "unchanged")
+    reactivated = browser.post(f"/staff/{member.user_id}/reactivation", data={"csrf_token": csrf})
+    assert reactivated.status_code == 409
+    assert reactivated.headers["content-type"].startswith("text/html")
+    assert (
+        "Perubahan ini tidak dapat dilakukan: Akun orang ini sudah aktif. (aturan already_active)"
+    ) in reactivated.text
+    same_role = browser.post(
+        f"/staff/{member.user_id}/role",
+        data={"csrf_token": csrf, "role": "intake_officer", "agency": "uptd_ppa"},
+        headers={"Accept-Language": "en"},
+    )
+    assert same_role.status_code == 409
+    assert (
+        "This change cannot be made: The person has this role and agency already. "
+        "(rule role_unchanged)"
+    ) in same_role.text
+
+
 def _admin_of(browser: TestClient) -> Actor:
     store: SessionStore = browser.app.state.web_sessions  # type: ignore[attr-defined]
     session = store.resume(browser.cookies.get(COOKIE_NAME), now=_now(browser))
@@ -309,3 +332,9 @@ def test_an_administrator_gives_the_police_system_a_key_that_reads_the_police_in
         "/api/v1/agencies/police/referrals", headers={"Authorization": f"Bearer {key.group(1)}"}
     )
     assert refused.status_code == 401
+    again = browser.post(
+        f"/service-accounts/{account.group(1)}/deactivation",
+        data={"csrf_token": csrf, "reason": "sistem diganti"},
+    )
+    assert again.status_code == 409
+    assert "Akun ini sudah dinonaktifkan. (aturan account_inactive)" in again.text

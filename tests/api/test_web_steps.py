@@ -184,7 +184,36 @@ def test_a_rule_of_the_sop_refuses_with_its_rule_and_step(
         {"service_type": "legal_process", "agency": "police"},
     )
     assert refused.status_code == 409
-    assert "rule " in refused.text and 'role="alert"' in refused.text
+    assert "(aturan consent_required, SOP L1.9)" in refused.text and 'role="alert"' in refused.text
+    assert _events(pg_cases, case_id) == ["ReportReceived"]
+
+
+def _alert(page: str) -> str:
+    return page.split('role="alert"', maxsplit=1)[1].split("</div>", maxsplit=1)[0]
+
+
+def test_a_refused_step_says_the_rule_in_indonesian_and_repeats_nothing_typed(
+    client: TestClient, auth: Headers, pg_cases: Cases
+) -> None:
+    case_id = _reported(client, auth)
+    _log_in(client, COORDINATOR)
+    typed = {"notes": "Korban dijemput di rumah Bu Kenanga", "referral_record_ref": "BA-77/XII"}
+    refused = _submit(
+        client,
+        f"/cases/{case_id}/steps/refer",
+        {"service_type": "legal_process", "agency": "police", **typed},
+    )
+    assert refused.status_code == 409
+    alert = _alert(refused.text)
+    assert (
+        "SOP belum mengizinkan langkah ini: Catat persetujuan korban terlebih dahulu. "
+        "(aturan consent_required, SOP L1.9)"
+    ) in alert
+    # Neither the domain's English nor anything typed reaches the message.
+    assert "consent first" not in alert and "needs" not in alert
+    for value in (*typed.values(), "legal_process", "police"):
+        assert value not in alert
+    assert "Bu Kenanga" in refused.text  # what was typed stays in its field
     assert _events(pg_cases, case_id) == ["ReportReceived"]
 
 
