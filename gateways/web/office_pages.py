@@ -11,15 +11,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from domain.errors import InvalidValue
+from domain.errors import InvalidValue, RuleViolated
 from domain.vocabulary import Role
 from gateways.api.routes.agencies import list_referrals
 from gateways.api.routes.coordinator import list_cases
 from gateways.web.forms import PostedForm, field_errors, items_of, posted_value
-from gateways.web.i18n import N_
+from gateways.web.i18n import N_, TRANSLATIONS
 from gateways.web.office_views import NOT_THE_OFFICE, office_views
-from gateways.web.pages import SessionDep, csrf_refused, page, refused, session_form
-from gateways.web.steps import BY_OPERATION, FORM_KEY_FIELD
+from gateways.web.pages import SessionDep, csrf_refused, language_of, page, refused, session_form
+from gateways.web.rule_messages import refusal_text
+from gateways.web.steps import BY_OPERATION, FORM_KEY_FIELD, SENT_TWICE
 from services.access import AccessDenied, may_report
 from services.access_log import CaseRead
 from services.case_commands import (
@@ -30,7 +31,7 @@ from services.case_commands import (
     RecordServiceDelivery,
     ReportCase,
 )
-from services.cases import Cases
+from services.cases import Cases, IdempotencyKeyReused
 
 INTAKE_ITEMS = items_of(ReportCase)
 # What an agency does with a referral in its inbox, by the referral's status.
@@ -51,6 +52,7 @@ def _intake_page(
     status: int = 200,
     values: PostedForm | None = None,
     errors: dict[str, str] | None = None,
+    refusal: str | None = None,
     form_key: str | None = None,
 ) -> Response:
     cases: Cases = request.app.state.cases
@@ -64,6 +66,7 @@ def _intake_page(
         form_key=form_key or secrets.token_urlsafe(16),
         values=values or PostedForm({}),
         errors=errors or {},
+        refusal=refusal,
         timezone=cases.profiles.profile(session.actor.district).timezone,
     )
 
@@ -94,7 +97,7 @@ async def record_report(request: Request, session: SessionDep) -> Response:
         result = cases.report_case(
             session.actor, report, idempotency_key=f"web:{form_key}" if form_key else None
         )
-    except ValidationError as invalid:
+    except (ValidationError, InvalidValue) as invalid:
         return _intake_page(
             request,
             session,
@@ -103,14 +106,23 @@ async def record_report(request: Request, session: SessionDep) -> Response:
             errors=field_errors(invalid),
             form_key=form_key,
         )
-    except InvalidValue as invalid:
+    except RuleViolated as rule:
         return _intake_page(
             request,
             session,
-            status=422,
+            status=409,
             values=form,
-            errors=field_errors(invalid),
+            refusal=refusal_text(language_of(request), rule),
             form_key=form_key,
+        )
+    except IdempotencyKeyReused:
+        # Another report was recorded with this form: a new key, so the next send is new.
+        return _intake_page(
+            request,
+            session,
+            status=409,
+            values=form,
+            refusal=TRANSLATIONS[language_of(request)].gettext(SENT_TWICE),
         )
     except AccessDenied:
         return refused(

@@ -129,6 +129,22 @@ def test_a_form_sent_twice_records_once(client: TestClient, pg_cases: Cases) -> 
     assert first.headers["location"] == second.headers["location"]
 
 
+def test_an_intake_form_sent_again_with_other_values_is_refused_in_indonesian_with_a_new_key(
+    client: TestClient, pg_cases: Cases
+) -> None:
+    csrf = _log_in(client, INTAKE)
+    fields = {**REPORT_FIELDS, "csrf_token": csrf, "form_key": "the-same-form"}
+    assert client.post("/intake", data=fields, follow_redirects=False).status_code == 303
+    before = pg_cases.head_position()
+    changed = {**fields, "victim.name": "Kenanga"}
+    again = client.post("/intake", data=changed, follow_redirects=False)
+    assert again.status_code == 409
+    alert = again.text.split('role="alert"')[1].split("</div>")[0]
+    assert "aturan form_sent_twice" in alert and "Kenanga" not in alert
+    assert 'value="the-same-form"' not in again.text  # the next send is a new report
+    assert pg_cases.head_position() == before
+
+
 def test_every_step_of_the_step_table_has_a_form_with_all_its_fields(
     client: TestClient, auth: Headers
 ) -> None:
