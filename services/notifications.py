@@ -7,7 +7,10 @@ it with the notices already kept: a task is noticed once when it is due and once
 is overdue, never again. Whoever has something new gets one e-mail for all of it.
 A step of the coordinating office overdue by more than its district's period
 (``TimeStandardProfile.escalate_after``) is noticed, once, to the district's
-supervisors of that office, or to its coordinators where it has no supervisor account.
+supervisors of that office, or to its coordinators where it has no supervisor account;
+so is a referral an agency has left unanswered (L4.1) that long past its answer's due
+time, since the office that referred follows it up with the agency. The mail names the
+agency (an institution, not a person) and counts its late answers.
 
 Every notice is kept, mailed or not, so the web application can show what is new since
 a visit (``notifications_for``); without an SMTP server nothing is mailed and the notices
@@ -31,6 +34,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.vocabulary import Agency, Role
+from projections.labels import AGENCY, words
 from services.accounts import StaffRecord
 from services.profiles import ProfileBook
 from services.tasks import (
@@ -44,6 +48,7 @@ from services.tasks import (
     TaskRows,
     TaskScope,
     UnansweredReferral,
+    referral_task,
     task_scope,
     tasks_from,
 )
@@ -154,13 +159,25 @@ def new_notices(
     return fresh
 
 
+ESCALATING = (TaskKind.STEP, TaskKind.REFERRAL)
+
+
 def escalated_tasks(tasks: Iterable[Task], *, now: datetime, after: timedelta) -> list[Task]:
-    """The steps overdue by more than ``after`` at ``now``."""
+    """The steps and unanswered referrals overdue by more than ``after`` at ``now`` (an
+    approval is the supervisor's own task: escalating it would tell them of it twice)."""
     return [
         task
         for task in tasks
-        if task.kind == TaskKind.STEP and task.due_at is not None and now - task.due_at > after
+        if task.kind in ESCALATING and task.due_at is not None and now - task.due_at > after
     ]
+
+
+@dataclass(frozen=True)
+class LateAnswers:
+    """The referrals one agency left unanswered past the escalation period."""
+
+    agency: Agency
+    tasks: Sequence[Task]
 
 
 def new_escalations(
@@ -270,17 +287,33 @@ def compose_escalation(
     escalated: Sequence[Task],
     new: Sequence[NewTask],
     url: str,
+    late_answers: Sequence[LateAnswers] = (),
 ) -> MailMessage:
-    """A supervisor's escalation: how many of the office's steps are late past the
-    district's period, which of them are new to this mail, the link."""
+    """A supervisor's escalation: how many of the office's steps, and of the agencies'
+    answers to its referrals, are late past the district's period, which of them are new
+    to this mail, the link."""
     hours = int(after.total_seconds() // 3600)
-    fresh = [item.task for item in new]
+    agency_of = {task_key(task): late.agency for late in late_answers for task in late.tasks}
+    fresh = [item.task for item in new if item.notice.task_key not in agency_of]
+    fresh_answers = Counter(
+        agency_of[item.notice.task_key] for item in new if item.notice.task_key in agency_of
+    )
+    answers = sum(len(late.tasks) for late in late_answers)
     lines = [
         "Simpul: eskalasi langkah terlambat",
         "",
         f"{len(escalated)} langkah SOP kantor di {district_name} terlambat lebih dari {hours} jam.",
+        *(
+            [
+                f"{answers} rujukan dari kantor belum dijawab lembaga tujuan lebih dari "
+                f"{hours} jam setelah batas waktunya."
+            ]
+            if answers
+            else []
+        ),
         "",
         *_section("Baru melewati batas eskalasi", fresh, english=False),
+        *_agencies_section("Rujukan yang baru melewati batas eskalasi", fresh_answers, 0),
         "",
         f"Masuk untuk melihat dan menindaklanjutinya: {url}",
         NO_PERSONAL_DATA_ID,
@@ -291,14 +324,33 @@ def compose_escalation(
         "",
         f"{len(escalated)} SOP steps of the office in {district_name} are more than "
         f"{hours} hours overdue.",
+        *(
+            [
+                f"{answers} of the office's referrals are unanswered by the receiving agency "
+                f"more than {hours} hours past their due time."
+            ]
+            if answers
+            else []
+        ),
         "",
         *_section("Newly past the escalation period", fresh, english=True),
+        *_agencies_section("Referrals newly past the escalation period", fresh_answers, 1),
         "",
         f"Log in to see them and follow up: {url}",
         NO_PERSONAL_DATA_EN,
     ]
-    subject = f"Simpul: eskalasi, {len(fresh)} langkah terlambat lebih dari {hours} jam"
+    subject = f"Simpul: eskalasi, {len(new)} langkah terlambat lebih dari {hours} jam"
     return MailMessage(to=to, subject=subject, body="\n".join(lines) + "\n")
+
+
+def _agencies_section(heading: str, counted: Counter[Agency], language: int) -> list[str]:
+    """A heading and one line per agency (its name in the language: 0 Indonesian, 1 English)
+    with how many of its answers are late."""
+    if not counted:
+        return []
+    return [f"{heading}:"] + [
+        f"  {words(AGENCY, agency)[language]}: {count}" for agency, count in sorted(counted.items())
+    ]
 
 
 def _section(heading: str, tasks: Sequence[Task], *, english: bool) -> list[str]:
@@ -455,12 +507,13 @@ class Notifier:
             profiles=self.profiles,
         ).tasks
         late = escalated_tasks(steps, now=now, after=profile.escalate_after)
-        if not late:
+        answers = self._late_answers(district, office, rows, now, profile.escalate_after)
+        if not late and not answers:
             return
         for member in recipients:
             new = new_escalations(
                 member.user_id,
-                late,
+                [*late, *(task for late_answers in answers for task in late_answers.tasks)],
                 self.notices.noticed(member.user_id),
                 now=now,
                 mailed=self.mailer is not None,
@@ -476,10 +529,25 @@ class Notifier:
                     escalated=late,
                     new=claimed,
                     url=self.url,
+                    late_answers=answers,
                 )
 
             if self._deliver(member, new, mail, summary):
                 summary.escalations_mailed += self.mailer is not None
+
+    def _late_answers(
+        self, district: str, office: Agency, rows: _Rows, now: datetime, after: timedelta
+    ) -> list[LateAnswers]:
+        """Per agency, the district's referrals it left unanswered past the period."""
+        found = []
+        for agency in Agency:
+            if agency == office:
+                continue  # the office's own services are its coordinators' steps
+            waiting = [referral_task(r, now) for r in rows.inbox_referrals(agency, district, now)]
+            late = escalated_tasks(waiting, now=now, after=after)
+            if late:
+                found.append(LateAnswers(agency, late))
+        return found
 
     def _deliver(
         self,

@@ -208,7 +208,7 @@ def my_tasks(
             if _owes_step(actor, scope.steps, step) and step.code != approval_code
         ),
         *(
-            _referral_task(referral, now)
+            referral_task(referral, now)
             for referral in referrals
             if scope.office_referrals or scope.agency_referrals
         ),
@@ -258,7 +258,8 @@ def _step_task(step: OfficeStepDue, now: datetime) -> Task:
     )
 
 
-def _referral_task(referral: UnansweredReferral, now: datetime) -> Task:
+def referral_task(referral: UnansweredReferral, now: datetime) -> Task:
+    """A referral waiting for its agency's answer, as a task (L4.1)."""
     return Task(
         kind=TaskKind.REFERRAL,
         case_id=referral.case_id,

@@ -410,6 +410,37 @@ def test_a_step_overdue_past_the_districts_period_is_escalated_once_to_the_super
     assert smtp.inbox.take() == []
 
 
+def test_a_referral_the_police_leave_unanswered_past_the_period_is_escalated_to_the_supervisor(
+    office: Office,
+    pg_cases: Cases,
+    database_url: str,
+    caught_up: Callable[[], int],
+    run: Callable[[], Any],
+    smtp: SmtpServer,
+):
+    _, police_address = office.hire(Role.AGENCY_OFFICER, "bripka", Agency.POLICE)
+    _, supervisor_address = office.hire(Role.SUPERVISOR, "siti")
+    case_id = office.referred_case("police", "legal_process")
+    caught_up()
+    rebuild_agencies(Settings(_env_file=None), database_url, ["police"], show_progress=False)  # type: ignore[call-arg]
+    later(pg_cases, timedelta(days=30))  # the police's answer (L4.1) long overdue
+
+    run()
+
+    mails = smtp.inbox.take()
+    (escalation,) = [mail for recipients, mail in mails if recipients == [supervisor_address]]
+    body = body_of(escalation)
+    assert "1 rujukan dari kantor belum dijawab lembaga tujuan lebih dari 24 jam" in body
+    assert "Rujukan yang baru melewati batas eskalasi:\n  Kepolisian: 1" in body
+    assert "Referrals newly past the escalation period:\n  the police: 1" in body
+    assert_no_personal_data(escalation, case_id, office.register_numbers[case_id])
+    # The police officer heard of their own overdue answer, which is no escalation.
+    (own,) = [mail for recipients, mail in mails if recipients == [police_address]]
+    assert "eskalasi" not in own["Subject"]
+    run()
+    assert smtp.inbox.take() == []
+
+
 def test_without_a_supervisor_the_coordinators_get_the_escalation(
     office: Office,
     pg_cases: Cases,

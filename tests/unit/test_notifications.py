@@ -14,6 +14,7 @@ from domain.vocabulary import Agency, Role
 from gateways.mail.smtp import SmtpMailer
 from services.accounts import StaffRecord
 from services.notifications import (
+    LateAnswers,
     NewTask,
     NoticeKind,
     compose_digest,
@@ -121,16 +122,18 @@ def test_a_step_due_again_at_another_time_is_another_task():
 # ---- Escalation --------------------------------------------------------------------------
 
 
-def test_only_steps_overdue_by_more_than_the_period_escalate():
+def test_steps_and_unanswered_referrals_overdue_by_more_than_the_period_escalate():
     just_late = a_task(due_at=NOW - 23 * HOUR)
     long_late = a_task(due_at=NOW - 25 * HOUR)
     late_referral = a_task("L4.1", due_at=NOW - 48 * HOUR, kind=TaskKind.REFERRAL)
+    late_approval = a_task("K-C8", due_at=NOW - 48 * HOUR, kind=TaskKind.APPROVAL)
 
     late = escalated_tasks(
-        [just_late, long_late, late_referral], now=NOW, after=timedelta(hours=24)
+        [just_late, long_late, late_referral, late_approval], now=NOW, after=timedelta(hours=24)
     )
 
-    assert late == [long_late]
+    # The approval is the supervisor's own task, already on their list.
+    assert late == [long_late, late_referral]
 
 
 def test_an_escalation_is_noticed_once_to_each_supervisor():
@@ -221,6 +224,37 @@ def test_an_escalation_says_how_many_steps_are_late_past_the_period_and_links_to
     assert "  L1.8 First visit or contact: 1" in mail.body
     assert all(str(task.case_id) not in mail.body for task in late)
     assert _links(mail.body) == [URL, URL]
+
+
+def test_an_escalation_names_the_agencies_whose_answers_are_late_and_no_case():
+    step = a_task(due_at=NOW - 30 * HOUR)
+    police = [
+        a_task("L4.1", due_at=NOW - 40 * HOUR, kind=TaskKind.REFERRAL),
+        a_task("L4.1", due_at=NOW - 26 * HOUR, kind=TaskKind.REFERRAL),
+    ]
+    health = [a_task("L4.1", due_at=NOW - 50 * HOUR, kind=TaskKind.REFERRAL)]
+    answers = [LateAnswers(Agency.POLICE, police), LateAnswers(Agency.HEALTH, health)]
+    new = new_escalations("sup-1", [step, police[0], *health], set(), now=NOW, mailed=True)
+
+    mail = compose_escalation(
+        "sup@uptd.example",
+        district_name="Kabupaten Luwu Utara",
+        after=timedelta(hours=24),
+        escalated=[step],
+        new=new,
+        url=URL,
+        late_answers=answers,
+    )
+
+    assert mail.subject == "Simpul: eskalasi, 3 langkah terlambat lebih dari 24 jam"
+    assert "3 rujukan dari kantor belum dijawab lembaga tujuan lebih dari 24 jam" in mail.body
+    assert "Rujukan yang baru melewati batas eskalasi:\n" in mail.body
+    assert "  Kepolisian: 1\n" in mail.body and "  fasilitas kesehatan: 1\n" in mail.body
+    assert "  the police: 1\n" in mail.body and "  the health facility: 1\n" in mail.body
+    assert "  L1.8 First visit or contact: 1" in mail.body
+    assert "L4.1" not in mail.body  # the answers are counted by agency, not as office steps
+    for task in [step, *police, *health]:
+        assert str(task.case_id) not in mail.body and task.register_number not in mail.body
 
 
 def test_the_login_link_is_the_public_urls_start_page():
