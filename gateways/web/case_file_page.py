@@ -204,6 +204,7 @@ def case_file_response(
             profile,
             documents_kept=request.app.state.documents is not None,
         ),
+        back_path=f"/cases/{case_id}",
         document_errors=document_errors or {},
         refusal=refusal,
     )

@@ -118,6 +118,7 @@ def test_a_refused_upload_names_the_field_in_indonesian_and_stores_nothing(
     assert f'id="document-{field}-error"' in refused.text and said in refused.text
     assert PERSONAL_FILE_NAME not in refused.text and "not_a_kind" not in refused.text
     assert refused.headers["Cache-Control"] == "no-store"
+    assert f'href="/language/en?back=/cases/{case_id}"' in refused.text
     assert pg_cases.head_position() == before
     listed = client.get(f"/api/v1/cases/{case_id}/documents", headers=auth("intake_officer"))
     assert listed.json() == []
@@ -272,3 +273,22 @@ def test_an_upload_without_the_forms_csrf_token_is_refused_and_stores_nothing(
 
     assert refused.status_code == 403 and "csrf_token" in refused.text
     assert pg_cases.head_position() == before
+
+
+def test_an_auditor_reads_the_documents_and_letters_but_is_offered_no_form(
+    client: TestClient, auth: Headers
+) -> None:
+    case_id = _case(client, auth)
+    client.post(
+        f"/api/v1/cases/{case_id}/documents",
+        params={"kind": "visum_et_repertum"},
+        content=a_pdf(),
+        headers=auth("intake_officer", **{"Content-Type": "application/pdf"}),
+    )
+    _logged_in(client, AUDITOR)
+
+    shown = client.get(f"/cases/{case_id}")
+
+    assert shown.status_code == 200
+    assert "visum et repertum" in shown.text and "Unduh" in shown.text
+    assert 'id="attach-document"' not in shown.text and 'id="issue-letter"' not in shown.text
