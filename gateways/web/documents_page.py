@@ -15,7 +15,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from domain.errors import InvalidValue, RuleViolated
+from domain.errors import InvalidValue, ReferralNotFound, RuleViolated
 from domain.letters import LetterKind
 from gateways.letter_pdf import render_letter
 from gateways.web.case_file_page import case_file_response
@@ -236,6 +236,11 @@ async def issue_letter(request: Request, case_id: UUID, session: SessionDep) -> 
         )
     except RuleViolated as rule:
         refusal = _rule_text(request, rule)
+    except (InvalidValue, ReferralNotFound):
+        # The referral comes from the row the form was on: only a forged form names another.
+        return case_file_response(
+            request, session, case_id, status=422, refusal=_said(request, NOT_OFFERED)
+        )
     except ContentUnavailable:
         refusal = _said(request, SHREDDED)
     except (IdempotencyKeyReused, VersionConflict):

@@ -292,3 +292,62 @@ def test_an_auditor_reads_the_documents_and_letters_but_is_offered_no_form(
     assert shown.status_code == 200
     assert "visum et repertum" in shown.text and "Unduh" in shown.text
     assert 'id="attach-document"' not in shown.text and 'id="issue-letter"' not in shown.text
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": "formulir_persetujuan", "referral_id": "00000000-0000-0000-0000-000000000000"},
+        {"kind": "surat_rekomendasi", "referral_id": "00000000-0000-0000-0000-000000000000"},
+    ],
+    ids=["a-case-letter-naming-a-referral", "a-referral-the-case-lacks"],
+)
+def test_a_letter_form_naming_a_wrong_referral_is_refused_on_the_page(
+    client: TestClient, auth: Headers, pg_cases: Cases, fields: dict[str, str]
+) -> None:
+    case_id = open_referred_case(client, auth("coordinator"), {"police": "legal_process"})
+    session = _logged_in(client, CASE_WORKER)
+    before = pg_cases.head_position()
+
+    refused = client.post(
+        f"/cases/{case_id}/letters",
+        data={"csrf_token": session.csrf_token, **fields},
+        follow_redirects=False,
+    )
+
+    assert 400 <= refused.status_code < 500
+    assert refused.headers["content-type"].startswith("text/html")
+    assert 'id="refusal"' in refused.text
+    assert pg_cases.head_position() == before
+
+
+def test_a_referrals_letter_is_issued_from_its_row_of_the_case_file_t4(
+    client: TestClient, auth: Headers, pg_cases: Cases
+) -> None:
+    """Tanjungpinang T4: the surat rekomendasi goes with the referral it is about."""
+    office = auth("coordinator", agency="social", district="tanjungpinang")
+    case_id = open_referred_case(client, office, {"health": "medical_care"})
+    (referral,) = client.get(f"/api/v1/cases/{case_id}", headers=office).json()["referrals"]
+    coordinator = Actor("coordinator.social", "coordinator", "social", "tanjungpinang")
+    session = _logged_in(client, coordinator)
+    shown = client.get(f"/cases/{case_id}")
+    assert 'class="referral-letter"' in shown.text
+    assert f'name="referral_id" value="{referral["referral_id"]}"' in shown.text
+
+    issued = client.post(
+        f"/cases/{case_id}/letters",
+        data={
+            "csrf_token": session.csrf_token,
+            "kind": "surat_rekomendasi",
+            "referral_id": referral["referral_id"],
+        },
+        follow_redirects=False,
+    )
+
+    assert issued.status_code == 303, issued.text
+    (letter,) = client.get(f"/api/v1/cases/{case_id}", headers=office).json()["letters"]
+    assert letter["kind"] == "surat_rekomendasi"
+    assert letter["referral_id"] == referral["referral_id"]
+    opened = client.get(f"/cases/{case_id}/letters/{letter['letter_id']}")
+    assert opened.status_code == 200 and opened.content.startswith(b"%PDF-")
+    _assert_a_private_attachment(opened)
