@@ -43,6 +43,7 @@ from gateways.tokens import TokenService
 from gateways.web import (
     audit_pages,
     case_file_page,
+    documents_page,
     login,
     office_pages,
     office_views,
@@ -170,6 +171,7 @@ def create_app(
         app.add_exception_handler(pages.NoSession, pages.no_session)
         app.include_router(pages.router)
         app.include_router(case_file_page.router)
+        app.include_router(documents_page.router)
         app.include_router(steps.router)
         app.include_router(office_pages.router)
         app.include_router(staff_pages.router)

@@ -35,8 +35,9 @@ from services.settings import Settings
 
 # Beyond this many addresses or users, the longest unseen are forgotten.
 MAX_TRACKED_CLIENTS = 100_000
-# The one route whose body is a file (gateways/api/routes/documents.py).
-_DOCUMENT_UPLOAD = re.compile(r"^/api/v1/cases/[^/]+/documents/?$")
+# The routes whose body is a file: the API's upload (gateways/api/routes/documents.py)
+# and the case file page's form that attaches a document (gateways/web/documents_page.py).
+_DOCUMENT_UPLOAD = re.compile(r"^(/api/v1)?/cases/[^/]+/documents/?$")
 
 
 @dataclass(frozen=True)

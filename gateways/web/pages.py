@@ -73,13 +73,16 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
         )
     context.setdefault("csrf", session.csrf_token if session else "")
     zone = context.pop("timezone", None)
+    # A page shown in answer to a form names the page to go back to (the POST's own path
+    # may have no page).
+    back_path = context.pop("back_path", request.url.path)
     html = ENVIRONMENT.get_template(template).render(
         language=language,
         _=translations.gettext,
         say=partial(words_for, language, translations),
         local=partial(local_time, zone),
         now_local=utc_now().astimezone(zone).strftime("%Y-%m-%dT%H:%M") if zone else "",
-        back_path=request.url.path,
+        back_path=back_path,
         **context,
     )
     return HTMLResponse(

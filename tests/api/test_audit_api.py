@@ -58,6 +58,9 @@ PAGES = {
     "/cases/{case_id}/referrals/{referral_id}/steps/{operation}",
     "/cases/{case_id}/audit",
     "/cases/{case_id}/access-log",
+    # A document's or a letter's content, downloaded from the case file page.
+    "/cases/{case_id}/documents/{document_id}",
+    "/cases/{case_id}/letters/{letter_id}",
 }
 # Routes whose reader is not the default one: an auditor acts on no case, so has no tasks;
 # the police officer's task list reads the police inbox, and records each case it shows.

@@ -32,7 +32,14 @@ def test_every_page_form_without_the_csrf_token_is_refused(
         for route in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
         if "POST" in (route.methods or ()) and not str(route.path).startswith("/api/")
     )
-    assert {"/intake", "/logout", "/staff", "/cases/{case_id}/steps/{operation}"} <= set(forms)
+    assert {
+        "/intake",
+        "/logout",
+        "/staff",
+        "/cases/{case_id}/steps/{operation}",
+        "/cases/{case_id}/documents",
+        "/cases/{case_id}/letters",
+    } <= set(forms)
     store: SessionStore = client.app.state.web_sessions  # type: ignore[attr-defined]
     coordinator = Actor("coordinator.csrf", "coordinator", "uptd_ppa", "luwu-utara")
     before = pg_cases.head_position()

@@ -14,6 +14,7 @@ from gateways.web.sessions import COOKIE_NAME, SessionStore
 from services.access_log import CaseRead
 from services.cases import Cases
 from tests.api.test_audit_api import PAGES
+from tests.support.documents import a_pdf
 from tests.support.inboxes import project_inbox
 from tests.support.lifecycle import Headers, open_referred_case
 
@@ -35,6 +36,8 @@ READERS = {
     ),
     "/cases/{case_id}/audit": ("auditor", "uptd_ppa", "audit_page"),
     "/cases/{case_id}/access-log": ("auditor", "uptd_ppa", "access_log_page"),
+    "/cases/{case_id}/documents/{document_id}": ("auditor", "uptd_ppa", "document_download_page"),
+    "/cases/{case_id}/letters/{letter_id}": ("coordinator", "uptd_ppa", "letter_page"),
 }
 
 
@@ -45,6 +48,17 @@ def test_every_page_showing_case_data_is_in_the_access_log(
     referral_id = client.get(f"/api/v1/cases/{case_id}", headers=auth("coordinator")).json()[
         "referrals"
     ][0]["referral_id"]
+    document_id = client.post(
+        f"/api/v1/cases/{case_id}/documents",
+        params={"kind": "visum_et_repertum"},
+        content=a_pdf(),
+        headers=auth("coordinator", **{"Content-Type": "application/pdf"}),
+    ).json()["document_id"]
+    letter_id = client.post(
+        f"/api/v1/cases/{case_id}/letters",
+        json={"kind": "formulir_persetujuan"},
+        headers=auth("coordinator"),
+    ).json()["letter_id"]
     caught_up()
     project_inbox(pg_cases, "police")
     pages = {
@@ -59,7 +73,13 @@ def test_every_page_showing_case_data_is_in_the_access_log(
         client.cookies.set(COOKIE_NAME, store.open(reader, now=datetime.now(UTC)).session_id)
         operation = "accept_referral" if "referrals" in path else "record_contact"
         shown = client.get(
-            path.format(case_id=case_id, referral_id=referral_id, operation=operation)
+            path.format(
+                case_id=case_id,
+                referral_id=referral_id,
+                operation=operation,
+                document_id=document_id,
+                letter_id=letter_id,
+            )
         )
         assert shown.status_code == 200, (path, shown.status_code)
         log = pg_cases.access_log_of_user(
