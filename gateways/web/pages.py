@@ -22,6 +22,7 @@ from domain.actors import Actor
 from domain.vocabulary import Role
 from gateways.api.routes.tasks import tasks_of
 from gateways.web.cookies import CSRF_FIELD, form_is_ours
+from gateways.web.field_messages import field_message_text
 from gateways.web.forms import VOCABULARY_WORDS, PostedForm, label_of
 from gateways.web.i18n import (
     DEFAULT_LANGUAGE,
@@ -80,6 +81,7 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
         language=language,
         _=translations.gettext,
         say=partial(words_for, language, translations),
+        field_message=partial(field_message_text, language),
         local=partial(local_time, zone),
         now_local=utc_now().astimezone(zone).strftime("%Y-%m-%dT%H:%M") if zone else "",
         back_path=back_path,

@@ -58,7 +58,7 @@ def test_a_search_without_a_key_or_a_purpose_names_what_is_missing(
     csrf = _log_in(client, INTAKE)
     before = len(pg_cases.access_log_of_user(AUDITOR, INTAKE.user_id, CaseRead(view="t")))
     no_key = client.post("/search", data={"csrf_token": csrf, "purpose": "Cek"})
-    assert no_key.status_code == 422 and "at least one of" in no_key.text
+    assert no_key.status_code == 422 and "paling sedikit salah satu dari" in no_key.text
     no_purpose = client.post("/search", data={"csrf_token": csrf, "name": "Mawar Melati"})
     assert no_purpose.status_code == 422 and 'href="#purpose"' in no_purpose.text
     assert "Mawar Melati" not in no_purpose.text.split('role="alert"')[1].split("</div>")[0]

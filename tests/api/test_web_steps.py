@@ -233,6 +233,40 @@ def test_a_refused_step_says_the_rule_in_indonesian_and_repeats_nothing_typed(
     assert _events(pg_cases, case_id) == ["ReportReceived"]
 
 
+def test_a_value_the_domain_refuses_is_said_in_indonesian_next_to_its_field(
+    client: TestClient, auth: Headers, pg_cases: Cases
+) -> None:
+    case_id = _reported(client, auth)
+    classified = client.post(
+        f"/api/v1/cases/{case_id}/classification",
+        headers=auth("coordinator"),
+        json={
+            "case_type": "KTA",
+            "risk_level": "high",
+            "jurisdiction": "district",
+            "emergency": False,
+        },
+    )
+    assert classified.status_code == 200, classified.text
+    _log_in(client, COORDINATOR)
+    before = pg_cases.head_position()
+    typed = "Ibu Kenanga menandatangani di rumah"
+    # Consent given without the signed form's number: the domain refuses it (InvalidValue).
+    refused = _submit(
+        client,
+        f"/cases/{case_id}/steps/{BY_OPERATION['record_consent'].operation()}",
+        {"given": "true", "given_by": "parent", "notes": typed},
+    )
+    assert refused.status_code == 422
+    said = "Persetujuan yang diberikan memerlukan nomor formulir persetujuan yang ditandatangani."
+    assert f'<span class="field-error" id="document_ref-error">{said}</span>' in refused.text
+    alert = _alert(refused.text)
+    assert 'href="#document_ref"' in alert and said in alert
+    assert "signed form" not in refused.text and typed not in alert
+    assert typed in refused.text  # what was typed stays in its field
+    assert pg_cases.head_position() == before
+
+
 def test_a_form_opened_before_the_case_changed_is_refused_not_applied(
     client: TestClient, auth: Headers, pg_cases: Cases
 ) -> None:
