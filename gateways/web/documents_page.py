@@ -21,7 +21,7 @@ from gateways.letter_pdf import render_letter
 from gateways.web.case_file_page import case_file_response
 from gateways.web.cookies import CSRF_FIELD, form_is_ours
 from gateways.web.forms import PostedForm
-from gateways.web.i18n import N_, TRANSLATIONS
+from gateways.web.i18n import N_
 from gateways.web.multipart import MalformedForm, UploadedFile, parse_multipart
 from gateways.web.pages import (
     SessionDep,
@@ -30,6 +30,7 @@ from gateways.web.pages import (
     not_found,
     posted_form,
     refused,
+    said,
     session_form,
 )
 from gateways.web.rule_messages import refusal_text
@@ -75,15 +76,6 @@ DIFFERS = N_(
 )
 
 router = APIRouter(include_in_schema=False)
-
-
-def _said(request: Request, message: str, **values: object) -> str:
-    text = TRANSLATIONS[language_of(request)].gettext(message)
-    return text % values if values else text
-
-
-def _rule_text(request: Request, rule: RuleViolated) -> str:
-    return refusal_text(language_of(request), rule)
 
 
 def _download(content: bytes, media_type: str, name: str) -> Response:
@@ -139,9 +131,9 @@ async def attach_document(request: Request, case_id: UUID, session: SessionDep) 
         return not_found(request)
     errors: dict[str, str] = {}
     if not form.first("kind"):
-        errors["kind"] = _said(request, "This field is required.")
+        errors["kind"] = said(request, "This field is required.")
     if upload is None or not upload.content:
-        errors[FILE_FIELD] = _said(request, CHOOSE_A_FILE)
+        errors[FILE_FIELD] = said(request, CHOOSE_A_FILE)
     if errors or upload is None:
         return case_file_response(request, session, case_id, status=422, document_errors=errors)
     form_key = form.first(FORM_KEY_FIELD)
@@ -159,17 +151,17 @@ async def attach_document(request: Request, case_id: UUID, session: SessionDep) 
         )
     except DocumentTooLarge as too_large:
         status = 413
-        errors[FILE_FIELD] = _said(request, TOO_LARGE, megabytes=too_large.limit // (1024 * 1024))
+        errors[FILE_FIELD] = said(request, TOO_LARGE, megabytes=too_large.limit // (1024 * 1024))
     except ContentRefused as content:
-        status, errors[FILE_FIELD] = 415, f"{_said(request, NOT_KEPT)} (rule {content.rule})."
+        status, errors[FILE_FIELD] = 415, f"{said(request, NOT_KEPT)} (rule {content.rule})."
     except InvalidValue as invalid:
-        status, errors[invalid.field or "kind"] = 422, _said(request, NOT_OFFERED)
+        status, errors[invalid.field or "kind"] = 422, said(request, NOT_OFFERED)
     except RuleViolated as rule:
-        status, refusal = 409, _rule_text(request, rule)
+        status, refusal = 409, refusal_text(language_of(request), rule)
     except ContentUnavailable:
-        status, refusal = 409, _said(request, SHREDDED)
+        status, refusal = 409, said(request, SHREDDED)
     except (IdempotencyKeyReused, VersionConflict):
-        status, refusal = 409, _said(request, SENT_TWICE)
+        status, refusal = 409, said(request, SENT_TWICE)
     except (AccessDenied, CaseNotFound):
         return not_found(request)
     if status != 303:
@@ -222,7 +214,7 @@ async def issue_letter(request: Request, case_id: UUID, session: SessionDep) -> 
         kind = LetterKind(form.first("kind"))
     except ValueError:
         return case_file_response(
-            request, session, case_id, status=422, refusal=_said(request, NOT_OFFERED)
+            request, session, case_id, status=422, refusal=said(request, NOT_OFFERED)
         )
     form_key = form.first(FORM_KEY_FIELD)
     try:
@@ -234,21 +226,21 @@ async def issue_letter(request: Request, case_id: UUID, session: SessionDep) -> 
             idempotency_key=f"web:{form_key}" if form_key else None,
         )
     except RuleViolated as rule:
-        refusal = _rule_text(request, rule)
+        refusal = refusal_text(language_of(request), rule)
     except (InvalidValue, ReferralNotFound):
         # The referral comes from the row the form was on: only a forged form names another.
         return case_file_response(
-            request, session, case_id, status=422, refusal=_said(request, NOT_OFFERED)
+            request, session, case_id, status=422, refusal=said(request, NOT_OFFERED)
         )
     except ContentUnavailable:
-        refusal = _said(request, SHREDDED)
+        refusal = said(request, SHREDDED)
     except (IdempotencyKeyReused, VersionConflict):
-        refusal = _said(request, SENT_TWICE)
+        refusal = said(request, SENT_TWICE)
     except CaseNotFound:
         return not_found(request)
     except AccessDenied:
         return case_file_response(
-            request, session, case_id, status=403, refusal=_said(request, NOT_YOURS)
+            request, session, case_id, status=403, refusal=said(request, NOT_YOURS)
         )
     else:
         return RedirectResponse(

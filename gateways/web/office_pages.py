@@ -16,9 +16,17 @@ from domain.vocabulary import Role
 from gateways.api.routes.agencies import list_referrals
 from gateways.api.routes.coordinator import list_cases
 from gateways.web.forms import PostedForm, field_errors, items_of, posted_value
-from gateways.web.i18n import N_, TRANSLATIONS
+from gateways.web.i18n import N_
 from gateways.web.office_views import NOT_THE_OFFICE, office_views
-from gateways.web.pages import SessionDep, csrf_refused, language_of, page, refused, session_form
+from gateways.web.pages import (
+    SessionDep,
+    csrf_refused,
+    language_of,
+    page,
+    refused,
+    said,
+    session_form,
+)
 from gateways.web.rule_messages import refusal_text
 from gateways.web.steps import BY_OPERATION, FORM_KEY_FIELD, SENT_TWICE
 from services.access import AccessDenied, may_report
@@ -122,7 +130,7 @@ async def record_report(request: Request, session: SessionDep) -> Response:
             session,
             status=409,
             values=form,
-            refusal=TRANSLATIONS[language_of(request)].gettext(SENT_TWICE),
+            refusal=said(request, SENT_TWICE),
         )
     except AccessDenied:
         return refused(

@@ -59,6 +59,12 @@ def language_of(request: Request) -> str:
     )
 
 
+def said(request: Request, message: str, **values: object) -> str:
+    """The msgid ``message`` in the request's language, its %-placeholders filled."""
+    text = TRANSLATIONS[language_of(request)].gettext(message)
+    return text % values if values else text
+
+
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     language = language_of(request)
     translations = TRANSLATIONS[language]
@@ -206,7 +212,7 @@ def refused(request: Request, status: int, title: str, message: str) -> HTMLResp
         "refused.html",
         status=status,
         title=title,
-        message=TRANSLATIONS[language_of(request)].gettext(message),
+        message=said(request, message),
     )
 
 

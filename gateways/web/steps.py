@@ -33,13 +33,14 @@ from gateways.web.forms import (
     items_of,
     posted_value,
 )
-from gateways.web.i18n import N_, TRANSLATIONS
+from gateways.web.i18n import N_
 from gateways.web.pages import (
     SessionDep,
     csrf_refused,
     language_of,
     not_found,
     page,
+    said,
     session_form,
 )
 from gateways.web.rule_messages import refusal_text, rule_message
@@ -285,9 +286,9 @@ async def _take_step(
         status, refusal = 409, refusal_text(language_of(request), rule)
     except VersionConflict:
         # Shown with the case's new version: the user reads what changed, then may send again.
-        status, refusal, expected = 409, _said(request, STALE_FORM), None
+        status, refusal, expected = 409, said(request, STALE_FORM), None
     except IdempotencyKeyReused:
-        status, refusal, form_key = 409, _said(request, SENT_TWICE), ""
+        status, refusal, form_key = 409, said(request, SENT_TWICE), ""
     except (AccessDenied, CaseNotFound, ReferralNotFound):
         return not_found(request)
     if status != 303:
@@ -318,10 +319,6 @@ STALE_FORM = N_(
 SENT_TWICE = N_(
     "This form was already sent with other values: open the step again (rule form_sent_twice)."
 )
-
-
-def _said(request: Request, message: str) -> str:
-    return TRANSLATIONS[language_of(request)].gettext(message)
 
 
 router = APIRouter(include_in_schema=False)

@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -106,10 +107,12 @@ def smtp() -> Iterator[SmtpServer]:
         controller.stop()
 
 
-@pytest.fixture
-def smtp_over_tls(tmp_path: Path) -> Iterator[SmtpServer]:
-    """An SMTP server that takes mail only after STARTTLS and a login, as production's."""
-    certificate, key = _ensure_certificates(tmp_path / "smtp-tls")
+@contextmanager
+def _tls_server(directory: Path, context_as: str, **options: Any) -> Iterator[SmtpServer]:
+    """An SMTP server with a certificate of its own (its CA beside it) and a login;
+    ``context_as``: aiosmtpd's option the TLS context goes in (tls_context: STARTTLS,
+    ssl_context: TLS from the first byte)."""
+    certificate, key = _ensure_certificates(directory)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(certificate, key)
     inbox = Inbox()
@@ -117,39 +120,30 @@ def smtp_over_tls(tmp_path: Path) -> Iterator[SmtpServer]:
         inbox,
         hostname="127.0.0.1",
         port=free_port(),
-        tls_context=context,
-        require_starttls=True,
         authenticator=_authenticate,
         auth_required=True,
+        **{context_as: context},
+        **options,
     )
     controller.start()
     try:
         yield SmtpServer(inbox, controller.port, certificate.parent / "ca.crt")
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_over_tls(tmp_path: Path) -> Iterator[SmtpServer]:
+    """An SMTP server that takes mail only after STARTTLS and a login, as production's."""
+    with _tls_server(tmp_path / "smtp-tls", "tls_context", require_starttls=True) as server:
+        yield server
 
 
 @pytest.fixture
 def smtps(tmp_path: Path) -> Iterator[SmtpServer]:
     """An SMTP server speaking TLS from the first byte (SMTPS, port 465 in the wild)."""
-    certificate, key = _ensure_certificates(tmp_path / "smtps")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(certificate, key)
-    inbox = Inbox()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=free_port(),
-        ssl_context=context,
-        authenticator=_authenticate,
-        auth_required=True,
-        auth_require_tls=False,
-    )
-    controller.start()
-    try:
-        yield SmtpServer(inbox, controller.port, certificate.parent / "ca.crt")
-    finally:
-        controller.stop()
+    with _tls_server(tmp_path / "smtps", "ssl_context", auth_require_tls=False) as server:
+        yield server
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -220,6 +221,17 @@ def test_the_letter_is_issued_and_opened_from_the_web(
     assert _views(pg_cases, case_id, "letter_page") == [CASE_WORKER.user_id]
 
 
+def _issue_letter(
+    client: TestClient, session: BrowserSession, case_id: str, kind: str
+) -> httpx.Response:
+    """The logged-in user sends the case file's letter form for ``kind``."""
+    return client.post(
+        f"/cases/{case_id}/letters",
+        data={"csrf_token": session.csrf_token, "kind": kind},
+        follow_redirects=False,
+    )
+
+
 def test_a_letter_the_sop_does_not_allow_yet_is_refused_naming_the_rule(
     client: TestClient, auth: Headers, pg_cases: Cases
 ) -> None:
@@ -227,11 +239,7 @@ def test_a_letter_the_sop_does_not_allow_yet_is_refused_naming_the_rule(
     session = _logged_in(client, CASE_WORKER)
     before = pg_cases.head_position()
 
-    refused = client.post(
-        f"/cases/{case_id}/letters",
-        data={"csrf_token": session.csrf_token, "kind": "formulir_persetujuan"},
-        follow_redirects=False,
-    )
+    refused = _issue_letter(client, session, case_id, "formulir_persetujuan")
 
     assert refused.status_code == 409
     assert "SOP belum mengizinkan langkah ini" in refused.text
@@ -246,11 +254,7 @@ def test_a_letter_the_district_does_not_issue_is_refused_on_the_page(
     session = _logged_in(client, CASE_WORKER)
     before = pg_cases.head_position()
 
-    refused = client.post(
-        f"/cases/{case_id}/letters",
-        data={"csrf_token": session.csrf_token, "kind": "no_such_letter"},
-        follow_redirects=False,
-    )
+    refused = _issue_letter(client, session, case_id, "no_such_letter")
 
     assert refused.status_code == 422
     assert 'id="refusal"' in refused.text and "no_such_letter" not in refused.text
